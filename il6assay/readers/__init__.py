@@ -1,0 +1,75 @@
+"""Plate-reader export readers, one module per format, and the registry.
+
+A reader module defines ``NAME`` (short, lower-case, used by ``--reader``),
+``DESCRIPTION`` (one line for ``il6assay readers``), ``sniff(source) ->
+Sniff`` (cheap: does this file look like mine? from the head bytes or the
+workbook's first cells) and ``read(source) -> list[Plate]``. Adding a vendor
+is adding one module and one line to ``READER_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from il6assay.errors import InputError
+from il6assay.plate import Export
+from il6assay.readers.source import Sniff, Source
+
+__all__ = ["READER_MODULES", "Sniff", "Source", "detect", "read_export", "reader_names"]
+
+# Order matters only for the listing; detection asks every reader.
+READER_MODULES: tuple[str, ...] = (
+    "il6assay.readers.gen5",
+    "il6assay.readers.grid",
+)
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(m) for m in READER_MODULES]
+
+
+def reader_names() -> list[tuple[str, str]]:
+    """(NAME, DESCRIPTION) of every registered reader, for ``il6assay readers``."""
+    return [(m.NAME, m.DESCRIPTION) for m in _modules()]
+
+
+def _by_name(name: str) -> ModuleType:
+    for m in _modules():
+        if m.NAME == name:
+            return m
+    known = ", ".join(m.NAME for m in _modules())
+    raise InputError(f"unknown reader '{name}' (known: {known})")
+
+
+def detect(source: Source) -> ModuleType:
+    """The one reader that claims ``source``; refuse none or several, with reasons."""
+    claims: list[ModuleType] = []
+    reasons: list[str] = []
+    for m in _modules():
+        verdict = m.sniff(source)
+        if verdict.ok:
+            claims.append(m)
+        else:
+            reasons.append(f"{m.NAME}: {verdict.reason}")
+    if len(claims) == 1:
+        return claims[0]
+    if not claims:
+        raise InputError("not a plate-reader export this tool reads (" + "; ".join(reasons) + ")")
+    names = ", ".join(m.NAME for m in claims)
+    raise InputError(f"several readers claim this file ({names}); choose one with --reader")
+
+
+def read_export(path: str | Path, reader: str | None = None) -> Export:
+    """Read an export file into plates, detecting its format unless ``reader`` is given."""
+    path = Path(path)
+    try:
+        source = Source(path)
+        module = _by_name(reader) if reader else detect(source)
+        plates = module.read(source)
+        if not plates:
+            raise InputError("no plate data found")
+    except InputError as err:
+        raise err.at(path) from None
+    return Export(format=module.NAME, path=path, plates=plates)
