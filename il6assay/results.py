@@ -1,0 +1,225 @@
+"""Sample results: back-calculated IL-6 per sample, censored outside the calibrated range.
+
+A sample's concentration is the curve's inverse at the mean OD of its
+replicate wells, times its dilution factor. Outside the run's LLOQ..ULOQ the
+result is text ("<4.69", ">3000", limits times the dilution), never an
+extrapolated number; an OD beyond the curve's asymptotes cannot be inverted
+at all and is flagged BELOW_CURVE / ABOVE_CURVE.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from il6assay.fit import CurveFit
+from il6assay.plate import MISSING, SATURATED
+from il6assay.rules import cv_pct
+from il6assay.samples import SampleRow
+from il6assay.settings import Settings
+from il6assay.wells import Well
+
+REASSAY_HINT = "re-assay at a higher dilution"
+
+# Flags, in the order they are listed; documented in the README.
+FLAGS = {
+    "BELOW_LLOQ": "below the run's LLOQ: reported as '<LLOQ x dilution'",
+    "ABOVE_ULOQ": "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution",
+    "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
+    "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
+    "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ)",
+    "SATURATED": "the reader printed a saturation token (OVRFLW, OVER, ...) for a well",
+    "MISSING_REPLICATE": "a replicate well has no reading (MISSED, masked or absent)",
+    "STANDARD_FAILED": "a standard well's recovery is outside its tolerance",
+    "CONTROL_FAILED": "a control well is outside its acceptance range",
+    "FIT_FAILED": "no standard curve could be fitted: no concentrations",
+    "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
+    "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
+}
+
+
+def format_sig(value: float, digits: int = 3) -> str:
+    """A number to ``digits`` significant figures, without exponent: 4.6875 -> "4.69"."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    rounded = round(value, decimals)
+    if decimals <= 0:
+        return str(int(rounded))
+    return f"{rounded:.{decimals}f}"
+
+
+@dataclass
+class SampleResult:
+    """One sample (label at one dilution) on one plate: its wells, OD, result and flags."""
+
+    sample: str
+    dilution: float
+    wells: list[Well]
+    study_id: str = ""
+    visit: str = ""
+    note: str = ""
+    od_mean: float | None = None
+    od_cv_pct: float | None = None
+    conc_cv_pct: float | None = None
+    conc_on_plate: float | None = None
+    conc_pg_ml: float | None = None
+    result: str = ""
+    advice: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, code: str) -> None:
+        """Add a flag once."""
+        if code not in self.flags:
+            self.flags.append(code)
+
+    def row(self, run_id: str, lloq: float | None, uloq: float | None) -> dict[str, Any]:
+        """The results.csv row."""
+        return {
+            "study_id": self.study_id,
+            "visit": self.visit,
+            "sample": self.sample,
+            "dilution": int(self.dilution) if self.dilution.is_integer() else self.dilution,
+            "n_wells": len(self.wells),
+            "od_mean": _round(self.od_mean, 6),
+            "od_cv_pct": _round(self.od_cv_pct, 3),
+            "conc_pg_ml": _round(self.conc_pg_ml, 6),
+            "result": self.result,
+            "flags": ";".join(self.flags),
+            "run_id": run_id,
+            "conc_cv_pct": _round(self.conc_cv_pct, 3),
+            "lloq_pg_ml": _round(lloq * self.dilution, 6) if lloq is not None else None,
+            "uloq_pg_ml": _round(uloq * self.dilution, 6) if uloq is not None else None,
+            "advice": self.advice,
+            "wells": " ".join(w.name for w in self.wells),
+            "note": self.note,
+        }
+
+
+def _round(v: float | None, sig: int) -> float | None:
+    if v is None or not math.isfinite(v):
+        return None
+    return float(f"{v:.{sig}g}")
+
+
+RESULT_COLUMNS = list(SampleResult("", 1.0, []).row("", None, None))
+
+
+def group_samples(wells: list[Well], sheet_rows: dict[str, SampleRow]) -> list[SampleResult]:
+    """Sample wells grouped by label and dilution (the sheet's dilution overrides the layout's)."""
+    groups: dict[tuple[str, float], SampleResult] = {}
+    for w in wells:
+        if w.spec.role != "sample" or not w.spec.sample:
+            continue
+        row = sheet_rows.get(w.spec.sample)
+        dilution = row.dilution if row and row.dilution is not None else w.spec.dilution
+        key = (w.spec.sample, dilution)
+        if key not in groups:
+            groups[key] = SampleResult(sample=w.spec.sample, dilution=dilution, wells=[])
+            if row:
+                groups[key].study_id, groups[key].visit, groups[key].note = (
+                    row.study_id,
+                    row.visit,
+                    row.note,
+                )
+            else:
+                groups[key].flag("NO_STUDY_ID")
+        groups[key].wells.append(w)
+    return sorted(groups.values(), key=lambda s: (_natural(s.sample), s.dilution))
+
+
+def _natural(label: str) -> list[Any]:
+    """Sort key that puts P2 before P10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
+
+
+def back_calculate_wells(wells: list[Well], curve: CurveFit) -> None:
+    """Each readable well's concentration on the plate and times its dilution."""
+    for w in wells:
+        if w.od is None or not curve.success:
+            continue
+        x = float(curve.inverse(w.od))
+        if math.isfinite(x):
+            w.conc_on_plate = x
+            w.conc = x * (w.spec.dilution if w.spec.role == "sample" else 1.0)
+        else:
+            side = curve.side(w.od)
+            if side:
+                w.flag("BELOW_CURVE" if side == "below" else "ABOVE_CURVE")
+
+
+def cv_limit(conc_on_plate: float | None, levels: list[float], settings: Settings) -> float:
+    """The CV limit for a sample: wider (25 %) between the LLOQ and the next standard level."""
+    if conc_on_plate is not None and len(levels) >= 2:
+        lloq, next_level = sorted(levels)[:2]
+        if conc_on_plate < next_level:
+            return settings.cv_limit_lloq_pct
+    return settings.cv_limit_pct
+
+
+def evaluate_sample(
+    s: SampleResult,
+    curve: CurveFit,
+    lloq: float | None,
+    uloq: float | None,
+    passing_levels: list[float],
+    settings: Settings,
+) -> None:
+    """Mean OD, CVs, concentration or censored text, and flags for one sample."""
+    ods = [w.od for w in s.wells if w.od is not None]
+    if any(w.status == SATURATED for w in s.wells):
+        s.flag("SATURATED")
+    if any(w.status in (MISSING, "MASKED") for w in s.wells):
+        s.flag("MISSING_REPLICATE")
+    if ods:
+        s.od_mean = math.fsum(ods) / len(ods)
+        s.od_cv_pct = cv_pct(ods)
+    if not curve.success:
+        s.flag("FIT_FAILED")
+        return
+    if lloq is None or uloq is None:
+        return
+    low_text, high_text = (
+        "<" + format_sig(lloq * s.dilution),
+        ">" + format_sig(uloq * s.dilution),
+    )
+    if "SATURATED" in s.flags:
+        # A saturated replicate is beyond the reader's range: above any standard.
+        s.flag("ABOVE_ULOQ")
+        s.result, s.advice = high_text, REASSAY_HINT
+        return
+    if s.od_mean is None:
+        return
+    x = float(curve.inverse(s.od_mean))
+    if not math.isfinite(x):
+        side = curve.side(s.od_mean)
+        if side == "below":
+            s.flag("BELOW_CURVE")
+            s.flag("BELOW_LLOQ")
+            s.result = low_text
+        else:
+            s.flag("ABOVE_CURVE")
+            s.flag("ABOVE_ULOQ")
+            s.result, s.advice = high_text, REASSAY_HINT
+        return
+    s.conc_on_plate = x
+    in_range = lloq <= x <= uloq
+    concs = [w.conc_on_plate for w in s.wells if w.conc_on_plate is not None]
+    if len(concs) == len(ods):
+        s.conc_cv_pct = cv_pct(concs)
+    # Precision is judged on concentrations where they are reported; outside the
+    # range the replicate concentrations are extrapolations, so the OD CV is used.
+    cv = s.conc_cv_pct if in_range and s.conc_cv_pct is not None else s.od_cv_pct
+    if cv is not None and cv > cv_limit(x, passing_levels, settings):
+        s.flag("HIGH_CV")
+    if x < lloq:
+        s.flag("BELOW_LLOQ")
+        s.result = low_text
+    elif x > uloq:
+        s.flag("ABOVE_ULOQ")
+        s.result, s.advice = high_text, REASSAY_HINT
+    else:
+        s.conc_pg_ml = x * s.dilution
+        s.result = format_sig(s.conc_pg_ml)

@@ -1,0 +1,225 @@
+"""One plate from export to verdict: the library call behind ``il6assay process``.
+
+``process_plate`` reads the export, joins it to the layout and the sample
+sheet by well name, fits the curve, back-calculates every well and sample,
+applies the acceptance rules and returns a :class:`Run`; writing it to disk is
+``il6assay.outputs.write_run``. A statistician can call it without the CLI::
+
+    from il6assay import process_plate
+    run = process_plate("plate.xlsx", "layout.toml", "samples.csv")
+    run.accepted, run.lloq, [s.result for s in run.samples]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from il6assay import __version__
+from il6assay.errors import InputError
+from il6assay.fit import CurveFit, fit_curve
+from il6assay.layout import Layout, load_layout
+from il6assay.plate import Export, Plate
+from il6assay.readers import read_export
+from il6assay.results import SampleResult, back_calculate_wells, evaluate_sample, group_samples
+from il6assay.rules import (
+    RuleResult,
+    StandardLevel,
+    calibration_range,
+    calibration_rules,
+    evaluate_controls,
+    evaluate_standards,
+)
+from il6assay.samples import SampleSheet, load_samples, match_samples
+from il6assay.settings import ZERO_STANDARD_CHOICES, Settings
+from il6assay.wells import Well, build_wells
+
+
+@dataclass
+class Run:
+    """Everything one plate's processing produced, before it is written anywhere."""
+
+    export: Export
+    plate: Plate
+    layout: Layout
+    sheet: SampleSheet | None
+    settings: Settings
+    read: str
+    reference: str | None
+    wells: list[Well]
+    curve: CurveFit
+    levels: list[StandardLevel]
+    lloq: float | None
+    uloq: float | None
+    rules: list[RuleResult]
+    samples: list[SampleResult]
+    warnings: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        """True when every applicable acceptance rule passed."""
+        return all(r.passed is not False for r in self.rules)
+
+    @property
+    def failed_rules(self) -> list[RuleResult]:
+        """The rules that rejected the plate."""
+        return [r for r in self.rules if r.passed is False]
+
+    def input_files(self) -> dict[str, list[Path]]:
+        """The files that made this run, by kind (export, layout with includes, samples)."""
+        return {
+            "export": [self.export.path],
+            "layout": list(self.layout.files),
+            "samples": [self.sheet.path] if self.sheet else [],
+        }
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_settings(settings: Settings) -> None:
+    from il6assay.fit import WEIGHTINGS
+
+    if settings.weighting not in WEIGHTINGS:
+        raise InputError(f"unknown weighting '{settings.weighting}' (expected {', '.join(WEIGHTINGS)})")
+    if settings.zero_standard not in ZERO_STANDARD_CHOICES:
+        raise InputError(
+            f"unknown zero_standard '{settings.zero_standard}' "
+            f"(expected {', '.join(ZERO_STANDARD_CHOICES)})"
+        )
+
+
+def choose_plate(export: Export, plate_id: str | None) -> Plate:
+    """The plate to process: the only one, or the one named by ``plate_id``."""
+    ids = [p.id for p in export.plates]
+    if plate_id is not None:
+        matches = [p for p in export.plates if p.id == plate_id]
+        if not matches:
+            raise InputError(f"no plate '{plate_id}' in the export (plates: {', '.join(ids)})", path=export.path)
+        return matches[0]
+    if len(export.plates) > 1:
+        raise InputError(
+            f"the export holds {len(ids)} plates ({', '.join(ids)}): choose one with --plate",
+            path=export.path,
+        )
+    plate = export.plates[0]
+    if (plate.rows, plate.cols) != (8, 12):
+        raise InputError(
+            f"plate '{plate.id}' has {plate.size} wells; processing reads 96-well plates (8x12)",
+            path=export.path,
+        )
+    return plate
+
+
+def process_plate(
+    export: str | Path | Export,
+    layout: str | Path | Layout,
+    samples: str | Path | SampleSheet | None = None,
+    settings: Settings | None = None,
+    *,
+    reader: str | None = None,
+    allow_unmatched: bool = False,
+) -> Run:
+    """Process one plate end to end; raises InputError for bad input, never for a bad plate."""
+    settings = settings or Settings()
+    _check_settings(settings)
+    if not isinstance(export, Export):
+        export = read_export(export, reader=reader)
+    if not isinstance(layout, Layout):
+        layout = load_layout(layout)
+    sheet = samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
+    plate = choose_plate(export, settings.plate)
+    try:
+        wells, read, reference = build_wells(plate, layout, settings)
+    except InputError as err:
+        raise err.at(export.path) from None
+
+    warnings: list[str] = []
+    sample_labels = list(dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample))
+    if sheet is not None:
+        warnings += match_samples(sample_labels, sheet, allow_unmatched)
+        if sheet.ignored_columns:
+            warnings.append(
+                f"{sheet.path}: ignored column(s) {', '.join(sheet.ignored_columns)} (not stored)"
+            )
+    elif not allow_unmatched:
+        raise InputError("no sample sheet: give --samples FILE (or --allow-unmatched)")
+
+    standards = [w for w in wells if w.spec.role == "standard"]
+    fit_points = [
+        w
+        for w in standards
+        if w.od is not None and not (settings.zero_standard == "subtract" and w.spec.nominal == 0)
+    ]
+    curve = fit_curve(
+        [float(w.spec.nominal or 0.0) for w in fit_points],
+        [float(w.od) for w in fit_points],  # type: ignore[arg-type]
+        weighting=settings.weighting,
+    )
+    back_calculate_wells(wells, curve)
+    levels = evaluate_standards(standards, settings)
+    lloq, uloq = calibration_range(levels) if curve.success else (None, None)
+    rules = calibration_rules(levels, curve.success, curve.message, settings)
+    rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
+
+    sample_results = group_samples(wells, sheet.rows if sheet else {})
+    passing = [lv.nominal for lv in levels if lv.passed]
+    for s in sample_results:
+        evaluate_sample(s, curve, lloq, uloq, passing, settings)
+    run = Run(
+        export=export,
+        plate=plate,
+        layout=layout,
+        sheet=sheet,
+        settings=settings,
+        read=read,
+        reference=reference,
+        wells=wells,
+        curve=curve,
+        levels=levels,
+        lloq=lloq,
+        uloq=uloq,
+        rules=rules,
+        samples=sample_results,
+        warnings=warnings,
+    )
+    if not run.accepted:
+        for s in sample_results:
+            s.flag("PLATE_REJECTED")
+    run.run_id = make_run_id(run)
+    return run
+
+
+def make_run_id(run: Run) -> str:
+    """Folder name: the plate's name and a short hash of every input and setting."""
+    h = hashlib.sha256()
+    for kind, paths in run.input_files().items():
+        for p in paths:
+            # An export built in memory (a simulation) has no file: hash its reads.
+            digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
+            h.update(f"{kind}:{p.name}:{digest}\n".encode())
+    h.update(json.dumps(run.settings.to_dict(), sort_keys=True).encode())
+    h.update(f"plate:{run.plate.id}\nversion:{__version__}".encode())
+    stem = _safe(run.export.path.stem)
+    plate = _safe(run.plate.id)
+    name = stem if plate in ("", stem) or len(run.export.plates) == 1 else f"{stem}_{plate}"
+    return f"{name}-{h.hexdigest()[:10]}"
+
+
+def _reads_digest(plate: Plate) -> str:
+    text = json.dumps({k: {w: repr(v) for w, v in g.items()} for k, g in plate.reads.items()})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:60]

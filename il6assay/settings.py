@@ -1,0 +1,39 @@
+"""Processing settings: the lab's choices, each with the default the docs justify.
+
+Every setting is written into run.json and curve.json, so a result can be
+traced to the choices that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ZERO_STANDARD_CHOICES = ("fit", "subtract")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a plate is processed; defaults are those chosen in docs/choices.md."""
+
+    # Curve. Defaults chosen by benchmarks/simulate_choices.py (docs/choices.md).
+    weighting: str = "1/y^2"
+    zero_standard: str = "fit"  # "fit": x = 0 is a curve point; "subtract": kit-insert habit
+    # Reads: the measurement read and the reference read (None: auto).
+    read: str | None = None
+    reference: str | None = None  # "none" turns the reference correction off
+    plate: str | None = None  # which plate of a multi-plate export
+    # Acceptance (ICH M10 defaults, DOMAIN.md).
+    standard_tolerance_pct: float = 20.0
+    standard_tolerance_extreme_pct: float = 25.0
+    min_standard_levels: int = 6
+    min_standard_level_share: float = 0.75
+    min_replicate_share: float = 0.5
+    control_min_share: float = 2 / 3
+    control_min_level_share: float = 0.5
+    cv_limit_pct: float = 20.0
+    cv_limit_lloq_pct: float = 25.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for run.json."""
+        return asdict(self)
