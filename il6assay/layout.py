@@ -161,9 +161,12 @@ def _load_config(shown: Path, stack: tuple[Path, ...], files: list[Path]) -> dic
     except InputError as err:
         raise err.at(shown) from None
 
+    # As wellmap, includes are relative to the real file (symlinks followed);
+    # name them relative to the path as given when that is the same place.
+    base = shown.parent if shown.parent.resolve() == real.parent else real.parent
     subconfigs = []
     for rel in _include_names(config):
-        sub = shown.parent / rel
+        sub = base / rel
         real_sub = sub.resolve()
         chain = [*stack, real]
         if real_sub in chain:
@@ -274,10 +277,13 @@ def _check_meta(meta: Any) -> None:
         if key in _REFUSED_META:
             raise InputError(_REFUSED_META[key], where="[meta]")
         if key not in META_KEYS:
+            hint = (
+                "; top-level keys and dotted sections go before the first [section]"
+                if key in TOP_LEVEL_KEYS or key in GROUPS
+                else _did_you_mean(key, META_KEYS)
+            )
             raise InputError(
-                f"'meta.{key}' is not supported; expected only 'include'"
-                + _did_you_mean(key, META_KEYS),
-                where="[meta]",
+                f"'meta.{key}' is not supported; expected only 'include'{hint}", where="[meta]"
             )
         ok = isinstance(value, str) or (
             isinstance(value, list) and all(isinstance(v, str) for v in value)

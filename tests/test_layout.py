@@ -47,7 +47,7 @@ def refused(path: Path, *fragments: str, file: Path | None = None) -> str:
     with pytest.raises(InputError) as info:
         load_layout(path)
     message = str(info.value)
-    assert message.startswith(f"{file or path}, "), message
+    assert message.startswith((f"{file or path}, ", f"{file or path}: ")), message
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message, message
@@ -117,10 +117,8 @@ def expected_standard_plate(concs: list[float]) -> dict[str, WellSpec]:
             wells[well] = WellSpec(well, "standard", level=f"S{ROWS.index(r) + 1}", nominal=conc)
     for well in ("A3", "B3"):
         wells[well] = WellSpec(well, "blank")
-    for well, level, conc in (("C3", "low", 20), ("D3", "low", 20)) + (
-        ("E3", "high", 120),
-        ("F3", "high", 120),
-    ):
+    controls = [("C3", "low", 20), ("D3", "low", 20), ("E3", "high", 120), ("F3", "high", 120)]
+    for well, level, conc in controls:
         wells[well] = WellSpec(
             well, "control", level=level, nominal=conc, low=conc * 0.8, high=conc * 1.2
         )
@@ -147,7 +145,8 @@ def test_shipped_layout_reads_to_the_documented_plate_map() -> None:
         for col in range(1, 13):
             well = f"{r}{col}"
             assert layout.wells.get(well) == expected.get(well), well
-    assert list(layout.wells) == list(expected.keys()) or set(layout.wells) == set(expected)
+    assert set(layout.wells) == set(expected)
+    assert list(layout.wells)[:14] == [f"A{c}" for c in range(1, 13)] + ["B1", "B2"]
     assert "G3" not in layout.wells and "H3" not in layout.wells
     assert layout.kit_lot == "default"
     assert layout.files == [
@@ -257,32 +256,26 @@ SEMANTICS = {
         sample = "P"
     """,
     "row-and-col-combine-different-keys": """
-        [meta]
-        include = "std.toml"
-        [col.'3,5,...,11']
-        role = "sample"
-        dilution = 10
+        # Rows span only columns 1-2 here, so their levels reach standards only.
+        [col.'1,2']
+        role = "standard"
         [row]
-        A.sample = "a"
-        B.sample = "b"
-        [well.A2]
-        role = "blank"
+        A = { level = "S1", conc = 100 }
+        B = { level = "S2", conc = 50 }
+        C = { level = "S3", conc = 25 }
+        D = { level = "S4", conc = 12.5 }
+        E = { level = "S5", conc = 6.25 }
+        F = { level = "S6", conc = 3.125 }
+        G = { level = "S7", conc = 1.5625 }
+        H = { level = "S8", conc = 0 }
     """,
     "irow-and-icol": """
         [meta]
         include = "std.toml"
-        [irow.A]
-        role = "sample"
-        sample = "ia"
-        [irow.B]
-        role = "sample"
-        sample = "ib"
-        [icol.3]
+        [irow.C]
         role = "blank"
-        [icol.4]
+        [icol.12]
         role = "blank"
-        [col.12]
-        [row.D]
     """,
     "well-patterns": """
         [meta]
@@ -299,9 +292,9 @@ SEMANTICS = {
         sample = "pair"
     """,
     "dotted-and-inline-keys": """
+        block.1x2.A3 = { role = "sample", sample = "s" }
         [meta]
         include = "std.toml"
-        block.1x2.A3 = { role = "sample", sample = "s" }
         [well]
         a4.role = "blank"
         H12 = { role = "empty" }
@@ -327,7 +320,7 @@ def test_later_include_beats_earlier_and_including_file_beats_both(tmp_path: Pat
         tmp_path,
         '[meta]\ninclude = ["first.toml", "second.toml"]\n[well.B5]\nsample = "mine"\n',
         **{
-            "first.toml": '[meta]\ninclude = "std.toml"\nkit_lot = "first"\n'
+            "first.toml": 'kit_lot = "first"\n[meta]\ninclude = "std.toml"\n'
             '[block.2x2.A5]\nrole = "sample"\nsample = "first"\n',
             "second.toml": 'kit_lot = "second"\n[block.2x2.A5]\nsample = "second"\n',
         },
@@ -450,10 +443,10 @@ def test_unparsable_well_is_refused_as_wellmap_words_it(tmp_path: Path) -> None:
 
 
 def test_sample_well_with_a_standard_concentration_is_refused(tmp_path: Path) -> None:
-    # Row A's conc is meant for the standard in A1 but also reaches sample A5.
-    text = '[meta]\ninclude = "std.toml"\n[col.5]\nrole = "sample"\nsample = "P"\n'
-    text += "[row.A]\nconc = 320\n"
-    refused(write(tmp_path, text), "well A5", "is a sample", "'conc' from [row.A]")
+    # The block's conc is meant for the standard in A1 but also reaches sample A2.
+    text = '[meta]\ninclude = "std.toml"\n[well.A2]\nrole = "sample"\nsample = "P"\n'
+    text += "[block.2x1.A1]\nconc = 320\n"
+    refused(write(tmp_path, text), "well A2", "is a sample", "'conc' from [block.2x1.A1]")
 
 
 def test_blank_well_with_a_sample_label_is_refused(tmp_path: Path) -> None:
@@ -473,10 +466,11 @@ def test_row_and_column_giving_one_well_two_roles_is_refused(tmp_path: Path) -> 
 
 
 def test_two_rows_giving_one_well_two_samples_is_refused(tmp_path: Path) -> None:
-    # wellmap would take whichever row section comes later.
-    text = '[meta]\ninclude = "std.toml"\n[col.5]\nrole = "sample"\n'
-    text += "[row.'A-C']\nsample = \"P1\"\n[row.B]\nsample = \"P2\"\n"
-    refused(write(tmp_path, text), "well B5", "equally specific")
+    # Rows are case-insensitive, so both sections are row H; wellmap would
+    # take whichever comes later.
+    text = '[meta]\ninclude = "std.toml"\n[row.H]\nrole = "sample"\nsample = "P1"\n'
+    text += '[row.h]\nsample = "P2"\n'
+    refused(write(tmp_path, text), "well H1", "[row.H]", "[row.h]", "equally specific")
 
 
 def test_two_blocks_of_one_size_disagreeing_are_refused(tmp_path: Path) -> None:
@@ -548,9 +542,7 @@ def test_layout_with_five_standard_levels_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "five.toml"
     path.write_text(text)
     message = refused(path)
-    assert message == (
-        f"{path}: layout has 5 non-zero standard levels; ICH M10 needs at least 6"
-    )
+    assert message == (f"{path}: layout has 5 non-zero standard levels; ICH M10 needs at least 6")
 
 
 def test_missing_included_file_is_refused(tmp_path: Path) -> None:

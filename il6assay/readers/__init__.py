@@ -66,6 +66,8 @@ def read_export(path: str | Path, reader: str | None = None) -> Export:
     path = Path(path)
     try:
         source = Source(path)
+        if not source.head.strip():
+            raise InputError("the file is empty")
         module = _by_name(reader) if reader else detect(source)
         plates = module.read(source)
         if not plates:

@@ -1,0 +1,18 @@
+"""Shared paths for the tests: the repo's fixtures and ../shared (read in place, never copied)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+EXAMPLE = FIXTURES / "example"
+LAYOUTS = ROOT / "plate_layouts"
+STANDARD_LAYOUT = LAYOUTS / "il6_96_standard.toml"
+SHARED = ROOT.parent / "shared"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared (reference exports and data) is not beside the repo"
+)
