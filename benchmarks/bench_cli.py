@@ -57,7 +57,10 @@ def main() -> None:
     ):
         median = statistics.median(times)
         verdict = "ok" if median < goal else "OVER GOAL"
-        print(f"{name:36} median {median:.3f} s  worst {max(times):.3f} s  (goal < {goal} s: {verdict})")
+        print(
+            f"{name:36} median {median:.3f} s  worst {max(times):.3f} s  "
+            f"(goal < {goal} s: {verdict})"
+        )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,15 @@ def main() -> None:
 @click.option("--plate", help="Plate id, for an export holding several plates.")
 @click.option("--read", "read_label", help="Measurement read label [450, or the only read].")
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
-@click.option("--weighting", type=click.Choice(["none", "1/y", "1/y^2"]), help="Curve weighting [1/y^2].")
-@click.option("--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit].")
-@click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing.")
+@click.option(
+    "--weighting", type=click.Choice(["none", "1/y", "1/y^2"]), help="Curve weighting [1/y^2]."
+)
+@click.option(
+    "--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit]."
+)
+@click.option(
+    "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def process(
     export: Path,
@@ -88,7 +94,12 @@ def process(
             plate=plate,
         )
         run = process_plate(
-            export, layout_path, samples_path, settings, reader=reader, allow_unmatched=allow_unmatched
+            export,
+            layout_path,
+            samples_path,
+            settings,
+            reader=reader,
+            allow_unmatched=allow_unmatched,
         )
         out_dir = out or Path(config.get("out", "il6assay-results"))
         folder = write_run(run, out_dir)
@@ -181,7 +192,9 @@ def export_document(parsed: Any) -> dict[str, Any]:
             {
                 "id": p.id,
                 "metadata": p.metadata,
-                "reads": {label: {w: value(v) for w, v in grid.items()} for label, grid in p.reads.items()},
+                "reads": {
+                    label: {w: value(v) for w, v in grid.items()} for label, grid in p.reads.items()
+                },
             }
             for p in parsed.plates
         ],

@@ -32,7 +32,9 @@ def project_config(cwd: Path | None = None) -> tuple[Path | None, dict[str, Any]
         raise InputError(f"not valid TOML ({err})", path=path) from None
     unknown = sorted(set(data) - set(PROJECT_KEYS))
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(PROJECT_KEYS)}", path=path)
+        raise InputError(
+            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(PROJECT_KEYS)}", path=path
+        )
     return path, data
 
 
@@ -48,7 +50,7 @@ def find_layout(export: Path, given: Path | None, cwd: Path | None = None) -> Pa
         return (config_path.parent / str(config["layout"])).resolve()
     raise InputError(
         f"no plate layout: give --layout FILE, put {beside.name} beside the export, "
-        f"or name a default layout in ./{PROJECT_FILE} (layout = \"...\")",
+        f'or name a default layout in ./{PROJECT_FILE} (layout = "...")',
         path=export,
     )
 

@@ -136,6 +136,16 @@ class CurveFit:
             return "above"
         return None
 
+    def to_lmfit(self):
+        """The parameters as ``lmfit.Parameters`` (values and standard errors), for lmfit users."""
+        import lmfit
+
+        params = lmfit.Parameters()
+        for name in PARAM_NAMES:
+            params.add(name, value=self.params[name])
+            params[name].stderr = self.stderr[name]
+        return params
+
     def summary(self) -> dict[str, Any]:
         """Plain, JSON-serialisable description of the fit (for curve.json and databases)."""
         return {

@@ -195,7 +195,11 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, target)
             record.setdefault(kind, []).append(
-                {"file": str(p), "copy": target.relative_to(inputs_dir.parent).as_posix(), "sha256": sha256_file(p)}
+                {
+                    "file": str(p),
+                    "copy": target.relative_to(inputs_dir.parent).as_posix(),
+                    "sha256": sha256_file(p),
+                }
             )
     return record
 
@@ -233,7 +237,9 @@ def _write_all(run: Run, folder: Path, *, report: bool) -> None:
     results = result_rows(run)
     well_cols, wells = well_rows(run)
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
-    write_xlsx(folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)})
+    write_xlsx(
+        folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)}
+    )
     write_csv(folder / "wells.csv", well_cols, wells)
     _write_json(folder / "curve.json", curve_document(run))
     if report:
@@ -279,7 +285,10 @@ def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> d
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
+    )
 
 
 def _json_default(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 ROWS_96 = "ABCDEFGH"
 COLS_96 = range(1, 13)
@@ -32,7 +32,7 @@ class Token:
         return self.status
 
 
-Reading = Union[float, Token, None]
+Reading = float | Token | None
 
 
 def well_names(rows: int = 8, cols: int = 12) -> list[str]:

@@ -54,7 +54,9 @@ def curve_figure(run: Run):
         hi = max(w.spec.nominal for w in nonzero) * 4
         xs = np.geomspace(lo, hi, 200)
         fig.add_trace(
-            go.Scatter(x=xs, y=run.curve.predict(xs), mode="lines", name="4PL fit", hoverinfo="skip")
+            go.Scatter(
+                x=xs, y=run.curve.predict(xs), mode="lines", name="4PL fit", hoverinfo="skip"
+            )
         )
     placed = [s for s in run.samples if s.conc_on_plate is not None and s.od_mean is not None]
     if placed:
@@ -99,13 +101,32 @@ def _hover(well: str, od: float | None, conc: float | None, flags: list[str]) ->
 
 
 def _rows_table(run: Run) -> str:
-    head = "<tr><th>study ID</th><th>visit</th><th>sample</th><th>dilution</th><th>OD mean</th><th>CV %</th><th>result (pg/mL)</th><th>flags</th></tr>"
+    titles = (
+        "study ID",
+        "visit",
+        "sample",
+        "dilution",
+        "OD mean",
+        "CV %",
+        "result (pg/mL)",
+        "flags",
+    )
+    head = "<tr>" + "".join(f"<th>{t}</th>" for t in titles) + "</tr>"
     body = []
     for s in run.samples:
         cls = ' class="flagged"' if s.flags else ""
         cv = f"{s.od_cv_pct:.1f}" if s.od_cv_pct is not None else ""
         od = f"{s.od_mean:.4f}" if s.od_mean is not None else ""
-        cells = [s.study_id, s.visit, s.sample, f"{s.dilution:g}", od, cv, s.result, " ".join(s.flags)]
+        cells = [
+            s.study_id,
+            s.visit,
+            s.sample,
+            f"{s.dilution:g}",
+            od,
+            cv,
+            s.result,
+            " ".join(s.flags),
+        ]
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
@@ -136,11 +157,16 @@ def write_report(run: Run, path: Path) -> None:
         ("Reader", str(meta.get("reader_type") or meta.get("reader") or run.export.format)),
         ("Read", str(meta.get("read_datetime") or meta.get("date") or "not in the export")),
         ("Kit lot", run.layout.kit_lot or "not given"),
-        ("Model", f"4PL, weighting {run.settings.weighting}, zero standard: {run.settings.zero_standard}"),
+        (
+            "Model",
+            f"4PL, weighting {run.settings.weighting}, zero standard: {run.settings.zero_standard}",
+        ),
         ("LLOQ / ULOQ", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
         ("Review", "unreviewed"),
     ]
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in header)
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in header
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>il6assay report: {html.escape(run.run_id)}</title>

@@ -26,7 +26,9 @@ REASSAY_HINT = "re-assay at a higher dilution"
 # Flags, in the order they are listed; documented in the README.
 FLAGS = {
     "BELOW_LLOQ": "below the run's LLOQ: reported as '<LLOQ x dilution'",
-    "ABOVE_ULOQ": "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution",
+    "ABOVE_ULOQ": (
+        "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution"
+    ),
     "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
     "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
     "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ)",
@@ -153,7 +155,7 @@ def back_calculate_wells(wells: list[Well], curve: CurveFit) -> None:
 def cv_limit(conc_on_plate: float | None, levels: list[float], settings: Settings) -> float:
     """The CV limit for a sample: wider (25 %) between the LLOQ and the next standard level."""
     if conc_on_plate is not None and len(levels) >= 2:
-        lloq, next_level = sorted(levels)[:2]
+        next_level = sorted(levels)[1]  # the passing level just above the LLOQ
         if conc_on_plate < next_level:
             return settings.cv_limit_lloq_pct
     return settings.cv_limit_pct

@@ -142,7 +142,8 @@ def calibration_rules(
             id="STANDARD_LEVELS",
             description=(
                 f"at least {settings.min_standard_levels} non-zero standard levels pass "
-                f"(±{settings.standard_tolerance_pct:g} %, ±{settings.standard_tolerance_extreme_pct:g} % "
+                f"(±{settings.standard_tolerance_pct:g} %, "
+                f"±{settings.standard_tolerance_extreme_pct:g} % "
                 f"at the lowest and highest; a level passes when ≥ "
                 f"{settings.min_replicate_share:.0%} of its replicates do)"
             ),

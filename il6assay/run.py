@@ -69,6 +69,15 @@ class Run:
         """The rules that rejected the plate."""
         return [r for r in self.rules if r.passed is False]
 
+    def frames(self):
+        """(results, wells) as pandas DataFrames, the tables results.csv and wells.csv hold."""
+        import pandas as pd
+
+        from il6assay.outputs import result_rows, well_rows
+
+        columns, wells = well_rows(self)
+        return pd.DataFrame(result_rows(self)), pd.DataFrame(wells, columns=columns)
+
     def input_files(self) -> dict[str, list[Path]]:
         """The files that made this run, by kind (export, layout with includes, samples)."""
         return {
@@ -91,7 +100,9 @@ def _check_settings(settings: Settings) -> None:
     from il6assay.fit import WEIGHTINGS
 
     if settings.weighting not in WEIGHTINGS:
-        raise InputError(f"unknown weighting '{settings.weighting}' (expected {', '.join(WEIGHTINGS)})")
+        raise InputError(
+            f"unknown weighting '{settings.weighting}' (expected {', '.join(WEIGHTINGS)})"
+        )
     if settings.zero_standard not in ZERO_STANDARD_CHOICES:
         raise InputError(
             f"unknown zero_standard '{settings.zero_standard}' "
@@ -105,7 +116,9 @@ def choose_plate(export: Export, plate_id: str | None) -> Plate:
     if plate_id is not None:
         matches = [p for p in export.plates if p.id == plate_id]
         if not matches:
-            raise InputError(f"no plate '{plate_id}' in the export (plates: {', '.join(ids)})", path=export.path)
+            raise InputError(
+                f"no plate '{plate_id}' in the export (plates: {', '.join(ids)})", path=export.path
+            )
         return matches[0]
     if len(export.plates) > 1:
         raise InputError(
@@ -137,7 +150,9 @@ def process_plate(
         export = read_export(export, reader=reader)
     if not isinstance(layout, Layout):
         layout = load_layout(layout)
-    sheet = samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
+    sheet = (
+        samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
+    )
     plate = choose_plate(export, settings.plate)
     try:
         wells, read, reference = build_wells(plate, layout, settings)
@@ -145,7 +160,9 @@ def process_plate(
         raise err.at(export.path) from None
 
     warnings: list[str] = []
-    sample_labels = list(dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample))
+    sample_labels = list(
+        dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample)
+    )
     if sheet is not None:
         warnings += match_samples(sample_labels, sheet, allow_unmatched)
         if sheet.ignored_columns:

@@ -109,6 +109,8 @@ def grid_text(plate: Plate, sep: str = ",") -> str:
         lines.append(sep.join(["", *(str(c) for c in range(1, plate.cols + 1))]))
         for r in "ABCDEFGHIJKLMNOP"[: plate.rows]:
             cells = [grid.get(f"{r}{c}") for c in range(1, plate.cols + 1)]
-            lines.append(sep.join([r, *("" if v is None else str(getattr(v, "token", v)) for v in cells)]))
+            lines.append(
+                sep.join([r, *("" if v is None else str(getattr(v, "token", v)) for v in cells)])
+            )
         lines.append("")
     return "\n".join(lines)

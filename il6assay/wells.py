@@ -52,7 +52,9 @@ def choose_reads(plate: Plate, settings: Settings) -> tuple[str, str | None]:
     labels = list(plate.reads)
     if settings.read is not None:
         if settings.read not in plate.reads:
-            raise InputError(f"no read '{settings.read}' in the export (reads: {', '.join(labels)})")
+            raise InputError(
+                f"no read '{settings.read}' in the export (reads: {', '.join(labels)})"
+            )
         read = settings.read
     elif any(p in plate.reads for p in MEASUREMENT_PREFERENCE):
         read = next(p for p in MEASUREMENT_PREFERENCE if p in plate.reads)
@@ -67,7 +69,8 @@ def choose_reads(plate: Plate, settings: Settings) -> tuple[str, str | None]:
     if settings.reference is not None:
         if settings.reference not in plate.reads:
             raise InputError(
-                f"no reference read '{settings.reference}' in the export (reads: {', '.join(labels)})"
+                f"no reference read '{settings.reference}' in the export "
+                f"(reads: {', '.join(labels)})"
             )
         return read, settings.reference
     refs = [r for r in REFERENCE_CANDIDATES if r in plate.reads and r != read]
@@ -82,13 +85,17 @@ def _status(value: Reading) -> str:
     return "OK"
 
 
-def build_wells(plate: Plate, layout: Layout, settings: Settings) -> tuple[list[Well], str, str | None]:
+def build_wells(
+    plate: Plate, layout: Layout, settings: Settings
+) -> tuple[list[Well], str, str | None]:
     """Join layout and reads by well name into the well table; returns (wells, read, reference)."""
     read, reference = choose_reads(plate, settings)
     wells: list[Well] = []
     missing = [name for name in layout.wells if name not in plate.reads[read]]
     if missing:
-        raise InputError(f"layout well {missing[0]} is not on the plate ({plate.rows}x{plate.cols})")
+        raise InputError(
+            f"layout well {missing[0]} is not on the plate ({plate.rows}x{plate.cols})"
+        )
     for name in plate.reads[read]:
         # Every well of the plate is in the table; wells the layout leaves out are empty.
         spec = layout.wells.get(name) or WellSpec(well=name, role="empty")
@@ -99,16 +106,24 @@ def build_wells(plate: Plate, layout: Layout, settings: Settings) -> tuple[list[
         if status == "OK" and reference:
             ref_status = _status(ref_value)
             # A saturated reference wavelength makes the difference meaningless.
-            status = SATURATED if ref_status == SATURATED else (MISSING if ref_status != "OK" else "OK")
+            status = (
+                SATURATED if ref_status == SATURATED else (MISSING if ref_status != "OK" else "OK")
+            )
         od = float(value) - float(ref_value) if status == "OK" else None  # type: ignore[arg-type]
         well = Well(spec=spec, raw=raw, status=status, od_corrected=od, od=od)
         if status != "OK" and spec.role != "empty":
             well.flag(status)
         wells.append(well)
     if settings.zero_standard == "subtract":
-        zeros = [w.od for w in wells if w.spec.role == "standard" and w.spec.nominal == 0 and w.od is not None]
+        zeros = [
+            w.od
+            for w in wells
+            if w.spec.role == "standard" and w.spec.nominal == 0 and w.od is not None
+        ]
         if not zeros:
-            raise InputError("zero_standard 'subtract' needs a readable zero standard (0 pg/mL) in the layout")
+            raise InputError(
+                "zero_standard 'subtract' needs a readable zero standard (0 pg/mL) in the layout"
+            )
         zero_mean = math.fsum(zeros) / len(zeros)
         for w in wells:
             if w.od is not None:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from tests.conftest import EXAMPLE, LAYOUTS, STANDARD_LAYOUT
+from tests.conftest import EXAMPLE, STANDARD_LAYOUT
 
 EXPORT = EXAMPLE / "plate_001.xlsx"
 REJECTED = EXAMPLE / "plate_002_rejected.csv"
@@ -69,8 +69,20 @@ def test_example_plate_is_accepted_with_exit_0_and_json_summary(example_run):
 def test_run_folder_holds_every_output_and_read_only_inputs(example_run):
     folder, _ = example_run
     names = {p.name for p in folder.iterdir()}
-    assert {"results.csv", "results.xlsx", "wells.csv", "curve.json", "run.json", "report.html", "inputs"} <= names
-    copies = sorted(p.relative_to(folder / "inputs").as_posix() for p in (folder / "inputs").rglob("*") if p.is_file())
+    assert {
+        "results.csv",
+        "results.xlsx",
+        "wells.csv",
+        "curve.json",
+        "run.json",
+        "report.html",
+        "inputs",
+    } <= names
+    copies = sorted(
+        p.relative_to(folder / "inputs").as_posix()
+        for p in (folder / "inputs").rglob("*")
+        if p.is_file()
+    )
     assert "export/plate_001.xlsx" in copies
     assert "samples/plate_001.samples.csv" in copies
     assert any(c.endswith("il6_96_standard.toml") for c in copies)
@@ -88,7 +100,13 @@ def test_run_json_records_hashes_of_inputs_and_every_output(example_run):
     assert run["inputs"]["export"][0]["sha256"] == hashlib.sha256(EXPORT.read_bytes()).hexdigest()
     for name, digest in run["outputs_sha256"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
-    assert set(run["outputs_sha256"]) >= {"results.csv", "results.xlsx", "wells.csv", "curve.json", "report.html"}
+    assert set(run["outputs_sha256"]) >= {
+        "results.csv",
+        "results.xlsx",
+        "wells.csv",
+        "curve.json",
+        "report.html",
+    }
     assert run["settings"]["weighting"] == "1/y^2"
     assert run["libraries"]["scipy"]
 
@@ -97,8 +115,19 @@ def test_results_are_keyed_to_study_ids_with_censored_text_not_numbers(example_r
     folder, _ = example_run
     with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
         rows = {r["sample"]: r for r in csv.DictReader(fh)}
-    required = ["study_id", "visit", "sample", "dilution", "n_wells", "od_mean", "od_cv_pct",
-                "conc_pg_ml", "result", "flags", "run_id"]
+    required = [
+        "study_id",
+        "visit",
+        "sample",
+        "dilution",
+        "n_wells",
+        "od_mean",
+        "od_cv_pct",
+        "conc_pg_ml",
+        "result",
+        "flags",
+        "run_id",
+    ]
     assert list(rows["P01"])[: len(required)] == required
     assert rows["P01"]["study_id"] == "AML-001" and rows["P01"]["result"] == "<4.69"
     assert rows["P01"]["conc_pg_ml"] == "" and "BELOW_LLOQ" in rows["P01"]["flags"]
@@ -128,7 +157,12 @@ def test_curve_json_names_the_rule_behind_every_verdict(example_run):
     assert curve["lloq_pg_ml"] == 4.6875 and curve["uloq_pg_ml"] == 300
     for rule in curve["rules"]:
         assert rule["source"] and rule["description"] and "passed" in rule
-    assert {r["id"] for r in curve["rules"]} == {"CURVE_FIT", "STANDARD_LEVELS", "STANDARD_SHARE", "CONTROLS"}
+    assert {r["id"] for r in curve["rules"]} == {
+        "CURVE_FIT",
+        "STANDARD_LEVELS",
+        "STANDARD_SHARE",
+        "CONTROLS",
+    }
     assert set(curve["fit"]["stderr"]) == {"a", "b", "c", "d"}
 
 
@@ -246,7 +280,8 @@ def bad_case(tmp_path: Path, case: str) -> tuple[list[str], str]:
                 for i, c in enumerate(levels)
             )
             + "".join(
-                f'[block.2x1.{"ABCDEFGH"[i % 8]}{4 + 2 * (i // 8)}]\nrole = "sample"\nsample = "P{i + 1:02d}"\n'
+                f"[block.2x1.{'ABCDEFGH'[i % 8]}{4 + 2 * (i // 8)}]\n"
+                f'role = "sample"\nsample = "P{i + 1:02d}"\n'
                 for i in range(32)
             )
         )
@@ -295,7 +330,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
 def test_allow_unmatched_turns_a_sheet_mismatch_into_a_warning(tmp_path):
     export = copy_example(tmp_path)
     sheet = tmp_path / "plate_001.samples.csv"
-    sheet.write_text("\n".join(r for r in sheet.read_text().splitlines() if not r.startswith("P07,")) + "\n")
+    sheet.write_text(
+        "\n".join(r for r in sheet.read_text().splitlines() if not r.startswith("P07,")) + "\n"
+    )
     result = run_cli("process", export, "--out", tmp_path / "out", "--allow-unmatched", "--json")
     assert result.exit_code == 0, result.output
     assert "warning" in result.stderr and "P07" in result.stderr

@@ -29,7 +29,11 @@ pytestmark = needs_shared
 
 def dnase_run(run: int) -> list[tuple[float, float]]:
     with DNASE.open() as fh:
-        return [(float(r["conc"]), float(r["density"])) for r in csv.DictReader(fh) if int(r["Run"]) == run]
+        return [
+            (float(r["conc"]), float(r["density"]))
+            for r in csv.DictReader(fh)
+            if int(r["Run"]) == run
+        ]
 
 
 def r_fit(run: int) -> dict[str, float]:
@@ -50,7 +54,9 @@ def write_dnase_plate(folder: Path, run: int = 1) -> Path:
         row = "ABCDEFGH"[i]
         ods = [od for c, od in points if c == conc]
         grid[f"{row}1"], grid[f"{row}2"] = (f"{od}" for od in ods)
-        layout.append(f'[block.2x1.{row}1]\nrole = "standard"\nlevel = "S{i + 1}"\nconc = {conc!r}\n')
+        layout.append(
+            f'[block.2x1.{row}1]\nrole = "standard"\nlevel = "S{i + 1}"\nconc = {conc!r}\n'
+        )
     grid["A4"] = grid["A5"] = "1.000"
     layout.append('[block.2x1.A4]\nrole = "sample"\nsample = "P01"\n')
     lines = ["450", "," + ",".join(str(c) for c in range(1, 13))]
@@ -101,7 +107,10 @@ def test_lowest_dnase_standard_recovers_as_in_r(processed):
     recoveries = sorted(round(w["recovery_pct"], 1) for w in lowest["wells"])
     assert recoveries == [73.4, 76.5]
     # ±25 % at the lowest level: 73.4 % fails, 76.5 % passes, so the level passes at 50 %.
-    assert [w["passed"] for w in sorted(lowest["wells"], key=lambda w: w["recovery_pct"])] == [False, True]
+    assert [w["passed"] for w in sorted(lowest["wells"], key=lambda w: w["recovery_pct"])] == [
+        False,
+        True,
+    ]
     assert lowest["passed"] is True
 
 

@@ -25,7 +25,9 @@ HOSTILE = {
 def example_copy(tmp_path: Path) -> Path:
     for f in EXAMPLE.glob("plate_001*"):
         shutil.copy(f, tmp_path / f.name)
-    (tmp_path / "plate_001.layout.toml").write_text(f'[meta]\ninclude = "{STANDARD_LAYOUT.as_posix()}"\n')
+    (tmp_path / "plate_001.layout.toml").write_text(
+        f'[meta]\ninclude = "{STANDARD_LAYOUT.as_posix()}"\n'
+    )
     return tmp_path / "plate_001.xlsx"
 
 
@@ -76,7 +78,9 @@ def test_a_crash_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     from il6assay.outputs import write_run
     from il6assay.run import process_plate
 
-    run = process_plate(export, tmp_path / "plate_001.layout.toml", tmp_path / "plate_001.samples.csv")
+    run = process_plate(
+        export, tmp_path / "plate_001.layout.toml", tmp_path / "plate_001.samples.csv"
+    )
     with pytest.raises(OSError, match="disk full"):
         write_run(run, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []

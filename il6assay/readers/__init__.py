@@ -3,7 +3,9 @@
 A reader module defines ``NAME`` (short, lower-case, used by ``--reader``),
 ``DESCRIPTION`` (one line for ``il6assay readers``), ``sniff(source) ->
 Sniff`` (cheap: does this file look like mine? from the head bytes or the
-workbook's first cells) and ``read(source) -> list[Plate]``. Adding a vendor
+workbook's first cells) and ``read(source) -> list[Plate]``; ``FALLBACK =
+True`` marks a generic reader that yields to any specific one claiming the
+same file. Adding a vendor
 is adding one module and one line to ``READER_MODULES``.
 """
 
@@ -37,7 +39,7 @@ def reader_names() -> list[tuple[str, str]]:
 
 def _by_name(name: str) -> ModuleType:
     for m in _modules():
-        if m.NAME == name:
+        if name == m.NAME:
             return m
     known = ", ".join(m.NAME for m in _modules())
     raise InputError(f"unknown reader '{name}' (known: {known})")
@@ -53,6 +55,11 @@ def detect(source: Source) -> ModuleType:
             claims.append(m)
         else:
             reasons.append(f"{m.NAME}: {verdict.reason}")
+    # A reader marked FALLBACK (the plain grid) yields to any vendor reader that
+    # also claims the file: vendor exports contain plain-looking grids.
+    specific = [m for m in claims if not getattr(m, "FALLBACK", False)]
+    if specific:
+        claims = specific
     if len(claims) == 1:
         return claims[0]
     if not claims:

@@ -36,6 +36,7 @@ from il6assay.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.tokens import guess_decimal, parse_reading
 
 NAME = "grid"
+FALLBACK = True  # vendor readers win when they claim the same file
 DESCRIPTION = "plain 8x12 grid (CSV, TSV, semicolon CSV or XLSX), one block per wavelength"
 
 ROWS = "ABCDEFGH"
