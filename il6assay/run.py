@@ -111,21 +111,23 @@ def _check_settings(settings: Settings) -> None:
 
 
 def choose_plate(export: Export, plate_id: str | None) -> Plate:
-    """The plate to process: the only one, or the one named by ``plate_id``."""
+    """The plate to process: the only one, or the one named by ``plate_id``; 96 wells."""
     ids = [p.id for p in export.plates]
     if plate_id is not None:
         matches = [p for p in export.plates if p.id == plate_id]
         if not matches:
             raise InputError(
-                f"no plate '{plate_id}' in the export (plates: {', '.join(ids)})", path=export.path
+                f"no plate '{plate_id}' in the export (plates: {', '.join(ids)})",
+                path=export.path,
             )
-        return matches[0]
-    if len(export.plates) > 1:
+        plate = matches[0]
+    elif len(export.plates) > 1:
         raise InputError(
             f"the export holds {len(ids)} plates ({', '.join(ids)}): choose one with --plate",
             path=export.path,
         )
-    plate = export.plates[0]
+    else:
+        plate = export.plates[0]
     if (plate.rows, plate.cols) != (8, 12):
         raise InputError(
             f"plate '{plate.id}' has {plate.size} wells; processing reads 96-well plates (8x12)",

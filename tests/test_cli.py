@@ -355,3 +355,30 @@ def test_inspect_json_gives_format_plates_and_reads(tmp_path):
     assert set(plate["reads"]) == {"450", "570"}
     assert plate["reads"]["450"]["H12"] == "SATURATED"
     assert len(plate["reads"]["450"]) == 96
+
+
+def test_multi_plate_export_asks_which_plate_to_process():
+    from il6assay.errors import InputError
+    from il6assay.plate import Export, Plate
+    from il6assay.readers import read_export
+    from il6assay.run import choose_plate
+
+    reads = read_export(EXPORT).plates[0].reads
+    both = Export(
+        format="grid", path=EXPORT, plates=[Plate("first", reads), Plate("second", reads)]
+    )
+    with pytest.raises(InputError, match="choose one with --plate"):
+        choose_plate(both, None)
+    assert choose_plate(both, "second").id == "second"
+    with pytest.raises(InputError, match="no plate 'third'"):
+        choose_plate(both, "third")
+
+
+def test_384_well_plate_is_refused_for_processing_even_when_named():
+    from il6assay.errors import InputError
+    from il6assay.plate import Export, Plate, empty_grid
+    from il6assay.run import choose_plate
+
+    big = Plate(id="big", reads={"450": empty_grid(16, 24)}, rows=16, cols=24)
+    with pytest.raises(InputError, match="96-well"):
+        choose_plate(Export(format="t", path=EXPORT, plates=[big]), "big")
