@@ -5,8 +5,8 @@ A reader module defines ``NAME`` (short, lower-case, used by ``--reader``),
 Sniff`` (cheap: does this file look like mine? from the head bytes or the
 workbook's first cells) and ``read(source) -> list[Plate]``; ``FALLBACK =
 True`` marks a generic reader that yields to any specific one claiming the
-same file. Adding a vendor
-is adding one module and one line to ``READER_MODULES``.
+same file. Adding a vendor is adding one module: every module of this package
+is a reader (``source.py`` and ``_private.py`` helpers excepted).
 """
 
 from __future__ import annotations
@@ -21,11 +21,23 @@ from il6assay.readers.source import Sniff, Source
 
 __all__ = ["READER_MODULES", "Sniff", "Source", "detect", "read_export", "reader_names"]
 
-# Order matters only for the listing; detection asks every reader.
-READER_MODULES: tuple[str, ...] = (
-    "il6assay.readers.gen5",
-    "il6assay.readers.grid",
-)
+# Every module of this package is a reader, except the helpers named here and
+# private ones (``_name.py``): adding a vendor is adding one file.
+_NOT_READERS = {"source"}
+
+
+def _discover() -> tuple[str, ...]:
+    import pkgutil
+
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_") and m.name not in _NOT_READERS
+    )
+    return tuple(f"{__name__}.{name}" for name in names)
+
+
+READER_MODULES: tuple[str, ...] = _discover()
 
 
 def _modules() -> list[ModuleType]:
