@@ -1,40 +1,52 @@
-"""The standard curve: a four-parameter logistic (4PL) fitted to every standard well.
+"""The standard curve: a 4PL or 5PL logistic fitted to every standard well.
 
-Model (DOMAIN.md)::
+Models (DOMAIN.md)::
 
-    y = d + (a - d) / (1 + (x / c) ** b)
+    4PL: y = d + (a - d) / (1 + (x / c) ** b)
+    5PL: y = d + (a - d) / (1 + (x / c) ** b) ** g
 
 - ``a``: OD at zero concentration (the zero-dose asymptote),
 - ``d``: OD at infinite concentration,
-- ``c``: inflection point (EC50), in the standards' unit (pg/mL),
+- ``c``: inflection point of the 4PL (EC50), in the standards' unit (pg/mL),
 - ``b``: slope, kept positive: the curve rises with concentration when
-  ``d > a`` (sandwich ELISA) and falls when ``d < a``.
+  ``d > a`` (sandwich ELISA) and falls when ``d < a``,
+- ``g``: the 5PL's asymmetry (g = 1 is the 4PL).
 
-R's ``SSfpl(log(x), A, B, xmid, scal)`` is the same curve with A = a, B = d,
+R's ``SSfpl(log(x), A, B, xmid, scal)`` is the 4PL with A = a, B = d,
 xmid = ln c, scal = 1/b (drc's LL.4 uses -b).
 
 Fitting is least squares on all replicate wells (never their means), by
 MINPACK's Levenberg-Marquardt (``scipy.optimize.least_squares(method="lm")``,
 the Gauss-Newton family R's ``nls`` belongs to) with an analytic Jacobian, in
-the parametrisation (a, b, ln c, d) so that c stays positive. Start values
-come from drc's self-starter; when that start fails, a small grid of other
-starts is tried and the lowest residual sum of squares kept.
+the parametrisation (a, b, ln c, d[, ln g]) so that c and g stay positive.
+Start values come from drc's self-starter. When that start fails or lands on
+an implausible curve, a grid of other starts is tried, then a bounded
+trust-region fit, then a robust (soft-L1) loss; the lowest sum of squares
+wins, and the result says which strategy found it. When all fail the result
+has ``success=False`` and the reason, never an exception.
 
 Weighting (``weighting=``) multiplies each squared residual by 1/w**2 where w
 is an SD-like weight computed from the *fitted* curve, as Prism does: one
 unweighted pass, then refits with w = f(x) ("1/y^2") or w = sqrt(f(x))
 ("1/y"), until the weighted sum of squares stops changing.
+
+Uncertainty (``inverse_ci``): the delta method on log concentration,
+Var(x) = (dx/dy)^2 s^2(y)/m + grad_theta(x)' Cov(theta) grad_theta(x), with
+s^2(y) the residual variance at that OD (times the weighting's variance
+function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-PARAM_NAMES = ("a", "b", "c", "d")
+MODELS: dict[str, tuple[str, ...]] = {"4pl": ("a", "b", "c", "d"), "5pl": ("a", "b", "c", "d", "g")}
+PARAM_NAMES = MODELS["4pl"]
 WEIGHTINGS = ("none", "1/y", "1/y^2")
 _WEIGHT_POWER = {"none": 0.0, "1/y": 0.5, "1/y^2": 1.0}
 _REWEIGHT_MAX = 50
@@ -43,62 +55,159 @@ _REWEIGHT_RTOL = 1e-10
 # weights, so that a near-zero (or negative, blank-subtracted) OD does not
 # get an unbounded weight.
 _WEIGHT_FLOOR_SHARE = 0.01
+# A fitted inflection this many natural-log units outside the standards'
+# range is not a curve the standards support: try other strategies.
+_LNC_MARGIN = 7.0
+_B_MAX = 50.0
+# Curve-shape checks (reported in CurveFit.warnings).
+_INCOMPLETE_SHARE = 0.8  # top standard reaches < 80 % of the a..d span
+_HOOK_DROP_SHARE = 0.05  # top level's mean OD falls > 5 % of the span below a lower level's
+
+
+def logistic(
+    x: np.ndarray | float, a: float, b: float, c: float, d: float, g: float = 1.0
+) -> np.ndarray:
+    """The 4PL (g = 1) or 5PL curve at concentrations ``x`` (x = 0 gives y = a)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore"):
+        t = b * (np.log(x) - math.log(c))
+    return d + (a - d) * np.exp(-g * np.logaddexp(0.0, t))
+
+
+def logistic_inverse(
+    y: np.ndarray | float, a: float, b: float, c: float, d: float, g: float = 1.0
+) -> np.ndarray:
+    """Concentration giving OD ``y``; NaN unless y lies strictly between a and d."""
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inside = (y - a) * (d - y) > 0
+        share = np.where(inside, (y - d) / (a - d), np.nan)  # = (1 + u) ** -g
+        u = share ** (-1.0 / g) - 1.0
+        x = c * u ** (1.0 / b)
+    return np.where(inside & (u > 0), x, np.nan)
 
 
 def four_pl(x: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
-    """The 4PL curve at concentrations ``x`` (x = 0 gives y = a)."""
-    x = np.asarray(x, dtype=float)
-    return d + (a - d) * _zero_share(x, b, c)
-
-
-def _zero_share(x: np.ndarray, b: float, c: float) -> np.ndarray:
-    """1 / (1 + (x/c)**b), computed stably (expit of -b ln(x/c)); 1 at x = 0."""
-    from scipy.special import expit
-
-    with np.errstate(divide="ignore"):
-        t = b * (np.log(x) - math.log(c))
-    return expit(-t)
+    """The 4PL curve at concentrations ``x``."""
+    return logistic(x, a, b, c, d)
 
 
 def four_pl_inverse(y: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
-    """Concentration giving OD ``y``; NaN unless y lies strictly between a and d."""
-    y = np.asarray(y, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inside = (y - a) * (d - y) > 0
-        ratio = np.where(inside, (a - d) / np.where(inside, y - d, 1.0) - 1.0, np.nan)
-        x = c * ratio ** (1.0 / b)
-    return np.where(inside, x, np.nan)
+    """The 4PL's concentration for OD ``y`` (NaN outside the asymptotes)."""
+    return logistic_inverse(y, a, b, c, d)
 
 
-def _residuals_and_jacobian(theta: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray):
-    a, b, logc, d = theta
-    with np.errstate(divide="ignore"):
-        logx = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
+def _parts(theta: np.ndarray, x: np.ndarray, five: bool):
+    """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g])."""
     from scipy.special import expit
 
-    t = b * (logx - logc)
-    s = expit(-t)  # 1/(1+u)
+    a, b, lnc, d = theta[:4]
+    g = math.exp(theta[4]) if five else 1.0
+    pos = x > 0
+    with np.errstate(divide="ignore"):
+        logx = np.where(pos, np.log(np.where(pos, x, 1.0)), -np.inf)
+    t = b * (logx - lnc)
+    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
+    s = np.exp(-g * sp)  # (1 + u)^-g
+    e = expit(t)  # u / (1 + u)
     f = d + (a - d) * s
-    ds = s * (1.0 - s)  # u/(1+u)^2
-    dlog = np.where(x > 0, logx - logc, 0.0)
-    jac = np.empty((x.size, 4))
-    jac[:, 0] = s
-    jac[:, 1] = -(a - d) * ds * dlog
-    jac[:, 2] = (a - d) * ds * b
-    jac[:, 3] = 1.0 - s
-    return (y - f) / w, -jac / w[:, None]
+    ds_dt = -g * s * e
+    lx = np.where(pos, logx - lnc, 0.0)
+    cols = [s, (a - d) * ds_dt * lx, (a - d) * ds_dt * (-b), 1.0 - s]
+    if five:
+        cols.append((a - d) * -g * np.where(s > 0, s * sp, 0.0))
+    jac = np.column_stack(cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_x = np.where(pos, (a - d) * ds_dt * b / np.where(pos, x, 1.0), np.nan)
+    return f, jac, f_x
+
+
+def _to_params(theta: np.ndarray, five: bool) -> dict[str, float]:
+    a, b, lnc, d = (float(v) for v in theta[:4])
+    params = {"a": a, "b": b, "c": math.exp(lnc), "d": d}
+    if five:
+        params["g"] = math.exp(float(theta[4]))
+    return params
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class Solution:
+    """One least-squares solution: internal parameters, half the SS, how it was found."""
+
+    theta: np.ndarray
+    cost: float
+    method: str
+
+
+def solve(
+    fun_jac: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    theta0: np.ndarray,
+    *,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    loss: str = "linear",
+) -> Solution | None:
+    """Minimise ||r(theta)||^2 from ``theta0``; None when the solver fails.
+
+    Unbounded: MINPACK Levenberg-Marquardt. Bounded or robust: trust-region
+    reflective. The one engine every curve (and the NIST problems) goes through.
+    """
+    from scipy.optimize import least_squares
+
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def parts(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = theta.tobytes()
+        if key not in cache:
+            cache.clear()
+            cache[key] = fun_jac(theta)
+        return cache[key]
+
+    method = "lm" if bounds is None and loss == "linear" else "trf"
+    kwargs: dict[str, Any] = {"method": method, "max_nfev": 2000 if method == "lm" else 500}
+    if method == "lm":
+        kwargs.update(xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    else:
+        kwargs.update(xtol=1e-12, ftol=1e-12, gtol=1e-12, loss=loss)
+        if bounds is not None:
+            kwargs["bounds"] = bounds
+            theta0 = np.clip(theta0, bounds[0] + 1e-9, bounds[1] - 1e-9)
+    try:
+        with np.errstate(all="ignore"):
+            res = least_squares(
+                lambda th: parts(th)[0], theta0, jac=lambda th: parts(th)[1], **kwargs
+            )
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        return None
+    if res.status <= 0 or not np.all(np.isfinite(res.x)):
+        return None
+    r = parts(res.x)[0]
+    cost = 0.5 * float(r @ r)
+    if not math.isfinite(cost):
+        return None
+    label = "Levenberg-Marquardt" if method == "lm" else "bounded trust-region"
+    if loss != "linear":
+        label += f", robust {loss} loss"
+    return Solution(theta=res.x, cost=cost, method=label)
+
+
+# ---------------------------------------------------------------- curves
 
 
 @dataclass
 class CurveFit:
     """A fitted standard curve: parameters, their uncertainty and how they were found.
 
-    ``params`` maps a, b, c, d (DOMAIN.md names) to floats; ``stderr`` their
-    standard errors; ``cov`` the 4x4 covariance in that order. ``rss`` is
+    ``params`` maps a, b, c, d (and g for the 5PL) to floats; ``stderr``
+    their standard errors; ``cov`` the covariance in that order. ``rss`` is
     the unweighted residual sum of squares, ``weighted_rss`` the minimised
     one; ``sigma`` the residual standard error on ``df`` degrees of freedom.
-    ``success`` is False with a ``message`` saying why when no curve could
-    be fitted; then ``params`` are NaN.
+    ``warnings`` lists curve-shape findings (FLAT_CURVE, HOOK_SUSPECTED,
+    INCOMPLETE_CURVE) with their reasons. ``success`` is False with a
+    ``message`` saying why when no curve could be fitted; then ``params``
+    are NaN.
     """
 
     model: str
@@ -115,14 +224,29 @@ class CurveFit:
     message: str
     start: dict[str, float] = field(default_factory=dict)
     reweight_iterations: int = 0
+    method: str = ""
+    warnings: dict[str, str] = field(default_factory=dict)
+    aic: float = math.nan
+    _theta: np.ndarray | None = field(default=None, repr=False)
+    _cov_theta: np.ndarray | None = field(default=None, repr=False)
+    _weight_floor: float = field(default=0.0, repr=False)
+
+    @property
+    def _five(self) -> bool:
+        return self.model == "5pl"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Parameter names of the model, in order."""
+        return MODELS[self.model]
 
     def predict(self, conc: np.ndarray | float) -> np.ndarray:
         """OD the curve gives at concentration(s) ``conc``."""
-        return four_pl(conc, *(self.params[k] for k in PARAM_NAMES))
+        return logistic(conc, **self.params)
 
     def inverse(self, od: np.ndarray | float) -> np.ndarray:
         """Concentration(s) for OD(s) ``od``; NaN where the OD is outside the asymptotes."""
-        return four_pl_inverse(od, *(self.params[k] for k in PARAM_NAMES))
+        return logistic_inverse(od, **self.params)
 
     def side(self, od: float) -> str | None:
         """Where a non-invertible OD lies: "below" (at or past a), "above" (past d), else None."""
@@ -136,24 +260,75 @@ class CurveFit:
             return "above"
         return None
 
+    def residual_sd(self, od: np.ndarray | float) -> np.ndarray:
+        """The fit's residual SD at OD ``od`` (sigma times the weighting's SD function)."""
+        od = np.abs(np.asarray(od, dtype=float))
+        power = _WEIGHT_POWER[self.weighting]
+        return self.sigma * np.maximum(od, self._weight_floor) ** power
+
+    def inverse_se(self, od: np.ndarray | float, replicates: int = 1) -> np.ndarray:
+        """Standard error of the back-calculated concentration (delta method; NaN outside)."""
+        x = np.atleast_1d(self.inverse(od)).astype(float)
+        y = np.broadcast_to(np.asarray(od, dtype=float), x.shape)
+        out = np.full(x.shape, np.nan)
+        ok = np.isfinite(x) & (x > 0)
+        if not ok.any() or self._theta is None or self._cov_theta is None:
+            return out
+        _, f_theta, f_x = _parts(self._theta, x[ok], self._five)
+        grad = -f_theta / f_x[:, None]  # dx/dtheta by the implicit function theorem
+        var_curve = np.einsum("ij,jk,ik->i", grad, self._cov_theta, grad)
+        var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
+        out[ok] = np.sqrt(var_od / f_x**2 + var_curve)
+        return out
+
+    def inverse_ci(
+        self, od: np.ndarray | float, replicates: int = 1, level: float = 0.95
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``level`` confidence interval (low, high) of the concentration for mean OD ``od``.
+
+        Built on log concentration, so it is asymmetric and never negative.
+        """
+        from scipy.stats import t as student_t
+
+        x = np.atleast_1d(self.inverse(od)).astype(float)
+        se = self.inverse_se(od, replicates)
+        q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = q * se / x
+            return x * np.exp(-half), x * np.exp(half)
+
+    def predict_band(
+        self, conc: np.ndarray | float, level: float = 0.95
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Confidence band (low, high) of the fitted curve at ``conc`` (delta method)."""
+        from scipy.stats import t as student_t
+
+        x = np.atleast_1d(np.asarray(conc, dtype=float))
+        f, f_theta, _ = _parts(self._theta, x, self._five)
+        var = np.einsum("ij,jk,ik->i", f_theta, self._cov_theta, f_theta)
+        q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
+        return f - q * np.sqrt(var), f + q * np.sqrt(var)
+
     def to_lmfit(self):
         """The parameters as ``lmfit.Parameters`` (values and standard errors), for lmfit users."""
         import lmfit
 
         params = lmfit.Parameters()
-        for name in PARAM_NAMES:
+        for name in self.names:
             params.add(name, value=self.params[name])
             params[name].stderr = self.stderr[name]
         return params
 
     def summary(self) -> dict[str, Any]:
         """Plain, JSON-serialisable description of the fit (for curve.json and databases)."""
+        formula = "y = d + (a - d) / (1 + (x / c) ** b)"
         return {
             "model": self.model,
-            "formula": "y = d + (a - d) / (1 + (x / c) ** b)",
+            "formula": formula + (" ** g" if self._five else ""),
             "weighting": self.weighting,
             "success": self.success,
             "message": self.message,
+            "method": self.method,
             "params": {k: _num(v) for k, v in self.params.items()},
             "stderr": {k: _num(v) for k, v in self.stderr.items()},
             "covariance": [[_num(v) for v in row] for row in np.asarray(self.cov).tolist()],
@@ -162,8 +337,10 @@ class CurveFit:
             "sigma": _num(self.sigma),
             "df": self.df,
             "n_points": self.n,
+            "aic": _num(self.aic),
             "start": {k: _num(v) for k, v in self.start.items()},
             "reweight_iterations": self.reweight_iterations,
+            "warnings": dict(self.warnings),
         }
 
 
@@ -198,81 +375,101 @@ def _rising(conc: np.ndarray, od: np.ndarray) -> bool:
     return float(od[order[-n:]].mean()) >= float(od[order[:n]].mean())
 
 
-def _starts(conc: np.ndarray, od: np.ndarray) -> list[np.ndarray]:
-    first = self_start(conc, od)
-    pos = conc[conc > 0]
-    lo, hi = np.log(pos.min()), np.log(pos.max())
-    others = [
-        np.array([first[0], b, lc, first[3]])
-        for lc in np.linspace(lo, hi + 1.0, 5)
-        for b in (0.7, 1.0, 1.5)
-    ]
-    return [first, *others]
+class _Problem:
+    """One curve-fitting problem: data, model, weights, and what counts as plausible."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, five: bool) -> None:
+        self.x, self.y, self.five = x, y, five
+        pos = x[x > 0]
+        self.lnx_lo, self.lnx_hi = float(np.log(pos.min())), float(np.log(pos.max()))
+        self.span = float(np.ptp(y))
+        self.w = np.ones_like(x)
+
+    def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, jac, _ = _parts(theta, self.x, self.five)
+        return (self.y - f) / self.w, -jac / self.w[:, None]
+
+    def starts(self) -> list[np.ndarray]:
+        first = self_start(self.x, self.y)
+        grid = [
+            np.array([first[0], b, lc, first[3]])
+            for lc in np.linspace(self.lnx_lo, self.lnx_hi + 1.0, 5)
+            for b in (0.7, 1.0, 1.5)
+        ]
+        starts = [first, *grid]
+        if self.five:
+            starts = [np.append(s, 0.0) for s in starts]
+        return starts
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo_y, hi_y = float(self.y.min()), float(self.y.max())
+        pad = 2.0 * self.span
+        low = [lo_y - pad, 0.05, self.lnx_lo - _LNC_MARGIN, lo_y - pad]
+        high = [hi_y + pad, _B_MAX, self.lnx_hi + _LNC_MARGIN, hi_y + pad]
+        if self.five:
+            low.append(math.log(0.05))
+            high.append(math.log(20.0))
+        return np.array(low), np.array(high)
+
+    def plausible(self, sol: Solution) -> bool:
+        a, b, lnc, d = sol.theta[:4]
+        if self.five and b <= 0:
+            return False  # a 5PL with b < 0 has no equivalent with a at zero dose
+        lnc_ok = self.lnx_lo - _LNC_MARGIN <= lnc <= self.lnx_hi + _LNC_MARGIN
+        return bool(lnc_ok and abs(b) <= _B_MAX and abs(d - a) > 1e-9 * max(self.span, 1e-12))
+
+    def best(self, starts: list[np.ndarray]) -> Solution | None:
+        """The strategies in turn, stopping at the first that gives a plausible curve."""
+        found: list[Solution] = []
+        for i, theta0 in enumerate(starts):
+            sol = solve(self.fun_jac, theta0)
+            if sol is not None and self.plausible(sol):
+                found.append(sol)
+            if found and i == 0:
+                return found[0]  # the self-start worked: the common case
+        if not found:
+            bounds = self.bounds()
+            for theta0 in starts:
+                sol = solve(self.fun_jac, theta0, bounds=bounds)
+                if sol is not None and self.plausible(sol):
+                    found.append(sol)
+        if not found:
+            for theta0 in starts[:3]:
+                sol = solve(self.fun_jac, theta0, bounds=self.bounds(), loss="soft_l1")
+                if sol is not None and self.plausible(sol):
+                    sol.cost = 0.5 * float(np.sum(self.fun_jac(sol.theta)[0] ** 2))
+                    found.append(sol)
+        return min(found, key=lambda s: s.cost) if found else None
+
+    def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
+        if power == 0:
+            return np.ones_like(self.x)
+        f = np.abs(_parts(theta, self.x, self.five)[0])
+        return np.maximum(f, self.weight_floor(theta)) ** power
+
+    def weight_floor(self, theta: np.ndarray) -> float:
+        a, d = float(theta[0]), float(theta[3])
+        return _WEIGHT_FLOOR_SHARE * max(abs(a), abs(d), abs(d - a))
 
 
-def _failed(weighting: str, n: int, message: str, start: np.ndarray | None) -> CurveFit:
-    nan4 = {k: math.nan for k in PARAM_NAMES}
+def _failed(model: str, weighting: str, n: int, message: str, start: np.ndarray | None) -> CurveFit:
+    names = MODELS[model]
+    nan = {k: math.nan for k in names}
     return CurveFit(
-        model="4pl",
+        model=model,
         weighting=weighting,
-        params=dict(nan4),
-        stderr=dict(nan4),
-        cov=np.full((4, 4), np.nan),
+        params=dict(nan),
+        stderr=dict(nan),
+        cov=np.full((len(names), len(names)), np.nan),
         rss=math.nan,
         weighted_rss=math.nan,
         sigma=math.nan,
-        df=max(n - 4, 0),
+        df=max(n - len(names), 0),
         n=n,
         success=False,
         message=message,
-        start=_theta_to_params(start) if start is not None else {},
+        start=_to_params(start, model == "5pl") if start is not None else {},
     )
-
-
-def _theta_to_params(theta: np.ndarray) -> dict[str, float]:
-    a, b, logc, d = (float(v) for v in theta)
-    return {"a": a, "b": b, "c": math.exp(logc), "d": d}
-
-
-def _solve(theta0: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray):
-    from scipy.optimize import least_squares
-
-    def fun(theta):
-        return _residuals_and_jacobian(theta, x, y, w)[0]
-
-    def jac(theta):
-        return _residuals_and_jacobian(theta, x, y, w)[1]
-
-    try:
-        res = least_squares(
-            fun, theta0, jac=jac, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=2000
-        )
-    except (ValueError, FloatingPointError):
-        return None
-    if not (res.success and np.all(np.isfinite(res.x)) and np.isfinite(res.cost)):
-        return None
-    return res
-
-
-def _best_fit(starts: list[np.ndarray], x: np.ndarray, y: np.ndarray, w: np.ndarray):
-    best = None
-    for theta0 in starts:
-        res = _solve(theta0, x, y, w)
-        if res is not None and (best is None or res.cost < best.cost * (1 - 1e-12)):
-            best = res
-        # The self-start converging is the common case; more starts only when it did not.
-        if best is not None and theta0 is starts[0]:
-            break
-    return best
-
-
-def _weights(theta: np.ndarray, x: np.ndarray, power: float) -> np.ndarray:
-    if power == 0:
-        return np.ones_like(x)
-    a, b, logc, d = theta
-    fitted = np.abs(d + (a - d) * _zero_share(x, b, math.exp(logc)))
-    floor = _WEIGHT_FLOOR_SHARE * max(abs(a), abs(d), abs(d - a))
-    return np.maximum(fitted, floor) ** power
 
 
 def fit_curve(
@@ -281,13 +478,18 @@ def fit_curve(
     model: str = "4pl",
     weighting: str = "none",
 ) -> CurveFit:
-    """Fit a 4PL to standard concentrations and ODs (all replicates, not means).
+    """Fit a 4PL or 5PL to standard concentrations and ODs (all replicates, not means).
 
-    Non-finite pairs are refused (pass only numeric reads). Never raises for a
-    curve that cannot be fitted: the result has ``success=False`` and says why.
+    Never raises for a curve that cannot be fitted: the result has
+    ``success=False`` and says why. Example::
+
+        >>> fit = fit_curve([0, 0, 5, 5, 20, 20, 80, 80, 300, 300],
+        ...                 [0.05, 0.06, 0.12, 0.13, 0.38, 0.36, 1.2, 1.25, 2.6, 2.5])
+        >>> fit.success, round(float(fit.inverse(1.0)), 1)
+        (True, 64.1)
     """
-    if model != "4pl":
-        raise ValueError(f"unknown model '{model}' (this version fits '4pl')")
+    if model not in MODELS:
+        raise ValueError(f"unknown model '{model}', expected one of {tuple(MODELS)}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting '{weighting}', expected one of {WEIGHTINGS}")
     x = np.asarray(conc, dtype=float)
@@ -296,79 +498,147 @@ def fit_curve(
         raise ValueError("conc and response must be 1-D arrays of the same length")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("conc and response must be finite numbers")
-    n = x.size
+    n, p = x.size, len(MODELS[model])
     if np.any(x < 0):
-        return _failed(weighting, n, "negative standard concentration", None)
+        return _failed(model, weighting, n, "negative standard concentration", None)
     levels = np.unique(x[x > 0])
-    if n < 5 or levels.size < 3:
-        return _failed(weighting, n, f"too few standards to fit a 4PL ({levels.size} levels)", None)
+    if n <= p or levels.size < 3:
+        return _failed(
+            model,
+            weighting,
+            n,
+            f"too few standards to fit a {model.upper()} ({levels.size} levels)",
+            None,
+        )
     if np.ptp(y) == 0:
-        return _failed(weighting, n, "all standard ODs are equal: no curve to fit", None)
+        return _failed(model, weighting, n, "all standard ODs are equal: no curve to fit", None)
 
-    starts = _starts(x, y)
+    problem = _Problem(x, y, model == "5pl")
+    starts = problem.starts()
+    sol = problem.best(starts)
+    if sol is None:
+        return _failed(model, weighting, n, "no strategy converged to a plausible curve", starts[0])
     power = _WEIGHT_POWER[weighting]
-    res = _best_fit(starts, x, y, np.ones_like(x))
-    if res is None:
-        return _failed(weighting, n, "the fit did not converge from any start", starts[0])
     iterations = 0
     if power:
         previous = math.inf
         for iterations in range(1, _REWEIGHT_MAX + 1):  # noqa: B007
-            w = _weights(res.x, x, power)
-            nxt = _best_fit([res.x, *starts], x, y, w)
+            problem.w = problem.weights_from(sol.theta, power)
+            nxt = problem.best([sol.theta, *starts])
             if nxt is None:
-                return _failed(weighting, n, "the weighted refit did not converge", starts[0])
-            res = nxt
-            wss = 2 * res.cost
+                return _failed(
+                    model, weighting, n, "the weighted refit did not converge", starts[0]
+                )
+            sol = nxt
+            wss = 2 * sol.cost
             if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
                 break
             previous = wss
-        w = _weights(res.x, x, power)
-    else:
-        w = np.ones_like(x)
-    return _finish(res.x, x, y, w, weighting, starts[0], iterations)
+        problem.w = problem.weights_from(sol.theta, power)
+    return _finish(problem, sol, model, weighting, starts[0], iterations)
 
 
-def _finish(theta, x, y, w, weighting, start, iterations) -> CurveFit:
-    n = x.size
-    if theta[1] < 0:
-        # Same curve with the asymptotes named the other way round: keep b > 0
+def _finish(
+    problem: _Problem, sol: Solution, model: str, weighting: str, start: np.ndarray, iterations: int
+) -> CurveFit:
+    x, y, five = problem.x, problem.y, problem.five
+    theta = np.array(sol.theta, dtype=float)
+    if not five and theta[1] < 0:
+        # Same 4PL with the asymptotes named the other way round: keep b > 0
         # so that a is always the zero-dose OD.
         theta = np.array([theta[3], -theta[1], theta[2], theta[0]])
-    r, jac = _residuals_and_jacobian(theta, x, y, w)
+    n, p = x.size, theta.size
+    r, jac = problem.fun_jac(theta)
     wrss = float(r @ r)
-    df = n - 4
+    df = n - p
     sigma2 = wrss / df if df > 0 else math.nan
-    a, b, logc, d = (float(v) for v in theta)
-    c = math.exp(logc)
-    params = {"a": a, "b": b, "c": c, "d": d}
-    if abs(d - a) < 1e-12 * max(abs(a), abs(d), 1e-12):
-        return _failed(weighting, n, "the fitted curve is flat (a = d): no slope", start)
+    params = _to_params(theta, five)
     try:
         cov_theta = np.linalg.inv(jac.T @ jac) * sigma2
     except np.linalg.LinAlgError:
-        cov_theta = np.full((4, 4), np.nan)
-    grad = np.diag([1.0, 1.0, c, 1.0])  # d(a,b,c,d)/d(a,b,ln c,d)
+        cov_theta = np.full((p, p), np.nan)
+    # d(a, b, c, d[, g]) / d(a, b, ln c, d[, ln g])
+    grad = np.diag([1.0, 1.0, params["c"], 1.0, *([params["g"]] if five else [])])
     cov = grad @ cov_theta @ grad.T
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(cov))
-    unweighted = y - four_pl(x, a, b, c, d)
+    unweighted = y - logistic(x, **params)
+    rss = float(unweighted @ unweighted)
     message = "converged"
     if not np.all(np.isfinite(se)):
         message = "converged, but the parameters' covariance is singular"
-    return CurveFit(
-        model="4pl",
+    fit = CurveFit(
+        model=model,
         weighting=weighting,
         params=params,
-        stderr=dict(zip(PARAM_NAMES, (float(v) for v in se), strict=True)),
+        stderr=dict(zip(MODELS[model], (float(v) for v in se), strict=True)),
         cov=cov,
-        rss=float(unweighted @ unweighted),
+        rss=rss,
         weighted_rss=wrss,
         sigma=math.sqrt(sigma2) if math.isfinite(sigma2) else math.nan,
         df=df,
         n=n,
         success=True,
         message=message,
-        start=_theta_to_params(start),
+        start=_to_params(start, five),
         reweight_iterations=iterations,
+        method=sol.method,
+        aic=_aic(r, problem.w, p),
+        _theta=theta,
+        _cov_theta=cov_theta,
+        _weight_floor=problem.weight_floor(theta),
     )
+    fit.warnings = curve_warnings(fit, x, y)
+    if "FLAT_CURVE" in fit.warnings:
+        fit.success = False
+        fit.message = fit.warnings["FLAT_CURVE"]
+    return fit
+
+
+def _aic(r: np.ndarray, w: np.ndarray, p: int) -> float:
+    """Gaussian AIC with the error variance estimated (p + 1 parameters), weights included."""
+    n = r.size
+    wrss = float(r @ r)
+    if n == 0 or wrss <= 0:
+        return math.nan
+    loglik = -0.5 * n * (math.log(2 * math.pi * wrss / n) + 1) - float(np.sum(np.log(w)))
+    return 2 * (p + 1) - 2 * loglik
+
+
+def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str, str]:
+    """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves."""
+    found: dict[str, str] = {}
+    a, d = fit.params["a"], fit.params["d"]
+    span = abs(d - a)
+    # Flat: the fitted rise is not distinguishable from zero.
+    se_a, se_d = fit.stderr["a"], fit.stderr["d"]
+    rise_se = math.sqrt(se_a**2 + se_d**2) if math.isfinite(se_a + se_d) else math.nan
+    observed = float(np.ptp(od))
+    noise = fit.sigma if math.isfinite(fit.sigma) else 0.0
+    if observed <= 4 * noise or (
+        math.isfinite(rise_se) and span < 2 * rise_se and observed < 10 * noise
+    ):
+        found["FLAT_CURVE"] = (
+            f"no significant slope: the standards' ODs span {observed:.4g}, residual SD {noise:.4g}"
+        )
+    # Hook: the top level's mean OD falls clearly below a lower level's.
+    levels = np.unique(conc[conc > 0])
+    means = np.array([od[conc == lv].mean() for lv in levels])
+    if levels.size >= 3:
+        rising = d > a
+        top = means[-1]
+        extreme = means[:-1].max() if rising else means[:-1].min()
+        drop = (extreme - top) if rising else (top - extreme)
+        if drop > _HOOK_DROP_SHARE * max(observed, 1e-12):
+            found["HOOK_SUSPECTED"] = (
+                f"the top standard's mean OD ({top:.4g}) lies beyond a lower level's "
+                f"({extreme:.4g}): standards are not monotone"
+            )
+        # Incomplete: the top standard is far from the upper plateau.
+        reached = (float(fit.predict(levels[-1])) - a) / (d - a) if span else math.nan
+        if math.isfinite(reached) and reached < _INCOMPLETE_SHARE:
+            found["INCOMPLETE_CURVE"] = (
+                f"the top standard reaches {reached:.0%} of the fitted a..d span: "
+                "no upper plateau, the top asymptote is extrapolated (wider CIs)"
+            )
+    return found

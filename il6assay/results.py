@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.fit import CurveFit
@@ -38,6 +38,7 @@ FLAGS = {
     "CONTROL_FAILED": "a control well is outside its acceptance range",
     "FIT_FAILED": "no standard curve could be fitted: no concentrations",
     "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
+    "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
 }
 
@@ -68,6 +69,8 @@ class SampleResult:
     conc_cv_pct: float | None = None
     conc_on_plate: float | None = None
     conc_pg_ml: float | None = None
+    ci_low_pg_ml: float | None = None
+    ci_high_pg_ml: float | None = None
     result: str = ""
     advice: str = ""
     flags: list[str] = field(default_factory=list)
@@ -91,6 +94,8 @@ class SampleResult:
             "result": self.result,
             "flags": ";".join(self.flags),
             "run_id": run_id,
+            "ci_low_pg_ml": _round(self.ci_low_pg_ml, 6),
+            "ci_high_pg_ml": _round(self.ci_high_pg_ml, 6),
             "conc_cv_pct": _round(self.conc_cv_pct, 3),
             "lloq_pg_ml": _round(lloq * self.dilution, 6) if lloq is not None else None,
             "uloq_pg_ml": _round(uloq * self.dilution, 6) if uloq is not None else None,
@@ -116,7 +121,7 @@ def group_samples(wells: list[Well], sheet_rows: dict[str, SampleRow]) -> list[S
         if w.spec.role != "sample" or not w.spec.sample:
             continue
         row = sheet_rows.get(w.spec.sample)
-        dilution = row.dilution if row and row.dilution is not None else w.spec.dilution
+        dilution = w.spec.dilution  # the sheet's dilution is applied by apply_sheet_dilutions
         key = (w.spec.sample, dilution)
         if key not in groups:
             groups[key] = SampleResult(sample=w.spec.sample, dilution=dilution, wells=[])
@@ -135,6 +140,14 @@ def group_samples(wells: list[Well], sheet_rows: dict[str, SampleRow]) -> list[S
 def _natural(label: str) -> list[Any]:
     """Sort key that puts P2 before P10."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
+
+
+def apply_sheet_dilutions(wells: list[Well], sheet_rows: dict[str, SampleRow]) -> None:
+    """The sample sheet's dilution overrides the layout's, for the wells as for the sample."""
+    for w in wells:
+        row = sheet_rows.get(w.spec.sample or "") if w.spec.role == "sample" else None
+        if row is not None and row.dilution is not None:
+            w.spec = replace(w.spec, dilution=row.dilution)
 
 
 def back_calculate_wells(wells: list[Well], curve: CurveFit) -> None:
@@ -182,6 +195,7 @@ def evaluate_sample(
         s.flag("FIT_FAILED")
         return
     if lloq is None or uloq is None:
+        s.flag("NO_CALIBRATED_RANGE")
         return
     low_text, high_text = (
         "<" + format_sig(lloq * s.dilution),
@@ -195,33 +209,53 @@ def evaluate_sample(
     if s.od_mean is None:
         return
     x = float(curve.inverse(s.od_mean))
-    if not math.isfinite(x):
-        side = curve.side(s.od_mean)
-        if side == "below":
-            s.flag("BELOW_CURVE")
-            s.flag("BELOW_LLOQ")
-            s.result = low_text
-        else:
-            s.flag("ABOVE_CURVE")
-            s.flag("ABOVE_ULOQ")
-            s.result, s.advice = high_text, REASSAY_HINT
-        return
-    s.conc_on_plate = x
-    in_range = lloq <= x <= uloq
+    side = None if math.isfinite(x) else curve.side(s.od_mean)
+    in_range = math.isfinite(x) and lloq <= x <= uloq
     concs = [w.conc_on_plate for w in s.wells if w.conc_on_plate is not None]
     if len(concs) == len(ods):
         s.conc_cv_pct = cv_pct(concs)
     # Precision is judged on concentrations where they are reported; outside the
     # range the replicate concentrations are extrapolations, so the OD CV is used.
     cv = s.conc_cv_pct if in_range and s.conc_cv_pct is not None else s.od_cv_pct
-    if cv is not None and cv > cv_limit(x, passing_levels, settings):
+    where = x if math.isfinite(x) else (0.0 if side == "below" else math.inf)
+    if cv is not None and cv > cv_limit(where, passing_levels, settings):
         s.flag("HIGH_CV")
-    if x < lloq:
+    if side == "below" or (math.isfinite(x) and x < lloq):
+        if side:
+            s.flag("BELOW_CURVE")
         s.flag("BELOW_LLOQ")
         s.result = low_text
-    elif x > uloq:
+    elif side == "above" or x > uloq:
+        if side:
+            s.flag("ABOVE_CURVE")
         s.flag("ABOVE_ULOQ")
         s.result, s.advice = high_text, REASSAY_HINT
     else:
+        s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution
         s.result = format_sig(s.conc_pg_ml)
+        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution)
+
+
+def _ci(curve: CurveFit, od: float, replicates: int, dilution: float) -> tuple[float, float]:
+    low, high = curve.inverse_ci(od, replicates)
+    return float(low[0]) * dilution, float(high[0]) * dilution
+
+
+def censor_wells(wells: list[Well], lloq: float | None, uloq: float | None) -> None:
+    """Sample wells outside the calibrated range lose their number and get the flag.
+
+    Standards and controls keep their back-calculated values: recoveries are
+    the acceptance rules' data.
+    """
+    for w in wells:
+        if w.spec.role != "sample" or w.conc_on_plate is None:
+            continue
+        if lloq is None or uloq is None:
+            w.conc_on_plate = w.conc = None
+        elif w.conc_on_plate < lloq:
+            w.flag("BELOW_LLOQ")
+            w.conc_on_plate = w.conc = None
+        elif w.conc_on_plate > uloq:
+            w.flag("ABOVE_ULOQ")
+            w.conc_on_plate = w.conc = None

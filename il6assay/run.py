@@ -24,7 +24,14 @@ from il6assay.fit import CurveFit, fit_curve
 from il6assay.layout import Layout, load_layout
 from il6assay.plate import Export, Plate
 from il6assay.readers import read_export
-from il6assay.results import SampleResult, back_calculate_wells, evaluate_sample, group_samples
+from il6assay.results import (
+    SampleResult,
+    apply_sheet_dilutions,
+    back_calculate_wells,
+    censor_wells,
+    evaluate_sample,
+    group_samples,
+)
 from il6assay.rules import (
     RuleResult,
     StandardLevel,
@@ -185,6 +192,7 @@ def process_plate(
         [float(w.od) for w in fit_points],  # type: ignore[arg-type]
         weighting=settings.weighting,
     )
+    apply_sheet_dilutions(wells, sheet.rows if sheet else {})
     back_calculate_wells(wells, curve)
     levels = evaluate_standards(standards, settings)
     lloq, uloq = calibration_range(levels) if curve.success else (None, None)
@@ -195,6 +203,7 @@ def process_plate(
     passing = [lv.nominal for lv in levels if lv.passed]
     for s in sample_results:
         evaluate_sample(s, curve, lloq, uloq, passing, settings)
+    censor_wells(wells, lloq, uloq)
     run = Run(
         export=export,
         plate=plate,

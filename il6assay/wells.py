@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from il6assay.errors import InputError
 from il6assay.layout import Layout, WellSpec
-from il6assay.plate import MISSING, SATURATED, Plate, Reading, Token
+from il6assay.plate import MISSING, Plate, Reading, Token
 from il6assay.settings import Settings
 
 MEASUREMENT_PREFERENCE = ("450",)
@@ -105,10 +105,10 @@ def build_wells(
         status = _status(value)
         if status == "OK" and reference:
             ref_status = _status(ref_value)
-            # A saturated reference wavelength makes the difference meaningless.
-            status = (
-                SATURATED if ref_status == SATURATED else (MISSING if ref_status != "OK" else "OK")
-            )
+            # A reference read that is not a number leaves no corrected OD. It says
+            # nothing about IL-6 (a saturated 570 is dirt or a bubble, not analyte),
+            # so the well is MISSING, never SATURATED; the raw token stays.
+            status = MISSING if ref_status != "OK" else "OK"
         od = float(value) - float(ref_value) if status == "OK" else None  # type: ignore[arg-type]
         well = Well(spec=spec, raw=raw, status=status, od_corrected=od, od=od)
         if status != "OK" and spec.role != "empty":
