@@ -43,6 +43,7 @@ def main() -> None:
 @click.option("--plate", help="Plate id, for an export holding several plates.")
 @click.option("--read", "read_label", help="Measurement read label [450, or the only read].")
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
+@click.option("--model", type=click.Choice(["4pl", "5pl"]), help="Curve model [4pl].")
 @click.option(
     "--weighting", type=click.Choice(["none", "1/y", "1/y^2"]), help="Curve weighting [1/y^2]."
 )
@@ -62,6 +63,7 @@ def process(
     plate: str | None,
     read_label: str | None,
     reference: str | None,
+    model: str | None,
     weighting: str | None,
     zero_standard: str | None,
     allow_unmatched: bool,
@@ -87,6 +89,7 @@ def process(
             samples_path = None  # results then carry no study IDs, flagged NO_STUDY_ID
         defaults = Settings()
         settings = Settings(
+            model=model or config.get("model", defaults.model),
             weighting=weighting or config.get("weighting", defaults.weighting),
             zero_standard=zero_standard or config.get("zero_standard", defaults.zero_standard),
             read=read_label,

@@ -60,7 +60,11 @@ _WEIGHT_FLOOR_SHARE = 0.01
 _LNC_MARGIN = 7.0
 _B_MAX = 50.0
 # Curve-shape checks (reported in CurveFit.warnings).
-_INCOMPLETE_SHARE = 0.8  # top standard reaches < 80 % of the a..d span
+# Incomplete: the top standard reaches less than half the a..d span, i.e. the
+# curve's midpoint (the 4PL's EC50) lies beyond the top standard. ELISA kits
+# often put the top standard near the EC50, so a stricter share would flag
+# ordinary plates.
+_INCOMPLETE_SHARE = 0.5
 _HOOK_DROP_SHARE = 0.05  # top level's mean OD falls > 5 % of the span below a lower level's
 
 
@@ -102,7 +106,8 @@ def _parts(theta: np.ndarray, x: np.ndarray, five: bool):
     from scipy.special import expit
 
     a, b, lnc, d = theta[:4]
-    g = math.exp(theta[4]) if five else 1.0
+    # Clamped: a solver's trial step may try absurd asymmetries on the way.
+    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
     pos = x > 0
     with np.errstate(divide="ignore"):
         logx = np.where(pos, np.log(np.where(pos, x, 1.0)), -np.inf)
@@ -124,9 +129,9 @@ def _parts(theta: np.ndarray, x: np.ndarray, five: bool):
 
 def _to_params(theta: np.ndarray, five: bool) -> dict[str, float]:
     a, b, lnc, d = (float(v) for v in theta[:4])
-    params = {"a": a, "b": b, "c": math.exp(lnc), "d": d}
+    params = {"a": a, "b": b, "c": float(np.exp(lnc)), "d": d}
     if five:
-        params["g"] = math.exp(float(theta[4]))
+        params["g"] = float(np.exp(theta[4]))
     return params
 
 
@@ -179,7 +184,7 @@ def solve(
             res = least_squares(
                 lambda th: parts(th)[0], theta0, jac=lambda th: parts(th)[1], **kwargs
             )
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+    except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError):
         return None
     if res.status <= 0 or not np.all(np.isfinite(res.x)):
         return None
@@ -567,6 +572,16 @@ def _finish(
     message = "converged"
     if not np.all(np.isfinite(se)):
         message = "converged, but the parameters' covariance is singular"
+    if "bounded" in sol.method:
+        low, high = problem.bounds()
+        names = ("a", "b", "c", "d", "g")
+        at = [
+            names[i]
+            for i in range(p)
+            if min(abs(theta[i] - low[i]), abs(theta[i] - high[i])) < 1e-6
+        ]
+        if at:
+            message += f"; at a bound: {', '.join(at)} (the standards do not determine it)"
     fit = CurveFit(
         model=model,
         weighting=weighting,

@@ -23,7 +23,7 @@ from typing import Any
 from il6assay import __version__
 from il6assay.errors import InputError
 from il6assay.plate import Token
-from il6assay.results import FLAGS, RESULT_COLUMNS
+from il6assay.results import FLAGS, RESULT_COLUMNS, well_ci
 from il6assay.run import Run, sha256_file
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -91,13 +91,18 @@ def well_rows(run: Run) -> tuple[list[str], list[dict[str, Any]]]:
         "od",
         "conc_on_plate_pg_ml",
         "conc_pg_ml",
+        "ci_low_pg_ml",
+        "ci_high_pg_ml",
         "recovery_pct",
         "passed",
         "flags",
     ]
     rows = []
     for w in run.wells:
+        ci_low, ci_high = well_ci(w, run.curve)
         row: dict[str, Any] = {
+            "ci_low_pg_ml": ci_low,
+            "ci_high_pg_ml": ci_high,
             "well": w.name,
             "role": w.spec.role,
             "level": w.spec.level,
@@ -151,6 +156,9 @@ def curve_document(run: Run) -> dict[str, Any]:
         "standards": [lv.to_dict() for lv in run.levels],
         "lloq_pg_ml": run.lloq,
         "uloq_pg_ml": run.uloq,
+        "curve_warnings": run.curve.warnings,
+        "detection": run.detection,
+        "model_comparison": run.comparison,
         "controls": controls,
         "rules": [r.to_dict() for r in run.rules],
         "accepted": run.accepted,

@@ -9,7 +9,6 @@ back-calculated concentration, and the LLOQ/ULOQ lines.
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +52,26 @@ def curve_figure(run: Run):
         lo = min(w.spec.nominal for w in nonzero) / 4
         hi = max(w.spec.nominal for w in nonzero) * 4
         xs = np.geomspace(lo, hi, 200)
+        band_lo, band_hi = run.curve.predict_band(xs)
         fig.add_trace(
             go.Scatter(
-                x=xs, y=run.curve.predict(xs), mode="lines", name="4PL fit", hoverinfo="skip"
+                x=np.concatenate([xs, xs[::-1]]),
+                y=np.concatenate([band_hi, band_lo[::-1]]),
+                fill="toself",
+                fillcolor="rgba(255,127,14,0.15)",
+                line={"width": 0},
+                name="95 % band",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=run.curve.predict(xs),
+                mode="lines",
+                name=f"{run.curve.model.upper()} fit",
+                line={"color": "#ff7f0e"},
+                hoverinfo="skip",
             )
         )
     placed = [s for s in run.samples if s.conc_on_plate is not None and s.od_mean is not None]
@@ -76,12 +92,21 @@ def curve_figure(run: Run):
                 hoverinfo="text",
             )
         )
+    top = max([w.od for w in std] + [0.0]) * 1.05
     for value, name in ((run.lloq, "LLOQ"), (run.uloq, "ULOQ")):
         if value:
-            fig.add_vline(
-                x=math.log10(value),
-                line={"dash": "dash", "color": "#ff7f0e"},
-                annotation_text=f"{name} {format_sig(value)}",
+            # A trace, not add_vline: shapes on log axes mix units between line and label.
+            fig.add_trace(
+                go.Scatter(
+                    x=[value, value],
+                    y=[0, top],
+                    mode="lines+text",
+                    text=["", f"{name} {format_sig(value)}"],
+                    textposition="top center",
+                    line={"dash": "dash", "color": "#8c564b", "width": 1.5},
+                    name=f"{name} {format_sig(value)} pg/mL",
+                    hoverinfo="name",
+                )
             )
     fig.update_layout(
         title="Standard curve",
@@ -159,11 +184,20 @@ def write_report(run: Run, path: Path) -> None:
         ("Kit lot", run.layout.kit_lot or "not given"),
         (
             "Model",
-            f"4PL, weighting {run.settings.weighting}, zero standard: {run.settings.zero_standard}",
+            f"{run.curve.model.upper()}, weighting {run.settings.weighting}, "
+            f"zero standard: {run.settings.zero_standard}; {run.curve.message}",
+        ),
+        ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
+        ("AIC (4PL / 5PL)", _aics(run)),
+        (
+            "LoB / LoD (CLSI EP17)",
+            f"{_fmt(run.detection.get('lob_pg_ml'))} / "
+            f"{_fmt(run.detection.get('lod_pg_ml'))} pg/mL",
         ),
         ("LLOQ / ULOQ", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
         ("Review", "unreviewed"),
     ]
+    header = [(k, v or "none") for k, v in header]
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in header
     )
@@ -190,6 +224,14 @@ li.fail {{ color: #b42318; }}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+def _aics(run: Run) -> str:
+    parts = []
+    for model in ("4pl", "5pl"):
+        aic = run.comparison.get(model, {}).get("aic")
+        parts.append(f"{aic:.2f}" if aic is not None else "n/a")
+    return " / ".join(parts) + f" (chosen: {run.settings.model.upper()}; lower is better)"
 
 
 def _fmt(v: float | None) -> str:

@@ -38,6 +38,10 @@ FLAGS = {
     "CONTROL_FAILED": "a control well is outside its acceptance range",
     "FIT_FAILED": "no standard curve could be fitted: no concentrations",
     "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
+    "HOOK_SUSPECTED": "standards are not monotone (the top falls back): a hook effect is possible",
+    "INCOMPLETE_CURVE": (
+        "the top standard is far below the upper plateau: the top asymptote is extrapolated"
+    ),
     "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
 }
@@ -259,3 +263,11 @@ def censor_wells(wells: list[Well], lloq: float | None, uloq: float | None) -> N
         elif w.conc_on_plate > uloq:
             w.flag("ABOVE_ULOQ")
             w.conc_on_plate = w.conc = None
+
+
+def well_ci(w: Well, curve: CurveFit) -> tuple[float | None, float | None]:
+    """95 % CI of a well's own concentration (one read), times its dilution; None when censored."""
+    if w.conc is None or w.od is None or not curve.success:
+        return None, None
+    dilution = w.spec.dilution if w.spec.role == "sample" else 1.0
+    return _ci(curve, w.od, 1, dilution)

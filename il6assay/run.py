@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from il6assay import __version__
+from il6assay.detection import detection_limits
 from il6assay.errors import InputError
 from il6assay.fit import CurveFit, fit_curve
 from il6assay.layout import Layout, load_layout
@@ -65,6 +68,8 @@ class Run:
     samples: list[SampleResult]
     warnings: list[str] = field(default_factory=list)
     run_id: str = ""
+    comparison: dict[str, Any] = field(default_factory=dict)
+    detection: dict[str, Any] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -104,8 +109,10 @@ def sha256_file(path: Path) -> str:
 
 
 def _check_settings(settings: Settings) -> None:
-    from il6assay.fit import WEIGHTINGS
+    from il6assay.fit import MODELS, WEIGHTINGS
 
+    if settings.model not in MODELS:
+        raise InputError(f"unknown model '{settings.model}' (expected {', '.join(MODELS)})")
     if settings.weighting not in WEIGHTINGS:
         raise InputError(
             f"unknown weighting '{settings.weighting}' (expected {', '.join(WEIGHTINGS)})"
@@ -187,16 +194,15 @@ def process_plate(
         for w in standards
         if w.od is not None and not (settings.zero_standard == "subtract" and w.spec.nominal == 0)
     ]
-    curve = fit_curve(
-        [float(w.spec.nominal or 0.0) for w in fit_points],
-        [float(w.od) for w in fit_points],  # type: ignore[arg-type]
-        weighting=settings.weighting,
-    )
+    conc = [float(w.spec.nominal or 0.0) for w in fit_points]
+    ods = [float(w.od) for w in fit_points]  # type: ignore[arg-type]
+    curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting)
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
     back_calculate_wells(wells, curve)
     levels = evaluate_standards(standards, settings)
     lloq, uloq = calibration_range(levels) if curve.success else (None, None)
     rules = calibration_rules(levels, curve.success, curve.message, settings)
+    comparison = compare_models(conc, ods, fit_points, settings, curve)
     rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
 
     sample_results = group_samples(wells, sheet.rows if sheet else {})
@@ -221,11 +227,41 @@ def process_plate(
         samples=sample_results,
         warnings=warnings,
     )
+    run.comparison = comparison
+    run.detection = detection_limits(wells, curve)
+    for s in sample_results:
+        for code in curve.warnings:
+            if code != "FLAT_CURVE":  # a flat curve is a failed fit: FIT_FAILED says it
+                s.flag(code)
     if not run.accepted:
         for s in sample_results:
             s.flag("PLATE_REJECTED")
     run.run_id = make_run_id(run)
     return run
+
+
+def compare_models(
+    conc: list[float], ods: list[float], points: list[Well], settings: Settings, chosen: CurveFit
+) -> dict[str, Any]:
+    """Both models' AIC, RSS and standards' recoveries, for the reviewer; the choice stays."""
+    from il6assay.fit import MODELS
+
+    out: dict[str, Any] = {"chosen": settings.model}
+    for model in MODELS:
+        fit = chosen if model == settings.model else fit_curve(conc, ods, model, settings.weighting)
+        recoveries = {}
+        if fit.success:
+            for w, x in zip(points, fit.inverse(ods), strict=True):
+                if w.spec.nominal and math.isfinite(x):
+                    recoveries[w.name] = round(100.0 * float(x) / w.spec.nominal, 2)
+        out[model] = {
+            "success": fit.success,
+            "aic": fit.summary()["aic"],
+            "rss": fit.summary()["rss"],
+            "params": fit.summary()["params"],
+            "recovery_pct": recoveries,
+        }
+    return out
 
 
 def make_run_id(run: Run) -> str:
