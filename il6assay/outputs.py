@@ -126,7 +126,12 @@ def well_rows(run: Run) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def result_rows(run: Run) -> list[dict[str, Any]]:
-    """results.csv rows, one per sample."""
+    """results.csv rows: one per specimen (study ID and visit), dilutions combined."""
+    return [sp.combined.row(run.run_id, run.lloq, run.uloq) for sp in run.specimens]
+
+
+def dilution_rows(run: Run) -> list[dict[str, Any]]:
+    """dilutions.csv rows: every sample label at every dilution, nothing hidden."""
     return [s.row(run.run_id, run.lloq, run.uloq) for s in run.samples]
 
 
@@ -245,6 +250,7 @@ def _write_all(run: Run, folder: Path, *, report: bool) -> None:
     results = result_rows(run)
     well_cols, wells = well_rows(run)
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
+    write_csv(folder / "dilutions.csv", RESULT_COLUMNS, dilution_rows(run))
     write_xlsx(
         folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)}
     )

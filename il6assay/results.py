@@ -43,6 +43,8 @@ FLAGS = {
         "the top standard is far below the upper plateau: the top asymptote is extrapolated"
     ),
     "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
+    "DILUTION_DISAGREE": "a specimen's in-range dilutions differ by more than ±20 % (or one says "
+    "below the range and another above): see dilutions.csv",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
 }
 
@@ -78,6 +80,8 @@ class SampleResult:
     result: str = ""
     advice: str = ""
     flags: list[str] = field(default_factory=list)
+    dilution_label: str | None = None  # several dilutions averaged: "1;10"
+    combined_from: list[str] = field(default_factory=list)  # "P10@1", "P11@10"
 
     def flag(self, code: str) -> None:
         """Add a flag once."""
@@ -90,7 +94,8 @@ class SampleResult:
             "study_id": self.study_id,
             "visit": self.visit,
             "sample": self.sample,
-            "dilution": int(self.dilution) if self.dilution.is_integer() else self.dilution,
+            "dilution": self.dilution_label
+            or (int(self.dilution) if self.dilution.is_integer() else self.dilution),
             "n_wells": len(self.wells),
             "od_mean": _round(self.od_mean, 6),
             "od_cv_pct": _round(self.od_cv_pct, 3),
@@ -106,6 +111,7 @@ class SampleResult:
             "advice": self.advice,
             "wells": " ".join(w.name for w in self.wells),
             "note": self.note,
+            "dilutions": " ".join(self.combined_from),
         }
 
 

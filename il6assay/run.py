@@ -22,6 +22,7 @@ from typing import Any
 
 from il6assay import __version__
 from il6assay.detection import detection_limits
+from il6assay.dilutions import Specimen, combine
 from il6assay.errors import InputError
 from il6assay.fit import CurveFit, fit_curve
 from il6assay.layout import Layout, load_layout
@@ -66,6 +67,7 @@ class Run:
     uloq: float | None
     rules: list[RuleResult]
     samples: list[SampleResult]
+    specimens: list[Specimen] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     run_id: str = ""
     comparison: dict[str, Any] = field(default_factory=dict)
@@ -236,6 +238,7 @@ def process_plate(
     if not run.accepted:
         for s in sample_results:
             s.flag("PLATE_REJECTED")
+    run.specimens = combine(sample_results)
     run.run_id = make_run_id(run)
     return run
 

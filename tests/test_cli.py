@@ -62,7 +62,7 @@ def test_example_plate_is_accepted_with_exit_0_and_json_summary(example_run):
     summary = json.loads(result.stdout)
     assert summary["accepted"] is True
     assert summary["run_dir"] == str(folder)
-    assert len(summary["results"]) == 36
+    assert len(summary["results"]) == 35  # 36 sample labels, P10 and P11 one specimen
     assert "accepted" in result.stderr
 
 
@@ -131,10 +131,18 @@ def test_results_are_keyed_to_study_ids_with_censored_text_not_numbers(example_r
     assert list(rows["P01"])[: len(required)] == required
     assert rows["P01"]["study_id"] == "AML-001" and rows["P01"]["result"] == "<4.69"
     assert rows["P01"]["conc_pg_ml"] == "" and "BELOW_LLOQ" in rows["P01"]["flags"]
-    assert rows["P10"]["result"] == ">300" and rows["P10"]["conc_pg_ml"] == ""
-    # P11 is P10's specimen at 1:10: in range, dilution-corrected, near the truth of 900.
-    assert rows["P11"]["dilution"] == "10"
-    assert 720 <= float(rows["P11"]["conc_pg_ml"]) <= 1080
+    # P11 is P10's specimen at 1:10: one result, from the dilution in range, near the
+    # truth of 900; each dilution keeps its own row in dilutions.csv.
+    assert "P10" not in rows and "P11" not in rows
+    both = rows["P10+P11"]
+    assert both["study_id"] == "AML-010" and both["dilution"] == "10"
+    assert 720 <= float(both["conc_pg_ml"]) <= 1080
+    assert both["dilutions"] == "P10@1 P11@10"
+    with (folder / "dilutions.csv").open(encoding="utf-8-sig") as fh:
+        per_dilution = {r["sample"]: r for r in csv.DictReader(fh)}
+    assert len(per_dilution) == 36
+    assert per_dilution["P10"]["result"] == ">300" and per_dilution["P10"]["conc_pg_ml"] == ""
+    assert per_dilution["P11"]["conc_pg_ml"] == both["conc_pg_ml"]
     # P36 has a well the reader printed as OVER: saturated, kept, reported above the ULOQ.
     assert rows["P36"]["result"] == ">300"
     assert "SATURATED" in rows["P36"]["flags"].split(";")
