@@ -153,6 +153,7 @@ def solve(
     *,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
     loss: str = "linear",
+    f_scale: float = 1.0,
 ) -> Solution | None:
     """Minimise ||r(theta)||^2 from ``theta0``; None when the solver fails.
 
@@ -175,7 +176,7 @@ def solve(
     if method == "lm":
         kwargs.update(xtol=1e-15, ftol=1e-15, gtol=1e-15)
     else:
-        kwargs.update(xtol=1e-12, ftol=1e-12, gtol=1e-12, loss=loss)
+        kwargs.update(xtol=1e-12, ftol=1e-12, gtol=1e-12, loss=loss, f_scale=f_scale)
         if bounds is not None:
             kwargs["bounds"] = bounds
             theta0 = np.clip(theta0, bounds[0] + 1e-9, bounds[1] - 1e-9)

@@ -45,6 +45,8 @@ FLAGS = {
     "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
     "DILUTION_DISAGREE": "a specimen's in-range dilutions differ by more than ±20 % (or one says "
     "below the range and another above): see dilutions.csv",
+    "SUSPECT_OUTLIER": "a standard well the robust (ROUT-like) test marks as a likely outlier: "
+    "for the reviewer to decide; never removed automatically",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
 }
 

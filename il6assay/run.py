@@ -26,6 +26,7 @@ from il6assay.dilutions import Specimen, combine
 from il6assay.errors import InputError
 from il6assay.fit import CurveFit, fit_curve
 from il6assay.layout import Layout, load_layout
+from il6assay.outliers import suspect_outliers
 from il6assay.plate import Export, Plate
 from il6assay.readers import read_export
 from il6assay.results import (
@@ -199,6 +200,8 @@ def process_plate(
     conc = [float(w.spec.nominal or 0.0) for w in fit_points]
     ods = [float(w.od) for w in fit_points]  # type: ignore[arg-type]
     curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting)
+    for i in suspect_outliers(conc, ods, curve):
+        fit_points[i].flag("SUSPECT_OUTLIER")
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
     back_calculate_wells(wells, curve)
     levels = evaluate_standards(standards, settings)
