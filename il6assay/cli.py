@@ -132,6 +132,42 @@ def _summary(run: Any, folder: Path) -> dict[str, Any]:
     }
 
 
+def _mask_command(unmask: bool):
+    action = "unmask" if unmask else "mask"
+
+    @click.argument("run_dir", type=click.Path(path_type=Path))
+    @click.option("--well", "wells", multiple=True, help=f"Well to {action} (repeat for several).")
+    @click.option("--reason", default="", help="Why (required; kept in the audit log).")
+    @click.option("--by", "by", default="", help="Who decides (required; kept in the audit log).")
+    def command(run_dir: Path, wells: tuple[str, ...], reason: str, by: str) -> None:
+        from il6assay.errors import InputError
+        from il6assay.masking import mask_wells
+        from il6assay.outputs import verdict_text
+
+        try:
+            run, entry = mask_wells(run_dir, list(wells), reason, by, unmask=unmask)
+        except InputError as err:
+            _fail(err)
+        click.echo(
+            f"{run_dir}: {action}ed {', '.join(entry['wells'])}; refitted; "
+            f"{len(entry['changes'])} value(s) changed (audit.jsonl)",
+            err=True,
+        )
+        if entry["review_before"] != "unreviewed":
+            click.echo(f"{run_dir}: was {entry['review_before']}, now unreviewed", err=True)
+        click.echo(f"{run.run_id}: {verdict_text(run)}", err=True)
+        sys.exit(EXIT_ACCEPTED if run.accepted else EXIT_REJECTED)
+
+    command.__doc__ = (
+        f"{action.capitalize()} wells of RUN_DIR, refit, rewrite its outputs and log the change."
+    )
+    return command
+
+
+main.command(name="mask")(_mask_command(unmask=False))
+main.command(name="unmask")(_mask_command(unmask=True))
+
+
 @main.command()
 def readers() -> None:
     """List the export formats il6assay reads."""

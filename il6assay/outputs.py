@@ -16,6 +16,7 @@ import platform
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -198,12 +199,14 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
     """
     record: dict[str, list[dict[str, str]]] = {}
     for kind, paths in run.input_files().items():
-        base = paths[0].parent if paths else Path(".")
-        for p in paths:
-            try:
-                rel = p.resolve().relative_to(base.resolve())
-            except ValueError:
-                rel = Path(p.name)
+        if not paths:
+            continue
+        # Relative to the files' common folder, so that a layout's relative
+        # includes ("../plate_layouts/...") resolve among the copies too.
+        resolved = [p.resolve() for p in paths]
+        base = Path(os.path.commonpath([r.parent for r in resolved]))
+        for p, real in zip(paths, resolved, strict=True):
+            rel = real.relative_to(base)
             target = inputs_dir / kind / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, target)
@@ -218,9 +221,50 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
 
 
 def _make_read_only(folder: Path) -> None:
-    for p in sorted(folder.rglob("*"), reverse=True):
-        mode = p.stat().st_mode
-        p.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    """Input copies become read-only files (their folders stay removable)."""
+    for p in folder.rglob("*"):
+        if p.is_file():
+            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def replace_run(
+    run: Run,
+    folder: Path,
+    keep: tuple[str, ...] = (),
+    before_swap: Callable[[Path], None] | None = None,
+) -> None:
+    """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
+
+    ``before_swap(new_folder)`` runs on the complete new folder before it
+    replaces the old one (to record the change there): all of it, or nothing.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+    try:
+        _write_all(run, tmp, report=True)
+        for name in keep:
+            if (folder / name).exists():
+                shutil.copy2(folder / name, tmp / name)
+        if before_swap is not None:
+            before_swap(tmp)
+        os.rename(folder, old)
+        os.rename(tmp, folder)
+    except BaseException:
+        if old.exists() and not folder.exists():
+            os.rename(old, folder)
+        _remove_tree(tmp)
+        raise
+    _remove_tree(old)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a run folder, read-only input copies included."""
+    if not path.exists():
+        return
+    for p in path.rglob("*"):
+        if p.is_dir():
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def write_run(run: Run, out_dir: str | Path, *, report: bool = True) -> Path:
@@ -241,7 +285,7 @@ def write_run(run: Run, out_dir: str | Path, *, report: bool = True) -> Path:
         _write_all(run, tmp, report=report)
         os.rename(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         raise
     return final
 
@@ -289,6 +333,7 @@ def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> d
         "kit_lot": run.layout.kit_lot,
         "inputs": inputs,
         "settings": run.settings.to_dict(),
+        "allow_unmatched": run.allow_unmatched,
         "libraries": _library_versions(),
         "accepted": run.accepted,
         "verdict": verdict_text(run),

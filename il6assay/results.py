@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.fit import CurveFit
-from il6assay.plate import MISSING, SATURATED
+from il6assay.plate import MASKED, MISSING, SATURATED
 from il6assay.rules import cv_pct
 from il6assay.samples import SampleRow
 from il6assay.settings import Settings
@@ -47,6 +47,7 @@ FLAGS = {
     "below the range and another above): see dilutions.csv",
     "SUSPECT_OUTLIER": "a standard well the robust (ROUT-like) test marks as a likely outlier: "
     "for the reviewer to decide; never removed automatically",
+    "MASKED": "(wells.csv) a reviewer excluded the well (il6assay mask); its read is kept",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
 }
 
@@ -198,7 +199,7 @@ def evaluate_sample(
     ods = [w.od for w in s.wells if w.od is not None]
     if any(w.status == SATURATED for w in s.wells):
         s.flag("SATURATED")
-    if any(w.status in (MISSING, "MASKED") for w in s.wells):
+    if any(w.status in (MISSING, MASKED) for w in s.wells):
         s.flag("MISSING_REPLICATE")
     if ods:
         s.od_mean = math.fsum(ods) / len(ods)

@@ -69,6 +69,7 @@ class Run:
     rules: list[RuleResult]
     samples: list[SampleResult]
     specimens: list[Specimen] = field(default_factory=list)
+    allow_unmatched: bool = False
     warnings: list[str] = field(default_factory=list)
     run_id: str = ""
     comparison: dict[str, Any] = field(default_factory=dict)
@@ -231,6 +232,7 @@ def process_plate(
         rules=rules,
         samples=sample_results,
         warnings=warnings,
+        allow_unmatched=allow_unmatched,
     )
     run.comparison = comparison
     run.detection = detection_limits(wells, curve)

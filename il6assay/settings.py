@@ -24,6 +24,7 @@ class Settings:
     read: str | None = None
     reference: str | None = None  # "none" turns the reference correction off
     plate: str | None = None  # which plate of a multi-plate export
+    masked: tuple[str, ...] = ()  # wells a reviewer excluded (il6assay mask); reads are kept
     # Acceptance (ICH M10 defaults, DOMAIN.md).
     standard_tolerance_pct: float = 20.0
     standard_tolerance_extreme_pct: float = 25.0
@@ -37,4 +38,17 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json."""
-        return asdict(self)
+        out = asdict(self)
+        out["masked"] = list(self.masked)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Settings as run.json recorded them (unknown keys refused: a newer tool wrote them)."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}")
+        values = dict(data)
+        values["masked"] = tuple(values.get("masked", ()))
+        return cls(**values)

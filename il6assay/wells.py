@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from il6assay.errors import InputError
 from il6assay.layout import Layout, WellSpec
-from il6assay.plate import MISSING, Plate, Reading, Token
+from il6assay.plate import MASKED, MISSING, Plate, Reading, Token
 from il6assay.settings import Settings
 
 MEASUREMENT_PREFERENCE = ("450",)
@@ -91,6 +91,9 @@ def build_wells(
     """Join layout and reads by well name into the well table; returns (wells, read, reference)."""
     read, reference = choose_reads(plate, settings)
     wells: list[Well] = []
+    unknown = [name for name in settings.masked if name not in plate.reads[read]]
+    if unknown:
+        raise InputError(f"cannot mask well {unknown[0]}: not on the plate")
     missing = [name for name in layout.wells if name not in plate.reads[read]]
     if missing:
         raise InputError(
@@ -110,6 +113,9 @@ def build_wells(
             # so the well is MISSING, never SATURATED; the raw token stays.
             status = MISSING if ref_status != "OK" else "OK"
         od = float(value) - float(ref_value) if status == "OK" else None  # type: ignore[arg-type]
+        if name in settings.masked:
+            # A reviewer's exclusion: the read stays in the table, the curve never sees it.
+            status, od = MASKED, None
         well = Well(spec=spec, raw=raw, status=status, od_corrected=od, od=od)
         if status != "OK" and spec.role != "empty":
             well.flag(status)

@@ -1,0 +1,180 @@
+"""Masking and unmasking wells of a processed run, with a reason, on the record.
+
+``mask_wells`` reprocesses the run from its own ``inputs/`` copies with the
+wells excluded (the reads stay in wells.csv, status MASKED), rewrites the
+run's outputs whole, returns the run to "unreviewed", and appends to the
+audit log who, when, why, and the before/after of every value that changed.
+A run whose outputs were edited by hand, or whose inputs no longer match
+their recorded hashes, is refused: the record must describe what is there.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from il6assay.audit import append_entry
+from il6assay.errors import InputError
+from il6assay.run import Run, process_plate, sha256_file
+from il6assay.settings import Settings
+
+
+@dataclass
+class RunFolder:
+    """A processed run on disk: its folder and run.json."""
+
+    path: Path
+    record: dict[str, Any]
+
+    def input_copy(self, kind: str) -> Path | None:
+        """The run's own copy of its export, layout or sample sheet."""
+        entries = self.record.get("inputs", {}).get(kind) or []
+        return self.path / entries[0]["copy"] if entries else None
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """A run folder, checked: run.json present and every output as recorded."""
+    folder = Path(path)
+    record_path = folder / "run.json"
+    if not record_path.is_file():
+        raise InputError("not an il6assay run folder (no run.json)", path=folder)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"run.json is not valid JSON ({err})", path=folder) from None
+    for name, digest in record.get("outputs_sha256", {}).items():
+        target = folder / name
+        if not target.is_file():
+            raise InputError(f"{name} is missing from the run folder", path=folder)
+        if sha256_file(target) != digest:
+            raise InputError(
+                f"{name} was changed after processing (its SHA-256 no longer matches run.json)",
+                path=folder,
+            )
+    for kind, entries in record.get("inputs", {}).items():
+        for entry in entries:
+            copy = folder / entry["copy"]
+            if not copy.is_file() or sha256_file(copy) != entry["sha256"]:
+                raise InputError(
+                    f"input copy {entry['copy']} ({kind}) is missing or changed", path=folder
+                )
+    return RunFolder(folder, record)
+
+
+def reprocess(folder: RunFolder, settings: Settings) -> Run:
+    """Process the run again from its own input copies with ``settings``; same folder name."""
+    export = folder.input_copy("export")
+    layout = folder.input_copy("layout")
+    if export is None or layout is None:
+        raise InputError("run.json names no export or layout copy", path=folder.path)
+    run = process_plate(
+        export,
+        layout,
+        folder.input_copy("samples"),
+        settings,
+        reader=folder.record["export"]["format"],
+        allow_unmatched=bool(folder.record.get("allow_unmatched", False)),
+    )
+    recorded = [e["sha256"] for e in folder.record["inputs"]["layout"]]
+    used = [sha256_file(p) for p in run.layout.files]
+    if used != recorded:
+        raise InputError(
+            "the layout now resolves to different files than when the run was processed "
+            "(an include outside the run folder changed)",
+            path=folder.path,
+        )
+    run.run_id = folder.path.name
+    return run
+
+
+def _snapshot(folder: Path) -> dict[str, Any]:
+    """The values a mask can change: results by sample, curve, range, verdict."""
+    with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
+        results = {
+            row["sample"]: {k: row[k] for k in ("result", "conc_pg_ml", "flags")}
+            for row in csv.DictReader(fh)
+        }
+    curve = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
+    return {
+        "results": results,
+        "params": curve["fit"]["params"],
+        "lloq_pg_ml": curve["lloq_pg_ml"],
+        "uloq_pg_ml": curve["uloq_pg_ml"],
+        "accepted": curve["accepted"],
+    }
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    changes = []
+    for key in ("accepted", "lloq_pg_ml", "uloq_pg_ml"):
+        if before[key] != after[key]:
+            changes.append({"what": key, "before": before[key], "after": after[key]})
+    for name, value in before["params"].items():
+        if value != after["params"].get(name):
+            changes.append(
+                {"what": f"curve {name}", "before": value, "after": after["params"].get(name)}
+            )
+    for sample in sorted(set(before["results"]) | set(after["results"])):
+        old, new = before["results"].get(sample), after["results"].get(sample)
+        if old != new:
+            changes.append({"what": f"sample {sample}", "before": old, "after": new})
+    return changes
+
+
+def mask_wells(
+    run_dir: str | Path, wells: list[str], reason: str, by: str, *, unmask: bool = False
+) -> tuple[Run, dict[str, Any]]:
+    """Mask (or unmask) wells of a run, refit, rewrite its outputs, and record it all."""
+    folder = open_run(run_dir)
+    action = "unmask" if unmask else "mask"
+    if not reason or not reason.strip():
+        raise InputError(f"a {action} needs a reason (--reason)", path=folder.path)
+    if not by or not by.strip():
+        raise InputError(f"a {action} needs the name of who decides (--by)", path=folder.path)
+    wells = [w.strip().upper() for w in wells]
+    if not wells:
+        raise InputError(f"name the well(s) to {action} with --well", path=folder.path)
+    settings = Settings.from_dict(folder.record["settings"])
+    masked = set(settings.masked)
+    if unmask:
+        not_masked = [w for w in wells if w not in masked]
+        if not_masked:
+            raise InputError(f"well {not_masked[0]} is not masked", path=folder.path)
+        masked -= set(wells)
+    else:
+        already = [w for w in wells if w in masked]
+        if already:
+            raise InputError(f"well {already[0]} is already masked", path=folder.path)
+        masked |= set(wells)
+    new_settings = replace(settings, masked=tuple(sorted(masked)))
+    run = reprocess(folder, new_settings)
+    before = _snapshot(folder.path)
+    from il6assay.outputs import replace_run
+
+    previous_review = folder.record.get("review", {}).get("status", "unreviewed")
+    entry: dict[str, Any] = {}
+
+    def record_change(new_folder: Path) -> None:
+        record = json.loads((new_folder / "run.json").read_text(encoding="utf-8"))
+        entry.update(
+            append_entry(
+                new_folder,
+                {
+                    "action": action,
+                    "by": by.strip(),
+                    "reason": reason.strip(),
+                    "wells": wells,
+                    "masked_after": list(new_settings.masked),
+                    "review_before": previous_review,
+                    "review_after": "unreviewed",
+                    "changes": _diff(before, _snapshot(new_folder)),
+                    "outputs_sha256": record["outputs_sha256"],
+                },
+            )
+        )
+
+    replace_run(run, folder.path, keep=("audit.jsonl",), before_swap=record_change)
+    return run, entry
