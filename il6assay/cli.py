@@ -53,6 +53,11 @@ def main() -> None:
 @click.option(
     "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
 )
+@click.option(
+    "--standalone-report",
+    is_flag=True,
+    help="Embed plotly.js in report.html instead of sharing one copy beside the run folders.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def process(
     export: Path,
@@ -67,6 +72,7 @@ def process(
     weighting: str | None,
     zero_standard: str | None,
     allow_unmatched: bool,
+    standalone_report: bool,
     as_json: bool,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
@@ -105,7 +111,7 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         out_dir = out or Path(config.get("out", "il6assay-results"))
-        folder = write_run(run, out_dir)
+        folder = write_run(run, out_dir, standalone_report=standalone_report)
     except InputError as err:
         _fail(err)
     for warning in run.warnings:

@@ -176,5 +176,12 @@ def mask_wells(
             )
         )
 
-    replace_run(run, folder.path, keep=("audit.jsonl",), before_swap=record_change)
+    standalone = (folder.record.get("report") or {}).get("plotly_js") == "embedded"
+    replace_run(
+        run,
+        folder.path,
+        keep=("audit.jsonl",),
+        before_swap=record_change,
+        standalone_report=standalone,
+    )
     return run, entry

@@ -232,6 +232,7 @@ def replace_run(
     folder: Path,
     keep: tuple[str, ...] = (),
     before_swap: Callable[[Path], None] | None = None,
+    standalone_report: bool = False,
 ) -> None:
     """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
 
@@ -241,7 +242,11 @@ def replace_run(
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     old = folder.with_name(f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
     try:
-        _write_all(run, tmp, report=True)
+        if not standalone_report:
+            from il6assay.report import ensure_shared_plotly
+
+            ensure_shared_plotly(folder.parent)
+        _write_all(run, tmp, report=True, standalone=standalone_report)
         for name in keep:
             if (folder / name).exists():
                 shutil.copy2(folder / name, tmp / name)
@@ -267,7 +272,9 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def write_run(run: Run, out_dir: str | Path, *, report: bool = True) -> Path:
+def write_run(
+    run: Run, out_dir: str | Path, *, report: bool = True, standalone_report: bool = False
+) -> Path:
     """Write the run folder under ``out_dir``; refuse if it exists. Returns its path."""
     out_dir = Path(out_dir)
     final = out_dir / run.run_id
@@ -280,9 +287,13 @@ def write_run(run: Run, out_dir: str | Path, *, report: bool = True) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
+    if report and not standalone_report:
+        from il6assay.report import ensure_shared_plotly
+
+        ensure_shared_plotly(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
     try:
-        _write_all(run, tmp, report=report)
+        _write_all(run, tmp, report=report, standalone=standalone_report)
         os.rename(tmp, final)
     except BaseException:
         _remove_tree(tmp)
@@ -290,7 +301,12 @@ def write_run(run: Run, out_dir: str | Path, *, report: bool = True) -> Path:
     return final
 
 
-def _write_all(run: Run, folder: Path, *, report: bool) -> None:
+# Files of a run folder that record its review, not its results: never hashed
+# as outputs (a review changes them, and the audit log says how).
+REVIEW_FILES = ("review.js", "audit.jsonl")
+
+
+def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
     results = result_rows(run)
     well_cols, wells = well_rows(run)
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
@@ -303,7 +319,7 @@ def _write_all(run: Run, folder: Path, *, report: bool) -> None:
     if report:
         from il6assay.report import write_report
 
-        write_report(run, folder / "report.html")
+        write_report(run, folder / "report.html", standalone=standalone)
     inputs = _copy_inputs(run, folder / "inputs")
     _make_read_only(folder / "inputs")
     outputs = {
@@ -311,7 +327,21 @@ def _write_all(run: Run, folder: Path, *, report: bool) -> None:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and "inputs" not in p.relative_to(folder).parts
     }
-    _write_json(folder / "run.json", run_document(run, inputs, outputs))
+    doc = run_document(run, inputs, outputs)
+    doc["report"] = _report_record(standalone) if report else None
+    if report:
+        from il6assay.report import review_js
+
+        (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
+    _write_json(folder / "run.json", doc)
+
+
+def _report_record(standalone: bool) -> dict[str, str]:
+    from il6assay.report import plotly_js_name
+
+    if standalone:
+        return {"plotly_js": "embedded"}
+    return {"plotly_js": f"../{plotly_js_name()}"}
 
 
 def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:

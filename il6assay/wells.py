@@ -113,10 +113,11 @@ def build_wells(
             # so the well is MISSING, never SATURATED; the raw token stays.
             status = MISSING if ref_status != "OK" else "OK"
         od = float(value) - float(ref_value) if status == "OK" else None  # type: ignore[arg-type]
+        corrected = od
         if name in settings.masked:
             # A reviewer's exclusion: the read stays in the table, the curve never sees it.
             status, od = MASKED, None
-        well = Well(spec=spec, raw=raw, status=status, od_corrected=od, od=od)
+        well = Well(spec=spec, raw=raw, status=status, od_corrected=corrected, od=od)
         if status != "OK" and spec.role != "empty":
             well.flag(status)
         wells.append(well)

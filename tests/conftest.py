@@ -16,3 +16,8 @@ SHARED = ROOT.parent / "shared"
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason="../shared (reference exports and data) is not beside the repo"
 )
+
+
+def run_dirs(out: Path) -> list[Path]:
+    """The run folders in an output folder (beside them: the shared plotly.js)."""
+    return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from tests.conftest import EXAMPLE, STANDARD_LAYOUT
+from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
 EXPORT = EXAMPLE / "plate_001.xlsx"
 REJECTED = EXAMPLE / "plate_002_rejected.csv"
@@ -52,7 +52,7 @@ def copy_example(tmp_path: Path, name: str = "plate_001.xlsx") -> Path:
 def example_run(tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("out")
     result = run_cli("process", EXPORT, "--out", out, "--json")
-    (folder,) = out.iterdir()
+    (folder,) = run_dirs(out)
     return folder, result
 
 
@@ -191,7 +191,7 @@ def test_rejected_plate_exits_3_and_still_writes_marked_results(tmp_path):
     result = run_cli("process", export, "--out", tmp_path / "out")
     assert result.exit_code == 3, result.output
     assert "rejected" in result.stderr
-    (folder,) = (tmp_path / "out").iterdir()
+    (folder,) = run_dirs(tmp_path / "out")
     with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert all("PLATE_REJECTED" in r["flags"] for r in rows)
@@ -236,12 +236,12 @@ def test_missing_sample_sheet_says_which_flag_gives_it(tmp_path):
 def test_existing_run_folder_is_never_overwritten(tmp_path):
     export = copy_example(tmp_path)
     assert run_cli("process", export, "--out", tmp_path / "out").exit_code == 0
-    (folder,) = (tmp_path / "out").iterdir()
+    (folder,) = run_dirs(tmp_path / "out")
     before = (folder / "results.csv").read_bytes()
     result = run_cli("process", export, "--out", tmp_path / "out")
     one_line_error(result, "already exists")
     assert (folder / "results.csv").read_bytes() == before
-    assert len(list((tmp_path / "out").iterdir())) == 1
+    assert len(run_dirs(tmp_path / "out")) == 1
 
 
 BAD_GRID = "450\n,1,2,3,4,5,6,7,8,9,10,11,12\n" + "\n".join(
@@ -332,7 +332,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     result = CliRunner().invoke(main, argv)
     line = one_line_error(result, needle)
     assert line.startswith("il6assay: ")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists() or not run_dirs(tmp_path / "out")
 
 
 def test_allow_unmatched_turns_a_sheet_mismatch_into_a_warning(tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from tests.conftest import SHARED, needs_shared
+from tests.conftest import SHARED, needs_shared, run_dirs
 
 DNASE = SHARED / "reference_data" / "dnase.csv"
 R_FITS = SHARED / "reference_data" / "dnase_r_ssfpl_fits.csv"
@@ -76,7 +76,7 @@ def processed(tmp_path_factory) -> Path:
         main, ["process", str(export), "--weighting", "none", "--out", str(folder / "out")]
     )
     assert result.exit_code in (0, 3), result.output
-    (run_dir,) = (folder / "out").iterdir()
+    (run_dir,) = run_dirs(folder / "out")
     return run_dir
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from il6assay.audit import read_entries
 from il6assay.cli import main
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, run_dirs
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def run_dir(tmp_path) -> Path:
         main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
-    (folder,) = (tmp_path / "out").iterdir()
+    (folder,) = run_dirs(tmp_path / "out")
     return folder
 
 

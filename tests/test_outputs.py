@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from il6assay.cli import main
 from il6assay.outputs import safe_text
-from tests.conftest import EXAMPLE, STANDARD_LAYOUT
+from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
 HOSTILE = {
     "P01": '=HYPERLINK("http://evil.example","click")',
@@ -52,7 +52,7 @@ def test_formula_injection_in_sample_sheet_cannot_run_in_csv_or_xlsx(tmp_path):
         csv.writer(fh).writerows(rows)
     result = CliRunner().invoke(main, ["process", str(export), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    (folder,) = (tmp_path / "out").iterdir()
+    (folder,) = run_dirs(tmp_path / "out")
     with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
         notes = {r["sample"]: r["note"] for r in csv.DictReader(fh)}
     for sample, text in HOSTILE.items():
@@ -83,7 +83,8 @@ def test_a_crash_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     )
     with pytest.raises(OSError, match="disk full"):
         write_run(run, tmp_path / "out")
-    assert list((tmp_path / "out").iterdir()) == []
+    assert run_dirs(tmp_path / "out") == []
+    assert not list((tmp_path / "out").glob(".*partial*"))
 
 
 def test_raw_reads_are_never_altered_by_processing(tmp_path):

@@ -148,9 +148,7 @@ def test_envision_short_grid_is_refused(tmp_path: Path) -> None:
 
 def _all_files() -> list[Path]:
     # Exports only: the fixtures' READMEs quote vendor headers and are not exports.
-    files = sorted(
-        p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix not in (".md", ".py")
-    )
+    files = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix not in (".md", ".py"))
     files += sorted(p for p in (FIXTURES.parent / "example").glob("*") if p.is_file())
     if EXPORTS.is_dir():
         files += sorted(
