@@ -31,9 +31,9 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def append_entry(folder: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """Append one entry (time and OS account added) to the folder's audit log."""
-    full = {"time_utc": now_utc(), "os_account": os_account(), **entry}
+def append_entry(folder: Path, entry: dict[str, Any], *, stamp: bool = True) -> dict[str, Any]:
+    """Append one entry (time and OS account added unless ``stamp=False``) to the audit log."""
+    full = {"time_utc": now_utc(), "os_account": os_account(), **entry} if stamp else entry
     with (folder / AUDIT_FILE).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(full, ensure_ascii=False, sort_keys=True) + "\n")
         fh.flush()
