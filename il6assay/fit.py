@@ -424,6 +424,14 @@ class _Problem:
         lnc_ok = self.lnx_lo - _LNC_MARGIN <= lnc <= self.lnx_hi + _LNC_MARGIN
         return bool(lnc_ok and abs(b) <= _B_MAX and abs(d - a) > 1e-9 * max(self.span, 1e-12))
 
+    def near(self, theta: np.ndarray) -> Solution | None:
+        """Refine from ``theta``: Levenberg-Marquardt, else bounded trust-region."""
+        for bounds in (None, self.bounds()):
+            sol = solve(self.fun_jac, theta, bounds=bounds)
+            if sol is not None and self.plausible(sol):
+                return sol
+        return None
+
     def best(self, starts: list[np.ndarray]) -> Solution | None:
         """The strategies in turn, stopping at the first that gives a plausible curve."""
         found: list[Solution] = []
@@ -521,16 +529,24 @@ def fit_curve(
 
     problem = _Problem(x, y, model == "5pl")
     starts = problem.starts()
+    if model == "5pl":
+        # The 4PL is the 5PL with g = 1: its fit is the natural first start.
+        four = fit_curve(x, y, "4pl")
+        if four.success and four._theta is not None:
+            starts.insert(0, np.append(four._theta, 0.0))
     sol = problem.best(starts)
     if sol is None:
         return _failed(model, weighting, n, "no strategy converged to a plausible curve", starts[0])
     power = _WEIGHT_POWER[weighting]
     iterations = 0
+    settled = True
     if power:
         previous = math.inf
         for iterations in range(1, _REWEIGHT_MAX + 1):  # noqa: B007
             problem.w = problem.weights_from(sol.theta, power)
-            nxt = problem.best([sol.theta, *starts])
+            # Weights move the optimum a little: refine from the last solution,
+            # and only search all starts again when that fails.
+            nxt = problem.near(sol.theta) or problem.best(starts)
             if nxt is None:
                 return _failed(
                     model, weighting, n, "the weighted refit did not converge", starts[0]
@@ -540,8 +556,13 @@ def fit_curve(
             if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
                 break
             previous = wss
+        else:
+            settled = False
         problem.w = problem.weights_from(sol.theta, power)
-    return _finish(problem, sol, model, weighting, starts[0], iterations)
+    fit = _finish(problem, sol, model, weighting, starts[0], iterations)
+    if not settled and fit.success:
+        fit.message += f"; the weights did not settle in {_REWEIGHT_MAX} passes"
+    return fit
 
 
 def _finish(
@@ -583,6 +604,16 @@ def _finish(
         ]
         if at:
             message += f"; at a bound: {', '.join(at)} (the standards do not determine it)"
+        if "g" in at:
+            # A 5PL whose asymmetry sits at its bound is not a 5PL the standards support.
+            return _failed(
+                model,
+                weighting,
+                n,
+                "the 5PL's asymmetry g is not determined by the standards (it ran to its "
+                "bound): use the 4PL",
+                start,
+            )
     fit = CurveFit(
         model=model,
         weighting=weighting,
@@ -637,18 +668,22 @@ def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str,
         found["FLAT_CURVE"] = (
             f"no significant slope: the standards' ODs span {observed:.4g}, residual SD {noise:.4g}"
         )
-    # Hook: the top level's mean OD falls clearly below a lower level's.
+    # Hook: the standards are not monotone. An interior level's mean OD stands
+    # out beyond both end levels (rise then fall: the high-dose hook of a
+    # sandwich ELISA). Direction-free, so it holds whatever curve was fitted.
     levels = np.unique(conc[conc > 0])
     means = np.array([od[conc == lv].mean() for lv in levels])
     if levels.size >= 3:
-        rising = d > a
-        top = means[-1]
-        extreme = means[:-1].max() if rising else means[:-1].min()
-        drop = (extreme - top) if rising else (top - extreme)
-        if drop > _HOOK_DROP_SHARE * max(observed, 1e-12):
+        margin = _HOOK_DROP_SHARE * max(observed, 1e-12)
+        inner = means[1:-1]
+        peak, trough = int(np.argmax(inner)) + 1, int(np.argmin(inner)) + 1
+        ends = (means[0], means[-1])
+        if means[peak] - max(ends) > margin or min(ends) - means[trough] > margin:
+            at = peak if means[peak] - max(ends) > margin else trough
             found["HOOK_SUSPECTED"] = (
-                f"the top standard's mean OD ({top:.4g}) lies beyond a lower level's "
-                f"({extreme:.4g}): standards are not monotone"
+                f"the standards are not monotone: the mean OD at {levels[at]:g} "
+                f"({means[at]:.4g}) lies beyond both the lowest ({means[0]:.4g}) and the "
+                f"highest level's ({means[-1]:.4g})"
             )
         # Incomplete: the top standard is far from the upper plateau.
         reached = (float(fit.predict(levels[-1])) - a) / (d - a) if span else math.nan
