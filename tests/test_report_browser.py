@@ -9,6 +9,7 @@ docs/review.md uses the one of the failing plate).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -32,7 +33,13 @@ ARGS = [
     "--disable-sync",
 ]
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if os.environ.get("CI"):
+    # CI must run these: a missing browser is a failure there, never a skip.
+    from playwright import sync_api as playwright
+
+    assert Path(CHROMIUM).exists(), "CI: Debian's chromium is missing (.ci/run installs it)"
+else:
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
 )
