@@ -290,5 +290,9 @@ def export_document(parsed: Any) -> dict[str, Any]:
     }
 
 
+from il6assay.db.cli import register as _register_db  # noqa: E402
+
+_register_db(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -57,6 +57,9 @@ TOKENS: dict[str, str] = {
     "*****": SATURATED,
     # Molecular Devices SoftMax Pro: the OD is beyond the reader's range.
     "range?": SATURATED,
+    # SoftMax Pro: "#SAT" in a well whose raw signal saturated the detector
+    # (shown in place of the value in its reduced and exported data).
+    "#sat": SATURATED,
     # SoftMax Pro: the PathCheck correction failed, so there is no corrected
     # value; that says nothing about the signal being high, hence MISSING.
     "path?": MISSING,
@@ -122,7 +125,15 @@ def parse_reading(text: str, decimal: str = ".") -> Reading:
         hint = " (a decimal comma? this file was read with decimal points)"
     elif decimal == "," and _NUMBER_DOT.match(stripped):
         hint = " (a decimal point? this file was read with decimal commas)"
-    raise InputError(f"unknown reading '{stripped}': not a number or a known reader token{hint}")
+    raise InputError(
+        f"unknown reading '{shown(stripped)}': not a number or a known reader token{hint}"
+    )
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """Cell text fit for a one-line message: control characters escaped, long text cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def guess_decimal(cells: Iterable[str]) -> str:

@@ -112,3 +112,8 @@ def test_guess_decimal_needs_commas_and_no_points() -> None:
     assert guess_decimal(["0,1", "2,5", "OVRFLW", ""]) == ","
     assert guess_decimal(["0.1", "2,5"]) == "."
     assert guess_decimal(["1", "2"]) == "."
+
+
+def test_softmax_sat_token_is_saturated_and_kept() -> None:
+    assert parse_reading("#SAT") == Token(SATURATED, "#SAT")
+    assert parse_reading(" #sat ") == Token(SATURATED, "#sat")

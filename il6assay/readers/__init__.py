@@ -59,6 +59,9 @@ def _by_name(name: str) -> ModuleType:
 
 def detect(source: Source) -> ModuleType:
     """The one reader that claims ``source``; refuse none or several, with reasons."""
+    native = source.native_binary()
+    if native:
+        raise InputError(native)
     claims: list[ModuleType] = []
     reasons: list[str] = []
     for m in _modules():
@@ -81,12 +84,23 @@ def detect(source: Source) -> ModuleType:
 
 
 def read_export(path: str | Path, reader: str | None = None) -> Export:
-    """Read an export file into plates, detecting its format unless ``reader`` is given."""
+    """Read an export file into plates, detecting its format unless ``reader`` is given.
+
+    ``reader`` is a reader's NAME, or ``allotropy:VENDOR`` to convert the file
+    with the optional allotropy package (``pip install il6assay[allotropy]``)
+    and read the resulting ASM document (see :func:`read_with_allotropy`).
+    """
     path = Path(path)
+    if reader and reader.startswith(ALLOTROPY_PREFIX):
+        return read_with_allotropy(path, reader[len(ALLOTROPY_PREFIX) :])
     try:
         source = Source(path)
-        if not source.head.strip():
+        source.check_size()
+        if not source.head.strip(b" \t\r\n\x00"):
             raise InputError("the file is empty")
+        native = source.native_binary()
+        if native:
+            raise InputError(native)
         module = _by_name(reader) if reader else detect(source)
         plates = module.read(source)
         if not plates:
@@ -94,3 +108,54 @@ def read_export(path: str | Path, reader: str | None = None) -> Export:
     except InputError as err:
         raise err.at(path) from None
     return Export(format=module.NAME, path=path, plates=plates)
+
+
+ALLOTROPY_PREFIX = "allotropy:"
+
+
+def read_with_allotropy(path: str | Path, vendor: str) -> Export:
+    """Convert ``path`` with allotropy (vendor as allotropy names it) and read the ASM.
+
+    The optional extra ``il6assay[allotropy]``: for a vendor we do not read
+    natively. The export's format is ``allotropy:VENDOR``; its plates come
+    from our ``asm`` reader, so tokens and refusals are the same as for an
+    ASM file.
+    """
+    import json
+    import tempfile
+
+    from il6assay.readers import asm
+
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InputError("no such file")
+        try:
+            from allotropy.parser_factory import Vendor
+            from allotropy.to_allotrope import allotrope_from_file
+        except ImportError:
+            raise InputError(
+                "--reader allotropy:VENDOR needs the optional allotropy package "
+                "(pip install 'il6assay[allotropy]')"
+            ) from None
+        try:
+            chosen = Vendor[vendor.upper()]
+        except KeyError:
+            known = ", ".join(v.name for v in Vendor)
+            raise InputError(f"allotropy has no vendor '{vendor}' (known: {known})") from None
+        try:
+            document = allotrope_from_file(str(path), chosen)
+        except Exception as err:  # allotropy's own errors, or its parsers' on a bad file
+            text = " ".join(str(err).split())[:200]
+            raise InputError(
+                f"allotropy ({chosen.name}) could not convert the file: {text}"
+            ) from None
+        with tempfile.TemporaryDirectory() as tmp:
+            asm_path = Path(tmp) / f"{path.stem}.json"
+            asm_path.write_text(json.dumps(document, default=str), encoding="utf-8")
+            plates = asm.read(Source(asm_path))
+        for plate in plates:
+            plate.metadata.setdefault("source_file", path.name)
+    except InputError as err:
+        raise err.at(path) from None
+    return Export(format=f"{ALLOTROPY_PREFIX}{chosen.name}", path=path, plates=plates)

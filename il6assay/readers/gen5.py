@@ -129,13 +129,13 @@ class _Rows:
 
 def sniff(source: Source) -> Sniff:
     """Claim a file with "Software Version" in its first rows and Gen5's section markers."""
-    if source.is_ole:
+    if source.is_ole and not source.is_xls:
         return Sniff(
             False,
             "an OLE binary (a Gen5 .xpt experiment or a legacy .xls?): "
             "export the plate from Gen5 as text or Excel",
         )
-    if source.is_zip:
+    if source.is_workbook:
         try:
             names = source.sheet_names
         except InputError as err:
@@ -156,7 +156,7 @@ def sniff(source: Source) -> Sniff:
 def read(source: Source) -> list[Plate]:
     """Read every plate's raw absorbance endpoint reads (see the module docstring)."""
     rows = _Rows()
-    if source.is_zip:
+    if source.is_workbook:
         for name in source.sheet_names:
             sheet = source.sheet_rows(name)
             skip = len(sheet[0]) - len(_trim_left(sheet)[0]) if sheet else 0

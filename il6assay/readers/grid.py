@@ -85,9 +85,9 @@ def sniff(source: Source) -> Sniff:
 
     Files with a vendor's marker (Gen5, BMG, SoftMax, ...) are left to that vendor's reader.
     """
-    if source.is_ole:
+    if source.is_ole and not source.is_xls:
         return Sniff(False, "an OLE binary (legacy .xls or a vendor's native file), not a grid")
-    if source.is_zip:
+    if source.is_workbook:
         try:
             names = source.sheet_names
         except InputError as err:
@@ -115,7 +115,7 @@ def sniff(source: Source) -> Sniff:
 def read(source: Source) -> list[Plate]:
     """Read every labelled 8x12 block of the file into one plate, id = file stem."""
     blocks: list[_Block] = []
-    if source.is_zip:
+    if source.is_workbook:
         for name in source.sheet_names:
             rows = source.sheet_rows(name)
             found = _blocks(rows, _cell_where(name))

@@ -80,7 +80,7 @@ class _Plate:
 
 def sniff(source: Source) -> Sniff:
     """Claim an XLSX workbook whose first result sheet starts with ``Measurement results``."""
-    if not source.is_zip:
+    if not source.is_workbook:
         return Sniff(False, "not an XLSX workbook (SkanIt exports are .xlsx)")
     try:
         names = source.sheet_names

@@ -1,12 +1,18 @@
 """An export file as readers see it: head bytes, decoded text, workbook cells.
 
 Everything is read lazily and cached, so sniffing every reader costs one read
-of the file's head.
+of the file's head. Workbooks (XLSX, and legacy XLS) are read with
+python-calamine after guards that bound time and memory on hostile files:
+the file's size, the zip members' declared sizes and compression ratios, and
+no DTD (so no entity expansion, internal or external) in any XML part.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from io import BytesIO
@@ -18,6 +24,30 @@ from il6assay.errors import InputError
 HEAD_BYTES = 8192
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# Bounds for hostile input. A real plate export is well under 5 MB, and an
+# XLSX's sheet XML compresses about 5-30 fold; a zip bomb compresses hundreds
+# to millions fold.
+MAX_FILE_BYTES = 64 * 2**20
+MAX_UNZIPPED_BYTES = 128 * 2**20  # all members of an XLSX together, as declared
+MAX_RATIO = 200  # uncompressed / compressed, for members over RATIO_FLOOR bytes
+RATIO_FLOOR = 2**20
+PROLOG_BYTES = 65536  # an XML part's root element must start within this
+
+# Native binaries of reader software, and the text export to make instead.
+SOFTMAX_NATIVE = (
+    "a SoftMax Pro data file (.sda/.sdax) is SoftMax Pro's own binary format, not an export: "
+    "export the plate from SoftMax Pro as a text file (File > Export, plate format .txt)"
+)
+GEN5_NATIVE = (
+    "a Gen5 experiment file (.xpt) is Gen5's own binary format, not an export: "
+    "export the plate from Gen5 as text or Excel (File > Export)"
+)
+OLE_NATIVE = (
+    "an OLE binary that is not an Excel workbook (a reader software's own file, such as a "
+    "Gen5 .xpt or a SoftMax Pro .sda?): export the plate from the reader software as text "
+    "or Excel"
+)
 
 
 @dataclass(frozen=True)
@@ -35,13 +65,32 @@ class Source:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError("no such file", path=self.path)
-        self._sheet_rows: dict[tuple[str, int | None], list[list[str]]] = {}
+        self._sheet_rows: dict[str, list[list[str]]] = {}
+
+    @cached_property
+    def size(self) -> int:
+        """The file's size in bytes."""
+        return self.path.stat().st_size
 
     @cached_property
     def head(self) -> bytes:
         """The first few KB, for sniffing."""
         with self.path.open("rb") as fh:
             return fh.read(HEAD_BYTES)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The whole file's bytes, read once; a file too large for an export is refused."""
+        self.check_size()
+        return self.path.read_bytes()
+
+    def check_size(self) -> None:
+        """Refuse a file too large to be a plate-reader export, before reading it."""
+        if self.size > MAX_FILE_BYTES:
+            raise InputError(
+                f"the file is {self.size / 2**20:.0f} MB: too large for a plate-reader export "
+                f"(limit {MAX_FILE_BYTES // 2**20} MB)"
+            )
 
     @property
     def is_zip(self) -> bool:
@@ -54,65 +103,200 @@ class Source:
         return self.head.startswith(OLE_MAGIC)
 
     @cached_property
+    def is_xls(self) -> bool:
+        """True for a legacy Excel workbook (an OLE file with a Workbook or Book stream)."""
+        return self.is_ole and self.native_binary() is None
+
+    @property
+    def is_workbook(self) -> bool:
+        """True for a workbook the readers open as sheets: XLSX (zip) or legacy XLS."""
+        return self.is_zip or self.is_xls
+
+    def native_binary(self) -> str | None:
+        """Why this is a reader software's native binary, not an export (None if it is not).
+
+        SoftMax Pro's ``.sda`` (OLE) and ``.sdax`` (zip), Gen5's ``.xpt``
+        (OLE), and any OLE file that is not an Excel workbook.
+        """
+        suffix = self.path.suffix.lower()
+        if suffix in (".sda", ".sdax"):
+            return SOFTMAX_NATIVE
+        if suffix == ".xpt":
+            return GEN5_NATIVE
+        if self.is_ole and not _has_workbook_stream(self):
+            return OLE_NATIVE
+        return None
+
+    @cached_property
     def text(self) -> str:
         """The whole file decoded (see :func:`decode`)."""
-        return decode(self.path.read_bytes())
+        return decode(self.data)
 
     @cached_property
     def head_text(self) -> str:
         """The head decoded, for sniffing text formats ('' for binaries)."""
         if self.is_zip or self.is_ole or not self.head:
             return ""
-        return decode(self.head, partial=True)
+        return decode(self.head, partial=len(self.head) >= HEAD_BYTES)
 
     @cached_property
     def workbook(self) -> Any:
-        """The XLSX workbook (openpyxl, read-only, cached values), opened once.
+        """The workbook (python-calamine: XLSX or XLS), opened once from bytes in memory.
 
-        Opened from the bytes in memory, so no file handle stays open. A
-        corrupt or truncated zip is an :class:`InputError`, not a traceback.
+        An XLSX is checked first (:func:`check_xlsx`: sizes, ratios, no DTD);
+        a corrupt, truncated or hostile workbook is an :class:`InputError`,
+        never a traceback.
         """
-        import zipfile
+        from python_calamine import CalamineWorkbook
 
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
-
-        if not self.is_zip:
+        if self.is_zip:
+            kind = "XLSX"
+            check_xlsx(self.data)
+        elif self.is_xls:
+            kind = "XLS"
+        else:
             raise InputError("not a readable XLSX workbook (not a zip container)")
         try:
-            return load_workbook(BytesIO(self.path.read_bytes()), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as err:
-            raise InputError(f"not a readable XLSX workbook ({err})") from None
+            return CalamineWorkbook.from_filelike(BytesIO(self.data))
+        except Exception as err:  # the parser's many error types on corrupt input
+            raise InputError(f"not a readable {kind} workbook ({_brief(err)})") from None
 
-    @property
+    @cached_property
     def sheet_names(self) -> list[str]:
-        """The workbook's sheet names, in order."""
-        return list(self.workbook.sheetnames)
+        """The workbook's worksheet names, in order (chart sheets left out)."""
+        try:
+            return [
+                m.name
+                for m in self.workbook.sheets_metadata
+                if str(m.typ).rsplit(".", 1)[-1].lower() == "worksheet"
+            ]
+        except InputError:
+            raise
+        except Exception as err:
+            raise InputError(f"not a readable workbook ({_brief(err)})") from None
 
     def sheet_rows(self, name: str, max_rows: int | None = None) -> list[list[str]]:
-        """A sheet's rows as lists of cell text (see :func:`cell_text`), cached.
+        """A sheet's rows from A1 as lists of cell text (see :func:`cell_text`), cached.
 
-        ``max_rows`` reads only the first rows, for sniffing. Trailing empty
+        ``max_rows`` gives only the first rows, for sniffing. Trailing empty
         cells are dropped, so rows may differ in length.
         """
-        key = (name, max_rows)
-        if key not in self._sheet_rows:
-            full = self._sheet_rows.get((name, None))
-            if full is not None:
-                self._sheet_rows[key] = full[:max_rows]
-            else:
-                ws = self.workbook[name]
-                # Some writers store a wrong <dimension>; read what is there.
-                if hasattr(ws, "reset_dimensions"):
-                    ws.reset_dimensions()
-                rows: list[list[str]] = []
-                for values in ws.iter_rows(max_row=max_rows, values_only=True):
-                    cells = [cell_text(v) for v in values]
-                    while cells and not cells[-1]:
-                        cells.pop()
-                    rows.append(cells)
-                self._sheet_rows[key] = rows
-        return self._sheet_rows[key]
+        if name not in self._sheet_rows:
+            try:
+                values = self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except InputError:
+                raise
+            except Exception as err:
+                raise InputError(
+                    f"sheet '{name}' of the workbook cannot be read ({_brief(err)})"
+                ) from None
+            rows: list[list[str]] = []
+            for row in values:
+                cells = [cell_text(v) for v in row]
+                while cells and not cells[-1]:
+                    cells.pop()
+                rows.append(cells)
+            while rows and not rows[-1]:
+                rows.pop()
+            self._sheet_rows[name] = rows
+        rows = self._sheet_rows[name]
+        return rows if max_rows is None else rows[:max_rows]
+
+
+def _brief(err: BaseException) -> str:
+    """An exception as a short one-line text for an error message."""
+    text = " ".join(str(err).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _has_workbook_stream(source: Source) -> bool:
+    """Whether an OLE file's directory names a Workbook (BIFF8) or Book (BIFF5) stream."""
+    data = source.data
+    return any(n.encode("utf-16-le") + b"\x00\x00" in data for n in ("Workbook", "Book"))
+
+
+def check_xlsx(data: bytes) -> None:
+    """Refuse a hostile or broken XLSX before any parser touches it.
+
+    Checks, from the zip's central directory: total declared uncompressed
+    size, each large member's compression ratio (zip bombs), and, reading
+    only each XML part's prolog, that no part declares a DTD (entity
+    expansion, "billion laughs", external entities). Python's zipfile stops
+    at a member's declared size, so the declared sizes do bound the work.
+    """
+    try:
+        archive = zipfile.ZipFile(BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as err:
+        raise InputError(
+            f"not a readable XLSX workbook (truncated or corrupt zip: {_brief(err)})"
+        ) from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise InputError(
+            f"not a readable XLSX workbook: its parts unzip to {total / 2**20:.0f} MB "
+            f"(limit {MAX_UNZIPPED_BYTES // 2**20} MB; a zip bomb?)"
+        )
+    for m in members:
+        if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise InputError(
+                f"not a readable XLSX workbook: part '{m.filename}' unzips "
+                f"{m.file_size // max(m.compress_size, 1)}-fold to {m.file_size / 2**20:.0f} MB "
+                "(a zip bomb?)"
+            )
+    for m in members:
+        if m.filename.lower().endswith((".xml", ".rels", ".vml")) and m.file_size:
+            _check_prolog(archive, m)
+
+
+def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    try:
+        with archive.open(member) as fh:
+            head = fh.read(PROLOG_BYTES)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as err:
+        raise InputError(
+            f"not a readable XLSX workbook (part '{member.filename}': {_brief(err)})"
+        ) from None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00" or head[:1] == b"\x00":
+        text = head.decode("utf-16", errors="replace")
+    else:
+        text = head.decode("utf-8", errors="replace")
+    problem = _prolog_problem(text.lstrip("\ufeff"))
+    if problem:
+        raise InputError(f"not a readable XLSX workbook: part '{member.filename}' {problem}")
+
+
+def _prolog_problem(text: str) -> str | None:
+    """What is wrong with an XML part's prolog (a DTD, or no root element), or None.
+
+    Walks the prolog as XML defines it: whitespace, ``<?...?>``,
+    ``<!--...-->``, then the root element; a ``<!DOCTYPE`` (the only way to
+    declare entities) or anything else is refused.
+    """
+    i = 0
+    while True:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        if text.startswith("<?", i):
+            close = "?>"
+        elif text.startswith("<!--", i):
+            close = "-->"
+        elif text.startswith("<!", i):
+            return (
+                "declares a DTD (XML entities: a billion-laughs or external-entity attack?); "
+                "Excel never writes one"
+            )
+        elif text.startswith("<", i) and i + 1 < len(text):
+            return None
+        else:
+            break
+        end = text.find(close, i + 2)
+        if end == -1:
+            break
+        i = end + len(close)
+    return f"has no XML root element in its first {PROLOG_BYTES // 1024} KB"
 
 
 def cell_text(value: object) -> str:
@@ -135,29 +319,97 @@ def cell_text(value: object) -> str:
         return value.isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
     return str(value).strip()
 
 
-def decode(data: bytes, partial: bool = False) -> str:
-    """Decode an export's bytes: BOMs, UTF-16 LE/BE, UTF-8, then legacy code pages.
+# --- text encodings ---------------------------------------------------------------------------
 
-    ``partial`` tolerates a multi-byte character cut at the end of a head.
+LEGACY_ERROR = "cannot decode the file's text: not UTF-8, UTF-16, GBK/GB18030 or cp1252"
+
+
+def decode(data: bytes, partial: bool = False) -> str:
+    """Decode an export's bytes: BOMs, UTF-16, UTF-8, else GB18030 or cp1252 (see below).
+
+    Text that is not UTF-8 was written in the reader PC's legacy code page:
+    cp1252 (Western Europe, Americas) or GBK/GB18030 (Chinese-locale
+    Windows). :func:`legacy_codec` tells them apart by how the bytes above
+    0x7F pair up. ``partial`` (a head cut at HEAD_BYTES) tolerates a
+    multi-byte character cut at the end.
     """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace" if partial else "strict")
+        return _decode(data[3:], "utf-8", partial)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace" if partial else "strict")
+        return _decode(data, "utf-16", partial)
     # UTF-16 without BOM: every other byte NUL in ASCII text.
     if len(data) >= 4 and data[1:40:2].count(0) > 15:
-        return data.decode("utf-16-le", errors="replace" if partial else "strict")
+        return _decode(data, "utf-16-le", partial)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        if partial and err.start >= len(data) - 3:
+        if partial and err.start >= len(data) - 3 and err.reason == "unexpected end of data":
             return data[: err.start].decode("utf-8")
-    for codec in ("gb18030", "cp1252"):
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    raise InputError("cannot decode the file's text (not UTF-8, UTF-16, GB18030 or cp1252)")
+    if partial and data and data[-1] >= 0x80:
+        data = data[:-1] if _odd_tail(data) else data
+    return _decode(data, legacy_codec(data), partial)
+
+
+def _decode(data: bytes, codec: str, partial: bool) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as err:
+        if partial and err.start >= len(data) - 3:
+            return data[: err.start].decode(codec, errors="replace")
+        newline = b"\n\x00" if "16" in codec else b"\n"
+        line = data[: err.start].count(newline) + 1
+        byte = data[err.start] if err.start < len(data) else 0
+        raise InputError(
+            f"{LEGACY_ERROR} (byte 0x{byte:02x} at offset {err.start} is not valid {codec})",
+            where=f"line {line}",
+        ) from None
+
+
+def _odd_tail(data: bytes) -> bool:
+    """Whether the run of high bytes at the end of ``data`` has odd length (a cut pair)."""
+    n = 0
+    while n < len(data) and data[-1 - n] >= 0x80:
+        n += 1
+    return n % 2 == 1
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def legacy_codec(data: bytes) -> str:
+    """ "gb18030" or "cp1252" for text that is not UTF-8, by how its high bytes pair up.
+
+    GBK/GB2312 Chinese text is two-byte characters whose bytes both lie in
+    0xA1-0xFE, and the common Hanzi (GB2312 level 1, 0xB0-0xD7 lead) and
+    full-width symbols (0xA1-0xA9 lead, e.g. "℃", "（") make up nearly all
+    of it. cp1252 text has isolated high bytes between ASCII letters
+    ("25 °C", "µl", "Müller"), which GBK can only read as rare extension
+    characters with an ASCII trail byte, or as pairs of uncommon Hanzi
+    ("Größe": 0xF6 0xDF). So: walk the bytes as GBK; if any is not valid
+    GBK, or fewer than three in four pairs are common characters, it is cp1252.
+    """
+    common = other = 0
+    for run in _HIGH_RUN.finditer(data):
+        i, end = run.start(), run.end()
+        while i < end:
+            b = data[i]
+            t = data[i + 1] if i + 1 < len(data) else -1
+            if not 0x81 <= b <= 0xFE:
+                return "cp1252"
+            if 0x30 <= t <= 0x39:  # a GB18030 four-byte sequence
+                other += 1
+                i += 4
+                continue
+            if not (0x40 <= t <= 0xFE and t != 0x7F):
+                return "cp1252"
+            if t >= 0xA1 and (0xB0 <= b <= 0xD7 or 0xA1 <= b <= 0xA9):
+                common += 1
+            else:
+                other += 1
+            i += 2
+    return "gb18030" if common and common >= 3 * other else "cp1252"

@@ -117,7 +117,7 @@ class _Meta:
 
 def sniff(source: Source) -> Sniff:
     """Claim an XLSX workbook with a ``Well positions`` header in a sheet's first rows."""
-    if not source.is_zip:
+    if not source.is_workbook:
         return Sniff(False, "not an XLSX workbook (Magellan exports are .xlsx)")
     try:
         names = source.sheet_names

@@ -1,0 +1,6 @@
+"""The study database: accepted runs and their results, SQLite by default, PostgreSQL by URL.
+
+Nothing heavy is imported here (``il6assay --help`` must stay fast): the
+schema is in ``models``, connections and migrations in ``engine``, the push in
+``push``, reading back in ``read``, the click commands in ``cli``.
+"""

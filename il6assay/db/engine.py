@@ -1,0 +1,217 @@
+"""Connecting to the study database, and creating or migrating its schema.
+
+A database is named by ``--db``, else ``IL6ASSAY_DB``, else ``./il6assay.db``:
+a plain path is a SQLite file; ``postgresql+psycopg://user@host/db`` is a
+PostgreSQL server. The schema is created and migrated by the Alembic
+migrations shipped in ``il6assay/db/migrations`` (no alembic.ini needed);
+a database is migrated forward, never dropped, and one made by a newer
+il6assay is refused, naming its version.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
+
+from il6assay.errors import InputError
+
+DEFAULT_DB = "il6assay.db"
+ENV_VAR = "IL6ASSAY_DB"
+CONNECT_TIMEOUT_S = 10
+SQLITE_BUSY_TIMEOUT_S = 60
+MIGRATIONS = "il6assay.db:migrations"
+_PG_LOCK = 7_246_001  # advisory lock serialising concurrent migrations on PostgreSQL
+
+
+def resolve_url(db: str | None) -> str:
+    """The database URL: ``--db``, else $IL6ASSAY_DB, else ./il6assay.db (a path means SQLite)."""
+    value = (db or os.environ.get(ENV_VAR) or DEFAULT_DB).strip()
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser()}"
+    if value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def shown(url: str) -> str:
+    """The URL as it may be printed: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
+    """An engine for ``db`` (see ``resolve_url``); SQLite writes take the lock at BEGIN."""
+    url = resolve_url(db)
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError(
+            f"cannot parse database URL {url!r} (expected a file path or "
+            "postgresql+psycopg://user@host:port/dbname)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise InputError(
+            f"unsupported database {shown(url)} (use a SQLite file path or "
+            "postgresql+psycopg://...)"
+        )
+    if backend == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:"):
+            raise InputError("a SQLite database needs a file path, not memory")
+        if must_exist and not Path(path).is_file():
+            raise InputError(
+                f"no database at {path} (push a run first, or run il6assay db upgrade)"
+            )
+        if not Path(path).parent.is_dir():
+            raise InputError(f"cannot create database {path}: its folder does not exist")
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
+        _sqlite_transactions(engine)
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    except NoSuchModuleError:
+        raise InputError(f"no driver for {shown(url)}: use postgresql+psycopg://...") from None
+    except ImportError as err:
+        raise InputError(f"the driver for {shown(url)} is not installed ({err})") from None
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Foreign keys on; every transaction is BEGIN IMMEDIATE, so concurrent writers queue."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def unreachable(err: DBAPIError, engine: Engine) -> InputError:
+    """A connection failure as one line (the driver's first line, the URL without password)."""
+    first = str(err.orig).strip().splitlines()[0] if err.orig is not None else str(err)
+    return InputError(f"cannot use database {shown(str(engine.url))}: {first}")
+
+
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config())
+
+
+def _config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema version this il6assay knows."""
+    return str(_script().get_current_head())
+
+
+def known_revisions() -> list[str]:
+    """Every schema version this il6assay knows, oldest first."""
+    return [s.revision for s in reversed(list(_script().walk_revisions()))]
+
+
+def current_revision(connection: Any) -> str | None:
+    """The schema version stamped in the database (None when it has none)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _check_known(revision: str | None, url: str) -> None:
+    if revision is not None and revision not in known_revisions():
+        raise InputError(
+            f"database {shown(url)} has schema version {revision}, newer than this il6assay "
+            f"(which knows up to {head_revision()}): upgrade il6assay"
+        )
+
+
+def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
+    """Create or migrate the schema to ``target``; returns (version before, version after)."""
+    from alembic import command
+
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            before = current_revision(connection)
+            _check_known(before, str(engine.url))
+            if before is None and _has_tables(connection):
+                raise InputError(
+                    f"database {shown(str(engine.url))} has tables but no il6assay schema "
+                    "version: not an il6assay database, left untouched"
+                )
+            config = _config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, target)
+            after = current_revision(connection)
+    except DBAPIError as err:
+        if err.connection_invalidated or _is_connect_error(err):
+            raise unreachable(err, engine) from None
+        raise
+    return before, str(after)
+
+
+def _has_tables(connection: Any) -> bool:
+    return bool(inspect(connection).get_table_names())
+
+
+def _is_connect_error(err: DBAPIError) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(err, OperationalError)
+
+
+def require_current(connection: Any, url: str) -> None:
+    """Refuse a database whose schema is not this il6assay's newest (naming both versions)."""
+    revision = current_revision(connection)
+    _check_known(revision, url)
+    head = head_revision()
+    if revision != head:
+        raise InputError(
+            f"database {shown(url)} has schema version {revision or 'none'}, this il6assay "
+            f"needs {head}: run il6assay db upgrade --db ... first"
+        )
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in a database that has none; otherwise only check its version."""
+    try:
+        with engine.connect() as connection:
+            revision = current_revision(connection)
+            empty = revision is None and not _has_tables(connection)
+            connection.rollback()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    if empty:
+        upgrade(engine)
+        return
+    try:
+        with engine.connect() as connection:
+            require_current(connection, str(engine.url))
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None

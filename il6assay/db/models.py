@@ -1,0 +1,156 @@
+"""The database schema (SQLAlchemy 2): runs, curves, wells, sample results and the audit trail.
+
+The migrations in ``il6assay/db/migrations/versions`` create exactly this
+schema (a test compares them); change both together, with a new migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+CURRENT = "current"
+SUPERSEDED = "superseded"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class DbRun(Base):
+    """One pushed run (a run folder at one content version)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("run_id", "content_sha256", name="uq_runs_run_content"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    plate_id: Mapped[str | None] = mapped_column(String(200))
+    export_sha256: Mapped[str | None] = mapped_column(String(64))
+    reader: Mapped[str | None] = mapped_column(String(100))
+    reader_metadata: Mapped[str | None] = mapped_column(Text)
+    kit_lot: Mapped[str | None] = mapped_column(String(200))
+    settings: Mapped[str] = mapped_column(Text)
+    accepted_by_rules: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[str] = mapped_column(Text)
+    review_status: Mapped[str] = mapped_column(String(20))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_utc: Mapped[str | None] = mapped_column(String(40))
+    review_override: Mapped[bool] = mapped_column(Boolean)
+    tool_version: Mapped[str | None] = mapped_column(String(40))
+    created_utc: Mapped[str | None] = mapped_column(String(40))
+    pushed_utc: Mapped[str] = mapped_column(String(40))
+    pushed_os_account: Mapped[str] = mapped_column(String(200))
+    pushed_by: Mapped[str | None] = mapped_column(String(200))
+    run_json: Mapped[str] = mapped_column(Text)
+
+
+class DbCurve(Base):
+    """The standard curve of a pushed run."""
+
+    __tablename__ = "curves"
+    __table_args__ = (UniqueConstraint("run_pk", name="uq_curves_run"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    model: Mapped[str | None] = mapped_column(String(20))
+    weighting: Mapped[str | None] = mapped_column(String(20))
+    params: Mapped[str] = mapped_column(Text)
+    stderr: Mapped[str | None] = mapped_column(Text)
+    covariance: Mapped[str | None] = mapped_column(Text)
+    lloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    curve_json: Mapped[str] = mapped_column(Text)
+
+
+class DbWell(Base):
+    """One well of a pushed run, as wells.csv has it."""
+
+    __tablename__ = "wells"
+    __table_args__ = (UniqueConstraint("run_pk", "well", name="uq_wells_run_well"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    well: Mapped[str] = mapped_column(String(10))
+    role: Mapped[str | None] = mapped_column(String(20))
+    level: Mapped[str | None] = mapped_column(String(40))
+    sample: Mapped[str | None] = mapped_column(String(200))
+    dilution: Mapped[float | None] = mapped_column(Float)
+    nominal_pg_ml: Mapped[float | None] = mapped_column(Float)
+    reads: Mapped[str] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(40))
+    od: Mapped[float | None] = mapped_column(Float)
+    conc_pg_ml: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str | None] = mapped_column(Text)
+
+
+class DbResult(Base):
+    """One specimen's result (study ID and visit) from one run; at most one current per key."""
+
+    __tablename__ = "sample_results"
+    __table_args__ = (
+        Index(
+            "uq_results_current",
+            "study_id",
+            "visit",
+            unique=True,
+            sqlite_where=text("status = 'current'"),
+            postgresql_where=text("status = 'current'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    study_id: Mapped[str] = mapped_column(String(200), index=True)
+    visit: Mapped[str] = mapped_column(String(100))
+    sample: Mapped[str | None] = mapped_column(String(200))
+    dilution: Mapped[str | None] = mapped_column(String(40))
+    n_wells: Mapped[int | None] = mapped_column(Integer)
+    od_mean: Mapped[float | None] = mapped_column(Float)
+    conc_pg_ml: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str] = mapped_column(String(40))
+    ci_low_pg_ml: Mapped[float | None] = mapped_column(Float)
+    ci_high_pg_ml: Mapped[float | None] = mapped_column(Float)
+    lloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(Text)
+    advice: Mapped[str | None] = mapped_column(Text)
+    wells: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("sample_results.id"))
+    supersede_reason: Mapped[str | None] = mapped_column(Text)
+    superseded_utc: Mapped[str | None] = mapped_column(String(40))
+    # Added by migration 0002.
+    conc_cv_pct: Mapped[float | None] = mapped_column(Float)
+    dilutions: Mapped[str | None] = mapped_column(Text)
+
+
+class DbAudit(Base):
+    """The append-only audit trail: who, when, what, why, old and new values (never updated)."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time_utc: Mapped[str] = mapped_column(String(40))
+    os_account: Mapped[str] = mapped_column(String(200))
+    by_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    run_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    study_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    visit: Mapped[str | None] = mapped_column(String(100))
+    what: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,187 @@
+"""Reading the study database back: current results (long or wide) and a sample's history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from il6assay.db.engine import require_current, unreachable
+from il6assay.db.models import CURRENT, DbAudit, DbResult, DbRun
+from il6assay.errors import InputError
+
+RESULT_COLUMNS = [
+    "study_id",
+    "visit",
+    "result",
+    "conc_pg_ml",
+    "ci_low_pg_ml",
+    "ci_high_pg_ml",
+    "lloq_pg_ml",
+    "uloq_pg_ml",
+    "flags",
+    "sample",
+    "dilution",
+    "run_id",
+    "plate_id",
+    "export_sha256",
+    "reviewed_by",
+    "pushed_utc",
+]
+WIDE_VALUES = ("result", "conc_pg_ml", "flags", "run_id")
+FORMATS = ("csv", "xlsx", "json")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def current_results(engine: Engine, study_id: str | None = None) -> list[dict[str, Any]]:
+    """Current results, one row per study ID and visit, each with its run and input hash."""
+    query = (
+        select(DbResult, DbRun)
+        .join(DbRun, DbResult.run_pk == DbRun.id)
+        .where(DbResult.status == CURRENT)
+        .order_by(DbResult.study_id, DbResult.visit)
+    )
+    if study_id is not None:
+        query = query.where(DbResult.study_id == study_id)
+    try:
+        with Session(engine) as session:
+            require_current(session.connection(), str(engine.url))
+            rows = session.execute(query).all()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    out = []
+    for res, run in rows:
+        out.append(
+            {
+                "study_id": res.study_id,
+                "visit": res.visit,
+                "result": res.result,
+                "conc_pg_ml": res.conc_pg_ml,
+                "ci_low_pg_ml": res.ci_low_pg_ml,
+                "ci_high_pg_ml": res.ci_high_pg_ml,
+                "lloq_pg_ml": res.lloq_pg_ml,
+                "uloq_pg_ml": res.uloq_pg_ml,
+                "flags": res.flags,
+                "sample": res.sample,
+                "dilution": res.dilution,
+                "run_id": run.run_id,
+                "plate_id": run.plate_id,
+                "export_sha256": run.export_sha256,
+                "reviewed_by": run.reviewed_by,
+                "pushed_utc": run.pushed_utc,
+            }
+        )
+    return out
+
+
+def widen(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per study ID, ``<visit>_result``, ``<visit>_conc_pg_ml``, ... per visit."""
+    visits = list(dict.fromkeys(r["visit"] for r in rows))
+    columns = ["study_id"] + [f"{v}_{name}" for v in visits for name in WIDE_VALUES]
+    wide: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        target = wide.setdefault(r["study_id"], {"study_id": r["study_id"]})
+        for name in WIDE_VALUES:
+            target[f"{r['visit']}_{name}"] = r[name]
+    return columns, list(wide.values())
+
+
+def _safe(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def render(
+    rows: list[dict[str, Any]], columns: list[str], fmt: str, out: Path | None
+) -> str | None:
+    """Write ``rows`` as csv, xlsx or json to ``out``; without ``out``, return the csv/json text."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "xlsx":
+        if out is None:
+            raise InputError("--format xlsx needs --out FILE")
+        from il6assay.outputs import write_xlsx
+
+        write_xlsx(out, {"results": (columns, rows)})
+        return None
+    if fmt == "json":
+        text = json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([_safe(r.get(c)) for c in columns])
+        text = buffer.getvalue()
+    if out is None:
+        return text
+    out.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    return None
+
+
+def history(engine: Engine, study_id: str) -> list[dict[str, Any]]:
+    """Every value the study ID's specimens have had, oldest first, with why each changed."""
+    try:
+        with Session(engine) as session:
+            require_current(session.connection(), str(engine.url))
+            rows = session.execute(
+                select(DbResult, DbRun)
+                .join(DbRun, DbResult.run_pk == DbRun.id)
+                .where(DbResult.study_id == study_id)
+                .order_by(DbResult.visit, DbResult.id)
+            ).all()
+            audit = session.scalars(
+                select(DbAudit).where(DbAudit.study_id == study_id).order_by(DbAudit.id)
+            ).all()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    pushed = {(a.run_id, a.visit): a for a in audit}
+    out = []
+    for res, run in rows:
+        entry = pushed.get((run.run_id, res.visit))
+        out.append(
+            {
+                "study_id": res.study_id,
+                "visit": res.visit,
+                "result": res.result,
+                "conc_pg_ml": res.conc_pg_ml,
+                "flags": res.flags,
+                "status": res.status,
+                "run_id": run.run_id,
+                "pushed_utc": run.pushed_utc,
+                "pushed_by": run.pushed_by or run.pushed_os_account,
+                "reviewed_by": run.reviewed_by,
+                "superseded_by_result": res.superseded_by,
+                "supersede_reason": res.supersede_reason,
+                "superseded_utc": res.superseded_utc,
+                "result_id": res.id,
+                "audit": entry.what if entry is not None else None,
+            }
+        )
+    return out
+
+
+def history_text(entries: list[dict[str, Any]]) -> str:
+    """The history as lines a person reads: value, status, run, and why it changed."""
+    lines = []
+    for e in entries:
+        line = (
+            f"{e['study_id']} {e['visit']}: {e['result']} [{e['flags'] or 'no flags'}] "
+            f"{e['status']}, run {e['run_id']}, pushed {e['pushed_utc']} by {e['pushed_by']}"
+        )
+        if e["status"] != CURRENT:
+            line += (
+                f"; superseded {e['superseded_utc']} by result #{e['superseded_by_result']}: "
+                f"{e['supersede_reason']}"
+            )
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,111 @@
+"""Run folders and database helpers shared by the database tests (made once per session).
+
+Every run is the example plate processed for real (no fake run folders):
+``a`` is the example as shipped; ``a_reassay`` the same specimens measured
+again (processed unweighted, so other values and another run id); ``b`` and
+``c`` other subjects (the sheet's study IDs renumbered); ``unreviewed`` and
+``rejected`` never accepted; ``two_spellings`` a sheet that writes AML-001
+as "aml-001" on a second sample.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.orm import Session
+
+from il6assay.db.models import Base
+from tests.conftest import EXAMPLE
+
+_runs: dict[str, Path] = {}
+_root: Path | None = None
+
+
+def _sheet(folder: Path, name: str, edit: dict[str, str] | None, prefix: str | None) -> Path:
+    with (EXAMPLE / "plate_001.samples.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        if prefix is not None:
+            row["study_id"] = row["study_id"].replace("AML-0", prefix)
+        if edit and row["sample"] in edit:
+            row["study_id"] = edit[row["sample"]]
+    path = folder / f"{name}.samples.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "a": {"review": "accept"},
+    "a_reassay": {"review": "accept", "weighting": "none"},
+    "b": {"review": "accept", "prefix": "AML-1"},
+    "c": {"review": "accept", "prefix": "AML-2"},
+    "unreviewed": {"review": None, "weighting": "1/y"},
+    "rejected": {"review": "reject", "prefix": "AML-3"},
+    "two_spellings": {"review": "accept", "edit": {"P02": "aml-001"}},
+}
+
+
+def run_folder(name: str) -> Path:
+    """The run folder ``name`` of RECIPES, processed (and reviewed) on first use."""
+    global _root
+    if name in _runs:
+        return _runs[name]
+    from il6assay.outputs import write_run
+    from il6assay.review import review_run
+    from il6assay.run import process_plate
+    from il6assay.settings import Settings
+
+    if _root is None:
+        _root = Path(tempfile.mkdtemp(prefix="il6assay-dbruns-"))
+        atexit.register(shutil.rmtree, _root, True)
+    recipe = RECIPES[name]
+    sheet = _sheet(_root, name, recipe.get("edit"), recipe.get("prefix"))
+    settings = Settings()
+    if "weighting" in recipe:
+        settings = replace(settings, weighting=recipe["weighting"])
+    run = process_plate(
+        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet, settings
+    )
+    folder = write_run(run, _root / name, report=False)
+    if recipe["review"]:
+        review_run(folder, recipe["review"], "Lin", "checked the curve and controls")
+    _runs[name] = folder
+    return folder
+
+
+def copy_run(name: str, target: Path) -> Path:
+    """A private copy of a run folder, for a test that changes it."""
+    dest = target / run_folder(name).name
+    shutil.copytree(run_folder(name), dest)
+    return dest
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (and the schema version): to prove nothing changed."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(table.c.id))]
+        if inspect(conn).has_table("alembic_version"):
+            rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+            out["alembic_version"] = [tuple(r) for r in rows]
+    return out
+
+
+def count(engine: Engine, model: Any, **where: Any) -> int:
+    """Rows of ``model`` matching ``where``."""
+    with Session(engine) as session:
+        query = select(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return len(session.scalars(query).all())

@@ -1,0 +1,157 @@
+"""A throwaway PostgreSQL server for the database tests, started once per test session.
+
+Started from the installed binaries (Debian: /usr/lib/postgresql/<version>/bin)
+on 127.0.0.1 with a free port, trust authentication and a temporary data
+folder; stopped and deleted when the session ends. PostgreSQL refuses to run
+as root, so as root (CI) the data folder belongs to the ``postgres`` account
+the Debian package creates and the binaries run through ``runuser``. Each test
+gets a fresh database (``database_url``). When the binaries are absent the
+PostgreSQL tests skip, saying so, unless IL6ASSAY_REQUIRE_PG=1 (CI sets it),
+when they fail.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+REQUIRE_ENV = "IL6ASSAY_REQUIRE_PG"
+
+
+def find_bin() -> Path | None:
+    """The newest installed PostgreSQL bin folder holding initdb and pg_ctl (None if none)."""
+    found = [
+        Path(d)
+        for d in glob.glob(PG_BIN_GLOB)
+        if (Path(d) / "initdb").is_file() and (Path(d) / "pg_ctl").is_file()
+    ]
+    found.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return found[-1] if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PgServer:
+    """One running throwaway server."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="il6assay-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("postgres")  # KeyError: no postgres account
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self.prefix, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        """initdb, then pg_ctl start (waits until it accepts connections)."""
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = f"-F -p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
+
+    def stop(self) -> None:
+        """Stop the server and delete its files."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        """A SQLAlchemy URL for ``database`` on this server."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """Create an empty database; returns its URL."""
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+_server: PgServer | None = None
+_failure: str | None = None
+
+
+def server() -> PgServer:
+    """The session's server, started on first use; skips (or fails in CI) when impossible."""
+    global _server, _failure
+    if _server is None and _failure is None:
+        bin_dir = find_bin()
+        if bin_dir is None:
+            _failure = (
+                f"PostgreSQL binaries not found ({PG_BIN_GLOB}/initdb, pg_ctl): "
+                "apt-get install postgresql (.ci/run does)"
+            )
+        else:
+            try:
+                candidate = PgServer(bin_dir)
+                candidate.start()
+            except (KeyError, OSError, subprocess.CalledProcessError) as err:
+                detail = getattr(err, "stderr", "") or str(err)
+                _failure = f"could not start a throwaway PostgreSQL: {detail.strip()[:300]}"
+            else:
+                _server = candidate
+                atexit.register(candidate.stop)
+    if _server is None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{_failure} ({REQUIRE_ENV}=1)")
+        pytest.skip(_failure or "PostgreSQL unavailable")
+    return _server
+
+
+def database_url() -> str:
+    """A fresh empty PostgreSQL database on the session's server."""
+    return server().new_database()
