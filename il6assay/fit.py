@@ -207,6 +207,7 @@ def solve(
     loss: str = "linear",
     f_scale: float = 1.0,
     rtol: float = 1e-15,
+    max_nfev: int | None = None,
 ) -> Solution | None:
     """Minimise ||r(theta)||^2 from ``theta0``; None when the solver fails.
 
@@ -231,7 +232,10 @@ def solve(
         return cache[key]
 
     method = "lm" if bounds is None and loss == "linear" else "trf"
-    kwargs: dict[str, Any] = {"method": method, "max_nfev": 2000 if method == "lm" else 500}
+    kwargs: dict[str, Any] = {
+        "method": method,
+        "max_nfev": max_nfev or (2000 if method == "lm" else 500),
+    }
     if method == "lm":
         kwargs.update(xtol=1e-15, ftol=1e-15, gtol=1e-15)
     else:
@@ -443,8 +447,11 @@ def _rising(conc: np.ndarray, od: np.ndarray) -> bool:
 class _Problem:
     """One curve-fitting problem: data, model, weights, and what counts as plausible."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, five: bool) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, five: bool, quick: bool = False) -> None:
         self.x, self.y, self.five = x, y, five
+        # A comparison fit: bounded trust-region capped, no robust stage.
+        self.quick = quick
+        self.trf_nfev = 100 if quick else None
         pos = x[x > 0]
         self.lnx_lo, self.lnx_hi = float(np.log(pos.min())), float(np.log(pos.max()))
         self.span = float(np.ptp(y))
@@ -483,10 +490,10 @@ class _Problem:
         lnc_ok = self.lnx_lo - _LNC_MARGIN <= lnc <= self.lnx_hi + _LNC_MARGIN
         return bool(lnc_ok and abs(b) <= _B_MAX and abs(d - a) > 1e-9 * max(self.span, 1e-12))
 
-    def near(self, theta: np.ndarray, rtol: float = 1e-15) -> Solution | None:
+    def near(self, theta: np.ndarray, rtol: float = 1e-15, bounded: bool = True) -> Solution | None:
         """Refine from ``theta``: Levenberg-Marquardt, else bounded trust-region."""
-        for bounds in (None, self.bounds()):
-            sol = solve(self.fun_jac, theta, bounds=bounds, rtol=rtol)
+        for bounds in (None, self.bounds()) if bounded else (None,):
+            sol = solve(self.fun_jac, theta, bounds=bounds, rtol=rtol, max_nfev=self.trf_nfev)
             if sol is not None and self.plausible(sol):
                 return sol
         return None
@@ -503,10 +510,10 @@ class _Problem:
         if not found:
             bounds = self.bounds()
             for theta0 in starts:
-                sol = solve(self.fun_jac, theta0, bounds=bounds)
+                sol = solve(self.fun_jac, theta0, bounds=bounds, max_nfev=self.trf_nfev)
                 if sol is not None and self.plausible(sol):
                     found.append(sol)
-        if not found:
+        if not found and not self.quick:
             for theta0 in starts[:3]:
                 sol = solve(self.fun_jac, theta0, bounds=self.bounds(), loss="soft_l1")
                 if sol is not None and self.plausible(sol):
@@ -550,8 +557,13 @@ def fit_curve(
     response: np.ndarray | list[float],
     model: str = "4pl",
     weighting: str = "none",
+    *,
+    quick: bool = False,
 ) -> CurveFit:
     """Fit a 4PL or 5PL to standard concentrations and ODs (all replicates, not means).
+
+    ``quick`` bounds the effort (the first three starts only), for fits made
+    for comparison rather than for results.
 
     Never raises for a curve that cannot be fitted: the result has
     ``success=False`` and says why. Example::
@@ -586,13 +598,15 @@ def fit_curve(
     if np.ptp(y) == 0:
         return _failed(model, weighting, n, "all standard ODs are equal: no curve to fit", None)
 
-    problem = _Problem(x, y, model == "5pl")
+    problem = _Problem(x, y, model == "5pl", quick=quick)
     starts = problem.starts()
     if model == "5pl":
         # The 4PL is the 5PL with g = 1: its fit is the natural first start.
         four = fit_curve(x, y, "4pl")
         if four.success and four._theta is not None:
             starts.insert(0, np.append(four._theta, 0.0))
+    if quick:
+        starts = starts[:3]
     sol = problem.best(starts)
     if sol is None:
         return _failed(model, weighting, n, "no strategy converged to a plausible curve", starts[0])
@@ -605,7 +619,13 @@ def fit_curve(
             problem.w = problem.weights_from(sol.theta, power)
             # Weights move the optimum a little: refine from the last solution,
             # and only search all starts again when that fails.
-            nxt = problem.near(sol.theta, rtol=1e-9) or problem.best(starts)
+            # On failure, the full strategy chain from this solution, not from every
+            # start again (that made some 5PL fits take seconds).
+            nxt = problem.near(sol.theta, rtol=1e-9, bounded=not quick)
+            if nxt is None and quick:
+                settled = False  # a comparison fit: keep the last pass, say so
+                break
+            nxt = nxt or problem.best([sol.theta])
             if nxt is None:
                 return _failed(
                     model, weighting, n, "the weighted refit did not converge", starts[0]

@@ -256,7 +256,11 @@ def compare_models(
 
     out: dict[str, Any] = {"chosen": settings.model}
     for model in MODELS:
-        fit = chosen if model == settings.model else fit_curve(conc, ods, model, settings.weighting)
+        fit = (
+            chosen
+            if model == settings.model
+            else fit_curve(conc, ods, model, settings.weighting, quick=True)
+        )
         recoveries = {}
         if fit.success:
             for w, x in zip(points, fit.inverse(ods), strict=True):
