@@ -40,10 +40,9 @@ import re
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate import Plate, Reading, empty_grid
-from il6assay.readers.gen5 import iso_datetime
+from il6assay.plate import Plate, Reading
+from il6assay.readers._common import iso_datetime, parse_grid_rows
 from il6assay.readers.source import HEAD_BYTES, Sniff, Source
-from il6assay.tokens import guess_decimal, parse_reading
 
 NAME = "bmg"
 DESCRIPTION = "BMG LABTECH MARS CSV export (absorbance endpoint 'Raw Data' grids)"
@@ -287,23 +286,7 @@ def _grid(
                 f"row {row[0]} has values beyond column {ncols}", where=f"line {i + 1}"
             )
         body.append(i)
-    decimal = guess_decimal(c for i in body for c in rows[i][1 : ncols + 1])
-    grid = empty_grid(nrows, ncols)
-    seen: set[str] = set()
-    for i in body:
-        row = rows[i]
-        letter = row[0]
-        if letter in seen:
-            raise InputError(f"row {letter} appears twice in one grid", where=f"line {i + 1}")
-        seen.add(letter)
-        for col in range(1, ncols + 1):
-            cell = row[col] if col < len(row) else ""
-            try:
-                grid[f"{letter}{col}"] = parse_reading(cell, decimal)
-            except InputError as err:
-                raise InputError(
-                    f"well {letter}{col}: {err.message}", where=f"line {i + 1}, field {col + 1}"
-                ) from None
     if not body:
         raise InputError("grid header without rows A, B, ... below it", where=f"line {header + 1}")
+    grid = parse_grid_rows(rows, body, nrows, ncols)
     return grid

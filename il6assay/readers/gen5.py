@@ -34,13 +34,13 @@ What is read:
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate import Plate, Reading, empty_grid
+from il6assay.readers._common import iso_datetime
 from il6assay.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.tokens import guess_decimal, parse_reading
 
@@ -166,54 +166,6 @@ def read(source: Source) -> list[Plate]:
         for n, line in enumerate(source.text.splitlines(), start=1):
             rows.add(_split(line), None, n)
     return _parse(rows, default_id=source.path.stem)
-
-
-def iso_datetime(date: str, time: str) -> str | None:
-    """ISO 8601 local date-time of the read, or None when the date is ambiguous.
-
-    Gen5 prints the date in the PC's locale: "4/11/2024" is 11 April in the
-    US and 4 November in Europe, so a day/month pair that could be either is
-    left raw rather than guessed. Year-first dates and pairs with a part
-    above 12 (or both parts equal) are unambiguous. No time zone is known.
-    """
-    day = _date(date)
-    clock = _time(time)
-    if day is None or clock is None:
-        return None
-    return dt.datetime.combine(day, clock).isoformat()
-
-
-def _date(text: str) -> dt.date | None:
-    text = text.strip()
-    try:
-        if m := re.match(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[T ])", text):
-            return dt.date(int(m[1]), int(m[2]), int(m[3]))
-        if m := re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", text):
-            a, b, year = int(m[1]), int(m[2]), int(m[3])
-            if a == b or (a <= 12 and b > 12):
-                return dt.date(year, a, b)  # month/day (US order), or the same either way
-            if a > 12 and b <= 12:
-                return dt.date(year, b, a)  # day/month
-    except ValueError:
-        return None
-    return None  # ambiguous day/month, two-digit year, or an unknown form
-
-
-def _time(text: str) -> dt.time | None:
-    m = re.fullmatch(
-        r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp]\.?[Mm]\.?)?", text.strip()
-    )
-    if not m:
-        return None
-    hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
-    if m[4]:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if m[4][0] in "Pp" else 0)
-    try:
-        return dt.time(hour, minute, second)
-    except ValueError:
-        return None
 
 
 def _trim_left(rows: list[list[str]]) -> list[list[str]]:

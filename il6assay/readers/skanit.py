@@ -42,7 +42,7 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate import Plate, Reading, empty_grid
-from il6assay.readers.gen5 import iso_datetime
+from il6assay.readers._common import iso_datetime
 from il6assay.readers.source import Sniff, Source
 from il6assay.tokens import guess_decimal, parse_reading
 
