@@ -13,53 +13,23 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from il6assay.fit import four_pl
 from il6assay.layout import Layout, load_layout
 from il6assay.plate import MASKED, MISSING, SATURATED, Export, Plate, Token
 from il6assay.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
 from il6assay.run import Run, process_plate
 from il6assay.samples import load_samples
 from il6assay.settings import Settings
-from il6assay.simulate import Noise, TrueCurve, simulate_plate
 from tests.conftest import STANDARD_LAYOUT
+from tests.plates import make_plate, set_conc, set_od, true_od
 
-TRUE = (0.06, 1.1, 220.0, 3.1)  # a, b, c, d of the simulated plate
 SAMPLE_WELLS = {"P01": ("A4", "A5"), "P02": ("B4", "B5"), "P03": ("C4", "C5"), "P04": ("D4", "D5")}
 
 
 @pytest.fixture(scope="module")
 def layout() -> Layout:
     return load_layout(STANDARD_LAYOUT)
-
-
-def make_plate(layout: Layout, truth: dict[str, float] | None = None) -> Plate:
-    """A noiseless plate: every sample at 50 pg/mL unless ``truth`` says otherwise."""
-    labels = {s.sample for s in layout.wells.values() if s.role == "sample" and s.sample}
-    sim = simulate_plate(
-        layout,
-        np.random.default_rng(1),
-        curve=TrueCurve(a=(0.06, 0.06), b=(1.1, 1.1), c=(220.0, 220.0), d=(3.1, 3.1)),
-        noise=Noise(cv=0.0, sd=0.0, background_sd=0.0),
-        truth={**dict.fromkeys(labels, 50.0), **(truth or {})},
-    )
-    return sim.plate
-
-
-def true_od(x: float) -> float:
-    return float(four_pl(x, *TRUE))
-
-
-def set_od(plate: Plate, well: str, od: float) -> None:
-    """Make the well's corrected OD (450 - 570) equal ``od``."""
-    plate.reads["450"][well] = od + float(plate.reads["570"][well])  # type: ignore[arg-type]
-
-
-def set_conc(plate: Plate, well: str, x: float) -> None:
-    """Give the well the OD of concentration ``x`` on the true curve."""
-    set_od(plate, well, true_od(x))
 
 
 def pull_apart(plate: Plate, layout: Layout, level: str, factor: float) -> tuple[str, str]:

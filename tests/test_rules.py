@@ -32,11 +32,10 @@ from il6assay.rules import (
 )
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
-from il6assay.simulate import Noise, TrueCurve, simulate_plate
 from il6assay.wells import Well
 from tests.conftest import STANDARD_LAYOUT
+from tests.plates import make_plate, set_conc, set_od, true_od
 
-TRUE = (0.06, 1.1, 220.0, 3.1)
 NOMINALS = {
     "S1": 300.0,
     "S2": 150.0,
@@ -55,30 +54,6 @@ DEFAULTS = Settings()
 @pytest.fixture(scope="module")
 def layout() -> Layout:
     return load_layout(STANDARD_LAYOUT)
-
-
-def make_plate(layout: Layout, truth: dict[str, float] | None = None) -> Plate:
-    labels = {s.sample for s in layout.wells.values() if s.role == "sample" and s.sample}
-    sim = simulate_plate(
-        layout,
-        np.random.default_rng(2),
-        curve=TrueCurve(a=(0.06, 0.06), b=(1.1, 1.1), c=(220.0, 220.0), d=(3.1, 3.1)),
-        noise=Noise(cv=0.0, sd=0.0, background_sd=0.0),
-        truth={**dict.fromkeys(labels, 50.0), **(truth or {})},
-    )
-    return sim.plate
-
-
-def true_od(x: float) -> float:
-    return float(four_pl(x, *TRUE))
-
-
-def set_od(plate: Plate, well: str, od: float) -> None:
-    plate.reads["450"][well] = od + float(plate.reads["570"][well])  # type: ignore[arg-type]
-
-
-def set_conc(plate: Plate, well: str, x: float) -> None:
-    set_od(plate, well, true_od(x))
 
 
 def level_wells(layout: Layout, level: str) -> list[str]:
@@ -581,7 +556,7 @@ def test_a_wild_standard_well_is_marked_suspect_outlier_not_removed():
     """Over 40 simulated plates (5 % CV): a replicate 60 % off is found almost always,
     while clean plates rarely get a hint (measured: 195/200 found, 14/200 clean plates
     with a hint)."""
-    from il6assay.fit import fit_curve, four_pl
+    from il6assay.fit import fit_curve
     from il6assay.outliers import suspect_outliers
 
     conc = [
