@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, MetaData, inspect, select, text
 from sqlalchemy.orm import Session
 
 from il6assay.db.models import Base
@@ -94,9 +94,14 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (and the schema version): to prove nothing changed."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
+        names = set(inspect(conn).get_table_names())
+        reflected = MetaData()
+        reflected.reflect(
+            conn, only=[t.name for t in Base.metadata.sorted_tables if t.name in names]
+        )
+        for table in reflected.sorted_tables:
             out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(table.c.id))]
-        if inspect(conn).has_table("alembic_version"):
+        if "alembic_version" in names:
             rows = conn.execute(text("SELECT version_num FROM alembic_version"))
             out["alembic_version"] = [tuple(r) for r in rows]
     return out

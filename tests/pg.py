@@ -56,6 +56,7 @@ class PgServer:
         self.data = self.root / "data"
         self.port = _free_port()
         self.prefix: list[str] = []
+        self.stopped = False
         if os.geteuid() == 0:
             entry = pwd.getpwnam("postgres")  # KeyError: no postgres account
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
@@ -100,7 +101,10 @@ class PgServer:
         )
 
     def stop(self) -> None:
-        """Stop the server and delete its files."""
+        """Stop the server and delete its files (once; later calls do nothing)."""
+        if self.stopped:
+            return
+        self.stopped = True
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -125,8 +129,11 @@ _server: PgServer | None = None
 _failure: str | None = None
 
 
-def server() -> PgServer:
-    """The session's server, started on first use; skips (or fails in CI) when impossible."""
+def server(config: pytest.Config | None = None) -> PgServer:
+    """The session's server, started on first use; skips (or fails in CI) when impossible.
+
+    Stopped when the pytest session ends (``config``'s cleanup), or at exit at the latest.
+    """
     global _server, _failure
     if _server is None and _failure is None:
         bin_dir = find_bin()
@@ -145,6 +152,8 @@ def server() -> PgServer:
             else:
                 _server = candidate
                 atexit.register(candidate.stop)
+                if config is not None:
+                    config.add_cleanup(candidate.stop)
     if _server is None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{_failure} ({REQUIRE_ENV}=1)")
@@ -152,6 +161,6 @@ def server() -> PgServer:
     return _server
 
 
-def database_url() -> str:
+def database_url(request: pytest.FixtureRequest | None = None) -> str:
     """A fresh empty PostgreSQL database on the session's server."""
-    return server().new_database()
+    return server(request.config if request is not None else None).new_database()

@@ -91,7 +91,7 @@ def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
 
 
 def _sqlite_transactions(engine: Engine) -> None:
-    """Foreign keys on; every transaction is BEGIN IMMEDIATE, so concurrent writers queue."""
+    """Foreign keys on; a writer (``writer(engine)``) takes the lock at BEGIN, so writers queue."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -102,7 +102,13 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get("il6assay_writer", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for a writing transaction (on SQLite: BEGIN IMMEDIATE, waiting for the lock)."""
+    return engine.execution_options(il6assay_writer=True)
 
 
 def unreachable(err: DBAPIError, engine: Engine) -> InputError:
@@ -155,7 +161,7 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
     from alembic import command
 
     try:
-        with engine.begin() as connection:
+        with writer(engine).begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
             before = current_revision(connection)

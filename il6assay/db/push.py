@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from il6assay.audit import now_utc, os_account
-from il6assay.db.engine import ensure_schema, unreachable
+from il6assay.db.engine import ensure_schema, unreachable, writer
 from il6assay.db.models import CURRENT, SUPERSEDED, DbAudit, DbCurve, DbResult, DbRun, DbWell
 from il6assay.errors import InputError
 from il6assay.masking import RunFolder, open_run
@@ -172,7 +172,7 @@ def push_run(
     """Push one checked run in one transaction (retried if a concurrent push took a key)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with Session(engine) as session, session.begin():
+            with Session(writer(engine)) as session, session.begin():
                 return _push(session, run, by=by, supersede=supersede, reason=reason)
         except IntegrityError:
             if attempt == ATTEMPTS:

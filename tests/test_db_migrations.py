@@ -1,0 +1,126 @@
+"""The schema: created and migrated by the shipped migrations, never dropped, newer refused.
+
+Run against SQLite and a real PostgreSQL (tests/pg.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, text
+
+from il6assay.cli import main
+from il6assay.db.engine import head_revision, known_revisions, make_engine, upgrade
+from il6assay.db.models import Base
+from tests import pg
+from tests.db_support import run_folder, snapshot
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on either backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "study.db")
+    return pg.database_url(request)
+
+
+def invoke(*args: str | Path) -> object:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_two_migrations_are_shipped_inside_the_package():
+    assert known_revisions() == ["0001", "0002"]
+    assert head_revision() == "0002"
+
+
+def test_db_upgrade_creates_the_schema_then_says_it_is_up_to_date(db_url):
+    first = invoke("db", "upgrade", "--db", db_url)
+    assert first.exit_code == 0, first.output
+    assert "none -> 0002" in first.output
+    second = invoke("db", "upgrade", "--db", db_url)
+    assert second.exit_code == 0 and "0002, up to date" in second.output
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_database_stamped_at_the_first_migration_is_upgraded_keeping_its_rows(db_url):
+    engine = make_engine(db_url)
+    assert upgrade(engine, "0001") == (None, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, run_id, content_sha256, settings, accepted_by_rules, "
+                "verdict, review_status, review_override, pushed_utc, pushed_os_account, "
+                "run_json) VALUES (1, 'old-run', 'abc', '{}', true, 'accepted', 'accepted', "
+                "false, '2025-01-01T00:00:00+00:00', 'lin', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sample_results (id, run_pk, study_id, visit, result, flags, status) "
+                "VALUES (1, 1, 'AML-900', 'D0', '12.3', '', 'current')"
+            )
+        )
+    columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
+    assert "conc_cv_pct" not in columns
+    out = invoke("db", "upgrade", "--db", db_url)
+    assert out.exit_code == 0 and "0001 -> 0002" in out.output
+    columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
+    assert {"conc_cv_pct", "dilutions"} <= columns
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT study_id, result FROM sample_results")).all()
+    assert [tuple(r) for r in kept] == [("AML-900", "12.3")]
+    # the old row is still the current value, next to what a new push adds
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    out = invoke("results", "--db", db_url, "--study-id", "AML-900")
+    assert "12.3" in out.output
+
+
+def test_push_to_a_database_at_an_older_version_asks_for_db_upgrade(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")
+    before = snapshot(engine)
+    out = invoke("push", run_folder("a"), "--db", db_url)
+    assert out.exit_code == 2
+    assert "schema version 0001" in out.output and "il6assay db upgrade" in out.output
+    assert snapshot(engine) == before
+
+
+def test_schema_newer_than_the_tool_is_refused_naming_its_version(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0042'"))
+    before = snapshot(engine)
+    for args in (("push", run_folder("a")), ("results",), ("db", "upgrade")):
+        out = invoke(*args, "--db", db_url)
+        assert out.exit_code == 2, args
+        assert "schema version 0042, newer than this il6assay" in out.output
+        assert len(out.output.strip().splitlines()) == 1
+    assert snapshot(engine) == before
+
+
+def test_a_database_that_is_not_il6assays_is_left_untouched(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE patients (name TEXT)")
+    out = invoke("push", run_folder("a"), "--db", path)
+    assert out.exit_code == 2
+    out = invoke("db", "upgrade", "--db", path)
+    assert out.exit_code == 2 and "not an il6assay database" in out.output
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["patients"]

@@ -1,0 +1,256 @@
+"""REDCap export: the Data Import Tool CSV, and the import-records API against a local server.
+
+The server (http.server on 127.0.0.1, in a thread) checks each request as
+REDCap would receive it (POST form fields, token, content=record,
+format=csv, type=flat, overwriteBehavior=normal, returnContent=count) and
+answers as REDCap does: ``{"count": N}`` with N the records imported, the
+``{"count": 0}`` of a malformed import (PyCap#103), or an HTTP error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from click.testing import CliRunner
+
+from il6assay.cli import main
+from il6assay.db.engine import make_engine
+from il6assay.db.push import push_runs
+from il6assay.errors import InputError
+from il6assay.redcap import load_mapping
+from tests.conftest import FIXTURES
+from tests.db_support import run_folder
+
+MAPPING = FIXTURES / "redcap" / "il6_mapping.toml"
+TOKEN = "0123456789ABCDEF0123456789ABCDEF"
+
+
+class FakeRedcap(BaseHTTPRequestHandler):
+    """REDCap's API endpoint as far as import-records goes."""
+
+    mode = "ok"
+    requests: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length).decode("utf-8")
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+        FakeRedcap.requests.append(form)
+        if self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+            return self._answer(400, {"error": "not a form post"})
+        if form.get("token") != TOKEN:
+            return self._answer(403, {"error": "You do not have permissions to use the API"})
+        expected = {
+            "content": "record",
+            "format": "csv",
+            "type": "flat",
+            "overwriteBehavior": "normal",
+            "returnContent": "count",
+        }
+        wrong = {k: form.get(k) for k, v in expected.items() if form.get(k) != v}
+        if wrong:
+            return self._answer(400, {"error": f"bad parameters {wrong}"})
+        if FakeRedcap.mode == "error":
+            return self._answer(400, {"error": "The following fields do not exist: il6_conc"})
+        if FakeRedcap.mode == "count0":
+            return self._answer(200, {"count": 0})
+        rows = list(csv.DictReader(io.StringIO(form["data"])))
+        if not rows or "record_id" not in rows[0]:
+            return self._answer(200, {"count": 0})
+        return self._answer(200, {"count": len({r["record_id"] for r in rows})})
+
+    def _answer(self, status: int, doc: dict[str, Any]) -> None:
+        payload = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def redcap() -> Iterator[str]:
+    """A local REDCap API URL, answering in FakeRedcap.mode."""
+    FakeRedcap.mode = "ok"
+    FakeRedcap.requests = []
+    server = HTTPServer(("127.0.0.1", 0), FakeRedcap)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def study_db(tmp_path: Path) -> str:
+    """A SQLite study database holding the example plate's accepted results."""
+    path = str(tmp_path / "study.db")
+    push_runs(make_engine(path), [run_folder("a")])
+    return path
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def test_csv_for_the_data_import_tool_has_record_id_event_and_mapped_fields(study_db, tmp_path):
+    out_file = tmp_path / "redcap.csv"
+    out = invoke("export-redcap", "--fields", MAPPING, "--db", study_db, "--out", out_file)
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(out_file.open(encoding="utf-8")))
+    assert list(rows[0])[:2] == ["record_id", "redcap_event_name"]
+    assert set(rows[0]) == {
+        "record_id",
+        "redcap_event_name",
+        "il6_result",
+        "il6_conc",
+        "il6_flags",
+        "il6_run_id",
+        "il6_export_sha256",
+    }
+    first = next(r for r in rows if r["record_id"] == "AML-001" and r["il6_flags"])
+    assert first["redcap_event_name"] == "baseline_arm_1"
+    assert first["il6_result"].startswith("<") and first["il6_conc"] == ""
+    assert not out_file.read_bytes().startswith(b"\xef\xbb\xbf")  # no BOM in the header
+
+
+def test_api_push_sends_what_redcap_expects_and_checks_the_count(study_db, redcap):
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "REDCAP_TOKEN",
+        env={"REDCAP_TOKEN": TOKEN},
+    )
+    assert out.exit_code == 0, out.output
+    sent = FakeRedcap.requests[-1]
+    records = {r["record_id"] for r in csv.DictReader(io.StringIO(sent["data"]))}
+    assert f"REDCap imported {len(records)} record(s)" in out.output
+    assert sent["overwriteBehavior"] == "normal" and sent["action"] == "import"
+    assert TOKEN not in out.output
+
+
+def test_count_zero_answer_is_a_failed_push(study_db, redcap):
+    FakeRedcap.mode = "count0"
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "REDCAP_TOKEN",
+        env={"REDCAP_TOKEN": TOKEN},
+    )
+    assert out.exit_code == 2
+    assert "REDCap reported 0 record(s) imported but" in out.output
+    assert TOKEN not in out.output
+
+
+def test_http_error_from_redcap_is_one_line_with_its_message(study_db, redcap):
+    FakeRedcap.mode = "error"
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "REDCAP_TOKEN",
+        env={"REDCAP_TOKEN": TOKEN},
+    )
+    assert out.exit_code == 2
+    assert "HTTP 400" in out.output and "il6_conc" in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_wrong_token_is_refused_without_printing_it(study_db, redcap):
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "REDCAP_TOKEN",
+        env={"REDCAP_TOKEN": "WRONG-TOKEN-VALUE"},
+    )
+    assert out.exit_code == 2 and "HTTP 403" in out.output
+    assert "WRONG-TOKEN-VALUE" not in out.output
+
+
+def test_token_comes_only_from_an_environment_variable(study_db, redcap):
+    out = invoke("export-redcap", "--fields", MAPPING, "--db", study_db, "--api", redcap)
+    assert out.exit_code == 2 and "--token-env" in out.output
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "NO_SUCH_VAR_IL6",
+        env={"NO_SUCH_VAR_IL6": ""},
+    )
+    assert out.exit_code == 2 and "NO_SUCH_VAR_IL6" in out.output
+    assert FakeRedcap.requests == []
+
+
+def test_visit_without_an_event_is_refused(study_db, tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING.read_text().replace('C1D28 = "cycle_1_day_28_arm_1"\n', ""))
+    out = invoke("export-redcap", "--fields", mapping, "--db", study_db)
+    assert out.exit_code == 2 and "visit 'C1D28'" in out.output
+
+
+def test_classic_project_needs_one_visit_per_record(study_db, tmp_path):
+    classic = '[project]\nrecord_id = "study_no"\n\n[fields]\nresult = "il6_result"\n'
+    mapping = tmp_path / "classic.toml"
+    mapping.write_text(classic)
+    out = invoke("export-redcap", "--fields", mapping, "--db", study_db)
+    assert out.exit_code == 2 and "not longitudinal" in out.output
+    mapping.write_text(classic.replace('"study_no"\n', '"study_no"\nvisits = ["D0"]\n'))
+    out = invoke("export-redcap", "--fields", mapping, "--db", study_db)
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[0] == "study_no,il6_result"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[fields]\nresult = "IL6 Result"\n', "not a REDCap field name"),
+        ('[fields]\npatient_name = "name"\n', "unknown il6assay value"),
+        ('[project]\nlongitudinal = true\n[fields]\nresult = "il6"\n', "needs [events]"),
+        ("[fields\n", "not valid TOML"),
+    ],
+)
+def test_bad_mapping_is_refused_saying_why(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message.replace("[", r"\[")):
+        load_mapping(path)
