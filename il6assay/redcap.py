@@ -25,26 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from il6assay.db.read import RESULT_COLUMNS
 from il6assay.errors import InputError
 
-# il6assay values a mapping may send (columns of ``il6assay results``).
-EXPORTABLE = (
-    "result",
-    "conc_pg_ml",
-    "ci_low_pg_ml",
-    "ci_high_pg_ml",
-    "lloq_pg_ml",
-    "uloq_pg_ml",
-    "flags",
-    "visit",
-    "sample",
-    "dilution",
-    "run_id",
-    "plate_id",
-    "export_sha256",
-    "reviewed_by",
-    "pushed_utc",
-)
+# il6assay values a mapping may send: the columns of ``il6assay results``
+# (the study ID is the record id, mapped on its own).
+EXPORTABLE = tuple(c for c in RESULT_COLUMNS if c != "study_id")
 EVENT_FIELD = "redcap_event_name"
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 TIMEOUT_S = 60

@@ -87,3 +87,25 @@ def parse_grid_rows(
                     f"well {letter}{col}: {err.message}", where=f"line {i + 1}, field {col + 1}"
                 ) from None
     return grid
+
+
+def column_letter(j: int) -> str:
+    """Spreadsheet column name of 0-based column ``j``: 0 -> "A", 26 -> "AA"."""
+    name = ""
+    j += 1
+    while j:
+        j, rem = divmod(j - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def sheet_where(sheet: str, i: int, j: int | None = None) -> str:
+    """Where a cell (or row) is, for an error: "sheet 'Plate 1' C7"."""
+    if j is None:
+        return f"sheet '{sheet}' row {i + 1}"
+    return f"sheet '{sheet}' {column_letter(j)}{i + 1}"
+
+
+def cell_text(row: list[str], j: int) -> str:
+    """A row's cell ``j``, stripped; "" beyond the row's end."""
+    return row[j].strip() if j < len(row) else ""

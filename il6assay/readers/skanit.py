@@ -42,7 +42,9 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate import Plate, Reading, empty_grid
+from il6assay.readers._common import cell_text as _cell
 from il6assay.readers._common import iso_datetime
+from il6assay.readers._common import sheet_where as _where
 from il6assay.readers.source import Sniff, Source
 from il6assay.tokens import guess_decimal, parse_reading
 
@@ -153,18 +155,6 @@ def read(source: Source) -> list[Plate]:
             meta["plate_type"] = info["templates"][p.name]
         out.append(Plate(id=p.id, reads=reads, metadata=meta, rows=nrows, cols=ncols))
     return out
-
-
-def _where(sheet: str, i: int, j: int | None = None) -> str:
-    if j is None:
-        return f"sheet '{sheet}' row {i + 1}"
-    from openpyxl.utils import get_column_letter
-
-    return f"sheet '{sheet}' {get_column_letter(j + 1)}{i + 1}"
-
-
-def _cell(row: list[str], j: int) -> str:
-    return row[j].strip() if j < len(row) else ""
 
 
 def _grids(sheet: str, rows: list[list[str]]) -> list[tuple[str, int, int, int]]:
