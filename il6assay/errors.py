@@ -25,7 +25,9 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         head = ", ".join(p for p in (self.path, self.where) if p)
-        return f"{head}: {self.message}" if head else self.message
+        text = f"{head}: {self.message}" if head else self.message
+        # One line, whatever a file name or a quoted cell carried.
+        return " ".join(text.splitlines())
 
     def at(self, path: str | Path | None = None, where: str | None = None) -> InputError:
         """Fill in the file and location if an inner raise left them empty."""

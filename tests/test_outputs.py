@@ -92,3 +92,10 @@ def test_raw_reads_are_never_altered_by_processing(tmp_path):
     before = export.read_bytes()
     CliRunner().invoke(main, ["process", str(export), "--out", str(tmp_path / "out")])
     assert export.read_bytes() == before
+
+
+def test_an_input_error_is_always_one_line():
+    from il6assay.errors import InputError
+
+    err = InputError("unknown reading 'a\nb'", path="odd\nname.csv", where="line 3")
+    assert "\n" not in str(err) and str(err) == "odd name.csv, line 3: unknown reading 'a b'"
