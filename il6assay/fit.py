@@ -41,9 +41,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import lmfit
 
 MODELS: dict[str, tuple[str, ...]] = {"4pl": ("a", "b", "c", "d"), "5pl": ("a", "b", "c", "d", "g")}
 PARAM_NAMES = MODELS["4pl"]
@@ -378,7 +381,7 @@ class CurveFit:
         q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
         return f - q * np.sqrt(var), f + q * np.sqrt(var)
 
-    def to_lmfit(self):
+    def to_lmfit(self) -> lmfit.Parameters:
         """The parameters as ``lmfit.Parameters`` (values and standard errors), for lmfit users."""
         import lmfit
 

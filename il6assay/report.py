@@ -20,13 +20,16 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from il6assay.outputs import sha256_file, verdict_text
 from il6assay.results import format_sig
 from il6assay.run import Run
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 PASS, FAIL = "#1f77b4", "#d62728"
 REVIEW_JS = "review.js"
@@ -67,7 +70,7 @@ def _hover(name: str, od: float | None, conc: float | None, extra: str = "") -> 
     return f"{html.escape(name)}<br>OD {od_text}<br>{conc_text}{extra}"
 
 
-def curve_figure(run: Run):
+def curve_figure(run: Run) -> go.Figure:
     """The standard curve: standards, fit with 95 % band, samples, LLOQ/ULOQ."""
     import plotly.graph_objects as go
 
@@ -180,7 +183,7 @@ def curve_figure(run: Run):
     return fig
 
 
-def residual_figure(run: Run):
+def residual_figure(run: Run) -> go.Figure:
     """Residuals (OD - fitted OD) of the standard wells against their nominal concentration."""
     import plotly.graph_objects as go
 
@@ -214,7 +217,7 @@ def residual_figure(run: Run):
     return fig
 
 
-def plate_figure(run: Run):
+def plate_figure(run: Run) -> go.Figure:
     """8x12 heat map of the corrected OD, each well's role and flags on hover; flagged wells x."""
     import plotly.graph_objects as go
 

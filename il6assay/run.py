@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from il6assay import __version__
 from il6assay.detection import detection_limits
@@ -48,6 +48,9 @@ from il6assay.rules import (
 from il6assay.samples import SampleSheet, load_samples, match_samples
 from il6assay.settings import ZERO_STANDARD_CHOICES, Settings
 from il6assay.wells import Well, build_wells
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -85,7 +88,7 @@ class Run:
         """The rules that rejected the plate."""
         return [r for r in self.rules if r.passed is False]
 
-    def frames(self):
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(results, wells) as pandas DataFrames, the tables results.csv and wells.csv hold."""
         import pandas as pd
 
