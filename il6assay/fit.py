@@ -745,7 +745,8 @@ def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str,
     se_a, se_d = fit.stderr["a"], fit.stderr["d"]
     rise_se = math.sqrt(se_a**2 + se_d**2) if math.isfinite(se_a + se_d) else math.nan
     observed = float(np.ptp(od))
-    noise = fit.sigma if math.isfinite(fit.sigma) else 0.0
+    # Residual SD in OD units: a weighted fit's sigma is in weighted (relative) units.
+    noise = math.sqrt(fit.rss / fit.df) if fit.df > 0 and math.isfinite(fit.rss) else 0.0
     if observed <= 4 * noise or (
         math.isfinite(rise_se) and span < 2 * rise_se and observed < 10 * noise
     ):

@@ -50,3 +50,14 @@ def test_process_plate_gives_results_and_frames_without_the_cli():
     results, wells = run.frames()
     assert len(results) == 35 and len(wells) == 96  # P10 and P11: one specimen
     assert results.loc[results["sample"] == "P01", "result"].item() == "<4.69"
+
+
+def test_flat_curve_check_compares_ods_with_the_residual_sd_in_od_units():
+    """A weighted fit's sigma is relative; the flat-curve check must not use it as an OD."""
+    conc = np.repeat([300, 150, 75, 37.5, 18.75, 9.375, 4.6875, 0], 2)
+    od = four_pl(conc, 0.05, 1.2, 200.0, 3.0) * (1 + 0.03 * np.sin(np.arange(16)))
+    fit = fit_curve(conc, od, weighting="1/y^2")
+    assert fit.success and "FLAT_CURVE" not in fit.warnings
+    flat = fit_curve(conc, 0.5 + 0.02 * np.sin(np.arange(16)), weighting="1/y^2")
+    assert not flat.success and "no significant slope" in flat.message
+    assert "residual SD 0.01" in flat.message  # OD units: about the 0.02 ripple, not relative
