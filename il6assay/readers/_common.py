@@ -12,6 +12,10 @@ from il6assay.errors import InputError
 from il6assay.plate import Reading, empty_grid
 from il6assay.tokens import guess_decimal, parse_reading
 
+ROW_LETTERS = "ABCDEFGHIJKLMNOP"
+# Plate shape (rows, columns) by the number of columns a grid has.
+SIZES_BY_COLUMNS = {12: (8, 12), 24: (16, 24)}
+
 
 def iso_datetime(date: str, time: str) -> str | None:
     """ISO 8601 local date-time of the read, or None when the date is ambiguous.

@@ -41,6 +41,8 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate import Plate, Reading
+from il6assay.readers._common import ROW_LETTERS as _ROWS
+from il6assay.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.readers._common import iso_datetime, parse_grid_rows
 from il6assay.readers.source import HEAD_BYTES, Sniff, Source
 
@@ -49,8 +51,6 @@ DESCRIPTION = "BMG LABTECH MARS CSV export (absorbance endpoint 'Raw Data' grids
 
 SOFTWARE = "BMG LABTECH MARS"
 SNIFF_ROWS = 12
-_ROWS = "ABCDEFGHIJKLMNOP"
-_SIZES = {12: (8, 12), 24: (16, 24)}
 
 _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
 _RAW_DATA = re.compile(r"raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)

@@ -47,6 +47,8 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate import Plate, Reading
+from il6assay.readers._common import ROW_LETTERS as _ROWS
+from il6assay.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.readers._common import iso_datetime, parse_grid_rows
 from il6assay.readers.source import HEAD_BYTES, Sniff, Source
 
@@ -54,8 +56,6 @@ NAME = "kaleido"
 DESCRIPTION = "Revvity Kaleido CSV export (EnSight, VICTOR Nivo; absorbance endpoint)"
 
 SNIFF_ROWS = 12
-_ROWS = "ABCDEFGHIJKLMNOP"
-_SIZES = {12: (8, 12), 24: (16, 24)}
 _RESULTS = re.compile(r"results?\s+for\s+(.+)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")

@@ -299,16 +299,21 @@ def _temperature(text: str) -> float | None:
 _Cell = tuple[str, str, str, int, int]
 
 
-def _plate_format(
-    body: list[_Line], labels: list[str], name: str, where: str
-) -> tuple[list[_Cell], float | None, bool]:
+def _raw_header(body: list[_Line], name: str, where: str) -> _Line:
+    """The 'Temperature' header line a raw-data block starts with; refuse reduced-only data."""
     if not body or not body[0].cell(1).lower().startswith("temperature"):
         raise InputError(
             f"plate '{name}': no raw data (expected a 'Temperature' column header below the "
             "block header; export raw data, not only reduced data)",
             where=f"line {body[0].number}" if body else where,
         )
-    head = body[0]
+    return body[0]
+
+
+def _plate_format(
+    body: list[_Line], labels: list[str], name: str, where: str
+) -> tuple[list[_Cell], float | None, bool]:
+    head = _raw_header(body, name, where)
     # Runs of consecutive column numbers, one per wavelength.
     runs: list[list[tuple[int, int]]] = []  # [(field index, column number)]
     for j in range(2, len(head.cells)):
@@ -357,13 +362,7 @@ def _plate_format(
 def _time_format(
     body: list[_Line], labels: list[str], name: str, where: str
 ) -> tuple[list[_Cell], float | None, bool]:
-    if not body or not body[0].cell(1).lower().startswith("temperature"):
-        raise InputError(
-            f"plate '{name}': no raw data (expected a 'Temperature' column header below the "
-            "block header; export raw data, not only reduced data)",
-            where=f"line {body[0].number}" if body else where,
-        )
-    head = body[0]
+    head = _raw_header(body, name, where)
     wells: list[tuple[int, str]] = []
     for j in range(2, len(head.cells)):
         text = head.cells[j]
