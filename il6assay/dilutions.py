@@ -14,6 +14,11 @@ specimen's result in ``results.csv`` comes from the dilution(s) in range:
 
 A dilution-corrected result that rises with dilution points to a hook effect
 or matrix interference (DOMAIN.md): HOOK_SUSPECTED, with DILUTION_DISAGREE.
+
+``combine`` applies this on one plate; ``combine_rows`` is the rule for one
+specimen's rows wherever they come from: the study database uses it on rows
+rebuilt from its ``dilution_results`` table (``SampleResult.from_row``) to
+combine a specimen's dilutions run on different plates (docs/database.md).
 """
 
 from __future__ import annotations
@@ -49,9 +54,16 @@ def combine(samples: list[SampleResult]) -> list[Specimen]:
     out = []
     for key, rows in groups.items():
         rows = sorted(rows, key=lambda r: r.dilution)
-        combined = rows[0] if len(rows) == 1 else _combine(rows)
-        out.append(Specimen(key=key, rows=rows, combined=combined))
+        out.append(Specimen(key=key, rows=rows, combined=combine_rows(rows)))
     return out
+
+
+def combine_rows(rows: list[SampleResult]) -> SampleResult:
+    """One specimen's rows (one per dilution, any plates) as one result; a lone row is itself."""
+    if not rows:
+        raise ValueError("no rows to combine")
+    rows = sorted(rows, key=lambda r: r.dilution)
+    return rows[0] if len(rows) == 1 else _combine(rows)
 
 
 def _combine(rows: list[SampleResult]) -> SampleResult:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.fit import CurveFit
+from il6assay.layout import WellSpec
 from il6assay.plate import MASKED, MISSING, SATURATED
 from il6assay.rules import cv_pct
 from il6assay.samples import SampleRow
@@ -91,6 +93,45 @@ class SampleResult:
         if code not in self.flags:
             self.flags.append(code)
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SampleResult:
+        """A sample rebuilt from its dilutions.csv row (or a stored copy): one label, one dilution.
+
+        Values may be text, as the CSV has them, or numbers. The wells are
+        rebuilt by name only (no reads): enough to count and list them.
+        """
+        dilution = _number(row.get("dilution"))
+        if dilution is None:
+            raise ValueError(f"a sample row needs a numeric dilution, not {row.get('dilution')!r}")
+        sample = str(row.get("sample") or "")
+        wells = [
+            Well(
+                spec=WellSpec(well=name, role="sample", sample=sample, dilution=dilution),
+                raw={},
+                status="OK",
+                od_corrected=None,
+                od=None,
+            )
+            for name in str(row.get("wells") or "").split()
+        ]
+        return cls(
+            sample=sample,
+            dilution=dilution,
+            wells=wells,
+            study_id=str(row.get("study_id") or ""),
+            visit=str(row.get("visit") or ""),
+            note=str(row.get("note") or ""),
+            od_mean=_number(row.get("od_mean")),
+            od_cv_pct=_number(row.get("od_cv_pct")),
+            conc_cv_pct=_number(row.get("conc_cv_pct")),
+            conc_pg_ml=_number(row.get("conc_pg_ml")),
+            ci_low_pg_ml=_number(row.get("ci_low_pg_ml")),
+            ci_high_pg_ml=_number(row.get("ci_high_pg_ml")),
+            result=str(row.get("result") or ""),
+            advice=str(row.get("advice") or ""),
+            flags=[f for f in str(row.get("flags") or "").split(";") if f],
+        )
+
     def row(self, run_id: str, lloq: float | None, uloq: float | None) -> dict[str, Any]:
         """The results.csv row."""
         return {
@@ -116,6 +157,17 @@ class SampleResult:
             "note": self.note,
             "dilutions": " ".join(self.combined_from),
         }
+
+
+def _number(value: Any) -> float | None:
+    """A CSV cell or stored value as a float; empty or not a number is None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _round(v: float | None, sig: int) -> float | None:

@@ -6,9 +6,11 @@ once per session, tests/pg.py); nothing is mocked.
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,13 @@ from sqlalchemy.orm import Session
 from il6assay.cli import main
 from il6assay.db import push as push_module
 from il6assay.db.engine import make_engine
-from il6assay.db.models import SUPERSEDED, DbAudit, DbResult, DbRun, DbWell
+from il6assay.db.models import SUPERSEDED, DbAudit, DbDilution, DbResult, DbRun, DbWell
 from il6assay.db.push import push_runs
+from il6assay.dilutions import combine_rows
 from il6assay.errors import InputError
+from il6assay.results import SampleResult
 from tests import pg
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 from tests.db_support import copy_run, count, run_folder, snapshot
 
 
@@ -286,3 +290,247 @@ def test_missing_sqlite_database_is_not_created_by_reading(tmp_path):
     out = invoke("results", "--db", tmp_path / "none.db")
     assert out.exit_code == 2 and "no database at" in out.output
     assert not (tmp_path / "none.db").exists()
+
+
+# --- one specimen's dilutions on different plates --------------------------------------------
+#
+# The example plate processed again with sample sheets that give a few of its samples to
+# specimens DIL-0xx (visit D0) at chosen dilutions; every other sample gets a study ID of
+# its own plate ("A-P01"), so the plates share only the DIL specimens. On plate_001:
+# P10 reads >ULOQ neat, P11 is in range at 1:10 (930 pg/mL); P03, P04, P05, P06 are in range.
+PLATES: dict[str, dict[str, tuple[str, str]]] = {
+    # plate A: every DIL specimen neat
+    "A": {"P10": ("DIL-010", ""), "P05": ("DIL-005", ""), "P04": ("DIL-004", ""),
+          "P06": ("DIL-006", "")},
+    # plate B: 1:10 in range; x1.15 agrees; P04 at 1:2 doubles (rises); P03 x4 falls below P06
+    "B": {"P11": ("DIL-010", "10"), "P05": ("DIL-005", "1.15"), "P04": ("DIL-004", "2"),
+          "P03": ("DIL-006", "4")},
+    # plate C: DIL-010 at 1:10 again (a re-assay of plate B's dilution), fitted unweighted
+    "C": {"P11": ("DIL-010", "10")},
+}  # fmt: skip
+PLATE_WEIGHTING = {"C": "none"}
+_plates: dict[str, Path] = {}
+
+
+def dilution_plate(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Plate ``name`` of PLATES processed, reviewed and accepted (once per session)."""
+    if name in _plates:
+        return _plates[name]
+    from il6assay.outputs import write_run
+    from il6assay.review import review_run
+    from il6assay.run import process_plate
+    from il6assay.settings import Settings
+
+    recipe = PLATES[name]
+    settings = Settings()
+    if name in PLATE_WEIGHTING:
+        settings = replace(settings, weighting=PLATE_WEIGHTING[name])
+    root = tmp_path_factory.mktemp(f"plate_{name}")
+    with (EXAMPLE / "plate_001.samples.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["study_id"] = f"{name}-{row['sample']}"
+        if row["sample"] in recipe:
+            row["study_id"], row["dilution"] = recipe[row["sample"]]
+            row["visit"], row["note"] = "D0", ""
+    sheet = root / f"plate_{name}.samples.csv"
+    with sheet.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    run = process_plate(
+        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet, settings
+    )
+    folder = write_run(run, root, report=False)
+    review_run(folder, "accept", "Lin", "checked the curve and controls")
+    _plates[name] = folder
+    return folder
+
+
+@pytest.fixture
+def plates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Plates A, B and C of PLATES."""
+    return {name: dilution_plate(name, tmp_path_factory) for name in PLATES}
+
+
+def csv_row(folder: Path, file: str, study_id: str) -> dict[str, str]:
+    """The one row of ``file`` (results.csv or dilutions.csv) for study_id."""
+    with (folder / file).open(encoding="utf-8-sig", newline="") as fh:
+        (row,) = [r for r in csv.DictReader(fh) if r["study_id"] == study_id]
+    return row
+
+
+def current(url: str, study_id: str) -> dict:
+    """The one current result of study_id, as `il6assay results` gives it."""
+    (row,) = results_rows(url, "--study-id", study_id)
+    return row
+
+
+def push_ok(url: str, *folders: Path, extra: tuple[str, ...] = ()) -> str:
+    """Push folders with `il6assay push`; it must succeed. Returns its output."""
+    out = invoke("push", *folders, "--db", url, *extra)
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+def test_stored_dilution_rows_combine_to_what_the_plate_itself_reported():
+    # The database combines rows rebuilt from dilutions.csv with the plate's own rules.
+    folder = run_folder("a")
+    with (folder / "dilutions.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    specimens: dict[tuple[str, str], list[SampleResult]] = {}
+    for r in rows:
+        specimens.setdefault((r["study_id"], r["visit"]), []).append(SampleResult.from_row(r))
+    with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
+        reported = {(r["study_id"], r["visit"]): r for r in csv.DictReader(fh)}
+    assert any(len(v) > 1 for v in specimens.values())  # AML-010 D0: P10 neat and P11 at 1:10
+    for key, samples in specimens.items():
+        again = combine_rows(samples).row(folder.name, None, None)
+        for column in ("result", "flags", "sample", "dilutions", "n_wells"):
+            assert str(again[column]) == reported[key][column], (key, column)
+        assert str(again["dilution"]) == reported[key]["dilution"]
+
+
+def test_above_range_on_one_plate_and_in_range_on_another_combine_without_supersede(db_url, plates):
+    a, b = plates["A"], plates["B"]
+    assert csv_row(a, "results.csv", "DIL-010")["result"].startswith(">")
+    push_ok(db_url, a)
+    out = push_ok(db_url, b)  # no --supersede: dilution 10 is new for DIL-010
+    assert "4 specimen(s) combined across plates" in out and "DIL-010 D0" in out
+    diluted = csv_row(b, "dilutions.csv", "DIL-010")
+    row = current(db_url, "DIL-010")
+    assert row["result"] == diluted["result"] and row["flags"] == ""
+    assert row["conc_pg_ml"] == pytest.approx(float(diluted["conc_pg_ml"]))
+    assert row["lloq_pg_ml"] == pytest.approx(float(diluted["lloq_pg_ml"]))  # the 1:10 limits
+    assert row["uloq_pg_ml"] == pytest.approx(float(diluted["uloq_pg_ml"]))
+    assert row["dilution"] == "10" and row["dilutions"] == "P10@1 P11@10"
+    assert row["run_id"] == b.name and row["source_runs"] == f"{a.name} {b.name}"
+    both = results_rows(db_url, "--dilutions", "--study-id", "DIL-010")
+    assert [(r["dilution"], r["run_id"], r["status"]) for r in both] == [
+        (1, a.name, "current"),
+        (10, b.name, "current"),
+    ]
+    assert both[0]["result"] == csv_row(a, "dilutions.csv", "DIL-010")["result"]
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        (audit,) = session.scalars(
+            select(DbAudit).where(DbAudit.study_id == "DIL-010", DbAudit.action == "combine")
+        ).all()
+        assert json.loads(audit.old_value)["result"].startswith(">")
+        assert json.loads(audit.new_value)["result"] == diluted["result"]
+        assert audit.reason == f"combined with dilution 10 from run {b.name} (another plate)"
+        old = session.scalars(
+            select(DbResult).where(DbResult.study_id == "DIL-010", DbResult.status == SUPERSEDED)
+        ).one()
+        assert old.supersede_reason == audit.reason
+        assert session.get(DbResult, old.superseded_by).status == "current"
+    history = json.loads(invoke("history", "DIL-010", "--db", db_url, "--json").output)
+    assert [(e["status"], e["action"]) for e in history] == [
+        ("superseded", "add"),
+        ("current", "combine"),
+    ]
+    text_out = invoke("history", "DIL-010", "--db", db_url).output
+    assert "combined with dilution 10" in text_out and "combined from P10@1 P11@10" in text_out
+
+
+def test_plates_pushed_in_either_order_give_the_same_combined_result(db_url, plates, tmp_path):
+    push_ok(db_url, plates["B"])
+    push_ok(db_url, plates["A"])
+    reverse = current(db_url, "DIL-010")
+    other = str(tmp_path / "other.db")
+    push_ok(other, plates["A"], plates["B"])
+    forward = current(other, "DIL-010")
+    for column in ("result", "conc_pg_ml", "flags", "dilution", "dilutions", "lloq_pg_ml"):
+        assert reverse[column] == forward[column], column
+    assert reverse["source_runs"] == f"{plates['B'].name} {plates['A'].name}"
+
+
+def test_in_range_dilutions_on_two_plates_that_agree_are_averaged(db_url, plates):
+    push_ok(db_url, plates["A"], plates["B"])
+    neat = float(csv_row(plates["A"], "dilutions.csv", "DIL-005")["conc_pg_ml"])
+    diluted = float(csv_row(plates["B"], "dilutions.csv", "DIL-005")["conc_pg_ml"])
+    assert abs(diluted / neat - 1) < 0.2
+    row = current(db_url, "DIL-005")
+    assert row["conc_pg_ml"] == pytest.approx((neat + diluted) / 2, rel=1e-5)
+    assert row["dilution"] == "1;1.15" and row["flags"] == ""
+    assert row["dilutions"] == "P05@1 P05@1.15"
+
+
+def test_dilutions_on_two_plates_that_disagree_are_flagged_and_a_rise_is_a_suspected_hook(
+    db_url, plates
+):
+    push_ok(db_url, plates["A"], plates["B"])
+    rising = current(db_url, "DIL-004")  # 1:2 on plate B reads twice the neat value
+    assert rising["flags"].split(";") == ["DILUTION_DISAGREE", "HOOK_SUSPECTED"]
+    assert rising["result"] == csv_row(plates["B"], "dilutions.csv", "DIL-004")["result"]
+    falling = current(db_url, "DIL-006")  # 1:4 on plate B reads half the neat value
+    assert falling["flags"] == "DILUTION_DISAGREE"
+    assert falling["result"] == csv_row(plates["B"], "dilutions.csv", "DIL-006")["result"]
+    assert falling["dilution"] == "4"
+
+
+def test_same_dilution_on_another_plate_needs_supersede_and_supersedes_only_that_dilution(
+    db_url, plates
+):
+    a, b, c = plates["A"], plates["B"], plates["C"]
+    push_ok(db_url, a, b)
+    engine = make_engine(db_url)
+    before = snapshot(engine)
+    out = invoke("push", c, "--db", db_url)
+    assert out.exit_code == 2 and len(out.output.strip().splitlines()) == 1
+    assert "1 specimen(s) already have a current result (e.g. DIL-010 D0 at dilution 10" in (
+        out.output
+    )
+    assert f"from run {b.name}" in out.output and "--supersede --reason TEXT" in out.output
+    assert snapshot(engine) == before
+    reason = "1:10 re-assayed: plate B's P11 wells were scratched"
+    out = push_ok(db_url, c, extra=("--supersede", "--reason", reason))
+    assert "superseding 1 (DIL-010 D0)" in out
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(DbDilution).where(DbDilution.study_id == "DIL-010").order_by(DbDilution.id)
+        ).all()
+        runs = {r.id: r.run_id for r in session.scalars(select(DbRun))}
+        got = [(runs[r.run_pk], r.dilution, r.status, r.supersede_reason) for r in rows]
+        assert got == [
+            (a.name, 1.0, "current", None),
+            (b.name, 10.0, "superseded", reason),
+            (c.name, 10.0, "current", None),
+        ]
+        assert rows[1].superseded_by == rows[2].id
+        (audit,) = session.scalars(
+            select(DbAudit).where(DbAudit.study_id == "DIL-010", DbAudit.run_id == c.name)
+        ).all()
+        assert audit.action == "supersede" and audit.reason == reason
+        assert audit.old_value and audit.new_value
+    row = current(db_url, "DIL-010")  # plate A's neat row combined with plate C's 1:10
+    assert row["result"] == csv_row(c, "dilutions.csv", "DIL-010")["result"]
+    assert row["run_id"] == c.name and row["source_runs"] == f"{a.name} {c.name}"
+    assert row["dilutions"] == "P10@1 P11@10"
+    assert current(db_url, "DIL-005")["source_runs"] == f"{a.name} {b.name}"  # untouched
+
+
+def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plates, monkeypatch):
+    engine = make_engine(db_url)
+    push_runs(engine, [plates["A"]])
+    before = snapshot(engine)
+    real = push_module.combine_rows
+    calls = {"n": 0}
+
+    def dies_on_the_second(rows):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("killed mid-run")
+        return real(rows)
+
+    monkeypatch.setattr(push_module, "combine_rows", dies_on_the_second)
+    with pytest.raises(RuntimeError, match="killed mid-run"):
+        push_runs(engine, [plates["B"]])
+    assert snapshot(engine) == before
+    monkeypatch.undo()
+    push_runs(engine, [plates["B"]])
+    labels = 0
+    for plate in (plates["A"], plates["B"]):  # every sample label of both plates is kept
+        with (plate / "dilutions.csv").open(encoding="utf-8-sig") as fh:
+            labels += sum(1 for _ in fh) - 1
+    assert count(engine, DbDilution, status="current") == labels

@@ -30,17 +30,17 @@ def invoke(*args: str | Path) -> object:
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_two_migrations_are_shipped_inside_the_package():
-    assert known_revisions() == ["0001", "0002"]
-    assert head_revision() == "0002"
+def test_three_migrations_are_shipped_inside_the_package():
+    assert known_revisions() == ["0001", "0002", "0003"]
+    assert head_revision() == "0003"
 
 
 def test_db_upgrade_creates_the_schema_then_says_it_is_up_to_date(db_url):
     first = invoke("db", "upgrade", "--db", db_url)
     assert first.exit_code == 0, first.output
-    assert "none -> 0002" in first.output
+    assert "none -> 0003" in first.output
     second = invoke("db", "upgrade", "--db", db_url)
-    assert second.exit_code == 0 and "0002, up to date" in second.output
+    assert second.exit_code == 0 and "0003, up to date" in second.output
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(db_url):
@@ -75,7 +75,7 @@ def test_database_stamped_at_the_first_migration_is_upgraded_keeping_its_rows(db
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert "conc_cv_pct" not in columns
     out = invoke("db", "upgrade", "--db", db_url)
-    assert out.exit_code == 0 and "0001 -> 0002" in out.output
+    assert out.exit_code == 0 and "0001 -> 0003" in out.output
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert {"conc_cv_pct", "dilutions"} <= columns
     with engine.connect() as conn:
@@ -85,6 +85,82 @@ def test_database_stamped_at_the_first_migration_is_upgraded_keeping_its_rows(db
     assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
     out = invoke("results", "--db", db_url, "--study-id", "AML-900")
     assert "12.3" in out.output
+
+
+def _insert_0002_result(engine, study_id: str, visit: str, result: str) -> None:
+    """A run and one result as il6assay at schema 0002 pushed them (no dilution rows)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, run_id, content_sha256, settings, accepted_by_rules, "
+                "verdict, review_status, review_override, pushed_utc, pushed_os_account, "
+                "run_json) VALUES (1, 'old-run', 'abc', '{}', true, 'accepted', 'accepted', "
+                "false, '2025-01-01T00:00:00+00:00', 'lin', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sample_results (id, run_pk, study_id, visit, result, flags, status, "
+                "conc_cv_pct, dilutions) VALUES (1, 1, :sid, :visit, :result, '', 'current', "
+                "3.5, 'P10@1 P11@10')"
+            ),
+            {"sid": study_id, "visit": visit, "result": result},
+        )
+
+
+def test_database_at_0002_is_upgraded_to_0003_keeping_its_rows_and_naming_their_run(db_url):
+    engine = make_engine(db_url)
+    assert upgrade(engine, "0002") == (None, "0002")
+    _insert_0002_result(engine, "AML-900", "D0", "12.3")
+    before = snapshot(engine)
+    out = invoke("db", "upgrade", "--db", db_url)
+    assert out.exit_code == 0 and "0002 -> 0003" in out.output
+    assert "dilution_results" in inspect(engine).get_table_names()
+    after = snapshot(engine)
+    assert after["dilution_results"] == []
+    assert [r[:5] for r in after["sample_results"]] == [r[:5] for r in before["sample_results"]]
+    with engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT study_id, result, conc_cv_pct, dilutions, source_runs FROM sample_results")
+        ).all()
+    assert [tuple(r) for r in kept] == [("AML-900", "12.3", 3.5, "P10@1 P11@10", "old-run")]
+    rows = invoke("results", "--db", db_url, "--format", "json")
+    assert rows.exit_code == 0 and '"source_runs": "old-run"' in rows.output
+
+
+def test_result_pushed_before_0003_is_not_combined_and_still_needs_supersede(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine, "0002")
+    _insert_0002_result(engine, "AML-010", "D0", ">300")  # a specimen run "a" brings
+    assert invoke("db", "upgrade", "--db", db_url).exit_code == 0
+    before = snapshot(engine)
+    out = invoke("push", run_folder("a"), "--db", db_url)
+    assert out.exit_code == 2
+    assert "1 specimen(s)" in out.output and "pushed before dilutions were kept" in out.output
+    assert "--supersede --reason TEXT" in out.output
+    assert snapshot(engine) == before
+    reason = "re-assayed at 1:10"
+    out = invoke("push", run_folder("a"), "--db", db_url, "--supersede", "--reason", reason)
+    assert out.exit_code == 0, out.output
+    assert "superseding 1 (AML-010 D0)" in out.output
+    with engine.connect() as conn:
+        old = conn.execute(
+            text("SELECT status, supersede_reason FROM sample_results WHERE id = 1")
+        ).one()
+        new = conn.execute(
+            text(
+                "SELECT source_runs, dilutions FROM sample_results "
+                "WHERE study_id = 'AML-010' AND status = 'current'"
+            )
+        ).one()
+        actions = (
+            conn.execute(text("SELECT action FROM audit WHERE study_id = 'AML-010'"))
+            .scalars()
+            .all()
+        )
+    assert tuple(old) == ("superseded", reason)
+    assert tuple(new) == (run_folder("a").name, "P10@1 P11@10")  # the plate's own combination
+    assert actions == ["supersede"]
 
 
 def test_push_to_a_database_at_an_older_version_asks_for_db_upgrade(db_url):

@@ -51,7 +51,11 @@ def db_upgrade(db: str | None) -> None:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", "db", help=DB_HELP)
 @click.option("--by", "by", default=None, help="Your name, kept with the OS account in the audit.")
-@click.option("--supersede", is_flag=True, help="Let a re-assay replace current results.")
+@click.option(
+    "--supersede",
+    is_flag=True,
+    help="Let a re-assay (a dilution already current) replace current results.",
+)
 @click.option("--reason", default=None, help="Why (required with --supersede; kept in the audit).")
 def push(
     run_dirs: tuple[Path, ...], db: str | None, by: str | None, supersede: bool, reason: str | None
@@ -84,16 +88,36 @@ def push(
     "--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True
 )
 @click.option("--wide", is_flag=True, help="One row per study ID, columns per visit.")
+@click.option(
+    "--dilutions",
+    "dilutions",
+    is_flag=True,
+    help="One row per current dilution of each specimen (the rows results combine).",
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (xlsx needs it).")
-def results(db: str | None, study_id: str | None, fmt: str, wide: bool, out: Path | None) -> None:
+def results(
+    db: str | None, study_id: str | None, fmt: str, wide: bool, dilutions: bool, out: Path | None
+) -> None:
     """Export current results: one row per study ID and visit, each traceable to its run."""
     from il6assay.db.engine import make_engine
-    from il6assay.db.read import RESULT_COLUMNS, current_results, render, widen
+    from il6assay.db.read import (
+        DILUTION_COLUMNS,
+        RESULT_COLUMNS,
+        current_dilutions,
+        current_results,
+        render,
+        widen,
+    )
     from il6assay.errors import InputError
 
     try:
-        rows = current_results(make_engine(db, must_exist=True), study_id)
-        columns = RESULT_COLUMNS
+        if wide and dilutions:
+            raise InputError("--wide and --dilutions cannot be used together")
+        engine = make_engine(db, must_exist=True)
+        if dilutions:
+            rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
+        else:
+            rows, columns = current_results(engine, study_id), RESULT_COLUMNS
         if wide:
             columns, rows = widen(rows)
         text = render(rows, columns, fmt, out)

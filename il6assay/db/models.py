@@ -1,4 +1,4 @@
-"""The database schema (SQLAlchemy 2): runs, curves, wells, sample results and the audit trail.
+"""The database schema (SQLAlchemy 2): runs, curves, wells, results, dilutions and the audit trail.
 
 The migrations in ``il6assay/db/migrations/versions`` create exactly this
 schema (a test compares them); change both together, with a new migration.
@@ -135,6 +135,53 @@ class DbResult(Base):
     # Added by migration 0002.
     conc_cv_pct: Mapped[float | None] = mapped_column(Float)
     dilutions: Mapped[str | None] = mapped_column(Text)
+    # Added by migration 0003: the run ids (space-separated) whose dilution rows made the result.
+    source_runs: Mapped[str | None] = mapped_column(Text)
+
+
+class DbDilution(Base):
+    """One sample label at one dilution from one run (a dilutions.csv row); one current per key.
+
+    The key is the specimen (study ID and visit) and the dilution: a second
+    plate bringing the specimen at another dilution adds a row that the
+    specimen's ``sample_results`` row combines; at the same dilution it is a
+    re-assay that supersedes the row.
+    """
+
+    __tablename__ = "dilution_results"
+    __table_args__ = (
+        Index(
+            "uq_dilutions_current",
+            "study_id",
+            "visit",
+            "dilution",
+            unique=True,
+            sqlite_where=text("status = 'current'"),
+            postgresql_where=text("status = 'current'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    study_id: Mapped[str] = mapped_column(String(200), index=True)
+    visit: Mapped[str] = mapped_column(String(100))
+    sample: Mapped[str | None] = mapped_column(String(200))
+    dilution: Mapped[float] = mapped_column(Float)
+    result: Mapped[str] = mapped_column(String(40))
+    conc_pg_ml: Mapped[float | None] = mapped_column(Float)
+    ci_low_pg_ml: Mapped[float | None] = mapped_column(Float)
+    ci_high_pg_ml: Mapped[float | None] = mapped_column(Float)
+    od_mean: Mapped[float | None] = mapped_column(Float)
+    conc_cv_pct: Mapped[float | None] = mapped_column(Float)
+    lloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(Text)
+    advice: Mapped[str | None] = mapped_column(Text)
+    wells: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("dilution_results.id"))
+    supersede_reason: Mapped[str | None] = mapped_column(Text)
+    superseded_utc: Mapped[str | None] = mapped_column(String(40))
 
 
 class DbAudit(Base):

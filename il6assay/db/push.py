@@ -4,13 +4,19 @@ Rules (docs/database.md):
 
 - only a run whose review status is "accepted" is pushed, after ``open_run``
   has checked every output and input copy against its recorded SHA-256;
-- one transaction per run: the run, its curve, wells, results and audit rows
-  land together or not at all;
+- one transaction per run: the run, its curve, wells, results, dilution rows
+  and audit rows land together or not at all;
 - a run already stored (same run id, same outputs) is a no-op that says so;
-- a specimen (study ID and visit) has at most one current result. A run that
-  brings a new result for a specimen with a current one (a re-assay, or the
-  run re-pushed after a mask changed it) needs ``supersede`` and a reason:
-  the old row is kept, marked superseded, linked to the new one, and both
+- every dilutions.csv row with a study ID is kept in ``dilution_results``,
+  at most one current per specimen (study ID and visit) and dilution;
+- a specimen has at most one current result. A run bringing the specimen
+  at a dilution no current row has (another plate) is combined with the
+  specimen's current dilution rows by the rules of ``il6assay.dilutions``:
+  the old result is superseded automatically ("combine" in the audit). A
+  run bringing a dilution that is already current (a re-assay, or the run
+  re-pushed after a mask changed it), or a specimen whose current result was
+  pushed before dilution rows were kept, needs ``supersede`` and a reason:
+  the old rows are kept, marked superseded, linked to the new ones, and both
   values go into the audit table;
 - a study ID spelled two ways (case or spaces) in one run, or differently
   from the database's spelling, is refused.
@@ -33,9 +39,20 @@ from sqlalchemy.orm import Session
 
 from il6assay.audit import now_utc, os_account
 from il6assay.db.engine import ensure_schema, unreachable, writer
-from il6assay.db.models import CURRENT, SUPERSEDED, DbAudit, DbCurve, DbResult, DbRun, DbWell
+from il6assay.db.models import (
+    CURRENT,
+    SUPERSEDED,
+    DbAudit,
+    DbCurve,
+    DbDilution,
+    DbResult,
+    DbRun,
+    DbWell,
+)
+from il6assay.dilutions import combine_rows
 from il6assay.errors import InputError
 from il6assay.masking import RunFolder, open_run
+from il6assay.results import SampleResult
 
 ATTEMPTS = 3  # a push that lost a race (unique key taken meanwhile) is retried from scratch
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +67,7 @@ class PushOutcome:
     results: int = 0
     superseded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # samples without a study ID
+    combined: list[str] = field(default_factory=list)  # specimens combined with other plates
 
     def message(self) -> str:
         """One line for the terminal."""
@@ -58,6 +76,11 @@ class PushOutcome:
         text = f"{self.run_id}: pushed {self.results} result(s)"
         if self.superseded:
             text += f", superseding {len(self.superseded)} ({', '.join(self.superseded)})"
+        if self.combined:
+            text += (
+                f"; {len(self.combined)} specimen(s) combined across plates with dilutions "
+                f"of other runs ({', '.join(self.combined)})"
+            )
         if self.skipped:
             text += f"; not pushed, no study ID: {', '.join(self.skipped)}"
         return text
@@ -70,6 +93,7 @@ class RunData:
     folder: RunFolder
     content_sha256: str
     results: list[dict[str, str]]
+    dilutions: list[dict[str, str]]
     wells: list[dict[str, str]]
     curve: dict[str, Any]
 
@@ -110,15 +134,33 @@ def load_run(run_dir: str | Path) -> RunData:
         )
     results = _read_csv(folder.path / "results.csv")
     check_spellings([r["study_id"] for r in results if r.get("study_id")], folder.path)
+    if not (folder.path / "dilutions.csv").is_file():
+        raise InputError("dilutions.csv is missing from the run folder", path=folder.path)
+    dilutions = _read_csv(folder.path / "dilutions.csv")
+    with_id = [r for r in dilutions if r.get("study_id")]
+    if {_key(r) for r in results if r.get("study_id")} != {_key(r) for r in with_id} or any(
+        _float(r.get("dilution")) is None for r in with_id
+    ):
+        raise InputError(
+            "dilutions.csv does not match results.csv (specimens or dilutions); "
+            "process the plate again",
+            path=folder.path,
+        )
     outputs = folder.record.get("outputs_sha256") or {}
     content = hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()
     return RunData(
         folder=folder,
         content_sha256=content,
         results=results,
+        dilutions=dilutions,
         wells=_read_csv(folder.path / "wells.csv"),
         curve=json.loads((folder.path / "curve.json").read_text(encoding="utf-8")),
     )
+
+
+def _key(row: dict[str, str]) -> tuple[str, str]:
+    """A CSV row's specimen: study ID and visit."""
+    return (row["study_id"], row.get("visit", ""))
 
 
 def check_spellings(study_ids: list[str], path: Path | None = None) -> None:
@@ -211,6 +253,9 @@ def _value(row: DbResult | dict[str, Any]) -> dict[str, Any]:
         "flags": get("flags"),
         "ci_low_pg_ml": get("ci_low_pg_ml"),
         "ci_high_pg_ml": get("ci_high_pg_ml"),
+        "dilution": get("dilution"),
+        "dilutions": get("dilutions"),
+        "source_runs": get("source_runs"),
     }
 
 
@@ -243,6 +288,109 @@ def result_from_row(row: dict[str, str], run_pk: int) -> DbResult:
     )
 
 
+def dilution_from_row(row: dict[str, str], run_pk: int) -> DbDilution:
+    """One dilutions.csv row as a current dilution_results row."""
+    return DbDilution(
+        run_pk=run_pk,
+        study_id=row["study_id"],
+        visit=row.get("visit", ""),
+        sample=row.get("sample") or None,
+        dilution=_float(row.get("dilution")),
+        result=row.get("result", ""),
+        conc_pg_ml=_float(row.get("conc_pg_ml")),
+        ci_low_pg_ml=_float(row.get("ci_low_pg_ml")),
+        ci_high_pg_ml=_float(row.get("ci_high_pg_ml")),
+        od_mean=_float(row.get("od_mean")),
+        conc_cv_pct=_float(row.get("conc_cv_pct")),
+        lloq_pg_ml=_float(row.get("lloq_pg_ml")),
+        uloq_pg_ml=_float(row.get("uloq_pg_ml")),
+        flags=row.get("flags", ""),
+        advice=row.get("advice") or None,
+        wells=row.get("wells") or None,
+        status=CURRENT,
+    )
+
+
+def stored_sample(row: DbDilution) -> SampleResult:
+    """A stored dilution row as the SampleResult the dilution rules work on."""
+    return SampleResult.from_row(
+        {
+            name: getattr(row, name)
+            for name in (
+                "study_id",
+                "visit",
+                "sample",
+                "dilution",
+                "result",
+                "conc_pg_ml",
+                "ci_low_pg_ml",
+                "ci_high_pg_ml",
+                "od_mean",
+                "conc_cv_pct",
+                "flags",
+                "advice",
+                "wells",
+            )
+        }
+    )
+
+
+def combined_result(parts: list[DbDilution], run_ids: dict[int, str], run_pk: int) -> DbResult:
+    """A specimen's current dilution rows from several runs as one sample_results row.
+
+    The result, CI, flags and advice come from ``il6assay.dilutions`` (the
+    rules results.csv follows on one plate). LLOQ and ULOQ are those of the
+    row whose dilution the combination carries: the dilution used, or for a
+    mean the specimen's lowest dilution, as on one plate (each row's limits are
+    its own run's, times its dilution). Wells are named with their run
+    (``RUN_ID:B6``) since well names repeat across plates.
+    """
+    parts = sorted(parts, key=lambda d: (d.run_pk, d.dilution))
+    combined = combine_rows([stored_sample(d) for d in parts])
+    limits = next(d for d in parts if d.dilution == combined.dilution)
+    row = combined.row(run_ids[run_pk], None, None)
+    new = result_from_row({k: "" if v is None else str(v) for k, v in row.items()}, run_pk)
+    new.lloq_pg_ml, new.uloq_pg_ml = limits.lloq_pg_ml, limits.uloq_pg_ml
+    new.wells = " ".join(f"{run_ids[d.run_pk]}:{w}" for d in parts for w in (d.wells or "").split())
+    new.source_runs = " ".join(dict.fromkeys(run_ids[d.run_pk] for d in parts))
+    return new
+
+
+def _dilution_list(rows: list[DbDilution]) -> str:
+    return ", ".join(f"{d.dilution:g}" for d in sorted(rows, key=lambda d: d.dilution))
+
+
+def _run_name(session: Session, run_pk: int) -> str:
+    run = session.get(DbRun, run_pk)
+    return run.run_id if run is not None else "?"
+
+
+def _refusal(
+    session: Session,
+    needs: list[tuple[str, str]],
+    reassayed: dict[tuple[str, str], list[DbDilution]],
+    current: dict[tuple[str, str], DbResult],
+) -> str:
+    """The one-line refusal of a re-assay pushed without ``supersede``."""
+    key = needs[0]
+    if key in reassayed:
+        held = reassayed[key][0]
+        example = (
+            f"{key[0]} {key[1]} at dilution {held.dilution:g}: {held.result} "
+            f"from run {_run_name(session, held.run_pk)}"
+        )
+    else:
+        old = current[key]
+        example = (
+            f"{key[0]} {key[1]}: {old.result} from run {_run_name(session, old.run_pk)}, "
+            "pushed before dilutions were kept"
+        )
+    return (
+        f"{len(needs)} specimen(s) already have a current result (e.g. {example}); "
+        "a re-assay replaces them only with --supersede --reason TEXT"
+    )
+
+
 def _push(
     session: Session, run: RunData, *, by: str | None, supersede: bool, reason: str | None
 ) -> PushOutcome:
@@ -256,26 +404,39 @@ def _push(
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
     _check_against_database(session, rows)
-    keys = [(r["study_id"], r.get("visit", "")) for r in rows]
+    keys = [_key(r) for r in rows]
+    wanted, study_ids = set(keys), {k[0] for k in keys}
     current = {
         (r.study_id, r.visit): r
         for r in session.scalars(
-            select(DbResult).where(
-                DbResult.status == CURRENT,
-                DbResult.study_id.in_({k[0] for k in keys}),
-            )
+            select(DbResult).where(DbResult.status == CURRENT, DbResult.study_id.in_(study_ids))
         )
-        if (r.study_id, r.visit) in set(keys)
+        if (r.study_id, r.visit) in wanted
     }
-    if current and not supersede:
-        first = next(iter(current.values()))
-        old_run = session.get(DbRun, first.run_pk)
-        raise InputError(
-            f"{len(current)} specimen(s) already have a current result (e.g. {first.study_id} "
-            f"{first.visit}: {first.result} from run {old_run.run_id if old_run else '?'}); "
-            "a re-assay replaces them only with --supersede --reason TEXT",
-            path=run.folder.path,
-        )
+    # C: the specimens' current dilution rows (from other runs); D_new: this run's.
+    held: dict[tuple[str, str], list[DbDilution]] = {}
+    for d in session.scalars(
+        select(DbDilution)
+        .where(DbDilution.status == CURRENT, DbDilution.study_id.in_(study_ids))
+        .order_by(DbDilution.id)
+    ):
+        if (d.study_id, d.visit) in wanted:
+            held.setdefault((d.study_id, d.visit), []).append(d)
+    brought: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for d in run.dilutions:
+        if d.get("study_id"):
+            brought.setdefault(_key(d), []).append(d)
+    # A dilution already current is a re-assay of it; a result pushed before dilution
+    # rows were kept (migration 0003) cannot be combined: both need --supersede.
+    reassayed: dict[tuple[str, str], list[DbDilution]] = {}
+    for key in keys:
+        again = {_float(d.get("dilution")) for d in brought.get(key, [])}
+        hit = [d for d in held.get(key, []) if d.dilution in again]
+        if hit:
+            reassayed[key] = hit
+    needs = [k for k in keys if k in reassayed or (k in current and not held.get(k))]
+    if needs and not supersede:
+        raise InputError(_refusal(session, needs, reassayed, current), path=run.folder.path)
 
     when, account, by = now_utc(), os_account(), (by or "").strip() or None
     review = record.get("review") or {}
@@ -352,44 +513,71 @@ def _push(
             ),
         )
     )
-    superseded = []
+    run_ids = {db_run.id: run.run_id}
+    for d in (d for rows_held in held.values() for d in rows_held):
+        if d.run_pk not in run_ids:
+            run_ids[d.run_pk] = _run_name(session, d.run_pk)
+    user_reason = (reason or "").strip()
+    superseded, combined = [], []
     for row in rows:
-        key = (row["study_id"], row.get("visit", ""))
+        key = _key(row)
         old = current.get(key)
+        again = reassayed.get(key, [])
+        kept = [d for d in held.get(key, []) if d not in again]
+        new_dilutions = [dilution_from_row(d, db_run.id) for d in brought.get(key, [])]
+        action = "add" if old is None else ("supersede" if key in needs else "combine")
+        combine_reason = (
+            f"combined with dilution {_dilution_list(new_dilutions)} from run {run.run_id} "
+            "(another plate)"
+        )
+        for d in again:
+            d.status, d.supersede_reason, d.superseded_utc = SUPERSEDED, user_reason, when
         if old is not None:
             old.status = SUPERSEDED
-            old.supersede_reason = (reason or "").strip()
+            old.supersede_reason = combine_reason if action == "combine" else user_reason
             old.superseded_utc = when
-            session.flush()  # the old row stops being current before the new one is
-        new = result_from_row(row, db_run.id)
+        session.flush()  # the old rows stop being current before the new ones are
+        session.add_all(new_dilutions)
+        session.flush()
+        for d in again:
+            d.superseded_by = next(n.id for n in new_dilutions if n.dilution == d.dilution)
+        if kept:
+            new = combined_result(kept + new_dilutions, run_ids, db_run.id)
+            combined.append(f"{key[0]} {key[1]}")
+        else:
+            new = result_from_row(row, db_run.id)
+            new.source_runs = run.run_id
         session.add(new)
         session.flush()
+        what = f"result of {key[0]} {key[1]} from run {run.run_id}"
+        if kept:
+            others = ", ".join(dict.fromkeys(run_ids[d.run_pk] for d in kept))
+            what += (
+                f" combines its dilution {_dilution_list(new_dilutions)} with dilution "
+                f"{_dilution_list(kept)} of run {others}"
+            )
         if old is not None:
             old.superseded_by = new.id
-            old_run = session.get(DbRun, old.run_pk)
-            superseded.append(f"{key[0]} {key[1]}")
+            what += f"; supersedes the result from run {_run_name(session, old.run_pk)}"
+            if action == "supersede":
+                superseded.append(f"{key[0]} {key[1]}")
         session.add(
             DbAudit(
                 time_utc=when,
                 os_account=account,
                 by_name=by,
-                action="supersede" if old is not None else "add",
+                action=action,
                 run_id=run.run_id,
                 study_id=key[0],
                 visit=key[1],
-                what=(
-                    f"result of {key[0]} {key[1]} from run {run.run_id} supersedes run "
-                    f"{old_run.run_id if old_run else '?'}"
-                    if old is not None
-                    else f"result of {key[0]} {key[1]} from run {run.run_id}"
-                ),
-                reason=(reason or "").strip() or None,
+                what=what,
+                reason=combine_reason if action == "combine" else (user_reason or None),
                 old_value=_dumps(_value(old)) if old is not None else None,
                 new_value=_dumps(_value(new)),
             )
         )
         session.flush()
-    return PushOutcome(run.run_id, "pushed", len(rows), superseded, skipped)
+    return PushOutcome(run.run_id, "pushed", len(rows), superseded, skipped, combined)
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:

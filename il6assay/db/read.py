@@ -1,4 +1,4 @@
-"""Reading the study database back: current results (long or wide) and a sample's history."""
+"""Reading the study database back: current results (long or wide), dilutions, and history."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from il6assay.db.engine import require_current, unreachable
-from il6assay.db.models import CURRENT, DbAudit, DbResult, DbRun
+from il6assay.db.models import CURRENT, DbAudit, DbDilution, DbResult, DbRun
 from il6assay.errors import InputError
 
 RESULT_COLUMNS = [
@@ -28,6 +28,32 @@ RESULT_COLUMNS = [
     "flags",
     "sample",
     "dilution",
+    "run_id",
+    "plate_id",
+    "export_sha256",
+    "reviewed_by",
+    "pushed_utc",
+    "dilutions",
+    "source_runs",
+]
+# One row per current dilution of a specimen (--dilutions): what the results combine.
+DILUTION_COLUMNS = [
+    "study_id",
+    "visit",
+    "dilution",
+    "result",
+    "conc_pg_ml",
+    "ci_low_pg_ml",
+    "ci_high_pg_ml",
+    "lloq_pg_ml",
+    "uloq_pg_ml",
+    "flags",
+    "advice",
+    "od_mean",
+    "conc_cv_pct",
+    "sample",
+    "wells",
+    "status",
     "run_id",
     "plate_id",
     "export_sha256",
@@ -75,9 +101,55 @@ def current_results(engine: Engine, study_id: str | None = None) -> list[dict[st
                 "export_sha256": run.export_sha256,
                 "reviewed_by": run.reviewed_by,
                 "pushed_utc": run.pushed_utc,
+                "dilutions": res.dilutions,
+                "source_runs": res.source_runs,
             }
         )
     return out
+
+
+def current_dilutions(engine: Engine, study_id: str | None = None) -> list[dict[str, Any]]:
+    """Current dilution rows, one per study ID, visit and dilution, each with its run."""
+    query = (
+        select(DbDilution, DbRun)
+        .join(DbRun, DbDilution.run_pk == DbRun.id)
+        .where(DbDilution.status == CURRENT)
+        .order_by(DbDilution.study_id, DbDilution.visit, DbDilution.dilution)
+    )
+    if study_id is not None:
+        query = query.where(DbDilution.study_id == study_id)
+    try:
+        with Session(engine) as session:
+            require_current(session.connection(), str(engine.url))
+            rows = session.execute(query).all()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    return [
+        {
+            "study_id": d.study_id,
+            "visit": d.visit,
+            "dilution": int(d.dilution) if d.dilution.is_integer() else d.dilution,
+            "result": d.result,
+            "conc_pg_ml": d.conc_pg_ml,
+            "ci_low_pg_ml": d.ci_low_pg_ml,
+            "ci_high_pg_ml": d.ci_high_pg_ml,
+            "lloq_pg_ml": d.lloq_pg_ml,
+            "uloq_pg_ml": d.uloq_pg_ml,
+            "flags": d.flags,
+            "advice": d.advice,
+            "od_mean": d.od_mean,
+            "conc_cv_pct": d.conc_cv_pct,
+            "sample": d.sample,
+            "wells": d.wells,
+            "status": d.status,
+            "run_id": run.run_id,
+            "plate_id": run.plate_id,
+            "export_sha256": run.export_sha256,
+            "reviewed_by": run.reviewed_by,
+            "pushed_utc": run.pushed_utc,
+        }
+        for d, run in rows
+    ]
 
 
 def widen(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -155,6 +227,9 @@ def history(engine: Engine, study_id: str) -> list[dict[str, Any]]:
                 "result": res.result,
                 "conc_pg_ml": res.conc_pg_ml,
                 "flags": res.flags,
+                "dilution": res.dilution,
+                "dilutions": res.dilutions,
+                "source_runs": res.source_runs,
                 "status": res.status,
                 "run_id": run.run_id,
                 "pushed_utc": run.pushed_utc,
@@ -164,6 +239,7 @@ def history(engine: Engine, study_id: str) -> list[dict[str, Any]]:
                 "supersede_reason": res.supersede_reason,
                 "superseded_utc": res.superseded_utc,
                 "result_id": res.id,
+                "action": entry.action if entry is not None else None,
                 "audit": entry.what if entry is not None else None,
             }
         )
@@ -178,6 +254,9 @@ def history_text(entries: list[dict[str, Any]]) -> str:
             f"{e['study_id']} {e['visit']}: {e['result']} [{e['flags'] or 'no flags'}] "
             f"{e['status']}, run {e['run_id']}, pushed {e['pushed_utc']} by {e['pushed_by']}"
         )
+        runs = (e.get("source_runs") or "").split()
+        if len(runs) > 1:
+            line += f"; combined from {e['dilutions']} (runs {', '.join(runs)})"
         if e["status"] != CURRENT:
             line += (
                 f"; superseded {e['superseded_utc']} by result #{e['superseded_by_result']}: "
