@@ -365,7 +365,7 @@ class CurveFit:
         x = np.atleast_1d(self.inverse(od)).astype(float)
         se = self.inverse_se(od, replicates)
         q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             half = q * se / x
             return x * np.exp(-half), x * np.exp(half)
 

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from il6assay.settings import Settings
 from il6assay.wells import Well
 
+if TYPE_CHECKING:
+    from il6assay.fit import CurveFit
+
 ICH_M10_CAL = "ICH M10 (2022), ligand-binding assays: calibration curve acceptance"
 ICH_M10_QC = "ICH M10 (2022), ligand-binding assays: QC acceptance in study-sample runs"
 ICH_M10_PRECISION = "ICH M10 (2022) precision goal; DOMAIN.md replicate CV rule"
+LOQ_SOURCE = (
+    "CLSI EP17 / DOMAIN.md: the LoQ is the lowest level meeting the bias and imprecision "
+    "goals; ICH M10 (2022): precision within 25 % at the LLOQ and ULOQ"
+)
 
 
 @dataclass
@@ -52,6 +61,10 @@ class StandardLevel:
     tolerance_pct: float
     wells: list[Well]
     passed: bool
+    # CV of a result at this level measured in as many replicates (delta method), and
+    # whether it meets the precision limit of the range's ends (quantification_range).
+    predicted_cv_pct: float | None = None
+    precise: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -60,6 +73,8 @@ class StandardLevel:
             "nominal_pg_ml": self.nominal,
             "tolerance_pct": self.tolerance_pct,
             "passed": self.passed,
+            "predicted_cv_pct": self.predicted_cv_pct,
+            "precise": self.precise,
             "wells": [
                 {
                     "well": w.name,
@@ -117,9 +132,62 @@ def evaluate_standards(standards: list[Well], settings: Settings) -> list[Standa
 
 
 def calibration_range(levels: list[StandardLevel]) -> tuple[float | None, float | None]:
-    """The run's LLOQ and ULOQ: the lowest and highest passing standard levels (pg/mL)."""
-    passing = [lv.nominal for lv in levels if lv.passed]
+    """The run's LLOQ and ULOQ: the lowest and highest passing standard levels (pg/mL).
+
+    A level judged imprecise (``precise`` False, see ``quantification_range``)
+    cannot be an end of the range.
+    """
+    passing = [lv.nominal for lv in levels if lv.passed and lv.precise is not False]
     return (min(passing), max(passing)) if passing else (None, None)
+
+
+def quantification_range(
+    levels: list[StandardLevel], curve: CurveFit, settings: Settings
+) -> tuple[float | None, float | None, RuleResult]:
+    """LLOQ and ULOQ from the levels that pass on recovery and on predicted precision.
+
+    Recovery alone lets a level at the reader's noise floor pass by chance
+    (its duplicates land near the curve that they themselves pulled): the
+    curve then "quantifies" ODs that noise alone produces. So each passing
+    level also gets the CV that a result measured there would carry, from the
+    delta method (the fit's residual variance at that OD and the parameters'
+    covariance, with the level's number of replicates), and the range's ends
+    are the lowest and highest levels within ``cv_limit_lloq_pct``.
+    """
+    limit = settings.cv_limit_lloq_pct
+    for lv in levels:
+        lv.predicted_cv_pct, lv.precise = None, None
+        if not (curve.success and lv.passed):
+            continue
+        replicates = sum(w.od is not None for w in lv.wells) or 1
+        od = float(np.atleast_1d(curve.predict(lv.nominal))[0])
+        se = float(curve.inverse_se(od, replicates)[0])
+        if math.isfinite(se):
+            lv.predicted_cv_pct = 100.0 * se / lv.nominal
+            lv.precise = lv.predicted_cv_pct <= limit + 1e-9
+    lloq, uloq = calibration_range(levels) if curve.success else (None, None)
+    dropped = [lv for lv in levels if lv.passed and lv.precise is False]
+    detail = (
+        f"LLOQ {lloq:g}, ULOQ {uloq:g} pg/mL"
+        if lloq is not None and uloq is not None
+        else "no standard level passes on both recovery and precision: nothing can be quantified"
+    )
+    if dropped:
+        detail += "; not quantifiable (predicted CV over the limit): " + ", ".join(
+            f"{lv.level} ({lv.nominal:g}: {lv.predicted_cv_pct:.0f} %)" for lv in dropped
+        )
+    rule = RuleResult(
+        id="QUANTIFICATION_RANGE",
+        description=(
+            "the LLOQ and ULOQ are the lowest and highest passing standard levels at which a "
+            f"result's predicted CV (delta method, the level's replicates) is at most {limit:g} %"
+        ),
+        source=LOQ_SOURCE,
+        passed=(lloq is not None) if curve.success else None,
+        detail=detail if curve.success else "no curve",
+        wells=[w.name for lv in dropped for w in lv.wells],
+    )
+    return lloq, uloq, rule
 
 
 def calibration_rules(

@@ -40,10 +40,10 @@ from il6assay.results import (
 from il6assay.rules import (
     RuleResult,
     StandardLevel,
-    calibration_range,
     calibration_rules,
     evaluate_controls,
     evaluate_standards,
+    quantification_range,
 )
 from il6assay.samples import SampleSheet, load_samples, match_samples
 from il6assay.settings import ZERO_STANDARD_CHOICES, Settings
@@ -209,8 +209,9 @@ def process_plate(
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
     back_calculate_wells(wells, curve)
     levels = evaluate_standards(standards, settings)
-    lloq, uloq = calibration_range(levels) if curve.success else (None, None)
+    lloq, uloq, range_rule = quantification_range(levels, curve, settings)
     rules = calibration_rules(levels, curve.success, curve.message, settings)
+    rules.insert(1, range_rule)
     comparison = compare_models(conc, ods, fit_points, settings, curve)
     rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
 

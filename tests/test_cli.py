@@ -107,7 +107,7 @@ def test_run_json_records_hashes_of_inputs_and_every_output(example_run):
         "curve.json",
         "report.html",
     }
-    assert run["settings"]["weighting"] == "1/y^2"
+    assert run["settings"]["weighting"] == "1/y"
     assert run["libraries"]["scipy"]
 
 
@@ -167,6 +167,7 @@ def test_curve_json_names_the_rule_behind_every_verdict(example_run):
         assert rule["source"] and rule["description"] and "passed" in rule
     assert {r["id"] for r in curve["rules"]} == {
         "CURVE_FIT",
+        "QUANTIFICATION_RANGE",
         "STANDARD_LEVELS",
         "STANDARD_SHARE",
         "CONTROLS",

@@ -29,6 +29,7 @@ from il6assay.rules import (
     cv_pct,
     evaluate_controls,
     evaluate_standards,
+    quantification_range,
 )
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
@@ -372,7 +373,9 @@ def test_failed_highest_level_lowers_the_uloq_and_censors_there(layout):
     pull_apart(plate, layout, "S1")
     run = process(plate, layout)
     assert not level(run, "S1").passed
-    assert (run.lloq, run.uloq) == (4.6875, 150.0)
+    # S1's pulled-apart wells inflate the residual SD, so the lowest levels' predicted
+    # CV rises too: the LLOQ is the precision rule's to set (tests below), the ULOQ drops.
+    assert run.uloq == 150.0
     s = sample(run, "P01")
     assert s.result == ">150"
     assert "ABOVE_ULOQ" in s.flags
@@ -386,6 +389,59 @@ def test_calibration_range_is_lowest_and_highest_passing_level():
     )
     assert calibration_range(levels) == (9.375, 150.0)
     assert calibration_range(evaluate_standards(standard_series({}), DEFAULTS)) == (4.6875, 300.0)
+
+
+def test_lowest_level_at_the_noise_floor_passes_on_recovery_but_is_not_the_lloq(layout):
+    """A flat low end (S7 only 0.01 OD above the zero, reader noise 0.005 OD): S7's
+    duplicates recover within ±25 %, but a result there would carry a 42 % CV, so the
+    LLOQ is S6 and a sample near S7 is censored, not reported as a number."""
+    from il6assay.simulate import TrueCurve, simulate_plate
+
+    sim = simulate_plate(
+        layout,
+        np.random.default_rng(2),
+        curve=TrueCurve(a=(0.08, 0.08), b=(1.3, 1.3), c=(400.0, 400.0), d=(3.0, 3.0)),
+        truth={"P01": 5.5},
+    )
+    run = process_plate(
+        Export(format="simulated", path=Path("flat_low.sim"), plates=[sim.plate]),
+        layout,
+        None,
+        allow_unmatched=True,
+    )
+    s7, s6 = level(run, "S7"), level(run, "S6")
+    assert s7.passed and s7.precise is False and s7.predicted_cv_pct > 35
+    assert s6.precise and s6.predicted_cv_pct <= 25
+    assert (run.lloq, run.uloq) == (9.375, 300.0)
+    rule = next(r for r in run.rules if r.id == "QUANTIFICATION_RANGE")
+    assert rule.passed is True and "S7 (4.6875: 4" in rule.detail
+    assert set(rule.wells) == set(level_wells(layout, "S7"))
+    assert run.accepted  # recovery rules decide acceptance; precision narrows the range
+    assert sample(run, "P01").result == "<9.38"
+
+
+def test_every_passing_level_of_a_clean_plate_is_precise_and_bounds_the_range(layout):
+    run = process(make_plate(layout), layout)
+    assert all(lv.precise and lv.predicted_cv_pct < 5 for lv in run.levels)
+    assert (run.lloq, run.uloq) == (4.6875, 300.0)
+
+
+def test_no_precise_level_means_nothing_is_quantified_and_the_plate_fails():
+    class Vague:
+        """A fitted curve whose every result would carry a 100 % CV."""
+
+        success = True
+
+        def predict(self, conc):
+            return np.atleast_1d(conc) / 100.0
+
+        def inverse_se(self, od, replicates):
+            return np.atleast_1d(od) * 100.0
+
+    levels = evaluate_standards(standard_series({}), DEFAULTS)
+    lloq, uloq, rule = quantification_range(levels, Vague(), DEFAULTS)
+    assert (lloq, uloq) == (None, None) and rule.passed is False
+    assert all(lv.passed and lv.precise is False for lv in levels)
 
 
 def test_calibration_range_is_none_when_no_level_passes():
@@ -519,6 +575,7 @@ def test_curve_fit_rule_passes_on_a_good_plate(layout):
     assert run.curve.params["c"] == pytest.approx(220.0, rel=0.02)
     assert [x.id for x in run.rules] == [
         "CURVE_FIT",
+        "QUANTIFICATION_RANGE",
         "STANDARD_LEVELS",
         "STANDARD_SHARE",
         "CONTROLS",
