@@ -39,6 +39,7 @@ function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -104,29 +105,43 @@ def four_pl_inverse(y: np.ndarray | float, a: float, b: float, c: float, d: floa
     return logistic_inverse(y, a, b, c, d)
 
 
-def _parts(theta: np.ndarray, x: np.ndarray, five: bool):
-    """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g])."""
-    from scipy.special import expit
+def _log_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x > 0, ln x with -inf at x = 0): computed once per data set, used by every evaluation."""
+    pos = x > 0
+    logx = np.full(x.shape, -np.inf)
+    np.log(x, out=logx, where=pos)
+    return pos, logx
 
-    a, b, lnc, d = theta[:4]
+
+def _parts(
+    theta: np.ndarray,
+    x: np.ndarray,
+    five: bool,
+    logs: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g]).
+
+    ``logs`` is ``_log_x(x)``, passed by callers that evaluate the same x many times.
+    """
+    pos, logx = logs if logs is not None else _log_x(x)
+    a, b, lnc, d = (float(v) for v in theta[:4])
     # Clamped: a solver's trial step may try absurd asymmetries on the way.
     g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
-    pos = x > 0
-    with np.errstate(divide="ignore"):
-        logx = np.where(pos, np.log(np.where(pos, x, 1.0)), -np.inf)
     t = b * (logx - lnc)
     sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
     s = np.exp(-g * sp)  # (1 + u)^-g
-    e = expit(t)  # u / (1 + u)
+    e = 0.5 * (1.0 + np.tanh(0.5 * t))  # u / (1 + u), exact at t = ±inf
     f = d + (a - d) * s
-    ds_dt = -g * s * e
-    lx = np.where(pos, logx - lnc, 0.0)
-    cols = [s, (a - d) * ds_dt * lx, (a - d) * ds_dt * (-b), 1.0 - s]
+    ds = (a - d) * -g * s * e  # (a - d) * ds/dt
+    jac = np.empty((x.size, 5 if five else 4))
+    jac[:, 0] = s
+    jac[:, 1] = ds * np.where(pos, logx - lnc, 0.0)
+    jac[:, 2] = ds * -b
+    jac[:, 3] = 1.0 - s
     if five:
-        cols.append((a - d) * -g * np.where(s > 0, s * sp, 0.0))
-    jac = np.column_stack(cols)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f_x = np.where(pos, (a - d) * ds_dt * b / np.where(pos, x, 1.0), np.nan)
+        jac[:, 4] = (a - d) * -g * np.where(s > 0, s * sp, 0.0)
+    f_x = np.full(x.shape, np.nan)
+    np.divide(ds * b, x, out=f_x, where=pos)
     return f, jac, f_x
 
 
@@ -223,7 +238,7 @@ def solve(
         fast = _dense_lm(fun_jac, theta0, rtol=rtol)
         if fast is not None:
             return fast
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares, leastsq
 
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -247,22 +262,39 @@ def solve(
             kwargs["bounds"] = bounds
             theta0 = np.clip(theta0, bounds[0] + 1e-9, bounds[1] - 1e-9)
     try:
-        with np.errstate(all="ignore"):
-            res = least_squares(
-                lambda th: parts(th)[0], theta0, jac=lambda th: parts(th)[1], **kwargs
-            )
-    except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # leastsq's "maxfev reached": ier 5
+            if method == "lm":
+                # MINPACK's lmder, as least_squares(method="lm") calls it (same tolerances,
+                # scaling from the Jacobian, factor 100), without its per-call set-up.
+                x, ier = leastsq(
+                    lambda th: parts(th)[0],
+                    theta0,
+                    Dfun=lambda th: parts(th)[1],
+                    ftol=1e-15,
+                    xtol=1e-15,
+                    gtol=1e-15,
+                    maxfev=kwargs["max_nfev"],
+                    factor=100.0,
+                )
+                ok = ier in (1, 2, 3, 4)
+            else:
+                res = least_squares(
+                    lambda th: parts(th)[0], theta0, jac=lambda th: parts(th)[1], **kwargs
+                )
+                x, ok = res.x, res.status > 0
+    except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError, TypeError):
         return None
-    if res.status <= 0 or not np.all(np.isfinite(res.x)):
+    if not ok or not np.all(np.isfinite(x)):
         return None
-    r = parts(res.x)[0]
+    r = parts(x)[0]
     cost = 0.5 * float(r @ r)
     if not math.isfinite(cost):
         return None
     label = "Levenberg-Marquardt" if method == "lm" else "bounded trust-region"
     if loss != "linear":
         label += f", robust {loss} loss"
-    return Solution(theta=res.x, cost=cost, method=label)
+    return Solution(theta=np.asarray(x, dtype=float), cost=cost, method=label)
 
 
 # ---------------------------------------------------------------- curves
@@ -459,13 +491,15 @@ class _Problem:
         self.lnx_lo, self.lnx_hi = float(np.log(pos.min())), float(np.log(pos.max()))
         self.span = float(np.ptp(y))
         self.w = np.ones_like(x)
+        self.logs = _log_x(x)
 
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, jac, _ = _parts(theta, self.x, self.five)
-        return (self.y - f) / self.w, -jac / self.w[:, None]
+        f, jac, _ = _parts(theta, self.x, self.five, self.logs)
+        jac *= -1.0 / self.w[:, None]
+        return (self.y - f) / self.w, jac
 
-    def starts(self) -> list[np.ndarray]:
-        first = self_start(self.x, self.y)
+    def starts(self, first: np.ndarray | None = None) -> list[np.ndarray]:
+        first = self_start(self.x, self.y) if first is None else first
         grid = [
             np.array([first[0], b, lc, first[3]])
             for lc in np.linspace(self.lnx_lo, self.lnx_hi + 1.0, 5)
@@ -527,12 +561,59 @@ class _Problem:
     def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
         if power == 0:
             return np.ones_like(self.x)
-        f = np.abs(_parts(theta, self.x, self.five)[0])
+        f = np.abs(_parts(theta, self.x, self.five, self.logs)[0])
         return np.maximum(f, self.weight_floor(theta)) ** power
 
     def weight_floor(self, theta: np.ndarray) -> float:
         a, d = float(theta[0]), float(theta[3])
         return _WEIGHT_FLOOR_SHARE * max(abs(a), abs(d), abs(d - a))
+
+    def reweighted(self, theta: np.ndarray, power: float) -> tuple[Solution, int] | None:
+        """The fixed point of iterative reweighting, one damped Gauss-Newton step per pass.
+
+        Each pass takes the weights and the Jacobian from one evaluation of the
+        curve, so reaching the point where the weights no longer move the fit
+        costs a few evaluations instead of a solve per pass. Returns the
+        solution and the number of passes, or None (the caller then reweights
+        with full solves).
+        """
+        theta = np.array(theta, dtype=float)
+        previous, lam = math.inf, 1e-7
+        with np.errstate(all="ignore"):
+            f, jac, _ = _parts(theta, self.x, self.five, self.logs)
+            for passes in range(1, _REWEIGHT_MAX + 1):
+                w = np.maximum(np.abs(f), self.weight_floor(theta)) ** power
+                r = (self.y - f) / w
+                jw = jac * (-1.0 / w)[:, None]
+                wss = float(r @ r)
+                if not (math.isfinite(wss) and np.all(np.isfinite(jw))):
+                    return None
+                if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
+                    self.w = w
+                    sol = Solution(theta=theta, cost=0.5 * wss, method="Levenberg-Marquardt")
+                    return (sol, passes) if self.plausible(sol) else None
+                previous = wss
+                jtj, grad = jw.T @ jw, jw.T @ r
+                diagonal = np.diag_indices_from(jtj)
+                scale = np.maximum(jtj[diagonal], 1e-300)
+                while True:
+                    damped = jtj.copy()
+                    damped[diagonal] += lam * scale
+                    try:
+                        step = np.linalg.solve(damped, -grad)
+                    except np.linalg.LinAlgError:
+                        return None
+                    trial = theta + step
+                    f_new, jac_new, _ = _parts(trial, self.x, self.five, self.logs)
+                    r_new = (self.y - f_new) / w
+                    if float(r_new @ r_new) <= wss:
+                        break
+                    lam *= 10.0
+                    if lam > 1e16:
+                        return None
+                # The trial's curve gives the next pass its weights and Jacobian.
+                theta, f, jac, lam = trial, f_new, jac_new, max(lam / 10.0, 1e-12)
+        return None
 
 
 def _failed(model: str, weighting: str, n: int, message: str, start: np.ndarray | None) -> CurveFit:
@@ -602,7 +683,12 @@ def fit_curve(
         return _failed(model, weighting, n, "all standard ODs are equal: no curve to fit", None)
 
     problem = _Problem(x, y, model == "5pl", quick=quick)
-    starts = problem.starts()
+    power = _WEIGHT_POWER[weighting]
+    first = self_start(x, y)
+    # A weighted 4PL goes straight from the self-start to the reweighting fixed point;
+    # only when that fails is the unweighted curve found first, by every strategy.
+    fast = problem.reweighted(first, power) if power and model == "4pl" else None
+    starts = [first] if fast is not None else problem.starts(first)
     if model == "5pl":
         # The 4PL is the 5PL with g = 1: its fit is the natural first start.
         four = fit_curve(x, y, "4pl")
@@ -610,13 +696,16 @@ def fit_curve(
             starts.insert(0, np.append(four._theta, 0.0))
     if quick:
         starts = starts[:3]
-    sol = problem.best(starts)
+    sol = fast[0] if fast is not None else problem.best(starts)
     if sol is None:
         return _failed(model, weighting, n, "no strategy converged to a plausible curve", starts[0])
-    power = _WEIGHT_POWER[weighting]
     iterations = 0
     settled = True
-    if power:
+    if power and fast is None:
+        fast = problem.reweighted(sol.theta, power)
+    if fast is not None:
+        sol, iterations = fast
+    elif power:
         previous = math.inf
         for iterations in range(1, _REWEIGHT_MAX + 1):  # noqa: B007
             problem.w = problem.weights_from(sol.theta, power)
@@ -641,6 +730,7 @@ def fit_curve(
         else:
             settled = False
         problem.w = problem.weights_from(sol.theta, power)
+    if power:
         # The passes above only set weights: one tight solve with the final ones.
         sol = problem.near(sol.theta) or sol
     fit = _finish(problem, sol, model, weighting, starts[0], iterations)
@@ -756,8 +846,9 @@ def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str,
     # Hook: the standards are not monotone. An interior level's mean OD stands
     # out beyond both end levels (rise then fall: the high-dose hook of a
     # sandwich ELISA). Direction-free, so it holds whatever curve was fitted.
-    levels = np.unique(conc[conc > 0])
-    means = np.array([od[conc == lv].mean() for lv in levels])
+    positive = conc > 0
+    levels, index = np.unique(conc[positive], return_inverse=True)
+    means = np.bincount(index, weights=od[positive]) / np.bincount(index)
     if levels.size >= 3:
         margin = _HOOK_DROP_SHARE * max(observed, 1e-12)
         inner = means[1:-1]
