@@ -263,52 +263,46 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _shared_fields(row: dict[str, str], run_pk: int) -> dict[str, Any]:
+    """The columns results.csv and dilutions.csv rows give sample_results and dilution_results."""
+    return {
+        "run_pk": run_pk,
+        "study_id": row["study_id"],
+        "visit": row.get("visit", ""),
+        "sample": row.get("sample") or None,
+        "result": row.get("result", ""),
+        "od_mean": _float(row.get("od_mean")),
+        **{
+            name: _float(row.get(name))
+            for name in (
+                "conc_pg_ml",
+                "ci_low_pg_ml",
+                "ci_high_pg_ml",
+                "lloq_pg_ml",
+                "uloq_pg_ml",
+                "conc_cv_pct",
+            )
+        },
+        "flags": row.get("flags", ""),
+        "advice": row.get("advice") or None,
+        "wells": row.get("wells") or None,
+        "status": CURRENT,
+    }
+
+
 def result_from_row(row: dict[str, str], run_pk: int) -> DbResult:
     """One results.csv row as a current sample_results row."""
     return DbResult(
-        run_pk=run_pk,
-        study_id=row["study_id"],
-        visit=row.get("visit", ""),
-        sample=row.get("sample") or None,
+        **_shared_fields(row, run_pk),
         dilution=row.get("dilution") or None,
         n_wells=_int(row.get("n_wells")),
-        od_mean=_float(row.get("od_mean")),
-        conc_pg_ml=_float(row.get("conc_pg_ml")),
-        result=row.get("result", ""),
-        ci_low_pg_ml=_float(row.get("ci_low_pg_ml")),
-        ci_high_pg_ml=_float(row.get("ci_high_pg_ml")),
-        lloq_pg_ml=_float(row.get("lloq_pg_ml")),
-        uloq_pg_ml=_float(row.get("uloq_pg_ml")),
-        flags=row.get("flags", ""),
-        advice=row.get("advice") or None,
-        wells=row.get("wells") or None,
-        status=CURRENT,
-        conc_cv_pct=_float(row.get("conc_cv_pct")),
         dilutions=row.get("dilutions") or None,
     )
 
 
 def dilution_from_row(row: dict[str, str], run_pk: int) -> DbDilution:
     """One dilutions.csv row as a current dilution_results row."""
-    return DbDilution(
-        run_pk=run_pk,
-        study_id=row["study_id"],
-        visit=row.get("visit", ""),
-        sample=row.get("sample") or None,
-        dilution=_float(row.get("dilution")),
-        result=row.get("result", ""),
-        conc_pg_ml=_float(row.get("conc_pg_ml")),
-        ci_low_pg_ml=_float(row.get("ci_low_pg_ml")),
-        ci_high_pg_ml=_float(row.get("ci_high_pg_ml")),
-        od_mean=_float(row.get("od_mean")),
-        conc_cv_pct=_float(row.get("conc_cv_pct")),
-        lloq_pg_ml=_float(row.get("lloq_pg_ml")),
-        uloq_pg_ml=_float(row.get("uloq_pg_ml")),
-        flags=row.get("flags", ""),
-        advice=row.get("advice") or None,
-        wells=row.get("wells") or None,
-        status=CURRENT,
-    )
+    return DbDilution(**_shared_fields(row, run_pk), dilution=_float(row.get("dilution")))
 
 
 def stored_sample(row: DbDilution) -> SampleResult:

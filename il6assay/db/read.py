@@ -65,22 +65,27 @@ FORMATS = ("csv", "xlsx", "json")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def current_results(engine: Engine, study_id: str | None = None) -> list[dict[str, Any]]:
-    """Current results, one row per study ID and visit, each with its run and input hash."""
+def _current(engine: Engine, model: Any, study_id: str | None, *order: Any) -> list[Any]:
+    """The current rows of ``model`` (results or dilutions), each paired with its run."""
     query = (
-        select(DbResult, DbRun)
-        .join(DbRun, DbResult.run_pk == DbRun.id)
-        .where(DbResult.status == CURRENT)
-        .order_by(DbResult.study_id, DbResult.visit)
+        select(model, DbRun)
+        .join(DbRun, model.run_pk == DbRun.id)
+        .where(model.status == CURRENT)
+        .order_by(*order)
     )
     if study_id is not None:
-        query = query.where(DbResult.study_id == study_id)
+        query = query.where(model.study_id == study_id)
     try:
         with Session(engine) as session:
             require_current(session.connection(), str(engine.url))
-            rows = session.execute(query).all()
+            return list(session.execute(query).all())
     except DBAPIError as err:
         raise unreachable(err, engine) from None
+
+
+def current_results(engine: Engine, study_id: str | None = None) -> list[dict[str, Any]]:
+    """Current results, one row per study ID and visit, each with its run and input hash."""
+    rows = _current(engine, DbResult, study_id, DbResult.study_id, DbResult.visit)
     out = []
     for res, run in rows:
         out.append(
@@ -110,20 +115,8 @@ def current_results(engine: Engine, study_id: str | None = None) -> list[dict[st
 
 def current_dilutions(engine: Engine, study_id: str | None = None) -> list[dict[str, Any]]:
     """Current dilution rows, one per study ID, visit and dilution, each with its run."""
-    query = (
-        select(DbDilution, DbRun)
-        .join(DbRun, DbDilution.run_pk == DbRun.id)
-        .where(DbDilution.status == CURRENT)
-        .order_by(DbDilution.study_id, DbDilution.visit, DbDilution.dilution)
-    )
-    if study_id is not None:
-        query = query.where(DbDilution.study_id == study_id)
-    try:
-        with Session(engine) as session:
-            require_current(session.connection(), str(engine.url))
-            rows = session.execute(query).all()
-    except DBAPIError as err:
-        raise unreachable(err, engine) from None
+    order = (DbDilution.study_id, DbDilution.visit, DbDilution.dilution)
+    rows = _current(engine, DbDilution, study_id, *order)
     return [
         {
             "study_id": d.study_id,
