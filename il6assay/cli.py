@@ -45,7 +45,9 @@ def main() -> None:
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
 @click.option("--model", type=click.Choice(["4pl", "5pl"]), help="Curve model [4pl].")
 @click.option(
-    "--weighting", type=click.Choice(["none", "1/y", "1/y^2"]), help="Curve weighting [1/y]."
+    "--weighting",
+    type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),
+    help="Curve weighting [1/y]; 1/(k^2+y^2): by the plate's replicate noise.",
 )
 @click.option(
     "--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit]."

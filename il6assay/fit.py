@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 
 MODELS: dict[str, tuple[str, ...]] = {"4pl": ("a", "b", "c", "d"), "5pl": ("a", "b", "c", "d", "g")}
 PARAM_NAMES = MODELS["4pl"]
-WEIGHTINGS = ("none", "1/y", "1/y^2")
-_WEIGHT_POWER = {"none": 0.0, "1/y": 0.5, "1/y^2": 1.0}
+NOISE_WEIGHTING = "1/(k^2+y^2)"
+WEIGHTINGS = ("none", "1/y", "1/y^2", NOISE_WEIGHTING)
+# SD function of each weighting: sd(y) = sigma * sqrt(y^(2 power) + k^2); k > 0 only for
+# NOISE_WEIGHTING, whose k = sd/cv is the OD where additive and proportional noise are equal.
+_WEIGHT_POWER = {"none": 0.0, "1/y": 0.5, "1/y^2": 1.0, NOISE_WEIGHTING: 1.0}
 _REWEIGHT_MAX = 50
 _REWEIGHT_RTOL = 1e-10
 # Fitted ODs below this share of the curve's span are floored when they set
@@ -334,6 +337,7 @@ class CurveFit:
     _theta: np.ndarray | None = field(default=None, repr=False)
     _cov_theta: np.ndarray | None = field(default=None, repr=False)
     _weight_floor: float = field(default=0.0, repr=False)
+    k: float = 0.0  # NOISE_WEIGHTING's additive SD floor, in OD units relative to sigma
 
     @property
     def _five(self) -> bool:
@@ -368,7 +372,7 @@ class CurveFit:
         """The fit's residual SD at OD ``od`` (sigma times the weighting's SD function)."""
         od = np.abs(np.asarray(od, dtype=float))
         power = _WEIGHT_POWER[self.weighting]
-        return self.sigma * np.maximum(od, self._weight_floor) ** power
+        return self.sigma * np.sqrt(np.maximum(od, self._weight_floor) ** (2 * power) + self.k**2)
 
     def inverse_se(self, od: np.ndarray | float, replicates: int = 1) -> np.ndarray:
         """Standard error of the back-calculated concentration (delta method; NaN outside)."""
@@ -430,6 +434,7 @@ class CurveFit:
             "model": self.model,
             "formula": formula + (" ** g" if self._five else ""),
             "weighting": self.weighting,
+            "weighting_k_od": _num(self.k) if self.weighting == NOISE_WEIGHTING else None,
             "success": self.success,
             "message": self.message,
             "method": self.method,
@@ -492,6 +497,7 @@ class _Problem:
         self.span = float(np.ptp(y))
         self.w = np.ones_like(x)
         self.logs = _log_x(x)
+        self.k = 0.0  # NOISE_WEIGHTING's SD floor (fit_curve's k)
 
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f, jac, _ = _parts(theta, self.x, self.five, self.logs)
@@ -561,8 +567,12 @@ class _Problem:
     def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
         if power == 0:
             return np.ones_like(self.x)
-        f = np.abs(_parts(theta, self.x, self.five, self.logs)[0])
-        return np.maximum(f, self.weight_floor(theta)) ** power
+        return self.sd_of(_parts(theta, self.x, self.five, self.logs)[0], theta, power)
+
+    def sd_of(self, f: np.ndarray, theta: np.ndarray, power: float) -> np.ndarray:
+        """The weighting's SD function at fitted ODs ``f``: the weights of the residuals."""
+        base = np.maximum(np.abs(f), self.weight_floor(theta)) ** power
+        return np.sqrt(base**2 + self.k**2) if self.k else base
 
     def weight_floor(self, theta: np.ndarray) -> float:
         a, d = float(theta[0]), float(theta[3])
@@ -582,7 +592,7 @@ class _Problem:
         with np.errstate(all="ignore"):
             f, jac, _ = _parts(theta, self.x, self.five, self.logs)
             for passes in range(1, _REWEIGHT_MAX + 1):
-                w = np.maximum(np.abs(f), self.weight_floor(theta)) ** power
+                w = self.sd_of(f, theta, power)
                 r = (self.y - f) / w
                 jw = jac * (-1.0 / w)[:, None]
                 wss = float(r @ r)
@@ -642,9 +652,14 @@ def fit_curve(
     model: str = "4pl",
     weighting: str = "none",
     *,
+    k: float | None = None,
     quick: bool = False,
 ) -> CurveFit:
     """Fit a 4PL or 5PL to standard concentrations and ODs (all replicates, not means).
+
+    ``weighting="1/(k^2+y^2)"`` needs ``k``: the OD at which the reader's
+    additive and proportional noise are equal (sd / cv of a noise model
+    Var = sd^2 + (cv y)^2, e.g. ``il6assay.noise.noise_from_duplicates``).
 
     ``quick`` bounds the effort (the first three starts only), for fits made
     for comparison rather than for results.
@@ -661,6 +676,10 @@ def fit_curve(
         raise ValueError(f"unknown model '{model}', expected one of {tuple(MODELS)}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting '{weighting}', expected one of {WEIGHTINGS}")
+    if (weighting == NOISE_WEIGHTING) != (k is not None):
+        raise ValueError(f"k is given with, and only with, weighting '{NOISE_WEIGHTING}'")
+    if k is not None and not (math.isfinite(k) and k > 0):
+        raise ValueError(f"k must be a positive OD, not {k!r}")
     x = np.asarray(conc, dtype=float)
     y = np.asarray(response, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -683,6 +702,7 @@ def fit_curve(
         return _failed(model, weighting, n, "all standard ODs are equal: no curve to fit", None)
 
     problem = _Problem(x, y, model == "5pl", quick=quick)
+    problem.k = float(k or 0.0)
     power = _WEIGHT_POWER[weighting]
     first = self_start(x, y)
     # A weighted 4PL goes straight from the self-start to the reweighting fixed point;
@@ -808,6 +828,7 @@ def _finish(
         _theta=theta,
         _cov_theta=cov_theta,
         _weight_floor=problem.weight_floor(theta),
+        k=problem.k,
     )
     fit.warnings = curve_warnings(fit, x, y)
     if "FLAT_CURVE" in fit.warnings:

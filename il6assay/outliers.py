@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from il6assay.fit import CurveFit, _Problem, solve
+from il6assay.fit import _WEIGHT_POWER, CurveFit, _Problem, solve
 
 Q = 0.01
 SOURCE = "ROUT (Motulsky & Brown 2006): robust fit, then FDR (Q = 1 %) on residuals"
@@ -30,8 +30,8 @@ def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> lis
     if n - p < 3:
         return []
     problem = _Problem(x, y, curve.model == "5pl")
-    power = {"none": 0.0, "1/y": 0.5, "1/y^2": 1.0}[curve.weighting]
-    problem.w = problem.weights_from(curve._theta, power)
+    problem.k = curve.k
+    problem.w = problem.weights_from(curve._theta, _WEIGHT_POWER[curve.weighting])
     # The robust loss needs the residuals' scale: take it from the least-squares
     # residuals, one pass (iterating lets the scale shrink and the fit overfit).
     residuals = problem.fun_jac(curve._theta)[0]

@@ -164,6 +164,7 @@ def curve_document(run: Run) -> dict[str, Any]:
         "uloq_pg_ml": run.uloq,
         "curve_warnings": run.curve.warnings,
         "detection": run.detection,
+        "noise": run.noise,
         "model_comparison": run.comparison,
         "controls": controls,
         "rules": [r.to_dict() for r in run.rules],

@@ -380,6 +380,14 @@ def _rules_list(run: Run) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
+def _noise_text(noise: dict[str, Any]) -> str:
+    """The weighting's k and where it came from, with the measured noise when there is one."""
+    text = f"k = {noise['k_od']:.3g} OD, from {noise['source']}"
+    if "cv" in noise:
+        text += f": {100 * noise['cv']:.2g} % CV + {noise['sd_od']:.2g} OD"
+    return text
+
+
 def _aics(run: Run) -> str:
     parts = []
     for model in ("4pl", "5pl"):
@@ -414,6 +422,7 @@ def write_report(run: Run, path: Path, *, standalone: bool = False) -> None:
             f"{run.curve.model.upper()}, weighting {run.settings.weighting}, "
             f"zero standard: {run.settings.zero_standard}; {run.curve.message}",
         ),
+        *([("Noise (weights)", _noise_text(run.noise))] if run.noise is not None else []),
         ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
         ("AIC (4PL / 5PL)", _aics(run)),
         (

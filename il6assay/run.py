@@ -24,8 +24,9 @@ from il6assay import __version__
 from il6assay.detection import detection_limits
 from il6assay.dilutions import Specimen, combine
 from il6assay.errors import InputError
-from il6assay.fit import CurveFit, fit_curve
+from il6assay.fit import NOISE_WEIGHTING, CurveFit, fit_curve
 from il6assay.layout import Layout, load_layout
+from il6assay.noise import plate_noise
 from il6assay.outliers import suspect_outliers
 from il6assay.plate import Export, Plate
 from il6assay.readers import read_export
@@ -77,6 +78,7 @@ class Run:
     run_id: str = ""
     comparison: dict[str, Any] = field(default_factory=dict)
     detection: dict[str, Any] = field(default_factory=dict)
+    noise: dict[str, Any] | None = None  # the plate's replicate noise, for "1/(k^2+y^2)"
 
     @property
     def accepted(self) -> bool:
@@ -203,7 +205,9 @@ def process_plate(
     ]
     conc = [float(w.spec.nominal or 0.0) for w in fit_points]
     ods = [float(w.od) for w in fit_points]  # type: ignore[arg-type]
-    curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting)
+    noise = plate_noise(wells) if settings.weighting == NOISE_WEIGHTING else None
+    k = noise["k_od"] if noise is not None else None
+    curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting, k=k)
     for i in suspect_outliers(conc, ods, curve):
         fit_points[i].flag("SUSPECT_OUTLIER")
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
@@ -239,6 +243,7 @@ def process_plate(
         allow_unmatched=allow_unmatched,
     )
     run.comparison = comparison
+    run.noise = noise
     run.detection = detection_limits(wells, curve)
     for s in sample_results:
         for code in curve.warnings:
@@ -263,7 +268,7 @@ def compare_models(
         fit = (
             chosen
             if model == settings.model
-            else fit_curve(conc, ods, model, settings.weighting, quick=True)
+            else fit_curve(conc, ods, model, settings.weighting, k=chosen.k or None, quick=True)
         )
         recoveries = {}
         if fit.success:

@@ -22,6 +22,7 @@ import numpy as np
 
 from il6assay.fit import four_pl
 from il6assay.layout import Layout
+from il6assay.noise import NoiseEstimate, noise_from_duplicates  # noqa: F401 (re-exported)
 from il6assay.plate import Plate, empty_grid
 from il6assay.settings import Settings
 
@@ -38,50 +39,6 @@ class Noise:
     sd: float = 0.005
     background: float = 0.045
     background_sd: float = 0.003
-
-
-@dataclass(frozen=True)
-class NoiseEstimate:
-    """A proportional + additive noise model fitted to duplicate pairs, and what it used."""
-
-    cv: float
-    sd: float
-    pairs: int
-    dropped: int  # pairs further than ``cutoff`` SDs apart, left out as gross errors
-
-
-def noise_from_duplicates(
-    first: Sequence[float], second: Sequence[float], cutoff: float = 3.5
-) -> NoiseEstimate:
-    """Fit Var(OD) = sd^2 + (cv * OD)^2 to duplicate ODs by maximum likelihood.
-
-    Each pair's difference is N(0, 2 Var(mean)). Pairs whose standardized
-    difference exceeds ``cutoff`` after a first fit are gross errors (a
-    bubble, a splash), not the reader's noise: they are dropped and the model
-    refitted once. This is how the simulator's default noise was measured.
-    """
-    from scipy.optimize import minimize
-
-    y1, y2 = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    mean, diff = (y1 + y2) / 2, y1 - y2
-
-    def fit(keep: np.ndarray) -> tuple[float, float]:
-        m, d = mean[keep], diff[keep]
-
-        def nll(p: np.ndarray) -> float:
-            var = 2 * (np.exp(2 * p[0]) + (np.exp(p[1]) * m) ** 2)
-            return float(0.5 * np.sum(np.log(var) + d**2 / var))
-
-        best = minimize(nll, np.log([0.005, 0.03]), method="Nelder-Mead", options={"xatol": 1e-6})
-        return float(np.exp(best.x[0])), float(np.exp(best.x[1]))
-
-    keep = np.ones(mean.size, dtype=bool)
-    sd, cv = fit(keep)
-    z = np.abs(diff) / np.sqrt(2 * (sd**2 + (cv * mean) ** 2))
-    keep = z <= cutoff
-    if not keep.all():
-        sd, cv = fit(keep)
-    return NoiseEstimate(cv=cv, sd=sd, pairs=int(keep.sum()), dropped=int((~keep).sum()))
 
 
 @dataclass(frozen=True)

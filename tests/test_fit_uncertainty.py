@@ -82,14 +82,15 @@ LEVELS_5PL = np.array([0.0, *np.geomspace(1.5, 1200.0, 11)])
 
 
 @pytest.mark.parametrize("replicates", [1, 2, 3])
-@pytest.mark.parametrize("weighting", ["none", "1/y", "1/y^2"])
+@pytest.mark.parametrize("weighting", ["none", "1/y", "1/y^2", "1/(k^2+y^2)"])
 @pytest.mark.parametrize("model", ["4pl", "5pl"])
 def test_inverse_se_matches_finite_difference_delta_method(model, weighting, replicates):
     if model == "4pl":
         x, y = _standards(TRUE_4PL, _proportional, seed=11)
     else:
         x, y = _standards(TRUE_5PL, _proportional, seed=12, levels=LEVELS_5PL)
-    fit = fit_curve(x, y, model=model, weighting=weighting)
+    k = 0.25 if weighting == "1/(k^2+y^2)" else None
+    fit = fit_curve(x, y, model=model, weighting=weighting, k=k)
     assert fit.success, fit.message
     assert np.all(np.isfinite(fit.cov))
     a, d = fit.params["a"], fit.params["d"]
