@@ -47,7 +47,7 @@ def main() -> None:
 @click.option(
     "--weighting",
     type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),
-    help="Curve weighting [1/y]; 1/(k^2+y^2): by the plate's replicate noise.",
+    help="Curve weighting [1/(k^2+y^2): by the plate's replicate noise].",
 )
 @click.option(
     "--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit]."

@@ -852,14 +852,22 @@ def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str,
     found: dict[str, str] = {}
     a, d = fit.params["a"], fit.params["d"]
     span = abs(d - a)
-    # Flat: the fitted rise is not distinguishable from zero.
-    se_a, se_d = fit.stderr["a"], fit.stderr["d"]
-    rise_se = math.sqrt(se_a**2 + se_d**2) if math.isfinite(se_a + se_d) else math.nan
+    # Flat: the fitted rise across the standards' range is not distinguishable from
+    # zero. (Not a..d: on an incomplete curve d is extrapolated and its SE large while
+    # the rise the standards span is well determined.)
+    rise, rise_se = abs(span), math.nan
+    if fit._theta is not None and fit._cov_theta is not None:
+        ends = np.array([float(np.min(conc)), float(np.max(conc))])
+        f_end, jac_end, _ = _parts(fit._theta, ends, fit._five)
+        g = jac_end[1] - jac_end[0]
+        rise = abs(float(f_end[1] - f_end[0]))
+        var = float(g @ fit._cov_theta @ g)
+        rise_se = math.sqrt(var) if math.isfinite(var) and var >= 0 else math.nan
     observed = float(np.ptp(od))
     # Residual SD in OD units: a weighted fit's sigma is in weighted (relative) units.
     noise = math.sqrt(fit.rss / fit.df) if fit.df > 0 and math.isfinite(fit.rss) else 0.0
     if observed <= 4 * noise or (
-        math.isfinite(rise_se) and span < 2 * rise_se and observed < 10 * noise
+        math.isfinite(rise_se) and rise < 2 * rise_se and observed < 10 * noise
     ):
         found["FLAT_CURVE"] = (
             f"no significant slope: the standards' ODs span {observed:.4g}, residual SD {noise:.4g}"

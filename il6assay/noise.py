@@ -7,6 +7,7 @@ the noise its own replicate wells show (k = sd / cv).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,10 @@ import numpy as np
 if TYPE_CHECKING:
     from il6assay.wells import Well
 
+# A reader printing 3 decimals cannot show less additive noise than its rounding
+# (0.001 / sqrt(12) OD), nor a pipette less than 0.1 % CV: the estimate stays above
+# these, so identical duplicates (a synthetic plate) give a finite k.
+SD_FLOOR, CV_FLOOR = 0.0003, 0.001
 MIN_PAIRS = 10  # fewer replicate pairs do not pin down two variance parameters
 K_RANGE = (1e-3, 1e2)  # OD: below, noise is proportional; above, additive, for any plate
 # R's DNase ELISA duplicates (tests/test_simulation.py re-measures them): 0.00501 / 0.01950.
@@ -67,12 +72,16 @@ def noise_from_duplicates(
     def fit(keep: np.ndarray) -> tuple[float, float]:
         m, d = mean[keep], diff[keep]
 
+        def params(p: np.ndarray) -> tuple[float, float]:
+            return max(math.exp(min(p[0], 5.0)), SD_FLOOR), max(math.exp(min(p[1], 5.0)), CV_FLOOR)
+
         def nll(p: np.ndarray) -> float:
-            var = 2 * (np.exp(2 * p[0]) + (np.exp(p[1]) * m) ** 2)
+            sd, cv = params(p)
+            var = 2 * (sd**2 + (cv * m) ** 2)
             return float(0.5 * np.sum(np.log(var) + d**2 / var))
 
         best = minimize(nll, np.log([0.005, 0.03]), method="Nelder-Mead", options={"xatol": 1e-6})
-        return float(np.exp(best.x[0])), float(np.exp(best.x[1]))
+        return params(best.x)
 
     keep = np.ones(mean.size, dtype=bool)
     sd, cv = fit(keep)

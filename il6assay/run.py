@@ -216,7 +216,7 @@ def process_plate(
     lloq, uloq, range_rule = quantification_range(levels, curve, settings)
     rules = calibration_rules(levels, curve.success, curve.message, settings)
     rules.insert(1, range_rule)
-    comparison = compare_models(conc, ods, fit_points, settings, curve)
+    comparison = compare_models(conc, ods, fit_points, settings, curve, k)
     rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
 
     sample_results = group_samples(wells, sheet.rows if sheet else {})
@@ -258,7 +258,12 @@ def process_plate(
 
 
 def compare_models(
-    conc: list[float], ods: list[float], points: list[Well], settings: Settings, chosen: CurveFit
+    conc: list[float],
+    ods: list[float],
+    points: list[Well],
+    settings: Settings,
+    chosen: CurveFit,
+    k: float | None = None,
 ) -> dict[str, Any]:
     """Both models' AIC, RSS and standards' recoveries, for the reviewer; the choice stays."""
     from il6assay.fit import MODELS
@@ -268,7 +273,7 @@ def compare_models(
         fit = (
             chosen
             if model == settings.model
-            else fit_curve(conc, ods, model, settings.weighting, k=chosen.k or None, quick=True)
+            else fit_curve(conc, ods, model, settings.weighting, k=k, quick=True)
         )
         recoveries = {}
         if fit.success:

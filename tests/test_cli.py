@@ -107,7 +107,7 @@ def test_run_json_records_hashes_of_inputs_and_every_output(example_run):
         "curve.json",
         "report.html",
     }
-    assert run["settings"]["weighting"] == "1/y"
+    assert run["settings"]["weighting"] == "1/(k^2+y^2)"
     assert run["libraries"]["scipy"]
 
 
