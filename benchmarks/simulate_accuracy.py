@@ -42,7 +42,7 @@ def main() -> None:
     print(f"{args.plates} simulated plates per noise, seed {args.seed}\n")
     print(
         "| noise | plates | reported in range | within ±20 % | 95 % CI covers | "
-        "in-range truth censored | outside truth reported | censored, unflagged |"
+        "in-range truth censored | outside truth reported | outside truth unflagged |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, v in results.items():

@@ -31,6 +31,10 @@ FLAGS = {
     "ABOVE_ULOQ": (
         "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution"
     ),
+    "NEAR_LLOQ": "a number whose 95 % CI reaches below the LLOQ: at 95 % it cannot be told "
+    "from '<LLOQ' (the truth may lie below the range)",
+    "NEAR_ULOQ": "a number whose 95 % CI reaches above the ULOQ: at 95 % it cannot be told "
+    "from '>ULOQ' (the truth may lie above the range)",
     "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
     "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
     "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ)",
@@ -300,6 +304,12 @@ def evaluate_sample(
         s.conc_pg_ml = x * s.dilution
         s.result = format_sig(s.conc_pg_ml)
         s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution)
+        # A number near a limit: noise alone can carry a truth from beyond the range to
+        # here, and the interval says so (docs/curve.md, "Accuracy on realistic plates").
+        if not s.ci_low_pg_ml >= lloq * s.dilution:
+            s.flag("NEAR_LLOQ")
+        if not s.ci_high_pg_ml <= uloq * s.dilution:
+            s.flag("NEAR_ULOQ")
 
 
 def _ci(curve: CurveFit, od: float, replicates: int, dilution: float) -> tuple[float, float]:

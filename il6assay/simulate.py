@@ -133,8 +133,9 @@ class Validation:
 
     A truth inside the standards' range is *reported* (a number), or
     *censored* (its OD fell outside the calibrated ODs); a truth outside the
-    range must come back censored and flagged: one that came back a number
-    is *leaked*, one censored without a BELOW_LLOQ/ABOVE_ULOQ flag *unflagged*.
+    range must come back flagged: censored with BELOW_LLOQ/ABOVE_ULOQ, or, when
+    noise carried its OD inside the range (*leaked*), a number flagged
+    NEAR_LLOQ/NEAR_ULOQ; either without its flag is *unflagged*.
     """
 
     plates: int = 0
@@ -197,6 +198,7 @@ def validate(
                 out.outside += 1
                 if s.conc_pg_ml is not None:
                     out.leaked.append((truth, s.result, run.lloq or lo, run.uloq or hi))
+                    out.unflagged += not {"NEAR_LLOQ", "NEAR_ULOQ"} & set(s.flags)
                 elif not {"BELOW_LLOQ", "ABOVE_ULOQ"} & set(s.flags):
                     out.unflagged += 1
                 continue

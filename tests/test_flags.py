@@ -131,6 +131,33 @@ def test_sample_just_above_lloq_is_a_number_not_censored(layout):
     assert s.conc_pg_ml == pytest.approx(5.5, rel=0.03)
 
 
+def near_limits_plate(layout: Layout):
+    """Samples a hair inside each limit (exact ODs: a reader's 3 decimals would blur them)."""
+    plate = make_plate(layout, {"P02": 50.0})
+    for label, x in (("P01", 4.70), ("P03", 299.0)):
+        for spec in layout.wells.values():
+            if spec.role == "sample" and spec.sample == label:
+                set_conc(plate, spec.well, x)
+    return plate
+
+
+def test_number_whose_interval_reaches_past_a_limit_is_flagged_near_it(layout):
+    run = process(near_limits_plate(layout), layout)
+    low, mid, high = (sample(run, label) for label in ("P01", "P02", "P03"))
+    assert low.conc_pg_ml is not None and low.ci_low_pg_ml < run.lloq
+    assert "NEAR_LLOQ" in low.flags and "NEAR_ULOQ" not in low.flags
+    assert high.conc_pg_ml is not None and high.ci_high_pg_ml > run.uloq
+    assert "NEAR_ULOQ" in high.flags and "NEAR_LLOQ" not in high.flags
+    assert mid.ci_low_pg_ml > run.lloq and mid.ci_high_pg_ml < run.uloq
+    assert not {"NEAR_LLOQ", "NEAR_ULOQ"} & set(mid.flags)
+
+
+def test_near_lloq_compares_the_interval_with_the_limit_times_the_dilution(layout, tmp_path):
+    run = process(near_limits_plate(layout), layout, sheet(tmp_path, {"P01": "1:10"}))
+    s = sample(run, "P01")
+    assert s.ci_low_pg_ml < 10 * run.lloq < s.conc_pg_ml and "NEAR_LLOQ" in s.flags
+
+
 def test_below_lloq_text_is_multiplied_by_the_sheet_dilution(layout, tmp_path):
     run = process(make_plate(layout, {"P01": 2.0}), layout, sheet(tmp_path, {"P01": "1:10"}))
     s = sample(run, "P01")

@@ -81,12 +81,14 @@ def test_realistic_plates_meet_the_issue_98_5_percent_within_20_percent_and_95_p
 
 
 def test_samples_outside_the_standards_range_are_flagged_not_numbers():
-    """Every censored truth outside the range is flagged; a number is never extrapolated.
+    """Every truth outside the range is flagged, and no number is extrapolated.
 
     A truth just outside the range gives an OD just outside the calibrated
     ODs, and noise can carry it inside: such a sample is then a number within
-    the range, never beyond it. Measured here (60 plates): 14 of 1,179 truths
-    outside, all within a factor 1.2 of a limit; over 400 plates see
+    the range, never beyond it, and its 95 % CI reaches past the limit, so it
+    is flagged NEAR_LLOQ/NEAR_ULOQ (``unflagged`` counts any that is not).
+    Measured here (60 plates): 14 of 1,179 truths outside came back as numbers,
+    all within a factor 1.2 of a limit, all flagged; over 400 plates see
     benchmarks/simulate_accuracy.py and docs/curve.md.
     """
     score = score_plates(60, seed=11)
