@@ -307,11 +307,13 @@ def test_hard_case_fits_as_well_as_multistart_or_fails_with_reason(k, model):
     )
 
 
-@pytest.mark.parametrize("weighting", ["1/y", "1/y^2"])
+@pytest.mark.parametrize("weighting", ["1/y", "1/y^2", "1/(k^2+y^2)"])
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
-def test_weighted_hard_case_fits_never_raise(k, weighting):
+@pytest.mark.parametrize("model", ["4pl", "5pl"])
+def test_weighted_hard_case_fits_never_raise(k, weighting, model):
     dose, response = read_hard_case(k)
-    fit = fit_curve(dose, response, model="4pl", weighting=weighting)
+    noise_k = 0.257 if weighting == "1/(k^2+y^2)" else None  # DNase's k (il6assay.noise)
+    fit = fit_curve(dose, response, model=model, weighting=weighting, k=noise_k)
     assert fit.success or fit.message.strip()
 
 
