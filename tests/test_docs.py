@@ -51,3 +51,32 @@ def test_cli_start_imports_no_heavy_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_readme_database_walkthrough_runs_as_written(tmp_path, monkeypatch):
+    """The README's "Pushing to the study database" block, line by line, on the fixtures."""
+    import glob
+    import shlex
+
+    block = re.search(r"On\nthe fixtures:\n\n```\n(.*?)\n```", README, re.S)
+    assert block, "the README's database walk-through block is missing"
+    lines = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    commands = [line.split()[1] for line in lines]
+    assert commands == ["process", "review", "push", "results", "history"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
+    outputs = []
+    for line in lines:
+        args = []
+        for word in shlex.split(line)[1:]:
+            if word.startswith("fixtures/"):
+                word = str(ROOT / word)
+            args += sorted(glob.glob(word)) if "*" in word else [word]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (line, result.output)
+        outputs.append(result.output)
+    assert (tmp_path / "il6assay.db").is_file()
+    assert "pushed 35 result(s)" in outputs[2]
+    assert outputs[3].splitlines()[0].startswith("study_id,visit,result,")
+    assert len(outputs[3].splitlines()) == 36  # a header and 35 specimens
+    assert "AML-004 D0" in outputs[4] and "current" in outputs[4]
