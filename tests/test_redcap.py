@@ -254,3 +254,58 @@ def test_bad_mapping_is_refused_saying_why(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=message.replace("[", r"\[")):
         load_mapping(path)
+
+
+def export_audit(db: str) -> list[Any]:
+    """The audit table's export rows, oldest first."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from il6assay.db.models import DbAudit
+
+    with Session(make_engine(db)) as session:
+        return list(
+            session.scalars(
+                select(DbAudit).where(DbAudit.action == "export-redcap").order_by(DbAudit.id)
+            )
+        )
+
+
+def test_every_export_is_recorded_in_the_audit_table_with_the_hash_of_what_was_sent(
+    study_db, tmp_path, redcap
+):
+    import hashlib
+
+    out_file = tmp_path / "redcap.csv"
+    args = ["export-redcap", "--fields", MAPPING, "--db", study_db, "--by", "Chen Data"]
+    assert invoke(*args, "--out", out_file).exit_code == 0
+    api = [*args, "--api", redcap, "--token-env", "REDCAP_TOKEN"]
+    assert invoke(*api, env={"REDCAP_TOKEN": TOKEN}).exit_code == 0
+    to_file, to_api = export_audit(study_db)
+    sent = out_file.read_text(encoding="utf-8")
+    for row in (to_file, to_api):
+        value = json.loads(row.new_value)
+        assert value["sha256"] == hashlib.sha256(sent.encode()).hexdigest()
+        assert value["rows"] == len(list(csv.DictReader(io.StringIO(sent))))
+        assert "AML-001" in value["records"]
+        assert row.by_name == "Chen Data" and row.os_account
+    assert str(out_file.resolve()) in to_file.what
+    assert redcap in to_api.what and TOKEN not in to_api.what + to_api.new_value
+
+
+def test_a_failed_api_export_is_not_recorded_as_sent(study_db, redcap):
+    FakeRedcap.mode = "count0"
+    out = invoke(
+        "export-redcap",
+        "--fields",
+        MAPPING,
+        "--db",
+        study_db,
+        "--api",
+        redcap,
+        "--token-env",
+        "REDCAP_TOKEN",
+        env={"REDCAP_TOKEN": TOKEN},
+    )
+    assert out.exit_code == 2
+    assert export_audit(study_db) == []

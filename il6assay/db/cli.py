@@ -165,11 +165,22 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
 @click.option(
     "--token-env", default=None, help="Environment variable holding the REDCap API token."
 )
+@click.option("--by", default=None, help="Who exports (recorded in the audit table).")
 def export_redcap(
-    mapping_path: Path, db: str | None, out: Path | None, api_url: str | None, token_env: str | None
+    mapping_path: Path,
+    db: str | None,
+    out: Path | None,
+    api_url: str | None,
+    token_env: str | None,
+    by: str | None,
 ) -> None:
-    """Current results as REDCap records: a Data Import Tool CSV, or pushed by the API."""
+    """Current results as REDCap records: a Data Import Tool CSV, or pushed by the API.
+
+    Each export is recorded in the database's audit table (where to, how many rows,
+    which records, the SHA-256 of what was sent).
+    """
     from il6assay.db.engine import make_engine
+    from il6assay.db.exports import record_export
     from il6assay.db.read import current_results
     from il6assay.errors import InputError
     from il6assay.redcap import import_records, load_mapping, record_count, records, to_csv
@@ -183,16 +194,22 @@ def export_redcap(
             if not token:
                 raise InputError(f"environment variable {token_env} holding the token is not set")
         mapping = load_mapping(mapping_path)
-        columns, rows = records(current_results(make_engine(db, must_exist=True)), mapping)
+        engine = make_engine(db, must_exist=True)
+        columns, rows = records(current_results(engine), mapping)
         data = to_csv(columns, rows)
+        ids = [r[mapping.record_id] for r in rows]
         if out is not None:
             out.write_text(data, encoding="utf-8")
+            record_export(engine, where=f"file {out.resolve()}", data=data, record_ids=ids, by=by)
             click.echo(f"{len(rows)} row(s) written to {out}", err=True)
         if api_url:
             expected = record_count(rows, mapping)
             count = import_records(api_url, token, data, expected)
+            where = f"REDCap API {api_url} ({count} record(s) imported)"
+            record_export(engine, where=where, data=data, record_ids=ids, by=by)
             click.echo(f"REDCap imported {count} record(s) ({len(rows)} row(s))")
         elif out is None:
+            record_export(engine, where="standard output", data=data, record_ids=ids, by=by)
             click.echo(data, nl=False)
     except InputError as err:
         _fail(err)
