@@ -105,6 +105,12 @@ def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
+def api_export(study_db: str, url: str, token: str = TOKEN) -> Any:
+    """``export-redcap`` to the API at ``url``, the token in $REDCAP_TOKEN."""
+    args = ["--fields", MAPPING, "--db", study_db, "--api", url, "--token-env", "REDCAP_TOKEN"]
+    return invoke("export-redcap", *args, env={"REDCAP_TOKEN": token})
+
+
 def test_csv_for_the_data_import_tool_has_record_id_event_and_mapped_fields(study_db, tmp_path):
     out_file = tmp_path / "redcap.csv"
     out = invoke("export-redcap", "--fields", MAPPING, "--db", study_db, "--out", out_file)
@@ -127,18 +133,7 @@ def test_csv_for_the_data_import_tool_has_record_id_event_and_mapped_fields(stud
 
 
 def test_api_push_sends_what_redcap_expects_and_checks_the_count(study_db, redcap):
-    out = invoke(
-        "export-redcap",
-        "--fields",
-        MAPPING,
-        "--db",
-        study_db,
-        "--api",
-        redcap,
-        "--token-env",
-        "REDCAP_TOKEN",
-        env={"REDCAP_TOKEN": TOKEN},
-    )
+    out = api_export(study_db, redcap)
     assert out.exit_code == 0, out.output
     sent = FakeRedcap.requests[-1]
     records = {r["record_id"] for r in csv.DictReader(io.StringIO(sent["data"]))}
@@ -149,18 +144,7 @@ def test_api_push_sends_what_redcap_expects_and_checks_the_count(study_db, redca
 
 def test_count_zero_answer_is_a_failed_push(study_db, redcap):
     FakeRedcap.mode = "count0"
-    out = invoke(
-        "export-redcap",
-        "--fields",
-        MAPPING,
-        "--db",
-        study_db,
-        "--api",
-        redcap,
-        "--token-env",
-        "REDCAP_TOKEN",
-        env={"REDCAP_TOKEN": TOKEN},
-    )
+    out = api_export(study_db, redcap)
     assert out.exit_code == 2
     assert "REDCap reported 0 record(s) imported but" in out.output
     assert TOKEN not in out.output
@@ -168,36 +152,14 @@ def test_count_zero_answer_is_a_failed_push(study_db, redcap):
 
 def test_http_error_from_redcap_is_one_line_with_its_message(study_db, redcap):
     FakeRedcap.mode = "error"
-    out = invoke(
-        "export-redcap",
-        "--fields",
-        MAPPING,
-        "--db",
-        study_db,
-        "--api",
-        redcap,
-        "--token-env",
-        "REDCAP_TOKEN",
-        env={"REDCAP_TOKEN": TOKEN},
-    )
+    out = api_export(study_db, redcap)
     assert out.exit_code == 2
     assert "HTTP 400" in out.output and "il6_conc" in out.output
     assert len(out.output.strip().splitlines()) == 1
 
 
 def test_wrong_token_is_refused_without_printing_it(study_db, redcap):
-    out = invoke(
-        "export-redcap",
-        "--fields",
-        MAPPING,
-        "--db",
-        study_db,
-        "--api",
-        redcap,
-        "--token-env",
-        "REDCAP_TOKEN",
-        env={"REDCAP_TOKEN": "WRONG-TOKEN-VALUE"},
-    )
+    out = api_export(study_db, redcap, token="WRONG-TOKEN-VALUE")
     assert out.exit_code == 2 and "HTTP 403" in out.output
     assert "WRONG-TOKEN-VALUE" not in out.output
 
@@ -295,17 +257,6 @@ def test_every_export_is_recorded_in_the_audit_table_with_the_hash_of_what_was_s
 
 def test_a_failed_api_export_is_not_recorded_as_sent(study_db, redcap):
     FakeRedcap.mode = "count0"
-    out = invoke(
-        "export-redcap",
-        "--fields",
-        MAPPING,
-        "--db",
-        study_db,
-        "--api",
-        redcap,
-        "--token-env",
-        "REDCAP_TOKEN",
-        env={"REDCAP_TOKEN": TOKEN},
-    )
+    out = api_export(study_db, redcap)
     assert out.exit_code == 2
     assert export_audit(study_db) == []

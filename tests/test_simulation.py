@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from il6assay.layout import load_layout
-from il6assay.simulate import Noise, Validation, noise_from_duplicates, validate
+from il6assay.noise import noise_from_duplicates
+from il6assay.simulate import Noise, Validation, validate
 from tests.conftest import SHARED, STANDARD_LAYOUT, needs_shared
 
 

@@ -307,26 +307,7 @@ def dilution_from_row(row: dict[str, str], run_pk: int) -> DbDilution:
 
 def stored_sample(row: DbDilution) -> SampleResult:
     """A stored dilution row as the SampleResult the dilution rules work on."""
-    return SampleResult.from_row(
-        {
-            name: getattr(row, name)
-            for name in (
-                "study_id",
-                "visit",
-                "sample",
-                "dilution",
-                "result",
-                "conc_pg_ml",
-                "ci_low_pg_ml",
-                "ci_high_pg_ml",
-                "od_mean",
-                "conc_cv_pct",
-                "flags",
-                "advice",
-                "wells",
-            )
-        }
-    )
+    return SampleResult.from_row({c.name: getattr(row, c.name) for c in row.__table__.columns})
 
 
 def combined_result(parts: list[DbDilution], run_ids: dict[int, str], run_pk: int) -> DbResult:
