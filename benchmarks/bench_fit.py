@@ -2,7 +2,7 @@
 
 One plate's 16 standard wells (the shipped layout's 8 levels in duplicate,
 simulated with il6assay.simulate's curve and noise) are fitted by
-``il6assay.fit.fit_curve`` (4PL, start search included; weighting "none",
+``il6assay.curve.fit.fit_curve`` (4PL, start search included; weighting "none",
 "1/y", "1/y^2" and "1/(k^2+y^2)" with DNase's k), and, side by side, by a bare
 ``scipy.optimize.least_squares`` 4PL fit with a numeric Jacobian from the
 same self-start. Each is timed with ``timeit`` (many repeats); medians are
@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from il6assay.fit import fit_curve, logistic, self_start
-from il6assay.layout import load_layout
-from il6assay.noise import DNASE_K
+from il6assay.curve.fit import fit_curve, logistic, self_start
+from il6assay.curve.noise import DNASE_K
+from il6assay.plate.layout import load_layout
 from il6assay.simulate import simulate_plate
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUT = ROOT / "plate_layouts" / "il6_96_standard.toml"
 GOAL_MS, LIMIT_MS = 1.0, 5.0
 WEIGHTINGS = ("none", "1/y", "1/y^2", "1/(k^2+y^2)")
-K = {"1/(k^2+y^2)": DNASE_K}  # a plate's own k is measured before the fit (il6assay.noise)
+K = {"1/(k^2+y^2)": DNASE_K}  # a plate's own k is measured before the fit (il6assay.curve.noise)
 
 
 def plate_standards(seed: int) -> tuple[np.ndarray, np.ndarray]:

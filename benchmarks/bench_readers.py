@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from il6assay.errors import InputError  # noqa: E402
-from il6assay.readers import read_export  # noqa: E402
+from il6assay.plate.readers import read_export  # noqa: E402
 
 EXPORTS = ROOT.parent / "shared" / "reference_exports"
 LIMIT_MS = 20.0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from il6assay.layout import load_layout
+from il6assay.plate.layout import load_layout
 from il6assay.simulate import Noise, validate
 
 LAYOUT = Path(__file__).resolve().parents[1] / "plate_layouts" / "il6_96_standard.toml"

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from il6assay.layout import load_layout
-from il6assay.plate import Export
+from il6assay.plate.export import Export
+from il6assay.plate.layout import load_layout
 from il6assay.run import process_plate
 from il6assay.settings import Settings
 from il6assay.simulate import Noise, simulate_plate

@@ -3,7 +3,7 @@
 ``process_plate`` reads the export, joins it to the layout and the sample
 sheet by well name, fits the curve, back-calculates every well and sample,
 applies the acceptance rules and returns a :class:`Run`; writing it to disk is
-``il6assay.outputs.write_run``. A statistician can call it without the CLI::
+``il6assay.record.outputs.write_run``. A statistician can call it without the CLI::
 
     from il6assay import process_plate
     run = process_plate("plate.xlsx", "layout.toml", "samples.csv")
@@ -12,7 +12,6 @@ applies the acceptance rules and returns a :class:`Run`; writing it to disk is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -21,16 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from il6assay import __version__
-from il6assay.detection import detection_limits
-from il6assay.dilutions import Specimen, combine
+from il6assay.curve.detection import detection_limits
+from il6assay.curve.fit import NOISE_WEIGHTING, CurveFit, fit_curve
+from il6assay.curve.noise import plate_noise
+from il6assay.curve.outliers import suspect_outliers
 from il6assay.errors import InputError
-from il6assay.fit import NOISE_WEIGHTING, CurveFit, fit_curve
-from il6assay.layout import Layout, load_layout
-from il6assay.noise import plate_noise
-from il6assay.outliers import suspect_outliers
-from il6assay.plate import Export, Plate
-from il6assay.readers import read_export
-from il6assay.results import (
+from il6assay.plate.export import Export, Plate
+from il6assay.plate.hashing import sha256_bytes, sha256_file
+from il6assay.plate.layout import Layout, load_layout
+from il6assay.plate.readers import read_export
+from il6assay.plate.samples import SampleSheet, load_samples, match_samples
+from il6assay.plate.wells import Well, build_wells
+from il6assay.qc.dilutions import Specimen, combine
+from il6assay.qc.results import (
     SampleResult,
     apply_sheet_dilutions,
     back_calculate_wells,
@@ -38,17 +40,17 @@ from il6assay.results import (
     evaluate_sample,
     group_samples,
 )
-from il6assay.rules import (
+from il6assay.qc.rules import (
     RuleResult,
     StandardLevel,
     calibration_rules,
     evaluate_controls,
     evaluate_standards,
     quantification_range,
+    verdict_text,
 )
-from il6assay.samples import SampleSheet, load_samples, match_samples
+from il6assay.qc.tables import dilution_rows, result_rows, well_rows
 from il6assay.settings import ZERO_STANDARD_CHOICES, Settings
-from il6assay.wells import Well, build_wells
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,14 +92,29 @@ class Run:
         """The rules that rejected the plate."""
         return [r for r in self.rules if r.passed is False]
 
+    @property
+    def verdict(self) -> str:
+        """One line: accepted, or rejected with each failed rule named."""
+        return verdict_text(self.rules)
+
+    def well_rows(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """(columns, rows) of wells.csv: every well, raw reads kept."""
+        return well_rows(self.wells, list(self.plate.reads), self.curve)
+
+    def result_rows(self) -> list[dict[str, Any]]:
+        """results.csv rows: one per specimen (study ID and visit), dilutions combined."""
+        return result_rows(self.specimens, self.run_id, self.lloq, self.uloq)
+
+    def dilution_rows(self) -> list[dict[str, Any]]:
+        """dilutions.csv rows: every sample label at every dilution."""
+        return dilution_rows(self.samples, self.run_id, self.lloq, self.uloq)
+
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(results, wells) as pandas DataFrames, the tables results.csv and wells.csv hold."""
         import pandas as pd
 
-        from il6assay.outputs import result_rows, well_rows
-
-        columns, wells = well_rows(self)
-        return pd.DataFrame(result_rows(self)), pd.DataFrame(wells, columns=columns)
+        columns, wells = self.well_rows()
+        return pd.DataFrame(self.result_rows()), pd.DataFrame(wells, columns=columns)
 
     def input_files(self) -> dict[str, list[Path]]:
         """The files that made this run, by kind (export, layout with includes, samples)."""
@@ -108,17 +125,8 @@ class Run:
         }
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_settings(settings: Settings) -> None:
-    from il6assay.fit import MODELS, WEIGHTINGS
+    from il6assay.curve.fit import MODELS, WEIGHTINGS
 
     if settings.model not in MODELS:
         raise InputError(f"unknown model '{settings.model}' (expected {', '.join(MODELS)})")
@@ -266,7 +274,7 @@ def compare_models(
     k: float | None = None,
 ) -> dict[str, Any]:
     """Both models' AIC, RSS and standards' recoveries, for the reviewer; the choice stays."""
-    from il6assay.fit import MODELS
+    from il6assay.curve.fit import MODELS
 
     out: dict[str, Any] = {"chosen": settings.model}
     for model in MODELS:
@@ -292,23 +300,24 @@ def compare_models(
 
 def make_run_id(run: Run) -> str:
     """Folder name: the plate's name and a short hash of every input and setting."""
-    h = hashlib.sha256()
+    parts = []
     for kind, paths in run.input_files().items():
         for p in paths:
             # An export built in memory (a simulation) has no file: hash its reads.
             digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
-            h.update(f"{kind}:{p.name}:{digest}\n".encode())
-    h.update(json.dumps(run.settings.to_dict(), sort_keys=True).encode())
-    h.update(f"plate:{run.plate.id}\nversion:{__version__}".encode())
+            parts.append(f"{kind}:{p.name}:{digest}\n")
+    parts.append(json.dumps(run.settings.to_dict(), sort_keys=True))
+    parts.append(f"plate:{run.plate.id}\nversion:{__version__}")
+    digest = sha256_bytes("".join(parts))
     stem = _safe(run.export.path.stem)
     plate = _safe(run.plate.id)
     name = stem if plate in ("", stem) or len(run.export.plates) == 1 else f"{stem}_{plate}"
-    return f"{name}-{h.hexdigest()[:10]}"
+    return f"{name}-{digest[:10]}"
 
 
 def _reads_digest(plate: Plate) -> str:
     text = json.dumps({k: {w: repr(v) for w, v in g.items()} for k, g in plate.reads.items()})
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_bytes(text)
 
 
 def _safe(text: str) -> str:

@@ -6,7 +6,7 @@ concentration drawn log-uniformly, and every well the noise of a real reader:
 a proportional part (2 % CV) and an additive part (0.005 OD), read at 450 nm
 over a 570 nm reference that carries its own plate background. The noise is
 the one measured in the only real ELISA duplicates the project holds, R's
-DNase data (``il6assay.noise.noise_from_duplicates`` on ../shared/reference_data/dnase.csv:
+DNase data (``il6assay.curve.noise.noise_from_duplicates`` on ../shared/reference_data/dnase.csv:
 1.95 % CV + 0.0050 OD; docs/curve.md, "Accuracy on realistic plates"). The
 true curve varies from plate to plate within the range seen for commercial
 IL-6 sandwich kits (top OD 2.5-3.5, EC50 150-400 pg/mL).
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from il6assay.fit import four_pl
-from il6assay.layout import Layout
-from il6assay.plate import Plate, empty_grid
+from il6assay.curve.fit import four_pl
+from il6assay.plate.export import Plate, empty_grid
+from il6assay.plate.layout import Layout
 from il6assay.settings import Settings
 
 
@@ -175,7 +175,7 @@ def validate(
     """
     from pathlib import Path
 
-    from il6assay.plate import Export
+    from il6assay.plate.export import Export
     from il6assay.run import process_plate
 
     levels = sorted(float(w.nominal) for w in layout.standards() if w.nominal)

@@ -60,8 +60,8 @@ def run_folder(name: str) -> Path:
     global _root
     if name in _runs:
         return _runs[name]
-    from il6assay.outputs import write_run
-    from il6assay.review import review_run
+    from il6assay.record.outputs import write_run
+    from il6assay.record.review import review_run
     from il6assay.run import process_plate
     from il6assay.settings import Settings
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from il6assay.fit import four_pl
-from il6assay.layout import Layout
-from il6assay.plate import Plate
+from il6assay.curve.fit import four_pl
+from il6assay.plate.export import Plate
+from il6assay.plate.layout import Layout
 from il6assay.simulate import Noise, TrueCurve, simulate_plate
 
 TRUE = (0.06, 1.1, 220.0, 3.1)  # a, b, c, d of the simulated plate

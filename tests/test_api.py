@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from il6assay import fit_curve, process_plate
-from il6assay.fit import four_pl
+from il6assay.curve.fit import four_pl
 from tests.conftest import EXAMPLE
 
 

@@ -368,8 +368,8 @@ def test_inspect_json_gives_format_plates_and_reads(tmp_path):
 
 def test_multi_plate_export_asks_which_plate_to_process():
     from il6assay.errors import InputError
-    from il6assay.plate import Export, Plate
-    from il6assay.readers import read_export
+    from il6assay.plate.export import Export, Plate
+    from il6assay.plate.readers import read_export
     from il6assay.run import choose_plate
 
     reads = read_export(EXPORT).plates[0].reads
@@ -385,7 +385,7 @@ def test_multi_plate_export_asks_which_plate_to_process():
 
 def test_384_well_plate_is_refused_for_processing_even_when_named():
     from il6assay.errors import InputError
-    from il6assay.plate import Export, Plate, empty_grid
+    from il6assay.plate.export import Export, Plate, empty_grid
     from il6assay.run import choose_plate
 
     big = Plate(id="big", reads={"450": empty_grid(16, 24)}, rows=16, cols=24)

@@ -24,9 +24,9 @@ from il6assay.db import push as push_module
 from il6assay.db.engine import make_engine
 from il6assay.db.models import SUPERSEDED, DbAudit, DbDilution, DbResult, DbRun, DbWell
 from il6assay.db.push import push_runs
-from il6assay.dilutions import combine_rows
 from il6assay.errors import InputError
-from il6assay.results import SampleResult
+from il6assay.qc.dilutions import combine_rows
+from il6assay.qc.results import SampleResult
 from tests import pg
 from tests.conftest import EXAMPLE, ROOT
 from tests.db_support import copy_run, count, run_folder, snapshot
@@ -316,8 +316,8 @@ def dilution_plate(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Plate ``name`` of PLATES processed, reviewed and accepted (once per session)."""
     if name in _plates:
         return _plates[name]
-    from il6assay.outputs import write_run
-    from il6assay.review import review_run
+    from il6assay.record.outputs import write_run
+    from il6assay.record.review import review_run
     from il6assay.run import process_plate
     from il6assay.settings import Settings
 

@@ -6,7 +6,7 @@ each, by file-name prefix. For each file: exactly that reader's sniff says
 yes (no other vendor claims it; the plain-grid FALLBACK may also say yes
 only where a vendor reader wins), ``detect`` picks it, and ``il6assay
 inspect FILE --json`` prints the format and exactly the plates, reads and
-wells :func:`~il6assay.readers.read_export` returns (the reader tests prove
+wells :func:`~il6assay.plate.readers.read_export` returns (the reader tests prove
 those equal the files, well by well). Files a reader refuses (kinetic,
 fluorescence, broken fixtures) give exit 2 and one line on stderr.
 
@@ -25,8 +25,8 @@ from click.testing import CliRunner, Result
 
 from il6assay.cli import main
 from il6assay.errors import InputError
-from il6assay.plate import MISSING, Export, Token
-from il6assay.readers import Sniff, Source, _modules, detect, read_export
+from il6assay.plate.export import MISSING, Export, Token
+from il6assay.plate.readers import Sniff, Source, _modules, detect, read_export
 from tests.reference import EXPORTS
 
 ROOT = Path(__file__).resolve().parents[1]

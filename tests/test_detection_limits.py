@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from il6assay.layout import load_layout
-from il6assay.plate import Export
+from il6assay.plate.export import Export
+from il6assay.plate.layout import load_layout
 from il6assay.run import process_plate
 from il6assay.simulate import Noise, TrueCurve, simulate_plate
 from tests.conftest import STANDARD_LAYOUT
@@ -51,7 +51,7 @@ def test_lod_adds_1645_sd_of_the_lowest_standard_to_the_lob():
 
 
 def test_fit_curve_docstring_example_runs():
-    import il6assay.fit
+    import il6assay.curve.fit
 
-    result = doctest.testmod(il6assay.fit, verbose=False)
+    result = doctest.testmod(il6assay.curve.fit, verbose=False)
     assert result.attempted >= 1 and result.failed == 0

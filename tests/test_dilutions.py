@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from il6assay.dilutions import combine
-from il6assay.results import SampleResult
+from il6assay.qc.dilutions import combine
+from il6assay.qc.results import SampleResult
 
 
 def row(sample, dilution, conc=None, result=None, flags=(), study="AML-001", visit="D0"):

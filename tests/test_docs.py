@@ -9,7 +9,7 @@ import sys
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from il6assay.results import FLAGS
+from il6assay.qc.results import FLAGS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

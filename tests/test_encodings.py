@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from il6assay.readers import read_export
-from il6assay.readers.source import decode, legacy_codec
+from il6assay.plate.readers import read_export
+from il6assay.plate.readers.source import decode, legacy_codec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 

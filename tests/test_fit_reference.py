@@ -4,7 +4,7 @@
    difficulty"): certified values, standard deviations, RSS and both start
    points are read from the .dat files in ../shared/reference_data, and each
    problem is fitted as a plain nonlinear least-squares problem through
-   ``il6assay.fit.solve`` (the engine every standard curve goes through) with
+   ``il6assay.curve.fit.solve`` (the engine every standard curve goes through) with
    the residual and analytic Jacobian written here. Agreement is counted in
    matching significant digits, as lmfit's tests/test_NIST_Strd.py does.
 2. The dr4pl package's hard cases (sets on which R's ``nls`` fails; set 2 is
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from il6assay.fit import fit_curve, solve
+from il6assay.curve.fit import fit_curve, solve
 from tests.conftest import SHARED, needs_shared
 
 REFERENCE = SHARED / "reference_data"
@@ -206,7 +206,7 @@ def read_hard_case(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def logistic_model(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """4PL/5PL in (a, b, ln c, d[, ln g]), written independently of il6assay.fit.
+    """4PL/5PL in (a, b, ln c, d[, ln g]), written independently of il6assay.curve.fit.
 
     x = 0 gives a when b > 0 and d when b < 0 (the limits of (x / c) ** b).
     """
@@ -312,7 +312,7 @@ def test_hard_case_fits_as_well_as_multistart_or_fails_with_reason(k, model):
 @pytest.mark.parametrize("model", ["4pl", "5pl"])
 def test_weighted_hard_case_fits_never_raise(k, weighting, model):
     dose, response = read_hard_case(k)
-    noise_k = 0.257 if weighting == "1/(k^2+y^2)" else None  # DNase's k (il6assay.noise)
+    noise_k = 0.257 if weighting == "1/(k^2+y^2)" else None  # DNase's k (il6assay.curve.noise)
     fit = fit_curve(dose, response, model=model, weighting=weighting, k=noise_k)
     assert fit.success or fit.message.strip()
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from il6assay.fit import fit_curve, logistic, logistic_inverse
+from il6assay.curve.fit import fit_curve, logistic, logistic_inverse
 
 # The shipped kit lot's standards (pg/mL), in duplicate.
 LEVELS = np.array([300.0, 150.0, 75.0, 37.5, 18.75, 9.375, 4.6875, 0.0])

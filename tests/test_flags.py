@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from il6assay.layout import Layout, load_layout
-from il6assay.plate import MASKED, MISSING, SATURATED, Export, Plate, Token
-from il6assay.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
+from il6assay.plate.export import MASKED, MISSING, SATURATED, Export, Plate, Token
+from il6assay.plate.layout import Layout, load_layout
+from il6assay.plate.samples import load_samples
+from il6assay.qc.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
 from il6assay.run import Run, process_plate
-from il6assay.samples import load_samples
 from il6assay.settings import Settings
 from tests.conftest import STANDARD_LAYOUT
 from tests.plates import make_plate, set_conc, set_od, true_od

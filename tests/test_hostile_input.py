@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.errors import InputError
-from il6assay.readers import READER_MODULES, Source, detect, read_export
-from il6assay.readers.source import MAX_FILE_BYTES, OLE_MAGIC, decode
+from il6assay.plate.readers import READER_MODULES, Source, detect, read_export
+from il6assay.plate.readers.source import MAX_FILE_BYTES, OLE_MAGIC, decode
 from il6assay.run import choose_plate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"

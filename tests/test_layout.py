@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.layout import Layout, WellSpec, load_layout
+from il6assay.plate.layout import Layout, WellSpec, load_layout
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "plate_layouts"
 ROWS = "ABCDEFGH"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from il6assay.audit import read_entries
 from il6assay.cli import main
+from il6assay.record.audit import read_entries
 from tests.conftest import EXAMPLE, run_dirs
 
 

@@ -2,7 +2,7 @@
 
 The reader's noise has an additive part and a proportional part (DNase:
 0.005 OD + 1.95 % CV), so its SD is sigma * sqrt(k^2 + y^2) with k = sd / cv.
-`il6assay.noise` measures (sd, cv) from a plate's replicate pairs and the fit
+`il6assay.curve.noise` measures (sd, cv) from a plate's replicate pairs and the fit
 weights the curve and builds the intervals with that SD function.
 """
 
@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from il6assay.fit import NOISE_WEIGHTING, fit_curve, logistic
-from il6assay.layout import load_layout
-from il6assay.noise import DNASE_K, MIN_PAIRS, plate_noise, replicate_pairs
+from il6assay.curve.fit import NOISE_WEIGHTING, fit_curve, logistic
+from il6assay.curve.noise import DNASE_K, MIN_PAIRS, plate_noise, replicate_pairs
+from il6assay.plate.layout import load_layout
+from il6assay.plate.wells import build_wells
 from il6assay.settings import Settings
 from il6assay.simulate import simulate_plate
-from il6assay.wells import build_wells
 from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
 TRUE = {"a": 0.05, "b": 1.1, "c": 220.0, "d": 3.0}

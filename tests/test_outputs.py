@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from il6assay.cli import main
-from il6assay.outputs import safe_text
+from il6assay.record.outputs import safe_text
 from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
 HOSTILE = {
@@ -74,8 +74,8 @@ def test_a_crash_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("il6assay.report.write_report", explode)
-    from il6assay.outputs import write_run
+    monkeypatch.setattr("il6assay.record.report.write_report", explode)
+    from il6assay.record.outputs import write_run
     from il6assay.run import process_plate
 
     run = process_plate(

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from il6assay.errors import InputError
-from il6assay.readers import read_export
-from il6assay.readers.source import decode
+from il6assay.plate.readers import read_export
+from il6assay.plate.readers.source import decode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 # A longer, randomised hunt: IL6_FUZZ_EXAMPLES=500 pytest tests/test_reader_fuzz.py

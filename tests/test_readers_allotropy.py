@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.readers import read_export
+from il6assay.plate.readers import read_export
 from tests.reference import EXPORTS, needs_shared
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"

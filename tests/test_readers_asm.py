@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import MASKED, MISSING, SATURATED, Plate, Token
-from il6assay.readers import Source, asm, detect, read_export
+from il6assay.plate.export import MASKED, MISSING, SATURATED, Plate, Token
+from il6assay.plate.readers import Source, asm, detect, read_export
 from tests.conftest import FIXTURES, needs_shared
 from tests.reference import EXPORTS, expected_reads
 
@@ -89,7 +89,7 @@ def test_asm_document_matches_the_oracle_of_its_export_well_by_well(name: str) -
 
 @needs_shared
 def test_gen5_asm_reads_the_same_grid_as_the_gen5_export() -> None:
-    from il6assay.readers import gen5
+    from il6assay.plate.readers import gen5
 
     native = read_export(EXPORTS / "gen5_abs450_ovrflw_missed.txt", reader=gen5.NAME).plates
     (plate,) = read_export(ASM_DIR / "gen5_abs450_ovrflw_missed.txt.json").plates
@@ -101,7 +101,7 @@ def test_gen5_asm_reads_the_same_grid_as_the_gen5_export() -> None:
 def test_skanit_asm_reads_the_same_grid_as_the_skanit_export() -> None:
     # The oracle comparison above always runs; this one needs the SkanIt
     # reader, which is written separately.
-    skanit = pytest.importorskip("il6assay.readers.skanit")
+    skanit = pytest.importorskip("il6assay.plate.readers.skanit")
     native = read_export(EXPORTS / "skanit_data.xlsx", reader=skanit.NAME).plates
     (plate,) = read_export(ASM_DIR / "skanit_data.xlsx.json").plates
     assert plate.reads == native[0].reads

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.readers import Source, detect, envision, read_export
+from il6assay.plate.readers import Source, detect, envision, read_export
 from tests.conftest import needs_shared
 from tests.reference import EXPORTS, expected_reads
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import MISSING, SATURATED, Plate, Token
-from il6assay.readers import Source, detect, gen5, grid, read_export
-from il6assay.readers.gen5 import KINETIC_ERROR, iso_datetime
+from il6assay.plate.export import MISSING, SATURATED, Plate, Token
+from il6assay.plate.readers import Source, detect, gen5, grid, read_export
+from il6assay.plate.readers.gen5 import KINETIC_ERROR, iso_datetime
 from tests.reference import EXPORTS, expected_reads, gen5_exports, needs_shared
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import MISSING, SATURATED, Token
-from il6assay.readers import Source, detect, grid, read_export
+from il6assay.plate.export import MISSING, SATURATED, Token
+from il6assay.plate.readers import Source, detect, grid, read_export
 from tests.reference import EXPORTS, needs_shared
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"

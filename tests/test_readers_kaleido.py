@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import Plate
-from il6assay.readers import Source, detect, kaleido, read_export
+from il6assay.plate.export import Plate
+from il6assay.plate.readers import Source, detect, kaleido, read_export
 from tests.conftest import FIXTURES, needs_shared
 from tests.reference import EXPORTS, expected_reads
 

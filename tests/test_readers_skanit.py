@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import Plate
-from il6assay.readers import Source, detect, read_export, skanit
+from il6assay.plate.export import Plate
+from il6assay.plate.readers import Source, detect, read_export, skanit
 from tests.conftest import needs_shared
 from tests.reference import EXPORTS, expected_reads
 
@@ -166,7 +166,7 @@ def test_skanit_unknown_word_names_the_well_and_the_cell(tmp_path: Path) -> None
 
 
 def test_skanit_over_token_is_saturated(tmp_path: Path) -> None:
-    from il6assay.plate import SATURATED, Token
+    from il6assay.plate.export import SATURATED, Token
 
     path = write_edited(tmp_path, "skanit_450.xlsx", "Absorbance 1_01", {"B11": "OVER"})
     plate = read_export(path).plates[0]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import MASKED, MISSING, SATURATED, Token
-from il6assay.readers import Source, detect, read_export, softmax
+from il6assay.plate.export import MASKED, MISSING, SATURATED, Token
+from il6assay.plate.readers import Source, detect, read_export, softmax
 from tests.conftest import needs_shared
 from tests.reference import EXPECTED, EXPORTS
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import SATURATED, Plate, Token
-from il6assay.readers import Source, detect, read_export, tecan
-from il6assay.readers.tecan import KINETIC_ERROR
+from il6assay.plate.export import SATURATED, Plate, Token
+from il6assay.plate.readers import Source, detect, read_export, tecan
+from il6assay.plate.readers.tecan import KINETIC_ERROR
 from tests.conftest import needs_shared
 from tests.reference import EXPORTS, expected_reads
 

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from il6assay.cli import main
 from il6assay.db.engine import make_engine
 from il6assay.db.push import push_runs
+from il6assay.db.redcap import load_mapping
 from il6assay.errors import InputError
-from il6assay.redcap import load_mapping
 from tests.conftest import FIXTURES
 from tests.db_support import run_folder
 

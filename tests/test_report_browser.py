@@ -148,8 +148,8 @@ def test_a_shared_report_copied_out_alone_says_what_it_misses(browser, tmp_path)
 
 
 def test_twenty_reports_share_one_copy_of_plotly_js(tmp_path):
-    from il6assay.layout import load_layout
-    from il6assay.outputs import write_run
+    from il6assay.plate.layout import load_layout
+    from il6assay.record.outputs import write_run
     from il6assay.run import process_plate
     from il6assay.simulate import grid_text, simulate_plate
 

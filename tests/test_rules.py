@@ -1,4 +1,4 @@
-"""Acceptance rules (il6assay.rules), each on its pass side and its fail side.
+"""Acceptance rules (il6assay.qc.rules), each on its pass side and its fail side.
 
 Two kinds of test: the rule functions on hand-made wells with exact
 recoveries (boundaries, shares), and whole plates through ``process_plate``.
@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from il6assay.fit import four_pl
-from il6assay.layout import Layout, WellSpec, load_layout
-from il6assay.plate import Export, Plate
-from il6assay.rules import (
+from il6assay.curve.fit import four_pl
+from il6assay.plate.export import Export, Plate
+from il6assay.plate.layout import Layout, WellSpec, load_layout
+from il6assay.plate.wells import Well
+from il6assay.qc.rules import (
     ICH_M10_CAL,
     ICH_M10_QC,
     StandardLevel,
@@ -33,7 +34,6 @@ from il6assay.rules import (
 )
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
-from il6assay.wells import Well
 from tests.conftest import STANDARD_LAYOUT
 from tests.plates import make_plate, set_conc, set_od, true_od
 
@@ -621,8 +621,8 @@ def test_a_wild_standard_well_is_marked_suspect_outlier_not_removed():
     """Over 40 simulated plates (5 % CV): a replicate 60 % off is found almost always,
     while clean plates rarely get a hint (measured: 195/200 found, 14/200 clean plates
     with a hint)."""
-    from il6assay.fit import fit_curve
-    from il6assay.outliers import suspect_outliers
+    from il6assay.curve.fit import fit_curve
+    from il6assay.curve.outliers import suspect_outliers
 
     conc = [
         300,

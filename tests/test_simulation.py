@@ -24,8 +24,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from il6assay.layout import load_layout
-from il6assay.noise import noise_from_duplicates
+from il6assay.curve.noise import noise_from_duplicates
+from il6assay.plate.layout import load_layout
 from il6assay.simulate import Noise, Validation, validate
 from tests.conftest import SHARED, STANDARD_LAYOUT, needs_shared
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate import MASKED, MISSING, SATURATED, Token
-from il6assay.tokens import TOKENS, guess_decimal, parse_reading
+from il6assay.plate.export import MASKED, MISSING, SATURATED, Token
+from il6assay.plate.tokens import TOKENS, guess_decimal, parse_reading
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,16 @@ value in REDCap can be traced back to the database state that produced it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from il6assay.audit import now_utc, os_account
 from il6assay.db.engine import unreachable, writer
 from il6assay.db.models import DbAudit
+from il6assay.plate.hashing import sha256_bytes
+from il6assay.record.audit import now_utc, os_account
 
 EXPORT_ACTION = "export-redcap"
 
@@ -29,7 +29,7 @@ def record_export(
     ``record_ids`` entry) to ``where``."""
     value = {
         "rows": len(record_ids),
-        "sha256": hashlib.sha256(data.encode("utf-8")).hexdigest(),
+        "sha256": sha256_bytes(data),
         "records": sorted(set(record_ids)),
     }
     try:

@@ -11,7 +11,7 @@ Rules (docs/database.md):
   at most one current per specimen (study ID and visit) and dilution;
 - a specimen has at most one current result. A run bringing the specimen
   at a dilution no current row has (another plate) is combined with the
-  specimen's current dilution rows by the rules of ``il6assay.dilutions``:
+  specimen's current dilution rows by the rules of ``il6assay.qc.dilutions``:
   the old result is superseded automatically ("combine" in the audit). A
   run bringing a dilution that is already current (a re-assay, or the run
   re-pushed after a mask changed it), or a specimen whose current result was
@@ -25,7 +25,6 @@ Rules (docs/database.md):
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -37,7 +36,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from il6assay.audit import now_utc, os_account
 from il6assay.db.engine import ensure_schema, unreachable, writer
 from il6assay.db.models import (
     CURRENT,
@@ -49,10 +47,12 @@ from il6assay.db.models import (
     DbRun,
     DbWell,
 )
-from il6assay.dilutions import combine_rows
 from il6assay.errors import InputError
-from il6assay.masking import RunFolder, open_run
-from il6assay.results import SampleResult
+from il6assay.plate.hashing import sha256_bytes
+from il6assay.qc.dilutions import combine_rows
+from il6assay.qc.results import SampleResult
+from il6assay.record.audit import now_utc, os_account
+from il6assay.record.folder import RunFolder, open_run
 
 ATTEMPTS = 3  # a push that lost a race (unique key taken meanwhile) is retried from scratch
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -147,7 +147,7 @@ def load_run(run_dir: str | Path) -> RunData:
             path=folder.path,
         )
     outputs = folder.record.get("outputs_sha256") or {}
-    content = hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()
+    content = sha256_bytes(json.dumps(outputs, sort_keys=True))
     return RunData(
         folder=folder,
         content_sha256=content,
@@ -313,7 +313,7 @@ def stored_sample(row: DbDilution) -> SampleResult:
 def combined_result(parts: list[DbDilution], run_ids: dict[int, str], run_pk: int) -> DbResult:
     """A specimen's current dilution rows from several runs as one sample_results row.
 
-    The result, CI, flags and advice come from ``il6assay.dilutions`` (the
+    The result, CI, flags and advice come from ``il6assay.qc.dilutions`` (the
     rules results.csv follows on one plate). LLOQ and ULOQ are those of the
     row whose dilution the combination carries: the dilution used, or for a
     mean the specimen's lowest dilution, as on one plate (each row's limits are

@@ -174,7 +174,7 @@ def render(
     if fmt == "xlsx":
         if out is None:
             raise InputError("--format xlsx needs --out FILE")
-        from il6assay.outputs import write_xlsx
+        from il6assay.record.outputs import write_xlsx
 
         write_xlsx(out, {"results": (columns, rows)})
         return None

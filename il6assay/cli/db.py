@@ -1,0 +1,221 @@
+"""The database commands: ``db upgrade``, ``push``, ``results``, ``history``, ``export-redcap``.
+
+Only click is imported here; each command imports SQLAlchemy and the rest
+when it runs. ``register(main)`` adds them to the ``il6assay`` group. Bad
+input, a refused push and an unreachable database are one line on stderr and
+exit 2; nothing is written to the database in those cases.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT = 2
+DB_HELP = "Database: SQLite file path or postgresql+psycopg://... [$IL6ASSAY_DB or ./il6assay.db]."
+
+
+def _fail(err: Exception) -> None:
+    click.echo(f"il6assay: {err}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Create or migrate the study database's schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--db", "db", help=DB_HELP)
+def db_upgrade(db: str | None) -> None:
+    """Create the database, or migrate it to this il6assay's schema (never drops data)."""
+    from il6assay.db.engine import make_engine, shown, upgrade
+    from il6assay.errors import InputError
+
+    try:
+        engine = make_engine(db)
+        before, after = upgrade(engine)
+    except InputError as err:
+        _fail(err)
+    where = shown(str(engine.url))
+    if before == after:
+        click.echo(f"{where}: schema version {after}, up to date")
+    else:
+        click.echo(f"{where}: schema version {before or 'none'} -> {after}")
+
+
+@click.command("push")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", "db", help=DB_HELP)
+@click.option("--by", "by", default=None, help="Your name, kept with the OS account in the audit.")
+@click.option(
+    "--supersede",
+    is_flag=True,
+    help="Let a re-assay (a dilution already current) replace current results.",
+)
+@click.option("--reason", default=None, help="Why (required with --supersede; kept in the audit).")
+def push(
+    run_dirs: tuple[Path, ...], db: str | None, by: str | None, supersede: bool, reason: str | None
+) -> None:
+    """Push reviewed and accepted runs to the study database, one transaction per run."""
+    from il6assay.db.engine import make_engine
+    from il6assay.db.push import push_runs
+    from il6assay.errors import InputError
+    from il6assay.record.review import expand_runs
+
+    try:
+        folders = expand_runs(list(run_dirs))
+        engine = make_engine(db)
+        push_runs(
+            engine,
+            folders,
+            by=by,
+            supersede=supersede,
+            reason=reason,
+            report=lambda outcome: click.echo(outcome.message()),
+        )
+    except InputError as err:
+        _fail(err)
+
+
+@click.command("results")
+@click.option("--db", "db", help=DB_HELP)
+@click.option("--study-id", default=None, help="Only this study ID.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True
+)
+@click.option("--wide", is_flag=True, help="One row per study ID, columns per visit.")
+@click.option(
+    "--dilutions",
+    "dilutions",
+    is_flag=True,
+    help="One row per current dilution of each specimen (the rows results combine).",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (xlsx needs it).")
+def results(
+    db: str | None, study_id: str | None, fmt: str, wide: bool, dilutions: bool, out: Path | None
+) -> None:
+    """Export current results: one row per study ID and visit, each traceable to its run."""
+    from il6assay.db.engine import make_engine
+    from il6assay.db.read import (
+        DILUTION_COLUMNS,
+        RESULT_COLUMNS,
+        current_dilutions,
+        current_results,
+        render,
+        widen,
+    )
+    from il6assay.errors import InputError
+
+    try:
+        if wide and dilutions:
+            raise InputError("--wide and --dilutions cannot be used together")
+        engine = make_engine(db, must_exist=True)
+        if dilutions:
+            rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
+        else:
+            rows, columns = current_results(engine, study_id), RESULT_COLUMNS
+        if wide:
+            columns, rows = widen(rows)
+        text = render(rows, columns, fmt, out)
+    except InputError as err:
+        _fail(err)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"{len(rows)} row(s) written to {out}", err=True)
+
+
+@click.command("history")
+@click.argument("study_id")
+@click.option("--db", "db", help=DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def history(study_id: str, db: str | None, as_json: bool) -> None:
+    """Every value STUDY_ID's specimens have had, and why each changed."""
+    import json
+
+    from il6assay.db.engine import make_engine
+    from il6assay.db.read import history as read_history
+    from il6assay.db.read import history_text
+    from il6assay.errors import InputError
+
+    try:
+        entries = read_history(make_engine(db, must_exist=True), study_id)
+    except InputError as err:
+        _fail(err)
+    if not entries:
+        _fail(InputError(f"no results for study ID '{study_id}' in the database"))
+    click.echo(json.dumps(entries, indent=2) if as_json else history_text(entries), nl=as_json)
+
+
+@click.command("export-redcap")
+@click.option(
+    "--fields",
+    "mapping_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Mapping TOML: REDCap field per value, record ID field, events.",
+)
+@click.option("--db", "db", help=DB_HELP)
+@click.option("--out", type=click.Path(path_type=Path), help="Write the import CSV to FILE.")
+@click.option("--api", "api_url", default=None, help="REDCap API URL: import the records there.")
+@click.option(
+    "--token-env", default=None, help="Environment variable holding the REDCap API token."
+)
+@click.option("--by", default=None, help="Who exports (recorded in the audit table).")
+def export_redcap(
+    mapping_path: Path,
+    db: str | None,
+    out: Path | None,
+    api_url: str | None,
+    token_env: str | None,
+    by: str | None,
+) -> None:
+    """Current results as REDCap records: a Data Import Tool CSV, or pushed by the API.
+
+    Each export is recorded in the database's audit table (where to, how many rows,
+    which records, the SHA-256 of what was sent).
+    """
+    from il6assay.db.engine import make_engine
+    from il6assay.db.exports import record_export
+    from il6assay.db.read import current_results
+    from il6assay.db.redcap import import_records, load_mapping, record_count, records, to_csv
+    from il6assay.errors import InputError
+
+    try:
+        if api_url and not token_env:
+            raise InputError("--api needs --token-env VAR (the token is never a flag)")
+        token = ""
+        if api_url:
+            token = os.environ.get(token_env or "", "").strip()
+            if not token:
+                raise InputError(f"environment variable {token_env} holding the token is not set")
+        mapping = load_mapping(mapping_path)
+        engine = make_engine(db, must_exist=True)
+        columns, rows = records(current_results(engine), mapping)
+        data = to_csv(columns, rows)
+        ids = [r[mapping.record_id] for r in rows]
+        if out is not None:
+            out.write_text(data, encoding="utf-8")
+            record_export(engine, where=f"file {out.resolve()}", data=data, record_ids=ids, by=by)
+            click.echo(f"{len(rows)} row(s) written to {out}", err=True)
+        if api_url:
+            expected = record_count(rows, mapping)
+            count = import_records(api_url, token, data, expected)
+            where = f"REDCap API {api_url} ({count} record(s) imported)"
+            record_export(engine, where=where, data=data, record_ids=ids, by=by)
+            click.echo(f"REDCap imported {count} record(s) ({len(rows)} row(s))")
+        elif out is None:
+            record_export(engine, where="standard output", data=data, record_ids=ids, by=by)
+            click.echo(data, nl=False)
+    except InputError as err:
+        _fail(err)
+
+
+def register(main: click.Group) -> None:
+    """Add the database commands to the ``il6assay`` group."""
+    for command in (db_group, push, results, history, export_redcap):
+        main.add_command(command)

@@ -1,0 +1,161 @@
+"""Plate-reader export readers, one module per format, and the registry.
+
+A reader module defines ``NAME`` (short, lower-case, used by ``--reader``),
+``DESCRIPTION`` (one line for ``il6assay readers``), ``sniff(source) ->
+Sniff`` (cheap: does this file look like mine? from the head bytes or the
+workbook's first cells) and ``read(source) -> list[Plate]``; ``FALLBACK =
+True`` marks a generic reader that yields to any specific one claiming the
+same file. Adding a vendor is adding one module: every module of this package
+is a reader (``source.py`` and ``_private.py`` helpers excepted).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from il6assay.errors import InputError
+from il6assay.plate.export import Export
+from il6assay.plate.readers.source import Sniff, Source
+
+__all__ = ["READER_MODULES", "Sniff", "Source", "detect", "read_export", "reader_names"]
+
+# Every module of this package is a reader, except the helpers named here and
+# private ones (``_name.py``): adding a vendor is adding one file.
+_NOT_READERS = {"source"}
+
+
+def _discover() -> tuple[str, ...]:
+    import pkgutil
+
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_") and m.name not in _NOT_READERS
+    )
+    return tuple(f"{__name__}.{name}" for name in names)
+
+
+READER_MODULES: tuple[str, ...] = _discover()
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(m) for m in READER_MODULES]
+
+
+def reader_names() -> list[tuple[str, str]]:
+    """(NAME, DESCRIPTION) of every registered reader, for ``il6assay readers``."""
+    return [(m.NAME, m.DESCRIPTION) for m in _modules()]
+
+
+def _by_name(name: str) -> ModuleType:
+    for m in _modules():
+        if name == m.NAME:
+            return m
+    known = ", ".join(m.NAME for m in _modules())
+    raise InputError(f"unknown reader '{name}' (known: {known})")
+
+
+def detect(source: Source) -> ModuleType:
+    """The one reader that claims ``source``; refuse none or several, with reasons."""
+    native = source.native_binary()
+    if native:
+        raise InputError(native)
+    claims: list[ModuleType] = []
+    reasons: list[str] = []
+    for m in _modules():
+        verdict = m.sniff(source)
+        if verdict.ok:
+            claims.append(m)
+        else:
+            reasons.append(f"{m.NAME}: {verdict.reason}")
+    # A reader marked FALLBACK (the plain grid) yields to any vendor reader that
+    # also claims the file: vendor exports contain plain-looking grids.
+    specific = [m for m in claims if not getattr(m, "FALLBACK", False)]
+    if specific:
+        claims = specific
+    if len(claims) == 1:
+        return claims[0]
+    if not claims:
+        raise InputError("not a plate-reader export this tool reads (" + "; ".join(reasons) + ")")
+    names = ", ".join(m.NAME for m in claims)
+    raise InputError(f"several readers claim this file ({names}); choose one with --reader")
+
+
+def read_export(path: str | Path, reader: str | None = None) -> Export:
+    """Read an export file into plates, detecting its format unless ``reader`` is given.
+
+    ``reader`` is a reader's NAME, or ``allotropy:VENDOR`` to convert the file
+    with the optional allotropy package (``pip install il6assay[allotropy]``)
+    and read the resulting ASM document (see :func:`read_with_allotropy`).
+    """
+    path = Path(path)
+    if reader and reader.startswith(ALLOTROPY_PREFIX):
+        return read_with_allotropy(path, reader[len(ALLOTROPY_PREFIX) :])
+    try:
+        source = Source(path)
+        source.check_size()
+        if not source.head.strip(b" \t\r\n\x00"):
+            raise InputError("the file is empty")
+        native = source.native_binary()
+        if native:
+            raise InputError(native)
+        module = _by_name(reader) if reader else detect(source)
+        plates = module.read(source)
+        if not plates:
+            raise InputError("no plate data found")
+    except InputError as err:
+        raise err.at(path) from None
+    return Export(format=module.NAME, path=path, plates=plates)
+
+
+ALLOTROPY_PREFIX = "allotropy:"
+
+
+def read_with_allotropy(path: str | Path, vendor: str) -> Export:
+    """Convert ``path`` with allotropy (vendor as allotropy names it) and read the ASM.
+
+    The optional extra ``il6assay[allotropy]``: for a vendor we do not read
+    natively. The export's format is ``allotropy:VENDOR``; its plates come
+    from our ``asm`` reader, so tokens and refusals are the same as for an
+    ASM file.
+    """
+    import json
+    import tempfile
+
+    from il6assay.plate.readers import asm
+
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InputError("no such file")
+        try:
+            from allotropy.parser_factory import Vendor
+            from allotropy.to_allotrope import allotrope_from_file
+        except ImportError:
+            raise InputError(
+                "--reader allotropy:VENDOR needs the optional allotropy package "
+                "(pip install 'il6assay[allotropy]')"
+            ) from None
+        try:
+            chosen = Vendor[vendor.upper()]
+        except KeyError:
+            known = ", ".join(v.name for v in Vendor)
+            raise InputError(f"allotropy has no vendor '{vendor}' (known: {known})") from None
+        try:
+            document = allotrope_from_file(str(path), chosen)
+        except Exception as err:  # allotropy's own errors, or its parsers' on a bad file
+            text = " ".join(str(err).split())[:200]
+            raise InputError(
+                f"allotropy ({chosen.name}) could not convert the file: {text}"
+            ) from None
+        with tempfile.TemporaryDirectory() as tmp:
+            asm_path = Path(tmp) / f"{path.stem}.json"
+            asm_path.write_text(json.dumps(document, default=str), encoding="utf-8")
+            plates = asm.read(Source(asm_path))
+        for plate in plates:
+            plate.metadata.setdefault("source_file", path.name)
+    except InputError as err:
+        raise err.at(path) from None
+    return Export(format=f"{ALLOTROPY_PREFIX}{chosen.name}", path=path, plates=plates)

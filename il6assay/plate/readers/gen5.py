@@ -1,0 +1,407 @@
+"""Agilent/BioTek Gen5 exports: the text export (.txt) and the Excel export (.xlsx).
+
+Both are read through one code path, on rows of cell text: the text export
+split at tabs (CRLF or LF, trailing tabs and quoted fields tolerated), the
+workbook's cells as :func:`~il6assay.plate.readers.source.cell_text` shows them.
+
+What is read:
+
+- Plates: each ``Plate Number`` row starts a plate (id = its value,
+  "Plate 1"); a file without one is one plate named after the file. The
+  header above it (``Software Version``, experiment and protocol paths)
+  applies to every plate that follows, until the next ``Software Version``.
+- Reads: every grid (a header row of column numbers, row letters down the
+  column left of the "1") in the plate's part of the file; each line's
+  trailing label says which data set it holds, so continuation lines (no row
+  letter) belong to the last row letter but never inherit its read.
+  ``abs450:450`` -> read "450" (digits after the last ':'), a bare ``280``
+  -> "280". Only **raw absorbance endpoint** reads are returned: lines of
+  Gen5-computed data (``Blank 630nmAbsRead:630``, ``[Concentration]``, any
+  label in brackets or starting with "Blank"), layout lines (``Well ID``,
+  ``Conc/Dil``) and reads of other modes (``fluor:579,616``) are skipped and
+  listed in ``metadata["skipped"]``. We keep raw reads because the fit and
+  the blank handling are ours to do, and say so.
+- Refused: a kinetic export (``Start Kinetic`` in the procedure), a file
+  with no absorbance endpoint read, a file with only computed data.
+- Metadata: ``software_version``, ``experiment_file``, ``protocol_file``,
+  ``plate_number``, ``date`` and ``time`` (raw strings as printed),
+  ``read_datetime`` (ISO 8601, local time, only when unambiguous, see
+  :func:`iso_datetime`), ``reader_type``, ``reader_serial``,
+  ``reading_type``, ``plate_type``, ``wavelengths`` (ints, from the
+  absorbance endpoint steps' ``Wavelengths:`` lines), ``read_steps`` (name,
+  mode, wavelengths of every ``Read`` step), ``skipped``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from il6assay.errors import InputError
+from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.readers._common import iso_datetime
+from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
+from il6assay.plate.tokens import guess_decimal, parse_reading
+
+NAME = "gen5"
+DESCRIPTION = "Agilent/BioTek Gen5 text or Excel export (absorbance endpoint reads)"
+
+SNIFF_ROWS = 40
+# allotropy looks for "Software Version" in the first 5 lines; we allow a few
+# more for exports with extra blank lines or a title.
+SOFTWARE_VERSION_WITHIN = 10
+_MARKERS = (
+    "plate number",
+    "procedure details",
+    "reader type",
+    "reader serial number",
+    "protocol file path",
+    "experiment file path",
+    "results",
+    "layout",
+)
+KINETIC_ERROR = (
+    "kinetic read: il6assay reads endpoint absorbance plates; export the endpoint read "
+    "(not the kinetic curve) from Gen5"
+)
+
+_FILE_KEYS = {
+    "software version": "software_version",
+    "experiment file path": "experiment_file",
+    "protocol file path": "protocol_file",
+}
+_PLATE_KEYS = {
+    "date": "date",
+    "time": "time",
+    "reader type": "reader_type",
+    "reader serial number": "reader_serial",
+    "reading type": "reading_type",
+    "plate type": "plate_type",
+}
+_MODE = re.compile(
+    r"(absorbance|fluorescence|luminescence|alphascreen|time.resolved|polarization)\b.*"
+    r"\b(endpoint|kinetic|spectrum|scan)\b",
+    re.IGNORECASE,
+)
+_LETTERS = frozenset("ABCDEFGHIJKLMNOP")  # rows of 96- and 384-well plates
+
+
+@dataclass
+class _Step:
+    """One ``Read`` step of the procedure."""
+
+    name: str
+    mode: str = ""
+    wavelengths: list[int] = field(default_factory=list)
+
+    @property
+    def is_abs_endpoint(self) -> bool:
+        return self.mode.lower() == "absorbance endpoint"
+
+
+class _Rows:
+    """Rows of cell text with where each came from (text line or sheet cell)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.origin: list[tuple[str | None, int, int]] = []
+
+    def add(self, cells: list[str], sheet: str | None, number: int, skip: int = 0) -> None:
+        """Add a row; ``skip`` is how many empty leading columns were dropped."""
+        cells = list(cells)
+        while cells and not cells[-1]:
+            cells.pop()
+        self.rows.append(cells)
+        self.origin.append((sheet, number, skip))
+
+    def where(self, i: int, j: int | None = None) -> str:
+        """ "line 14" / "line 14, field 3" or "sheet 'Plate 1' row 14" / "sheet 'Plate 1' C14"."""
+        sheet, number, skip = self.origin[i]
+        if sheet is None:
+            return f"line {number}" if j is None else f"line {number}, field {j + 1}"
+        if j is None:
+            return f"sheet '{sheet}' row {number}"
+        from openpyxl.utils import get_column_letter
+
+        return f"sheet '{sheet}' {get_column_letter(j + skip + 1)}{number}"
+
+
+def sniff(source: Source) -> Sniff:
+    """Claim a file with "Software Version" in its first rows and Gen5's section markers."""
+    if source.is_ole and not source.is_xls:
+        return Sniff(
+            False,
+            "an OLE binary (a Gen5 .xpt experiment or a legacy .xls?): "
+            "export the plate from Gen5 as text or Excel",
+        )
+    if source.is_workbook:
+        try:
+            names = source.sheet_names
+        except InputError as err:
+            return Sniff(False, err.message)
+        reasons = []
+        for name in names:
+            verdict = _sniff_rows(_trim_left(source.sheet_rows(name, SNIFF_ROWS)))
+            if verdict.ok:
+                return verdict
+            reasons.append(f"sheet '{name}': {verdict.reason}")
+        return Sniff(False, reasons[0] if reasons else "no sheets")
+    lines = source.head_text.splitlines()
+    if len(source.head) >= HEAD_BYTES and lines:
+        lines.pop()
+    return _sniff_rows([_split(line) for line in lines[:SNIFF_ROWS]])
+
+
+def read(source: Source) -> list[Plate]:
+    """Read every plate's raw absorbance endpoint reads (see the module docstring)."""
+    rows = _Rows()
+    if source.is_workbook:
+        for name in source.sheet_names:
+            sheet = source.sheet_rows(name)
+            skip = len(sheet[0]) - len(_trim_left(sheet)[0]) if sheet else 0
+            for n, cells in enumerate(_trim_left(sheet), start=1):
+                rows.add(cells, name, n, skip)
+    else:
+        for n, line in enumerate(source.text.splitlines(), start=1):
+            rows.add(_split(line), None, n)
+    return _parse(rows, default_id=source.path.stem)
+
+
+def _trim_left(rows: list[list[str]]) -> list[list[str]]:
+    """Drop leading columns that are empty in every row (a sheet laid out from column B)."""
+    skip = min((next((j for j, c in enumerate(r) if c), len(r)) for r in rows if any(r)), default=0)
+    return [r[skip:] for r in rows] if skip else rows
+
+
+def _split(line: str) -> list[str]:
+    """A text line's tab-separated cells, stripped, quotes removed, trailing blanks dropped."""
+    cells = []
+    for cell in line.split("\t"):
+        cell = cell.strip()
+        if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+            cell = cell[1:-1].replace('""', '"').strip()
+        cells.append(cell)
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _key(row: list[str]) -> str:
+    return row[0].rstrip(":").strip().lower() if row else ""
+
+
+def _value(row: list[str]) -> str:
+    return next((c for c in row[1:] if c), "")
+
+
+def _sniff_rows(rows: list[list[str]]) -> Sniff:
+    nonempty = [r for r in rows if any(r)]
+    head = nonempty[:SOFTWARE_VERSION_WITHIN]
+    if not any(_key(r) == "software version" for r in head):
+        return Sniff(
+            False, f"no 'Software Version' line in the first {SOFTWARE_VERSION_WITHIN} lines"
+        )
+    if not any(_key(r) in _MARKERS for r in nonempty):
+        return Sniff(False, "'Software Version' but none of Gen5's sections (Plate Number, ...)")
+    return Sniff(True)
+
+
+def _parse(rows: _Rows, default_id: str) -> list[Plate]:
+    starts = [i for i, r in enumerate(rows.rows) if _key(r) == "plate number"]
+    if not starts:
+        starts = [0]
+    plates = []
+    file_meta: dict[str, str] = {}
+    scanned = 0
+    for k, start in enumerate(starts):
+        for row in rows.rows[scanned:start]:
+            key = _key(row)
+            if key == "software version":
+                file_meta = {}
+            if key in _FILE_KEYS:
+                file_meta[_FILE_KEYS[key]] = _value(row)
+        scanned = start
+        end = starts[k + 1] if k + 1 < len(starts) else len(rows.rows)
+        plates.append(_plate(rows, start, end, dict(file_meta), default_id))
+    return plates
+
+
+def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: str) -> Plate:
+    head = rows.rows[start]
+    plate_id = _value(head) if _key(head) == "plate number" else ""
+    plate_id = plate_id or default_id
+    meta = {"software": "Gen5", **meta, "plate_number": plate_id}
+    steps: list[_Step] = []
+    step: _Step | None = None
+    headers: list[int] = []
+    for i in range(start, end):
+        row = rows.rows[i]
+        key = _key(row)
+        if key in _PLATE_KEYS and _PLATE_KEYS[key] not in meta:
+            meta[_PLATE_KEYS[key]] = _value(row)
+        if key == "start kinetic":
+            raise InputError(KINETIC_ERROR, where=rows.where(i))
+        if key == "read":
+            # "Read <name>" then indented lines; or "Read <mode>" when the step is unnamed.
+            value = _value(row)
+            step = _Step(name="" if _MODE.search(value) else value)
+            steps.append(step)
+            _describe(step, value)
+        elif step is not None and not key and len(row) > 1:
+            _describe(step, _value(row))
+        elif key or not row:
+            step = None
+        if _grid_header(rows.rows, i) is not None:
+            headers.append(i)
+    if "date" in meta:
+        meta["read_datetime"] = iso_datetime(meta["date"], meta.get("time", ""))
+    meta["wavelengths"] = [w for s in steps if s.is_abs_endpoint for w in s.wavelengths]
+    meta["read_steps"] = [
+        {"name": s.name, "mode": s.mode, "wavelengths": s.wavelengths} for s in steps
+    ]
+    reads, skipped, other_modes = _grids(rows, headers, end, steps)
+    meta["skipped"] = skipped
+    if not headers:
+        raise InputError(
+            "no results grid found: expected a 'Results' section with a header row 1-12 "
+            "and rows A-H (export the plate's raw read)",
+            where=rows.where(start),
+        )
+    if not reads:
+        if other_modes:
+            raise InputError(
+                "no absorbance endpoint read in this Gen5 export (found "
+                + ", ".join(f"'{m}'" for m in other_modes)
+                + "): il6assay reads absorbance (OD) plates",
+                where=rows.where(start),
+            )
+        raise InputError(
+            "no raw absorbance read in the results (found only "
+            + ", ".join(f"'{s}'" for s in skipped)
+            + "): export the raw read, not only calculated data",
+            where=rows.where(start),
+        )
+    nrows, ncols = _size(reads, meta.get("plate_type", ""))
+    grids = {}
+    for label, wells in reads.items():
+        grid = empty_grid(nrows, ncols)
+        grid.update(wells)
+        grids[label] = grid
+    return Plate(id=plate_id, reads=grids, metadata=meta, rows=nrows, cols=ncols)
+
+
+def _describe(step: _Step, text: str) -> None:
+    if _MODE.search(text):
+        step.mode = text.strip()
+    elif text.lower().startswith("wavelengths"):
+        step.wavelengths = [int(w) for w in re.findall(r"\d+", text.partition(":")[2])]
+
+
+def _grid_header(rows: list[list[str]], i: int) -> tuple[int, list[int]] | None:
+    """(column of the first number, column numbers) if row ``i`` heads a grid."""
+    row = rows[i]
+    j = next((j for j, c in enumerate(row) if c), None)
+    if not j or not row[j].isdigit():
+        return None
+    numbers = []
+    for cell in row[j:]:
+        if not cell.isdigit() or (numbers and int(cell) != numbers[-1] + 1):
+            return None
+        numbers.append(int(cell))
+    nxt = rows[i + 1] if i + 1 < len(rows) else []
+    if len(nxt) <= j or nxt[j - 1] not in _LETTERS or any(nxt[: j - 1]):
+        return None
+    return j, numbers
+
+
+def _grids(
+    rows: _Rows, headers: list[int], end: int, steps: list[_Step]
+) -> tuple[dict[str, dict[str, Reading]], list[str], list[str]]:
+    """Raw absorbance reads by label, labels skipped, labels of other read modes."""
+    reads: dict[str, dict[str, Reading]] = {}
+    origin: dict[tuple[str, str], int] = {}
+    skipped: list[str] = []
+    other_modes: list[str] = []
+    lines: list[tuple[int, int, list[int], str]] = []  # (row, first col, columns, letter)
+    for h in headers:
+        first, numbers = _grid_header(rows.rows, h)  # type: ignore[misc]
+        letter = ""
+        for i in range(h + 1, end):
+            row = rows.rows[i]
+            if not any(row) or any(row[: first - 1]):
+                break
+            cell = row[first - 1] if first - 1 < len(row) else ""
+            if cell in _LETTERS:
+                letter = cell
+            elif cell or not letter:
+                break
+            lines.append((i, first, numbers, letter))
+    cells = [
+        c for i, first, numbers, _ in lines for c in rows.rows[i][first : first + len(numbers)]
+    ]
+    decimal = guess_decimal(cells)
+    for i, first, numbers, letter in lines:
+        row = rows.rows[i]
+        label = row[first + len(numbers)] if len(row) > first + len(numbers) else ""
+        kind, read_label = _classify(label, steps)
+        if kind == "other" and label not in other_modes:
+            other_modes.append(label)
+        if kind != "abs":
+            if label not in skipped:
+                skipped.append(label)
+            continue
+        if read_label is None:
+            raise InputError(
+                "results line without a read label in its last column", where=rows.where(i)
+            )
+        wells = reads.setdefault(read_label, {})
+        for n, col in enumerate(numbers):
+            j = first + n
+            well = f"{letter}{col}"
+            try:
+                value = parse_reading(row[j] if j < len(row) else "", decimal)
+            except InputError as err:
+                raise InputError(f"well {well}: {err.message}", where=rows.where(i, j)) from None
+            if well in wells and wells[well] != value:
+                raise InputError(
+                    f"well {well} has two values for read {read_label} "
+                    f"(the other at {rows.where(origin[read_label, well])})",
+                    where=rows.where(i, j),
+                )
+            wells[well] = value
+            origin[read_label, well] = i
+    return reads, skipped, other_modes
+
+
+def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
+    """What a results line holds: ("abs", read label), ("other", None) or ("skip", None)."""
+    text = label.strip()
+    if not text:
+        # No label: only acceptable when the procedure has a single absorbance wavelength.
+        waves = [w for s in steps if s.is_abs_endpoint for w in s.wavelengths]
+        return ("abs", str(waves[0])) if len(waves) == 1 else ("abs", None)
+    if "[" in text or text.lower().startswith("blank"):
+        return "skip", None
+    name, colon, tail = text.rpartition(":")
+    name, tail = name.strip(), tail.strip()
+    if not colon:
+        tail = text
+    if not steps:
+        # No procedure in the export: a wavelength label is all we can go by.
+        return ("abs", tail) if tail.isdigit() else ("skip", None)
+    if name:
+        matching = [s for s in steps if s.name.casefold() == name.casefold()]
+    else:
+        matching = [s for s in steps if tail.isdigit() and int(tail) in s.wavelengths]
+    if not matching:
+        return "skip", None
+    if any(s.is_abs_endpoint for s in matching) and tail.isdigit():
+        return "abs", tail
+    return "other", None
+
+
+def _size(reads: dict[str, dict[str, Reading]], plate_type: str) -> tuple[int, int]:
+    wells = [w for grid in reads.values() for w in grid]
+    big = "384" in plate_type or any(w[0] > "H" or int(w[1:]) > 12 for w in wells)
+    return (16, 24) if big else (8, 12)

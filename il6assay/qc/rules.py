@@ -1,0 +1,293 @@
+"""Acceptance rules: standards, calibration range, controls, replicate precision.
+
+Defaults are ICH M10's for ligand-binding assays (DOMAIN.md); each rule
+carries its source so that every verdict in curve.json and the report can be
+traced to the rule and the wells that made it. Failed standards are flagged,
+never dropped: excluding a point is a reviewer's recorded action.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from il6assay.plate.wells import Well
+from il6assay.settings import Settings
+
+if TYPE_CHECKING:
+    from il6assay.curve.fit import CurveFit
+
+ICH_M10_CAL = "ICH M10 (2022), ligand-binding assays: calibration curve acceptance"
+ICH_M10_QC = "ICH M10 (2022), ligand-binding assays: QC acceptance in study-sample runs"
+ICH_M10_PRECISION = "ICH M10 (2022) precision goal; DOMAIN.md replicate CV rule"
+LOQ_SOURCE = (
+    "CLSI EP17 / DOMAIN.md: the LoQ is the lowest level meeting the bias and imprecision "
+    "goals; ICH M10 (2022): precision within 25 % at the LLOQ and ULOQ"
+)
+
+
+@dataclass
+class RuleResult:
+    """One rule's verdict, with the numbers and wells behind it."""
+
+    id: str
+    description: str
+    source: str
+    passed: bool | None  # None: not applicable (e.g. no controls in the layout)
+    detail: str
+    wells: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for curve.json."""
+        return {
+            "id": self.id,
+            "description": self.description,
+            "source": self.source,
+            "passed": self.passed,
+            "detail": self.detail,
+            "wells": self.wells,
+        }
+
+
+@dataclass
+class StandardLevel:
+    """One non-zero standard level: its wells, their recoveries and the verdict."""
+
+    level: str
+    nominal: float
+    tolerance_pct: float
+    wells: list[Well]
+    passed: bool
+    # CV of a result at this level measured in as many replicates (delta method), and
+    # whether it meets the precision limit of the range's ends (quantification_range).
+    predicted_cv_pct: float | None = None
+    precise: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for curve.json."""
+        return {
+            "level": self.level,
+            "nominal_pg_ml": self.nominal,
+            "tolerance_pct": self.tolerance_pct,
+            "passed": self.passed,
+            "predicted_cv_pct": self.predicted_cv_pct,
+            "precise": self.precise,
+            "wells": [
+                {
+                    "well": w.name,
+                    "od": w.od,
+                    "conc_pg_ml": w.conc_on_plate,
+                    "recovery_pct": w.recovery_pct,
+                    "passed": bool(w.passed),
+                    "flags": w.flags,
+                }
+                for w in self.wells
+            ],
+        }
+
+
+def evaluate_standards(standards: list[Well], settings: Settings) -> list[StandardLevel]:
+    """Recovery of each standard well against nominal; a level passes when enough replicates do.
+
+    The zero standard is an anchor point: fitted, never judged. The lowest and
+    highest non-zero levels get the wider LLOQ/ULOQ tolerance.
+    """
+    by_level: dict[float, list[Well]] = {}
+    for w in standards:
+        if w.spec.nominal:  # zero and None are anchors
+            by_level.setdefault(float(w.spec.nominal), []).append(w)
+    if not by_level:
+        return []
+    extremes = {min(by_level), max(by_level)}
+    levels = []
+    for nominal in sorted(by_level, reverse=True):
+        wells = by_level[nominal]
+        tol = (
+            settings.standard_tolerance_extreme_pct
+            if nominal in extremes
+            else settings.standard_tolerance_pct
+        )
+        for w in wells:
+            if w.conc_on_plate is not None:
+                w.recovery_pct = 100.0 * w.conc_on_plate / nominal
+                w.passed = abs(w.recovery_pct - 100.0) <= tol + 1e-9
+            else:
+                w.passed = False
+            if not w.passed:
+                w.flag("STANDARD_FAILED")
+        share = sum(bool(w.passed) for w in wells) / len(wells)
+        levels.append(
+            StandardLevel(
+                level=wells[0].spec.level or f"{nominal:g}",
+                nominal=nominal,
+                tolerance_pct=tol,
+                wells=wells,
+                passed=share >= settings.min_replicate_share - 1e-12,
+            )
+        )
+    return levels
+
+
+def calibration_range(levels: list[StandardLevel]) -> tuple[float | None, float | None]:
+    """The run's LLOQ and ULOQ: the lowest and highest passing standard levels (pg/mL).
+
+    A level judged imprecise (``precise`` False, see ``quantification_range``)
+    cannot be an end of the range.
+    """
+    passing = [lv.nominal for lv in levels if lv.passed and lv.precise is not False]
+    return (min(passing), max(passing)) if passing else (None, None)
+
+
+def quantification_range(
+    levels: list[StandardLevel], curve: CurveFit, settings: Settings
+) -> tuple[float | None, float | None, RuleResult]:
+    """LLOQ and ULOQ from the levels that pass on recovery and on predicted precision.
+
+    Recovery alone lets a level at the reader's noise floor pass by chance
+    (its duplicates land near the curve that they themselves pulled): the
+    curve then "quantifies" ODs that noise alone produces. So each passing
+    level also gets the CV that a result measured there would carry, from the
+    delta method (the fit's residual variance at that OD and the parameters'
+    covariance, with the level's number of replicates), and the range's ends
+    are the lowest and highest levels within ``cv_limit_lloq_pct``.
+    """
+    limit = settings.cv_limit_lloq_pct
+    for lv in levels:
+        lv.predicted_cv_pct, lv.precise = None, None
+        if not (curve.success and lv.passed):
+            continue
+        replicates = sum(w.od is not None for w in lv.wells) or 1
+        od = float(np.atleast_1d(curve.predict(lv.nominal))[0])
+        se = float(curve.inverse_se(od, replicates)[0])
+        if math.isfinite(se):
+            lv.predicted_cv_pct = 100.0 * se / lv.nominal
+            lv.precise = lv.predicted_cv_pct <= limit + 1e-9
+    lloq, uloq = calibration_range(levels) if curve.success else (None, None)
+    dropped = [lv for lv in levels if lv.passed and lv.precise is False]
+    detail = (
+        f"LLOQ {lloq:g}, ULOQ {uloq:g} pg/mL"
+        if lloq is not None and uloq is not None
+        else "no standard level passes on both recovery and precision: nothing can be quantified"
+    )
+    if dropped:
+        detail += "; not quantifiable (predicted CV over the limit): " + ", ".join(
+            f"{lv.level} ({lv.nominal:g}: {lv.predicted_cv_pct:.0f} %)" for lv in dropped
+        )
+    rule = RuleResult(
+        id="QUANTIFICATION_RANGE",
+        description=(
+            "the LLOQ and ULOQ are the lowest and highest passing standard levels at which a "
+            f"result's predicted CV (delta method, the level's replicates) is at most {limit:g} %"
+        ),
+        source=LOQ_SOURCE,
+        passed=(lloq is not None) if curve.success else None,
+        detail=detail if curve.success else "no curve",
+        wells=[w.name for lv in dropped for w in lv.wells],
+    )
+    return lloq, uloq, rule
+
+
+def calibration_rules(
+    levels: list[StandardLevel], fit_ok: bool, fit_message: str, settings: Settings
+) -> list[RuleResult]:
+    """Plate-level calibration verdicts: the fit, the number and share of passing levels."""
+    n_pass = sum(lv.passed for lv in levels)
+    failed_wells = [w.name for lv in levels for w in lv.wells if not w.passed]
+    failed_levels = [f"{lv.level} ({lv.nominal:g})" for lv in levels if not lv.passed]
+    share = n_pass / len(levels) if levels else 0.0
+    return [
+        RuleResult(
+            id="CURVE_FIT",
+            description="the 4PL standard curve could be fitted",
+            source="il6assay (a curve is needed before any rule applies)",
+            passed=fit_ok,
+            detail=fit_message,
+        ),
+        RuleResult(
+            id="STANDARD_LEVELS",
+            description=(
+                f"at least {settings.min_standard_levels} non-zero standard levels pass "
+                f"(±{settings.standard_tolerance_pct:g} %, "
+                f"±{settings.standard_tolerance_extreme_pct:g} % "
+                f"at the lowest and highest; a level passes when ≥ "
+                f"{settings.min_replicate_share:.0%} of its replicates do)"
+            ),
+            source=ICH_M10_CAL,
+            passed=fit_ok and n_pass >= settings.min_standard_levels,
+            detail=f"{n_pass} of {len(levels)} levels pass"
+            + (f"; failing: {', '.join(failed_levels)}" if failed_levels else ""),
+            wells=failed_wells,
+        ),
+        RuleResult(
+            id="STANDARD_SHARE",
+            description=(
+                f"at least {settings.min_standard_level_share:.0%} of the non-zero standard "
+                "levels pass (anchor points excluded)"
+            ),
+            source=ICH_M10_CAL,
+            passed=fit_ok and share >= settings.min_standard_level_share - 1e-12,
+            detail=f"{share:.0%} of levels pass",
+            wells=failed_wells,
+        ),
+    ]
+
+
+def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
+    """Each control well within its acceptance range; ≥ 2/3 overall and ≥ 50 % per level."""
+    if not controls:
+        return RuleResult(
+            id="CONTROLS",
+            description="kit controls within their acceptance ranges",
+            source=ICH_M10_QC,
+            passed=None,
+            detail="the layout has no controls: not evaluated",
+        )
+    by_level: dict[str, list[Well]] = {}
+    for w in controls:
+        low, high = w.spec.low, w.spec.high
+        ok = w.conc is not None and low is not None and high is not None and low <= w.conc <= high
+        w.passed = ok
+        if w.conc is not None and w.spec.nominal:
+            w.recovery_pct = 100.0 * w.conc / w.spec.nominal
+        if not ok:
+            w.flag("CONTROL_FAILED")
+        by_level.setdefault(w.spec.level or "control", []).append(w)
+    overall = sum(bool(w.passed) for w in controls) / len(controls)
+    level_shares = {k: sum(bool(w.passed) for w in v) / len(v) for k, v in by_level.items()}
+    passed = overall >= settings.control_min_share - 1e-12 and all(
+        s >= settings.control_min_level_share - 1e-12 for s in level_shares.values()
+    )
+    per_level = ", ".join(f"{k} {s:.0%}" for k, s in level_shares.items())
+    return RuleResult(
+        id="CONTROLS",
+        description=(
+            f"at least {settings.control_min_share:.0%} of control wells, and at least "
+            f"{settings.control_min_level_share:.0%} at each level, within their ranges"
+        ),
+        source=ICH_M10_QC,
+        passed=passed,
+        detail=f"{overall:.0%} of control wells pass (by level: {per_level})",
+        wells=[w.name for w in controls if not w.passed],
+    )
+
+
+def cv_pct(values: list[float]) -> float | None:
+    """Replicate CV % (sample SD / mean); None for fewer than two values or a zero mean."""
+    if len(values) < 2:
+        return None
+    mean = math.fsum(values) / len(values)
+    if mean == 0:
+        return None
+    var = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return 100.0 * math.sqrt(var) / abs(mean)
+
+
+def verdict_text(rules: list[RuleResult]) -> str:
+    """One line: accepted, or rejected with each failed rule named."""
+    failed = [r for r in rules if r.passed is False]
+    if not failed:
+        return "accepted by the acceptance rules"
+    return "rejected: " + "; ".join(f"{r.id} ({r.detail})" for r in failed)

@@ -1,0 +1,322 @@
+"""Writing a run folder: whole or not at all, never over an existing one.
+
+Everything is written into a hidden temporary folder beside the target and
+renamed into place only when complete, so a crash or a full disk leaves no
+half-written run. ``run.json`` is written last and carries the SHA-256 of every
+other output, so a later hand edit can be detected.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from il6assay import __version__
+from il6assay.errors import InputError
+from il6assay.plate.hashing import sha256_file
+from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.run import Run
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return safe_text(value)
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """A UTF-8 CSV (with BOM, so Excel on a Chinese-locale PC reads it right), formula-safe."""
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_value(row.get(c)) for c in columns])
+
+
+def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
+    """An XLSX with one sheet per table; text cells are stored as text, never formulas."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, (columns, rows) in sheets.items():
+        ws = wb.create_sheet(title)
+        ws.append(columns)
+        for r, row in enumerate(rows, start=2):
+            for c, name in enumerate(columns, start=1):
+                value = row.get(name)
+                if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                    continue
+                cell = ws.cell(row=r, column=c)
+                if isinstance(value, str):
+                    cell.value = safe_text(value)
+                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
+                else:
+                    cell.value = value
+        ws.freeze_panes = "A2"
+    wb.save(path)
+
+
+def curve_document(run: Run) -> dict[str, Any]:
+    """curve.json: the fit, standards' recoveries, LLOQ/ULOQ and every verdict with its rule."""
+    controls = [
+        {
+            "well": w.name,
+            "level": w.spec.level,
+            "nominal_pg_ml": w.spec.nominal,
+            "range_pg_ml": [w.spec.low, w.spec.high],
+            "conc_pg_ml": w.conc,
+            "recovery_pct": w.recovery_pct,
+            "passed": bool(w.passed),
+            "flags": w.flags,
+        }
+        for w in run.wells
+        if w.spec.role == "control"
+    ]
+    return {
+        "run_id": run.run_id,
+        "unit": "pg/mL",
+        "fit": run.curve.summary(),
+        "zero_standard": run.settings.zero_standard,
+        "read": run.read,
+        "reference": run.reference,
+        "standards": [lv.to_dict() for lv in run.levels],
+        "lloq_pg_ml": run.lloq,
+        "uloq_pg_ml": run.uloq,
+        "curve_warnings": run.curve.warnings,
+        "detection": run.detection,
+        "noise": run.noise,
+        "model_comparison": run.comparison,
+        "controls": controls,
+        "rules": [r.to_dict() for r in run.rules],
+        "accepted": run.accepted,
+        "verdict": run.verdict,
+        "flags": FLAGS,
+    }
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "openpyxl", "plotly", "click"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """Byte-for-byte, read-only copies of the files that made the run, with their hashes.
+
+    Layout files keep their paths relative to the layout, so its includes still resolve.
+    """
+    record: dict[str, list[dict[str, str]]] = {}
+    for kind, paths in run.input_files().items():
+        if not paths:
+            continue
+        # Relative to the files' common folder, so that a layout's relative
+        # includes ("../plate_layouts/...") resolve among the copies too.
+        resolved = [p.resolve() for p in paths]
+        base = Path(os.path.commonpath([r.parent for r in resolved]))
+        for p, real in zip(paths, resolved, strict=True):
+            rel = real.relative_to(base)
+            target = inputs_dir / kind / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, target)
+            record.setdefault(kind, []).append(
+                {
+                    "file": str(p),
+                    "copy": target.relative_to(inputs_dir.parent).as_posix(),
+                    "sha256": sha256_file(p),
+                }
+            )
+    return record
+
+
+def _make_read_only(folder: Path) -> None:
+    """Input copies become read-only files (their folders stay removable)."""
+    for p in folder.rglob("*"):
+        if p.is_file():
+            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def replace_run(
+    run: Run,
+    folder: Path,
+    keep: tuple[str, ...] = (),
+    before_swap: Callable[[Path], None] | None = None,
+    standalone_report: bool = False,
+) -> None:
+    """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
+
+    ``before_swap(new_folder)`` runs on the complete new folder before it
+    replaces the old one (to record the change there): all of it, or nothing.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    old = folder.with_name(f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+    try:
+        if not standalone_report:
+            from il6assay.record.report import ensure_shared_plotly
+
+            ensure_shared_plotly(folder.parent)
+        _write_all(run, tmp, report=True, standalone=standalone_report)
+        for name in keep:
+            if (folder / name).exists():
+                shutil.copy2(folder / name, tmp / name)
+        if before_swap is not None:
+            before_swap(tmp)
+        os.rename(folder, old)
+        os.rename(tmp, folder)
+    except BaseException:
+        if old.exists() and not folder.exists():
+            os.rename(old, folder)
+        _remove_tree(tmp)
+        raise
+    _remove_tree(old)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a run folder, read-only input copies included."""
+    if not path.exists():
+        return
+    for p in path.rglob("*"):
+        if p.is_dir():
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def write_run(
+    run: Run, out_dir: str | Path, *, report: bool = True, standalone_report: bool = False
+) -> Path:
+    """Write the run folder under ``out_dir``; refuse if it exists. Returns its path."""
+    out_dir = Path(out_dir)
+    final = out_dir / run.run_id
+    if final.exists():
+        raise InputError(
+            f"run folder {final} already exists (these inputs and settings were processed "
+            "before); remove it or choose another --out"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
+    if report and not standalone_report:
+        from il6assay.record.report import ensure_shared_plotly
+
+        ensure_shared_plotly(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
+    try:
+        _write_all(run, tmp, report=report, standalone=standalone_report)
+        os.rename(tmp, final)
+    except BaseException:
+        _remove_tree(tmp)
+        raise
+    return final
+
+
+# Files of a run folder that record its review, not its results: never hashed
+# as outputs (a review changes them, and the audit log says how).
+REVIEW_FILES = ("review.js", "audit.jsonl")
+
+
+def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+    results = run.result_rows()
+    well_cols, wells = run.well_rows()
+    write_csv(folder / "results.csv", RESULT_COLUMNS, results)
+    write_csv(folder / "dilutions.csv", RESULT_COLUMNS, run.dilution_rows())
+    write_xlsx(
+        folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)}
+    )
+    write_csv(folder / "wells.csv", well_cols, wells)
+    _write_json(folder / "curve.json", curve_document(run))
+    if report:
+        from il6assay.record.report import write_report
+
+        write_report(run, folder / "report.html", standalone=standalone)
+    inputs = _copy_inputs(run, folder / "inputs")
+    _make_read_only(folder / "inputs")
+    outputs = {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "inputs" not in p.relative_to(folder).parts
+    }
+    doc = run_document(run, inputs, outputs)
+    doc["report"] = _report_record(standalone) if report else None
+    if report:
+        from il6assay.record.report import review_js
+
+        (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
+    _write_json(folder / "run.json", doc)
+
+
+def _report_record(standalone: bool) -> dict[str, str]:
+    from il6assay.record.report import plotly_js_name
+
+    if standalone:
+        return {"plotly_js": "embedded"}
+    return {"plotly_js": f"../{plotly_js_name()}"}
+
+
+def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """run.json: provenance of every number in the folder."""
+    return {
+        "run_id": run.run_id,
+        "tool": "il6assay",
+        "version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "export": {
+            "file": str(run.export.path),
+            "format": run.export.format,
+            "plate_id": run.plate.id,
+            "metadata": run.plate.metadata,
+            "reads": list(run.plate.reads),
+            "read": run.read,
+            "reference": run.reference,
+        },
+        "kit_lot": run.layout.kit_lot,
+        "inputs": inputs,
+        "settings": run.settings.to_dict(),
+        "allow_unmatched": run.allow_unmatched,
+        "libraries": _library_versions(),
+        "accepted": run.accepted,
+        "verdict": run.verdict,
+        "review": {"status": "unreviewed"},
+        "warnings": run.warnings,
+        "outputs_sha256": outputs,
+    }
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Across runs: a day's plates at once, control trends, the study overview."""
