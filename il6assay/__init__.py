@@ -66,7 +66,7 @@ class _MovedModuleFinder:
     """
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        head, _, rest = fullname.removeprefix("il6assay.").partition(".")
+        head = fullname.removeprefix("il6assay.").partition(".")[0]
         if not fullname.startswith("il6assay.") or head not in _MOVED:
             return None
         return importlib.machinery.ModuleSpec(fullname, self)

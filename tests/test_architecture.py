@@ -116,3 +116,20 @@ def test_an_import_circle_inside_a_stage_is_found(tmp_path):
 def test_no_module_lives_outside_the_stages():
     top = {p.name for p in (ROOT / "il6assay").iterdir() if p.suffix == ".py"}
     assert top == {"__init__.py", "run.py", "errors.py", "settings.py", "simulate.py"}
+
+
+def test_the_flat_module_paths_of_0_1_still_import_the_same_modules():
+    code = (
+        "import warnings; warnings.simplefilter('error');"
+        "import il6assay.curve.fit as new, il6assay.plate.readers.gen5 as gen5;"
+        "warnings.simplefilter('ignore');"
+        "import il6assay.fit as old, il6assay.readers.gen5 as old_gen5;"
+        "from il6assay.layout import load_layout; from il6assay.noise import noise_from_duplicates;"
+        "assert old is new and old_gen5 is gen5, 'a second copy was loaded';"
+        "warnings.simplefilter('error');"
+        "import importlib; importlib.import_module('il6assay.rules')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode != 0  # the last import warns: moved, with its new home named
+    assert "il6assay.rules moved to il6assay.qc.rules" in done.stderr
+    assert "second copy" not in done.stderr
