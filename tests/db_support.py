@@ -114,3 +114,12 @@ def count(engine: Engine, model: Any, **where: Any) -> int:
         for key, value in where.items():
             query = query.where(getattr(model, key) == value)
         return len(session.scalars(query).all())
+
+
+def error_lines(result: Any) -> list[str]:
+    """A command's output lines without the line naming the study database it used."""
+    return [
+        line
+        for line in result.output.strip().splitlines()
+        if not line.startswith("study database: ")
+    ]

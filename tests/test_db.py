@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.cli import main
 from il6assay.db import push as push_module
-from il6assay.db.engine import make_engine
+from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import SUPERSEDED, DbAudit, DbDilution, DbResult, DbRun, DbWell
 from il6assay.db.push import push_runs
 from il6assay.errors import InputError
@@ -29,15 +29,15 @@ from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
 from tests import pg
 from tests.conftest import EXAMPLE, ROOT
-from tests.db_support import copy_run, count, run_folder, snapshot
+from tests.db_support import copy_run, count, error_lines, run_folder, snapshot
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file in tmp_path, or a fresh database on the session's server."""
-    if request.param == "sqlite":
-        return str(tmp_path / "study.db")
-    return pg.database_url(request)
+    """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
+    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    upgrade(make_engine(url))
+    return url
 
 
 def invoke(*args: str | Path) -> object:
@@ -47,7 +47,7 @@ def invoke(*args: str | Path) -> object:
 def results_rows(url: str, *extra: str) -> list[dict]:
     out = invoke("results", "--db", url, "--format", "json", *extra)
     assert out.exit_code == 0, out.output
-    return json.loads(out.output)
+    return json.loads(out.stdout)
 
 
 def n_results(name: str) -> int:
@@ -84,7 +84,7 @@ def test_unaccepted_run_cannot_be_pushed(db_url, name, status):
     out = invoke("push", run_folder(name), "--db", db_url)
     assert out.exit_code == 2
     assert f"review status: {status}" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
     assert snapshot(make_engine(db_url)) == before
 
 
@@ -142,7 +142,7 @@ def test_supersede_keeps_the_old_value_and_the_reason(db_url):
         assert all(a.reason == reason and a.old_value and a.new_value for a in audit)
     history = invoke("history", "AML-004", "--db", db_url, "--json")
     assert history.exit_code == 0, history.output
-    entries = [e for e in json.loads(history.output) if e["visit"] == "D0"]
+    entries = [e for e in json.loads(history.stdout) if e["visit"] == "D0"]
     assert [e["status"] for e in entries] == ["superseded", "current"]
     assert entries[0]["supersede_reason"] == reason
     assert entries[0]["result"] == old[("AML-004", "D0")]["result"]
@@ -180,14 +180,14 @@ def test_changed_run_folder_is_refused_naming_the_file(db_url, tmp_path):
     out = invoke("push", folder, "--db", db_url)
     assert out.exit_code == 2
     assert "results.csv was changed after processing" in out.output
-    assert snapshot(make_engine(db_url)) == {}  # no schema, no rows: nothing written
+    assert count(make_engine(db_url), DbRun) == 0  # nothing written
 
 
 def test_study_id_spelled_two_ways_in_the_sample_sheet_is_refused(db_url):
     out = invoke("push", run_folder("two_spellings"), "--db", db_url)
     assert out.exit_code == 2
     assert "spelled two ways" in out.output and "'aml-001'" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
 
 
 def test_study_id_spelled_differently_from_the_database_is_refused(db_url, tmp_path):
@@ -209,13 +209,13 @@ def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_url, tm
     assert len(keys) == len(set(keys))
     one = results_rows(db_url, "--study-id", "AML-001")
     assert {r["study_id"] for r in one} == {"AML-001"}
-    wide = json.loads(invoke("results", "--db", db_url, "--wide", "--format", "json").output)
+    wide = json.loads(invoke("results", "--db", db_url, "--wide", "--format", "json").stdout)
     assert len(wide) == len({r["study_id"] for r in rows})
     first = next(w for w in wide if w["study_id"] == "AML-001")
     visits = {r["visit"] for r in one}
     assert all(f"{v}_result" in first and f"{v}_run_id" in first for v in visits)
     csv_out = invoke("results", "--db", db_url)
-    assert csv_out.output.splitlines()[0].startswith("study_id,visit,result,conc_pg_ml")
+    assert csv_out.stdout.splitlines()[0].startswith("study_id,visit,result,conc_pg_ml")
     xlsx = tmp_path / "results.xlsx"
     out = invoke("results", "--db", db_url, "--format", "xlsx", "--out", xlsx)
     assert out.exit_code == 0 and xlsx.stat().st_size > 0
@@ -261,13 +261,67 @@ def test_audit_table_is_append_only(db_url):
     assert count(engine, DbAudit) == n_results("a") + 1
 
 
-def test_database_named_by_environment_variable_or_default_file(tmp_path, monkeypatch):
+def test_push_to_a_mistyped_database_is_refused_and_creates_no_second_one(tmp_path):
+    study = tmp_path / "study.db"
+    assert invoke("db", "upgrade", "--db", study).exit_code == 0
+    out = invoke("push", run_folder("a"), "--db", tmp_path / "studdy.db")
+    assert out.exit_code == 2
+    assert f"no study database at {tmp_path / 'studdy.db'}" in out.output
+    assert "il6assay db upgrade" in out.output
+    assert not (tmp_path / "studdy.db").exists()
+    for args in (("results",), ("history", "AML-001")):
+        out = invoke(*args, "--db", tmp_path / "studdy.db")
+        assert out.exit_code == 2 and "no study database at" in out.output
+    assert not (tmp_path / "studdy.db").exists()
+
+
+def test_db_upgrade_creates_the_database_saying_so(tmp_path):
+    out = invoke("db", "upgrade", "--db", tmp_path / "new.db")
+    assert out.exit_code == 0, out.output
+    assert "new study database created" in out.stdout
+    assert out.stderr.startswith(f"study database: {tmp_path / 'new.db'} (from --db)")
+    assert (tmp_path / "new.db").is_file()
+
+
+def test_an_empty_file_or_server_database_without_schema_is_refused(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    out = invoke("push", run_folder("a"), "--db", empty)
+    assert out.exit_code == 2 and "holds no study database" in out.output
+    assert empty.stat().st_size == 0
+
+
+def test_no_database_named_anywhere_is_refused_and_no_file_is_made(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert invoke("push", run_folder("a")).exit_code == 0
-    assert (tmp_path / "il6assay.db").is_file()
-    monkeypatch.setenv("IL6ASSAY_DB", str(tmp_path / "other.db"))
-    assert invoke("push", run_folder("b")).exit_code == 0
-    assert {r["study_id"][:5] for r in results_rows(str(tmp_path / "other.db"))} == {"AML-1"}
+    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
+    out = invoke("push", run_folder("a"))
+    assert out.exit_code == 2
+    assert "no study database named" in out.output and "il6assay.toml" in out.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_database_named_by_environment_variable_or_il6assay_toml_is_said_on_stderr(
+    tmp_path, monkeypatch
+):
+    project, elsewhere = tmp_path / "study", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
+    assert invoke("db", "upgrade", "--db", project / "il6.db").exit_code == 0
+    (project / "il6assay.toml").write_text('db = "il6.db"\n')
+    monkeypatch.chdir(project)
+    out = invoke("push", run_folder("a"))
+    assert out.exit_code == 0, out.output
+    toml_path = project / "il6assay.toml"
+    assert out.stderr.splitlines()[0] == f"study database: {project / 'il6.db'} (from {toml_path})"
+    assert results_rows(str(project / "il6.db"))
+    other = elsewhere / "other.db"
+    assert invoke("db", "upgrade", "--db", other).exit_code == 0
+    monkeypatch.setenv("IL6ASSAY_DB", str(other))  # the variable beats il6assay.toml
+    out = invoke("push", run_folder("b"))
+    assert out.exit_code == 0, out.output
+    assert f"study database: {other} (from $IL6ASSAY_DB)" in out.stderr
+    assert {r["study_id"][:5] for r in results_rows(str(other))} == {"AML-1"}
 
 
 @pytest.mark.parametrize(
@@ -281,14 +335,16 @@ def test_unreachable_database_is_one_line_exit_2_and_hides_the_password(url):
     for args in (("push", run_folder("a")), ("results",), ("db", "upgrade")):
         out = invoke(*args, "--db", url)
         assert out.exit_code == 2
-        assert out.output.startswith("il6assay: cannot use database postgresql+psycopg://il6:***@")
+        assert error_lines(out)[0].startswith(
+            "il6assay: cannot use database postgresql+psycopg://il6:***@"
+        )
         assert "secret" not in out.output
-        assert len(out.output.strip().splitlines()) == 1
+        assert len(error_lines(out)) == 1
 
 
 def test_missing_sqlite_database_is_not_created_by_reading(tmp_path):
     out = invoke("results", "--db", tmp_path / "none.db")
-    assert out.exit_code == 2 and "no database at" in out.output
+    assert out.exit_code == 2 and "no study database at" in out.output
     assert not (tmp_path / "none.db").exists()
 
 
@@ -424,7 +480,7 @@ def test_above_range_on_one_plate_and_in_range_on_another_combine_without_supers
         ).one()
         assert old.supersede_reason == audit.reason
         assert session.get(DbResult, old.superseded_by).status == "current"
-    history = json.loads(invoke("history", "DIL-010", "--db", db_url, "--json").output)
+    history = json.loads(invoke("history", "DIL-010", "--db", db_url, "--json").stdout)
     assert [(e["status"], e["action"]) for e in history] == [
         ("superseded", "add"),
         ("current", "combine"),
@@ -438,6 +494,7 @@ def test_plates_pushed_in_either_order_give_the_same_combined_result(db_url, pla
     push_ok(db_url, plates["A"])
     reverse = current(db_url, "DIL-010")
     other = str(tmp_path / "other.db")
+    upgrade(make_engine(other))
     push_ok(other, plates["A"], plates["B"])
     forward = current(other, "DIL-010")
     for column in ("result", "conc_pg_ml", "flags", "dilution", "dilutions", "lloq_pg_ml"):
@@ -480,7 +537,7 @@ def test_same_dilution_on_another_plate_needs_supersede_and_supersedes_only_that
     engine = make_engine(db_url)
     before = snapshot(engine)
     out = invoke("push", c, "--db", db_url)
-    assert out.exit_code == 2 and len(out.output.strip().splitlines()) == 1
+    assert out.exit_code == 2 and len(error_lines(out)) == 1
     assert "1 specimen(s) already have a current result (e.g. DIL-010 D0 at dilution 10" in (
         out.output
     )

@@ -23,12 +23,12 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from il6assay.db.engine import make_engine
+from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.push import push_runs
 from il6assay.db.redcap import load_mapping
 from il6assay.errors import InputError
 from tests.conftest import FIXTURES
-from tests.db_support import run_folder
+from tests.db_support import error_lines, run_folder
 
 MAPPING = FIXTURES / "redcap" / "il6_mapping.toml"
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
@@ -97,6 +97,7 @@ def redcap() -> Iterator[str]:
 def study_db(tmp_path: Path) -> str:
     """A SQLite study database holding the example plate's accepted results."""
     path = str(tmp_path / "study.db")
+    upgrade(make_engine(path))
     push_runs(make_engine(path), [run_folder("a")])
     return path
 
@@ -155,7 +156,7 @@ def test_http_error_from_redcap_is_one_line_with_its_message(study_db, redcap):
     out = api_export(study_db, redcap)
     assert out.exit_code == 2
     assert "HTTP 400" in out.output and "il6_conc" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
 
 
 def test_wrong_token_is_refused_without_printing_it(study_db, redcap):
@@ -199,7 +200,7 @@ def test_classic_project_needs_one_visit_per_record(study_db, tmp_path):
     mapping.write_text(classic.replace('"study_no"\n', '"study_no"\nvisits = ["D0"]\n'))
     out = invoke("export-redcap", "--fields", mapping, "--db", study_db)
     assert out.exit_code == 0, out.output
-    assert out.output.splitlines()[0] == "study_no,il6_result"
+    assert out.stdout.splitlines()[0] == "study_no,il6_result"
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,22 @@ from pathlib import Path
 import click
 
 EXIT_BAD_INPUT = 2
-DB_HELP = "Database: SQLite file path or postgresql+psycopg://... [$IL6ASSAY_DB or ./il6assay.db]."
+DB_HELP = (
+    "Study database: SQLite file path or postgresql+psycopg://... "
+    "[$IL6ASSAY_DB, else db in ./il6assay.toml]; it must exist (il6assay db upgrade creates it)."
+)
 
 
 def _fail(err: Exception) -> None:
     click.echo(f"il6assay: {err}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _say_database(db: str | None) -> None:
+    """Say on stderr which study database the command uses, and what named it."""
+    from il6assay.db.engine import describe
+
+    click.echo(describe(db), err=True)
 
 
 @click.group("db")
@@ -31,11 +41,12 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.option("--db", "db", help=DB_HELP)
 def db_upgrade(db: str | None) -> None:
-    """Create the database, or migrate it to this il6assay's schema (never drops data)."""
+    """Create the study database, or migrate it to this il6assay's schema (never drops data)."""
     from il6assay.db.engine import make_engine, shown, upgrade
     from il6assay.errors import InputError
 
     try:
+        _say_database(db)
         engine = make_engine(db)
         before, after = upgrade(engine)
     except InputError as err:
@@ -43,8 +54,10 @@ def db_upgrade(db: str | None) -> None:
     where = shown(str(engine.url))
     if before == after:
         click.echo(f"{where}: schema version {after}, up to date")
+    elif before is None:
+        click.echo(f"{where}: new study database created, schema version none -> {after}")
     else:
-        click.echo(f"{where}: schema version {before or 'none'} -> {after}")
+        click.echo(f"{where}: schema version {before} -> {after}")
 
 
 @click.command("push")
@@ -68,7 +81,8 @@ def push(
 
     try:
         folders = expand_runs(list(run_dirs))
-        engine = make_engine(db)
+        _say_database(db)
+        engine = make_engine(db, must_exist=True)
         push_runs(
             engine,
             folders,
@@ -113,6 +127,7 @@ def results(
     try:
         if wide and dilutions:
             raise InputError("--wide and --dilutions cannot be used together")
+        _say_database(db)
         engine = make_engine(db, must_exist=True)
         if dilutions:
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
@@ -143,6 +158,7 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
     from il6assay.errors import InputError
 
     try:
+        _say_database(db)
         entries = read_history(make_engine(db, must_exist=True), study_id)
     except InputError as err:
         _fail(err)
@@ -194,6 +210,7 @@ def export_redcap(
             if not token:
                 raise InputError(f"environment variable {token_env} holding the token is not set")
         mapping = load_mapping(mapping_path)
+        _say_database(db)
         engine = make_engine(db, must_exist=True)
         columns, rows = records(current_results(engine), mapping)
         data = to_csv(columns, rows)

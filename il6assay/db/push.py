@@ -36,7 +36,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from il6assay.db.engine import ensure_schema, unreachable, writer
+from il6assay.db.engine import require_schema, unreachable, writer
 from il6assay.db.models import (
     CURRENT,
     SUPERSEDED,
@@ -190,7 +190,7 @@ def push_runs(
     if supersede and not (reason and reason.strip()):
         raise InputError("--supersede needs a reason (--reason TEXT)")
     runs = [load_run(d) for d in run_dirs]
-    ensure_schema(engine)
+    require_schema(engine)
     outcomes = []
     for run in runs:
         try:
