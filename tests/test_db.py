@@ -202,6 +202,19 @@ def test_study_id_spelled_differently_from_the_database_is_refused(db_url, tmp_p
     assert snapshot(make_engine(db_url)) == before
 
 
+def test_fullwidth_study_id_is_the_same_subject_and_a_unicode_dash_another_spelling(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    before = snapshot(make_engine(db_url))
+    with (run_folder("fullwidth") / "results.csv").open(encoding="utf-8-sig") as fh:
+        assert "AML-001" in {r["study_id"] for r in csv.DictReader(fh)}  # NFKC on reading
+    out = invoke("push", run_folder("fullwidth"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output  # the same specimens again
+    out = invoke("push", run_folder("unicode_dash"), "--db", db_url)
+    assert out.exit_code == 2
+    assert "is stored in the database as 'AML-0" in out.output and "AML\u20100" in out.output
+    assert snapshot(make_engine(db_url)) == before
+
+
 def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_url, tmp_path):
     assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
     rows = results_rows(db_url)
@@ -594,3 +607,57 @@ def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plate
         with (plate / "dilutions.csv").open(encoding="utf-8-sig") as fh:
             labels += sum(1 for _ in fh) - 1
     assert count(engine, DbDilution, status="current") == labels
+
+
+# --- superseding never loses information silently (issue 12, item 6) -------------------------
+
+
+def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    before = snapshot(engine)
+    out = invoke("push", run_folder("swap"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output
+    assert snapshot(engine) == before
+    reason = "sample tubes P01 and P04 were swapped"
+    out = invoke("push", run_folder("swap"), "--db", db_url, "--supersede", "--reason", reason)
+    assert out.exit_code == 0, out.output
+    assert (
+        "1 reported number(s) replaced by a censored result (--supersede): AML-004 D0 12.0 -> <4.69"
+        in out.stdout
+    )
+    with Session(engine) as session:
+        audit = session.scalars(
+            select(DbAudit).where(
+                DbAudit.study_id == "AML-004", DbAudit.visit == "D0", DbAudit.action == "supersede"
+            )
+        ).one()
+    assert "reported number replaced by a censored result (12.0 -> <4.69)" in audit.what
+    assert json.loads(audit.new_value)["loses"] == push_module.NUMBER_TO_CENSORED
+    assert json.loads(audit.old_value)["result"] == "12.0" and audit.reason == reason
+
+
+def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    before = snapshot(engine)
+    out = invoke("push", run_folder("override"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output
+    assert snapshot(engine) == before
+    reason = "the reviewer accepted the plate by override"
+    out = invoke("push", run_folder("override"), "--db", db_url, "--supersede", "--reason", reason)
+    assert out.exit_code == 0, out.output
+    assert "replaced by those of a plate accepted only by override (--supersede)" in out.stdout
+    assert "AML-004 D0 12.0 -> no result" in out.stdout
+    with Session(engine) as session:
+        rows = session.scalars(select(DbAudit).where(DbAudit.action == "supersede")).all()
+    assert rows and all(
+        json.loads(r.new_value)["loses"] == push_module.OVERRIDE_PLATE for r in rows
+    )
+    assert all("plate accepted only by override" in r.what for r in rows)
+
+
+def test_an_override_plate_adding_new_specimens_needs_no_supersede(db_url):
+    out = invoke("push", run_folder("override"), "--db", db_url)
+    assert out.exit_code == 0, out.output
+    assert "override" not in out.stdout  # nothing was replaced

@@ -198,17 +198,28 @@ def export_redcap(
     from il6assay.db.engine import make_engine
     from il6assay.db.exports import record_export
     from il6assay.db.read import current_results
-    from il6assay.db.redcap import import_records, load_mapping, record_count, records, to_csv
+    from il6assay.db.redcap import (
+        check_api_url,
+        check_token,
+        hide_token,
+        import_records,
+        load_mapping,
+        record_count,
+        records,
+        to_csv,
+    )
     from il6assay.errors import InputError
 
+    token = ""
     try:
         if api_url and not token_env:
             raise InputError("--api needs --token-env VAR (the token is never a flag)")
-        token = ""
         if api_url:
+            check_api_url(api_url)
             token = os.environ.get(token_env or "", "").strip()
             if not token:
                 raise InputError(f"environment variable {token_env} holding the token is not set")
+            check_token(token, str(token_env))
         mapping = load_mapping(mapping_path)
         _say_database(db)
         engine = make_engine(db, must_exist=True)
@@ -222,14 +233,14 @@ def export_redcap(
         if api_url:
             expected = record_count(rows, mapping)
             count = import_records(api_url, token, data, expected)
-            where = f"REDCap API {api_url} ({count} record(s) imported)"
+            where = f"REDCap API {check_api_url(api_url)} ({count} record(s) imported)"
             record_export(engine, where=where, data=data, record_ids=ids, by=by)
             click.echo(f"REDCap imported {count} record(s) ({len(rows)} row(s))")
         elif out is None:
             record_export(engine, where="standard output", data=data, record_ids=ids, by=by)
             click.echo(data, nl=False)
     except InputError as err:
-        _fail(err)
+        _fail(InputError(hide_token(str(err), token)) if token else err)
 
 
 def register(main: click.Group) -> None:
