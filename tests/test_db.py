@@ -661,3 +661,41 @@ def test_an_override_plate_adding_new_specimens_needs_no_supersede(db_url):
     out = invoke("push", run_folder("override"), "--db", db_url)
     assert out.exit_code == 0, out.output
     assert "override" not in out.stdout  # nothing was replaced
+
+
+def test_wide_export_headers_built_from_visit_labels_are_guarded_against_formulas(db_url, tmp_path):
+    from openpyxl import load_workbook
+
+    from il6assay.record.outputs import write_run
+    from il6assay.record.review import review_run
+    from il6assay.run import process_plate
+
+    visit = '=HYPERLINK("http://evil.example/","D0")'
+    text = (EXAMPLE / "plate_001.samples.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines()))
+    for row in rows[1:]:
+        if row[2] == "D0":
+            row[2] = visit
+    sheet = tmp_path / "evil.samples.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    run = process_plate(EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet)
+    folder = write_run(run, tmp_path / "runs", report=False)
+    review_run(folder, "accept", "Lin", "checked")
+    assert invoke("push", folder, "--db", db_url).exit_code == 0
+    out = invoke("results", "--db", db_url, "--wide")
+    assert out.exit_code == 0, out.output
+    header = next(csv.reader([out.stdout.splitlines()[0]]))
+    evil = [h for h in header if "HYPERLINK" in h]
+    assert evil and all(h.startswith("'=") for h in evil)
+    xlsx = tmp_path / "wide.xlsx"
+    assert (
+        invoke("results", "--db", db_url, "--wide", "--format", "xlsx", "--out", xlsx).exit_code
+        == 0
+    )
+    cells = [
+        c
+        for c in next(load_workbook(xlsx).active.iter_rows(max_row=1))
+        if "HYPERLINK" in str(c.value)
+    ]
+    assert cells and all(c.data_type == "s" and c.value.startswith("'=") for c in cells)

@@ -61,7 +61,10 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any
     wb.remove(wb.active)
     for title, (columns, rows) in sheets.items():
         ws = wb.create_sheet(title)
-        ws.append(columns)
+        for c, name in enumerate(columns, start=1):  # headers too: --wide builds them from visits
+            header = ws.cell(row=1, column=c)
+            header.value = safe_text(str(name))
+            header.data_type = "s"
         for r, row in enumerate(rows, start=2):
             for c, name in enumerate(columns, start=1):
                 value = row.get(name)
