@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -95,7 +96,7 @@ def seeded(path: Path, n_runs: int) -> Path:
     return path
 
 
-def old_check(session, rows) -> None:  # noqa: ANN001
+def old_check(session: Any, rows: list[dict[str, str]]) -> None:
     """The two-spellings check of il6assay 0.1: every stored study ID read into Python."""
     import re
 

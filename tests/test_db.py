@@ -699,3 +699,13 @@ def test_wide_export_headers_built_from_visit_labels_are_guarded_against_formula
         if "HYPERLINK" in str(c.value)
     ]
     assert cells and all(c.data_type == "s" and c.value.startswith("'=") for c in cells)
+
+
+def test_a_study_id_typed_on_the_command_line_is_read_in_its_normal_form(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    out = invoke("history", "\uff21\uff2d\uff2c-004", "--db", db_url, "--json")
+    assert out.exit_code == 0, out.output
+    assert {e["study_id"] for e in json.loads(out.stdout)} == {"AML-004"}
+    assert {r["study_id"] for r in results_rows(db_url, "--study-id", " AML-004 ")} == {"AML-004"}
+    out = invoke("results", "--db", db_url, "--study-id", "AML-\u200b004")
+    assert out.exit_code == 2 and "U+200B ZERO WIDTH SPACE" in out.output

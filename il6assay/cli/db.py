@@ -26,6 +26,13 @@ def _fail(err: Exception) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _study_id(text: str) -> str:
+    """A study ID typed on the command line in its one normal form (as the sheet's are read)."""
+    from il6assay.plate.samples import clean_label
+
+    return clean_label(text, "study ID")
+
+
 def _say_database(db: str | None) -> None:
     """Say on stderr which study database the command uses, and what named it."""
     from il6assay.db.engine import describe
@@ -127,6 +134,8 @@ def results(
     try:
         if wide and dilutions:
             raise InputError("--wide and --dilutions cannot be used together")
+        if study_id is not None:
+            study_id = _study_id(study_id)
         _say_database(db)
         engine = make_engine(db, must_exist=True)
         if dilutions:
@@ -158,6 +167,7 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
     from il6assay.errors import InputError
 
     try:
+        study_id = _study_id(study_id)
         _say_database(db)
         entries = read_history(make_engine(db, must_exist=True), study_id)
     except InputError as err:

@@ -257,22 +257,3 @@ def require_schema(engine: Engine) -> None:
             require_current(connection, str(engine.url))
     except DBAPIError as err:
         raise unreachable(err, engine) from None
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema in a database that has none; otherwise only check its version."""
-    try:
-        with engine.connect() as connection:
-            revision = current_revision(connection)
-            empty = revision is None and not _has_tables(connection)
-            connection.rollback()
-    except DBAPIError as err:
-        raise unreachable(err, engine) from None
-    if empty:
-        upgrade(engine)
-        return
-    try:
-        with engine.connect() as connection:
-            require_current(connection, str(engine.url))
-    except DBAPIError as err:
-        raise unreachable(err, engine) from None
