@@ -5,7 +5,12 @@ Every run is the example plate processed for real (no fake run folders):
 again (processed unweighted, so other values and another run id); ``b`` and
 ``c`` other subjects (the sheet's study IDs renumbered); ``unreviewed`` and
 ``rejected`` never accepted; ``two_spellings`` a sheet that writes AML-001
-as "aml-001" on a second sample.
+as "aml-001" on a second sample; ``fullwidth`` writes P01's AML-001 in
+fullwidth letters and digits; ``unicode_dash`` writes every study ID with a
+Unicode hyphen (U+2010) instead of "-"; ``swap`` gives P01 (<4.69) and P04
+(12.0) each other's study ID, so AML-004 D0's number becomes a censored
+result; ``override`` is the rejected example plate (nothing quantifiable)
+accepted by ``--override``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,14 @@ _runs: dict[str, Path] = {}
 _root: Path | None = None
 
 
-def _sheet(folder: Path, name: str, edit: dict[str, str] | None, prefix: str | None) -> Path:
-    with (EXAMPLE / "plate_001.samples.csv").open(encoding="utf-8-sig", newline="") as fh:
+def _sheet(
+    folder: Path,
+    name: str,
+    edit: dict[str, str] | None,
+    prefix: str | None,
+    plate: str = "plate_001",
+) -> Path:
+    with (EXAMPLE / f"{plate}.samples.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
         if prefix is not None:
@@ -52,6 +63,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "unreviewed": {"review": None, "weighting": "1/y"},
     "rejected": {"review": "reject", "prefix": "AML-3"},
     "two_spellings": {"review": "accept", "edit": {"P02": "aml-001"}},
+    "fullwidth": {"review": "accept", "edit": {"P01": "\uff21\uff2d\uff2c-\uff10\uff10\uff11"}},
+    "unicode_dash": {"review": "accept", "prefix": "AML\u20100"},
+    "swap": {"review": "accept", "edit": {"P01": "AML-004", "P04": "AML-001"}},
+    "override": {"review": "accept", "override": True, "plate": "plate_002_rejected"},
 }
 
 
@@ -69,16 +84,22 @@ def run_folder(name: str) -> Path:
         _root = Path(tempfile.mkdtemp(prefix="il6assay-dbruns-"))
         atexit.register(shutil.rmtree, _root, True)
     recipe = RECIPES[name]
-    sheet = _sheet(_root, name, recipe.get("edit"), recipe.get("prefix"))
+    plate = recipe.get("plate", "plate_001")
+    sheet = _sheet(_root, name, recipe.get("edit"), recipe.get("prefix"), plate)
     settings = Settings()
     if "weighting" in recipe:
         settings = replace(settings, weighting=recipe["weighting"])
-    run = process_plate(
-        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet, settings
-    )
+    export = EXAMPLE / ("plate_001.xlsx" if plate == "plate_001" else f"{plate}.csv")
+    run = process_plate(export, EXAMPLE / f"{plate}.layout.toml", sheet, settings)
     folder = write_run(run, _root / name, report=False)
     if recipe["review"]:
-        review_run(folder, recipe["review"], "Lin", "checked the curve and controls")
+        review_run(
+            folder,
+            recipe["review"],
+            "Lin",
+            "checked the curve and controls",
+            override=recipe.get("override", False),
+        )
     _runs[name] = folder
     return folder
 
@@ -114,3 +135,12 @@ def count(engine: Engine, model: Any, **where: Any) -> int:
         for key, value in where.items():
             query = query.where(getattr(model, key) == value)
         return len(session.scalars(query).all())
+
+
+def error_lines(result: Any) -> list[str]:
+    """A command's output lines without the line naming the study database it used."""
+    return [
+        line
+        for line in result.output.strip().splitlines()
+        if not line.startswith("study database: ")
+    ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.cli import main
 from il6assay.db import push as push_module
-from il6assay.db.engine import make_engine
+from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import SUPERSEDED, DbAudit, DbDilution, DbResult, DbRun, DbWell
 from il6assay.db.push import push_runs
 from il6assay.errors import InputError
@@ -29,15 +29,15 @@ from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
 from tests import pg
 from tests.conftest import EXAMPLE, ROOT
-from tests.db_support import copy_run, count, run_folder, snapshot
+from tests.db_support import copy_run, count, error_lines, run_folder, snapshot
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a SQLite file in tmp_path, or a fresh database on the session's server."""
-    if request.param == "sqlite":
-        return str(tmp_path / "study.db")
-    return pg.database_url(request)
+    """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
+    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    upgrade(make_engine(url))
+    return url
 
 
 def invoke(*args: str | Path) -> object:
@@ -47,7 +47,7 @@ def invoke(*args: str | Path) -> object:
 def results_rows(url: str, *extra: str) -> list[dict]:
     out = invoke("results", "--db", url, "--format", "json", *extra)
     assert out.exit_code == 0, out.output
-    return json.loads(out.output)
+    return json.loads(out.stdout)
 
 
 def n_results(name: str) -> int:
@@ -84,7 +84,7 @@ def test_unaccepted_run_cannot_be_pushed(db_url, name, status):
     out = invoke("push", run_folder(name), "--db", db_url)
     assert out.exit_code == 2
     assert f"review status: {status}" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
     assert snapshot(make_engine(db_url)) == before
 
 
@@ -142,7 +142,7 @@ def test_supersede_keeps_the_old_value_and_the_reason(db_url):
         assert all(a.reason == reason and a.old_value and a.new_value for a in audit)
     history = invoke("history", "AML-004", "--db", db_url, "--json")
     assert history.exit_code == 0, history.output
-    entries = [e for e in json.loads(history.output) if e["visit"] == "D0"]
+    entries = [e for e in json.loads(history.stdout) if e["visit"] == "D0"]
     assert [e["status"] for e in entries] == ["superseded", "current"]
     assert entries[0]["supersede_reason"] == reason
     assert entries[0]["result"] == old[("AML-004", "D0")]["result"]
@@ -180,14 +180,14 @@ def test_changed_run_folder_is_refused_naming_the_file(db_url, tmp_path):
     out = invoke("push", folder, "--db", db_url)
     assert out.exit_code == 2
     assert "results.csv was changed after processing" in out.output
-    assert snapshot(make_engine(db_url)) == {}  # no schema, no rows: nothing written
+    assert count(make_engine(db_url), DbRun) == 0  # nothing written
 
 
 def test_study_id_spelled_two_ways_in_the_sample_sheet_is_refused(db_url):
     out = invoke("push", run_folder("two_spellings"), "--db", db_url)
     assert out.exit_code == 2
     assert "spelled two ways" in out.output and "'aml-001'" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
 
 
 def test_study_id_spelled_differently_from_the_database_is_refused(db_url, tmp_path):
@@ -202,6 +202,19 @@ def test_study_id_spelled_differently_from_the_database_is_refused(db_url, tmp_p
     assert snapshot(make_engine(db_url)) == before
 
 
+def test_fullwidth_study_id_is_the_same_subject_and_a_unicode_dash_another_spelling(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    before = snapshot(make_engine(db_url))
+    with (run_folder("fullwidth") / "results.csv").open(encoding="utf-8-sig") as fh:
+        assert "AML-001" in {r["study_id"] for r in csv.DictReader(fh)}  # NFKC on reading
+    out = invoke("push", run_folder("fullwidth"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output  # the same specimens again
+    out = invoke("push", run_folder("unicode_dash"), "--db", db_url)
+    assert out.exit_code == 2
+    assert "is stored in the database as 'AML-0" in out.output and "AML\u20100" in out.output
+    assert snapshot(make_engine(db_url)) == before
+
+
 def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_url, tmp_path):
     assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
     rows = results_rows(db_url)
@@ -209,13 +222,13 @@ def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_url, tm
     assert len(keys) == len(set(keys))
     one = results_rows(db_url, "--study-id", "AML-001")
     assert {r["study_id"] for r in one} == {"AML-001"}
-    wide = json.loads(invoke("results", "--db", db_url, "--wide", "--format", "json").output)
+    wide = json.loads(invoke("results", "--db", db_url, "--wide", "--format", "json").stdout)
     assert len(wide) == len({r["study_id"] for r in rows})
     first = next(w for w in wide if w["study_id"] == "AML-001")
     visits = {r["visit"] for r in one}
     assert all(f"{v}_result" in first and f"{v}_run_id" in first for v in visits)
     csv_out = invoke("results", "--db", db_url)
-    assert csv_out.output.splitlines()[0].startswith("study_id,visit,result,conc_pg_ml")
+    assert csv_out.stdout.splitlines()[0].startswith("study_id,visit,result,conc_pg_ml")
     xlsx = tmp_path / "results.xlsx"
     out = invoke("results", "--db", db_url, "--format", "xlsx", "--out", xlsx)
     assert out.exit_code == 0 and xlsx.stat().st_size > 0
@@ -261,13 +274,67 @@ def test_audit_table_is_append_only(db_url):
     assert count(engine, DbAudit) == n_results("a") + 1
 
 
-def test_database_named_by_environment_variable_or_default_file(tmp_path, monkeypatch):
+def test_push_to_a_mistyped_database_is_refused_and_creates_no_second_one(tmp_path):
+    study = tmp_path / "study.db"
+    assert invoke("db", "upgrade", "--db", study).exit_code == 0
+    out = invoke("push", run_folder("a"), "--db", tmp_path / "studdy.db")
+    assert out.exit_code == 2
+    assert f"no study database at {tmp_path / 'studdy.db'}" in out.output
+    assert "il6assay db upgrade" in out.output
+    assert not (tmp_path / "studdy.db").exists()
+    for args in (("results",), ("history", "AML-001")):
+        out = invoke(*args, "--db", tmp_path / "studdy.db")
+        assert out.exit_code == 2 and "no study database at" in out.output
+    assert not (tmp_path / "studdy.db").exists()
+
+
+def test_db_upgrade_creates_the_database_saying_so(tmp_path):
+    out = invoke("db", "upgrade", "--db", tmp_path / "new.db")
+    assert out.exit_code == 0, out.output
+    assert "new study database created" in out.stdout
+    assert out.stderr.startswith(f"study database: {tmp_path / 'new.db'} (from --db)")
+    assert (tmp_path / "new.db").is_file()
+
+
+def test_an_empty_file_or_server_database_without_schema_is_refused(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    out = invoke("push", run_folder("a"), "--db", empty)
+    assert out.exit_code == 2 and "holds no study database" in out.output
+    assert empty.stat().st_size == 0
+
+
+def test_no_database_named_anywhere_is_refused_and_no_file_is_made(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert invoke("push", run_folder("a")).exit_code == 0
-    assert (tmp_path / "il6assay.db").is_file()
-    monkeypatch.setenv("IL6ASSAY_DB", str(tmp_path / "other.db"))
-    assert invoke("push", run_folder("b")).exit_code == 0
-    assert {r["study_id"][:5] for r in results_rows(str(tmp_path / "other.db"))} == {"AML-1"}
+    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
+    out = invoke("push", run_folder("a"))
+    assert out.exit_code == 2
+    assert "no study database named" in out.output and "il6assay.toml" in out.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_database_named_by_environment_variable_or_il6assay_toml_is_said_on_stderr(
+    tmp_path, monkeypatch
+):
+    project, elsewhere = tmp_path / "study", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
+    assert invoke("db", "upgrade", "--db", project / "il6.db").exit_code == 0
+    (project / "il6assay.toml").write_text('db = "il6.db"\n')
+    monkeypatch.chdir(project)
+    out = invoke("push", run_folder("a"))
+    assert out.exit_code == 0, out.output
+    toml_path = project / "il6assay.toml"
+    assert out.stderr.splitlines()[0] == f"study database: {project / 'il6.db'} (from {toml_path})"
+    assert results_rows(str(project / "il6.db"))
+    other = elsewhere / "other.db"
+    assert invoke("db", "upgrade", "--db", other).exit_code == 0
+    monkeypatch.setenv("IL6ASSAY_DB", str(other))  # the variable beats il6assay.toml
+    out = invoke("push", run_folder("b"))
+    assert out.exit_code == 0, out.output
+    assert f"study database: {other} (from $IL6ASSAY_DB)" in out.stderr
+    assert {r["study_id"][:5] for r in results_rows(str(other))} == {"AML-1"}
 
 
 @pytest.mark.parametrize(
@@ -281,14 +348,16 @@ def test_unreachable_database_is_one_line_exit_2_and_hides_the_password(url):
     for args in (("push", run_folder("a")), ("results",), ("db", "upgrade")):
         out = invoke(*args, "--db", url)
         assert out.exit_code == 2
-        assert out.output.startswith("il6assay: cannot use database postgresql+psycopg://il6:***@")
+        assert error_lines(out)[0].startswith(
+            "il6assay: cannot use database postgresql+psycopg://il6:***@"
+        )
         assert "secret" not in out.output
-        assert len(out.output.strip().splitlines()) == 1
+        assert len(error_lines(out)) == 1
 
 
 def test_missing_sqlite_database_is_not_created_by_reading(tmp_path):
     out = invoke("results", "--db", tmp_path / "none.db")
-    assert out.exit_code == 2 and "no database at" in out.output
+    assert out.exit_code == 2 and "no study database at" in out.output
     assert not (tmp_path / "none.db").exists()
 
 
@@ -424,7 +493,7 @@ def test_above_range_on_one_plate_and_in_range_on_another_combine_without_supers
         ).one()
         assert old.supersede_reason == audit.reason
         assert session.get(DbResult, old.superseded_by).status == "current"
-    history = json.loads(invoke("history", "DIL-010", "--db", db_url, "--json").output)
+    history = json.loads(invoke("history", "DIL-010", "--db", db_url, "--json").stdout)
     assert [(e["status"], e["action"]) for e in history] == [
         ("superseded", "add"),
         ("current", "combine"),
@@ -438,6 +507,7 @@ def test_plates_pushed_in_either_order_give_the_same_combined_result(db_url, pla
     push_ok(db_url, plates["A"])
     reverse = current(db_url, "DIL-010")
     other = str(tmp_path / "other.db")
+    upgrade(make_engine(other))
     push_ok(other, plates["A"], plates["B"])
     forward = current(other, "DIL-010")
     for column in ("result", "conc_pg_ml", "flags", "dilution", "dilutions", "lloq_pg_ml"):
@@ -480,7 +550,7 @@ def test_same_dilution_on_another_plate_needs_supersede_and_supersedes_only_that
     engine = make_engine(db_url)
     before = snapshot(engine)
     out = invoke("push", c, "--db", db_url)
-    assert out.exit_code == 2 and len(out.output.strip().splitlines()) == 1
+    assert out.exit_code == 2 and len(error_lines(out)) == 1
     assert "1 specimen(s) already have a current result (e.g. DIL-010 D0 at dilution 10" in (
         out.output
     )
@@ -537,3 +607,105 @@ def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plate
         with (plate / "dilutions.csv").open(encoding="utf-8-sig") as fh:
             labels += sum(1 for _ in fh) - 1
     assert count(engine, DbDilution, status="current") == labels
+
+
+# --- superseding never loses information silently (issue 12, item 6) -------------------------
+
+
+def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    before = snapshot(engine)
+    out = invoke("push", run_folder("swap"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output
+    assert snapshot(engine) == before
+    reason = "sample tubes P01 and P04 were swapped"
+    out = invoke("push", run_folder("swap"), "--db", db_url, "--supersede", "--reason", reason)
+    assert out.exit_code == 0, out.output
+    assert (
+        "1 reported number(s) replaced by a censored result (--supersede): AML-004 D0 12.0 -> <4.69"
+        in out.stdout
+    )
+    with Session(engine) as session:
+        audit = session.scalars(
+            select(DbAudit).where(
+                DbAudit.study_id == "AML-004", DbAudit.visit == "D0", DbAudit.action == "supersede"
+            )
+        ).one()
+    assert "reported number replaced by a censored result (12.0 -> <4.69)" in audit.what
+    assert json.loads(audit.new_value)["loses"] == push_module.NUMBER_TO_CENSORED
+    assert json.loads(audit.old_value)["result"] == "12.0" and audit.reason == reason
+
+
+def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    before = snapshot(engine)
+    out = invoke("push", run_folder("override"), "--db", db_url)
+    assert out.exit_code == 2 and "--supersede" in out.output
+    assert snapshot(engine) == before
+    reason = "the reviewer accepted the plate by override"
+    out = invoke("push", run_folder("override"), "--db", db_url, "--supersede", "--reason", reason)
+    assert out.exit_code == 0, out.output
+    assert "replaced by those of a plate accepted only by override (--supersede)" in out.stdout
+    assert "AML-004 D0 12.0 -> no result" in out.stdout
+    with Session(engine) as session:
+        rows = session.scalars(select(DbAudit).where(DbAudit.action == "supersede")).all()
+    assert rows and all(
+        json.loads(r.new_value)["loses"] == push_module.OVERRIDE_PLATE for r in rows
+    )
+    assert all("plate accepted only by override" in r.what for r in rows)
+
+
+def test_an_override_plate_adding_new_specimens_needs_no_supersede(db_url):
+    out = invoke("push", run_folder("override"), "--db", db_url)
+    assert out.exit_code == 0, out.output
+    assert "override" not in out.stdout  # nothing was replaced
+
+
+def test_wide_export_headers_built_from_visit_labels_are_guarded_against_formulas(db_url, tmp_path):
+    from openpyxl import load_workbook
+
+    from il6assay.record.outputs import write_run
+    from il6assay.record.review import review_run
+    from il6assay.run import process_plate
+
+    visit = '=HYPERLINK("http://evil.example/","D0")'
+    text = (EXAMPLE / "plate_001.samples.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines()))
+    for row in rows[1:]:
+        if row[2] == "D0":
+            row[2] = visit
+    sheet = tmp_path / "evil.samples.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    run = process_plate(EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet)
+    folder = write_run(run, tmp_path / "runs", report=False)
+    review_run(folder, "accept", "Lin", "checked")
+    assert invoke("push", folder, "--db", db_url).exit_code == 0
+    out = invoke("results", "--db", db_url, "--wide")
+    assert out.exit_code == 0, out.output
+    header = next(csv.reader([out.stdout.splitlines()[0]]))
+    evil = [h for h in header if "HYPERLINK" in h]
+    assert evil and all(h.startswith("'=") for h in evil)
+    xlsx = tmp_path / "wide.xlsx"
+    assert (
+        invoke("results", "--db", db_url, "--wide", "--format", "xlsx", "--out", xlsx).exit_code
+        == 0
+    )
+    cells = [
+        c
+        for c in next(load_workbook(xlsx).active.iter_rows(max_row=1))
+        if "HYPERLINK" in str(c.value)
+    ]
+    assert cells and all(c.data_type == "s" and c.value.startswith("'=") for c in cells)
+
+
+def test_a_study_id_typed_on_the_command_line_is_read_in_its_normal_form(db_url):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    out = invoke("history", "\uff21\uff2d\uff2c-004", "--db", db_url, "--json")
+    assert out.exit_code == 0, out.output
+    assert {e["study_id"] for e in json.loads(out.stdout)} == {"AML-004"}
+    assert {r["study_id"] for r in results_rows(db_url, "--study-id", " AML-004 ")} == {"AML-004"}
+    out = invoke("results", "--db", db_url, "--study-id", "AML-\u200b004")
+    assert out.exit_code == 2 and "U+200B ZERO WIDTH SPACE" in out.output

@@ -15,7 +15,7 @@ from il6assay.cli import main
 from il6assay.db.engine import head_revision, known_revisions, make_engine, upgrade
 from il6assay.db.models import Base
 from tests import pg
-from tests.db_support import run_folder, snapshot
+from tests.db_support import error_lines, run_folder, snapshot
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,17 +30,17 @@ def invoke(*args: str | Path) -> object:
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_three_migrations_are_shipped_inside_the_package():
-    assert known_revisions() == ["0001", "0002", "0003"]
-    assert head_revision() == "0003"
+def test_four_migrations_are_shipped_inside_the_package():
+    assert known_revisions() == ["0001", "0002", "0003", "0004"]
+    assert head_revision() == "0004"
 
 
 def test_db_upgrade_creates_the_schema_then_says_it_is_up_to_date(db_url):
     first = invoke("db", "upgrade", "--db", db_url)
     assert first.exit_code == 0, first.output
-    assert "none -> 0003" in first.output
+    assert "new study database created, schema version none -> 0004" in first.output
     second = invoke("db", "upgrade", "--db", db_url)
-    assert second.exit_code == 0 and "0003, up to date" in second.output
+    assert second.exit_code == 0 and "0004, up to date" in second.output
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(db_url):
@@ -75,7 +75,7 @@ def test_database_stamped_at_the_first_migration_is_upgraded_keeping_its_rows(db
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert "conc_cv_pct" not in columns
     out = invoke("db", "upgrade", "--db", db_url)
-    assert out.exit_code == 0 and "0001 -> 0003" in out.output
+    assert out.exit_code == 0 and "0001 -> 0004" in out.output
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert {"conc_cv_pct", "dilutions"} <= columns
     with engine.connect() as conn:
@@ -114,7 +114,7 @@ def test_database_at_0002_is_upgraded_to_0003_keeping_its_rows_and_naming_their_
     _insert_0002_result(engine, "AML-900", "D0", "12.3")
     before = snapshot(engine)
     out = invoke("db", "upgrade", "--db", db_url)
-    assert out.exit_code == 0 and "0002 -> 0003" in out.output
+    assert out.exit_code == 0 and "0002 -> 0004" in out.output
     assert "dilution_results" in inspect(engine).get_table_names()
     after = snapshot(engine)
     assert after["dilution_results"] == []
@@ -183,7 +183,7 @@ def test_schema_newer_than_the_tool_is_refused_naming_its_version(db_url):
         out = invoke(*args, "--db", db_url)
         assert out.exit_code == 2, args
         assert "schema version 0042, newer than this il6assay" in out.output
-        assert len(out.output.strip().splitlines()) == 1
+        assert len(error_lines(out)) == 1
     assert snapshot(engine) == before
 
 
@@ -200,3 +200,24 @@ def test_a_database_that_is_not_il6assays_is_left_untouched(tmp_path):
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert tables == ["patients"]
+
+
+def test_database_at_0003_gets_indexed_spelling_keys_and_its_old_spellings_still_count(db_url):
+    engine = make_engine(db_url)
+    assert upgrade(engine, "0003") == (None, "0003")
+    _insert_0002_result(engine, "aml-001", "D0", "12.3")  # spelled so by an older il6assay
+    before = snapshot(engine)
+    out = invoke("db", "upgrade", "--db", db_url)
+    assert out.exit_code == 0 and "0003 -> 0004" in out.output
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("sample_results")}
+    assert indexes["ix_sample_results_study_key"] == ["study_key"]
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT study_id, result, study_key FROM sample_results")).all()
+    assert [tuple(r) for r in kept] == [("aml-001", "12.3", "aml-001")]
+    after = snapshot(engine)
+    assert [r[:-1] for r in after["sample_results"]] == before["sample_results"]
+    # the example plate writes AML-001: the stored spelling is found through the new key
+    out = invoke("push", run_folder("a"), "--db", db_url)
+    assert out.exit_code == 2
+    assert "study ID 'AML-001' is stored in the database as 'aml-001'" in out.output
+    assert len(error_lines(out)) == 1

@@ -62,7 +62,7 @@ def test_readme_database_walkthrough_runs_as_written(tmp_path, monkeypatch):
     assert block, "the README's database walk-through block is missing"
     lines = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
     commands = [line.split()[1] for line in lines]
-    assert commands == ["process", "review", "push", "results", "history"]
+    assert commands == ["process", "review", "db", "push", "results", "history"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("IL6ASSAY_DB", raising=False)
     outputs = []
@@ -74,9 +74,10 @@ def test_readme_database_walkthrough_runs_as_written(tmp_path, monkeypatch):
             args += sorted(glob.glob(word)) if "*" in word else [word]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (line, result.output)
-        outputs.append(result.output)
-    assert (tmp_path / "il6assay.db").is_file()
-    assert "pushed 35 result(s)" in outputs[2]
-    assert outputs[3].splitlines()[0].startswith("study_id,visit,result,")
-    assert len(outputs[3].splitlines()) == 36  # a header and 35 specimens
-    assert "AML-004 D0" in outputs[4] and "current" in outputs[4]
+        outputs.append(result.stdout)
+    assert (tmp_path / "study.db").is_file()
+    assert "new study database created" in outputs[2]
+    assert "pushed 35 result(s)" in outputs[3]
+    assert outputs[4].splitlines()[0].startswith("study_id,visit,result,")
+    assert len(outputs[4].splitlines()) == 36  # a header and 35 specimens
+    assert "AML-004 D0" in outputs[5] and "current" in outputs[5]

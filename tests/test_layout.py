@@ -577,3 +577,61 @@ def test_error_in_an_included_file_names_that_file(tmp_path: Path) -> None:
 
 def test_missing_layout_file_is_refused(tmp_path: Path) -> None:
     refused(tmp_path / "nope.toml", "does not exist")
+
+
+# Hostile includes and numbers (issue 12)
+# =======================================
+
+
+def test_include_chain_2000_deep_is_refused_at_the_depth_limit(tmp_path: Path) -> None:
+    from il6assay.plate.layout import MAX_INCLUDE_DEPTH
+
+    for i in range(2000):
+        (tmp_path / f"c{i}.toml").write_text(f'[meta]\ninclude = "c{i + 1}.toml"\n')
+    (tmp_path / "c2000.toml").write_text(STD)
+    deepest = tmp_path / f"c{MAX_INCLUDE_DEPTH}.toml"
+    refused(tmp_path / "c0.toml", "nested more than 32 files deep", file=deepest)
+
+
+def test_include_diamond_reads_each_file_once(tmp_path: Path, monkeypatch) -> None:
+    """Each file includes the next twice: 2^30 reads without the cache, 31 with it."""
+    from il6assay.plate import layout as layout_module
+
+    depth = 30
+    for i in range(depth):
+        (tmp_path / f"d{i}.toml").write_text(
+            f'[meta]\ninclude = ["d{i + 1}.toml", "d{i + 1}.toml"]\n'
+        )
+    (tmp_path / f"d{depth}.toml").write_text(STD)
+    reads: list[Path] = []
+    real_read = layout_module._read_toml
+    monkeypatch.setattr(layout_module, "_read_toml", lambda p: reads.append(p) or real_read(p))
+    layout = load_layout(tmp_path / "d0.toml")
+    assert len(reads) == depth + 1
+    assert len({p.resolve() for p in reads}) == depth + 1
+    assert len(layout.standards()) == 7 and len(layout.files) == depth + 1
+
+
+@pytest.mark.parametrize("dilution", ["1e308", "0.5", "2000000", "inf"])
+def test_dilution_outside_1_to_a_million_is_refused(tmp_path: Path, dilution: str) -> None:
+    text = '[meta]\ninclude = "std.toml"\n[well.A5]\nrole = "sample"\nsample = "P"\n'
+    text += f"dilution = {dilution}\n"
+    expected = "is not a number" if dilution == "inf" else "is not between 1 and 1000000"
+    refused(write(tmp_path, text), "[well.A5]", expected)
+
+
+@pytest.mark.parametrize(
+    "label, char", [(r"P\u200b01", "U+200B"), (r"\u202eP01", "U+202E"), (r"P\u000001", "U+0000")]
+)
+def test_sample_label_with_an_invisible_or_control_character_is_refused(
+    tmp_path: Path, label: str, char: str
+) -> None:
+    text = '[meta]\ninclude = "std.toml"\n[well.A5]\nrole = "sample"\n'
+    text += f'sample = "{label}"\n'  # a TOML escape: the file itself is plain ASCII
+    refused(write(tmp_path, text), "[well.A5]", char)
+
+
+def test_fullwidth_sample_label_is_read_in_its_normal_form(tmp_path: Path) -> None:
+    text = '[meta]\ninclude = "std.toml"\n[well.A5]\nrole = "sample"\nsample = "Ｐ０１"\n'
+    layout = load_layout(write(tmp_path, text))
+    assert [w.sample for w in layout.samples()] == ["P01"]

@@ -2,9 +2,12 @@
 
 The server (http.server on 127.0.0.1, in a thread) checks each request as
 REDCap would receive it (POST form fields, token, content=record,
-format=csv, type=flat, overwriteBehavior=normal, returnContent=count) and
-answers as REDCap does: ``{"count": N}`` with N the records imported, the
-``{"count": 0}`` of a malformed import (PyCap#103), or an HTTP error.
+format=csv, type=flat, overwriteBehavior, returnContent=count), keeps the
+records it imported as REDCap does (with ``overwriteBehavior=normal`` a blank
+value leaves the stored one; with ``overwrite`` it clears it) and answers as
+REDCap does: ``{"count": N}`` with N the records imported, the
+``{"count": 0}`` of a malformed import (PyCap#103), or an HTTP error; and, to
+try il6assay, a fractional count or an error echoing the request it got.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from il6assay.db.engine import make_engine
+from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.push import push_runs
 from il6assay.db.redcap import load_mapping
 from il6assay.errors import InputError
 from tests.conftest import FIXTURES
-from tests.db_support import run_folder
+from tests.db_support import error_lines, run_folder
 
 MAPPING = FIXTURES / "redcap" / "il6_mapping.toml"
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
@@ -39,12 +42,15 @@ class FakeRedcap(BaseHTTPRequestHandler):
 
     mode = "ok"
     requests: ClassVar[list[dict[str, str]]] = []
+    stored: ClassVar[dict[tuple[str, str], dict[str, str]]] = {}
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length).decode("utf-8")
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
         FakeRedcap.requests.append(form)
+        if FakeRedcap.mode == "echo":
+            return self._answer(400, {"error": f"cannot parse request {body}"})
         if self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
             return self._answer(400, {"error": "not a form post"})
         if form.get("token") != TOKEN:
@@ -53,10 +59,11 @@ class FakeRedcap(BaseHTTPRequestHandler):
             "content": "record",
             "format": "csv",
             "type": "flat",
-            "overwriteBehavior": "normal",
             "returnContent": "count",
         }
         wrong = {k: form.get(k) for k, v in expected.items() if form.get(k) != v}
+        if form.get("overwriteBehavior") not in ("normal", "overwrite"):
+            wrong["overwriteBehavior"] = form.get("overwriteBehavior")
         if wrong:
             return self._answer(400, {"error": f"bad parameters {wrong}"})
         if FakeRedcap.mode == "error":
@@ -66,7 +73,17 @@ class FakeRedcap(BaseHTTPRequestHandler):
         rows = list(csv.DictReader(io.StringIO(form["data"])))
         if not rows or "record_id" not in rows[0]:
             return self._answer(200, {"count": 0})
-        return self._answer(200, {"count": len({r["record_id"] for r in rows})})
+        overwrite = form["overwriteBehavior"] == "overwrite"
+        for row in rows:
+            key = (row["record_id"], row.get("redcap_event_name", ""))
+            record = FakeRedcap.stored.setdefault(key, {})
+            for name, value in row.items():
+                if value != "" or overwrite:
+                    record[name] = value
+        count = len({r["record_id"] for r in rows})
+        if FakeRedcap.mode == "fraction":
+            return self._answer(200, {"count": count + 0.9})
+        return self._answer(200, {"count": count})
 
     def _answer(self, status: int, doc: dict[str, Any]) -> None:
         payload = json.dumps(doc).encode()
@@ -85,6 +102,7 @@ def redcap() -> Iterator[str]:
     """A local REDCap API URL, answering in FakeRedcap.mode."""
     FakeRedcap.mode = "ok"
     FakeRedcap.requests = []
+    FakeRedcap.stored = {}
     server = HTTPServer(("127.0.0.1", 0), FakeRedcap)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -97,6 +115,7 @@ def redcap() -> Iterator[str]:
 def study_db(tmp_path: Path) -> str:
     """A SQLite study database holding the example plate's accepted results."""
     path = str(tmp_path / "study.db")
+    upgrade(make_engine(path))
     push_runs(make_engine(path), [run_folder("a")])
     return path
 
@@ -138,7 +157,7 @@ def test_api_push_sends_what_redcap_expects_and_checks_the_count(study_db, redca
     sent = FakeRedcap.requests[-1]
     records = {r["record_id"] for r in csv.DictReader(io.StringIO(sent["data"]))}
     assert f"REDCap imported {len(records)} record(s)" in out.output
-    assert sent["overwriteBehavior"] == "normal" and sent["action"] == "import"
+    assert sent["overwriteBehavior"] == "overwrite" and sent["action"] == "import"
     assert TOKEN not in out.output
 
 
@@ -155,13 +174,14 @@ def test_http_error_from_redcap_is_one_line_with_its_message(study_db, redcap):
     out = api_export(study_db, redcap)
     assert out.exit_code == 2
     assert "HTTP 400" in out.output and "il6_conc" in out.output
-    assert len(out.output.strip().splitlines()) == 1
+    assert len(error_lines(out)) == 1
 
 
 def test_wrong_token_is_refused_without_printing_it(study_db, redcap):
-    out = api_export(study_db, redcap, token="WRONG-TOKEN-VALUE")
+    wrong = "FEDCBA98765432100123456789ABCDEF"
+    out = api_export(study_db, redcap, token=wrong)
     assert out.exit_code == 2 and "HTTP 403" in out.output
-    assert "WRONG-TOKEN-VALUE" not in out.output
+    assert wrong not in out.output
 
 
 def test_token_comes_only_from_an_environment_variable(study_db, redcap):
@@ -199,7 +219,7 @@ def test_classic_project_needs_one_visit_per_record(study_db, tmp_path):
     mapping.write_text(classic.replace('"study_no"\n', '"study_no"\nvisits = ["D0"]\n'))
     out = invoke("export-redcap", "--fields", mapping, "--db", study_db)
     assert out.exit_code == 0, out.output
-    assert out.output.splitlines()[0] == "study_no,il6_result"
+    assert out.stdout.splitlines()[0] == "study_no,il6_result"
 
 
 @pytest.mark.parametrize(
@@ -259,4 +279,79 @@ def test_a_failed_api_export_is_not_recorded_as_sent(study_db, redcap):
     FakeRedcap.mode = "count0"
     out = api_export(study_db, redcap)
     assert out.exit_code == 2
+    assert export_audit(study_db) == []
+
+
+# --- REDCap API hygiene and cleared fields (issue 12, items 6 and 7) ---------------------------
+
+
+def test_a_number_superseded_by_a_censored_result_is_cleared_in_redcap(study_db, redcap):
+    """5.49 -> <9.38 in il6assay must not leave REDCap holding the number beside the new text."""
+    assert api_export(study_db, redcap).exit_code == 0
+    before = FakeRedcap.stored[("AML-004", "baseline_arm_1")]
+    assert before["il6_result"] == "12.0" and before["il6_conc"].startswith("12.0")
+    push_runs(make_engine(study_db), [run_folder("swap")], supersede=True, reason="tubes swapped")
+    out = api_export(study_db, redcap)
+    assert out.exit_code == 0, out.output
+    assert FakeRedcap.requests[-1]["overwriteBehavior"] == "overwrite"
+    after = FakeRedcap.stored[("AML-004", "baseline_arm_1")]
+    assert after["il6_result"] == "<4.69" and after["il6_conc"] == ""
+    assert "BELOW_LLOQ" in after["il6_flags"]
+    gained = FakeRedcap.stored[("AML-001", "baseline_arm_1")]  # and the other way round
+    assert gained["il6_result"] == "12.0" and gained["il6_flags"] == ""
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("file:///etc/passwd", "must be an https:// URL"),
+        ("ftp://redcap.example.org/api/", "must be an https:// URL"),
+        ("http://redcap.example.org/api/", "is http"),
+        ("redcap.example.org/api/", "must be an https:// URL"),
+    ],
+)
+def test_api_url_that_is_not_https_is_refused_before_anything_is_sent(study_db, url, message):
+    out = api_export(study_db, url)
+    assert out.exit_code == 2 and message in out.output
+    assert "root:" not in out.output  # file:///etc/passwd is never read
+    assert len(error_lines(out)) == 1
+    assert export_audit(study_db) == []
+
+
+@pytest.mark.parametrize("userinfo", ["lin:s3cr3t-pw@", "lin@", ":s3cr3t-pw@"])
+def test_credentials_in_the_api_url_are_refused_and_never_printed(study_db, redcap, userinfo):
+    url = redcap.replace("http://", f"http://{userinfo}")
+    out = api_export(study_db, url)
+    assert out.exit_code == 2 and "user name or password" in out.output
+    assert "s3cr3t-pw" not in out.output and "lin" not in out.output.replace("line", "")
+    assert FakeRedcap.requests == []
+
+
+def test_a_token_that_is_not_a_redcap_token_is_refused_without_showing_it(study_db, redcap):
+    token = "sk live/0123+456 789=ABC&DEF"
+    out = api_export(study_db, redcap, token=token)
+    assert out.exit_code == 2 and "does not hold a REDCap API token" in out.output
+    from urllib.parse import quote, quote_plus
+
+    for form in (token, quote(token, safe=""), quote_plus(token), "0123"):
+        assert form not in out.output
+    assert FakeRedcap.requests == []
+
+
+def test_the_token_never_appears_in_any_encoding_when_redcap_echoes_the_request(study_db, redcap):
+    import base64
+
+    FakeRedcap.mode = "echo"  # the error quotes the URL-encoded form it got, token included
+    token = "0123456789abcdef0123456789ABCDEF"
+    out = api_export(study_db, redcap, token=token)
+    assert out.exit_code == 2 and "HTTP 400" in out.output and "token=***" in out.output
+    encoded = base64.b64encode(token.encode()).decode()
+    for form in (token, token.lower(), token.upper(), encoded[:40]):
+        assert form not in out.output
+
+
+def test_a_count_that_is_not_an_integer_is_a_failed_push(study_db, redcap):
+    FakeRedcap.mode = "fraction"  # {"count": 36.9}
+    out = api_export(study_db, redcap)
+    assert out.exit_code == 2 and "not a record count" in out.output
     assert export_audit(study_db) == []

@@ -15,12 +15,29 @@ from pathlib import Path
 import click
 
 EXIT_BAD_INPUT = 2
-DB_HELP = "Database: SQLite file path or postgresql+psycopg://... [$IL6ASSAY_DB or ./il6assay.db]."
+DB_HELP = (
+    "Study database: SQLite file path or postgresql+psycopg://... "
+    "[$IL6ASSAY_DB, else db in ./il6assay.toml]; it must exist (il6assay db upgrade creates it)."
+)
 
 
 def _fail(err: Exception) -> None:
     click.echo(f"il6assay: {err}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _study_id(text: str) -> str:
+    """A study ID typed on the command line in its one normal form (as the sheet's are read)."""
+    from il6assay.plate.samples import clean_label
+
+    return clean_label(text, "study ID")
+
+
+def _say_database(db: str | None) -> None:
+    """Say on stderr which study database the command uses, and what named it."""
+    from il6assay.db.engine import describe
+
+    click.echo(describe(db), err=True)
 
 
 @click.group("db")
@@ -31,11 +48,12 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.option("--db", "db", help=DB_HELP)
 def db_upgrade(db: str | None) -> None:
-    """Create the database, or migrate it to this il6assay's schema (never drops data)."""
+    """Create the study database, or migrate it to this il6assay's schema (never drops data)."""
     from il6assay.db.engine import make_engine, shown, upgrade
     from il6assay.errors import InputError
 
     try:
+        _say_database(db)
         engine = make_engine(db)
         before, after = upgrade(engine)
     except InputError as err:
@@ -43,8 +61,10 @@ def db_upgrade(db: str | None) -> None:
     where = shown(str(engine.url))
     if before == after:
         click.echo(f"{where}: schema version {after}, up to date")
+    elif before is None:
+        click.echo(f"{where}: new study database created, schema version none -> {after}")
     else:
-        click.echo(f"{where}: schema version {before or 'none'} -> {after}")
+        click.echo(f"{where}: schema version {before} -> {after}")
 
 
 @click.command("push")
@@ -68,7 +88,8 @@ def push(
 
     try:
         folders = expand_runs(list(run_dirs))
-        engine = make_engine(db)
+        _say_database(db)
+        engine = make_engine(db, must_exist=True)
         push_runs(
             engine,
             folders,
@@ -113,6 +134,9 @@ def results(
     try:
         if wide and dilutions:
             raise InputError("--wide and --dilutions cannot be used together")
+        if study_id is not None:
+            study_id = _study_id(study_id)
+        _say_database(db)
         engine = make_engine(db, must_exist=True)
         if dilutions:
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
@@ -143,6 +167,8 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
     from il6assay.errors import InputError
 
     try:
+        study_id = _study_id(study_id)
+        _say_database(db)
         entries = read_history(make_engine(db, must_exist=True), study_id)
     except InputError as err:
         _fail(err)
@@ -182,18 +208,30 @@ def export_redcap(
     from il6assay.db.engine import make_engine
     from il6assay.db.exports import record_export
     from il6assay.db.read import current_results
-    from il6assay.db.redcap import import_records, load_mapping, record_count, records, to_csv
+    from il6assay.db.redcap import (
+        check_api_url,
+        check_token,
+        hide_token,
+        import_records,
+        load_mapping,
+        record_count,
+        records,
+        to_csv,
+    )
     from il6assay.errors import InputError
 
+    token = ""
     try:
         if api_url and not token_env:
             raise InputError("--api needs --token-env VAR (the token is never a flag)")
-        token = ""
         if api_url:
+            check_api_url(api_url)
             token = os.environ.get(token_env or "", "").strip()
             if not token:
                 raise InputError(f"environment variable {token_env} holding the token is not set")
+            check_token(token, str(token_env))
         mapping = load_mapping(mapping_path)
+        _say_database(db)
         engine = make_engine(db, must_exist=True)
         columns, rows = records(current_results(engine), mapping)
         data = to_csv(columns, rows)
@@ -205,14 +243,14 @@ def export_redcap(
         if api_url:
             expected = record_count(rows, mapping)
             count = import_records(api_url, token, data, expected)
-            where = f"REDCap API {api_url} ({count} record(s) imported)"
+            where = f"REDCap API {check_api_url(api_url)} ({count} record(s) imported)"
             record_export(engine, where=where, data=data, record_ids=ids, by=by)
             click.echo(f"REDCap imported {count} record(s) ({len(rows)} row(s))")
         elif out is None:
             record_export(engine, where="standard output", data=data, record_ids=ids, by=by)
             click.echo(data, nl=False)
     except InputError as err:
-        _fail(err)
+        _fail(InputError(hide_token(str(err), token)) if token else err)
 
 
 def register(main: click.Group) -> None:

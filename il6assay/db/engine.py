@@ -1,11 +1,16 @@
 """Connecting to the study database, and creating or migrating its schema.
 
-A database is named by ``--db``, else ``IL6ASSAY_DB``, else ``./il6assay.db``:
-a plain path is a SQLite file; ``postgresql+psycopg://user@host/db`` is a
-PostgreSQL server. The schema is created and migrated by the Alembic
-migrations shipped in ``il6assay/db/migrations`` (no alembic.ini needed);
-a database is migrated forward, never dropped, and one made by a newer
-il6assay is refused, naming its version.
+A database is named by ``--db``, else ``IL6ASSAY_DB``, else the ``db`` key of
+the working folder's ``il6assay.toml`` (a relative path there is relative to
+that file); nothing named is an error, never a file made up in the folder one
+stands in. A plain path is a SQLite file; ``postgresql+psycopg://user@host/db``
+is a PostgreSQL server. Only ``il6assay db upgrade`` creates a database: push,
+results, history and export-redcap refuse one that does not exist or has no
+schema, so a typo in ``--db`` never starts a second study database. The
+schema is created and migrated by the Alembic migrations shipped in
+``il6assay/db/migrations`` (no alembic.ini needed); a database is migrated
+forward, never dropped, and one made by a newer il6assay is refused, naming
+its version.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from sqlalchemy.pool import NullPool
 
 from il6assay.errors import InputError
 
-DEFAULT_DB = "il6assay.db"
 ENV_VAR = "IL6ASSAY_DB"
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -28,14 +32,45 @@ MIGRATIONS = "il6assay.db:migrations"
 _PG_LOCK = 7_246_001  # advisory lock serialising concurrent migrations on PostgreSQL
 
 
-def resolve_url(db: str | None) -> str:
-    """The database URL: ``--db``, else $IL6ASSAY_DB, else ./il6assay.db (a path means SQLite)."""
-    value = (db or os.environ.get(ENV_VAR) or DEFAULT_DB).strip()
+def locate(db: str | None, cwd: Path | None = None) -> tuple[str, str]:
+    """The database URL and what named it: ``--db``, $IL6ASSAY_DB or ./il6assay.toml's ``db``."""
+    from il6assay.plate.discover import PROJECT_FILE, project_config
+
+    if db is not None and db.strip():
+        value, source = db.strip(), "--db"
+    elif os.environ.get(ENV_VAR, "").strip():
+        value, source = os.environ[ENV_VAR].strip(), f"${ENV_VAR}"
+    else:
+        config_path, config = project_config(cwd)
+        if config_path is None or not str(config.get("db", "")).strip():
+            raise InputError(
+                f"no study database named: give --db URL, set ${ENV_VAR}, or write "
+                f'db = "study.db" in ./{PROJECT_FILE}'
+            )
+        value, source = str(config["db"]).strip(), str(config_path)
+        if "://" not in value:
+            value = str(config_path.parent / Path(value).expanduser())
+    return _url(value), source
+
+
+def _url(value: str) -> str:
     if "://" not in value:
-        return f"sqlite:///{Path(value).expanduser()}"
+        return f"sqlite:///{Path(value).expanduser().absolute()}"
     if value.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + value.split("://", 1)[1]
     return value
+
+
+def resolve_url(db: str | None) -> str:
+    """The database URL (see ``locate``; a path means SQLite)."""
+    return locate(db)[0]
+
+
+def describe(db: str | None) -> str:
+    """The line saying which database a command uses and what named it (password hidden)."""
+    url, source = locate(db)
+    where = url[len("sqlite:///") :] if url.startswith("sqlite:///") else shown(url)
+    return f"study database: {where} (from {source})"
 
 
 def shown(url: str) -> str:
@@ -72,7 +107,8 @@ def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
             raise InputError("a SQLite database needs a file path, not memory")
         if must_exist and not Path(path).is_file():
             raise InputError(
-                f"no database at {path} (push a run first, or run il6assay db upgrade)"
+                f"no study database at {path}: check the name, or create it with "
+                f"il6assay db upgrade --db {path}"
             )
         if not Path(path).parent.is_dir():
             raise InputError(f"cannot create database {path}: its folder does not exist")
@@ -196,6 +232,16 @@ def require_current(connection: Any, url: str) -> None:
     """Refuse a database whose schema is not this il6assay's newest (naming both versions)."""
     revision = current_revision(connection)
     _check_known(revision, url)
+    if revision is None:
+        if _has_tables(connection):
+            raise InputError(
+                f"database {shown(url)} has tables but no il6assay schema version: "
+                "not an il6assay database, left untouched"
+            )
+        raise InputError(
+            f"database {shown(url)} holds no study database (no il6assay schema): check the "
+            "name, or create it with il6assay db upgrade --db ..."
+        )
     head = head_revision()
     if revision != head:
         raise InputError(
@@ -204,18 +250,8 @@ def require_current(connection: Any, url: str) -> None:
         )
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema in a database that has none; otherwise only check its version."""
-    try:
-        with engine.connect() as connection:
-            revision = current_revision(connection)
-            empty = revision is None and not _has_tables(connection)
-            connection.rollback()
-    except DBAPIError as err:
-        raise unreachable(err, engine) from None
-    if empty:
-        upgrade(engine)
-        return
+def require_schema(engine: Engine) -> None:
+    """Refuse a database without this il6assay's current schema (never creates one)."""
     try:
         with engine.connect() as connection:
             require_current(connection, str(engine.url))

@@ -137,6 +137,8 @@ class DbResult(Base):
     dilutions: Mapped[str | None] = mapped_column(Text)
     # Added by migration 0003: the run ids (space-separated) whose dilution rows made the result.
     source_runs: Mapped[str | None] = mapped_column(Text)
+    # Added by migration 0004: the study ID's spelling key (il6assay.plate.samples.spelling_key).
+    study_key: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class DbDilution(Base):

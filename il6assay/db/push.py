@@ -18,15 +18,16 @@ Rules (docs/database.md):
   pushed before dilution rows were kept, needs ``supersede`` and a reason:
   the old rows are kept, marked superseded, linked to the new ones, and both
   values go into the audit table;
-- a study ID spelled two ways (case or spaces) in one run, or differently
-  from the database's spelling, is refused.
+- a study ID spelled two ways (case, spaces, width or dash style) in one run,
+  or differently from the database's spelling, is refused; the comparison is
+  one indexed lookup of ``sample_results.study_key`` per run (migration 0004),
+  so push time does not grow with the study.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from il6assay.db.engine import ensure_schema, unreachable, writer
+from il6assay.db.engine import require_schema, unreachable, writer
 from il6assay.db.models import (
     CURRENT,
     SUPERSEDED,
@@ -49,6 +50,7 @@ from il6assay.db.models import (
 )
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes
+from il6assay.plate.samples import clean_label, spelling_key
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
 from il6assay.record.audit import now_utc, os_account
@@ -68,6 +70,8 @@ class PushOutcome:
     superseded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # samples without a study ID
     combined: list[str] = field(default_factory=list)  # specimens combined with other plates
+    # Replacements that lose information, said out loud: (specimen, old, new, case text).
+    losses: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def message(self) -> str:
         """One line for the terminal."""
@@ -83,6 +87,9 @@ class PushOutcome:
             )
         if self.skipped:
             text += f"; not pushed, no study ID: {', '.join(self.skipped)}"
+        for case in dict.fromkeys(c for *_, c in self.losses):
+            hits = [f"{k} {o} -> {n or 'no result'}" for k, o, n, c in self.losses if c == case]
+            text += f"; {len(hits)} {case} (--supersede): {', '.join(hits)}"
         return text
 
 
@@ -101,11 +108,6 @@ class RunData:
     def run_id(self) -> str:
         """The run's id (its folder name)."""
         return str(self.folder.record.get("run_id") or self.folder.path.name)
-
-
-def spelling_key(study_id: str) -> str:
-    """A study ID with case and whitespace ignored: two spellings of one subject compare equal."""
-    return re.sub(r"\s+", "", study_id).casefold()
 
 
 def _cell(value: str | None) -> str:
@@ -133,6 +135,7 @@ def load_run(run_dir: str | Path) -> RunData:
             path=folder.path,
         )
     results = _read_csv(folder.path / "results.csv")
+    check_normal_form(results, folder.path)
     check_spellings([r["study_id"] for r in results if r.get("study_id")], folder.path)
     if not (folder.path / "dilutions.csv").is_file():
         raise InputError("dilutions.csv is missing from the run folder", path=folder.path)
@@ -163,8 +166,31 @@ def _key(row: dict[str, str]) -> tuple[str, str]:
     return (row["study_id"], row.get("visit", ""))
 
 
+def check_normal_form(results: list[dict[str, str]], path: Path | None = None) -> None:
+    """Refuse a study ID, visit or sample label not in its one normal form (NFKC, trimmed, clean).
+
+    A run processed by this il6assay always passes (the sample sheet is read so);
+    a run folder from before, or one carrying an invisible character, does not.
+    """
+    for line, row in enumerate(results, start=2):
+        for column in ("study_id", "visit", "sample"):
+            value = row.get(column) or ""
+            where = f"results.csv line {line}"
+            try:
+                normal = clean_label(value, column, where)
+            except InputError as err:
+                raise err.at(path) from None
+            if normal != value:
+                raise InputError(
+                    f"{column} {value!a} is not in its normal form (NFKC, trimmed); "
+                    "process the plate again with this il6assay",
+                    path=path,
+                    where=where,
+                )
+
+
 def check_spellings(study_ids: list[str], path: Path | None = None) -> None:
-    """Refuse study IDs that differ only by case or spaces ("AML-001" and "aml-001")."""
+    """Refuse study IDs that differ only by case, spaces, width or dashes ("AML-001", "aml-001")."""
     seen: dict[str, str] = {}
     for sid in study_ids:
         key = spelling_key(sid)
@@ -190,7 +216,7 @@ def push_runs(
     if supersede and not (reason and reason.strip()):
         raise InputError("--supersede needs a reason (--reason TEXT)")
     runs = [load_run(d) for d in run_dirs]
-    ensure_schema(engine)
+    require_schema(engine)
     outcomes = []
     for run in runs:
         try:
@@ -294,6 +320,7 @@ def result_from_row(row: dict[str, str], run_pk: int) -> DbResult:
     """One results.csv row as a current sample_results row."""
     return DbResult(
         **_shared_fields(row, run_pk),
+        study_key=spelling_key(row["study_id"]),
         dilution=row.get("dilution") or None,
         n_wells=_int(row.get("n_wells")),
         dilutions=row.get("dilutions") or None,
@@ -364,6 +391,32 @@ def _refusal(
         f"{len(needs)} specimen(s) already have a current result (e.g. {example}); "
         "a re-assay replaces them only with --supersede --reason TEXT"
     )
+
+
+NUMBER_TO_CENSORED = "reported number(s) replaced by a censored result"
+NUMBER_TO_EMPTY = "reported number(s) replaced by no result"
+OVERRIDE_PLATE = "result(s) replaced by those of a plate accepted only by override"
+
+
+def accepted_by_override(record: dict[str, Any]) -> bool:
+    """Whether the run's plate failed the acceptance rules and was accepted by override."""
+    review = record.get("review") or {}
+    return not record.get("accepted") or bool(review.get("override", False))
+
+
+def loss_case(old: DbResult, new: DbResult, override: bool) -> str | None:
+    """The way replacing ``old`` by ``new`` loses information, or None when it does not.
+
+    A reported number replaced by a censored (``<4.69``) or empty result, or any
+    result replaced by those of a plate accepted only by override: such a push
+    needs ``--supersede`` and says so, in its message and in the audit.
+    """
+    if override:
+        return OVERRIDE_PLATE
+    if old.conc_pg_ml is not None and new.conc_pg_ml is None:
+        censored = (new.result or "").startswith(("<", ">"))
+        return NUMBER_TO_CENSORED if censored else NUMBER_TO_EMPTY
+    return None
 
 
 def _push(
@@ -494,6 +547,8 @@ def _push(
             run_ids[d.run_pk] = _run_name(session, d.run_pk)
     user_reason = (reason or "").strip()
     superseded, combined = [], []
+    losses: list[tuple[str, str, str, str]] = []
+    override = accepted_by_override(record)
     for row in rows:
         key = _key(row)
         old = current.get(key)
@@ -531,11 +586,15 @@ def _push(
                 f" combines its dilution {_dilution_list(new_dilutions)} with dilution "
                 f"{_dilution_list(kept)} of run {others}"
             )
+        case = loss_case(old, new, override) if old is not None else None
         if old is not None:
             old.superseded_by = new.id
             what += f"; supersedes the result from run {_run_name(session, old.run_pk)}"
             if action == "supersede":
                 superseded.append(f"{key[0]} {key[1]}")
+        if case is not None and old is not None:
+            losses.append((f"{key[0]} {key[1]}", old.result, new.result, case))
+            what += f"; {case.replace('(s)', '')} ({old.result} -> {new.result or 'no result'})"
         session.add(
             DbAudit(
                 time_utc=when,
@@ -548,23 +607,39 @@ def _push(
                 what=what,
                 reason=combine_reason if action == "combine" else (user_reason or None),
                 old_value=_dumps(_value(old)) if old is not None else None,
-                new_value=_dumps(_value(new)),
+                new_value=_dumps({**_value(new), **({"loses": case} if case else {})}),
             )
         )
         session.flush()
-    return PushOutcome(run.run_id, "pushed", len(rows), superseded, skipped, combined)
+    if losses and not supersede:
+        # Nothing of this transaction is kept: raising here rolls the whole run back.
+        k, o, n, case = losses[0]
+        raise InputError(
+            f"{len(losses)} {case} (e.g. {k}: {o} -> {n or 'no result'}); such a push needs "
+            "--supersede --reason TEXT, and is then named in its message and the audit",
+            path=run.folder.path,
+        )
+    return PushOutcome(
+        run.run_id, "pushed", len(rows), superseded, skipped, combined, losses=losses
+    )
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:
-    """Refuse a study ID the database already holds under another spelling."""
+    """Refuse a study ID the database already holds under another spelling (indexed lookup)."""
     wanted = {spelling_key(r["study_id"]): r["study_id"] for r in rows}
     if not wanted:
         return
-    stored = session.scalars(select(DbResult.study_id).distinct()).all()
-    for sid in stored:
-        new = wanted.get(spelling_key(sid))
-        if new is not None and new != sid:
-            raise InputError(
-                f"study ID '{new}' is stored in the database as '{sid}'; "
-                "correct the sample sheet and process the plate again"
-            )
+    keys = sorted(wanted)
+    for start in range(0, len(keys), 500):
+        stored = session.execute(
+            select(DbResult.study_key, DbResult.study_id)
+            .where(DbResult.study_key.in_(keys[start : start + 500]))
+            .distinct()
+        ).all()
+        for key, sid in stored:
+            new = wanted[key]
+            if new != sid:
+                raise InputError(
+                    f"study ID '{new}' is stored in the database as '{sid}'; "
+                    "correct the sample sheet and process the plate again"
+                )

@@ -183,7 +183,7 @@ def render(
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow([_safe(c) for c in columns])  # --wide headers carry visit labels
         for r in rows:
             writer.writerow([_safe(r.get(c)) for c in columns])
         text = buffer.getvalue()

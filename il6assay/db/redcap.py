@@ -4,15 +4,24 @@ The mapping file (TOML, ``fixtures/redcap/il6_mapping.toml``) says which
 REDCap field receives each il6assay value, which field is the record ID
 (its value is the study ID) and, for a longitudinal project, which REDCap
 event each visit is. The API push uses import-records with
-``overwriteBehavior=normal`` (a blank never erases a stored value) and is
-failed unless REDCap's reported count equals the number of records sent
-(REDCap answers ``{"count": 0}`` without an error to a malformed import:
-PyCap#103). The token comes only from an environment variable and is never
-printed.
+``overwriteBehavior=overwrite``: the CSV holds only il6assay's mapped fields,
+each with its current value, so a field il6assay cleared (a number superseded
+by a censored result) is cleared in REDCap too, never left holding the old
+number beside the new ``<9.38`` (with ``normal`` a blank keeps what is stored).
+The push is failed unless REDCap's reported count is an integer equal to the
+number of records sent (REDCap answers ``{"count": 0}`` without an error to a
+malformed import: PyCap#103).
+
+API hygiene: the URL must be https (http only to localhost, for tests), with
+no user name or password in it; the token comes only from an environment
+variable, must look like a REDCap token (32 or 64 hex digits), and is masked
+in every message in every form it could take (as is, URL-encoded,
+JSON-escaped, base64).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -34,6 +43,9 @@ EXPORTABLE = tuple(c for c in RESULT_COLUMNS if c != "study_id")
 EVENT_FIELD = "redcap_event_name"
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 TIMEOUT_S = 60
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_TOKEN = re.compile(r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{64}")
+OVERWRITE_BEHAVIOR = "overwrite"
 
 
 @dataclass
@@ -148,22 +160,64 @@ def record_count(rows: list[dict[str, str]], mapping: Mapping) -> int:
     return len({r[mapping.record_id] for r in rows})
 
 
+def check_api_url(url: str) -> str:
+    """The REDCap API URL, if a token may be sent there: https (http to localhost), no credentials.
+
+    Returns the URL as it may be printed (scheme, host, port and path only).
+    """
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise InputError("--api is not a URL (expected https://redcap.example.org/api/)") from None
+    if "@" in parts.netloc:
+        raise InputError(
+            "--api URL holds a user name or password (user:password@host): REDCap's API "
+            "authenticates by the token alone; give the URL without them"
+        )
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    shown = f"{scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+    if scheme == "http" and host in LOCAL_HOSTS:
+        return shown
+    if scheme == "http":
+        raise InputError(
+            f"--api {shown} is http: the token would cross the network unencrypted; "
+            "use https (http is allowed only to localhost)"
+        )
+    if scheme != "https" or not host:
+        raise InputError(
+            f"--api must be an https:// URL of a REDCap server (got scheme '{scheme or 'none'}')"
+        )
+    return shown
+
+
+def check_token(token: str, variable: str) -> str:
+    """The token from ``variable`` if it looks like a REDCap API token (never printed)."""
+    if not _TOKEN.fullmatch(token):
+        raise InputError(
+            f"environment variable {variable} does not hold a REDCap API token "
+            f"(32 or 64 hexadecimal digits; it has {len(token)} characters, not shown)"
+        )
+    return token
+
+
 def import_records(api_url: str, token: str, data_csv: str, expected: int) -> int:
     """POST the CSV to REDCap's import-records API; fail unless it reports ``expected`` records."""
+    shown = check_api_url(api_url)
     form = {
         "token": token,
         "content": "record",
         "action": "import",
         "format": "csv",
         "type": "flat",
-        "overwriteBehavior": "normal",
+        "overwriteBehavior": OVERWRITE_BEHAVIOR,
         "forceAutoNumber": "false",
         "data": data_csv,
         "returnContent": "count",
         "returnFormat": "json",
     }
     request = urllib.request.Request(
-        api_url,
+        api_url.strip(),
         data=urllib.parse.urlencode(form).encode("utf-8"),
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
@@ -177,17 +231,15 @@ def import_records(api_url: str, token: str, data_csv: str, expected: int) -> in
     except urllib.error.HTTPError as err:
         detail = _error_text(err.read().decode("utf-8", "replace"))
         raise InputError(
-            _hide(f"REDCap refused the import (HTTP {err.code}): {detail}", token)
+            hide_token(f"REDCap refused the import (HTTP {err.code}): {detail}", token)
         ) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise InputError(_hide(f"cannot reach REDCap at {api_url}: {reason}", token)) from None
-    try:
-        answer = json.loads(body)
-        count = int(answer["count"])
-    except (ValueError, KeyError, TypeError):
+        raise InputError(hide_token(f"cannot reach REDCap at {shown}: {reason}", token)) from None
+    count = _count(body)
+    if count is None:
         raise InputError(
-            _hide(f"REDCap's answer is not a record count: {body[:200]!r}", token)
+            hide_token(f"REDCap's answer is not a record count: {body[:200]!r}", token)
         ) from None
     if count != expected:
         raise InputError(
@@ -197,6 +249,18 @@ def import_records(api_url: str, token: str, data_csv: str, expected: int) -> in
     return count
 
 
+def _count(body: str) -> int | None:
+    """REDCap's ``{"count": N}`` as an integer; None for anything else (36.9, "36", true)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    value = answer.get("count") if isinstance(answer, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
 def _error_text(body: str) -> str:
     try:
         return str(json.loads(body).get("error", body))[:300]
@@ -204,5 +268,24 @@ def _error_text(body: str) -> str:
         return body.strip()[:300] or "no detail"
 
 
-def _hide(text: str, token: str) -> str:
-    return text.replace(token, "***") if token else text
+def hide_token(text: str, token: str) -> str:
+    """``text`` with the token masked in every form it could take."""
+    if not token:
+        return text
+    forms = {
+        token,
+        urllib.parse.quote(token, safe=""),
+        urllib.parse.quote_plus(token),
+        json.dumps(token)[1:-1],
+        repr(token)[1:-1],
+        base64.b64encode(token.encode()).decode().rstrip("="),
+        base64.urlsafe_b64encode(token.encode()).decode().rstrip("="),
+        token.encode().hex(),
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
+    return text
+
+
+_hide = hide_token  # the 0.1 name

@@ -19,6 +19,7 @@ blocks of one area), and they disagree, the layout is refused instead.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 import math
@@ -150,9 +151,32 @@ def load_layout(path: str | Path) -> Layout:
 # ==========================
 
 
-def _load_config(shown: Path, stack: tuple[Path, ...], files: list[Path]) -> dict[str, Any]:
-    """One file's config with its includes merged in, as wellmap's config_from_toml."""
+MAX_INCLUDE_DEPTH = 32  # a layout includes a file that includes a file ... at most this deep
+
+
+def _load_config(
+    shown: Path,
+    stack: tuple[Path, ...],
+    files: list[Path],
+    merged: dict[Path, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One file's config with its includes merged in, as wellmap's config_from_toml.
+
+    Each file is read and merged once (``merged``, by real path): a file included
+    twice, or by several files, is not read again, so an include "diamond" costs
+    one read per file. Includes nest at most MAX_INCLUDE_DEPTH deep.
+    """
+    merged = {} if merged is None else merged
     real = shown.resolve()
+    if real in merged:
+        return copy.deepcopy(merged[real])
+    if len(stack) >= MAX_INCLUDE_DEPTH:
+        raise InputError(
+            f"includes nested more than {MAX_INCLUDE_DEPTH} files deep; "
+            "expected a layout to include a few shared files",
+            path=shown,
+            where="[meta] include",
+        )
     if real not in files:
         files.append(real)
     config = _read_toml(shown)
@@ -182,13 +206,14 @@ def _load_config(shown: Path, stack: tuple[Path, ...], files: list[Path]) -> dic
                 path=shown,
                 where="[meta] include",
             )
-        subconfigs.append(_load_config(sub, (*stack, real), files))
+        subconfigs.append(_load_config(sub, (*stack, real), files, merged))
 
     config.pop("meta", None)
     # wellmap merges the includes last to first without overwriting, so this
     # file's values win, then the last include's, and so on.
     for subconfig in reversed(subconfigs):
         _merge_defaults(config, subconfig)
+    merged[real] = copy.deepcopy(config)
     return config
 
 
@@ -350,6 +375,10 @@ def _check_value(key: str, value: Any, label: str) -> None:
         if not isinstance(value, str) or not value.strip():
             example = 'level = "S1"' if key == "level" else 'sample = "P01"'
             fail(f"a label; expected quoted text, e.g. {example}")
+        if key == "sample":
+            from il6assay.plate.samples import clean_label
+
+            clean_label(value, "sample label", label)  # no control or invisible characters
     else:
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if not is_number or not math.isfinite(value):
@@ -362,6 +391,12 @@ def _check_value(key: str, value: Any, label: str) -> None:
         if key == "dilution" and value <= 0:
             raise InputError(
                 f"dilution {_toml(value)} is not > 0; expected a dilution factor, e.g. 10 for 1:10",
+                where=label,
+            )
+        if key == "dilution" and not 1 <= value <= 1e6:
+            raise InputError(
+                f"dilution {_toml(value)} is not between 1 and 1000000; expected a dilution "
+                "factor, e.g. 10 for 1:10",
                 where=label,
             )
         if key == "tolerance_pct" and not 0 < value < 100:
@@ -740,9 +775,19 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
         return WellSpec(well, role, level=value["level"], nominal=nominal, low=low, high=high)
     if role == "sample":
         return WellSpec(
-            well, role, sample=value["sample"], dilution=float(value.get("dilution", 1.0))
+            well,
+            role,
+            sample=_normal_label(value["sample"]),
+            dilution=float(value.get("dilution", 1.0)),
         )
     return WellSpec(well, role)
+
+
+def _normal_label(text: str) -> str:
+    """A sample label NFKC-normalised and trimmed, as the sample sheet's are."""
+    from il6assay.plate.samples import clean_label
+
+    return clean_label(text, "sample label")
 
 
 def _check_standards(specs: dict[str, WellSpec]) -> None:

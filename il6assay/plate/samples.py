@@ -5,6 +5,14 @@ A CSV or XLSX kept by the technician, one row per sample label, with columns
 layout's) and ``note``. Column names are matched without regard to case,
 spaces or underscores ("Study ID" is ``study_id``). Other columns are ignored
 and never stored: results carry study IDs only, no names or dates of birth.
+
+One subject, one spelling: sample labels, study IDs and visits are
+NFKC-normalised (fullwidth ``ＡＭＬ-００１`` is ``AML-001``) and trimmed; a
+control or format character in them (zero-width space, bidi overrides such as
+RLO, a newline, NUL) is refused naming the line and column. A field over
+128 KB, a bare CR in a file with LF line ends, a column given twice and a
+dilution outside 1 to 10^6 are refused too; a file whose only line ends are
+CRs (classic Mac) is read with CR line ends.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +29,37 @@ from il6assay.errors import InputError
 
 REQUIRED = ("sample", "study_id", "visit")
 OPTIONAL = ("dilution", "note")
+MAX_FIELD_CHARS = 128 * 1024  # Python's csv module refuses longer fields; so does il6assay
+MIN_DILUTION, MAX_DILUTION = 1.0, 1e6
+# Control (Cc), format (Cf: zero-width, bidi overrides), line/paragraph separators,
+# surrogates, private-use and unassigned code points have no place in a label.
+_REFUSED_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"))
+
+
+def clean_label(text: str, what: str = "label", where: str | None = None) -> str:
+    """A study ID, visit or sample label NFKC-normalised and trimmed; control characters refused."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    for ch in value:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            raise InputError(
+                f"{what} {value!a} holds {_char_name(ch)}: a control or invisible "
+                "character; retype it in the sheet",
+                where=where,
+            )
+    return value
+
+
+def _char_name(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    code = f"U+{ord(ch):04X}"
+    return f"{code} {name}" if name else code
+
+
+def spelling_key(study_id: str) -> str:
+    """A study ID's key for comparing spellings: NFKC, case, whitespace and dash style ignored."""
+    text = unicodedata.normalize("NFKC", study_id).casefold()
+    text = "".join("-" if unicodedata.category(ch) == "Pd" else ch for ch in text)
+    return re.sub(r"\s+", "", text)
 
 
 @dataclass(frozen=True)
@@ -55,12 +95,43 @@ def _table(path: Path) -> list[list[str]]:
         return _xlsx_table(path)
     from il6assay.plate.readers.source import decode
 
-    text = decode(data)
+    text = _line_ends(decode(data))
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows = []
+    try:
+        for row in reader:
+            rows.append(list(row))
+    except csv.Error as err:
+        line = f"line {reader.line_num}"
+        if "field larger" in str(err):
+            raise InputError(
+                f"a field longer than {MAX_FIELD_CHARS // 1024} KB; a sample sheet holds "
+                "short labels (is this the right file?)",
+                where=line,
+            ) from None
+        raise InputError(f"not a readable CSV ({err})", where=line) from None
+    return rows
+
+
+def _line_ends(text: str) -> str:
+    """CRLF and LF as they are; CR alone as line ends only when the file has no LF at all."""
+    if "\r" not in text:
+        return text
+    if "\n" not in text:
+        return text.replace("\r", "\n")
+    bare = re.search(r"\r(?!\n)", text)
+    if bare is not None:
+        line = text.count("\n", 0, bare.start()) + 1
+        raise InputError(
+            "a bare carriage return (CR) inside a line of a file with LF line ends; "
+            "save the sheet again as CSV",
+            where=f"line {line}",
+        )
+    return text
 
 
 def _xlsx_table(path: Path) -> list[list[str]]:
@@ -104,6 +175,13 @@ def _load(path: Path) -> SampleSheet:
     if not table:
         raise InputError("the sample sheet has no rows")
     header = [_key(c) for c in table[0]]
+    for i, name in enumerate(header):
+        if name and name in header[:i]:
+            raise InputError(
+                f"column '{table[0][i].strip()}' is given twice (columns {header.index(name) + 1} "
+                f"and {i + 1}); keep one",
+                where="line 1",
+            )
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(
@@ -116,12 +194,19 @@ def _load(path: Path) -> SampleSheet:
     rows: dict[str, SampleRow] = {}
     seen_keys: dict[tuple[str, str, float], str] = {}
     for lineno, raw in enumerate(table[1:], start=2):
-
-        def cell(name: str, raw: list[str] = raw) -> str:
-            i = col.get(name)
-            return raw[i].strip() if i is not None and i < len(raw) else ""
-
         where = f"line {lineno}"
+
+        def cell(name: str, raw: list[str] = raw, where: str = where) -> str:
+            i = col.get(name)
+            text = raw[i].strip() if i is not None and i < len(raw) else ""
+            if len(text) > MAX_FIELD_CHARS:
+                raise InputError(
+                    f"column {name} is longer than {MAX_FIELD_CHARS // 1024} KB", where=where
+                )
+            if name in ("sample", "study_id", "visit"):
+                return clean_label(text, f"column {name}", where)
+            return text
+
         sample = cell("sample")
         if not sample:
             raise InputError("a row with no sample label", where=where)
@@ -168,8 +253,12 @@ def _dilution(text: str, sample: str, where: str) -> float | None:
             f"dilution '{text}' of sample '{sample}' is not a number (expected e.g. 10 or 1:10)",
             where=where,
         ) from None
-    if not math.isfinite(dilution) or dilution <= 0:
-        raise InputError(f"dilution '{text}' of sample '{sample}' must be > 0", where=where)
+    if not math.isfinite(dilution) or not MIN_DILUTION <= dilution <= MAX_DILUTION:
+        raise InputError(
+            f"dilution '{text}' of sample '{sample}' is not between 1 and 1000000 "
+            "(a dilution factor: 10 for 1:10)",
+            where=where,
+        )
     return dilution
 
 

@@ -8,6 +8,7 @@ other output, so a later hand edit can be detected.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -60,7 +61,10 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any
     wb.remove(wb.active)
     for title, (columns, rows) in sheets.items():
         ws = wb.create_sheet(title)
-        ws.append(columns)
+        for c, name in enumerate(columns, start=1):  # headers too: --wide builds them from visits
+            header = ws.cell(row=1, column=c)
+            header.value = safe_text(str(name))
+            header.data_type = "s"
         for r, row in enumerate(rows, start=2):
             for c, name in enumerate(columns, start=1):
                 value = row.get(name)
@@ -217,20 +221,30 @@ def write_run(
             f"run folder {final} already exists (these inputs and settings were processed "
             "before); remove it or choose another --out"
         )
+    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # removed if refused
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
-    if report and not standalone_report:
-        from il6assay.record.report import ensure_shared_plotly
-
-        ensure_shared_plotly(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
+    plotly_made: Path | None = None
     try:
         _write_all(run, tmp, report=report, standalone=standalone_report)
+        if report and not standalone_report:
+            # The shared plotly.js copy only once the run folder is whole: a refused
+            # run leaves nothing behind in --out.
+            from il6assay.record.report import ensure_shared_plotly, plotly_js_name
+
+            if not (out_dir / plotly_js_name()).is_file():
+                plotly_made = ensure_shared_plotly(out_dir)
         os.rename(tmp, final)
     except BaseException:
         _remove_tree(tmp)
+        if plotly_made is not None:
+            plotly_made.unlink(missing_ok=True)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
         raise
     return final
 
