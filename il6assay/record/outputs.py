@@ -228,6 +228,9 @@ def write_run(
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
     try:
         _write_all(run, tmp, report=report, standalone=standalone_report)
+        from il6assay.record.audit import append_entry
+
+        append_entry(tmp, process_entry(run))  # the first link of the run's audit chain
         os.rename(tmp, final)
     except BaseException:
         _remove_tree(tmp)
@@ -270,6 +273,17 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
     _write_json(folder / "run.json", doc)
 
 
+def process_entry(run: Run) -> dict[str, Any]:
+    """The audit log's first entry: the run as processed (its content hash is added)."""
+    return {
+        "action": "process",
+        "run_id": run.run_id,
+        "settings": run.settings.to_dict(),
+        "verdict_by_rules": "accepted" if run.accepted else "rejected",
+        "review_after": "unreviewed",
+    }
+
+
 def _report_record(standalone: bool) -> dict[str, str]:
     from il6assay.record.report import plotly_js_name
 
@@ -281,6 +295,7 @@ def _report_record(standalone: bool) -> dict[str, str]:
 def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
     """run.json: provenance of every number in the folder."""
     return {
+        "run_folder_format": 2,  # il6assay.record.schema.RUN_FOLDER_FORMAT: hash-chained log
         "run_id": run.run_id,
         "tool": "il6assay",
         "version": __version__,
