@@ -137,7 +137,7 @@ def test_status_lists_runs_with_verdict_review_and_integrity(accepted_run, tmp_p
     cli("review", str(accepted_run), "--accept", "--by", "Lin", "--reason", "ok")
     (failing / "wells.csv").write_text("tampered")
     result = cli("status", str(accepted_run.parent), "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one run is changed
     rows = {r["plate_id"]: r for r in json.loads(result.stdout)}
     ok = rows["plate_001"]
     assert ok["verdict"] == "accepted" and ok["review"] == "accepted" and ok["integrity"] == "ok"
@@ -145,4 +145,4 @@ def test_status_lists_runs_with_verdict_review_and_integrity(accepted_run, tmp_p
     assert bad["verdict"] == "rejected" and bad["review"] == "unreviewed"
     assert "wells.csv was changed" in bad["integrity"]
     text = cli("status", str(accepted_run))
-    assert "review: accepted by Lin" in text.output
+    assert text.exit_code == 0 and "review: accepted by Lin" in text.output

@@ -273,6 +273,11 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
     _write_json(folder / "run.json", doc)
 
 
+def render_outputs(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+    """Write every file of a run folder into ``folder`` (no audit log): as verification needs."""
+    _write_all(run, folder, report=report, standalone=standalone)
+
+
 def process_entry(run: Run) -> dict[str, Any]:
     """The audit log's first entry: the run as processed (its content hash is added)."""
     return {
