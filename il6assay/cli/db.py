@@ -67,7 +67,7 @@ def push(
     from il6assay.record.review import expand_runs
 
     try:
-        folders = expand_runs(list(run_dirs), one_per_plate=True)
+        folders = expand_runs(list(run_dirs))
         engine = make_engine(db)
         push_runs(
             engine,

@@ -231,8 +231,8 @@ def read_chain(folder: str | Path, record: dict[str, Any] | None = None) -> list
     for where, entry in reviews:
         if entry["verdict_by_rules"] != verdict:
             raise broken(
-                f"{where} ({entry['action']}) reviewed a plate the rules {entry['verdict_by_rules']}"
-                f"; run.json says {verdict}"
+                f"{where} ({entry['action']}) reviewed a plate the rules "
+                f"{entry['verdict_by_rules']}; run.json says {verdict}"
             )
     return entries
 
