@@ -215,6 +215,18 @@ def edit_verdict_and_rehash(folder: Path) -> None:
     (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
 
 
+def edit_workbook_and_rehash(folder: Path) -> None:
+    """A result changed in results.xlsx (what a spreadsheet user opens), every hash recomputed."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(folder / "results.xlsx")
+    ws = wb["results"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("conc_pg_ml") + 1).value = 999.0
+    wb.save(folder / "results.xlsx")
+    rehash_everything(folder)
+
+
 # (tampering, the run it is done to, what the refusal must name)
 TAMPERINGS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "edit with hash entries deleted": (
@@ -227,6 +239,11 @@ TAMPERINGS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         edit_and_rehash,
         "accepted",
         "results.csv, P05, conc_pg_ml: recorded '999', recomputed",
+    ),
+    "workbook edited, every hash recomputed": (
+        edit_workbook_and_rehash,
+        "accepted",
+        "results.xlsx: xl/worksheets/sheet1.xml differs from what processing writes",
     ),
     "review forged in run.json": (
         forge_review_in_run_json,
@@ -370,6 +387,37 @@ def test_verify_names_another_version_and_compares_within_the_tolerance(run, mon
     rehash_everything(run)
     out = cli("verify", run)
     assert out.exit_code == 1 and "results.csv, P05, conc_pg_ml" in out.output
+
+
+def test_an_edited_workbook_is_found_by_another_version_too(run, monkeypatch):
+    from il6assay.record import verify
+
+    monkeypatch.setattr(verify, "__version__", "9.9.9")
+    edit_workbook_and_rehash(run)
+    out = cli("verify", run)
+    assert out.exit_code == 1 and "results.xlsx, sheet results, row 2" in out.output
+
+
+def test_a_file_added_to_the_run_folder_is_refused(run):
+    (run / "inputs" / "export" / "plate_001_fixed.xlsx").write_bytes(b"x")
+    out = cli("status", run)
+    assert out.exit_code == 1
+    assert "inputs/export/plate_001_fixed.xlsx is not a file of an il6assay run" in out.output
+    (run / "inputs" / "export" / "plate_001_fixed.xlsx").unlink()
+    (run / "Thumbs.db").write_bytes(b"x")  # what Windows Explorer leaves: not content
+    assert cli("status", run).exit_code == 0
+
+
+def test_an_altered_shared_plotly_js_is_refused_by_verify(run):
+    from il6assay.record.report import plotly_js_name
+
+    shared = run.parent / plotly_js_name()
+    shared.write_text(shared.read_text(encoding="utf-8") + "\nfetch('https://x.example');\n")
+    out = cli("verify", run)
+    assert out.exit_code == 1 and "is not plotly's own copy" in out.output
+    shared.unlink()  # a missing copy is no tampering: the report says so in words
+    out = cli("verify", run)
+    assert out.exit_code == 0 and "is not beside the run" in out.output
 
 
 # --- run.json against its schema: one line and exit 2 for every command ---------------

@@ -18,10 +18,12 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
-from il6assay.record.audit import read_chain, review_state
+from il6assay.record.audit import AUDIT_FILE, read_chain, review_state
 from il6assay.record.schema import (
+    RECORD_FILE,
     REVIEW_JS,
     RunChanged,
+    content_files,
     load_record,
     output_files,
 )
@@ -67,6 +69,22 @@ def check_files(folder: Path, record: dict[str, Any]) -> None:
             copy = folder / entry["copy"]
             if not copy.is_file() or sha256_file(copy) != entry["sha256"]:
                 raise RunChanged(f"input copy {entry['copy']} ({kind}) is missing or changed")
+    allowed = {*content_files(record), RECORD_FILE, AUDIT_FILE}
+    if record.get("report") is not None:
+        allowed.add(REVIEW_JS)
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_dir() or name in allowed or _litter(path.relative_to(folder).parts):
+            continue
+        raise RunChanged(f"{name} is not a file of an il6assay run (added after processing)")
+
+
+# What operating systems and file browsers leave in folders: never a run's content.
+OS_LITTER = ("Thumbs.db", "desktop.ini")
+
+
+def _litter(parts: tuple[str, ...]) -> bool:
+    return any(p.startswith(".") for p in parts) or parts[-1] in OS_LITTER
 
 
 def check_review(folder: Path, record: dict[str, Any], entries: list[dict[str, Any]]) -> None:

@@ -102,6 +102,9 @@ def verify_run(path: str | Path) -> Verification:
         _cache[key] = _recompute(folder)
     differences, notes = _cache[key]
     result.differences, result.notes = list(differences), list(notes)
+    report = folder.record.get("report")
+    if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
+        result.differences += _check_shared_plotly(path.parent, result.notes)
     return result
 
 
@@ -178,6 +181,8 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
             differences += _compare_xlsx(folder.path, scratch)
             if report is not None:
                 differences += _compare_report(folder.path, scratch)
+        else:
+            differences += _compare_xlsx_cells(folder.path, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return differences, notes
@@ -305,6 +310,54 @@ def _compare_xlsx(folder: Path, scratch: Path) -> list[str]:
                     return [f"{name}: {part} differs from what processing writes"]
     except (zipfile.BadZipFile, OSError):
         return [f"{name} is not the workbook processing writes"]
+    return []
+
+
+def _compare_xlsx_cells(folder: Path, scratch: Path) -> list[str]:
+    """The workbook's sheets and cells (numbers within the tolerance): across versions."""
+    from openpyxl import load_workbook
+
+    name = "results.xlsx"
+    try:
+        old = load_workbook(folder / name, read_only=True, data_only=True)
+    except Exception:
+        return [f"{name} is not the workbook processing writes"]
+    new = load_workbook(scratch / name, read_only=True, data_only=True)
+    if old.sheetnames != new.sheetnames:
+        return [f"{name}: its sheets are not those processing writes"]
+    for sheet in new.sheetnames:
+        old_rows = list(old[sheet].iter_rows(values_only=True))
+        new_rows = list(new[sheet].iter_rows(values_only=True))
+        if len(old_rows) != len(new_rows):
+            return [f"{name}, sheet {sheet}: {len(old_rows)} rows recorded, {len(new_rows)} now"]
+        for r, (a_row, b_row) in enumerate(zip(old_rows, new_rows, strict=True), start=1):
+            for c, (a, b) in enumerate(zip(a_row, b_row, strict=False), start=1):
+                x = "" if a is None else str(a)
+                y = "" if b is None else str(b)
+                if not _same(x, y, exact=False):
+                    return [f"{name}, sheet {sheet}, row {r} column {c}: recorded {a!r}, now {b!r}"]
+    return []
+
+
+_plotly_digest: dict[str, str] = {}
+
+
+def _check_shared_plotly(results_folder: Path, notes: list[str]) -> list[str]:
+    """The plotly.js every report beside this run loads must be plotly's own copy."""
+    from il6assay.plate.hashing import sha256_bytes
+    from il6assay.record.report import plotly_js_name, plotly_js_source
+
+    name = plotly_js_name()
+    path = results_folder / name
+    if not path.is_file():
+        notes.append(f"{name} is not beside the run (the report says so in words)")
+        return []
+    if name not in _plotly_digest:
+        _plotly_digest[name] = sha256_bytes(plotly_js_source())
+    if sha256_file(path) != _plotly_digest[name]:
+        return [
+            f"../{name}, the script every report beside this run runs, is not plotly's own copy"
+        ]
     return []
 
 
