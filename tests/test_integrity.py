@@ -504,3 +504,14 @@ def test_a_review_of_several_runs_records_none_when_one_is_changed(originals, tm
     out = cli("review", good, bad, "--reject", "--by", "Lin", "--reason", "smear")
     assert out.exit_code == 2 and "review.js" in out.stderr
     assert len(read_entries(good)) == 1
+
+
+def test_a_review_prepared_before_another_command_changed_the_log_is_refused(run):
+    from il6assay.errors import InputError
+    from il6assay.record import review
+
+    folder, entry = review._prepare(run, "reject", "Lin", "smear", False)
+    assert cli("review", run, "--reject", "--by", "Wu", "--reason", "smear").exit_code == 0
+    with pytest.raises(InputError, match="changed since the entry was prepared"):
+        review._record(folder, entry)
+    assert cli("status", run).exit_code == 0  # the log and run.json still agree

@@ -88,6 +88,11 @@ def _raw_lines(folder: Path) -> list[str] | None:
     return text.split("\n")
 
 
+def chain_head(entries: list[dict[str, Any]]) -> str | None:
+    """The ``prev_sha256`` the entry after ``entries`` (as read by ``read_chain``) must carry."""
+    return sha256_bytes(_line(entries[-1])) if entries else None
+
+
 def next_link(folder: str | Path) -> dict[str, Any]:
     """The link fields the next entry of the folder's log gets (to sign an entry with them)."""
     folder = Path(folder)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.record.audit import append_entry, now_utc, os_account, review_of
+from il6assay.record.audit import append_entry, chain_head, now_utc, os_account, review_of
 from il6assay.record.folder import RunFolder, open_run
 from il6assay.record.schema import LegacyRunFolder, RunChanged, load_record
 
@@ -72,6 +72,8 @@ def _prepare(
         "review_before": record["review"]["status"],
         "review_after": status,
         "outputs_sha256": record["outputs_sha256"],
+        # The log as checked: if another command appends meanwhile, this entry is refused.
+        "prev_sha256": chain_head(folder.entries),
     }
     return folder, entry
 
