@@ -515,3 +515,18 @@ def test_a_review_prepared_before_another_command_changed_the_log_is_refused(run
     with pytest.raises(InputError, match="changed since the entry was prepared"):
         review._record(folder, entry)
     assert cli("status", run).exit_code == 0  # the log and run.json still agree
+
+
+def test_append_entry_continues_only_a_log_that_exists_and_links_every_entry(run):
+    from il6assay.record.schema import RunChanged
+
+    before = read_entries(run)
+    entry = audit.append_entry(run, {"action": "comment", "by": "Wu", "reason": "noted"})
+    assert entry["prev_sha256"] == audit.chain_head(before)
+    assert entry["content_sha256"] == before[-1]["content_sha256"]  # a comment changes nothing
+    assert audit.read_chain(run)[-1] == entry
+    assert audit.review_state(audit.read_chain(run))["status"] == "accepted"
+    delete_log(run)
+    with pytest.raises(RunChanged, match="audit.jsonl is missing"):
+        audit.append_entry(run, {"action": "comment", "by": "Wu", "reason": "x"})
+    assert not (run / AUDIT_FILE).exists()

@@ -127,3 +127,31 @@ def test_a_run_edited_by_hand_is_refused_naming_the_file(run_dir):
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     result = mask(str(tmp_path), "--well", "E4", "--reason", "bubble", "--by", "Lin")
     assert result.exit_code == 2 and "not an il6assay run folder" in result.stderr
+
+
+def test_masking_several_runs_checks_them_all_first_and_refuses_two_runs_of_one_plate(
+    run_dir, tmp_path
+):
+    out = run_dir.parent
+    again = CliRunner().invoke(
+        main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(out), "--model", "5pl"]
+    )
+    assert again.exit_code in (0, 3), again.output
+    first, second = run_dirs(out)
+    refused = mask(str(first), str(second), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert refused.exit_code == 2 and "processed twice" in refused.stderr
+    assert actions(first) == actions(second) == ["process"]
+    other = tmp_path / "other"
+    made = CliRunner().invoke(
+        main, ["process", str(EXAMPLE / "plate_002_rejected.csv"), "--out", str(other)]
+    )
+    assert made.exit_code == 3
+    (failing,) = run_dirs(other)
+    (failing / "review.js").write_text("window.IL6_REVIEW = {};\n")  # a changed run
+    refused = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert refused.exit_code == 2 and "review.js" in refused.stderr
+    assert actions(first) == ["process"]  # the good run was not masked either
+    (failing / "review.js").write_text('window.IL6_REVIEW = {"status": "unreviewed"};\n')
+    both = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert both.exit_code == 3, both.output  # the failing plate still fails its rules
+    assert actions(first) == actions(failing) == ["process", "mask"]

@@ -114,6 +114,10 @@ def append_entry(folder: Path, entry: dict[str, Any], *, stamp: bool = True) -> 
     """
     folder = Path(folder)
     path = folder / AUDIT_FILE
+    if not path.is_file() and entry.get("action") != "process":
+        raise RunChanged(
+            "audit.jsonl is missing: the run's history cannot be continued", path=folder
+        )
     with path.open("a+", encoding="utf-8") as fh:
         _lock(fh)
         fh.seek(0)
