@@ -527,6 +527,6 @@ def test_append_entry_continues_only_a_log_that_exists_and_links_every_entry(run
     assert audit.read_chain(run)[-1] == entry
     assert audit.review_state(audit.read_chain(run))["status"] == "accepted"
     delete_log(run)
-    with pytest.raises(RunChanged, match="audit.jsonl is missing"):
+    with pytest.raises(RunChanged, match=r"audit\.jsonl is missing"):
         audit.append_entry(run, {"action": "comment", "by": "Wu", "reason": "x"})
     assert not (run / AUDIT_FILE).exists()
