@@ -377,7 +377,7 @@ def test_verify_names_another_version_and_compares_within_the_tolerance(run, mon
     monkeypatch.setattr(verify, "__version__", "9.9.9")
     out = cli("verify", run)
     assert out.exit_code == 0, out.output
-    assert "made by il6assay 0.1.0, recomputed by 9.9.9" in out.output and "0.1%" in out.output
+    assert "made with il6assay 0.1.0, recomputed by 9.9.9" in out.output and "0.1%" in out.output
     with (run / "results.csv").open(encoding="utf-8-sig") as fh:
         p05 = float(next(r for r in csv.DictReader(fh) if r["sample"] == "P05")["conc_pg_ml"])
     edit_result(run, value=repr(p05 * 1.0005), columns=("conc_pg_ml",))  # 0.05 %: the same
@@ -387,6 +387,22 @@ def test_verify_names_another_version_and_compares_within_the_tolerance(run, mon
     rehash_everything(run)
     out = cli("verify", run)
     assert out.exit_code == 1 and "results.csv, P05, conc_pg_ml" in out.output
+
+
+def test_another_numerical_library_version_is_named_and_compared_within_the_tolerance(
+    run, monkeypatch
+):
+    from il6assay.record import outputs
+
+    real = outputs.library_versions()
+    monkeypatch.setattr(outputs, "library_versions", lambda: {**real, "scipy": "99.0"})
+    out = cli("verify", run)
+    assert out.exit_code == 0, out.output
+    assert f"scipy {real['scipy']}, recomputed with 99.0" in out.output
+    edit_result(run, value="999")
+    rehash_everything(run)
+    out = cli("verify", run)
+    assert out.exit_code == 1 and "results.csv, P05, conc_pg_ml: recorded '999'" in out.output
 
 
 def test_an_edited_workbook_is_found_by_another_version_too(run, monkeypatch):

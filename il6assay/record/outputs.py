@@ -126,6 +126,11 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+def library_versions() -> dict[str, str]:
+    """Python's and the numerical libraries' versions, as run.json records them."""
+    return _library_versions()
+
+
 def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
     """Byte-for-byte, read-only copies of the files that made the run, with their hashes.
 

@@ -5,14 +5,16 @@ chain, the review; ``il6assay.record.folder.open_run``), then processes the
 plate again from ``inputs/`` with the recorded settings and writes every
 output again into a scratch folder, and requires the same:
 
-- with the same il6assay version: results.csv, dilutions.csv, wells.csv and
+- with the same il6assay, Python and library versions (run.json's
+  ``version`` and ``libraries``): results.csv, dilutions.csv, wells.csv and
   curve.json byte for byte, results.xlsx's sheets (every part of the workbook
   but its creation time), report.html (but plotly's random element ids), and
   run.json's verdict, plate, reads, kit lot, warnings and settings; the
   folder's name is the run id its inputs and first settings give;
-- with another version (said in a note): the same columns, rows, flags,
-  censored results and verdict, and every number within ``REL_TOLERANCE``
-  (relative); the report and workbook are then not compared.
+- when any of those versions differs (said in a note): the same columns,
+  rows, flags, censored results and verdict, and every number within
+  ``REL_TOLERANCE`` (relative), results.xlsx cell by cell; the report is
+  then not compared.
 
 Only masking changes settings, so the settings must be those of the first
 (processing) entry of the audit log with the masked wells its mask entries
@@ -123,11 +125,12 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
     record, entries = folder.record, folder.entries
     differences: list[str] = []
     notes: list[str] = []
-    same_version = record["version"] == __version__
-    if not same_version:
+    changed = _changed_versions(record)
+    same_version = not changed
+    if changed:
         notes.append(
-            f"made by il6assay {record['version']}, recomputed by {__version__}: numbers "
-            f"compared within {REL_TOLERANCE:.1%}; report.html and results.xlsx not compared"
+            f"made with {', '.join(changed)}: numbers compared within {REL_TOLERANCE:.1%}, "
+            "results.xlsx cell by cell, report.html not compared"
         )
     if record["run_id"] != folder.path.name:
         differences.append(
@@ -153,7 +156,7 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
         run = reprocess(folder, settings)
     except InputError as err:
         return [*differences, f"the inputs no longer process: {err.message}"], notes
-    if same_version:
+    if record["version"] == __version__:  # the run id hashes il6assay's version too
         from il6assay.run import make_run_id
 
         original = make_run_id(replace(run, settings=first))
@@ -186,6 +189,21 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return differences, notes
+
+
+def _changed_versions(record: dict[str, Any]) -> list[str]:
+    """What differs between the tools that made the run and these: il6assay, Python, libraries."""
+    from il6assay.record.outputs import library_versions
+
+    out = []
+    if record["version"] != __version__:
+        out.append(f"il6assay {record['version']}, recomputed by {__version__}")
+    now = library_versions()
+    for name, version in sorted(now.items()):
+        was = record["libraries"].get(name)
+        if was != version:
+            out.append(f"{name} {was or 'unknown'}, recomputed with {version}")
+    return out
 
 
 def _masked_by_the_log(entries: list[dict[str, Any]]) -> tuple[str, ...]:
