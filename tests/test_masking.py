@@ -14,6 +14,11 @@ from il6assay.record.audit import read_entries
 from tests.conftest import EXAMPLE, run_dirs
 
 
+def actions(folder: Path) -> list[str]:
+    """The actions of a run's audit log, oldest first (the first is always the processing)."""
+    return [e["action"] for e in read_entries(folder)]
+
+
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     result = CliRunner().invoke(
@@ -47,7 +52,7 @@ def test_masking_a_sample_replicate_keeps_its_read_and_recomputes_from_the_other
         after["od_mean"]
     ) == pytest.approx(float(wells["E5"]["od"]))
     assert after["result"] != before["result"]
-    (entry,) = read_entries(run_dir)
+    (_, entry) = read_entries(run_dir)
     assert entry["action"] == "mask" and entry["by"] == "Lin" and entry["reason"] == "bubble"
     assert entry["wells"] == ["E4"] and entry["time_utc"].endswith("+00:00")
     assert entry["os_account"]
@@ -65,7 +70,7 @@ def test_masking_a_standard_refits_the_curve_and_logs_the_parameters(run_dir):
     curve_after = json.loads((run_dir / "curve.json").read_text())["fit"]
     assert curve_after["n_points"] == 15
     assert curve_after["params"] != curve_before
-    (entry,) = read_entries(run_dir)
+    (_, entry) = read_entries(run_dir)
     assert {"curve a", "curve b", "curve c", "curve d"} <= {c["what"] for c in entry["changes"]}
 
 
@@ -79,7 +84,7 @@ def test_unmask_restores_the_original_results_and_both_steps_are_logged(run_dir)
     )
     assert result.exit_code == 0, result.output
     assert (run_dir / "results.csv").read_bytes() == original
-    assert [e["action"] for e in read_entries(run_dir)] == ["mask", "unmask"]
+    assert actions(run_dir) == ["process", "mask", "unmask"]
 
 
 @pytest.mark.parametrize(
@@ -122,3 +127,31 @@ def test_a_run_edited_by_hand_is_refused_naming_the_file(run_dir):
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     result = mask(str(tmp_path), "--well", "E4", "--reason", "bubble", "--by", "Lin")
     assert result.exit_code == 2 and "not an il6assay run folder" in result.stderr
+
+
+def test_masking_several_runs_checks_them_all_first_and_refuses_two_runs_of_one_plate(
+    run_dir, tmp_path
+):
+    out = run_dir.parent
+    again = CliRunner().invoke(
+        main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(out), "--model", "5pl"]
+    )
+    assert again.exit_code in (0, 3), again.output
+    first, second = run_dirs(out)
+    refused = mask(str(first), str(second), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert refused.exit_code == 2 and "processed twice" in refused.stderr
+    assert actions(first) == actions(second) == ["process"]
+    other = tmp_path / "other"
+    made = CliRunner().invoke(
+        main, ["process", str(EXAMPLE / "plate_002_rejected.csv"), "--out", str(other)]
+    )
+    assert made.exit_code == 3
+    (failing,) = run_dirs(other)
+    (failing / "review.js").write_text("window.IL6_REVIEW = {};\n")  # a changed run
+    refused = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert refused.exit_code == 2 and "review.js" in refused.stderr
+    assert actions(first) == ["process"]  # the good run was not masked either
+    (failing / "review.js").write_text('window.IL6_REVIEW = {"status": "unreviewed"};\n')
+    both = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert both.exit_code == 3, both.output  # the failing plate still fails its rules
+    assert actions(first) == actions(failing) == ["process", "mask"]

@@ -19,6 +19,11 @@ def process(export: Path, out: Path) -> Path:
     return next(d for d in run_dirs(out) if d.name.startswith(export.stem))
 
 
+def actions(folder: Path) -> list[str]:
+    """The actions of a run's audit log, oldest first (the first is always the processing)."""
+    return [e["action"] for e in read_entries(folder)]
+
+
 @pytest.fixture
 def accepted_run(tmp_path) -> Path:
     return process(EXAMPLE / "plate_001.xlsx", tmp_path / "out")
@@ -36,7 +41,7 @@ def cli(*args: str):
 def test_accepting_a_passing_plate_is_recorded_in_log_run_json_and_report(accepted_run):
     result = cli("review", str(accepted_run), "--accept", "--by", "Lin Wei", "--reason", "QC ok")
     assert result.exit_code == 0, result.output
-    (entry,) = read_entries(accepted_run)
+    (_, entry) = read_entries(accepted_run)
     assert entry["action"] == "review-accept" and entry["by"] == "Lin Wei"
     assert entry["reason"] == "QC ok" and entry["override"] is False
     assert entry["time_utc"].endswith("+00:00") and entry["os_account"]
@@ -52,19 +57,19 @@ def test_rejecting_is_recorded_too(accepted_run):
         == 0
     )
     assert json.loads((accepted_run / "run.json").read_text())["review"]["status"] == "rejected"
-    assert read_entries(accepted_run)[0]["action"] == "review-reject"
+    assert read_entries(accepted_run)[1]["action"] == "review-reject"
 
 
 def test_accepting_a_failing_plate_needs_override_and_a_reason(failing_run):
     refused = cli("review", str(failing_run), "--accept", "--by", "Lin", "--reason", "looks fine")
     assert refused.exit_code == 2 and "--override" in refused.stderr
-    assert read_entries(failing_run) == []
+    assert actions(failing_run) == ["process"]
     ok = cli(
         "review", str(failing_run), "--accept", "--override",
         "--by", "Lin", "--reason", "S3/S4 swap documented; samples re-run elsewhere",
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
-    (entry,) = read_entries(failing_run)
+    (_, entry) = read_entries(failing_run)
     assert entry["override"] is True and entry["verdict_by_rules"] == "rejected"
     assert json.loads((failing_run / "run.json").read_text())["review"]["override"] is True
 
@@ -79,12 +84,13 @@ def test_masking_after_review_returns_the_run_to_unreviewed_and_says_so(accepted
     record = json.loads((accepted_run / "run.json").read_text())
     assert record["review"]["status"] == "unreviewed"
     assert '"status": "unreviewed"' in (accepted_run / "review.js").read_text()
-    review, mask = read_entries(accepted_run)
+    _, review, mask = read_entries(accepted_run)
     assert review["action"] == "review-accept"
     assert mask["action"] == "mask" and mask["review_before"] == "accepted"
     again = cli("review", str(accepted_run), "--accept", "--by", "Lin", "--reason", "re-checked")
     assert again.exit_code == 0
-    assert [e["action"] for e in read_entries(accepted_run)] == [
+    assert actions(accepted_run) == [
+        "process",
         "review-accept",
         "mask",
         "review-accept",
@@ -101,7 +107,7 @@ def test_editing_any_output_by_hand_makes_accept_refuse_naming_the_file(accepted
     result = cli("review", str(accepted_run), "--accept", "--by", "Lin", "--reason", "ok")
     assert result.exit_code == 2
     assert f"{name} was changed after processing" in result.stderr
-    assert read_entries(accepted_run) == []
+    assert actions(accepted_run) == ["process"]
 
 
 @pytest.mark.parametrize(
@@ -118,7 +124,7 @@ def test_review_without_name_reason_or_decision_is_refused(accepted_run, args, n
     result = cli("review", str(accepted_run), *args)
     assert result.exit_code == 2 and needle in result.stderr
     assert "Traceback" not in result.output
-    assert read_entries(accepted_run) == []
+    assert actions(accepted_run) == ["process"]
 
 
 def test_review_of_a_folder_that_is_not_a_run_is_refused(tmp_path):
@@ -131,7 +137,7 @@ def test_status_lists_runs_with_verdict_review_and_integrity(accepted_run, tmp_p
     cli("review", str(accepted_run), "--accept", "--by", "Lin", "--reason", "ok")
     (failing / "wells.csv").write_text("tampered")
     result = cli("status", str(accepted_run.parent), "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one run is changed
     rows = {r["plate_id"]: r for r in json.loads(result.stdout)}
     ok = rows["plate_001"]
     assert ok["verdict"] == "accepted" and ok["review"] == "accepted" and ok["integrity"] == "ok"
@@ -139,4 +145,4 @@ def test_status_lists_runs_with_verdict_review_and_integrity(accepted_run, tmp_p
     assert bad["verdict"] == "rejected" and bad["review"] == "unreviewed"
     assert "wells.csv was changed" in bad["integrity"]
     text = cli("status", str(accepted_run))
-    assert "review: accepted by Lin" in text.output
+    assert text.exit_code == 0 and "review: accepted by Lin" in text.output

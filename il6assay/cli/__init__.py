@@ -139,85 +139,6 @@ def _summary(run: Any, folder: Path) -> dict[str, Any]:
     }
 
 
-def _mask_command(unmask: bool):
-    action = "unmask" if unmask else "mask"
-
-    @click.argument("run_dir", type=click.Path(path_type=Path))
-    @click.option("--well", "wells", multiple=True, help=f"Well to {action} (repeat for several).")
-    @click.option("--reason", default="", help="Why (required; kept in the audit log).")
-    @click.option("--by", "by", default="", help="Who decides (required; kept in the audit log).")
-    def command(run_dir: Path, wells: tuple[str, ...], reason: str, by: str) -> None:
-        from il6assay.errors import InputError
-        from il6assay.record.masking import mask_wells
-
-        try:
-            run, entry = mask_wells(run_dir, list(wells), reason, by, unmask=unmask)
-        except InputError as err:
-            _fail(err)
-        click.echo(
-            f"{run_dir}: {action}ed {', '.join(entry['wells'])}; refitted; "
-            f"{len(entry['changes'])} value(s) changed (audit.jsonl)",
-            err=True,
-        )
-        if entry["review_before"] != "unreviewed":
-            click.echo(f"{run_dir}: was {entry['review_before']}, now unreviewed", err=True)
-        click.echo(f"{run.run_id}: {run.verdict}", err=True)
-        sys.exit(EXIT_ACCEPTED if run.accepted else EXIT_REJECTED)
-
-    command.__doc__ = (
-        f"{action.capitalize()} wells of RUN_DIR, refit, rewrite its outputs and log the change."
-    )
-    return command
-
-
-main.command(name="mask")(_mask_command(unmask=False))
-main.command(name="unmask")(_mask_command(unmask=True))
-
-
-@main.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--accept", "decision", flag_value="accept", help="Accept the plate's results.")
-@click.option("--reject", "decision", flag_value="reject", help="Reject the plate's results.")
-@click.option("--by", "by", default="", help="Reviewer's name (required).")
-@click.option("--reason", default="", help="Why (required; kept in the audit log).")
-@click.option("--override", is_flag=True, help="Accept a plate that fails the acceptance rules.")
-def review(run_dir: Path, decision: str | None, by: str, reason: str, override: bool) -> None:
-    """Accept or reject RUN_DIR as QC; recorded in its audit log, run.json and report."""
-    from il6assay.errors import InputError
-    from il6assay.record.review import review_run
-
-    try:
-        if decision is None:
-            raise InputError("say --accept or --reject", path=run_dir)
-        entry = review_run(run_dir, decision, by, reason, override=override)
-    except InputError as err:
-        _fail(err)
-    note = " (override of the acceptance rules)" if entry["override"] else ""
-    click.echo(f"{run_dir}: {entry['review_after']} by {entry['by']}{note}", err=True)
-
-
-@main.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
-def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
-    """List runs (or the runs in a results folder) with verdict, review and integrity."""
-    from il6assay.errors import InputError
-    from il6assay.record.review import expand_runs, run_status
-
-    try:
-        rows = [run_status(p) for p in expand_runs(list(run_dirs))]
-    except InputError as err:
-        _fail(err)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for r in rows:
-        who = f" by {r['reviewed_by']}" if r["reviewed_by"] else ""
-        flag = " OVERRIDE" if r["override"] else ""
-        check = "" if r["integrity"] == "ok" else f"  CHANGED: {r['integrity']}"
-        click.echo(f"{r['run_id']}  rules: {r['verdict']}  review: {r['review']}{who}{flag}{check}")
-
-
 @main.command()
 def readers() -> None:
     """List the export formats il6assay reads."""
@@ -293,3 +214,7 @@ def export_document(parsed: Any) -> dict[str, Any]:
 from il6assay.cli.db import register as _register_db  # noqa: E402
 
 _register_db(main)
+
+from il6assay.cli.record import register as _register_record  # noqa: E402
+
+_register_record(main)

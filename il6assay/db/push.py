@@ -2,8 +2,10 @@
 
 Rules (docs/database.md):
 
-- only a run whose review status is "accepted" is pushed, after ``open_run``
-  has checked every output and input copy against its recorded SHA-256;
+- only a run whose review status is "accepted" is pushed, after ``verified_run``
+  has checked every file against its recorded SHA-256, the audit chain and the
+  review it records, and processed the plate again from its inputs to the same
+  results, flags and verdict (``il6assay.record.verify``);
 - one transaction per run: the run, its curve, wells, results, dilution rows
   and audit rows land together or not at all;
 - a run already stored (same run id, same outputs) is a no-op that says so;
@@ -54,7 +56,8 @@ from il6assay.plate.samples import clean_label, spelling_key
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
 from il6assay.record.audit import now_utc, os_account
-from il6assay.record.folder import RunFolder, open_run
+from il6assay.record.folder import RunFolder
+from il6assay.record.verify import verified_run
 
 ATTEMPTS = 3  # a push that lost a race (unique key taken meanwhile) is retried from scratch
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -125,7 +128,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def load_run(run_dir: str | Path) -> RunData:
     """A run folder ready to push: hashes verified, review accepted, study IDs spelled one way."""
-    folder = open_run(run_dir)
+    folder = verified_run(run_dir)  # hashes, audit chain, review, and recomputed from inputs/
     review = folder.record.get("review") or {}
     status = review.get("status", "unreviewed")
     if status != "accepted":

@@ -1,29 +1,43 @@
 """A processed run on disk: open it, check it against its record, process it again.
 
-``open_run`` refuses a folder whose outputs or input copies no longer match the
-SHA-256 recorded in run.json; ``reprocess`` runs the plate again from the
-folder's own ``inputs/`` copies, as masking (and verification) need.
+``open_run`` refuses a folder that is not what il6assay wrote: run.json that
+does not match its schema (``il6assay.record.schema``), any file of the run
+as the tool defines it (every output, review.js, every input copy, the audit
+log) missing or different from its recorded SHA-256, an audit log whose
+chain is broken or that does not end at the run as it is now, and a review
+in run.json or review.js that the log does not say. ``reprocess`` runs the
+plate again from the folder's own ``inputs/`` copies, as masking and
+verification (``il6assay.record.verify``) need.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
+from il6assay.record.audit import AUDIT_FILE, read_chain, review_state
+from il6assay.record.schema import (
+    RECORD_FILE,
+    REVIEW_JS,
+    RunChanged,
+    content_files,
+    load_record,
+    output_files,
+)
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
 
 
 @dataclass
 class RunFolder:
-    """A processed run on disk: its folder and run.json."""
+    """A processed run on disk: its folder, run.json and verified audit log."""
 
     path: Path
     record: dict[str, Any]
+    entries: list[dict[str, Any]] = field(default_factory=list)
 
     def input_copy(self, kind: str) -> Path | None:
         """The run's own copy of its export, layout or sample sheet."""
@@ -31,33 +45,86 @@ class RunFolder:
         return self.path / entries[0]["copy"] if entries else None
 
 
-def open_run(path: str | Path) -> RunFolder:
-    """A run folder, checked: run.json present and every output as recorded."""
-    folder = Path(path)
-    record_path = folder / "run.json"
-    if not record_path.is_file():
-        raise InputError("not an il6assay run folder (no run.json)", path=folder)
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"run.json is not valid JSON ({err})", path=folder) from None
-    for name, digest in record.get("outputs_sha256", {}).items():
+def check_files(folder: Path, record: dict[str, Any]) -> None:
+    """Every output and input copy the tool defines for this run: present and as recorded."""
+    recorded = record["outputs_sha256"]
+    expected = output_files(record)
+    for name in sorted(set(recorded) - set(expected)):
+        raise RunChanged(f"run.json's outputs_sha256 names {name}, which il6assay does not write")
+    for name in expected:
         target = folder / name
-        if not target.is_file():
-            raise InputError(f"{name} is missing from the run folder", path=folder)
-        if sha256_file(target) != digest:
-            raise InputError(
-                f"{name} was changed after processing (its SHA-256 no longer matches run.json)",
-                path=folder,
+        if name not in recorded:
+            raise RunChanged(
+                f"run.json's outputs_sha256 has no entry for {name} "
+                "(every output must be recorded; the entry was removed)"
             )
-    for kind, entries in record.get("inputs", {}).items():
+        if not target.is_file():
+            raise RunChanged(f"{name} is missing from the run folder")
+        if sha256_file(target) != recorded[name]:
+            raise RunChanged(
+                f"{name} was changed after processing (its SHA-256 no longer matches run.json)"
+            )
+    for kind, entries in record["inputs"].items():
         for entry in entries:
             copy = folder / entry["copy"]
             if not copy.is_file() or sha256_file(copy) != entry["sha256"]:
-                raise InputError(
-                    f"input copy {entry['copy']} ({kind}) is missing or changed", path=folder
-                )
-    return RunFolder(folder, record)
+                raise RunChanged(f"input copy {entry['copy']} ({kind}) is missing or changed")
+    allowed = {*content_files(record), RECORD_FILE, AUDIT_FILE}
+    if record.get("report") is not None:
+        allowed.add(REVIEW_JS)
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_dir() or name in allowed or _litter(path.relative_to(folder).parts):
+            continue
+        raise RunChanged(f"{name} is not a file of an il6assay run (added after processing)")
+
+
+# What operating systems and file browsers leave in folders: never a run's content.
+OS_LITTER = ("Thumbs.db", "desktop.ini")
+
+
+def _litter(parts: tuple[str, ...]) -> bool:
+    return any(p.startswith(".") for p in parts) or parts[-1] in OS_LITTER
+
+
+def check_review(folder: Path, record: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """run.json's review and review.js must say what the audit log says."""
+    derived = review_state(entries)
+    if record["review"] != derived:
+        raise RunChanged(
+            f"run.json's review ({_said(record['review'])}) is not what audit.jsonl records "
+            f"({_said(derived)})"
+        )
+    if record.get("report") is None:
+        return
+    from il6assay.record.report import review_js
+
+    path = folder / REVIEW_JS
+    if not path.is_file():
+        raise RunChanged(f"{REVIEW_JS} is missing from the run folder")
+    if path.read_bytes() != review_js(derived).encode("utf-8"):
+        raise RunChanged(
+            f"{REVIEW_JS} (what the report shows and runs) is not what audit.jsonl records "
+            f"({_said(derived)}): it was rewritten"
+        )
+
+
+def _said(review: dict[str, Any]) -> str:
+    status = str(review.get("status"))
+    return f"{status} by {review['by']}" if review.get("by") else status
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """A run folder, checked: run.json, every file, the audit chain and the review agree."""
+    folder = Path(path)
+    record = load_record(folder)
+    try:
+        check_files(folder, record)
+        entries = read_chain(folder, record)
+        check_review(folder, record, entries)
+    except InputError as err:
+        raise err.at(folder) from None
+    return RunFolder(folder, record, entries)
 
 
 def reprocess(folder: RunFolder, settings: Settings) -> Run:

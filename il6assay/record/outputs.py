@@ -130,6 +130,11 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+def library_versions() -> dict[str, str]:
+    """Python's and the numerical libraries' versions, as run.json records them."""
+    return _library_versions()
+
+
 def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
     """Byte-for-byte, read-only copies of the files that made the run, with their hashes.
 
@@ -230,6 +235,9 @@ def write_run(
     plotly_made: Path | None = None
     try:
         _write_all(run, tmp, report=report, standalone=standalone_report)
+        from il6assay.record.audit import append_entry
+
+        append_entry(tmp, process_entry(run))  # the first link of the run's audit chain
         if report and not standalone_report:
             # The shared plotly.js copy only once the run folder is whole: a refused
             # run leaves nothing behind in --out.
@@ -284,6 +292,22 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
     _write_json(folder / "run.json", doc)
 
 
+def render_outputs(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+    """Write every file of a run folder into ``folder`` (no audit log): as verification needs."""
+    _write_all(run, folder, report=report, standalone=standalone)
+
+
+def process_entry(run: Run) -> dict[str, Any]:
+    """The audit log's first entry: the run as processed (its content hash is added)."""
+    return {
+        "action": "process",
+        "run_id": run.run_id,
+        "settings": run.settings.to_dict(),
+        "verdict_by_rules": "accepted" if run.accepted else "rejected",
+        "review_after": "unreviewed",
+    }
+
+
 def _report_record(standalone: bool) -> dict[str, str]:
     from il6assay.record.report import plotly_js_name
 
@@ -295,6 +319,7 @@ def _report_record(standalone: bool) -> dict[str, str]:
 def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
     """run.json: provenance of every number in the folder."""
     return {
+        "run_folder_format": 2,  # il6assay.record.schema.RUN_FOLDER_FORMAT: hash-chained log
         "run_id": run.run_id,
         "tool": "il6assay",
         "version": __version__,

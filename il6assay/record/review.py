@@ -4,7 +4,9 @@ The decision goes into the run's append-only audit log (time in UTC, the
 name given, the operating-system account, the action, the reason, and the
 SHA-256 of every output reviewed), into run.json ("review") and into
 review.js, which the report shows. A run whose outputs no longer match their
-hashes is refused (the file is named): a reviewer must see what is recorded.
+hashes, or whose audit chain is broken, is refused (naming what differs): a
+reviewer must see what is recorded. run.json's review and review.js are
+derived from the entry as written, and must agree with the chain.
 Accepting a plate that fails the acceptance rules needs ``override`` and a
 reason. Masking a well afterwards returns the run to "unreviewed".
 """
@@ -17,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.record.audit import append_entry, now_utc, os_account
+from il6assay.record.audit import append_entry, chain_head, now_utc, os_account, review_of
 from il6assay.record.folder import RunFolder, open_run
+from il6assay.record.schema import LegacyRunFolder, RunChanged, load_record
 
 DECISIONS = ("accept", "reject")
 
@@ -27,6 +30,22 @@ def review_run(
     run_dir: str | Path, decision: str, by: str, reason: str, *, override: bool = False
 ) -> dict[str, Any]:
     """Record an accept/reject decision for a run; returns the audit entry."""
+    folder, entry = _prepare(run_dir, decision, by, reason, override)
+    return _record(folder, entry)
+
+
+def review_runs(
+    run_dirs: list[Path], decision: str, by: str, reason: str, *, override: bool = False
+) -> list[dict[str, Any]]:
+    """Record one decision for several runs: every run is checked before any is recorded."""
+    prepared = [_prepare(d, decision, by, reason, override) for d in run_dirs]
+    return [_record(folder, entry) for folder, entry in prepared]
+
+
+def _prepare(
+    run_dir: str | Path, decision: str, by: str, reason: str, override: bool
+) -> tuple[RunFolder, dict[str, Any]]:
+    """The checked run and the audit entry a decision on it would add."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     folder = open_run(run_dir)
@@ -37,9 +56,9 @@ def review_run(
     record = folder.record
     if override and decision != "accept":
         raise InputError("--override applies to --accept only", path=folder.path)
-    if decision == "accept" and not record.get("accepted") and not override:
+    if decision == "accept" and not record["accepted"] and not override:
         raise InputError(
-            f"the plate fails the acceptance rules ({record.get('verdict', 'rejected')}); "
+            f"the plate fails the acceptance rules ({record['verdict']}); "
             "accepting it needs --override and a reason",
             path=folder.path,
         )
@@ -49,66 +68,80 @@ def review_run(
         "by": by.strip(),
         "reason": reason.strip(),
         "override": bool(override),
-        "verdict_by_rules": "accepted" if record.get("accepted") else "rejected",
-        "review_before": record.get("review", {}).get("status", "unreviewed"),
+        "verdict_by_rules": "accepted" if record["accepted"] else "rejected",
+        "review_before": record["review"]["status"],
         "review_after": status,
-        "outputs_sha256": record.get("outputs_sha256", {}),
+        "outputs_sha256": record["outputs_sha256"],
+        # The log as checked: if another command appends meanwhile, this entry is refused.
+        "prev_sha256": chain_head(folder.entries),
     }
-    _record(folder, entry, status)
-    return entry
+    return folder, entry
 
 
-def _record(folder: RunFolder, entry: dict[str, Any], status: str) -> None:
-    """Stage run.json and review.js, append the audit entry, then swap both in."""
+def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
+    """Stage run.json and review.js, append the audit entry, then swap both in.
+
+    run.json's review and review.js are derived from the entry as written
+    (``review_of``), so they say exactly what the audit log says.
+    """
     from il6assay.record.report import review_js
 
     staged: list[tuple[Path, Path]] = []
     try:
         written = {"time_utc": now_utc(), "os_account": os_account(), **entry}
-        review = {
-            "status": status,
-            "by": written["by"],
-            "reason": written["reason"],
-            "time_utc": written["time_utc"],
-            "os_account": written["os_account"],
-            "override": written["override"],
-        }
+        review = review_of(written)
         record = dict(folder.record, review=review)
-        for name, text in (
-            ("run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
-            ("review.js", review_js(review)),
-        ):
+        texts = [("run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")]
+        if record.get("report") is not None:
+            texts.append(("review.js", review_js(review)))
+        for name, text in texts:
             tmp = folder.path / f".{name}.partial"
             tmp.write_text(text, encoding="utf-8")
             staged.append((tmp, folder.path / name))
-        append_entry(folder.path, written, stamp=False)
+        full = append_entry(folder.path, written, stamp=False)
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+    return full
 
 
 def run_status(path: str | Path) -> dict[str, Any]:
-    """One run's verdict, review state and integrity, for ``il6assay status``."""
+    """One run's verdict, review state and integrity, for ``il6assay status``.
+
+    A malformed run.json is an InputError (exit 2); a changed run, a broken
+    chain or a run folder too old to check is reported in ``integrity``.
+    """
     folder = Path(path)
-    record_path = folder / "run.json"
-    if not record_path.is_file():
-        raise InputError("not an il6assay run folder (no run.json)", path=folder)
-    record = json.loads(record_path.read_text(encoding="utf-8"))
+    try:
+        record = load_record(folder)
+    except LegacyRunFolder as err:
+        return {
+            "run_dir": str(folder),
+            "run_id": folder.name,
+            "plate_id": None,
+            "verdict": "unknown",
+            "failed": None,
+            "review": "unknown",
+            "reviewed_by": None,
+            "reviewed_utc": None,
+            "override": False,
+            "integrity": err.message,
+        }
     try:
         open_run(folder)
         integrity = "ok"
-    except InputError as err:
+    except RunChanged as err:
         integrity = err.message
-    review = record.get("review", {})
+    review = record["review"]
     return {
         "run_dir": str(folder),
-        "run_id": record.get("run_id"),
-        "plate_id": record.get("export", {}).get("plate_id"),
-        "verdict": "accepted" if record.get("accepted") else "rejected",
-        "failed": record.get("verdict"),
-        "review": review.get("status", "unreviewed"),
+        "run_id": record["run_id"],
+        "plate_id": record["export"]["plate_id"],
+        "verdict": "accepted" if record["accepted"] else "rejected",
+        "failed": record["verdict"],
+        "review": review["status"],
         "reviewed_by": review.get("by"),
         "reviewed_utc": review.get("time_utc"),
         "override": review.get("override", False),
@@ -116,17 +149,38 @@ def run_status(path: str | Path) -> dict[str, Any]:
     }
 
 
-def expand_runs(paths: list[Path]) -> list[Path]:
-    """Run folders named directly, or found one level inside a results folder."""
+def expand_runs(
+    paths: list[Path], *, folders_of_runs: bool = True, one_per_plate: bool = False
+) -> list[Path]:
+    """Run folders named directly, or (``folders_of_runs``) found one level inside a folder.
+
+    With ``one_per_plate``, naming two runs of the same plate (the same export
+    and plate id, processed twice, as ``runs/plate_001-*`` can match) is
+    refused, naming both: the command must be told which run is meant.
+    """
     found: list[Path] = []
     for p in paths:
         if (p / "run.json").is_file():
             found.append(p)
-        elif p.is_dir():
+        elif p.is_dir() and folders_of_runs:
             inner = sorted(q for q in p.iterdir() if (q / "run.json").is_file())
             if not inner:
                 raise InputError("neither a run folder nor a folder of runs", path=p)
             found += inner
+        elif p.is_dir():
+            raise InputError("not an il6assay run folder (no run.json)", path=p)
         else:
             raise InputError("no such folder", path=p)
+    found = list(dict.fromkeys(found))
+    if one_per_plate:
+        seen: dict[tuple[str, str | None], Path] = {}
+        for p in found:
+            record = load_record(p)
+            plate = (record["inputs"]["export"][0]["sha256"], record["export"]["plate_id"])
+            if plate in seen:
+                raise InputError(
+                    f"{seen[plate]} and {p} are the same plate ({plate[1] or 'its export'}) "
+                    "processed twice; name the one run you mean"
+                )
+            seen[plate] = p
     return found

@@ -1,0 +1,155 @@
+"""The run-folder commands: ``mask``, ``unmask``, ``review``, ``status`` and ``verify``.
+
+Only click is imported here; each command imports what it needs when it runs.
+``register(main)`` adds them to the ``il6assay`` group. Each takes one or
+more run folders (a shell glob such as ``runs/plate_001-*`` included). Those
+that write (mask, unmask, review) refuse two runs of the same plate in one
+call, naming both, and check every run before changing any; status and
+verify report on each run named (or each run in a folder of runs).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK = 0
+EXIT_CHANGED = 1
+EXIT_BAD_INPUT = 2
+EXIT_REJECTED = 3
+
+
+def _fail(err: Exception) -> None:
+    click.echo(f"il6assay: {err}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _mask_command(unmask: bool):  # returns the command's function, before click wraps it
+    action = "unmask" if unmask else "mask"
+
+    @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.option("--well", "wells", multiple=True, help=f"Well to {action} (repeat for several).")
+    @click.option("--reason", default="", help="Why (required; kept in the audit log).")
+    @click.option("--by", "by", default="", help="Who decides (required; kept in the audit log).")
+    def command(run_dirs: tuple[Path, ...], wells: tuple[str, ...], reason: str, by: str) -> None:
+        from il6assay.errors import InputError
+        from il6assay.record.folder import open_run
+        from il6assay.record.masking import mask_wells
+        from il6assay.record.review import expand_runs
+
+        accepted = True
+        try:
+            folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
+            for folder in folders:  # every run checked before any is rewritten
+                open_run(folder)
+            for folder in folders:
+                run, entry = mask_wells(folder, list(wells), reason, by, unmask=unmask)
+                click.echo(
+                    f"{folder}: {action}ed {', '.join(entry['wells'])}; refitted; "
+                    f"{len(entry['changes'])} value(s) changed (audit.jsonl)",
+                    err=True,
+                )
+                if entry["review_before"] != "unreviewed":
+                    click.echo(f"{folder}: was {entry['review_before']}, now unreviewed", err=True)
+                click.echo(f"{run.run_id}: {run.verdict}", err=True)
+                accepted = accepted and run.accepted
+        except InputError as err:
+            _fail(err)
+        sys.exit(EXIT_OK if accepted else EXIT_REJECTED)
+
+    command.__doc__ = (
+        f"{action.capitalize()} wells of each RUN_DIR, refit, rewrite its outputs and log the "
+        "change."
+    )
+    return command
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--accept", is_flag=True, help="Accept the plate's results.")
+@click.option("--reject", is_flag=True, help="Reject the plate's results.")
+@click.option("--by", "by", default="", help="Reviewer's name (required).")
+@click.option("--reason", default="", help="Why (required; kept in the audit log).")
+@click.option("--override", is_flag=True, help="Accept a plate that fails the acceptance rules.")
+def review(
+    run_dirs: tuple[Path, ...], accept: bool, reject: bool, by: str, reason: str, override: bool
+) -> None:
+    """Accept or reject each RUN_DIR as QC; recorded in its audit log, run.json and report."""
+    from il6assay.errors import InputError
+    from il6assay.record.review import expand_runs, review_runs
+
+    try:
+        if accept and reject:
+            raise InputError("--accept and --reject cannot be used together; say one")
+        if not (accept or reject):
+            raise InputError("say --accept or --reject", path=run_dirs[0])
+        folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
+        decision = "accept" if accept else "reject"
+        entries = review_runs(folders, decision, by, reason, override=override)
+    except InputError as err:
+        _fail(err)
+    for folder, entry in zip(folders, entries, strict=True):
+        note = " (override of the acceptance rules)" if entry["override"] else ""
+        click.echo(f"{folder}: {entry['review_after']} by {entry['by']}{note}", err=True)
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
+def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """List runs (or the runs in a results folder) with verdict, review and integrity.
+
+    Exit 1 when any run was changed, its audit chain is broken or it is too
+    old to check; 2 when a run.json is malformed.
+    """
+    from il6assay.errors import InputError
+    from il6assay.record.review import expand_runs, run_status
+
+    try:
+        rows = [run_status(p) for p in expand_runs(list(run_dirs))]
+    except InputError as err:
+        _fail(err)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            who = f" by {r['reviewed_by']}" if r["reviewed_by"] else ""
+            flag = " OVERRIDE" if r["override"] else ""
+            check = "" if r["integrity"] == "ok" else f"  CHANGED: {r['integrity']}"
+            click.echo(
+                f"{r['run_id']}  rules: {r['verdict']}  review: {r['review']}{who}{flag}{check}"
+            )
+    sys.exit(EXIT_OK if all(r["integrity"] == "ok" for r in rows) else EXIT_CHANGED)
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def verify(run_dirs: tuple[Path, ...]) -> None:
+    """Process each run again from its inputs/ and require the same results, flags and verdict.
+
+    Also checks every file against its hash, the audit chain and the review.
+    Exit 0 when every run is verified, 1 when any differs, 2 on bad input.
+    """
+    from il6assay.errors import InputError
+    from il6assay.record.review import expand_runs
+    from il6assay.record.verify import verify_run
+
+    try:
+        results = [verify_run(p) for p in expand_runs(list(run_dirs))]
+    except InputError as err:
+        _fail(err)
+    for result in results:
+        click.echo(result.message())
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_CHANGED)
+
+
+def register(main: click.Group) -> None:
+    """Add the run-folder commands to the ``il6assay`` group."""
+    main.command(name="mask")(_mask_command(unmask=False))
+    main.command(name="unmask")(_mask_command(unmask=True))
+    main.add_command(review)
+    main.add_command(status)
+    main.add_command(verify)

@@ -1,0 +1,396 @@
+"""Verification by recomputation: a run folder is what processing its own inputs gives.
+
+``verify_run`` opens the run (schema, every file against its hash, the audit
+chain, the review; ``il6assay.record.folder.open_run``), then processes the
+plate again from ``inputs/`` with the recorded settings and writes every
+output again into a scratch folder, and requires the same:
+
+- with the same il6assay, Python and library versions (run.json's
+  ``version`` and ``libraries``): results.csv, dilutions.csv, wells.csv and
+  curve.json byte for byte, results.xlsx's sheets (every part of the workbook
+  but its creation time), report.html (but plotly's random element ids), and
+  run.json's verdict, plate, reads, kit lot, warnings and settings; the
+  folder's name is the run id its inputs and first settings give;
+- when any of those versions differs (said in a note): the same columns,
+  rows, flags, censored results and verdict, and every number within
+  ``REL_TOLERANCE`` (relative), results.xlsx cell by cell; the report is
+  then not compared.
+
+Only masking changes settings, so the settings must be those of the first
+(processing) entry of the audit log with the masked wells its mask entries
+leave. An edited result, verdict or review thus fails whatever was done to
+the hashes: the hashes only say which file differs first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from il6assay import __version__
+from il6assay.errors import InputError
+from il6assay.plate.hashing import sha256_file
+from il6assay.record.audit import AUDIT_FILE
+from il6assay.record.folder import RunFolder, open_run, reprocess
+from il6assay.record.schema import RunChanged
+from il6assay.settings import Settings
+
+# Numbers recomputed by another il6assay version must agree to 0.1 % (results are
+# reported to 3 significant figures; a smaller change is not a different result).
+REL_TOLERANCE = 1e-3
+CSV_FILES = ("results.csv", "dilutions.csv", "wells.csv")
+# run.json fields that processing determines.
+RECORD_FIELDS = ("run_id", "accepted", "verdict", "kit_lot", "warnings", "allow_unmatched")
+EXPORT_FIELDS = ("format", "plate_id", "metadata", "reads", "read", "reference")
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_cache: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+
+
+@dataclass
+class Verification:
+    """One run's verification: what differs (nothing when verified) and notes."""
+
+    run_dir: Path
+    run_id: str
+    differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    folder: RunFolder | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the run folder is what its inputs give."""
+        return not self.differences
+
+    def message(self) -> str:
+        """One line for the terminal."""
+        if self.ok:
+            text = (
+                f"{self.run_dir}: verified (recomputed from inputs/: same results, flags, verdict)"
+            )
+        else:
+            text = f"{self.run_dir}: DIFFERS: {self.differences[0]}"
+            if len(self.differences) > 1:
+                text += f" (and {len(self.differences) - 1} more)"
+        return text + "".join(f"; note: {n}" for n in self.notes)
+
+
+def verify_run(path: str | Path) -> Verification:
+    """Check a run folder and recompute it from its inputs; differences are listed, not raised.
+
+    A run.json that is not a run record at all (malformed, not a run folder)
+    is an InputError, as for every command.
+    """
+    path = Path(path)
+    try:
+        folder = open_run(path)
+    except RunChanged as err:
+        return Verification(path, path.name, [err.message])
+    result = Verification(path, folder.record["run_id"], folder=folder)
+    key = (
+        str(path.resolve()),
+        folder.entries[-1]["content_sha256"],
+        sha256_file(path / AUDIT_FILE),
+    )
+    if key not in _cache:
+        _cache[key] = _recompute(folder)
+    differences, notes = _cache[key]
+    result.differences, result.notes = list(differences), list(notes)
+    report = folder.record.get("report")
+    if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
+        result.differences += _check_shared_plotly(path.parent, result.notes)
+    return result
+
+
+def verified_run(path: str | Path) -> RunFolder:
+    """The run folder, verified; a RunChanged naming the first difference otherwise (for push)."""
+    result = verify_run(path)
+    if not result.ok or result.folder is None:
+        raise RunChanged(
+            f"{result.differences[0]} (found by il6assay verify; the run cannot be pushed)",
+            path=path,
+        )
+    return result.folder
+
+
+def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
+    record, entries = folder.record, folder.entries
+    differences: list[str] = []
+    notes: list[str] = []
+    changed = _changed_versions(record)
+    same_version = not changed
+    if changed:
+        notes.append(
+            f"made with {', '.join(changed)}: numbers compared within {REL_TOLERANCE:.1%}, "
+            "results.xlsx cell by cell, report.html not compared"
+        )
+    if record["run_id"] != folder.path.name:
+        differences.append(
+            f"run.json's run_id {record['run_id']} is not the folder's name {folder.path.name}"
+        )
+    try:
+        settings = Settings.from_dict(record["settings"])
+        first = Settings.from_dict(entries[0].get("settings") or {})
+    except (TypeError, ValueError) as err:
+        return [f"run.json's settings are not settings il6assay writes ({err})"], notes
+    masked = _masked_by_the_log(entries)
+    if replace(settings, masked=()) != replace(first, masked=()):
+        differences.append(
+            "run.json's settings are not those the run was processed with "
+            "(only masking changes settings, and the audit log records it)"
+        )
+    if tuple(sorted(settings.masked)) != masked:
+        differences.append(
+            f"run.json's masked wells ({', '.join(settings.masked) or 'none'}) are not those "
+            f"the audit log records ({', '.join(masked) or 'none'})"
+        )
+    try:
+        run = reprocess(folder, settings)
+    except InputError as err:
+        return [*differences, f"the inputs no longer process: {err.message}"], notes
+    if record["version"] == __version__:  # the run id hashes il6assay's version too
+        from il6assay.run import make_run_id
+
+        original = make_run_id(replace(run, settings=first))
+        if original != folder.path.name:
+            differences.append(
+                f"the folder's name {folder.path.name} is not the run id its input copies and "
+                f"settings give ({original}): an input copy or the settings were replaced"
+            )
+    from il6assay.record.outputs import render_outputs
+
+    scratch = Path(tempfile.mkdtemp(prefix="il6assay-verify-"))
+    try:
+        report = record.get("report")
+        render_outputs(
+            run,
+            scratch,
+            report=report is not None,
+            standalone=bool(report) and report.get("plotly_js") == "embedded",
+        )
+        differences += _compare_record(record, scratch, same_version)
+        for name in CSV_FILES:
+            differences += _compare_csv(folder.path, scratch, name, same_version)
+        differences += _compare_curve(folder.path, scratch, same_version)
+        if same_version:
+            differences += _compare_xlsx(folder.path, scratch)
+            if report is not None:
+                differences += _compare_report(folder.path, scratch)
+        else:
+            differences += _compare_xlsx_cells(folder.path, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return differences, notes
+
+
+def _changed_versions(record: dict[str, Any]) -> list[str]:
+    """What differs between the tools that made the run and these: il6assay, Python, libraries."""
+    from il6assay.record.outputs import library_versions
+
+    out = []
+    if record["version"] != __version__:
+        out.append(f"il6assay {record['version']}, recomputed by {__version__}")
+    now = library_versions()
+    for name, version in sorted(now.items()):
+        was = record["libraries"].get(name)
+        if was != version:
+            out.append(f"{name} {was or 'unknown'}, recomputed with {version}")
+    return out
+
+
+def _masked_by_the_log(entries: list[dict[str, Any]]) -> tuple[str, ...]:
+    masked: tuple[str, ...] = ()
+    for entry in entries:
+        if entry.get("action") in ("mask", "unmask"):
+            masked = tuple(sorted(entry.get("masked_after") or ()))
+    return masked
+
+
+def _compare_record(record: dict[str, Any], scratch: Path, same_version: bool) -> list[str]:
+    fresh = json.loads((scratch / "run.json").read_text(encoding="utf-8"))
+    fields = RECORD_FIELDS if same_version else ("accepted", "verdict")
+    out = [
+        f"run.json's {name}: recorded {record.get(name)!r}, recomputed {fresh.get(name)!r}"
+        for name in fields
+        if record.get(name) != fresh.get(name)
+    ]
+    for name in EXPORT_FIELDS if same_version else ():
+        if record["export"].get(name) != fresh["export"].get(name):
+            out.append(
+                f"run.json's export {name}: recorded {record['export'].get(name)!r}, "
+                f"recomputed {fresh['export'].get(name)!r}"
+            )
+    return out
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _same(a: str, b: str, exact: bool) -> bool:
+    if a == b:
+        return True
+    if exact:
+        return False
+    x, y = _number(a), _number(b)
+    if x is None or y is None:
+        return False
+    return abs(x - y) <= REL_TOLERANCE * max(abs(x), abs(y)) + 1e-12
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _compare_csv(folder: Path, scratch: Path, name: str, exact: bool) -> list[str]:
+    if exact and (folder / name).read_bytes() == (scratch / name).read_bytes():
+        return []
+    recorded, fresh = _rows(folder / name), _rows(scratch / name)
+    if not recorded or not fresh or recorded[0] != fresh[0]:
+        return [f"{name}: its columns are not those processing writes"]
+    header = fresh[0]
+    if len(recorded) != len(fresh):
+        return [f"{name}: {len(recorded) - 1} rows recorded, {len(fresh) - 1} recomputed"]
+    for old, new in zip(recorded[1:], fresh[1:], strict=True):
+        row = dict(zip(header, new, strict=False))
+        label = row.get("sample") or row.get("well") or row.get("study_id") or "?"
+        for col, a, b in zip(header, old, new, strict=False):
+            if not _same(a, b, exact):
+                return [f"{name}, {label}, {col}: recorded {a!r}, recomputed {b!r}"]
+        if len(old) != len(new):
+            return [f"{name}, {label}: {len(old)} cells recorded, {len(new)} recomputed"]
+    return [f"{name} differs from what processing writes (its bytes)"] if exact else []
+
+
+def _compare_curve(folder: Path, scratch: Path, exact: bool) -> list[str]:
+    name = "curve.json"
+    if exact and (folder / name).read_bytes() == (scratch / name).read_bytes():
+        return []
+    try:
+        old = json.loads((folder / name).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return [f"{name} is not valid JSON"]
+    new = json.loads((scratch / name).read_text(encoding="utf-8"))
+    where = _first_json_difference(old, new, "", exact)
+    if where is None:
+        return [f"{name} differs from what processing writes (its bytes)"] if exact else []
+    return [f"{name}, {where}"]
+
+
+def _first_json_difference(old: Any, new: Any, where: str, exact: bool) -> str | None:
+    if isinstance(new, dict) and isinstance(old, dict):
+        for key in sorted(set(old) | set(new)):
+            if key not in old or key not in new:
+                return f"{where}{key}: present in only one of recorded and recomputed"
+            found = _first_json_difference(old[key], new[key], f"{where}{key}.", exact)
+            if found:
+                return found
+        return None
+    if isinstance(new, list) and isinstance(old, list):
+        if len(old) != len(new):
+            return f"{where.rstrip('.')}: {len(old)} items recorded, {len(new)} recomputed"
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = _first_json_difference(a, b, f"{where.rstrip('.')}[{i}].", exact)
+            if found:
+                return found
+        return None
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new))
+    if old == new or (
+        numbers and not exact and _same(repr(float(old)), repr(float(new)), exact=False)
+    ):
+        return None
+    return f"{where.rstrip('.')}: recorded {old!r}, recomputed {new!r}"
+
+
+def _compare_xlsx(folder: Path, scratch: Path) -> list[str]:
+    name = "results.xlsx"
+    try:
+        with zipfile.ZipFile(folder / name) as old, zipfile.ZipFile(scratch / name) as new:
+            old_parts = {i.filename for i in old.infolist()}
+            new_parts = {i.filename for i in new.infolist()}
+            if old_parts != new_parts:
+                return [f"{name}: its parts are not those processing writes"]
+            for part in sorted(new_parts - {"docProps/core.xml"}):
+                if old.read(part) != new.read(part):
+                    return [f"{name}: {part} differs from what processing writes"]
+    except (zipfile.BadZipFile, OSError):
+        return [f"{name} is not the workbook processing writes"]
+    return []
+
+
+def _compare_xlsx_cells(folder: Path, scratch: Path) -> list[str]:
+    """The workbook's sheets and cells (numbers within the tolerance): across versions."""
+    from openpyxl import load_workbook
+
+    name = "results.xlsx"
+    try:
+        old = load_workbook(folder / name, read_only=True, data_only=True)
+    except Exception:
+        return [f"{name} is not the workbook processing writes"]
+    new = load_workbook(scratch / name, read_only=True, data_only=True)
+    if old.sheetnames != new.sheetnames:
+        return [f"{name}: its sheets are not those processing writes"]
+    for sheet in new.sheetnames:
+        old_rows = list(old[sheet].iter_rows(values_only=True))
+        new_rows = list(new[sheet].iter_rows(values_only=True))
+        if len(old_rows) != len(new_rows):
+            return [f"{name}, sheet {sheet}: {len(old_rows)} rows recorded, {len(new_rows)} now"]
+        for r, (a_row, b_row) in enumerate(zip(old_rows, new_rows, strict=True), start=1):
+            for c, (a, b) in enumerate(zip(a_row, b_row, strict=False), start=1):
+                x = "" if a is None else str(a)
+                y = "" if b is None else str(b)
+                if not _same(x, y, exact=False):
+                    return [f"{name}, sheet {sheet}, row {r} column {c}: recorded {a!r}, now {b!r}"]
+    return []
+
+
+_plotly_digest: dict[str, str] = {}
+
+
+def _check_shared_plotly(results_folder: Path, notes: list[str]) -> list[str]:
+    """The plotly.js every report beside this run loads must be plotly's own copy."""
+    from il6assay.plate.hashing import sha256_bytes
+    from il6assay.record.report import plotly_js_name, plotly_js_source
+
+    name = plotly_js_name()
+    path = results_folder / name
+    if not path.is_file():
+        notes.append(f"{name} is not beside the run (the report says so in words)")
+        return []
+    if name not in _plotly_digest:
+        _plotly_digest[name] = sha256_bytes(plotly_js_source())
+    if sha256_file(path) != _plotly_digest[name]:
+        return [
+            f"../{name}, the script every report beside this run runs, is not plotly's own copy"
+        ]
+    return []
+
+
+def _compare_report(folder: Path, scratch: Path) -> list[str]:
+    name = "report.html"
+    old = _UUID.sub(b"ID", (folder / name).read_bytes())
+    new = _UUID.sub(b"ID", (scratch / name).read_bytes())
+    if old == new:
+        return []
+    where = next(
+        (
+            n
+            for n, (a, b) in enumerate(zip(io.BytesIO(old), io.BytesIO(new), strict=False), 1)
+            if a != b
+        ),
+        None,
+    )
+    return [f"{name} differs from what processing writes (line {where or 'count'})"]
