@@ -28,6 +28,12 @@ from tests.conftest import EXAMPLE, run_dirs
 _made: dict[str, Path] = {}
 
 
+def _error_lines(result) -> list[str]:
+    """stderr's lines without the one naming the study database a command used."""
+    lines = result.stderr.strip().splitlines()
+    return [line for line in lines if not line.startswith("study database: ")]
+
+
 def cli(*args: str | Path):
     return CliRunner().invoke(main, [str(a) for a in args])
 
@@ -285,10 +291,11 @@ def test_each_tampering_is_refused_by_push_in_one_line_and_nothing_is_stored(
     tamper, name, needle = TAMPERINGS[case]
     folder = copy_of(originals, name, tmp_path)
     tamper(folder)
+    assert cli("db", "upgrade", "--db", db_url).exit_code == 0
     out = cli("push", folder, "--db", db_url)
     assert out.exit_code == 2, out.output
     assert needle in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.output
+    assert len(_error_lines(out)) == 1 and "Traceback" not in out.output
     results = cli("results", "--db", db_url, "--format", "json")
     assert results.exit_code == 0 and json.loads(results.stdout) == []
 
@@ -308,6 +315,7 @@ def test_the_verdict_forged_with_every_hash_recomputed_is_found_only_by_recomput
 def test_an_untouched_run_verifies_and_pushes(run, db_url):
     out = cli("verify", run)
     assert out.exit_code == 0 and "verified" in out.output, out.output
+    assert cli("db", "upgrade", "--db", db_url).exit_code == 0
     pushed = cli("push", run, "--db", db_url, "--by", "Lin")
     assert pushed.exit_code == 0, pushed.output
     rows = json.loads(cli("results", "--db", db_url, "--format", "json").stdout)
@@ -471,7 +479,7 @@ def test_a_malformed_run_json_is_one_line_and_exit_2_for_every_command(case, run
         out = cli(command, run, *[a.replace("{db}", str(db)) for a in args])
         assert out.exit_code == 2, (command, out.output)
         assert "run.json is malformed" in out.stderr, (command, out.stderr)
-        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.output
+        assert len(_error_lines(out)) == 1 and "Traceback" not in out.output
 
 
 def test_a_run_folder_from_before_the_chain_is_refused_with_what_to_do(run, tmp_path):
