@@ -294,3 +294,7 @@ from il6assay.cli.db import register as _register_db  # noqa: E402
 
 _register_db(main)
 
+
+from il6assay.cli.layout import register as _register_layout  # noqa: E402
+
+_register_layout(main)

@@ -118,6 +118,10 @@ def results(
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
         else:
             rows, columns = current_results(engine, study_id), RESULT_COLUMNS
+        if study_id is not None and not rows:
+            from il6assay.db.read import unknown_study_id_message
+
+            raise InputError(unknown_study_id_message(engine, study_id))
         if wide:
             columns, rows = widen(rows)
         text = render(rows, columns, fmt, out)
@@ -142,12 +146,15 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
     from il6assay.db.read import history_text
     from il6assay.errors import InputError
 
+    from il6assay.db.read import unknown_study_id_message
+
     try:
-        entries = read_history(make_engine(db, must_exist=True), study_id)
+        engine = make_engine(db, must_exist=True)
+        entries = read_history(engine, study_id)
+        if not entries:
+            raise InputError(unknown_study_id_message(engine, study_id))
     except InputError as err:
         _fail(err)
-    if not entries:
-        _fail(InputError(f"no results for study ID '{study_id}' in the database"))
     click.echo(json.dumps(entries, indent=2) if as_json else history_text(entries), nl=as_json)
 
 

@@ -257,3 +257,18 @@ def history_text(entries: list[dict[str, Any]]) -> str:
             )
         lines.append(line)
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def unknown_study_id_message(engine: Engine, study_id: str) -> str:
+    """'no results for study ID ...', naming the nearest stored study ID (case, spaces, a digit)."""
+    from il6assay.plate.labels import did_you_mean
+
+    try:
+        with Session(engine) as session:
+            require_current(session.connection(), str(engine.url))
+            stored = session.scalars(select(DbResult.study_id).distinct()).all()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    return f"no results for study ID '{study_id}' in the database" + did_you_mean(
+        study_id, sorted(stored)
+    )

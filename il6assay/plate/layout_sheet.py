@@ -114,7 +114,14 @@ def load_sheet_layout(path: str | Path) -> Layout:
         source.check_size()
         grids, kit_lot = _read_grids(source)
         specs = _specs(grids)
-        _check_standards(specs)
+        try:
+            _check_standards(specs)
+        except InputError as err:
+            # It names wells ("300 (A1) and 250 (A2)"): say which cells hold their values.
+            wells = re.findall(r"\(([A-H]\d{1,2})\)", err.message)
+            if wells and "conc" in grids:
+                err.where = "conc at " + " and ".join(grids["conc"][w].where for w in wells)
+            raise
     except InputError as err:
         raise err.at(shown) from None
     return Layout(path=shown.resolve(), files=[shown.resolve()], wells=specs, kit_lot=kit_lot)

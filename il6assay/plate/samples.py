@@ -210,18 +210,16 @@ def match_samples(
         ]
         problems.append(f"sheet rows not on the plate: {_listing(named)}")
     if problems and not allow_unmatched:
-        hint = ""
-        suggested = any("did you mean" in p for p in problems)
-        if plate_labels and not on_plate & in_sheet and not suggested:
-            hint = (
-                f"; none of the sheet's {len(sheet.rows)} rows matches any of the plate's "
+        if plate_labels and not on_plate & in_sheet:
+            problems.insert(
+                0,
+                f"none of the sheet's {len(sheet.rows)} rows matches any of the plate's "
                 f"{len(plate_labels)} samples: is it this plate's sample sheet"
                 + (f" and {Path(layout).name} its layout" if layout is not None else "")
-                + "?"
+                + "?",
             )
         raise InputError(
-            "; ".join(problems) + hint + " (--allow-unmatched makes this a warning)",
-            path=sheet.path,
+            "; ".join(problems) + " (--allow-unmatched makes this a warning)", path=sheet.path
         )
     return problems
 
@@ -229,3 +227,29 @@ def match_samples(
 def _listing(labels: list[str], most: int = 8) -> str:
     shown = ", ".join(labels[:most])
     return shown + (f" and {len(labels) - most} more" if len(labels) > most else "")
+
+
+def write_samples_template(sample_labels: list[str], out: str | Path) -> Path:
+    """A sample sheet XLSX with one row per sample label, study_id and visit left to fill."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    out = Path(out)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "samples"
+    columns = (*REQUIRED, *OPTIONAL)
+    for c, name in enumerate(columns, start=1):
+        ws.cell(row=1, column=c, value=name).font = Font(bold=True)
+        ws.column_dimensions[chr(ord("A") + c - 1)].width = 14
+    for r, label in enumerate(dict.fromkeys(sample_labels), start=2):
+        cell = ws.cell(row=r, column=1, value=label)
+        cell.data_type = "s"  # a label is text, never a formula or a number
+    ws.freeze_panes = "A2"
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        wb.save(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
