@@ -162,8 +162,11 @@ def _set(grid, well, value):
             'line 34, field 5 (well A4): dilution = "ten" is not a number',
         ),
         # Two nominals for one level: the TOML reader's check.
-        (_set("conc", "A2", "250"), "conc at line 24, field 2 and line 24, field 3: standard level 'S1' has two "
-            "concentrations, 300 (A1) and 250 (A2)"),
+        (
+            _set("conc", "A2", "250"),
+            "conc at line 24, field 2 and line 24, field 3: standard level 'S1' has two "
+            "concentrations, 300 (A1) and 250 (A2)",
+        ),
         # A label on a blank well.
         (_set("label", "A3", "B1"), "line 14, field 4 (well A3): label 'B1' on a blank well"),
     ],

@@ -143,10 +143,8 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
 
     from il6assay.db.engine import make_engine
     from il6assay.db.read import history as read_history
-    from il6assay.db.read import history_text
+    from il6assay.db.read import history_text, unknown_study_id_message
     from il6assay.errors import InputError
-
-    from il6assay.db.read import unknown_study_id_message
 
     try:
         engine = make_engine(db, must_exist=True)
