@@ -60,6 +60,10 @@ def main() -> None:
     is_flag=True,
     help="Embed plotly.js in report.html instead of sharing one copy beside the run folders.",
 )
+@click.option(
+    "--lang",
+    help="Report language: en or zh-CN, Simplified Chinese [en; lang in il6assay.toml].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def process(
     export: Path,
@@ -75,6 +79,7 @@ def process(
     zero_standard: str | None,
     allow_unmatched: bool,
     standalone_report: bool,
+    lang: str | None,
     as_json: bool,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
@@ -88,6 +93,9 @@ def process(
         if not export.is_file():
             raise InputError("no such file", path=export)
         _, config = project_config()
+        from il6assay.record.i18n import check_lang
+
+        report_lang = check_lang(lang or config.get("lang"))
         layout_path = find_layout(export, layout)
         try:
             samples_path = find_samples(export, samples)
@@ -113,7 +121,7 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         out_dir = out or Path(config.get("out", "il6assay-results"))
-        folder = write_run(run, out_dir, standalone_report=standalone_report)
+        folder = write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
     except InputError as err:
         _fail(err)
     for warning in run.warnings:

@@ -108,13 +108,21 @@ def mask_wells(
                 },
             )
         )
+        from il6assay.record.report import review_js, review_payload
+
+        # The report shows each mask's reason and the review history from review.js.
+        (new_folder / "review.js").write_text(
+            review_js(review_payload(new_folder, {"status": "unreviewed"})), encoding="utf-8"
+        )
 
     standalone = (folder.record.get("report") or {}).get("plotly_js") == "embedded"
+    lang = (folder.record.get("report") or {}).get("lang", "en")
     replace_run(
         run,
         folder.path,
         keep=("audit.jsonl",),
         before_swap=record_change,
         standalone_report=standalone,
+        lang=lang,
     )
     return run, entry

@@ -167,6 +167,7 @@ def replace_run(
     keep: tuple[str, ...] = (),
     before_swap: Callable[[Path], None] | None = None,
     standalone_report: bool = False,
+    lang: str = "en",
 ) -> None:
     """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
 
@@ -180,7 +181,7 @@ def replace_run(
             from il6assay.record.report import ensure_shared_plotly
 
             ensure_shared_plotly(folder.parent)
-        _write_all(run, tmp, report=True, standalone=standalone_report)
+        _write_all(run, tmp, report=True, standalone=standalone_report, lang=lang)
         for name in keep:
             if (folder / name).exists():
                 shutil.copy2(folder / name, tmp / name)
@@ -207,9 +208,17 @@ def _remove_tree(path: Path) -> None:
 
 
 def write_run(
-    run: Run, out_dir: str | Path, *, report: bool = True, standalone_report: bool = False
+    run: Run,
+    out_dir: str | Path,
+    *,
+    report: bool = True,
+    standalone_report: bool = False,
+    lang: str = "en",
 ) -> Path:
-    """Write the run folder under ``out_dir``; refuse if it exists. Returns its path."""
+    """Write the run folder under ``out_dir``; refuse if it exists. Returns its path.
+
+    ``lang``: the report's language, "en" or "zh-CN" (recorded in run.json's "report").
+    """
     out_dir = Path(out_dir)
     final = out_dir / run.run_id
     if final.exists():
@@ -227,7 +236,7 @@ def write_run(
         ensure_shared_plotly(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
     try:
-        _write_all(run, tmp, report=report, standalone=standalone_report)
+        _write_all(run, tmp, report=report, standalone=standalone_report, lang=lang)
         os.rename(tmp, final)
     except BaseException:
         _remove_tree(tmp)
@@ -240,7 +249,9 @@ def write_run(
 REVIEW_FILES = ("review.js", "audit.jsonl")
 
 
-def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+def _write_all(
+    run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
+) -> None:
     results = run.result_rows()
     well_cols, wells = run.well_rows()
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
@@ -253,7 +264,7 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
     if report:
         from il6assay.record.report import write_report
 
-        write_report(run, folder / "report.html", standalone=standalone)
+        write_report(run, folder / "report.html", standalone=standalone, lang=lang)
     inputs = _copy_inputs(run, folder / "inputs")
     _make_read_only(folder / "inputs")
     outputs = {
@@ -262,7 +273,7 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
         if p.is_file() and "inputs" not in p.relative_to(folder).parts
     }
     doc = run_document(run, inputs, outputs)
-    doc["report"] = _report_record(standalone) if report else None
+    doc["report"] = {**_report_record(standalone), "lang": lang} if report else None
     if report:
         from il6assay.record.report import review_js
 

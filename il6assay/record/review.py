@@ -60,7 +60,7 @@ def review_run(
 
 def _record(folder: RunFolder, entry: dict[str, Any], status: str) -> None:
     """Stage run.json and review.js, append the audit entry, then swap both in."""
-    from il6assay.record.report import review_js
+    from il6assay.record.report import review_js, review_payload
 
     staged: list[tuple[Path, Path]] = []
     try:
@@ -76,7 +76,7 @@ def _record(folder: RunFolder, entry: dict[str, Any], status: str) -> None:
         record = dict(folder.record, review=review)
         for name, text in (
             ("run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
-            ("review.js", review_js(review)),
+            ("review.js", review_js(review_payload(folder.path, review, pending=written))),
         ):
             tmp = folder.path / f".{name}.partial"
             tmp.write_text(text, encoding="utf-8")
