@@ -81,6 +81,7 @@ ZH: dict[str, str] = {
     "flags": "标记",
     "anchor: fitted, not judged": "锚定点：参与拟合，不作判定",
     "Plate map": "板图",
+    "Plate map (corrected OD; x: flagged well)": "板图（校正 OD；×：有标记的孔）",
     "Controls": "质控",
     "range": "范围",
     "measured": "测得值",

@@ -533,7 +533,11 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
             for cls, sym, text in keys
         )
-        + '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
+        + (
+            '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
+            if any("SUSPECT_OUTLIER" in f for f in marks.values())
+            else ""
+        )
     )
     return (
         f'<table class="platemap" id="plate-map"><thead><tr><th></th>{head}</tr></thead>'
