@@ -191,6 +191,12 @@ ZH_DETAILS: list[tuple[str, str]] = [
     (r"the layout has no controls: not evaluated", "布局中没有质控：未评估"),
     (r"^no curve$", "没有曲线"),
     (r"^converged$", "已收敛"),
+    (r"from this plate's (\d+) replicate pairs", r"来自本板 \1 对复孔"),
+    (
+        r"from R's DNase ELISA duplicates "
+        r"\(the plate has (\d+) replicate pairs, fewer than (\d+)\)",
+        r"来自 R 的 DNase ELISA 复孔（本板只有 \1 对复孔，少于 \2）",
+    ),
     (r"converged, but the parameters' covariance is singular", "已收敛，但参数协方差矩阵奇异"),
 ]
 

@@ -528,16 +528,13 @@ def plate_map(run: Run, words: Words | None = None) -> str:
         ("censored", "&lt; &gt;", LEGEND_CENSORED),
         ("masked", "M", "masked by a reviewer (read kept, not used)"),
     )
-    legend_marks = (
-        "".join(
-            f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
-            for cls, sym, text in keys
-        )
-        + (
-            '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
-            if any("SUSPECT_OUTLIER" in f for f in marks.values())
-            else ""
-        )
+    legend_marks = "".join(
+        f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
+        for cls, sym, text in keys
+    ) + (
+        '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
+        if any("SUSPECT_OUTLIER" in f for f in marks.values())
+        else ""
     )
     return (
         f'<table class="platemap" id="plate-map"><thead><tr><th></th>{head}</tr></thead>'
@@ -682,7 +679,7 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
             f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
             f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
         ),
-        *([("Noise (weights)", _noise_text(run.noise))] if run.noise is not None else []),
+        *([("Noise (weights)", w_.detail(_noise_text(run.noise)))] if run.noise else []),
         ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
         ("AIC (4PL / 5PL)", _aics(run, w_)),
         (
