@@ -288,3 +288,18 @@ def test_layout_template_refuses_to_overwrite(tmp_path):
     result = CliRunner().invoke(main, ["layout", "template", str(out)])
     assert result.exit_code == 2 and "already exists" in result.stderr
     assert out.read_bytes() == b"mine"
+
+
+def test_a_sheet_layout_beside_the_export_is_found_by_the_convention(tmp_path):
+    export = tmp_path / "plate_007.xlsx"
+    export.write_bytes((EXAMPLE / "plate_001.xlsx").read_bytes())
+    (tmp_path / "plate_007.layout.csv").write_text(
+        layout_csv(load_layout(STANDARD_LAYOUT)), encoding="utf-8"
+    )
+    (tmp_path / "plate_007.samples.csv").write_bytes(
+        (EXAMPLE / "plate_001.samples.csv").read_bytes()
+    )
+    result = CliRunner().invoke(main, ["process", str(export), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    assert (run_dir / "inputs" / "layout" / "plate_007.layout.csv").is_file()

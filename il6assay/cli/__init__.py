@@ -36,7 +36,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("export", type=click.Path(path_type=Path))
-@click.option("--layout", type=click.Path(path_type=Path), help="Plate layout (wellmap TOML).")
+@click.option(
+    "--layout",
+    type=click.Path(path_type=Path),
+    help="Plate layout: wellmap TOML or XLSX/CSV grids.",
+)
 @click.option("--samples", type=click.Path(path_type=Path), help="Sample sheet (CSV or XLSX).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
 @click.option("--reader", help="Export format, skipping detection (see `il6assay readers`).")

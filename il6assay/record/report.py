@@ -694,7 +694,10 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
         f"<tr><th>{html.escape(w_(k))}</th><td>{html.escape(v or none)}</td></tr>"
         for k, v in header
     )
-    rows += f'<tr><th>{html.escape(w_("Review"))}</th><td id="review">unreviewed</td></tr>'
+    rows += (
+        f"<tr><th>{html.escape(w_('Review'))}</th>"
+        f'<td id="review">{html.escape(w_("unreviewed"))}</td></tr>'
+    )
     headline, why = verdict_headline(run, w_)
     why_html = "".join(f"<li>{html.escape(line)}</li>" for line in why)
     role_css = "".join(
