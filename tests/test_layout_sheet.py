@@ -303,3 +303,9 @@ def test_a_sheet_layout_beside_the_export_is_found_by_the_convention(tmp_path):
     assert result.exit_code == 0, result.output
     (run_dir,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     assert (run_dir / "inputs" / "layout" / "plate_007.layout.csv").is_file()
+
+
+def test_the_csv_twin_is_what_make_sheet_layouts_writes_from_the_toml():
+    # An edit to il6_96_standard.toml not carried to its twins fails here (and above).
+    expected = layout_csv(load_layout(STANDARD_LAYOUT))
+    assert (LAYOUTS / "il6_96_standard.csv").read_text(encoding="utf-8") == expected

@@ -121,7 +121,9 @@ def results(
         if study_id is not None and not rows:
             from il6assay.db.read import unknown_study_id_message
 
-            raise InputError(unknown_study_id_message(engine, study_id))
+            unknown = unknown_study_id_message(engine, study_id)
+            if unknown is not None:
+                raise InputError(unknown)
         if wide:
             columns, rows = widen(rows)
         text = render(rows, columns, fmt, out)
@@ -150,7 +152,8 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
         engine = make_engine(db, must_exist=True)
         entries = read_history(engine, study_id)
         if not entries:
-            raise InputError(unknown_study_id_message(engine, study_id))
+            unknown = unknown_study_id_message(engine, study_id)
+            raise InputError(unknown or f"no results for study ID '{study_id}' in the database")
     except InputError as err:
         _fail(err)
     click.echo(json.dumps(entries, indent=2) if as_json else history_text(entries), nl=as_json)

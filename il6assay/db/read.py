@@ -259,8 +259,13 @@ def history_text(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def unknown_study_id_message(engine: Engine, study_id: str) -> str:
-    """'no results for study ID ...', naming the nearest stored study ID (case, spaces, a digit)."""
+def unknown_study_id_message(engine: Engine, study_id: str) -> str | None:
+    """For a study ID the database has never stored: 'no results for ...', naming the nearest.
+
+    None when the ID is stored (current or superseded). The nearest stored ID
+    is found as sample labels are (``il6assay.plate.labels``): case, spaces,
+    a digit off.
+    """
     from il6assay.plate.labels import did_you_mean
 
     try:
@@ -269,6 +274,8 @@ def unknown_study_id_message(engine: Engine, study_id: str) -> str:
             stored = session.scalars(select(DbResult.study_id).distinct()).all()
     except DBAPIError as err:
         raise unreachable(err, engine) from None
+    if study_id in stored:
+        return None
     return f"no results for study ID '{study_id}' in the database" + did_you_mean(
         study_id, sorted(stored)
     )
