@@ -309,3 +309,19 @@ def test_the_csv_twin_is_what_make_sheet_layouts_writes_from_the_toml():
     # An edit to il6_96_standard.toml not carried to its twins fails here (and above).
     expected = layout_csv(load_layout(STANDARD_LAYOUT))
     assert (LAYOUTS / "il6_96_standard.csv").read_text(encoding="utf-8") == expected
+
+
+def test_a_broken_or_hostile_workbook_layout_is_one_line_not_a_traceback(tmp_path):
+    broken = tmp_path / "layout.xlsx"
+    broken.write_bytes(b"not a workbook at all")
+    result = CliRunner().invoke(main, ["layout", "show", str(broken)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"il6assay: {broken}: not a readable XLSX workbook (neither a zip nor an OLE "
+        "container); save the layout from Excel again"
+    )
+    truncated = tmp_path / "cut.xlsx"
+    truncated.write_bytes((LAYOUTS / "il6_96_standard.xlsx").read_bytes()[:3000])
+    result = CliRunner().invoke(main, ["layout", "show", str(truncated)])
+    assert result.exit_code == 2 and "not a readable XLSX workbook" in result.stderr
+    assert "Traceback" not in result.output

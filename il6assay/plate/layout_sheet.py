@@ -165,6 +165,11 @@ def _read_grids(source: Any) -> tuple[dict[str, dict[str, _Cell]], str | None]:
                 return sheet_where(name, i, j)
 
             sheets.append((title, source.sheet_rows(name), where))
+    elif source.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        raise InputError(
+            f"not a readable {source.path.suffix.lstrip('.').upper()} workbook "
+            "(neither a zip nor an OLE container); save the layout from Excel again"
+        )
     else:
         text = source.text
         rows = _csv_rows(text)
