@@ -138,8 +138,6 @@ ZH: dict[str, str] = {
     "Residuals of the standards": "标准品残差",
     "nominal IL-6 (pg/mL)": "标示 IL-6（pg/mL）",
     "OD - fitted OD": "OD - 拟合 OD",
-    "figures need": "图表需要",
-    "The figures need": "图表需要",
 }
 
 ZH_FLAGS: dict[str, str] = {

@@ -633,6 +633,21 @@ def _history_table(w_: Words) -> str:
     )
 
 
+def _missing_plotly_text(w_: Words) -> str:
+    """What a report whose shared plotly.js is missing says, in the report's language."""
+    name = f"<code>{plotly_js_name()}</code>"
+    if w_.zh:
+        return (
+            f"图表需要存放本运行文件夹的上级文件夹中的 {name}（il6assay 为所有运行只写一份）。"
+            "请将运行文件夹与它一起移动，或用 <code>--standalone-report</code> 重新处理。"
+        )
+    return (
+        f"The figures need {name} in the folder that holds this run folder (il6assay "
+        "writes it there once for all runs). Move run folders together with it, or process "
+        "again with <code>--standalone-report</code>."
+    )
+
+
 _PRINT_CSS = """
 @page { size: A4; margin: 12mm; }
 @media print {
@@ -680,7 +695,13 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
             f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
         ),
         *([("Noise (weights)", w_.detail(_noise_text(run.noise)))] if run.noise else []),
-        ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
+        (
+            "Curve warnings",
+            "; ".join(
+                f"{k}: {w_.flag(k) if w_.zh and k in FLAGS else v}"
+                for k, v in run.curve.warnings.items()
+            ),
+        ),
         ("AIC (4PL / 5PL)", _aics(run, w_)),
         (
             "LoB / LoD (CLSI EP17)",
@@ -746,9 +767,7 @@ table.platemap td.suspect .mk {{ color: #8a5a00; }}
 {plotly}
 <script src="{REVIEW_JS}"></script>
 </head><body>
-<div id="plotly-missing" hidden>The figures need <code>{plotly_js_name()}</code> in the folder
-that holds this run folder (il6assay writes it there once for all runs). Move run folders
-together with it, or process again with <code>--standalone-report</code>.</div>
+<div id="plotly-missing" hidden>{_missing_plotly_text(w_)}</div>
 <h1>{html.escape(w_("il6assay run"))} {html.escape(run.run_id)}</h1>
 <h2 class="verdict {status}">{html.escape(w_("Verdict"))}: {html.escape(headline)}</h2>
 {f'<ul class="why">{why_html}</ul>' if why else ""}
