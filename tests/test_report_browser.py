@@ -254,8 +254,10 @@ def test_the_report_shows_labels_on_the_plate_map_a_legend_the_review_history_an
     facts = both_languages[lang]
     blank, advice, decisions, fault, reassay = LANG_WORDS[lang]
     assert facts["errors"] == []
-    # Every well shows its label (and role where a label says nothing).
-    assert "A1" in facts["A1"] and "S1" in facts["A1"]
+    # Every well shows its role and its label.
+    std, smp = ("std", "smp") if lang == "en" else ("标准", "样本")
+    assert "A1" in facts["A1"] and std in facts["A1"] and "S1" in facts["A1"]
+    assert smp in facts["E4"]
     assert blank in facts["A3"] and "low" in facts["C3"] and "P05" in facts["E4"]
     # A fault, a censored well and a masked well are marked differently, with a legend.
     assert "masked" in facts["A5_classes"].split()

@@ -140,6 +140,17 @@ ZH: dict[str, str] = {
     "OD - fitted OD": "OD - 拟合 OD",
 }
 
+# A role in a plate-map cell, so that the map reads in black and white too
+# (a blank well's label says "blank").
+ROLE_SHORT = {"standard": "std", "blank": "", "control": "ctrl", "sample": "smp", "empty": ""}
+ZH_ROLE_SHORT = {  # a blank well's label already says 空白
+    "standard": "标准",
+    "blank": "",
+    "control": "质控",
+    "sample": "样本",
+    "empty": "",
+}
+
 ZH_FLAGS: dict[str, str] = {
     "BELOW_LLOQ": "低于本次运行的 LLOQ：报告为“<LLOQ × 稀释倍数”",
     "ABOVE_ULOQ": "高于本次运行的 ULOQ：报告为“>ULOQ × 稀释倍数”；以更高稀释度重测",
@@ -244,6 +255,11 @@ class Words:
     def __call__(self, text: str) -> str:
         """A fixed label in this language (the English text when it has no translation)."""
         return ZH.get(text, text) if self.zh else text
+
+    def role_short(self, role: str) -> str:
+        """A well's role in a word short enough for a plate-map cell ('std', '标准')."""
+        short = ZH_ROLE_SHORT if self.zh else ROLE_SHORT
+        return short.get(role, "")
 
     def flag(self, code: str) -> str:
         """What a flag code means, in this language."""

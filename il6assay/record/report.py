@@ -512,7 +512,8 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             )
             cells.append(
                 f'<td class="{" ".join(classes)}" title="{html.escape(title)}">'
-                f'<span class="wn">{name}</span><span class="mk">{html.escape(mark)}</span>'
+                f'<span class="wn">{name} <i>{html.escape(w_.role_short(role))}</i></span>'
+                f'<span class="mk">{html.escape(mark)}</span>'
                 f'<span class="lb">{html.escape(label)}</span>'
                 f'<span class="od">{html.escape(od_text)}</span></td>'
             )
@@ -748,7 +749,9 @@ table.platemap {{ table-layout: fixed; }}
 table.platemap th {{ text-align: center; padding: 1px; }}
 table.platemap td {{ width: 48px; height: 46px; padding: 1px 2px; vertical-align: top;
   position: relative; font-size: 11px; line-height: 1.15; border: 1px solid #999; }}
-table.platemap .wn {{ display: block; color: #555; font-size: 9px; }}
+table.platemap .wn {{ display: block; color: #555; font-size: 9px; white-space: nowrap;
+  padding-right: 9px; overflow: hidden; }}
+table.platemap .wn i {{ font-style: normal; color: #222; }}
 table.platemap .lb {{ display: block; font-weight: bold; overflow: hidden; white-space: nowrap; }}
 table.platemap .od {{ display: block; color: #333; font-size: 10px; }}
 table.platemap .mk {{ position: absolute; top: 1px; right: 2px; font-weight: bold; }}
