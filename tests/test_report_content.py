@@ -160,3 +160,16 @@ def test_review_js_carries_every_review_decision_and_each_masks_reason(tmp_path)
     assert set(review["masks"]) == {"A5", "B5"}
     page = (run / "report.html").read_text(encoding="utf-8")
     assert '<tr data-well="A5">' in page and '<tr data-well="B5">' in page
+
+
+def test_the_od_heat_map_marks_faults_not_censored_samples():
+    from il6assay.record.report import plate_figure
+
+    run = process_plate(
+        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml",
+        EXAMPLE / "plate_001.samples.csv",
+    )  # fmt: skip
+    fig = plate_figure(run)
+    (marks,) = [t for t in fig.data if t.name == "fault"]
+    marked = {f"{y}{x}" for x, y in zip(marks.x, marks.y, strict=True)}
+    assert marked == {"G12", "H12"}  # P36, saturated; P01 (A4, A5) below the LLOQ is not

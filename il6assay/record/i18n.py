@@ -81,7 +81,9 @@ ZH: dict[str, str] = {
     "flags": "标记",
     "anchor: fitted, not judged": "锚定点：参与拟合，不作判定",
     "Plate map": "板图",
-    "Plate map (corrected OD; x: flagged well)": "板图（校正 OD；×：有标记的孔）",
+    "Corrected OD (x: fault: failed standard or control, high CV, saturated)": (
+        "校正 OD（×：问题孔：标准品或质控不通过、CV 过高、饱和）"
+    ),
     "Controls": "质控",
     "range": "范围",
     "measured": "测得值",

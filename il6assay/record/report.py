@@ -270,7 +270,7 @@ def residual_figure(run: Run, words: Words | None = None) -> go.Figure:
 
 
 def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
-    """8x12 heat map of the corrected OD, each well's role and flags on hover; flagged wells x."""
+    """8x12 heat map of the corrected OD, each well's role and flags on hover; faults x."""
     import plotly.graph_objects as go
 
     w_ = words or Words()
@@ -308,7 +308,9 @@ def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
             ygap=2,
         )
     )
-    flagged = [w for w in run.wells if w.flags and w.spec.role != "empty"]
+    # Faults only: a censored sample (<LLOQ, >ULOQ) is a normal result, not marked here.
+    marks = _well_marks(run)
+    flagged = [w for w in run.wells if marks.get(w.name, set()) & set(FAULT_FLAGS)]
     if flagged:
         fig.add_trace(
             go.Scatter(
@@ -316,13 +318,13 @@ def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
                 y=[w.name[0] for w in flagged],
                 mode="markers",
                 marker={"symbol": "x-thin", "size": 14, "line": {"width": 2, "color": FAIL}},
-                text=[f"{w.name}: {';'.join(w.flags)}" for w in flagged],
+                text=[f"{w.name}: {';'.join(sorted(marks[w.name]))}" for w in flagged],
                 hoverinfo="text",
-                name="flagged",
+                name="fault",
             )
         )
     fig.update_layout(
-        title=w_("Plate map (corrected OD; x: flagged well)"),
+        title=w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)"),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"dtick": 1, "side": "top"},
         template="plotly_white",
