@@ -325,3 +325,28 @@ def test_a_broken_or_hostile_workbook_layout_is_one_line_not_a_traceback(tmp_pat
     result = CliRunner().invoke(main, ["layout", "show", str(truncated)])
     assert result.exit_code == 2 and "not a readable XLSX workbook" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_any_edit_of_a_csv_layout_is_read_or_refused_in_one_line(tmp_path):
+    # Random cells of the standard layout's CSV twin replaced by random text: never a traceback.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    rows = list(csv.reader(layout_csv(load_layout(STANDARD_LAYOUT)).splitlines()))
+    cells = [(i, j) for i, r in enumerate(rows) for j in range(len(r))]
+    path = tmp_path / "fuzz.csv"
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(cells), st.text(max_size=6)), min_size=1, max_size=4))
+    def check(edits):
+        edited = [list(r) for r in rows]
+        for (i, j), text in edits:
+            edited[i][j] = text
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(edited)
+        try:
+            read_layout(path)
+        except InputError as err:
+            assert "\n" not in str(err) and str(err).startswith(str(path))
+
+    check()
