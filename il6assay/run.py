@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,8 @@ from il6assay.curve.outliers import suspect_outliers
 from il6assay.errors import InputError
 from il6assay.plate.export import Export, Plate
 from il6assay.plate.hashing import sha256_bytes, sha256_file
-from il6assay.plate.layout import Layout, load_layout
+from il6assay.plate.layout import Layout
+from il6assay.plate.layout_sheet import read_layout
 from il6assay.plate.readers import read_export
 from il6assay.plate.samples import SampleSheet, load_samples, match_samples
 from il6assay.plate.wells import Well, build_wells
@@ -182,7 +184,7 @@ def process_plate(
     if not isinstance(export, Export):
         export = read_export(export, reader=reader)
     if not isinstance(layout, Layout):
-        layout = load_layout(layout)
+        layout = read_layout(layout)  # TOML, or an XLSX/CSV sheet
     sheet = (
         samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
     )
@@ -197,7 +199,7 @@ def process_plate(
         dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample)
     )
     if sheet is not None:
-        warnings += match_samples(sample_labels, sheet, allow_unmatched)
+        warnings += match_samples(sample_labels, sheet, allow_unmatched, layout=layout.path)
         if sheet.ignored_columns:
             warnings.append(
                 f"{sheet.path}: ignored column(s) {', '.join(sheet.ignored_columns)} (not stored)"
@@ -309,7 +311,7 @@ def make_run_id(run: Run) -> str:
     parts.append(json.dumps(run.settings.to_dict(), sort_keys=True))
     parts.append(f"plate:{run.plate.id}\nversion:{__version__}")
     digest = sha256_bytes("".join(parts))
-    stem = _safe(run.export.path.stem)
+    stem = _safe(run.export.path.stem) or "plate"
     plate = _safe(run.plate.id)
     name = stem if plate in ("", stem) or len(run.export.plates) == 1 else f"{stem}_{plate}"
     return f"{name}-{digest[:10]}"
@@ -321,4 +323,15 @@ def _reads_digest(plate: Plate) -> str:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:60]
+    """A file name's readable part for a folder name: every letter and digit kept.
+
+    Unicode letters, digits and combining marks stay (``第一板`` is not
+    stripped: ``第一板 plate 001`` must not read as ``plate_001``), NFC
+    normalised; anything else (spaces, punctuation, path separators,
+    invisible format characters) becomes one '_'. It never starts with
+    '-' or '.', so no command takes the folder for an option or a hidden file.
+    """
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join(c if c in "._-" or unicodedata.category(c)[0] in "LMN" else "_" for c in text)
+    kept = re.sub(r"_+", "_", kept).strip("._-")
+    return kept[:60].rstrip("._-")

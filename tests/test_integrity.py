@@ -21,7 +21,7 @@ from il6assay.cli import main
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.record import audit
 from il6assay.record.audit import AUDIT_FILE, read_entries
-from il6assay.record.report import review_js
+from il6assay.record.report import review_js, review_js_of
 from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
 
@@ -218,7 +218,7 @@ def edit_verdict_and_rehash(folder: Path) -> None:
     doc = record(folder)
     doc["review"] = audit.review_of(entry)
     write_record(folder, doc)
-    (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
+    (folder / "review.js").write_text(review_js_of(read_entries(folder)), encoding="utf-8")
 
 
 def edit_workbook_and_rehash(folder: Path) -> None:
@@ -366,7 +366,7 @@ def test_a_forged_accept_of_a_rejected_plate_without_override_breaks_the_chain(o
     doc = record(folder)
     doc["review"] = audit.review_of(entry)
     write_record(folder, doc)
-    (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
+    (folder / "review.js").write_text(review_js_of(read_entries(folder)), encoding="utf-8")
     out = cli("status", folder)
     assert out.exit_code == 1
     assert "accepts a plate the rules rejected without --override" in out.output

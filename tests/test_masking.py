@@ -147,11 +147,12 @@ def test_masking_several_runs_checks_them_all_first_and_refuses_two_runs_of_one_
     )
     assert made.exit_code == 3
     (failing,) = run_dirs(other)
+    original = (failing / "review.js").read_bytes()
     (failing / "review.js").write_text("window.IL6_REVIEW = {};\n")  # a changed run
     refused = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
     assert refused.exit_code == 2 and "review.js" in refused.stderr
     assert actions(first) == ["process"]  # the good run was not masked either
-    (failing / "review.js").write_text('window.IL6_REVIEW = {"status": "unreviewed"};\n')
+    (failing / "review.js").write_bytes(original)
     both = mask(str(first), str(failing), "--well", "E4", "--reason", "bubble", "--by", "Lin")
     assert both.exit_code == 3, both.output  # the failing plate still fails its rules
     assert actions(first) == actions(failing) == ["process", "mask"]

@@ -36,7 +36,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("export", type=click.Path(path_type=Path))
-@click.option("--layout", type=click.Path(path_type=Path), help="Plate layout (wellmap TOML).")
+@click.option(
+    "--layout",
+    type=click.Path(path_type=Path),
+    help="Plate layout: wellmap TOML or XLSX/CSV grids.",
+)
 @click.option("--samples", type=click.Path(path_type=Path), help="Sample sheet (CSV or XLSX).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
 @click.option("--reader", help="Export format, skipping detection (see `il6assay readers`).")
@@ -60,6 +64,10 @@ def main() -> None:
     is_flag=True,
     help="Embed plotly.js in report.html instead of sharing one copy beside the run folders.",
 )
+@click.option(
+    "--lang",
+    help="Report language: en or zh-CN, Simplified Chinese [en; lang in il6assay.toml].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def process(
     export: Path,
@@ -75,6 +83,7 @@ def process(
     zero_standard: str | None,
     allow_unmatched: bool,
     standalone_report: bool,
+    lang: str | None,
     as_json: bool,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
@@ -88,6 +97,9 @@ def process(
         if not export.is_file():
             raise InputError("no such file", path=export)
         _, config = project_config()
+        from il6assay.record.i18n import check_lang
+
+        report_lang = check_lang(lang or config.get("lang"))
         layout_path = find_layout(export, layout)
         try:
             samples_path = find_samples(export, samples)
@@ -113,7 +125,7 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         out_dir = out or Path(config.get("out", "il6assay-results"))
-        folder = write_run(run, out_dir, standalone_report=standalone_report)
+        folder = write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
     except InputError as err:
         _fail(err)
     for warning in run.warnings:
@@ -218,3 +230,7 @@ _register_db(main)
 from il6assay.cli.record import register as _register_record  # noqa: E402
 
 _register_record(main)
+
+from il6assay.cli.layout import register as _register_layout  # noqa: E402
+
+_register_layout(main)

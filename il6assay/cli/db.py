@@ -142,6 +142,12 @@ def results(
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
         else:
             rows, columns = current_results(engine, study_id), RESULT_COLUMNS
+        if study_id is not None and not rows:
+            from il6assay.db.read import unknown_study_id_message
+
+            unknown = unknown_study_id_message(engine, study_id)
+            if unknown is not None:
+                raise InputError(unknown)
         if wide:
             columns, rows = widen(rows)
         text = render(rows, columns, fmt, out)
@@ -163,17 +169,19 @@ def history(study_id: str, db: str | None, as_json: bool) -> None:
 
     from il6assay.db.engine import make_engine
     from il6assay.db.read import history as read_history
-    from il6assay.db.read import history_text
+    from il6assay.db.read import history_text, unknown_study_id_message
     from il6assay.errors import InputError
 
     try:
         study_id = _study_id(study_id)
         _say_database(db)
-        entries = read_history(make_engine(db, must_exist=True), study_id)
+        engine = make_engine(db, must_exist=True)
+        entries = read_history(engine, study_id)
+        if not entries:
+            unknown = unknown_study_id_message(engine, study_id)
+            raise InputError(unknown or f"no results for study ID '{study_id}' in the database")
     except InputError as err:
         _fail(err)
-    if not entries:
-        _fail(InputError(f"no results for study ID '{study_id}' in the database"))
     click.echo(json.dumps(entries, indent=2) if as_json else history_text(entries), nl=as_json)
 
 

@@ -257,3 +257,25 @@ def history_text(entries: list[dict[str, Any]]) -> str:
             )
         lines.append(line)
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def unknown_study_id_message(engine: Engine, study_id: str) -> str | None:
+    """For a study ID the database has never stored: 'no results for ...', naming the nearest.
+
+    None when the ID is stored (current or superseded). The nearest stored ID
+    is found as sample labels are (``il6assay.plate.labels``): case, spaces,
+    a digit off.
+    """
+    from il6assay.plate.labels import did_you_mean
+
+    try:
+        with Session(engine) as session:
+            require_current(session.connection(), str(engine.url))
+            stored = session.scalars(select(DbResult.study_id).distinct()).all()
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
+    if study_id in stored:
+        return None
+    return f"no results for study ID '{study_id}' in the database" + did_you_mean(
+        study_id, sorted(stored)
+    )

@@ -2,7 +2,8 @@
 
 The convention, in order:
 1. ``--layout`` / ``--samples`` on the command line;
-2. beside the export, files named after it: ``plate.layout.toml`` and
+2. beside the export, files named after it: ``plate.layout.toml`` (or a sheet
+   layout, ``plate.layout.xlsx`` / ``.layout.csv``) and
    ``plate.samples.csv`` (or ``.samples.xlsx``) for ``plate.xlsx``;
 3. for the layout only: ``il6assay.toml`` in the working folder, whose
    ``layout = "..."`` names the lab's default layout (relative to that file).
@@ -18,7 +19,7 @@ from typing import Any
 from il6assay.errors import InputError
 
 PROJECT_FILE = "il6assay.toml"
-PROJECT_KEYS = ("layout", "out", "model", "weighting", "zero_standard", "db")
+PROJECT_KEYS = ("layout", "out", "model", "weighting", "zero_standard", "db", "lang")
 
 
 def project_config(cwd: Path | None = None) -> tuple[Path | None, dict[str, Any]]:
@@ -45,6 +46,10 @@ def find_layout(export: Path, given: Path | None, cwd: Path | None = None) -> Pa
     beside = export.with_name(export.stem + ".layout.toml")
     if beside.is_file():
         return beside
+    for suffix in (".layout.xlsx", ".layout.csv"):  # a sheet layout (plate/layout_sheet.py)
+        sheet = export.with_name(export.stem + suffix)
+        if sheet.is_file():
+            return sheet
     config_path, config = project_config(cwd)
     if config_path and "layout" in config:
         return (config_path.parent / str(config["layout"])).resolve()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from il6assay.errors import InputError
+from il6assay.plate.labels import did_you_mean
 
 REQUIRED = ("sample", "study_id", "visit")
 OPTIONAL = ("dilution", "note")
@@ -263,12 +264,26 @@ def _dilution(text: str, sample: str, where: str) -> float | None:
 
 
 def match_samples(
-    plate_labels: list[str], sheet: SampleSheet, allow_unmatched: bool = False
+    plate_labels: list[str],
+    sheet: SampleSheet,
+    allow_unmatched: bool = False,
+    *,
+    layout: str | Path | None = None,
 ) -> list[str]:
     """Check that plate samples and sheet rows match one to one.
 
-    Returns warnings (when ``allow_unmatched``); otherwise a mismatch is an error.
+    Returns warnings (when ``allow_unmatched``); otherwise a mismatch is an
+    error. Each sheet row not on the plate names the plate label it most
+    likely meant (case, spaces, a digit off). A layout with no sample wells
+    is blamed on the layout (``layout``, its path), not on the sheet.
     """
+    if not plate_labels and sheet.rows and not allow_unmatched:
+        raise InputError(
+            f"the layout has no sample wells, but the sample sheet {sheet.path.name} names "
+            f"{len(sheet.rows)} sample(s) ({_listing(list(sheet.rows), 3)}): is this the plate's "
+            "layout (not a kit-lot file or another plate's)? See `il6assay layout show`",
+            path=layout,
+        )
     on_plate = set(plate_labels)
     in_sheet = set(sheet.rows)
     no_row = [s for s in plate_labels if s not in in_sheet]
@@ -277,8 +292,21 @@ def match_samples(
     if no_row:
         problems.append(f"no sample-sheet row for {_listing(no_row)}")
     if not_on_plate:
-        problems.append(f"sheet rows not on the plate: {_listing(not_on_plate)}")
+        # Prefer the plate labels left without a row: that is where a typo comes from.
+        named = [
+            label + (did_you_mean(label, no_row) or did_you_mean(label, plate_labels))
+            for label in not_on_plate
+        ]
+        problems.append(f"sheet rows not on the plate: {_listing(named)}")
     if problems and not allow_unmatched:
+        if plate_labels and not on_plate & in_sheet:
+            problems.insert(
+                0,
+                f"none of the sheet's {len(sheet.rows)} rows matches any of the plate's "
+                f"{len(plate_labels)} samples: is it this plate's sample sheet"
+                + (f" and {Path(layout).name} its layout" if layout is not None else "")
+                + "?",
+            )
         raise InputError(
             "; ".join(problems) + " (--allow-unmatched makes this a warning)", path=sheet.path
         )
@@ -288,3 +316,29 @@ def match_samples(
 def _listing(labels: list[str], most: int = 8) -> str:
     shown = ", ".join(labels[:most])
     return shown + (f" and {len(labels) - most} more" if len(labels) > most else "")
+
+
+def write_samples_template(sample_labels: list[str], out: str | Path) -> Path:
+    """A sample sheet XLSX with one row per sample label, study_id and visit left to fill."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    out = Path(out)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "samples"
+    columns = (*REQUIRED, *OPTIONAL)
+    for c, name in enumerate(columns, start=1):
+        ws.cell(row=1, column=c, value=name).font = Font(bold=True)
+        ws.column_dimensions[chr(ord("A") + c - 1)].width = 14
+    for r, label in enumerate(dict.fromkeys(sample_labels), start=2):
+        cell = ws.cell(row=r, column=1, value=label)
+        cell.data_type = "s"  # a label is text, never a formula or a number
+    ws.freeze_panes = "A2"
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        wb.save(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -13,7 +13,7 @@ specimen's result in ``results.csv`` comes from the dilution(s) in range:
   says below and another above.
 
 A dilution-corrected result that rises with dilution points to a hook effect
-or matrix interference (DOMAIN.md): HOOK_SUSPECTED, with DILUTION_DISAGREE.
+or matrix interference (ICH M10 section 4.2.6): HOOK_SUSPECTED, with DILUTION_DISAGREE.
 
 ``combine`` applies this on one plate; ``combine_rows`` is the rule for one
 specimen's rows wherever they come from: the study database uses it on rows
@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from il6assay.qc.results import SampleResult, format_sig
 
 AGREEMENT_PCT = 20.0
-SOURCE = "DOMAIN.md: in-range dilutions agree within ±20 %; rising with dilution: hook/matrix"
+SOURCE = (
+    "ICH M10 (2022) section 4.2.6, dilution linearity and hook effect: in-range dilutions "
+    "agree within ±20 %; results rising with dilution point to a hook or matrix effect"
+)
 
 
 @dataclass

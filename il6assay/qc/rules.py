@@ -1,8 +1,10 @@
 """Acceptance rules: standards, calibration range, controls, replicate precision.
 
-Defaults are ICH M10's for ligand-binding assays (DOMAIN.md); each rule
-carries its source so that every verdict in curve.json and the report can be
-traced to the rule and the wells that made it. Failed standards are flagged,
+Defaults are ICH M10's for ligand-binding assays (ICH M10, 2022, section 4:
+4.2.3 calibration curve and range, 4.2.4 accuracy and precision, 4.3.2 the
+acceptance criteria of an analytical run); each rule carries its source so
+that every verdict in curve.json and the report can be traced to the rule
+and the wells that made it. Failed standards are flagged,
 never dropped: excluding a point is a reviewer's recorded action.
 """
 
@@ -20,12 +22,28 @@ from il6assay.settings import Settings
 if TYPE_CHECKING:
     from il6assay.curve.fit import CurveFit
 
-ICH_M10_CAL = "ICH M10 (2022), ligand-binding assays: calibration curve acceptance"
-ICH_M10_QC = "ICH M10 (2022), ligand-binding assays: QC acceptance in study-sample runs"
-ICH_M10_PRECISION = "ICH M10 (2022) precision goal; DOMAIN.md replicate CV rule"
+# Each rule's source cites the guidance itself: section numbers of ICH M10 (2022),
+# "Bioanalytical method validation and study sample analysis", section 4 (ligand-binding
+# assays), and CLSI EP17-A2 (2012), "Evaluation of detection capability".
+ICH_M10_CAL = (
+    "ICH M10 (2022) section 4.2.3, calibration curve and range, applied to each run as "
+    "section 4.3.2, acceptance criteria for an analytical run (ligand-binding assays)"
+)
+ICH_M10_QC = (
+    "ICH M10 (2022) section 4.3.2, acceptance criteria for an analytical run "
+    "(ligand-binding assays): QC samples"
+)
+ICH_M10_PRECISION = (
+    "ICH M10 (2022) section 4.2.4, accuracy and precision: CV within 20 % "
+    "(25 % at the LLOQ and ULOQ)"
+)
+ICH_M10_FIT = (
+    "ICH M10 (2022) section 4.2.3: a calibration curve (usually a 4- or 5-parameter "
+    "logistic) is needed before any other rule applies"
+)
 LOQ_SOURCE = (
-    "CLSI EP17 / DOMAIN.md: the LoQ is the lowest level meeting the bias and imprecision "
-    "goals; ICH M10 (2022): precision within 25 % at the LLOQ and ULOQ"
+    "CLSI EP17-A2 (2012): the LoQ is the lowest level meeting the bias and imprecision "
+    "goals; ICH M10 (2022) section 4.2.4: precision within 25 % at the LLOQ and ULOQ"
 )
 
 
@@ -202,7 +220,7 @@ def calibration_rules(
         RuleResult(
             id="CURVE_FIT",
             description="the 4PL standard curve could be fitted",
-            source="il6assay (a curve is needed before any rule applies)",
+            source=ICH_M10_FIT,
             passed=fit_ok,
             detail=fit_message,
         ),

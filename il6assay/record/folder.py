@@ -97,12 +97,12 @@ def check_review(folder: Path, record: dict[str, Any], entries: list[dict[str, A
         )
     if record.get("report") is None:
         return
-    from il6assay.record.report import review_js
+    from il6assay.record.report import review_js_of
 
     path = folder / REVIEW_JS
     if not path.is_file():
         raise RunChanged(f"{REVIEW_JS} is missing from the run folder")
-    if path.read_bytes() != review_js(derived).encode("utf-8"):
+    if path.read_bytes() != review_js_of(entries).encode("utf-8"):
         raise RunChanged(
             f"{REVIEW_JS} (what the report shows and runs) is not what audit.jsonl records "
             f"({_said(derived)}): it was rewritten"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.record.audit import append_entry
+from il6assay.record.audit import append_entry, read_entries
 from il6assay.record.folder import open_run, reprocess
 from il6assay.run import Run
 from il6assay.settings import Settings
@@ -108,13 +108,21 @@ def mask_wells(
                 },
             )
         )
+        from il6assay.record.report import review_js_of
+
+        # The report shows each mask's reason and the review history from review.js.
+        (new_folder / "review.js").write_text(
+            review_js_of(read_entries(new_folder)), encoding="utf-8"
+        )
 
     standalone = (folder.record.get("report") or {}).get("plotly_js") == "embedded"
+    lang = (folder.record.get("report") or {}).get("lang", "en")
     replace_run(
         run,
         folder.path,
         keep=("audit.jsonl",),
         before_swap=record_change,
         standalone_report=standalone,
+        lang=lang,
     )
     return run, entry

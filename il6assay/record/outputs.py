@@ -176,6 +176,7 @@ def replace_run(
     keep: tuple[str, ...] = (),
     before_swap: Callable[[Path], None] | None = None,
     standalone_report: bool = False,
+    lang: str = "en",
 ) -> None:
     """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
 
@@ -189,7 +190,7 @@ def replace_run(
             from il6assay.record.report import ensure_shared_plotly
 
             ensure_shared_plotly(folder.parent)
-        _write_all(run, tmp, report=True, standalone=standalone_report)
+        _write_all(run, tmp, report=True, standalone=standalone_report, lang=lang)
         for name in keep:
             if (folder / name).exists():
                 shutil.copy2(folder / name, tmp / name)
@@ -216,9 +217,17 @@ def _remove_tree(path: Path) -> None:
 
 
 def write_run(
-    run: Run, out_dir: str | Path, *, report: bool = True, standalone_report: bool = False
+    run: Run,
+    out_dir: str | Path,
+    *,
+    report: bool = True,
+    standalone_report: bool = False,
+    lang: str = "en",
 ) -> Path:
-    """Write the run folder under ``out_dir``; refuse if it exists. Returns its path."""
+    """Write the run folder under ``out_dir``; refuse if it exists. Returns its path.
+
+    ``lang``: the report's language, "en" or "zh-CN" (recorded in run.json's "report").
+    """
     out_dir = Path(out_dir)
     final = out_dir / run.run_id
     if final.exists():
@@ -234,7 +243,7 @@ def write_run(
     tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
     plotly_made: Path | None = None
     try:
-        _write_all(run, tmp, report=report, standalone=standalone_report)
+        _write_all(run, tmp, report=report, standalone=standalone_report, lang=lang)
         from il6assay.record.audit import append_entry
 
         append_entry(tmp, process_entry(run))  # the first link of the run's audit chain
@@ -262,7 +271,9 @@ def write_run(
 REVIEW_FILES = ("review.js", "audit.jsonl")
 
 
-def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+def _write_all(
+    run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
+) -> None:
     results = run.result_rows()
     well_cols, wells = run.well_rows()
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
@@ -275,7 +286,7 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
     if report:
         from il6assay.record.report import write_report
 
-        write_report(run, folder / "report.html", standalone=standalone)
+        write_report(run, folder / "report.html", standalone=standalone, lang=lang)
     inputs = _copy_inputs(run, folder / "inputs")
     _make_read_only(folder / "inputs")
     outputs = {
@@ -284,17 +295,20 @@ def _write_all(run: Run, folder: Path, *, report: bool, standalone: bool = False
         if p.is_file() and "inputs" not in p.relative_to(folder).parts
     }
     doc = run_document(run, inputs, outputs)
-    doc["report"] = _report_record(standalone) if report else None
+    doc["report"] = {**_report_record(standalone), "lang": lang} if report else None
     if report:
-        from il6assay.record.report import review_js
+        from il6assay.record.report import review_js_of
 
-        (folder / "review.js").write_text(review_js(doc["review"]), encoding="utf-8")
+        # Nothing reviewed yet: the log's first entry (processing) comes once the folder is whole.
+        (folder / "review.js").write_text(review_js_of([]), encoding="utf-8")
     _write_json(folder / "run.json", doc)
 
 
-def render_outputs(run: Run, folder: Path, *, report: bool, standalone: bool = False) -> None:
+def render_outputs(
+    run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
+) -> None:
     """Write every file of a run folder into ``folder`` (no audit log): as verification needs."""
-    _write_all(run, folder, report=report, standalone=standalone)
+    _write_all(run, folder, report=report, standalone=standalone, lang=lang)
 
 
 def process_entry(run: Run) -> dict[str, Any]:

@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from il6assay.plate.hashing import sha256_file
-from il6assay.qc.results import format_sig
+from il6assay.plate.layout_view import ROLE_COLOURS, well_label
+from il6assay.qc.results import FLAGS, REASSAY_HINT, format_sig
+from il6assay.record.audit import review_state
+from il6assay.record.i18n import Words
 from il6assay.run import Run
 
 if TYPE_CHECKING:
@@ -33,6 +36,13 @@ if TYPE_CHECKING:
 
 PASS, FAIL = "#1f77b4", "#d62728"
 REVIEW_JS = "review.js"
+# Figures fit an A4 page's printable width (210 mm - 2 x 12 mm at 96 dpi: 703 px).
+FIGURE_WIDTH = 700
+# Faults on the plate map (marked x, red); censoring is normal and marked apart (< >).
+FAULT_FLAGS = ("STANDARD_FAILED", "CONTROL_FAILED", "HIGH_CV", "SATURATED")
+CENSOR_FLAGS = {"BELOW_LLOQ": "<", "ABOVE_ULOQ": ">"}
+LEGEND_CENSORED = "censored: below the LLOQ or above the ULOQ (reported as text, not a fault)"
+CENSORED_NOTE = "Results outside LLOQ..ULOQ are censored text, never extrapolated numbers."
 
 
 def plotly_js_name() -> str:
@@ -64,15 +74,54 @@ def review_js(review: dict[str, Any]) -> str:
     return f"window.IL6_REVIEW = {json.dumps(review, ensure_ascii=False)};\n"
 
 
+def review_js_of(entries: list[dict[str, Any]]) -> str:
+    """review.js as the audit log's entries make it (its writers and its check use this)."""
+    return review_js(review_payload(entries, review_state(entries)))
+
+
+def review_payload(entries: list[dict[str, Any]], review: dict[str, Any]) -> dict[str, Any]:
+    """What review.js holds: the current review, every review decision and each mask's reason.
+
+    Derived from the run's audit log entries, oldest first. ``history``: who,
+    when, the decision, why, and whether it overrode the rules; ``masks``: each
+    currently masked well with who masked it, when and why.
+    """
+    history = []
+    masks: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        action = str(e.get("action", ""))
+        if action.startswith("review-"):
+            history.append(
+                {
+                    "time_utc": e.get("time_utc"),
+                    "decision": e.get("review_after") or action.removeprefix("review-"),
+                    "by": e.get("by"),
+                    "os_account": e.get("os_account"),
+                    "reason": e.get("reason"),
+                    "override": bool(e.get("override")),
+                }
+            )
+        elif action == "mask":
+            for well in e.get("wells", []):
+                masks[well] = {"by": e.get("by"), "time_utc": e.get("time_utc"),
+                               "reason": e.get("reason")}  # fmt: skip
+        elif action == "unmask":
+            for well in e.get("wells", []):
+                masks.pop(well, None)
+    return {**review, "history": history, "masks": masks}
+
+
 def _hover(name: str, od: float | None, conc: float | None, extra: str = "") -> str:
     od_text = f"{od:.4f}" if od is not None else "n/a"
     conc_text = f"{format_sig(conc)} pg/mL" if conc is not None else "no concentration"
     return f"{html.escape(name)}<br>OD {od_text}<br>{conc_text}{extra}"
 
 
-def curve_figure(run: Run) -> go.Figure:
+def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
     """The standard curve: standards, fit with 95 % band, samples, LLOQ/ULOQ."""
     import plotly.graph_objects as go
+
+    w_ = words or Words()
 
     fig = go.Figure()
     std = [w for w in run.wells if w.spec.role == "standard" and w.spec.nominal]
@@ -84,7 +133,7 @@ def curve_figure(run: Run) -> go.Figure:
                 x=[w.spec.nominal for w in shown],
                 y=ys,
                 mode="markers",
-                name="standards (hollow: masked; red x: failed)",
+                name=w_("standards (hollow: masked; red x: failed)"),
                 marker={
                     "size": 10,
                     "color": [PASS if w.passed else FAIL for w in shown],
@@ -120,7 +169,7 @@ def curve_figure(run: Run) -> go.Figure:
                 fill="toself",
                 fillcolor="rgba(255,127,14,0.15)",
                 line={"width": 0},
-                name="95 % band",
+                name=w_("95 % band"),
                 hoverinfo="skip",
             )
         )
@@ -129,7 +178,7 @@ def curve_figure(run: Run) -> go.Figure:
                 x=xs,
                 y=run.curve.predict(xs),
                 mode="lines",
-                name=f"{run.curve.model.upper()} fit",
+                name=f"{run.curve.model.upper()} {w_('fit')}",
                 line={"color": "#ff7f0e"},
                 hoverinfo="skip",
             )
@@ -141,7 +190,7 @@ def curve_figure(run: Run) -> go.Figure:
                 x=[s.conc_on_plate for s in placed],
                 y=[s.od_mean for s in placed],
                 mode="markers",
-                name="samples (in range, on the plate)",
+                name=w_("samples (in range, on the plate)"),
                 marker={"size": 7, "symbol": "diamond", "color": "#2ca02c"},
                 text=[
                     _hover(
@@ -173,19 +222,22 @@ def curve_figure(run: Run) -> go.Figure:
             )
     read = f"OD ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
     fig.update_layout(
-        title="Standard curve",
-        xaxis={"type": "log", "title": "IL-6 (pg/mL, on the plate)"},
+        title=w_("Standard curve"),
+        xaxis={"type": "log", "title": w_("IL-6 (pg/mL, on the plate)")},
         yaxis={"title": read},
         template="plotly_white",
+        width=FIGURE_WIDTH,
         height=480,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
     )
     return fig
 
 
-def residual_figure(run: Run) -> go.Figure:
+def residual_figure(run: Run, words: Words | None = None) -> go.Figure:
     """Residuals (OD - fitted OD) of the standard wells against their nominal concentration."""
     import plotly.graph_objects as go
+
+    w_ = words or Words()
 
     fig = go.Figure()
     std = [
@@ -206,10 +258,11 @@ def residual_figure(run: Run) -> go.Figure:
         )
     fig.add_hline(y=0, line={"color": "grey"})
     fig.update_layout(
-        title="Residuals of the standards",
-        xaxis={"type": "log", "title": "nominal IL-6 (pg/mL)"},
-        yaxis={"title": "OD - fitted OD"},
+        title=w_("Residuals of the standards"),
+        xaxis={"type": "log", "title": w_("nominal IL-6 (pg/mL)")},
+        yaxis={"title": w_("OD - fitted OD")},
         template="plotly_white",
+        width=FIGURE_WIDTH,
         height=300,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         showlegend=False,
@@ -217,9 +270,11 @@ def residual_figure(run: Run) -> go.Figure:
     return fig
 
 
-def plate_figure(run: Run) -> go.Figure:
-    """8x12 heat map of the corrected OD, each well's role and flags on hover; flagged wells x."""
+def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
+    """8x12 heat map of the corrected OD, each well's role and flags on hover; faults x."""
     import plotly.graph_objects as go
+
+    w_ = words or Words()
 
     rows = "ABCDEFGHIJKLMNOP"[: run.plate.rows]
     cols = list(range(1, run.plate.cols + 1))
@@ -254,7 +309,9 @@ def plate_figure(run: Run) -> go.Figure:
             ygap=2,
         )
     )
-    flagged = [w for w in run.wells if w.flags and w.spec.role != "empty"]
+    # Faults only: a censored sample (<LLOQ, >ULOQ) is a normal result, not marked here.
+    marks = _well_marks(run)
+    flagged = [w for w in run.wells if marks.get(w.name, set()) & set(FAULT_FLAGS)]
     if flagged:
         fig.add_trace(
             go.Scatter(
@@ -262,16 +319,17 @@ def plate_figure(run: Run) -> go.Figure:
                 y=[w.name[0] for w in flagged],
                 mode="markers",
                 marker={"symbol": "x-thin", "size": 14, "line": {"width": 2, "color": FAIL}},
-                text=[f"{w.name}: {';'.join(w.flags)}" for w in flagged],
+                text=[f"{w.name}: {';'.join(sorted(marks[w.name]))}" for w in flagged],
                 hoverinfo="text",
-                name="flagged",
+                name="fault",
             )
         )
     fig.update_layout(
-        title="Plate map (corrected OD; x: flagged well)",
+        title=w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)"),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"dtick": 1, "side": "top"},
         template="plotly_white",
+        width=FIGURE_WIDTH,
         height=360,
         margin={"l": 40, "r": 20, "t": 70, "b": 20},
         showlegend=False,
@@ -279,25 +337,37 @@ def plate_figure(run: Run) -> go.Figure:
     return fig
 
 
-def _table(headers: list[str], rows: list[tuple[list[str], bool]]) -> str:
-    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"
+def _table(
+    headers: list[str], rows: list[tuple[list[str], bool]], table_id: str | None = None
+) -> str:
+    head = "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr></thead>"
     body = "".join(
         ('<tr class="flagged">' if flagged else "<tr>")
         + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
         + "</tr>"
         for cells, flagged in rows
     )
-    return f"<table>{head}{body}</table>"
+    ident = f' id="{table_id}"' if table_id else ""
+    return f"<table{ident}>{head}<tbody>{body}</tbody></table>"
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
     return "" if v is None else format(v, fmt)
 
 
-def standards_table(run: Run) -> str:
-    """Nominal, back-calculated, recovery, CV and verdict of every standard well."""
+def _verdict_word(passed: bool | None, w: Words) -> str:
+    return w({True: "pass", False: "FAIL", None: "n/a"}[passed])
+
+
+def standards_table(run: Run, words: Words | None = None) -> str:
+    """Nominal, back-calculated, recovery, CV and verdict of every standard well, zero included.
+
+    The zero standard (and any standard without a nominal) is an anchor
+    point: fitted, never judged; its rows say so.
+    """
     from il6assay.qc.rules import cv_pct
 
+    w_ = words or Words()
     rows = []
     for lv in run.levels:
         concs = [w.conc_on_plate for w in lv.wells if w.conc_on_plate is not None]
@@ -314,20 +384,30 @@ def standards_table(run: Run) -> str:
                         _num(w.recovery_pct, ".1f"),
                         f"±{lv.tolerance_pct:g} %",
                         _num(cv, ".1f"),
-                        "pass" if w.passed else "FAIL",
-                        "pass" if lv.passed else "FAIL",
+                        _verdict_word(bool(w.passed), w_),
+                        _verdict_word(lv.passed, w_),
                         " ".join(w.flags),
                     ],
                     not w.passed,
                 )
             )
+    anchor = w_("anchor: fitted, not judged")
+    for w in run.wells:
+        if w.spec.role == "standard" and not w.spec.nominal:
+            od = w.od if w.od is not None else w.od_corrected
+            nominal = f"{w.spec.nominal:g}" if w.spec.nominal is not None else ""
+            rows.append(
+                ([w.spec.level or "", w.name, nominal, _num(od), "", "", "", "", anchor, anchor,
+                  " ".join(w.flags)], False)
+            )  # fmt: skip
     headers = ["level", "well", "nominal (pg/mL)", "OD", "back-calculated", "recovery %",
-               "tolerance", "level CV %", "well", "level", "flags"]  # fmt: skip
-    return _table(headers, rows)
+               "tolerance", "level CV %", "well verdict", "level verdict", "flags"]  # fmt: skip
+    return _table([w_(h) for h in headers], rows, "standards")
 
 
-def controls_table(run: Run) -> str:
+def controls_table(run: Run, words: Words | None = None) -> str:
     """Each control well against its acceptance range."""
+    w_ = words or Words()
     rows = []
     for w in run.wells:
         if w.spec.role != "control":
@@ -336,20 +416,30 @@ def controls_table(run: Run) -> str:
         rows.append(
             (
                 [w.spec.level or "", w.name, _num(w.spec.nominal, "g"), rng,
-                 format_sig(w.conc) if w.conc is not None else "no value",
-                 _num(w.recovery_pct, ".1f"), "pass" if w.passed else "FAIL",
+                 format_sig(w.conc) if w.conc is not None else w_("no value"),
+                 _num(w.recovery_pct, ".1f"), _verdict_word(bool(w.passed), w_),
                  " ".join(w.flags)],
                 not w.passed,
             )
         )  # fmt: skip
     if not rows:
-        return "<p>The layout has no controls.</p>"
+        return f"<p>{w_('The layout has no controls.')}</p>"
     headers = ["level", "well", "nominal (pg/mL)", "range", "measured", "recovery %", "", "flags"]
-    return _table(headers, rows)
+    return _table([w_(h) for h in headers], rows, "controls")
 
 
-def samples_table(run: Run) -> str:
-    """Every sample at every dilution: study ID, visit, OD, CV, result with CI, flags."""
+def advice_text(advice: str, dilution: float, words: Words | None = None) -> str:
+    """A sample's advice for the reviewer: "re-assay at a higher dilution (e.g. 1:10)"."""
+    w_ = words or Words()
+    if advice == REASSAY_HINT:
+        step = f"1:{dilution * 10:g}"
+        return f"{w_('re-assay at')} {step}" if w_.zh else f"{advice} (e.g. {step})"
+    return advice
+
+
+def samples_table(run: Run, words: Words | None = None) -> str:
+    """Every sample at every dilution: study ID, visit, OD, CV, result with CI, flags, advice."""
+    w_ = words or Words()
     rows = []
     for s in run.samples:
         ci = ""
@@ -358,26 +448,143 @@ def samples_table(run: Run) -> str:
         rows.append(
             (
                 [s.study_id, s.visit, s.sample, f"{s.dilution:g}", _num(s.od_mean),
-                 _num(s.od_cv_pct, ".1f"), s.result, ci, " ".join(s.flags)],
+                 _num(s.od_cv_pct, ".1f"), s.result, ci, " ".join(s.flags),
+                 advice_text(s.advice, s.dilution, w_)],
                 bool(s.flags),
             )
         )  # fmt: skip
     headers = ["study ID", "visit", "sample", "dilution", "OD mean", "CV %", "result (pg/mL)",
-               "95 % CI", "flags"]  # fmt: skip
-    return _table(headers, rows)
+               "95 % CI", "flags", "advice"]  # fmt: skip
+    return _table([w_(h) for h in headers], rows, "samples")
 
 
-def _rules_list(run: Run) -> str:
+def _well_marks(run: Run) -> dict[str, set[str]]:
+    """Each well's flags as the plate map marks them: its own, and its sample's."""
+    marks = {w.name: set(w.flags) for w in run.wells}
+    for s in run.samples:
+        for w in s.wells:
+            marks.setdefault(w.name, set()).update(
+                f for f in s.flags if f in FAULT_FLAGS or f in CENSOR_FLAGS
+            )
+    return marks
+
+
+def plate_map(run: Run, words: Words | None = None) -> str:
+    """The plate as a labelled grid: each well's role, label and OD, faults and censoring marked.
+
+    Colour is the role (as ``il6assay layout show`` draws it); a fault (a
+    failed standard or control, high CV, saturation) is a red frame and x; a
+    censored sample well (below the LLOQ, above the ULOQ: normal, not a
+    fault) a dashed blue frame and < or >; a masked well is hatched, M.
+    """
+    w_ = words or Words()
+    by_name = {w.name: w for w in run.wells}
+    marks = _well_marks(run)
+    rows_html = []
+    letters = "ABCDEFGHIJKLMNOP"[: run.plate.rows]
+    for r in letters:
+        cells = []
+        for c in range(1, run.plate.cols + 1):
+            name = f"{r}{c}"
+            w = by_name.get(name)
+            role = w.spec.role if w is not None else "empty"
+            label = well_label(w.spec) if w is not None else ""
+            if role == "blank":
+                label = w_("blank")
+            flags = marks.get(name, set())
+            classes = [role]
+            mark = ""
+            if w is not None and w.status == "MASKED":
+                classes.append("masked")
+                mark = "M"
+            elif flags & set(FAULT_FLAGS):
+                classes.append("fault")
+                mark = "✕"
+            elif flags & set(CENSOR_FLAGS):
+                classes.append("censored")
+                mark = "".join(sym for f, sym in CENSOR_FLAGS.items() if f in flags)
+            if "SUSPECT_OUTLIER" in flags:
+                classes.append("suspect")
+                mark += "?"
+            od = w.od_corrected if w is not None else None
+            od_text = "" if od is None else f"{od:.3f}"
+            if w is not None and w.status in ("SATURATED", "MISSING") and od is None:
+                od_text = w.status.lower()
+            title = " ".join(
+                x for x in (name, w_(role), label, od_text, " ".join(sorted(flags))) if x
+            )
+            cells.append(
+                f'<td class="{" ".join(classes)}" title="{html.escape(title)}">'
+                f'<span class="wn">{name} <i>{html.escape(w_.role_short(role))}</i></span>'
+                f'<span class="mk">{html.escape(mark)}</span>'
+                f'<span class="lb">{html.escape(label)}</span>'
+                f'<span class="od">{html.escape(od_text)}</span></td>'
+            )
+        rows_html.append(f"<tr><th>{r}</th>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{c}</th>" for c in range(1, run.plate.cols + 1))
+    legend_roles = "".join(
+        f'<span class="key {role}">{html.escape(w_(role))}</span>'
+        for role in ROLE_COLOURS
+        if role != "empty"
+    )
+    keys = (
+        ("fault", "✕", "fault: failed standard or control, high CV, saturated"),
+        ("censored", "&lt; &gt;", LEGEND_CENSORED),
+        ("masked", "M", "masked by a reviewer (read kept, not used)"),
+    )
+    legend_marks = "".join(
+        f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
+        for cls, sym, text in keys
+    ) + (
+        '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
+        if any("SUSPECT_OUTLIER" in f for f in marks.values())
+        else ""
+    )
+    return (
+        f'<table class="platemap" id="plate-map"><thead><tr><th></th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows_html)}</tbody></table>"
+        f'<div class="legend" id="plate-legend"><b>{html.escape(w_("Legend"))}:</b> '
+        f"{legend_roles}<br>{legend_marks}</div>"
+    )
+
+
+def flag_legend(run: Run, words: Words | None = None) -> str:
+    """Every flag that appears in this report, with what it means (in the report's language)."""
+    w_ = words or Words()
+    present = {f for w in run.wells for f in w.flags} | {f for s in run.samples for f in s.flags}
+    codes = [c for c in FLAGS if c in present] + sorted(present - set(FLAGS))
+    if not codes:
+        return f"<p>{html.escape(w_('No flags on this plate.'))}</p>"
+    rows = [([code, w_.flag(code)], False) for code in codes]
+    return _table([w_("flag"), w_("meaning")], rows, "flag-legend")
+
+
+def _rules_list(run: Run, words: Words | None = None) -> str:
+    w_ = words or Words()
     items = []
     for r in run.rules:
         mark = {True: "pass", False: "FAIL", None: "n/a"}[r.passed]
-        wells = f" Wells at fault: {', '.join(r.wells)}." if r.wells and r.passed is False else ""
+        wells = ""
+        if r.wells and r.passed is False:
+            wells = f" {w_('Wells at fault')}: {', '.join(r.wells)}."
+        description = w_.description(r.id, r.description, run.settings)
         items.append(
-            f'<li class="{mark.lower().replace("/", "")}"><b>{mark}</b> {html.escape(r.id)}: '
-            f"{html.escape(r.description)}. {html.escape(r.detail)}.{html.escape(wells)} "
-            f"<i>Source: {html.escape(r.source)}</i></li>"
+            f'<li class="{mark.lower().replace("/", "")}"><b>{html.escape(w_(mark))}</b> '
+            f"{html.escape(r.id)}: {html.escape(description)}. "
+            f"{html.escape(w_.detail(r.detail))}.{html.escape(wells)} "
+            f"<i>{html.escape(w_('Source'))}: {html.escape(w_.source(r.source))}</i></li>"
         )
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def verdict_headline(run: Run, words: Words | None = None) -> tuple[str, list[str]]:
+    """The verdict in one line ("rejected by CONTROLS, ..."), and each failed rule's why."""
+    w_ = words or Words()
+    failed = run.failed_rules
+    if not failed:
+        return w_("accepted by the acceptance rules"), []
+    line = f"{w_('rejected by')} {', '.join(r.id for r in failed)}"
+    return line, [f"{r.id}: {w_.detail(r.detail)}" for r in failed]
 
 
 def _noise_text(noise: dict[str, Any]) -> str:
@@ -388,21 +595,86 @@ def _noise_text(noise: dict[str, Any]) -> str:
     return text
 
 
-def _aics(run: Run) -> str:
+def _aics(run: Run, words: Words | None = None) -> str:
+    w_ = words or Words()
     parts = []
     for model in ("4pl", "5pl"):
         aic = run.comparison.get(model, {}).get("aic")
         parts.append(f"{aic:.2f}" if aic is not None else "n/a")
-    return " / ".join(parts) + f" (chosen: {run.settings.model.upper()}; lower is better)"
+    return (
+        " / ".join(parts)
+        + f" ({w_('chosen')}: {run.settings.model.upper()}; {w_('lower is better')})"
+    )
 
 
 def _fmt(v: float | None) -> str:
     return format_sig(v) if v is not None else "none"
 
 
-def write_report(run: Run, path: Path, *, standalone: bool = False) -> None:
-    """Write report.html for a run (plotly.js shared beside the run folder, or embedded)."""
-    figures = [curve_figure(run), residual_figure(run), plate_figure(run)]
+def _masked_table(run: Run, w_: Words) -> str:
+    """The masked wells; review.js fills in who masked each, when and why (the audit log's)."""
+    if not run.settings.masked:
+        return f'<p id="masked-none">{html.escape(w_("No wells are masked."))}</p>'
+    rows = "".join(
+        f'<tr data-well="{html.escape(well)}"><td>{html.escape(well)}</td><td class="m-by"></td>'
+        f'<td class="m-time"></td><td class="m-reason">'
+        f"{html.escape(w_('reason in the audit log (audit.jsonl)'))}</td></tr>"
+        for well in run.settings.masked
+    )
+    heads = (w_("well"), w_("masked by"), w_("time (UTC)"), w_("reason"))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    return f'<table id="masked"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _history_table(w_: Words) -> str:
+    """The review history's frame; review.js fills its rows (who, when, decision, why)."""
+    heads = (w_("time (UTC)"), w_("decision"), w_("who"), w_("OS account"), w_("reason"),
+             w_("override"))  # fmt: skip
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    empty = f'<tr class="none"><td colspan="6">{html.escape(w_("No review yet."))}</td></tr>'
+    return (
+        f'<table id="review-history"><thead><tr>{head}</tr></thead><tbody>{empty}</tbody></table>'
+    )
+
+
+def _missing_plotly_text(w_: Words) -> str:
+    """What a report whose shared plotly.js is missing says, in the report's language."""
+    name = f"<code>{plotly_js_name()}</code>"
+    if w_.zh:
+        return (
+            f"图表需要存放本运行文件夹的上级文件夹中的 {name}（il6assay 为所有运行只写一份）。"
+            "请将运行文件夹与它一起移动，或用 <code>--standalone-report</code> 重新处理。"
+        )
+    return (
+        f"The figures need {name} in the folder that holds this run folder (il6assay "
+        "writes it there once for all runs). Move run folders together with it, or process "
+        "again with <code>--standalone-report</code>."
+    )
+
+
+_PRINT_CSS = """
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; }
+  h1 { font-size: 14pt; } h2 { font-size: 12pt; break-after: avoid; }
+  table { font-size: 8pt; max-width: 100%; }
+  th, td { padding: 1px 4px; }
+  tr, li, .legend, table.platemap, .js-plotly-plot { break-inside: avoid; }
+  thead { display: table-header-group; }
+  .modebar, #plotly-missing { display: none !important; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = "en") -> None:
+    """Write report.html for a run (plotly.js shared beside the run folder, or embedded).
+
+    ``lang``: "en" or "zh-CN"; only words change, never numbers, IDs or flag codes.
+    """
+    w_ = Words(lang)
+    figures = [curve_figure(run, w_), residual_figure(run, w_), plate_figure(run, w_)]
     config = {"displaylogo": False}
     divs = [f.to_html(full_html=False, include_plotlyjs=False, config=config) for f in figures]
     if standalone:
@@ -411,20 +683,30 @@ def write_report(run: Run, path: Path, *, standalone: bool = False) -> None:
         plotly = f'<script src="../{plotly_js_name()}"></script>'
     meta = run.plate.metadata
     status = "accepted" if run.accepted else "rejected"
+    none = w_("none")
     header = [
         ("Plate", run.plate.id),
         ("Input file", f"{run.export.path.name} (SHA-256 {sha256_file(run.export.path)})"),
         ("Reader", str(meta.get("reader_type") or meta.get("reader_model") or run.export.format)),
-        ("Date read", str(meta.get("read_datetime") or meta.get("date") or "not in the export")),
-        ("Kit lot", run.layout.kit_lot or "not given"),
+        (
+            "Date read",
+            str(meta.get("read_datetime") or meta.get("date") or w_("not in the export")),
+        ),
+        ("Kit lot", run.layout.kit_lot or w_("not given")),
         (
             "Model",
-            f"{run.curve.model.upper()}, weighting {run.settings.weighting}, "
-            f"zero standard: {run.settings.zero_standard}; {run.curve.message}",
+            f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
+            f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
         ),
-        *([("Noise (weights)", _noise_text(run.noise))] if run.noise is not None else []),
-        ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
-        ("AIC (4PL / 5PL)", _aics(run)),
+        *([("Noise (weights)", w_.detail(_noise_text(run.noise)))] if run.noise else []),
+        (
+            "Curve warnings",
+            "; ".join(
+                f"{k}: {w_.flag(k) if w_.zh and k in FLAGS else v}"
+                for k, v in run.curve.warnings.items()
+            ),
+        ),
+        ("AIC (4PL / 5PL)", _aics(run, w_)),
         (
             "LoB / LoD (CLSI EP17)",
             f"{_fmt(run.detection.get('lob_pg_ml'))} / "
@@ -434,54 +716,126 @@ def write_report(run: Run, path: Path, *, standalone: bool = False) -> None:
         ("Masked wells", ", ".join(run.settings.masked)),
     ]
     rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v or 'none')}</td></tr>" for k, v in header
+        f"<tr><th>{html.escape(w_(k))}</th><td>{html.escape(v or none)}</td></tr>"
+        for k, v in header
     )
-    rows += '<tr><th>Review</th><td id="review">unreviewed</td></tr>'
+    rows += (
+        f"<tr><th>{html.escape(w_('Review'))}</th>"
+        f'<td id="review">{html.escape(w_("unreviewed"))}</td></tr>'
+    )
+    headline, why = verdict_headline(run, w_)
+    why_html = "".join(f"<li>{html.escape(line)}</li>" for line in why)
+    role_css = "".join(
+        f"table.platemap td.{r}, .key.{r} {{ background: {c}; }}\n" for r, c in ROLE_COLOURS.items()
+    )
+    js_words = {
+        k: w_(k)
+        for k in ("unreviewed", "accepted", "rejected", "by", "at",
+                  "OVERRIDE of the acceptance rules")
+    }  # fmt: skip
+    html_lang = "zh-CN" if w_.zh else "en"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{html_lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>il6assay report: {html.escape(run.run_id)}</title>
+<title>{html.escape(w_("il6assay report"))}: {html.escape(run.run_id)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.2em auto; max-width: 1150px; padding: 0 1em; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
 tr.flagged td {{ background: #fff3cd; }}
+h2.verdict {{ margin-bottom: 0.2em; }}
 .verdict.accepted {{ color: #1a7f37; }} .verdict.rejected {{ color: #b42318; }}
+ul.why {{ margin-top: 0.2em; color: #333; }}
 li.fail {{ color: #b42318; }}
 #plotly-missing {{ background: #fde2e1; padding: 0.6em; border: 1px solid #b42318; }}
-</style>
+table.platemap {{ table-layout: fixed; }}
+table.platemap th {{ text-align: center; padding: 1px; }}
+table.platemap td {{ width: 48px; height: 46px; padding: 1px 2px; vertical-align: top;
+  position: relative; font-size: 11px; line-height: 1.15; border: 1px solid #999; }}
+table.platemap .wn {{ display: block; color: #555; font-size: 9px; white-space: nowrap;
+  padding-right: 9px; overflow: hidden; }}
+table.platemap .wn i {{ font-style: normal; color: #222; }}
+table.platemap .lb {{ display: block; font-weight: bold; overflow: hidden; white-space: nowrap; }}
+table.platemap .od {{ display: block; color: #333; font-size: 10px; }}
+table.platemap .mk {{ position: absolute; top: 1px; right: 2px; font-weight: bold; }}
+{role_css}table.platemap td.fault {{ outline: 3px solid #b42318; outline-offset: -3px; }}
+table.platemap td.fault .mk {{ color: #b42318; }}
+table.platemap td.censored {{ outline: 2px dashed #1f5fa8; outline-offset: -3px; }}
+table.platemap td.censored .mk {{ color: #1f5fa8; }}
+table.platemap td.masked {{ background-image: repeating-linear-gradient(45deg, transparent 0 5px,
+  rgba(0,0,0,0.18) 5px 7px); color: #555; }}
+table.platemap td.suspect .mk {{ color: #8a5a00; }}
+.legend {{ font-size: 0.85em; margin: 0.3em 0 1em; line-height: 2; }}
+.key {{ display: inline-block; padding: 0 6px; margin-right: 6px; border: 1px solid #999; }}
+.key.fault {{ outline: 2px solid #b42318; }} .key.fault b {{ color: #b42318; }}
+.key.censored {{ outline: 2px dashed #1f5fa8; }} .key.censored b {{ color: #1f5fa8; }}
+{_PRINT_CSS}</style>
 {plotly}
 <script src="{REVIEW_JS}"></script>
 </head><body>
-<div id="plotly-missing" hidden>The figures need <code>{plotly_js_name()}</code> in the folder
-that holds this run folder (il6assay writes it there once for all runs). Move run folders
-together with it, or process again with <code>--standalone-report</code>.</div>
-<h1>il6assay run {html.escape(run.run_id)}</h1>
-<h2 class="verdict {status}">Verdict: {html.escape(run.verdict)}</h2>
+<div id="plotly-missing" hidden>{_missing_plotly_text(w_)}</div>
+<h1>{html.escape(w_("il6assay run"))} {html.escape(run.run_id)}</h1>
+<h2 class="verdict {status}">{html.escape(w_("Verdict"))}: {html.escape(headline)}</h2>
+{f'<ul class="why">{why_html}</ul>' if why else ""}
 <table>{rows}</table>
-<h2>Acceptance rules</h2>
-{_rules_list(run)}
+<h2>{html.escape(w_("Review history"))}</h2>
+{_history_table(w_)}
+<h2>{html.escape(w_("Masked wells"))}</h2>
+{_masked_table(run, w_)}
+<h2>{html.escape(w_("Acceptance rules"))}</h2>
+{_rules_list(run, w_)}
 {divs[0]}
 {divs[1]}
-<h2>Standards</h2>
-{standards_table(run)}
+<h2>{html.escape(w_("Standards"))}</h2>
+{standards_table(run, w_)}
+<h2>{html.escape(w_("Plate map"))}</h2>
+{plate_map(run, w_)}
 {divs[2]}
-<h2>Controls</h2>
-{controls_table(run)}
-<h2>Samples</h2>
-{samples_table(run)}
-<p>Results outside LLOQ..ULOQ are censored text, never extrapolated numbers.
-Flags are explained in curve.json ("flags") and the README.</p>
+<h2>{html.escape(w_("Controls"))}</h2>
+{controls_table(run, w_)}
+<h2>{html.escape(w_("Samples"))}</h2>
+{samples_table(run, w_)}
+<p>{html.escape(w_(CENSORED_NOTE))}</p>
+<h2>{html.escape(w_("Flags on this plate"))}</h2>
+{flag_legend(run, w_)}
 <script>
 if (typeof Plotly === "undefined") {{
   document.getElementById("plotly-missing").hidden = false;
 }}
+var WORDS = {json.dumps(js_words, ensure_ascii=False)};
+function word(k) {{ return WORDS[k] || k; }}
 var review = window.IL6_REVIEW;
 if (review && review.status) {{
-  var text = review.status;
-  if (review.by) {{ text += " by " + review.by + " at " + review.time_utc + ": " + review.reason; }}
-  if (review.override) {{ text += " (OVERRIDE of the acceptance rules)"; }}
+  var text = word(review.status);
+  if (review.by) {{
+    text += " " + word("by") + " " + review.by + " " + word("at") + " " + review.time_utc +
+      ": " + review.reason;
+  }}
+  if (review.override) {{ text += " (" + word("OVERRIDE of the acceptance rules") + ")"; }}
   document.getElementById("review").textContent = text;
+}}
+if (review && review.history && review.history.length) {{
+  var body = document.querySelector("#review-history tbody");
+  body.textContent = "";
+  review.history.forEach(function (h) {{
+    var tr = document.createElement("tr");
+    [h.time_utc, word(h.decision), h.by, h.os_account, h.reason,
+     h.override ? word("OVERRIDE of the acceptance rules") : ""].forEach(function (v) {{
+      var td = document.createElement("td");
+      td.textContent = v == null ? "" : v;
+      tr.appendChild(td);
+    }});
+    body.appendChild(tr);
+  }});
+}}
+if (review && review.masks) {{
+  document.querySelectorAll("#masked tr[data-well]").forEach(function (tr) {{
+    var m = review.masks[tr.dataset.well];
+    if (!m) {{ return; }}
+    tr.querySelector(".m-by").textContent = m.by || "";
+    tr.querySelector(".m-time").textContent = m.time_utc || "";
+    tr.querySelector(".m-reason").textContent = m.reason || "";
+  }});
 }}
 </script>
 </body></html>

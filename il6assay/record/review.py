@@ -84,7 +84,7 @@ def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
     run.json's review and review.js are derived from the entry as written
     (``review_of``), so they say exactly what the audit log says.
     """
-    from il6assay.record.report import review_js
+    from il6assay.record.report import review_js_of
 
     staged: list[tuple[Path, Path]] = []
     try:
@@ -93,7 +93,7 @@ def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
         record = dict(folder.record, review=review)
         texts = [("run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")]
         if record.get("report") is not None:
-            texts.append(("review.js", review_js(review)))
+            texts.append(("review.js", review_js_of([*folder.entries, written])))
         for name, text in texts:
             tmp = folder.path / f".{name}.partial"
             tmp.write_text(text, encoding="utf-8")

@@ -174,6 +174,7 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
             run,
             scratch,
             report=report is not None,
+            lang=(report or {}).get("lang", "en"),
             standalone=bool(report) and report.get("plotly_js") == "embedded",
         )
         differences += _compare_record(record, scratch, same_version)
