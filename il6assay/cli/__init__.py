@@ -83,6 +83,7 @@ def process(
     from il6assay.record.outputs import write_run
     from il6assay.run import process_plate
     from il6assay.settings import Settings
+    from il6assay.study.check import open_study
 
     try:
         if not export.is_file():
@@ -112,8 +113,12 @@ def process(
             reader=reader,
             allow_unmatched=allow_unmatched,
         )
+        study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
+        qc = study.judge(run) if study else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
         folder = write_run(run, out_dir, standalone_report=standalone_report)
+        if study and qc:
+            study.record([qc])
     except InputError as err:
         _fail(err)
     for warning in run.warnings:
@@ -294,3 +299,7 @@ from il6assay.cli.db import register as _register_db  # noqa: E402
 
 _register_db(main)
 
+
+from il6assay.cli.study import register as _register_study  # noqa: E402
+
+_register_study(main)

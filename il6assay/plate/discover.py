@@ -18,7 +18,7 @@ from typing import Any
 from il6assay.errors import InputError
 
 PROJECT_FILE = "il6assay.toml"
-PROJECT_KEYS = ("layout", "out", "model", "weighting", "zero_standard")
+PROJECT_KEYS = ("layout", "out", "model", "weighting", "zero_standard", "db", "control_targets")
 
 
 def project_config(cwd: Path | None = None) -> tuple[Path | None, dict[str, Any]]:
