@@ -1,4 +1,4 @@
-"""The Westgard rules through ``check``: for each rule a history that breaks it and one that just misses.
+"""The Westgard rules through ``check``: per rule a history that breaks it and one that just misses.
 
 Targets: low 20 ± 2 pg/mL, high 100 ± 10 pg/mL, so a z of +2.1 is low 24.2 or high 121.
 """

@@ -130,6 +130,7 @@ def _table(outcomes: list[Any]) -> str:
     for o in outcomes:
         name = o.run_id or Path(o.export).name + (f" [{o.plate_id}]" if o.plate_id else "")
         verdict = o.verdict if o.verdict is not None else (o.error or "")
+        verdict = verdict if len(verdict) <= 70 else verdict[:69] + "…"
         flags = ", ".join(f"{k} {v}" for k, v in o.flags.items())
         rows.append((name, o.status, verdict, "" if o.samples is None else str(o.samples), flags))
     widths = [min(60, max(len(r[i]) for r in rows)) for i in range(4)]

@@ -103,7 +103,7 @@ def plan(
     samples: Path | None = None,
     allow_unmatched: bool = False,
 ) -> tuple[list[PlateJob], list[PlateOutcome]]:
-    """Every plate of every export as a job, in time order; exports that cannot be read as outcomes."""
+    """Every plate of every export as a job, in time order; unreadable exports as outcomes."""
     from il6assay.plate.discover import find_layout, find_samples
     from il6assay.plate.layout import load_layout
     from il6assay.plate.readers import read_export

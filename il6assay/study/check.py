@@ -1,4 +1,4 @@
-"""A new run's controls checked against the study's targets: the hook ``process`` and ``batch`` call.
+"""A new run's controls checked against the study's targets: the hook of ``process``, ``batch``.
 
 When a study database is configured (``--db`` of ``batch``, else
 ``$IL6ASSAY_DB``, else ``db = "..."`` in il6assay.toml; nothing else

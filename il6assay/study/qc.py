@@ -205,7 +205,7 @@ def from_folder(path: Any) -> RunQc:
 
 @dataclass(frozen=True)
 class Target:
-    """A control level's target: mean and SD (pg/mL), where they come from, and from how many runs."""
+    """A control level's target: mean and SD (pg/mL), their source, and from how many runs."""
 
     level: str
     mean: float

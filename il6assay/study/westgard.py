@@ -69,7 +69,7 @@ class Violation:
 def z_scores(
     runs: Sequence[Mapping[str, float | None]], targets: Mapping[str, tuple[float, float]]
 ) -> list[dict[str, float]]:
-    """Each run's values as SD units from their level's target mean (levels without one left out)."""
+    """Each run's values as z, SD units from their level's target mean (levels without one: out)."""
     for level, (_mean, sd) in targets.items():
         if not (isinstance(sd, int | float) and math.isfinite(sd) and sd > 0):
             raise ValueError(f"target SD of level {level!r} must be a positive number, not {sd!r}")
