@@ -77,7 +77,7 @@ def _div(fig: go.Figure) -> str:
 
 
 def lj_figure(series: Series) -> go.Figure:
-    """Levey-Jennings chart: values in time order, mean and ±1/2/3 SD, lot changes, hollow rejects."""
+    """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
