@@ -140,7 +140,7 @@ def test_batch_judges_its_runs_in_time_order_and_records_every_one(lab, db_url, 
     assert result.exit_code == 3
     recorded = {q.run_id: q for q in load_qc(make_engine(db_url))}
     assert sorted(recorded) == sorted(p.name for p in run_dirs(lab / "runs"))
-    good = [p for p in run_dirs(lab / "runs") if p.name.startswith("plate_001")][0]
+    good = next(p for p in run_dirs(lab / "runs") if p.name.startswith("plate_001"))
     assert recorded[good.name].westgard[0].startswith("WESTGARD_REJECT: 1-3s (low)")
 
 
@@ -168,7 +168,7 @@ def test_controls_json_charts_every_run_with_rejected_runs_lot_changes_and_viola
     assert [c["kit_lot"] for c in low["lot_changes"]] == ["L2"]
     assert low["points"][23]["violations"] == ["1-2s (low)", "2-2s (low)"]
     assert low["points"][23]["reject"] is True
-    assert [s["name"] for s in doc["standards"]][0] == "top standard mean OD"
+    assert doc["standards"][0]["name"] == "top standard mean OD"
     only_high = json.loads(invoke("controls", "--db", db_url, "--level", "high", "--json").stdout)
     assert [s["name"] for s in only_high["controls"]] == ["high"]
     recent = json.loads(
@@ -221,6 +221,8 @@ def test_summary_counts_specimens_per_visit_and_writes_the_reassay_worklist(db_u
     assert totals["censored"] == below + len(above)
     assert totals["reported"] + totals["censored"] + totals["without_result"] == 70
     assert [r["run_id"] for r in doc["unreviewed_runs"]] == ["hist_001-0000000000"]
+    by_key = {(s["study_id"], s["visit"]): s for s in doc["specimens"]}
+    assert by_key[("AML-010", "D0")]["dilutions"] == "1, 10"  # P10 neat and P11 at 1:10
     sheet = load_samples(worklist)  # ready to be the next plate's sample sheet
     assert sorted(r.study_id for r in sheet.rows.values()) == above
     assert {r.dilution for r in sheet.rows.values()} == {10.0}
@@ -234,3 +236,15 @@ def test_summary_and_controls_write_offline_pages_beside_the_shared_plotly(db_ur
     for name in ("summary.html", "lj.html"):
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert "cdn" not in text and "https://" not in text
+
+
+def test_a_specimen_above_the_range_at_1_and_10_is_to_be_re_assayed_at_100():
+    from il6assay.study.summary import build_overview
+
+    row = {"study_id": "AML-070", "visit": "D0", "result": ">3000", "conc_pg_ml": None,
+           "dilution": "10", "dilutions": "P01@1 P02@10", "run_id": "r1"}  # fmt: skip
+    low = {"study_id": "AML-071", "visit": "D0", "result": "<4.69", "conc_pg_ml": None}
+    ov = build_overview([row, low])
+    assert [(w["study_id"], w["dilution"]) for w in ov.worklist] == [("AML-070", "100")]
+    assert (ov.totals.censored, ov.totals.waiting_reassay, ov.totals.below_lloq) == (2, 1, 1)
+    assert ov.specimens[0]["dilutions"] == "1, 10"

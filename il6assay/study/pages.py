@@ -144,7 +144,7 @@ def lj_figure(series: Series) -> go.Figure:
             x=when.isoformat(), y=1.0, yref="paper", text=f"lot {_e(lot)}", showarrow=False,
             xanchor="left", yanchor="bottom", font={"size": 10},
         )  # fmt: skip
-    title = series.name + (f": {t.describe()}" if t is not None else ": no targets yet")
+    title = f"{series.name}: {target_text(t, series.unit)}"
     fig.update_layout(
         title={"text": _e(title), "font": {"size": 13}},
         xaxis_title="run time (acquisition, else processing)",
@@ -155,6 +155,21 @@ def lj_figure(series: Series) -> go.Figure:
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
+
+
+def target_text(t: Any, unit: str) -> str:
+    """The target lines' values and where they come from, for a chart's title."""
+    if t is None:
+        return "no target lines (fewer than 2 accepted runs, or no spread)"
+    unit = f" {unit}" if unit else ""
+    if t.source == "certificate":
+        lot = f", kit lot {t.kit_lot}" if t.kit_lot else ""
+        where = f"kit certificate{lot}" + (f" ({t.note})" if t.note else "")
+    elif t.source == "established":
+        where = f"established from the first {t.n_runs} accepted runs"
+    else:
+        where = f"PROVISIONAL, from {t.n_runs} accepted run(s) (fewer than 20)"
+    return f"mean {t.mean:.4g} ± SD {t.sd:.3g}{unit}, {where}"
 
 
 def _since(since: Any) -> datetime | None:

@@ -41,18 +41,20 @@ def category(row: dict[str, Any]) -> str:
 
 
 def _dilutions(row: dict[str, Any]) -> list[float]:
+    """The dilutions a specimen was run at: ``dilutions`` ("P10@1 P11@10"), else ``dilution``."""
+    import re
+
     out = []
-    for part in (
-        str(row.get("dilutions") or row.get("dilution") or "1").replace(";", ",").split(",")
-    ):
-        text = part.strip().removeprefix("1:")
+    text = str(row.get("dilutions") or row.get("dilution") or "1")
+    for part in re.split(r"[\s,;]+", text):
+        value_text = part.rsplit("@", 1)[-1].removeprefix("1:")
         try:
-            value = float(text)
+            value = float(value_text)
         except ValueError:
             continue
         if math.isfinite(value) and value > 0:
             out.append(value)
-    return out or [1.0]
+    return sorted(set(out)) or [1.0]
 
 
 def next_dilution(row: dict[str, Any]) -> float:
