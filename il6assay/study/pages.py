@@ -125,25 +125,28 @@ def lj_figure(series: Series) -> go.Figure:
                 hoverinfo="skip",
             )
         )
+    # Lines and labels in one layout update (plotly's add_hline copies the layout each call).
     t = series.target
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     if t is not None:
         styles = {0: ("#2ca02c", "solid"), 1: ("#bbb", "dot"), 2: ("#ff7f0e", "dash"),
                   3: ("#d62728", "dash")}  # fmt: skip
         for k in (-3, -2, -1, 0, 1, 2, 3):
             color, dash = styles[abs(k)]
+            y = t.mean + k * t.sd
+            shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+                           "line": {"color": color, "dash": dash, "width": 1}})  # fmt: skip
             label = "mean" if k == 0 else f"{k:+d} SD"
-            fig.add_hline(
-                y=t.mean + k * t.sd,
-                line={"color": color, "dash": dash, "width": 1},
-                annotation_text=label,
-                annotation_position="right",
-            )
+            notes.append({"xref": "paper", "x": 1.0, "y": y, "xanchor": "left", "showarrow": False,
+                          "text": label, "font": {"size": 10}})  # fmt: skip
     for when, lot in series.lot_changes:
-        fig.add_vline(x=when.isoformat(), line={"color": "#7f7f7f", "dash": "dashdot", "width": 1})
-        fig.add_annotation(
-            x=when.isoformat(), y=1.0, yref="paper", text=f"lot {_e(lot)}", showarrow=False,
-            xanchor="left", yanchor="bottom", font={"size": 10},
-        )  # fmt: skip
+        x = when.isoformat()
+        shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
+                       "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
+        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": f"lot {_e(lot)}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                      "font": {"size": 10}})  # fmt: skip
     title = f"{series.name}: {target_text(t, series.unit)}"
     fig.update_layout(
         title={"text": _e(title), "font": {"size": 13}},
@@ -153,6 +156,8 @@ def lj_figure(series: Series) -> go.Figure:
         height=340,
         margin={"l": 60, "r": 70, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.25},
+        shapes=shapes,
+        annotations=notes,
     )
     return fig
 

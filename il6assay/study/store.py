@@ -55,11 +55,17 @@ def _stored_figures(row: DbQcRun, controls: list[DbQcControl]) -> dict[str, Any]
     return out
 
 
-def record_qc(engine: Engine, qcs: Iterable[RunQc], *, by: str | None = None) -> list[str]:
-    """Store each run's QC figures (one transaction); returns recorded/unchanged/updated per run."""
+def record_qc(
+    engine: Engine, qcs: Iterable[RunQc], *, by: str | None = None, check_schema: bool = True
+) -> list[str]:
+    """Store each run's QC figures (one transaction); returns recorded/unchanged/updated per run.
+
+    ``check_schema=False`` skips creating/checking the schema (the caller just did).
+    """
     from il6assay.record.audit import os_account
 
-    ensure_schema(engine)
+    if check_schema:
+        ensure_schema(engine)
     outcomes = []
     try:
         with Session(writer(engine)) as session, session.begin():
