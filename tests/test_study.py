@@ -248,3 +248,13 @@ def test_a_specimen_above_the_range_at_1_and_10_is_to_be_re_assayed_at_100():
     assert [(w["study_id"], w["dilution"]) for w in ov.worklist] == [("AML-070", "100")]
     assert (ov.totals.censored, ov.totals.waiting_reassay, ov.totals.below_lloq) == (2, 1, 1)
     assert ov.specimens[0]["dilutions"] == "1, 10"
+
+
+def test_an_unreachable_study_database_never_refuses_a_plate_it_says_not_evaluated(lab):
+    url = "postgresql+psycopg://il6:secret@127.0.0.1:1/study"
+    result = invoke("batch", PLATE, "--out", "runs", "--db", url, "--json")
+    assert result.exit_code == 0, result.output
+    rule = westgard_rule(lab / "runs")
+    assert rule["passed"] is None and "cannot be used" in rule["detail"]
+    assert "secret" not in result.output
+    assert "Westgard check not evaluated" in result.stderr
