@@ -9,8 +9,8 @@ plate and sample), then, timing each step:
    CPU time of the command and its workers, per plate. The study database
    makes it judge every plate's controls (Westgard) and record its QC figures.
 2. review (accept) every accepted run, then push the runs in chunks of 100
-   (``push_runs``, one transaction per run): the time per run of each chunk
-   shows whether a push slows as the database grows.
+   (``push_runs``, one transaction per run): the CPU and wall time per run of
+   each chunk show whether a push slows as the database grows.
 3. after each chunk, ``controls_html`` and ``summary_html`` (the pages the
    ``controls`` and ``summary`` commands and the web app build) and their
    ``--json`` data: how reading back grows with the study.
@@ -19,7 +19,8 @@ Goals (issue 14): 100 plates in under 30 s on the project's 2-core machine;
 per-plate time flat from 100 to 1,000 plates; push and queries flat as the
 study grows. Figures are quoted in docs/study.md.
 
-Usage: python benchmarks/bench_study.py [--plates 100] [--jobs 2] [--keep DIR]
+Usage: python benchmarks/bench_study.py [--plates 100] [--jobs 2] [--keep DIR] [--runs DIR]
+(``--runs DIR``: the reviewed run folders of an earlier ``--keep`` run: record, push, read.)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,71 +95,104 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    parser.add_argument(
+        "--runs", type=Path, help="Reuse the reviewed run folders of an earlier run (push, read)."
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="il6assay-bench-study-"))
     try:
-        run(work, args.plates, args.jobs, args.seed)
+        run(work, args.plates, args.jobs, args.seed, args.runs)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, n: int, jobs: int, seed: int) -> None:
-    """Make, batch, review, push and read back; print the tables."""
+def run(work: Path, n: int, jobs: int, seed: int, reuse: Path | None = None) -> None:
+    """Make, batch, review, push and read back; print the tables.
+
+    ``reuse``: run folders of an earlier run of this benchmark (processed and
+    reviewed): only their QC figures are recorded in a new database, then pushed
+    and read back.
+    """
+    import json
+
     from il6assay.db.engine import make_engine
-    from il6assay.db.push import push_runs
     from il6assay.record.review import expand_runs, review_run
+    from il6assay.study.qc import from_folder
+    from il6assay.study.store import record_qc
+
+    db = work / "study.db"
+    if reuse is None:
+        plates, runs = work / "plates", work / "runs"
+        t0 = time.perf_counter()
+        make_plates(plates, n, seed)
+        print(f"made {n} plates in {time.perf_counter() - t0:.1f} s ({os.cpu_count()} cores)")
+        wall, cpu = timed_batch(plates, runs, db, jobs)
+        print(
+            "\n| plates | batch wall (s) | per plate wall (s) | batch CPU (s) | per plate CPU (s) |"
+        )
+        print("|---|---|---|---|---|")
+        print(f"| {n} | {wall:.1f} | {wall / n:.3f} | {cpu:.1f} | {cpu / n:.3f} |")
+        again, _ = timed_batch(plates, runs, db, jobs)
+        print(f"\nsecond batch (every plate skipped): {again:.1f} s")
+    else:
+        runs = reuse
+    folders = expand_runs([runs])
+    accepted = [f for f in folders if json.loads((f / "run.json").read_text())["accepted"]]
+    engine = make_engine(str(db))
+    if reuse is None:
+        t0 = time.perf_counter()
+        for f in accepted:
+            review_run(f, "accept", "bench", "benchmark")
+        print(f"{len(accepted)} of {len(folders)} runs accepted by the rules; reviewed in "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+    else:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        record_qc(engine, [from_folder(f) for f in folders])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        print(
+            f"controls --record of {len(folders)} run folders: {wall:.1f} s wall, {cpu:.1f} s CPU"
+        )
+    push_and_read(engine, accepted)
+
+
+def push_and_read(engine: object, accepted: list[Path]) -> None:
+    """Push in chunks; after some, build the pages and their data. CPU and wall seconds."""
+    from il6assay.db.push import push_runs
     from il6assay.study.pages import controls_html, load_trends, summary_html
     from il6assay.study.summary import overview
 
-    plates, runs, db = work / "plates", work / "runs", work / "study.db"
-    t0 = time.perf_counter()
-    make_plates(plates, n, seed)
-    print(f"made {n} plates in {time.perf_counter() - t0:.1f} s ({os.cpu_count()} cores)")
-    wall, cpu = timed_batch(plates, runs, db, jobs)
-    folders = expand_runs([runs])
-    print("\n| plates | batch wall (s) | per plate wall (s) | batch CPU (s) | per plate CPU (s) |")
-    print("|---|---|---|---|---|")
-    print(f"| {n} | {wall:.1f} | {wall / n:.3f} | {cpu:.1f} | {cpu / n:.3f} |")
-    again, _ = timed_batch(plates, runs, db, jobs)
-    print(f"\nsecond batch (every plate skipped): {again:.1f} s")
-
-    import json
-
-    accepted = [f for f in folders if json.loads((f / "run.json").read_text())["accepted"]]
-    t0 = time.perf_counter()
-    for f in accepted:
-        review_run(f, "accept", "bench", "benchmark")
-    print(f"{len(accepted)} of {n} runs accepted by the rules; reviewed in "
-          f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-    engine = make_engine(str(db))
-    print("\n| runs pushed | push s per run (this chunk) | controls page (s) | controls data (s) "
-          "| summary page (s) | summary data (s) | specimens |")  # fmt: skip
+    print("\n| runs pushed | push per run, CPU / wall (s) | controls page | controls data "
+          "| summary page | summary data | specimens |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     pushed = 0
     for start in range(0, len(accepted), CHUNK):
         chunk = accepted[start : start + CHUNK]
-        t0 = time.perf_counter()
-        push_runs(engine, chunk, by="bench")
-        per_run = (time.perf_counter() - t0) / len(chunk)
+        cpu, wall = _seconds(lambda chunk=chunk: push_runs(engine, chunk, by="bench"))
         pushed += len(chunk)
+        push = f"{cpu / len(chunk):.3f} / {wall / len(chunk):.3f}"
         last = start + CHUNK >= len(accepted)
-        if not (last or pushed in (CHUNK, 5 * CHUNK) or pushed % (5 * CHUNK) == 0):
-            print(f"| {pushed} | {per_run:.3f} | | | | | |")
+        if not (last or pushed == CHUNK or pushed % (5 * CHUNK) == 0):
+            print(f"| {pushed} | {push} | | | | | |")
             continue
-        t_lj = _seconds(lambda: controls_html(engine))
-        t_lj_data = _seconds(lambda: load_trends(engine).to_dict())
-        t_sum = _seconds(lambda: summary_html(engine))
-        ov = overview(engine)
-        t_sum_data = _seconds(lambda: overview(engine).to_dict())
-        print(f"| {pushed} | {per_run:.3f} | {t_lj:.2f} | {t_lj_data:.2f} | {t_sum:.2f} "
-              f"| {t_sum_data:.2f} | {ov.totals.specimens} |")  # fmt: skip
+        cells = [
+            "{:.2f} / {:.2f}".format(*_seconds(fn))
+            for fn in (
+                lambda: controls_html(engine),
+                lambda: load_trends(engine).to_dict(),
+                lambda: summary_html(engine),
+                lambda: overview(engine).to_dict(),
+            )
+        ]
+        n = overview(engine).totals.specimens
+        print(f"| {pushed} | {push} | {' | '.join(cells)} | {n} |")
 
 
-def _seconds(fn) -> float:
-    t0 = time.perf_counter()
+def _seconds(fn: Callable[[], object]) -> tuple[float, float]:
+    """(CPU s, wall s) of one call."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    return time.process_time() - cpu0, time.perf_counter() - t0
 
 
 if __name__ == "__main__":
