@@ -92,6 +92,7 @@ def process(
     from il6assay.record.outputs import write_run
     from il6assay.run import process_plate
     from il6assay.settings import Settings
+    from il6assay.study.check import open_study
 
     try:
         if not export.is_file():
@@ -124,8 +125,12 @@ def process(
             reader=reader,
             allow_unmatched=allow_unmatched,
         )
+        study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
+        qc = study.judge(run) if study else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
         folder = write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
+        if study and qc:
+            study.record([qc])
     except InputError as err:
         _fail(err)
     for warning in run.warnings:
@@ -234,3 +239,7 @@ _register_record(main)
 from il6assay.cli.layout import register as _register_layout  # noqa: E402
 
 _register_layout(main)
+
+from il6assay.cli.study import register as _register_study  # noqa: E402
+
+_register_study(main)

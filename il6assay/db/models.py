@@ -203,3 +203,52 @@ class DbAudit(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class DbQcRun(Base):
+    """One processed run's QC figures, accepted or not: what the control and standard trends read.
+
+    Added by migration 0005. Written by ``process``/``batch`` when a study database is
+    configured and by ``controls --record RUN_DIR``, for every verdict (the ``runs``
+    table holds pushed, accepted runs only): rejected runs are charted hollow.
+    """
+
+    __tablename__ = "qc_runs"
+    __table_args__ = (UniqueConstraint("run_id", name="uq_qc_runs_run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200))
+    plate_id: Mapped[str | None] = mapped_column(String(200))
+    export_file: Mapped[str | None] = mapped_column(Text)
+    kit_lot: Mapped[str | None] = mapped_column(String(200))
+    run_time: Mapped[str] = mapped_column(String(40), index=True)
+    time_source: Mapped[str] = mapped_column(String(20))
+    processed_utc: Mapped[str | None] = mapped_column(String(40))
+    accepted_by_rules: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[str] = mapped_column(Text)
+    review_status: Mapped[str] = mapped_column(String(20))
+    westgard: Mapped[str | None] = mapped_column(Text)
+    top_standard_level: Mapped[str | None] = mapped_column(String(40))
+    top_standard_pg_ml: Mapped[float | None] = mapped_column(Float)
+    top_standard_od: Mapped[float | None] = mapped_column(Float)
+    curve_c: Mapped[float | None] = mapped_column(Float)
+    lloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    recorded_utc: Mapped[str] = mapped_column(String(40))
+    recorded_os_account: Mapped[str] = mapped_column(String(200))
+
+
+class DbQcControl(Base):
+    """One control level of one run in ``qc_runs``: the mean of its wells' concentrations."""
+
+    __tablename__ = "qc_controls"
+    __table_args__ = (UniqueConstraint("qc_run_pk", "level", name="uq_qc_controls_run_level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qc_run_pk: Mapped[int] = mapped_column(ForeignKey("qc_runs.id"), index=True)
+    level: Mapped[str] = mapped_column(String(40))
+    nominal_pg_ml: Mapped[float | None] = mapped_column(Float)
+    value_pg_ml: Mapped[float | None] = mapped_column(Float)
+    n_wells: Mapped[int] = mapped_column(Integer)
+    n_values: Mapped[int] = mapped_column(Integer)
+    wells: Mapped[str | None] = mapped_column(Text)

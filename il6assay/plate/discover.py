@@ -19,7 +19,16 @@ from typing import Any
 from il6assay.errors import InputError
 
 PROJECT_FILE = "il6assay.toml"
-PROJECT_KEYS = ("layout", "out", "model", "weighting", "zero_standard", "db", "lang")
+PROJECT_KEYS = (
+    "layout",
+    "out",
+    "model",
+    "weighting",
+    "zero_standard",
+    "db",
+    "lang",
+    "control_targets",
+)
 
 
 def project_config(cwd: Path | None = None) -> tuple[Path | None, dict[str, Any]]:

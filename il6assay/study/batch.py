@@ -1,0 +1,393 @@
+"""A day's plates in one call: every export of the given files and folders, by worker processes.
+
+Each export is paired with its layout and sample sheet by the convention
+``process`` uses (``--layout``/``--samples`` for all, else beside the export,
+else il6assay.toml's layout); every plate of a multi-plate export is a run.
+Plates are processed in time order (the export's acquisition time, else the
+order of the files) by N worker processes forked from this one, so the
+libraries are imported once. A worker reads and fits a plate; when a study
+database is configured the plate's controls are judged (Westgard, after the
+runs before it, in time order) here in the parent; a worker then writes the
+run folder. One bad file never stops the batch: it becomes an outcome with
+its one-line error.
+
+A plate whose run folder (the same inputs and settings) is already in the
+output folder is skipped unless ``force``: then it is processed again and
+its folder replaced whole, keeping its audit log, with the replacement
+recorded in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from il6assay.errors import InputError
+from il6assay.settings import Settings
+
+NOT_EXPORTS = (".toml", ".md", ".py", ".html", ".js", ".samples.csv", ".samples.xlsx")
+WRITTEN, SKIPPED, REPLACED, UNREADABLE = "written", "skipped", "replaced", "unreadable"
+
+
+@dataclass
+class PlateJob:
+    """One plate to process: its export, layout, sample sheet, settings and expected run id."""
+
+    export: Path
+    layout: Path
+    samples: Path | None
+    settings: Settings
+    plate_id: str | None
+    run_id: str
+    acquired: str | None
+    order: int
+    allow_unmatched: bool = False
+
+
+@dataclass
+class PlateOutcome:
+    """What became of one plate (or of a file that could not be read)."""
+
+    export: str
+    plate_id: str | None
+    status: str  # written, replaced, skipped, unreadable
+    run_id: str | None = None
+    run_dir: str | None = None
+    accepted: bool | None = None
+    verdict: str | None = None
+    samples: int | None = None
+    flags: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``batch --json``."""
+        return dict(self.__dict__)
+
+
+def find_exports(paths: Iterable[Path]) -> tuple[list[Path], list[PlateOutcome]]:
+    """Exports named, or found in named folders (not layouts, sheets, or hidden files)."""
+    exports: list[Path] = []
+    bad: list[PlateOutcome] = []
+    for p in paths:
+        if p.is_dir():
+            inner = sorted(
+                q
+                for q in p.iterdir()
+                if q.is_file()
+                and not q.name.startswith(".")
+                and not q.name.lower().endswith(NOT_EXPORTS)
+            )
+            if not inner:
+                bad.append(PlateOutcome(str(p), None, UNREADABLE, error=f"{p}: no exports in it"))
+            exports += inner
+        elif p.is_file():
+            exports.append(p)
+        else:
+            bad.append(PlateOutcome(str(p), None, UNREADABLE, error=f"{p}: no such file"))
+    return list(dict.fromkeys(exports)), bad
+
+
+def plan(
+    exports: Sequence[Path],
+    out_dir: Path,
+    settings: Settings,
+    *,
+    layout: Path | None = None,
+    samples: Path | None = None,
+    allow_unmatched: bool = False,
+) -> tuple[list[PlateJob], list[PlateOutcome]]:
+    """Every plate of every export as a job, in time order; unreadable exports as outcomes."""
+    from il6assay.plate.discover import find_layout, find_samples
+    from il6assay.plate.layout import load_layout
+    from il6assay.plate.readers import read_export
+    from il6assay.run import make_run_id
+
+    jobs: list[PlateJob] = []
+    bad: list[PlateOutcome] = []
+    for order, export in enumerate(exports):
+        try:
+            parsed = read_export(export)
+            layout_path = find_layout(export, layout)
+            try:
+                samples_path: Path | None = find_samples(export, samples)
+            except InputError:
+                if not allow_unmatched:
+                    raise
+                samples_path = None
+            layout_doc = load_layout(layout_path)
+        except InputError as err:
+            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=str(err)))
+            continue
+        for plate in parsed.plates:
+            plate_id = plate.id if len(parsed.plates) > 1 else None
+            plate_settings = replace(settings, plate=plate_id)
+            files = {
+                "export": [export],
+                "layout": list(layout_doc.files),
+                "samples": [samples_path] if samples_path else [],
+            }
+            run_like = SimpleNamespace(
+                input_files=lambda files=files: files,
+                settings=plate_settings,
+                plate=plate,
+                export=parsed,
+            )
+            jobs.append(
+                PlateJob(
+                    export=export,
+                    layout=layout_path,
+                    samples=samples_path,
+                    settings=plate_settings,
+                    plate_id=plate_id,
+                    run_id=make_run_id(run_like),  # type: ignore[arg-type]
+                    acquired=plate.metadata.get("read_datetime"),
+                    order=order,
+                    allow_unmatched=allow_unmatched,
+                )
+            )
+    return sorted(jobs, key=_time_key), bad
+
+
+def _time_key(job: PlateJob) -> tuple[Any, ...]:
+    from il6assay.study.qc import parse_time
+
+    # Plates without an acquisition time keep the files' order, after those with one.
+    if job.acquired:
+        return (0, parse_time(str(job.acquired)), job.order, job.plate_id or "")
+    return (1, job.order, job.plate_id or "")
+
+
+def _flags(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts.update(f for f in str(row.get("flags") or "").split(";") if f)
+    return dict(sorted(counts.items()))
+
+
+def process_job(job: PlateJob) -> Any:
+    """Worker step 1: read and fit the plate; returns the Run, or the error's one line."""
+    from il6assay.run import process_plate
+
+    try:
+        return process_plate(
+            job.export,
+            job.layout,
+            job.samples,
+            job.settings,
+            allow_unmatched=job.allow_unmatched,
+        )
+    except InputError as err:
+        return str(err.at(job.export))
+
+
+REPLACED_DIR = ".replaced"  # --force: earlier run folders, kept whole
+
+
+def write_job(run: Any, out_dir: Path, replace_existing: bool) -> tuple[str, str]:
+    """Worker step 2: write the run folder; with --force, the old one is first set aside whole.
+
+    A run folder's audit chain starts with its processing, so processing again
+    makes a new folder with a new chain; the old folder (its reviews and masks
+    included) is kept, untouched, in ``--out/.replaced/<run id>-<UTC time>``.
+    """
+    import os
+
+    from il6assay.record.audit import now_utc
+    from il6assay.record.outputs import write_run
+
+    folder = out_dir / run.run_id
+    if replace_existing and folder.exists():
+        stamp = now_utc().replace(":", "").replace("-", "").split("+")[0]
+        aside = out_dir / REPLACED_DIR / f"{run.run_id}-{stamp}"
+        aside.parent.mkdir(exist_ok=True)
+        os.rename(folder, aside)
+        try:
+            return str(write_run(run, out_dir)), REPLACED
+        except BaseException:
+            os.rename(aside, folder)  # nothing lost when the new folder cannot be written
+            raise
+    return str(write_run(run, out_dir)), WRITTEN
+
+
+def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
+    outcome = PlateOutcome(str(job.export), job.plate_id, SKIPPED, job.run_id, str(folder))
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, ValueError) as err:
+        outcome.status, outcome.error = UNREADABLE, f"{folder}: existing run cannot be read ({err})"
+        return outcome
+    outcome.accepted = bool(record.get("accepted"))
+    outcome.verdict = str(record.get("verdict"))
+    outcome.samples = len(rows)
+    outcome.flags = _flags(rows)
+    return outcome
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_batch(
+    paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    settings: Settings | None = None,
+    layout: Path | None = None,
+    samples: Path | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    allow_unmatched: bool = False,
+    study: Any = None,
+    progress: Callable[[PlateOutcome], None] | None = None,
+    planned: Callable[[int], None] | None = None,
+) -> list[PlateOutcome]:
+    """Process every plate of ``paths`` into ``out_dir``; one outcome per plate or bad file.
+
+    ``study`` is an ``il6assay.study.check.StudyCheck`` (or None): it judges each
+    run's controls before the run is written and records every written run.
+    """
+    settings = settings or Settings()
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
+    exports, outcomes = find_exports(paths)
+    todo, bad = plan(
+        exports, out_dir, settings, layout=layout, samples=samples, allow_unmatched=allow_unmatched
+    )
+    outcomes += bad
+    if planned is not None:
+        planned(len(todo) + len(outcomes))
+    for o in outcomes:
+        if progress:
+            progress(o)
+    work: list[PlateJob] = []
+    for job in todo:
+        folder = out_dir / job.run_id
+        if folder.exists() and not force:
+            outcomes.append(_skipped(job, folder))
+            if progress:
+                progress(outcomes[-1])
+        else:
+            work.append(job)
+    if work:
+        from il6assay.record.report import ensure_shared_plotly
+
+        ensure_shared_plotly(out_dir)
+    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress)
+    outcomes += done
+    return outcomes
+
+
+def _outcome(job: PlateJob, run: Any, folder: str, status: str) -> PlateOutcome:
+    return PlateOutcome(
+        export=str(job.export),
+        plate_id=job.plate_id,
+        status=status,
+        run_id=run.run_id,
+        run_dir=folder,
+        accepted=run.accepted,
+        verdict=run.verdict,
+        samples=len(run.specimens),
+        flags=_flags(run.result_rows()),
+    )
+
+
+def _run_jobs(
+    work: list[PlateJob],
+    out_dir: Path,
+    n_jobs: int,
+    study: Any,
+    progress: Callable[[PlateOutcome], None] | None,
+) -> list[PlateOutcome]:
+    """Process then write each plate; judge in time order in between; record what was written."""
+    outcomes: list[PlateOutcome] = []
+    qcs: dict[str, Any] = {}
+
+    def finish(job: PlateJob, run: Any, result: Any) -> None:
+        if isinstance(result, BaseException):
+            if not isinstance(result, InputError):
+                raise result
+            o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=str(result))
+        else:
+            o = _outcome(job, run, *result)
+            if run.run_id in qcs:
+                study.record([qcs[run.run_id]])
+        outcomes.append(o)
+        if progress:
+            progress(o)
+
+    def judged(job: PlateJob, run: Any) -> Any:
+        if isinstance(run, str):
+            o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=run)
+            outcomes.append(o)
+            if progress:
+                progress(o)
+            return None
+        if study is not None:
+            qcs[run.run_id] = study.judge(run)
+        return run
+
+    if n_jobs <= 1 or len(work) <= 1:
+        for job in work:
+            run = judged(job, process_job(job))
+            if run is None:
+                continue
+            try:
+                result: Any = write_job(run, out_dir, True)
+            except InputError as err:
+                result = err
+            finish(job, run, result)
+        return outcomes
+
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    import il6assay.record.outputs
+    import il6assay.record.report
+    import il6assay.run  # noqa: F401
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    window = 4 * n_jobs
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        pending: deque[tuple[PlateJob, Future[Any]]] = deque()
+        writing: deque[tuple[PlateJob, Any, Future[Any]]] = deque()
+        queue = iter(work)
+
+        def fill() -> None:
+            while len(pending) < window:
+                job = next(queue, None)
+                if job is None:
+                    return
+                pending.append((job, pool.submit(process_job, job)))
+
+        def harvest(block: bool) -> None:
+            while writing and (block or writing[0][2].done()):
+                job, run, fut = writing.popleft()
+                exc = fut.exception()
+                finish(job, run, exc if exc is not None else fut.result())
+
+        fill()
+        while pending:
+            job, fut = pending.popleft()
+            run = judged(job, fut.result())
+            fill()
+            if run is not None:
+                writing.append((job, run, pool.submit(write_job, run, out_dir, True)))
+            harvest(block=False)
+        harvest(block=True)
+    return outcomes

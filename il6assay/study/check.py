@@ -1,0 +1,182 @@
+"""A new run's controls checked against the study's targets: the hook of ``process``, ``batch``.
+
+When a study database is configured (``--db`` of ``batch``, else
+``$IL6ASSAY_DB``, else ``db = "..."`` in il6assay.toml; nothing else
+configures one), a run's control values are judged by the Westgard rules
+after the accepted runs before it, against the targets that judge (the kit
+certificate's, or established from 20 accepted runs; provisional targets
+never judge). The result is the acceptance rule ``WESTGARD`` in curve.json
+and the report: failed with ``WESTGARD_REJECT`` and the rule names when a
+rejecting rule is broken (the plate is then rejected and its samples marked
+PLATE_REJECTED), passed with ``WESTGARD_WARNING`` for a 1-2s, not
+applicable when no targets judge yet. Every processed run, any verdict,
+is then recorded in the database (``qc_runs``) for the trends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from il6assay.qc.rules import RuleResult
+from il6assay.study.qc import (
+    BASELINE_RUNS,
+    RULE_ID,
+    RunQc,
+    Target,
+    certificate_targets,
+    established_targets,
+    targets_for,
+)
+from il6assay.study.westgard import SOURCE, Violation
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from il6assay.run import Run
+
+DESCRIPTION = "control values against the study's targets (Westgard multirule, across runs)"
+
+
+def configured_db(
+    db: str | None, config: Mapping[str, Any], config_path: Path | None
+) -> str | None:
+    """The study database named by ``db``, $IL6ASSAY_DB or il6assay.toml's ``db``; None if none."""
+    from il6assay.db.engine import ENV_VAR
+
+    if db:
+        return db
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    value = config.get("db")
+    if not value:
+        return None
+    text = str(value)
+    if "://" in text or config_path is None:
+        return text
+    return str((config_path.parent / text).resolve())
+
+
+def open_study(db: str | None = None, cwd: Path | None = None) -> StudyCheck | None:
+    """The study check for ``process``/``batch``: None when no study database is configured.
+
+    A configured database that cannot be reached is not a reason to refuse a plate:
+    the check then says it was not evaluated and why (and the run is not recorded).
+    """
+    from il6assay.plate.discover import project_config
+
+    config_path, config = project_config(cwd)
+    url = configured_db(db, config, config_path)
+    if url is None:
+        return None
+    return StudyCheck(url, config, config_path)
+
+
+class StudyCheck:
+    """The study's QC history and targets, loaded once; judges and records runs in time order."""
+
+    def __init__(self, db: str, config: Mapping[str, Any], config_path: Path | None = None):
+        from il6assay.db.engine import make_engine, require_schema
+        from il6assay.errors import InputError
+        from il6assay.study.store import load_qc
+
+        self.certificate = certificate_targets(config, config_path)  # bad targets: bad input
+        self.engine: Engine | None = None
+        self.error: str | None = None
+        self.history: list[RunQc] = []
+        try:
+            self.engine = make_engine(db, must_exist=True)
+            require_schema(self.engine)
+            self.history = load_qc(self.engine)
+        except InputError as err:
+            self.engine, self.error = None, str(err)
+        self.established = established_targets(self.history)
+
+    def targets(self, kit_lot: str | None) -> dict[str, Target]:
+        """The targets a run of this kit lot is judged against."""
+        return targets_for(self.certificate, self.established, kit_lot)
+
+    def judge(self, run: Run) -> RunQc:
+        """Judge ``run``'s controls, add the WESTGARD rule to it; returns its QC figures.
+
+        The run becomes history for the runs judged after it (in memory; ``record``
+        stores it).
+        """
+        from il6assay.study.qc import from_run
+        from il6assay.study.trends import judge
+
+        if self.error is not None:
+            detail = f"not evaluated: the study database cannot be used ({self.error})"
+            run.rules = [r for r in run.rules if r.id != RULE_ID]
+            run.rules.append(RuleResult(RULE_ID, DESCRIPTION, SOURCE, None, detail))
+            run.warnings.append(f"Westgard check {detail}")
+            return from_run(run)
+        qc = from_run(run)
+        before = [
+            h
+            for h in self.history
+            if h.accepted and h.run_id != run.run_id and h.time() <= qc.time()
+        ]
+        targets = self.targets(run.layout.kit_lot)
+        levels = {c.level for c in qc.controls}
+        accepted = sum(h.accepted for h in self.history)
+        apply_westgard(run, judge(qc, before, targets), targets, levels, accepted)
+        qc = from_run(run, processed_utc=qc.processed_utc)
+        self.history = sorted(
+            [h for h in self.history if h.run_id != qc.run_id] + [qc], key=RunQc.time
+        )
+        if not self.established or any(not t.judges for t in self.established.values()):
+            self.established = established_targets(self.history)  # still being established
+        return qc
+
+    def record(self, qcs: Sequence[RunQc]) -> list[str]:
+        """Store the runs' QC figures in the database (one transaction)."""
+        from il6assay.study.store import record_qc
+
+        if self.engine is None:
+            return ["not recorded" for _ in qcs]
+        return record_qc(self.engine, qcs, check_schema=False)
+
+
+def apply_westgard(
+    run: Run,
+    violations: Sequence[Violation],
+    targets: Mapping[str, Target],
+    levels: set[str],
+    accepted_runs: int,
+) -> RuleResult:
+    """Add the WESTGARD acceptance rule to ``run`` (see the module docstring); returns it."""
+    from il6assay.qc.dilutions import combine
+
+    judging = {lv: t for lv, t in targets.items() if t.judges and lv in levels}
+    rejects = [v for v in violations if v.reject]
+    warnings = [v for v in violations if not v.reject]
+    parts = []
+    if rejects:
+        parts.append("WESTGARD_REJECT: " + "; ".join(v.text() for v in rejects))
+    if warnings:
+        parts.append("WESTGARD_WARNING: " + "; ".join(v.text() for v in warnings))
+    if not judging:
+        passed = None
+        detail = (
+            f"not evaluated: no control targets judge yet (no certificate targets in "
+            f"il6assay.toml, {accepted_runs} accepted run(s) of the {BASELINE_RUNS} that "
+            "establish them)"
+        )
+    else:
+        passed = not rejects
+        detail = "; ".join(parts) if parts else "no rule broken"
+        detail += ". Targets: " + "; ".join(judging[lv].describe() for lv in sorted(judging))
+    fault = {lv for v in rejects for lv in v.levels}
+    wells = [w.name for w in run.wells if w.spec.role == "control" and w.spec.level in fault]
+    rule = RuleResult(RULE_ID, DESCRIPTION, SOURCE, passed, detail, wells)
+    run.rules = [r for r in run.rules if r.id != RULE_ID] + [rule]
+    if warnings:
+        run.warnings.append("WESTGARD_WARNING: " + "; ".join(v.text() for v in warnings))
+    if rejects:
+        for s in run.samples:
+            s.flag("PLATE_REJECTED")
+        run.specimens = combine(run.samples)
+    return rule

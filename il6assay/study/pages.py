@@ -1,0 +1,494 @@
+"""The study's HTML pages: Levey-Jennings charts, the study overview, a batch's index.
+
+Each is a whole offline page. plotly.js is never embedded and never fetched
+from the network: a page loads the shared copy the run reports use,
+``plotly-<version>.min.js`` (``il6assay.record.report.ensure_shared_plotly``),
+by a path relative to the page itself: the CLI writes that copy beside the
+page; a web server serves it at the same folder as the page's URL. When the
+copy is missing the page says so in words. Everything a user wrote (study
+IDs, visits, kit lots, file names, verdicts) is HTML-escaped.
+
+``controls_html(engine, level=..., since=...)`` and ``summary_html(engine)``
+read the study database; the control targets from the kit certificate are
+read from ``il6assay.toml`` in the working folder (il6assay.study.qc).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from il6assay.study.qc import parse_time
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from sqlalchemy import Engine
+
+    from il6assay.study.summary import Overview
+    from il6assay.study.trends import Series, Trends
+
+ACCEPTED, REJECTED, WARN = "#1f77b4", "#d62728", "#ff7f0e"
+CONFIG = {"displaylogo": False}
+STYLE = """
+body { font-family: sans-serif; margin: 1.2em auto; max-width: 1200px; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+tr.rejected td { background: #fde2e1; } tr.warning td { background: #fff3cd; }
+.note { background: #fff3cd; padding: 0.4em 0.6em; border: 1px solid #d4a72c; }
+#plotly-missing { background: #fde2e1; padding: 0.6em; border: 1px solid #b42318; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def page(title: str, body: str, *, plotly_src: str | None = None) -> str:
+    """A whole page around ``body``, loading the shared plotly.js by a relative path."""
+    from il6assay.record.report import plotly_js_name
+
+    src = plotly_src or plotly_js_name()
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<style>{STYLE}</style>
+<script src="{_e(src)}"></script>
+</head><body>
+<div id="plotly-missing" hidden>The charts need <code>{_e(src)}</code> beside this page
+(il6assay writes it there with the page).</div>
+<h1>{_e(title)}</h1>
+{body}
+<script>
+if (typeof Plotly === "undefined") {{
+  document.getElementById("plotly-missing").hidden = false;
+}}
+</script>
+</body></html>
+"""
+
+
+def _div(fig: go.Figure) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
+
+
+def lj_figure(series: Series) -> go.Figure:
+    """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    pts = [p for p in series.points if p.value is not None]
+    for accepted, name in ((True, "accepted run"), (False, "rejected run (hollow)")):
+        chosen = [p for p in pts if p.accepted == accepted]
+        if not chosen:
+            continue
+        colors = [REJECTED if p.reject else (WARN if p.violations else ACCEPTED) for p in chosen]
+        fig.add_trace(
+            go.Scatter(
+                x=[p.time.isoformat() for p in chosen],
+                y=[p.value for p in chosen],
+                mode="markers",
+                name=name,
+                marker={
+                    "size": 9,
+                    "color": colors,
+                    "symbol": "circle" if accepted else "circle-open",
+                    "line": {"width": 2, "color": colors},
+                },
+                hovertext=[
+                    "<br>".join(
+                        [
+                            _e(p.run_id),
+                            f"{p.value:.4g} {_e(series.unit)}"
+                            + (f" (z {p.z:+.2f})" if p.z is not None else ""),
+                            f"kit lot {_e(p.kit_lot or 'not given')}",
+                            *[_e(v) for v in p.violations],
+                        ]
+                    )
+                    for p in chosen
+                ],
+                hoverinfo="text",
+            )
+        )
+    if pts:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.time.isoformat() for p in pts],
+                y=[p.value for p in pts],
+                mode="lines",
+                line={"color": "#999", "width": 1},
+                name="run order",
+                hoverinfo="skip",
+            )
+        )
+    # Lines and labels in one layout update (plotly's add_hline copies the layout each call).
+    t = series.target
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    if t is not None:
+        styles = {0: ("#2ca02c", "solid"), 1: ("#bbb", "dot"), 2: ("#ff7f0e", "dash"),
+                  3: ("#d62728", "dash")}  # fmt: skip
+        for k in (-3, -2, -1, 0, 1, 2, 3):
+            color, dash = styles[abs(k)]
+            y = t.mean + k * t.sd
+            shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+                           "line": {"color": color, "dash": dash, "width": 1}})  # fmt: skip
+            label = "mean" if k == 0 else f"{k:+d} SD"
+            notes.append({"xref": "paper", "x": 1.0, "y": y, "xanchor": "left", "showarrow": False,
+                          "text": label, "font": {"size": 10}})  # fmt: skip
+    for when, lot in series.lot_changes:
+        x = when.isoformat()
+        shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
+                       "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
+        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": f"lot {_e(lot)}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                      "font": {"size": 10}})  # fmt: skip
+    title = f"{series.name}: {target_text(t, series.unit)}"
+    fig.update_layout(
+        title={"text": _e(title), "font": {"size": 13}},
+        xaxis_title="run time (acquisition, else processing)",
+        yaxis_title=_e(series.unit) or _e(series.name),
+        template="plotly_white",
+        height=340,
+        margin={"l": 60, "r": 70, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+        shapes=shapes,
+        annotations=notes,
+    )
+    return fig
+
+
+def target_text(t: Any, unit: str) -> str:
+    """The target lines' values and where they come from, for a chart's title."""
+    if t is None:
+        return "no target lines (fewer than 2 accepted runs, or no spread)"
+    unit = f" {unit}" if unit else ""
+    if t.source == "certificate":
+        lot = f", kit lot {t.kit_lot}" if t.kit_lot else ""
+        where = f"kit certificate{lot}" + (f" ({t.note})" if t.note else "")
+    elif t.source == "established":
+        where = f"established from the first {t.n_runs} accepted runs"
+    else:
+        where = f"PROVISIONAL, from {t.n_runs} accepted run(s) (fewer than 20)"
+    return f"mean {t.mean:.4g} ± SD {t.sd:.3g}{unit}, {where}"
+
+
+def _since(since: Any) -> datetime | None:
+    if since is None or since == "":
+        return None
+    if isinstance(since, datetime):
+        return parse_time(since.isoformat())
+    if isinstance(since, date):
+        return parse_time(since.isoformat() + "T00:00:00")
+    value = parse_time(str(since))
+    if value == datetime.min.replace(tzinfo=value.tzinfo):
+        from il6assay.errors import InputError
+
+        raise InputError(f"--since {since!r} is not a date (expected YYYY-MM-DD)")
+    return value
+
+
+def load_trends(engine: Engine, *, level: str | None = None, since: Any = None) -> Trends:
+    """The trends of the database's runs, with il6assay.toml's certificate targets."""
+    from il6assay.plate.discover import project_config
+    from il6assay.study.qc import certificate_targets
+    from il6assay.study.store import load_qc
+    from il6assay.study.trends import trends
+
+    path, config = project_config()
+    certificate = certificate_targets(config, path)
+    return trends(load_qc(engine), certificate, level=level, since=_since(since))
+
+
+def trends_body(tr: Trends) -> str:
+    """The controls page's content."""
+    parts = [
+        f"<p>{tr.runs} run(s) shown, {tr.accepted_runs} accepted. Filled markers: accepted "
+        "runs; hollow: rejected (by the acceptance rules or a reviewer). Red: a rejecting "
+        "Westgard rule (1-3s, 2-2s, R-4s, 4-1s, 10-x); orange: a 1-2s warning. Each run is "
+        "judged after the accepted runs before it. Dash-dot lines: kit lot changes.</p>"
+    ]
+    parts += [f'<p class="note">{_e(n)}</p>' for n in tr.notes]
+    parts.append("<h2>Controls</h2>")
+    if not tr.controls:
+        parts.append("<p>No control values recorded yet.</p>")
+    for s in tr.controls:
+        parts.append(_div(lj_figure(s)))
+    flagged = [(s.name, p) for s in tr.controls for p in s.points if p.violations]
+    if flagged:
+        rows = "".join(
+            f'<tr class="{"rejected" if p.reject else "warning"}"><td>{_e(p.time.isoformat())}'
+            f"</td><td>{_e(p.run_id)}</td><td>{_e(name)}</td><td>{_e('; '.join(p.violations))}"
+            "</td></tr>"
+            for name, p in flagged
+        )
+        parts.append(
+            "<h2>Westgard violations</h2><table><tr><th>time</th><th>run</th><th>level</th>"
+            f"<th>rules</th></tr>{rows}</table>"
+        )
+    parts.append(
+        "<h2>Standards</h2><p>The top standard's OD, the curve's midpoint c and the "
+        "calibrated range per run; lines: mean and ±1/2/3 SD of the first 20 accepted runs. "
+        "Charted, not judged: drift shows here before the controls fail.</p>"
+    )
+    for s in tr.standards:
+        parts.append(_div(lj_figure(s)))
+    return "\n".join(parts)
+
+
+def controls_html(engine: Engine, *, level: str | None = None, since: Any = None) -> str:
+    """The Levey-Jennings page of the study's controls and standards (a whole offline page)."""
+    tr = load_trends(engine, level=level, since=since)
+    return page("il6assay: controls and standards across runs", trends_body(tr))
+
+
+def distribution_figure(ov: Overview) -> go.Figure:
+    """Per visit: reported values on a log axis; censored ones at their limit, as triangles."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    visits = sorted({s["visit"] for s in ov.specimens})
+    kinds = (
+        ("reported", "circle", "#1f77b4", "conc_pg_ml", "reported"),
+        ("below LLOQ", "triangle-down-open", "#7f7f7f", "lloq_pg_ml", "below LLOQ (at the LLOQ)"),
+        ("above ULOQ", "triangle-up", "#d62728", "uloq_pg_ml", "above ULOQ (at the ULOQ)"),
+    )
+    for kind, symbol, color, key, name in kinds:
+        chosen = [s for s in ov.specimens if s["category"] == kind and s.get(key)]
+        if not chosen:
+            continue
+        if kind == "reported":
+            for visit in visits:
+                vs = [s for s in chosen if s["visit"] == visit]
+                if vs:
+                    fig.add_trace(
+                        go.Box(
+                            x=[_e(visit)] * len(vs),
+                            y=[s[key] for s in vs],
+                            name=f"{_e(visit)} reported",
+                            boxpoints="all",
+                            jitter=0.4,
+                            pointpos=0,
+                            marker={"color": color, "size": 5},
+                            line={"color": color},
+                            hovertext=[f"{_e(s['study_id'])} {_e(s['result'])}" for s in vs],
+                            hoverinfo="text+y",
+                            showlegend=False,
+                        )
+                    )
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[_e(s["visit"]) for s in chosen],
+                y=[s[key] for s in chosen],
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "color": color, "size": 8},
+                hovertext=[f"{_e(s['study_id'])} {_e(s['result'])}" for s in chosen],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        title={"text": "IL-6 per visit (pg/mL, log axis)", "font": {"size": 13}},
+        yaxis={"type": "log", "title": "IL-6 (pg/mL)"},
+        xaxis={"title": "visit", "type": "category"},
+        template="plotly_white",
+        height=420,
+    )
+    return fig
+
+
+def summary_body(ov: Overview) -> str:
+    """The overview page's content."""
+    head = (
+        "<tr><th>visit</th><th>specimens</th><th>reported</th><th>censored</th>"
+        "<th>of which below LLOQ</th><th>waiting for a re-assay (above ULOQ)</th>"
+        "<th>without a result</th></tr>"
+    )
+    counts = "".join(
+        f"<tr><td>{_e(v.visit)}</td><td>{v.specimens}</td><td>{v.reported}</td>"
+        f"<td>{v.censored}</td><td>{v.below_lloq}</td><td>{v.waiting_reassay}</td>"
+        f"<td>{v.without_result}</td></tr>"
+        for v in [*ov.visits, ov.totals]
+    )
+    parts = [f"<h2>Specimens</h2><table>{head}{counts}</table>"]
+    if ov.specimens:
+        parts.append(_div(distribution_figure(ov)))
+    if ov.worklist:
+        rows = "".join(
+            f"<tr><td>{_e(w['sample'])}</td><td>{_e(w['study_id'])}</td><td>{_e(w['visit'])}</td>"
+            f"<td>{_e(w['dilution'])}</td><td>{_e(w['note'])}</td></tr>"
+            for w in ov.worklist
+        )
+        parts.append(
+            "<h2>To re-assay</h2><p>Above the ULOQ at every dilution run: re-assay at 10 times "
+            "the highest (<code>il6assay summary --worklist FILE.csv</code> writes this as the "
+            "next plate's sample sheet).</p><table><tr><th>sample</th><th>study ID</th>"
+            f"<th>visit</th><th>dilution</th><th>note</th></tr>{rows}</table>"
+        )
+    if ov.unreviewed_runs:
+        rows = "".join(
+            f"<tr><td>{_e(r['run_id'])}</td><td>{_e(r['run_time'])}</td>"
+            f"<td>{_e(r['verdict'])}</td><td>{_e(r['review_status'])}</td></tr>"
+            for r in ov.unreviewed_runs
+        )
+        parts.append(
+            f"<h2>Runs not yet pushed ({len(ov.unreviewed_runs)})</h2><p>Processed and "
+            "recorded, not reviewed and pushed: their specimens are not counted above.</p>"
+            f"<table><tr><th>run</th><th>time</th><th>verdict</th><th>review</th></tr>{rows}"
+            "</table>"
+        )
+    cells = "".join(
+        f"<tr><td>{_e(s['study_id'])}</td><td>{_e(s['visit'])}</td><td>{_e(s['result'])}</td>"
+        f"<td>{_e(s['category'])}</td><td>{_e(s['dilutions'])}</td><td>{_e(s['flags'])}</td>"
+        f"<td>{_e(s['run_id'])}</td></tr>"
+        for s in ov.specimens
+    )
+    parts.append(
+        "<h2>Current values</h2><table><tr><th>study ID</th><th>visit</th><th>result (pg/mL)"
+        "</th><th>status</th><th>dilutions</th><th>flags</th><th>run</th></tr>"
+        f"{cells}</table>"
+    )
+    return "\n".join(parts)
+
+
+def summary_html(engine: Engine) -> str:
+    """The study overview page (a whole offline page)."""
+    from il6assay.study.summary import overview
+
+    return page("il6assay: study overview", summary_body(overview(engine)))
+
+
+def write_page(path: Path, text: str) -> Path:
+    """Write a page with the shared plotly.js beside it (both whole or not at all)."""
+    import os
+    import tempfile
+
+    from il6assay.errors import InputError
+    from il6assay.record.report import ensure_shared_plotly
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError("the folder to write the page in does not exist", path=path)
+    ensure_shared_plotly(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+# ---- a batch's index.html -------------------------------------------------------------------
+
+REVIEW_ORDER = (
+    "rejected by the rules: decide (re-run, or accept with --override and a reason)",
+    "accepted with a Westgard warning",
+    "accepted, unreviewed",
+    "reviewed",
+)
+
+
+def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
+    if status["review"] != "unreviewed":
+        return 3
+    if not record.get("accepted"):
+        return 0
+    if any("WESTGARD_WARNING" in str(w) for w in record.get("warnings") or []):
+        return 1
+    return 2
+
+
+def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
+    """The results folder's index: every run, in the order a reviewer works, with its report."""
+    import csv
+
+    from il6assay.record.review import run_status
+
+    entries = []
+    for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
+        try:
+            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            status = run_status(folder)
+            with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            curve = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            continue
+        flags: dict[str, int] = {}
+        for row in rows:
+            for f in str(row.get("flags") or "").split(";"):
+                if f:
+                    flags[f] = flags.get(f, 0) + 1
+        export = record.get("export") or {}
+        when = str((export.get("metadata") or {}).get("read_datetime") or record.get("created_utc"))
+        entries.append((_group(status, record), parse_time(when), folder, record, status, rows,
+                        flags, curve))  # fmt: skip
+    entries.sort(key=lambda e: (e[0], e[1], e[2].name))
+    parts = []
+    if unreadable:
+        items = "".join(f"<li>{_e(o.error)}</li>" for o in unreadable)
+        parts.append(f"<h2>Could not be read ({len(unreadable)})</h2><ul>{items}</ul>")
+    for g, heading in enumerate(REVIEW_ORDER):
+        group = [e for e in entries if e[0] == g]
+        if not group:
+            continue
+        rows_html = "".join(
+            f'<tr class="{"rejected" if not rec.get("accepted") else ""}">'
+            f'<td><a href="{_e(folder.name)}/report.html">{_e(folder.name)}</a></td>'
+            f"<td>{_e(when.isoformat())}</td><td>{_e(rec.get('verdict'))}</td>"
+            f"<td>{_e(st['review'])}</td><td>{len(rows)}</td>"
+            f"<td>{_e(', '.join(f'{k} {v}' for k, v in sorted(flags.items())))}</td>"
+            f"<td>{_e('' if st['integrity'] == 'ok' else 'CHANGED: ' + st['integrity'])}</td></tr>"
+            for _, when, folder, rec, st, rows, flags, _c in group
+        )
+        parts.append(
+            f"<h2>{_e(heading)} ({len(group)})</h2><table><tr><th>run (report)</th><th>time</th>"
+            "<th>verdict</th><th>review</th><th>specimens</th><th>flags (count)</th>"
+            f"<th>integrity</th></tr>{rows_html}</table>"
+        )
+    if entries:
+        parts.append(_div(_recovery_figure(entries)))
+    body = (
+        f"<p>{len(entries)} run(s) in this folder, in the order a reviewer works: rejected "
+        "plates first, then Westgard warnings, then accepted and unreviewed, then reviewed; "
+        "by run time within each.</p>" + "\n".join(parts)
+    )
+    return page("il6assay: runs in this folder", body)
+
+
+def _recovery_figure(entries: list[Any]) -> go.Figure:
+    """Controls' recovery (% of nominal) per run, in time order: a first look across the batch."""
+    import plotly.graph_objects as go
+
+    from il6assay.study.qc import from_documents
+
+    ordered = sorted(entries, key=lambda e: (e[1], e[2].name))
+    by_level: dict[str, tuple[list[str], list[float], list[str]]] = {}
+    for _, _when, folder, record, _st, _rows, _flags, curve in ordered:
+        qc = from_documents(record, curve)
+        for c in qc.controls:
+            if c.value_pg_ml is None or not c.nominal_pg_ml:
+                continue
+            xs, ys, texts = by_level.setdefault(c.level, ([], [], []))
+            xs.append(folder.name)
+            ys.append(100.0 * c.value_pg_ml / c.nominal_pg_ml)
+            texts.append(f"{_e(folder.name)}<br>{c.value_pg_ml:.4g} pg/mL")
+    fig = go.Figure()
+    for level, (xs, ys, texts) in by_level.items():
+        fig.add_trace(
+            go.Scatter(x=xs, y=ys, mode="markers+lines", name=_e(level), hovertext=texts,
+                       hoverinfo="text+y")
+        )  # fmt: skip
+    fig.add_hline(y=100, line={"color": "#2ca02c", "width": 1})
+    fig.update_layout(
+        title={"text": "Controls, % of nominal, per run", "font": {"size": 13}},
+        yaxis_title="recovery (%)",
+        xaxis={"showticklabels": False, "title": "runs in time order"},
+        template="plotly_white",
+        height=320,
+    )
+    return fig

@@ -1,0 +1,139 @@
+"""The study's pages in a real headless browser: offline, every chart drawn, no console errors.
+
+As tests/test_report_browser.py: Debian's chromium (/usr/bin/chromium) through
+Playwright, offline, every non-file request aborted and recorded. The pages
+are exactly what ``controls_html`` and ``summary_html`` return (the web app
+serves the same strings), written beside the shared plotly.js. A kit lot
+holding a script tag must show as text and never run. Screenshots go to
+test-artifacts/ (docs/study.md shows the Levey-Jennings one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from il6assay.cli import main
+from il6assay.db.engine import make_engine, upgrade
+from il6assay.study.pages import controls_html, summary_html, write_page
+from il6assay.study.store import record_qc
+from tests.conftest import ROOT
+from tests.db_support import run_folder
+from tests.study_support import history, in_control
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE_LOT = "L2<script>alert('lot')</script>"
+
+if os.environ.get("CI"):
+    from playwright import sync_api as playwright
+
+    assert Path(CHROMIUM).exists(), "CI: Debian's chromium is missing (.ci/run installs it)"
+else:
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+
+FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
+  svg: d.querySelector('svg.main-svg') !== null,
+  symbols: d.data.map(t => (t.marker && t.marker.symbol) || null),
+  types: d.data.map(t => t.type || 'scatter'),
+  shapes: (d.layout.shapes || []).length,
+  ytype: d.layout.yaxis.type,
+  points: d.querySelectorAll('.point').length,
+}))"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, path: Path, screenshot: str) -> dict:
+    """Load a page offline; return errors, outside requests, dialogs, figures and text."""
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    info = {
+        "errors": errors,
+        "outside": outside,
+        "dialogs": dialogs,
+        "figures": page.evaluate(FIGURES_JS),
+        "missing_visible": page.locator("#plotly-missing").is_visible(),
+        "text": page.inner_text("body"),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    context.close()
+    return info
+
+
+def test_levey_jennings_page_draws_every_chart_with_rejected_runs_hollow(browser, tmp_path):
+    engine = make_engine(str(tmp_path / "study.db"))
+    upgrade(engine)
+    runs = history(in_control(30))
+    runs[7].accepted_by_rules = False
+    runs[7].controls[0].value_pg_ml = 27.0  # a rejected run, far off
+    for r in runs[15:]:
+        r.kit_lot = HOSTILE_LOT
+    runs[28].controls[0].value_pg_ml = runs[29].controls[0].value_pg_ml = 22.2  # 2-2s
+    record_qc(engine, runs)
+    page = write_page(tmp_path / "controls.html", controls_html(engine))
+    info = open_page(browser, page, "study_levey_jennings.png")
+    assert info["errors"] == [] and info["outside"] == [] and info["dialogs"] == []
+    assert not info["missing_visible"]
+    figures = info["figures"]
+    assert len(figures) == 6 and all(f["svg"] for f in figures)  # low, high; 4 standards
+    low = figures[0]
+    assert "circle-open" in low["symbols"] and "circle" in low["symbols"]
+    assert low["shapes"] >= 8  # mean, ±1/2/3 SD and the lot change
+    assert low["points"] >= 30
+    assert "2-2s (low)" in info["text"] and "Westgard violations" in info["text"]
+    assert "lot L2<script>" in info["text"]  # shown as text, never run
+
+
+def test_summary_page_draws_the_distribution_per_visit_on_a_log_axis(browser, tmp_path):
+    url = str(tmp_path / "study.db")
+    assert CliRunner().invoke(main, ["db", "upgrade", "--db", url]).exit_code == 0
+    assert CliRunner().invoke(main, ["push", str(run_folder("a")), "--db", url]).exit_code == 0
+    page = write_page(tmp_path / "summary.html", summary_html(make_engine(url)))
+    info = open_page(browser, page, "study_summary.png")
+    assert info["errors"] == [] and info["outside"] == [] and info["dialogs"] == []
+    (figure,) = info["figures"]
+    assert figure["svg"] and figure["ytype"] == "log" and "box" in figure["types"]
+    assert figure["points"] > 10
+    assert "To re-assay" in info["text"] and "AML-001" in info["text"]
