@@ -31,16 +31,16 @@ def invoke(*args: str | Path) -> object:
 
 
 def test_three_migrations_are_shipped_inside_the_package():
-    assert known_revisions() == ["0001", "0002", "0003"]
-    assert head_revision() == "0003"
+    assert known_revisions() == ["0001", "0002", "0003", "0006"]
+    assert head_revision() == "0006"
 
 
 def test_db_upgrade_creates_the_schema_then_says_it_is_up_to_date(db_url):
     first = invoke("db", "upgrade", "--db", db_url)
     assert first.exit_code == 0, first.output
-    assert "none -> 0003" in first.output
+    assert "none -> 0006" in first.output
     second = invoke("db", "upgrade", "--db", db_url)
-    assert second.exit_code == 0 and "0003, up to date" in second.output
+    assert second.exit_code == 0 and "0006, up to date" in second.output
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(db_url):
@@ -75,7 +75,7 @@ def test_database_stamped_at_the_first_migration_is_upgraded_keeping_its_rows(db
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert "conc_cv_pct" not in columns
     out = invoke("db", "upgrade", "--db", db_url)
-    assert out.exit_code == 0 and "0001 -> 0003" in out.output
+    assert out.exit_code == 0 and f"0001 -> {head_revision()}" in out.output
     columns = {c["name"] for c in inspect(engine).get_columns("sample_results")}
     assert {"conc_cv_pct", "dilutions"} <= columns
     with engine.connect() as conn:
@@ -114,7 +114,7 @@ def test_database_at_0002_is_upgraded_to_0003_keeping_its_rows_and_naming_their_
     _insert_0002_result(engine, "AML-900", "D0", "12.3")
     before = snapshot(engine)
     out = invoke("db", "upgrade", "--db", db_url)
-    assert out.exit_code == 0 and "0002 -> 0003" in out.output
+    assert out.exit_code == 0 and f"0002 -> {head_revision()}" in out.output
     assert "dilution_results" in inspect(engine).get_table_names()
     after = snapshot(engine)
     assert after["dilution_results"] == []

@@ -61,6 +61,12 @@ def main() -> None:
     help="Embed plotly.js in report.html instead of sharing one copy beside the run folders.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option(
+    "--by",
+    "processed_by",
+    default=None,
+    help="Who processes (your il6assay account name; recorded in run.json) [the OS account].",
+)
 def process(
     export: Path,
     layout: Path | None,
@@ -76,6 +82,7 @@ def process(
     allow_unmatched: bool,
     standalone_report: bool,
     as_json: bool,
+    processed_by: str | None = None,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
     from il6assay.errors import InputError
@@ -112,6 +119,7 @@ def process(
             reader=reader,
             allow_unmatched=allow_unmatched,
         )
+        run.processed_by = processed_by.strip() if processed_by and processed_by.strip() else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
         folder = write_run(run, out_dir, standalone_report=standalone_report)
     except InputError as err:
@@ -189,11 +197,18 @@ def review(run_dir: Path, decision: str | None, by: str, reason: str, override: 
     try:
         if decision is None:
             raise InputError("say --accept or --reject", path=run_dir)
-        entry = review_run(run_dir, decision, by, reason, override=override)
+        entry = review_run(
+            run_dir, decision, by, reason, override=override, extra={"signed": False}
+        )
     except InputError as err:
         _fail(err)
     note = " (override of the acceptance rules)" if entry["override"] else ""
     click.echo(f"{run_dir}: {entry['review_after']} by {entry['by']}{note}", err=True)
+    click.echo(
+        f"{run_dir}: unsigned (no account or electronic signature: for signed review with "
+        "separation of duties use `il6assay serve`)",
+        err=True,
+    )
 
 
 @main.command()
@@ -294,3 +309,6 @@ from il6assay.cli.db import register as _register_db  # noqa: E402
 
 _register_db(main)
 
+from il6assay.cli.web import register as _register_web  # noqa: E402
+
+_register_web(main)

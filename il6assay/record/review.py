@@ -24,9 +24,18 @@ DECISIONS = ("accept", "reject")
 
 
 def review_run(
-    run_dir: str | Path, decision: str, by: str, reason: str, *, override: bool = False
+    run_dir: str | Path,
+    decision: str,
+    by: str,
+    reason: str,
+    *,
+    override: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record an accept/reject decision for a run; returns the audit entry."""
+    """Record an accept/reject decision for a run; returns the audit entry.
+
+    ``extra`` adds keys to the audit entry (the web review's electronic signature).
+    """
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     folder = open_run(run_dir)
@@ -53,6 +62,7 @@ def review_run(
         "review_before": record.get("review", {}).get("status", "unreviewed"),
         "review_after": status,
         "outputs_sha256": record.get("outputs_sha256", {}),
+        **(extra or {}),
     }
     _record(folder, entry, status)
     return entry
