@@ -144,7 +144,7 @@ def create_app(
         response.headers["Content-Security-Policy"] = REPORT_CSP if is_report else PAGE_CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"  # our POSTs keep their Origin
         response.headers["Cache-Control"] = "no-store"
         return response
 

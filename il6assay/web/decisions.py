@@ -48,7 +48,7 @@ class Refused(Exception):
 
 
 class NotAllowed(Refused):
-    """The account's role does not grant the action."""
+    """This account may not do this: its role, or separation of duties, forbids it."""
 
 
 def content_sha256(folder: RunFolder) -> str:
@@ -92,12 +92,12 @@ def separation_check(engine: Engine, folder: RunFolder, account: Account, decisi
     relaxed = []
     if decision == "accept":
         if processed and policy != OFF:
-            raise Refused(
+            raise NotAllowed(
                 f"{account.printed_name} processed this run (run.json processed_by: "
                 f"{processed_by}); another reviewer must accept it (separation of duties)"
             )
         if masked and policy not in (OFF, OWN_MASKS):
-            raise Refused(
+            raise NotAllowed(
                 f"{account.printed_name} masked or unmasked wells of this run; another reviewer "
                 "must accept it (separation of duties)"
             )
@@ -235,6 +235,10 @@ def sign_decision(
             )
         except InputError as err:
             raise Refused(err.message) from None
+        written = read_entries(folder.path)[-1]  # the line as stamped (and chained) in the log
+        if written.get("signature") != signature:
+            raise RuntimeError("the audit log's last entry is not the signature just written")
+        entry = written
         row.audit_entry = json.dumps(entry, ensure_ascii=False, sort_keys=True)
         signature_id = row.id
     return Signed(entry, signature_id, version)
@@ -319,6 +323,10 @@ def shown(value: Any) -> str:
     """A changed value as a reviewer reads it (a sample's result and flags; numbers to 4 s.f.)."""
     if isinstance(value, dict):
         parts = [f"{value.get('result') or 'no result'}"]
+        try:
+            parts.append(f"[{float(value.get('conc_pg_ml') or ''):.4g} pg/mL]")
+        except ValueError:
+            pass  # censored: no number
         if value.get("flags"):
             parts.append(f"({value['flags']})")
         return " ".join(parts)
