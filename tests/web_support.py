@@ -29,13 +29,13 @@ PASSWORD = "correct horse battery"
 _made: dict[str, Path] = {}
 _root: Path | None = None
 
-# name -> (processed_by, weighting, model): each a distinct run (its own run id).
+# name -> (processed_by, weighting, zero standard): each a distinct, accepted run (its own id).
 RECIPES = {
-    "by_tech": ("tech", "1/(k^2+y^2)", "4pl"),
-    "by_lin": ("lin", "none", "4pl"),
-    "w_1y": ("tech", "1/y", "4pl"),
-    "w_1y2": ("tech", "1/y^2", "4pl"),
-    "m_5pl": ("tech", "1/(k^2+y^2)", "5pl"),
+    "by_tech": ("tech", "1/(k^2+y^2)", "fit"),
+    "by_lin": ("lin", "none", "fit"),
+    "w_1y": ("tech", "1/y", "fit"),
+    "w_1y2": ("tech", "1/y^2", "fit"),
+    "subtract": ("tech", "1/(k^2+y^2)", "subtract"),
 }
 HOSTILE_LABEL = "<script>alert('label')</script>"
 HOSTILE_STUDY_ID = "<img src=x onerror=alert('study')>"
@@ -82,8 +82,8 @@ def processed(name: str) -> Path:
     if name == "hostile":
         layout, sheet = _hostile_inputs(root)
     else:
-        by, weighting, model = RECIPES[name]
-        settings = replace(settings, weighting=weighting, model=model)
+        by, weighting, zero = RECIPES[name]
+        settings = replace(settings, weighting=weighting, zero_standard=zero)
     run = process_plate(EXAMPLE / "plate_001.xlsx", layout, sheet, settings)
     run.processed_by = by
     _made[name] = write_run(run, root / name)
