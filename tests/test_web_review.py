@@ -1,0 +1,236 @@
+"""Separation of duties, signatures and the account commands of the review app.
+
+Separation of duties is checked through the library (the browser test
+drives the same code over HTTP): under the default policy neither who
+processed nor who masked a plate may accept it; ``allow-own-masks`` lets who
+masked accept and ``off`` lets anyone, each relaxation written into the
+signature. The CLI's ``review`` still works and says it is unsigned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from il6assay.cli import main
+from il6assay.db.engine import make_engine
+from il6assay.db.models import DbAccount, DbAudit, DbSignature
+from il6assay.record.audit import read_entries
+from il6assay.record.folder import open_run
+from il6assay.web.accounts import (
+    OFF,
+    OWN_MASKS,
+    authenticate,
+    list_accounts,
+    separation_policy,
+    set_separation_policy,
+)
+from il6assay.web.decisions import (
+    NotAllowed,
+    Refused,
+    commit_mask,
+    content_sha256,
+    preview_mask,
+    run_version,
+    sign_decision,
+)
+from tests import pg
+from tests.conftest import EXAMPLE
+from tests.web_support import PASSWORD, add_people, results_folder, run_folder
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path):
+    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    engine = make_engine(url)
+    add_people(engine)
+    return engine
+
+
+def person(engine, username: str):
+    return authenticate(engine, username, PASSWORD)
+
+
+def sign(engine, folder: Path, username: str, decision: str = "accept", **kw):
+    account = person(engine, username)
+    return sign_decision(
+        engine,
+        folder,
+        account,
+        kw.pop("password", PASSWORD),
+        decision,
+        kw.pop("reason", "checked"),
+        seen_version=run_version(engine, folder.name),
+        seen_content=content_sha256(open_run(folder)),
+        **kw,
+    )
+
+
+def mask(engine, folder: Path, username: str, well: str = "A4") -> None:
+    account = person(engine, username)
+    preview = preview_mask(
+        folder,
+        account,
+        [well],
+        unmask=False,
+        seen_version=run_version(engine, folder.name),
+        seen_content=content_sha256(open_run(folder)),
+        previews=folder.parent.parent,
+    )
+    commit_mask(engine, folder, account, preview, "bubble")
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    return results_folder(tmp_path, "by_tech", "by_lin")
+
+
+def test_by_default_who_masked_a_plate_cannot_accept_it_but_another_reviewer_can(engine, runs):
+    folder = run_folder(runs, "by_tech")
+    mask(engine, folder, "lin")
+    with pytest.raises(NotAllowed, match="masked or unmasked wells"):
+        sign(engine, folder, "lin")
+    signed = sign(engine, folder, "chen")
+    assert signed.entry["signature"]["separation_of_duties"]["masked_by"] == ["lin"]
+    assert signed.entry["signature"]["separation_of_duties"]["relaxed"] == []
+
+
+def test_who_processed_a_plate_cannot_accept_it_unless_the_policy_is_off_on_the_record(
+    engine, runs
+):
+    folder = run_folder(runs, "by_lin")
+    for policy in ("strict", OWN_MASKS):
+        if policy != "strict":
+            set_separation_policy(engine, policy, by="Admin Xu", reason="small lab")
+        with pytest.raises(NotAllowed, match="Lin Wei processed this run"):
+            sign(engine, folder, "lin")
+    set_separation_policy(engine, OFF, by="Admin Xu", reason="one reviewer this month")
+    assert separation_policy(engine) == OFF
+    signed = sign(engine, folder, "lin")
+    relaxed = signed.entry["signature"]["separation_of_duties"]["relaxed"]
+    assert relaxed == ["the signer processed this run (policy off)"]
+    with Session(engine) as session:
+        changes = session.scalars(select(DbAudit).where(DbAudit.action == "policy")).all()
+        assert [json.loads(c.new_value) for c in changes] == [OWN_MASKS, OFF]
+        assert changes[-1].reason == "one reviewer this month"
+
+
+def test_who_processed_a_plate_may_reject_it(engine, runs):
+    signed = sign(engine, run_folder(runs, "by_lin"), "lin", "reject", reason="low control")
+    assert signed.entry["signature"]["meaning"] == "rejected"
+    assert signed.entry["review_after"] == "rejected"
+
+
+def test_a_decision_stands_a_second_signature_is_refused_until_a_mask_reopens_review(engine, runs):
+    folder = run_folder(runs, "by_tech")
+    sign(engine, folder, "chen")
+    with pytest.raises(Refused, match="already accepted"):
+        sign(engine, folder, "lin", "reject")
+    set_separation_policy(engine, OWN_MASKS, by="Admin Xu", reason="masks are part of review")
+    mask(engine, folder, "lin")  # back to "unreviewed", with new content
+    signed = sign(engine, folder, "lin", "reject", reason="the refit moves P01")
+    assert signed.run_version == 3
+    with Session(engine) as session:
+        rows = session.scalars(select(DbSignature).order_by(DbSignature.id)).all()
+    assert [(r.printed_name, r.meaning) for r in rows] == [
+        ("Chen Yu", "approved"),
+        ("Lin Wei", "rejected"),
+    ]
+    assert rows[0].content_sha256 != rows[1].content_sha256
+
+
+def test_a_page_older_than_the_runs_last_change_cannot_sign(engine, runs):
+    folder = run_folder(runs, "by_tech")
+    seen_content = content_sha256(open_run(folder))
+    mask(engine, folder, "tech")
+    with pytest.raises(Refused, match="outputs changed since this page was opened"):
+        sign_decision(engine, folder, person(engine, "chen"), PASSWORD, "accept", "ok",
+                      seen_version=0, seen_content=seen_content)  # fmt: skip
+    with pytest.raises(Refused, match="changed or decided by someone else"):
+        sign_decision(engine, folder, person(engine, "chen"), PASSWORD, "accept", "ok",
+                      seen_version=0, seen_content=content_sha256(open_run(folder)))  # fmt: skip
+
+
+def test_accepting_a_plate_that_fails_the_rules_needs_override(engine, tmp_path):
+    from il6assay.record.outputs import write_run
+    from il6assay.run import process_plate
+
+    run = process_plate(
+        EXAMPLE / "plate_002_rejected.csv",
+        EXAMPLE / "plate_002_rejected.layout.toml",
+        EXAMPLE / "plate_002_rejected.samples.csv",
+    )
+    run.processed_by = "tech"
+    folder = write_run(run, tmp_path / "rejected", report=False)
+    with pytest.raises(Refused, match="needs --override"):
+        sign(engine, folder, "chen")
+    assert read_entries(folder) == []
+    signed = sign(engine, folder, "chen", override=True, reason="swap documented")
+    assert signed.entry["override"] is True
+
+
+def test_process_records_who_processed_and_a_mask_keeps_it(tmp_path):
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(out), "--by", "tech"]
+    )
+    assert result.exit_code == 0, result.output
+    folder = next(p for p in out.iterdir() if p.is_dir())
+    assert json.loads((folder / "run.json").read_text())["processed_by"] == "tech"
+    masked = CliRunner().invoke(
+        main, ["mask", str(folder), "--well", "A4", "--reason", "bubble", "--by", "Lin Wei"]
+    )
+    assert masked.exit_code == 0, masked.output
+    assert json.loads((folder / "run.json").read_text())["processed_by"] == "tech"
+    review = CliRunner().invoke(
+        main, ["review", str(folder), "--accept", "--by", "Lin", "--reason", "ok"]
+    )
+    assert review.exit_code == 0 and "unsigned" in review.output
+    assert read_entries(folder)[-1]["signed"] is False
+
+
+def test_process_without_by_records_the_os_account(tmp_path):
+    from il6assay.record.audit import os_account
+
+    out = tmp_path / "runs"
+    CliRunner().invoke(main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(out)])
+    folder = next(p for p in out.iterdir() if p.is_dir())
+    assert json.loads((folder / "run.json").read_text())["processed_by"] == os_account()
+
+
+def test_users_commands_add_list_disable_and_set_the_policy(tmp_path, monkeypatch):
+    db = str(tmp_path / "study.db")
+    monkeypatch.setenv("IL6_TEST_PW", "a long enough password")
+
+    def run(*args: str):
+        return CliRunner().invoke(main, [*args, "--db", db])
+
+    added = run("users", "add", "wang", "--role", "reviewer", "--name", "Wang Fang",
+                "--password-env", "IL6_TEST_PW", "--by", "Admin Xu")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    again = run("users", "add", "WANG", "--role", "admin", "--name", "X",
+                "--password-env", "IL6_TEST_PW")  # fmt: skip
+    assert again.exit_code == 2 and "already exists" in again.output
+    monkeypatch.setenv("IL6_SHORT", "short")
+    short = run("users", "add", "li", "--role", "technician", "--name", "Li",
+                "--password-env", "IL6_SHORT")  # fmt: skip
+    assert short.exit_code == 2 and "at least 10 characters" in short.output
+    listed = run("users", "list")
+    assert "wang" in listed.output and "reviewer" in listed.output and "Wang Fang" in listed.output
+    engine = make_engine(db)
+    assert authenticate(engine, "wang", "a long enough password").printed_name == "Wang Fang"
+    disabled = run("users", "disable", "wang", "--reason", "left the lab")
+    assert disabled.exit_code == 0 and "disabled" in run("users", "list").output
+    with pytest.raises(Exception, match="not accepted"):
+        authenticate(engine, "wang", "a long enough password")
+    policy = run("users", "policy", "--separation", "off", "--reason", "one-person lab")
+    assert policy.exit_code == 0 and separation_policy(engine) == OFF
+    with Session(engine) as session:
+        stored = session.scalars(select(DbAccount)).one().password_hash
+    assert stored.startswith("$argon2id$") and "a long enough password" not in stored
+    assert [r["username"] for r in list_accounts(engine)] == ["wang"]
