@@ -176,7 +176,9 @@ def test_reviewer_masks_a_well_then_accepts_with_a_signature_found_in_audit_log_
         page.click("#sign-button")
         page.locator("#message").wait_for()
         assert "Lin Wei processed this run" in page.inner_text("#message")
-        assert w.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
+        assert w.errors == [
+            "Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"
+        ]
         assert w.dialogs == [] and w.outside == []
         assert not any(PASSWORD in u for u in w.urls)
         w.context.close()
@@ -222,3 +224,14 @@ def test_hostile_sample_label_runs_no_script_in_the_browser(browser, engine, tmp
         assert w.page.locator("main img").count() == 0
         assert w.dialogs == [] and w.outside == []
         w.context.close()
+
+
+def test_review_doc_shows_the_screenshots_this_test_takes():
+    import re
+
+    doc = (ROOT / "docs" / "review.md").read_text()
+    shown = re.findall(r"\]\(img/(web_[a-z_]+)\.png\)", doc)
+    taken = set(re.findall(r'shot\(f"(web_[a-z_]+)\{suffix\}\.png"\)', Path(__file__).read_text()))
+    assert shown and set(shown) == taken
+    for name in shown:
+        assert (ROOT / "docs" / "img" / f"{name}.png").stat().st_size > 10_000

@@ -68,9 +68,7 @@ def test_twenty_concurrent_reviewers_lose_no_decision_and_double_none(engine, tm
             barrier.abort()
 
     with serving(engine, [results]) as base:
-        threads = [
-            threading.Thread(target=reviewer, args=(i, base)) for i in range(len(REVIEWERS))
-        ]
+        threads = [threading.Thread(target=reviewer, args=(i, base)) for i in range(len(REVIEWERS))]
         for t in threads:
             t.start()
         for t in threads:

@@ -243,9 +243,7 @@ def test_session_cookie_is_httponly_samesite_strict_and_secure_over_https(engine
             assert ("Secure" in cookies[0]) is https
 
 
-def test_no_password_or_session_token_reaches_a_url_a_log_or_the_database(
-    engine, results, caplog
-):
+def test_no_password_or_session_token_reaches_a_url_a_log_or_the_database(engine, results, caplog):
     caplog.set_level(logging.DEBUG)
     with serving(engine, [results]) as url:
         lin = Client(url)
