@@ -64,7 +64,7 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Resolves ``il6assay.<old name>[.sub]`` to the module at its new path."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        head, _, rest = fullname.removeprefix("il6assay.").partition(".")
+        head, _, _rest = fullname.removeprefix("il6assay.").partition(".")
         if not fullname.startswith("il6assay.") or head not in _MOVED:
             return None
         return importlib.util.spec_from_loader(fullname, self)

@@ -1,4 +1,4 @@
-"""Twenty reviewers signing at once, over real HTTP, on PostgreSQL (and SQLite): none lost or doubled.
+"""Twenty reviewers signing at once over HTTP, on PostgreSQL (and SQLite): none lost or doubled.
 
 Twenty reviewer accounts sign in to one real server and open one of five
 runs (four reviewers on each), all seeing the same version of their run;

@@ -169,7 +169,7 @@ def test_an_idle_session_expires_and_a_signed_out_one_is_dead(engine, results):
         chen = Client(url)
         chen.login("chen")
         page = chen.get(f"/runs/{run_id()}").text
-        stolen = [c.value for c in chen.jar if c.name == "il6assay_session"][0]
+        stolen = next(c.value for c in chen.jar if c.name == "il6assay_session")
         chen.post("/logout", {"csrf": field(page, "csrf")})
         replay = Client(url)
         replay.request("/queue", headers={"Cookie": f"il6assay_session={stolen}"})
@@ -251,7 +251,7 @@ def test_no_password_or_session_token_reaches_a_url_a_log_or_the_database(engine
         page = lin.get(f"/runs/{run_id()}").text
         signed = lin.post(f"/runs/{run_id()}/sign", accept(lin, page))
         assert signed.status == 200 and "signed: approved by Lin Wei" in signed.text
-        token = [c.value for c in lin.jar if c.name == "il6assay_session"][0]
+        token = next(c.value for c in lin.jar if c.name == "il6assay_session")
     assert PASSWORD not in reply.url and token not in reply.url
     assert PASSWORD not in caplog.text and token not in caplog.text
     stored = json.dumps(snapshot(engine), default=str)

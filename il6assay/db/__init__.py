@@ -2,5 +2,6 @@
 
 Nothing heavy is imported here (``il6assay --help`` must stay fast): the
 schema is in ``models``, connections and migrations in ``engine``, the push in
-``push``, reading back in ``read``, REDCap in ``redcap`` (its click commands are in ``il6assay.cli.db``).
+``push``, reading back in ``read``, REDCap in ``redcap`` (its click commands are in
+``il6assay.cli.db``).
 """

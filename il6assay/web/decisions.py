@@ -14,6 +14,7 @@ a page older than the run's last change is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -323,10 +324,8 @@ def shown(value: Any) -> str:
     """A changed value as a reviewer reads it (a sample's result and flags; numbers to 4 s.f.)."""
     if isinstance(value, dict):
         parts = [f"{value.get('result') or 'no result'}"]
-        try:
+        with contextlib.suppress(ValueError):  # censored: no number
             parts.append(f"[{float(value.get('conc_pg_ml') or ''):.4g} pg/mL]")
-        except ValueError:
-            pass  # censored: no number
         if value.get("flags"):
             parts.append(f"({value['flags']})")
         return " ".join(parts)
