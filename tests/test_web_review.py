@@ -234,3 +234,35 @@ def test_users_commands_add_list_disable_and_set_the_policy(tmp_path, monkeypatc
         stored = session.scalars(select(DbAccount)).one().password_hash
     assert stored.startswith("$argon2id$") and "a long enough password" not in stored
     assert [r["username"] for r in list_accounts(engine)] == ["wang"]
+
+
+def test_serve_runs_as_a_real_process_on_localhost_and_refuses_a_missing_folder(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    missing = CliRunner().invoke(main, ["serve", "--runs", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "runs").mkdir()
+    cmd = [sys.executable, "-m", "il6assay.cli", "serve", "--db", str(tmp_path / "s.db"),
+           "--runs", str(tmp_path / "runs"), "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    assert r.status == 200 and "Sign in" in r.read().decode()
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in err

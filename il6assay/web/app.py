@@ -11,10 +11,13 @@ secret travels in a URL: passwords, tokens and reasons are POST bodies.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import re
 import secrets
+import shutil
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,7 @@ REPORT_CSP = (
     "form-action 'none'; base-uri 'none'"
 )
 STUDY_PAGES = "il6assay.study.pages"
+PREVIEW_LIFETIME_S = 30 * 60
 
 
 def create_app(
@@ -79,8 +83,20 @@ def create_app(
         MAX_CONTENT_LENGTH=64 * 1024,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    preview_root = previews or Path(tempfile.mkdtemp(prefix="il6assay-previews-"))
+    if previews is None:
+        previews = Path(tempfile.mkdtemp(prefix="il6assay-previews-"))
+        atexit.register(shutil.rmtree, previews, True)
+    preview_root = previews
     pending: dict[str, Any] = {}
+
+    def forget_old_previews() -> None:
+        """Previews not kept or discarded within PREVIEW_LIFETIME are deleted."""
+        now = time.monotonic()
+        for key, preview in list(pending.items()):
+            if now - preview.made > PREVIEW_LIFETIME_S:
+                pending.pop(key, None)
+                discard_preview(preview)
+
     study_pages = importlib.util.find_spec(STUDY_PAGES) is not None
 
     def secure() -> bool:
@@ -150,7 +166,12 @@ def create_app(
 
     @app.context_processor
     def common() -> dict[str, Any]:
-        return {"account": g.get("account"), "csrf": g.get("csrf"), "study_pages": study_pages}
+        return {
+            "account": g.get("account"),
+            "csrf": g.get("csrf"),
+            "study_pages": study_pages,
+            "idle_minutes": max(1, round(idle_timeout.total_seconds() / 60)),
+        }
 
     def page(template: str, status: int = 200, **values: Any) -> Any:
         return render_template(template, **values), status
@@ -257,6 +278,7 @@ def create_app(
     @app.post("/runs/<run_id>/mask/preview")
     def mask_preview(run_id: str) -> Any:
         account = need("mask")
+        forget_old_previews()
         preview = preview_mask(
             folder_of(run_id),
             account,
@@ -266,6 +288,7 @@ def create_app(
             seen_content=request.form.get("content", ""),
             previews=preview_root,
         )
+        preview.made = time.monotonic()
         pending[preview.id] = preview
         return page("preview.html", preview=preview, reason=request.form.get("reason", ""))
 

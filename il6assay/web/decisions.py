@@ -261,6 +261,7 @@ class MaskPreview:
     changes: list[dict[str, Any]] = field(default_factory=list)
     verdict: str = ""
     results_sha256: str = ""
+    made: float = 0.0  # time.monotonic() when shown, for expiry
 
 
 def preview_mask(
