@@ -266,3 +266,55 @@ def test_serve_runs_as_a_real_process_on_localhost_and_refuses_a_missing_folder(
         server.terminate()
         _, err = server.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in err
+
+
+def test_a_data_manager_pushes_an_accepted_run_from_its_page_and_others_cannot(engine, runs):
+    from il6assay.db.models import DbRun
+    from tests.web_support import Client, field, processed, serving
+
+    folder = run_folder(runs, "by_tech")
+    sign(engine, folder, "chen")
+    run_id = processed("by_tech").name
+    with serving(engine, [runs]) as url:
+        lin = Client(url)
+        lin.login("lin")
+        page = lin.get(f"/runs/{run_id}").text
+        assert 'id="push"' not in page
+        assert lin.post(f"/runs/{run_id}/push", {"csrf": field(page, "csrf")}).status == 403
+        dm = Client(url)
+        dm.login("dm")
+        page = dm.get(f"/runs/{run_id}").text
+        pushed = dm.post(f"/runs/{run_id}/push", {"csrf": field(page, "csrf")})
+        assert pushed.status == 200 and run_id in pushed.text
+    with Session(engine) as session:
+        row = session.scalars(select(DbRun)).one()
+    assert row.run_id == run_id and row.pushed_by == "Zhao Min" and row.reviewed_by == "Chen Yu"
+
+
+def test_the_queue_lists_runs_awaiting_review_filtered_by_date_verdict_and_kit_lot(
+    engine, tmp_path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.web_support import Client, processed, serving
+
+    runs = results_folder(tmp_path, "by_tech", "rejected", "lot_a1234")
+    ids = {name: processed(name).name for name in ("by_tech", "rejected", "lot_a1234")}
+    sign(engine, run_folder(runs, "by_tech"), "chen")
+    today = datetime.now(UTC).date()
+    with serving(engine, [runs]) as url:
+        lin = Client(url)
+        lin.login("lin")
+
+        def listed(query: str) -> set[str]:
+            page = lin.get(f"/queue?{query}").text
+            return {name for name, run_id in ids.items() if f">{run_id}</a>" in page}
+
+        assert listed("") == {"rejected", "lot_a1234"}  # awaiting review
+        assert listed("review=all") == set(ids)
+        assert listed("review=accepted") == {"by_tech"}
+        assert listed("review=all&verdict=rejected") == {"rejected"}
+        assert listed("review=all&kit_lot=A1234") == {"lot_a1234"}
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        assert listed(f"review=all&since={tomorrow}") == set()
+        assert listed(f"review=all&since={today}&until={today}") == set(ids)

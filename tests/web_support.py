@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, STANDARD_LAYOUT
+from tests.conftest import EXAMPLE, LAYOUTS, STANDARD_LAYOUT
 
 PASSWORD = "correct horse battery"
 _made: dict[str, Path] = {}
@@ -78,13 +78,21 @@ def processed(name: str) -> Path:
 
     root = _tmp_root()
     layout, sheet = EXAMPLE / "plate_001.layout.toml", EXAMPLE / "plate_001.samples.csv"
-    settings, by = Settings(), "tech"
+    settings, by, export = Settings(), "tech", EXAMPLE / "plate_001.xlsx"
     if name == "hostile":
         layout, sheet = _hostile_inputs(root)
+    elif name == "rejected":
+        layout, sheet = (
+            EXAMPLE / "plate_002_rejected.layout.toml",
+            EXAMPLE / "plate_002_rejected.samples.csv",
+        )
+        export = EXAMPLE / "plate_002_rejected.csv"
+    elif name == "lot_a1234":
+        layout = LAYOUTS / "example_lab_layout.toml"
     else:
         by, weighting, zero = RECIPES[name]
         settings = replace(settings, weighting=weighting, zero_standard=zero)
-    run = process_plate(EXAMPLE / "plate_001.xlsx", layout, sheet, settings)
+    run = process_plate(export, layout, sheet, settings)
     run.processed_by = by
     _made[name] = write_run(run, root / name)
     return _made[name]

@@ -66,6 +66,14 @@ STUDY_PAGES = "il6assay.study.pages"
 PREVIEW_LIFETIME_S = 30 * 60
 
 
+def _number(text: str | None) -> int:
+    """A form's integer field (-1, which matches no run version, when absent or not a number)."""
+    try:
+        return int(text or "")
+    except ValueError:
+        return -1
+
+
 def create_app(
     engine: Engine,
     roots: list[Path],
@@ -207,6 +215,7 @@ def create_app(
             except InputError as err:
                 error = err.message
             else:
+                end_session(engine, request.cookies.get(SESSION_COOKIE))  # no session fixation
                 token, _ = start_session(engine, account)
                 response = redirect(url_for("queue_page"))
                 cookie(response, SESSION_COOKIE, token)
@@ -284,7 +293,7 @@ def create_app(
             account,
             request.form.getlist("well"),
             unmask=request.form.get("action") == "unmask",
-            seen_version=int(request.form.get("version", "-1")),
+            seen_version=_number(request.form.get("version")),
             seen_content=request.form.get("content", ""),
             previews=preview_root,
         )
@@ -332,7 +341,7 @@ def create_app(
             request.form.get("password", ""),
             request.form.get("decision", ""),
             request.form.get("reason", ""),
-            seen_version=int(request.form.get("version", "-1")),
+            seen_version=_number(request.form.get("version")),
             seen_content=request.form.get("content", ""),
             override=request.form.get("override") == "yes",
         )
