@@ -318,3 +318,18 @@ def test_the_queue_lists_runs_awaiting_review_filtered_by_date_verdict_and_kit_l
         tomorrow = (today + timedelta(days=1)).isoformat()
         assert listed(f"review=all&since={tomorrow}") == set()
         assert listed(f"review=all&since={today}&until={today}") == set(ids)
+
+
+def test_a_reviewed_signature_records_a_review_without_deciding(engine, runs):
+    folder = run_folder(runs, "by_tech")
+    first = sign(engine, folder, "lin", "review", reason="curve and controls read")
+    assert first.entry["action"] == "review-signed"
+    assert first.entry["signature"]["meaning"] == "reviewed"
+    assert json.loads((folder / "run.json").read_text())["review"]["status"] == "unreviewed"
+    second = sign(engine, folder, "chen", reason="second review")
+    assert second.entry["signature"]["meaning"] == "approved" and second.run_version == 2
+    with Session(engine) as session:
+        meanings = [
+            r.meaning for r in session.scalars(select(DbSignature).order_by(DbSignature.id))
+        ]
+    assert meanings == ["reviewed", "approved"]

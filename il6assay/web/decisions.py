@@ -3,8 +3,9 @@
 A decision is an electronic signature (21 CFR 11.50, 11.200): the signer
 types their password again; the signed record holds the printed name, the
 time in UTC and in the server's local zone, the meaning ("approved" for an
-accept, "rejected" for a reject), the reason and the run's content hash (the
-SHA-256 of its recorded output hashes, the same as the database's
+accept, "rejected" for a reject, "reviewed" for a signed review that decides
+nothing, e.g. a first reviewer's before a second approves), the reason and
+the run's content hash (the SHA-256 of its recorded output hashes, the same as the database's
 ``runs.content_sha256``). It goes to the run's audit log, through
 ``record.review.review_run`` (so run.json and review.js follow), and to the
 ``web_signatures`` table, in one database transaction that also moves the
@@ -32,13 +33,14 @@ from il6assay.db.engine import writer
 from il6assay.db.models import DbAudit, DbRunState, DbSignature
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
-from il6assay.record.audit import now_utc, os_account, read_entries
+from il6assay.record.audit import append_entry, now_utc, os_account, read_entries
 from il6assay.record.folder import RunFolder, open_run, reprocess
 from il6assay.settings import Settings
 from il6assay.web.accounts import OFF, OWN_MASKS, Account, authenticate, separation_policy
 
-MEANINGS = {"accept": "approved", "reject": "rejected"}
+MEANINGS = {"accept": "approved", "reject": "rejected", "review": "reviewed"}
 STATEMENTS = {
+    "review": "I reviewed this run; this signature records my review, not a decision.",
     "accept": "I reviewed this run and approve its results for reporting.",
     "reject": "I reviewed this run and reject its results: they are not to be reported.",
 }
@@ -184,7 +186,7 @@ def sign_decision(
     folder = open_run(run_dir)
     _check_unchanged(folder, seen_content)
     status = (folder.record.get("review") or {}).get("status", "unreviewed")
-    if status != "unreviewed":
+    if status != "unreviewed" and decision != "review":
         raise Refused(
             f"the run is already {status}; a decision stands until a mask or unmask "
             "returns the run to review"
@@ -231,9 +233,22 @@ def sign_decision(
         session.flush()  # a second signature of the same version fails here
         extra = {"signed": True, "account": account.username, "signature": signature}
         try:
-            entry = review_run(
-                folder.path, decision, account.printed_name, reason, override=override, extra=extra
-            )
+            if decision == "review":  # a signed review that decides nothing: status unchanged
+                append_entry(
+                    folder.path,
+                    {"action": "review-signed", "by": account.printed_name,
+                     "reason": reason.strip(), "review_status": status,
+                     "outputs_sha256": folder.record.get("outputs_sha256", {}), **extra},
+                )  # fmt: skip
+            else:
+                review_run(
+                    folder.path,
+                    decision,
+                    account.printed_name,
+                    reason,
+                    override=override,
+                    extra=extra,
+                )
         except InputError as err:
             raise Refused(err.message) from None
         written = read_entries(folder.path)[-1]  # the line as stamped (and chained) in the log
