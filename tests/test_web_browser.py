@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.engine import make_engine
 from il6assay.db.models import DbAudit, DbSignature
+from il6assay.plate.hashing import sha256_file
 from il6assay.record.audit import read_entries
 from il6assay.record.folder import open_run
 from il6assay.web.accounts import OWN_MASKS, set_separation_policy
@@ -195,6 +196,8 @@ def test_reviewer_masks_a_well_then_accepts_with_a_signature_found_in_audit_log_
     assert [e["action"] for e in entries] == ["mask", "review-accept"]
     mask, decision = entries
     assert mask["account"] == "lin" and mask["wells"] == [well]
+    # The refit kept is the one the reviewer was shown.
+    assert mask["previewed"]["results_sha256"] == sha256_file(folder / "results.csv")
     sig = decision["signature"]
     assert decision["signed"] is True and decision["by"] == "Lin Wei"
     assert sig["printed_name"] == "Lin Wei" and sig["meaning"] == "approved"
