@@ -83,6 +83,7 @@ class Run:
     comparison: dict[str, Any] = field(default_factory=dict)
     detection: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] | None = None  # the plate's replicate noise, for "1/(k^2+y^2)"
+    processed_by: str | None = None  # who processed it (process --by), for separation of duties
 
     @property
     def accepted(self) -> bool:

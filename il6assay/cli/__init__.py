@@ -69,6 +69,12 @@ def main() -> None:
     help="Report language: en or zh-CN, Simplified Chinese [en; lang in il6assay.toml].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option(
+    "--by",
+    "processed_by",
+    default=None,
+    help="Who processes (your il6assay account name; recorded in run.json) [the OS account].",
+)
 def process(
     export: Path,
     layout: Path | None,
@@ -85,6 +91,7 @@ def process(
     standalone_report: bool,
     lang: str | None,
     as_json: bool,
+    processed_by: str | None = None,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
     from il6assay.errors import InputError
@@ -127,6 +134,7 @@ def process(
         )
         study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
         qc = study.judge(run) if study else None
+        run.processed_by = processed_by.strip() if processed_by and processed_by.strip() else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
         folder = write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
         if study and qc:
@@ -243,3 +251,7 @@ _register_layout(main)
 from il6assay.cli.study import register as _register_study  # noqa: E402
 
 _register_study(main)
+
+from il6assay.cli.web import register as _register_web  # noqa: E402
+
+_register_web(main)

@@ -88,12 +88,19 @@ def review(
             raise InputError("say --accept or --reject", path=run_dirs[0])
         folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
         decision = "accept" if accept else "reject"
-        entries = review_runs(folders, decision, by, reason, override=override)
+        entries = review_runs(
+            folders, decision, by, reason, override=override, extra={"signed": False}
+        )
     except InputError as err:
         _fail(err)
     for folder, entry in zip(folders, entries, strict=True):
         note = " (override of the acceptance rules)" if entry["override"] else ""
         click.echo(f"{folder}: {entry['review_after']} by {entry['by']}{note}", err=True)
+        click.echo(
+            f"{folder}: unsigned (no account or electronic signature: for signed review with "
+            "separation of duties use `il6assay serve`)",
+            err=True,
+        )
 
 
 @click.command()

@@ -252,3 +252,88 @@ class DbQcControl(Base):
     n_wells: Mapped[int] = mapped_column(Integer)
     n_values: Mapped[int] = mapped_column(Integer)
     wells: Mapped[str | None] = mapped_column(Text)
+
+
+# Added by migration 0006: the web review's accounts, sessions, signatures and settings.
+
+
+class DbAccount(Base):
+    """A named account of the review app: one role, an argon2 password hash, lockout state."""
+
+    __tablename__ = "web_accounts"
+    __table_args__ = (UniqueConstraint("username", name="uq_web_accounts_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean)
+    failed_logins: Mapped[int] = mapped_column(Integer)
+    locked_until_utc: Mapped[str | None] = mapped_column(String(40))
+    created_utc: Mapped[str] = mapped_column(String(40))
+    password_changed_utc: Mapped[str] = mapped_column(String(40))
+
+
+class DbSession(Base):
+    """A signed-in browser session: only the SHA-256 of its cookie is stored."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (UniqueConstraint("token_sha256", name="uq_web_sessions_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_utc: Mapped[str] = mapped_column(String(40))
+    last_seen_utc: Mapped[str] = mapped_column(String(40))
+    ended_utc: Mapped[str | None] = mapped_column(String(40))
+
+
+class DbRunState(Base):
+    """A run's change counter: each mask, unmask or signature moves it on by one, atomically."""
+
+    __tablename__ = "web_run_state"
+    __table_args__ = (UniqueConstraint("run_id", name="uq_web_run_state_run"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_utc: Mapped[str] = mapped_column(String(40))
+
+
+class DbSignature(Base):
+    """An electronic signature on a review decision (21 CFR 11.50): never updated or deleted."""
+
+    __tablename__ = "web_signatures"
+    __table_args__ = (UniqueConstraint("run_id", "run_version", name="uq_web_signatures_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200), index=True)
+    run_version: Mapped[int] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(20))
+    meaning: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    override: Mapped[bool] = mapped_column(Boolean)
+    signed_utc: Mapped[str] = mapped_column(String(40))
+    signed_local: Mapped[str] = mapped_column(String(40))
+    separation: Mapped[str] = mapped_column(Text)
+    audit_entry: Mapped[str] = mapped_column(Text)
+
+
+class DbWebSetting(Base):
+    """A setting of the review app (the separation-of-duties policy); changes are audited."""
+
+    __tablename__ = "web_settings"
+    __table_args__ = (UniqueConstraint("name", name="uq_web_settings_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(Text)
+    changed_utc: Mapped[str] = mapped_column(String(40))
+    changed_by: Mapped[str] = mapped_column(String(200))

@@ -150,4 +150,5 @@ def reprocess(folder: RunFolder, settings: Settings) -> Run:
             path=folder.path,
         )
     run.run_id = folder.path.name
+    run.processed_by = folder.record.get("processed_by")  # a refit is not a new processing
     return run

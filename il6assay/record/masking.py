@@ -57,10 +57,24 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]
     return changes
 
 
+def changes_between(before: Path, after: Path) -> list[dict[str, Any]]:
+    """What differs between two run folders' results, curve, range and verdict (a mask's diff)."""
+    return _diff(_snapshot(before), _snapshot(after))
+
+
 def mask_wells(
-    run_dir: str | Path, wells: list[str], reason: str, by: str, *, unmask: bool = False
+    run_dir: str | Path,
+    wells: list[str],
+    reason: str,
+    by: str,
+    *,
+    unmask: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Run, dict[str, Any]]:
-    """Mask (or unmask) wells of a run, refit, rewrite its outputs, and record it all."""
+    """Mask (or unmask) wells of a run, refit, rewrite its outputs, and record it all.
+
+    ``extra`` adds keys to the audit entry (the web review's account of who masked).
+    """
     folder = open_run(run_dir)
     action = "unmask" if unmask else "mask"
     if not reason or not reason.strip():
@@ -105,6 +119,7 @@ def mask_wells(
                     "review_after": "unreviewed",
                     "changes": _diff(before, _snapshot(new_folder)),
                     "outputs_sha256": record["outputs_sha256"],
+                    **(extra or {}),
                 },
             )
         )

@@ -355,9 +355,18 @@ def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> d
         "accepted": run.accepted,
         "verdict": run.verdict,
         "review": {"status": "unreviewed"},
+        # Who processed the plate (process --by, else the OS account): the web review's
+        # separation of duties refuses their acceptance (docs/review.md).
+        "processed_by": run.processed_by or _os_account(),
         "warnings": run.warnings,
         "outputs_sha256": outputs,
     }
+
+
+def _os_account() -> str:
+    from il6assay.record.audit import os_account
+
+    return os_account()
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:

@@ -79,6 +79,9 @@ def review_js_of(entries: list[dict[str, Any]]) -> str:
     return review_js(review_payload(entries, review_state(entries)))
 
 
+SIGNED_REVIEW = {"review-signed": "reviewed"}  # the review app's signed review without a decision
+
+
 def review_payload(entries: list[dict[str, Any]], review: dict[str, Any]) -> dict[str, Any]:
     """What review.js holds: the current review, every review decision and each mask's reason.
 
@@ -94,7 +97,7 @@ def review_payload(entries: list[dict[str, Any]], review: dict[str, Any]) -> dic
             history.append(
                 {
                     "time_utc": e.get("time_utc"),
-                    "decision": e.get("review_after") or action.removeprefix("review-"),
+                    "decision": e.get("review_after") or SIGNED_REVIEW.get(action, action),
                     "by": e.get("by"),
                     "os_account": e.get("os_account"),
                     "reason": e.get("reason"),

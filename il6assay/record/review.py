@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.record.audit import append_entry, chain_head, now_utc, os_account, review_of
+from il6assay.record.audit import (
+    append_entry,
+    chain_head,
+    now_utc,
+    os_account,
+    read_entries,
+    review_of,
+)
 from il6assay.record.folder import RunFolder, open_run
 from il6assay.record.schema import LegacyRunFolder, RunChanged, load_record
 
@@ -27,23 +34,43 @@ DECISIONS = ("accept", "reject")
 
 
 def review_run(
-    run_dir: str | Path, decision: str, by: str, reason: str, *, override: bool = False
+    run_dir: str | Path,
+    decision: str,
+    by: str,
+    reason: str,
+    *,
+    override: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record an accept/reject decision for a run; returns the audit entry."""
-    folder, entry = _prepare(run_dir, decision, by, reason, override)
+    """Record an accept/reject decision for a run; returns the audit entry.
+
+    ``extra`` adds keys to the audit entry (the web review's electronic signature).
+    """
+    folder, entry = _prepare(run_dir, decision, by, reason, override, extra)
     return _record(folder, entry)
 
 
 def review_runs(
-    run_dirs: list[Path], decision: str, by: str, reason: str, *, override: bool = False
+    run_dirs: list[Path],
+    decision: str,
+    by: str,
+    reason: str,
+    *,
+    override: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Record one decision for several runs: every run is checked before any is recorded."""
-    prepared = [_prepare(d, decision, by, reason, override) for d in run_dirs]
+    prepared = [_prepare(d, decision, by, reason, override, extra) for d in run_dirs]
     return [_record(folder, entry) for folder, entry in prepared]
 
 
 def _prepare(
-    run_dir: str | Path, decision: str, by: str, reason: str, override: bool
+    run_dir: str | Path,
+    decision: str,
+    by: str,
+    reason: str,
+    override: bool,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[RunFolder, dict[str, Any]]:
     """The checked run and the audit entry a decision on it would add."""
     if decision not in DECISIONS:
@@ -74,6 +101,7 @@ def _prepare(
         "outputs_sha256": record["outputs_sha256"],
         # The log as checked: if another command appends meanwhile, this entry is refused.
         "prev_sha256": chain_head(folder.entries),
+        **(extra or {}),
     }
     return folder, entry
 
@@ -105,6 +133,21 @@ def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
     return full
+
+
+def refresh_review_js(folder: str | Path) -> None:
+    """Rewrite a run's review.js from its audit log, whole (after an entry the report shows)."""
+    from il6assay.record.report import review_js_of
+
+    folder = Path(folder)
+    if not (folder / "review.js").exists():
+        return  # a run written without a report
+    tmp = folder / ".review.js.partial"
+    try:
+        tmp.write_text(review_js_of(read_entries(folder)), encoding="utf-8")
+        os.replace(tmp, folder / "review.js")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run_status(path: str | Path) -> dict[str, Any]:

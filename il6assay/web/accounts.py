@@ -1,0 +1,270 @@
+"""Accounts of the review app: named people with one role each, in the study database.
+
+Passwords are hashed with argon2id (argon2-cffi, memory-hard); only the hash
+is stored. Five wrong passwords in a row lock the account for 15 minutes
+(each failure, the lockout and every account change go to the database's
+audit table, never the password). A disabled account cannot sign in; its
+history stays. Roles and what each may do:
+
+technician    process plates (on the command line) and mask or unmask wells
+reviewer      mask or unmask wells, accept or reject runs (signed)
+data-manager  push accepted runs to the database and export
+admin         manage accounts and the separation-of-duties setting
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from il6assay.db.engine import require_schema, writer
+from il6assay.db.models import DbAccount, DbAudit, DbWebSetting
+from il6assay.errors import InputError
+from il6assay.record.audit import now_utc, os_account
+
+ROLES = ("technician", "reviewer", "data-manager", "admin")
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "technician": frozenset({"view", "mask"}),
+    "reviewer": frozenset({"view", "mask", "review"}),
+    "data-manager": frozenset({"view", "push"}),
+    "admin": frozenset({"view", "accounts"}),
+}
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 10
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+# Separation of duties (docs/review.md): who may accept a plate.
+SEPARATION = "separation_of_duties"
+STRICT = "strict"  # neither who processed nor who masked may accept
+OWN_MASKS = "allow-own-masks"  # who masked may accept (who processed may not)
+OFF = "off"  # a one-person lab: anyone with the reviewer role may accept
+SEPARATION_POLICIES = (STRICT, OWN_MASKS, OFF)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in person as the app sees them (never the password hash)."""
+
+    id: int
+    username: str
+    printed_name: str
+    role: str
+
+    def may(self, permission: str) -> bool:
+        """Whether this account's role grants ``permission``."""
+        return permission in PERMISSIONS.get(self.role, frozenset())
+
+
+def _hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes)
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password (refused when shorter than MIN_PASSWORD characters)."""
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
+    return str(_hasher().hash(password))
+
+
+def _audit(session: Session, action: str, by: str | None, what: str, reason: str | None = None):
+    session.add(
+        DbAudit(
+            time_utc=now_utc(),
+            os_account=os_account(),
+            by_name=by,
+            action=action,
+            what=what,
+            reason=reason,
+        )
+    )
+
+
+def _public(row: DbAccount) -> Account:
+    return Account(row.id, row.username, row.printed_name, row.role)
+
+
+def add_account(
+    engine: Engine, username: str, printed_name: str, role: str, password: str, *, by: str
+) -> Account:
+    """Create an account (a unique lower-case user name, the printed name signatures carry)."""
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise InputError(
+            f"user name {username!r} must be 2-64 characters: lower-case letters, digits, . _ -"
+        )
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if not printed_name.strip():
+        raise InputError("an account needs the person's printed name (--name)")
+    hashed = hash_password(password)
+    require_schema(engine)
+    now = now_utc()
+    try:
+        with Session(writer(engine)) as session, session.begin():
+            row = DbAccount(
+                username=username,
+                printed_name=printed_name.strip(),
+                role=role,
+                password_hash=hashed,
+                active=True,
+                failed_logins=0,
+                locked_until_utc=None,
+                created_utc=now,
+                password_changed_utc=now,
+            )
+            session.add(row)
+            _audit(session, "account-add", by, f"account {username} ({role}, {row.printed_name})")
+            session.flush()
+            return _public(row)
+    except IntegrityError:
+        raise InputError(f"an account named {username} already exists") from None
+
+
+def _get(session: Session, username: str) -> DbAccount:
+    row = session.scalars(
+        select(DbAccount).where(DbAccount.username == username.strip().lower())
+    ).first()
+    if row is None:
+        raise InputError(f"no account named {username}")
+    return row
+
+
+def list_accounts(engine: Engine) -> list[dict[str, Any]]:
+    """Every account: user name, printed name, role, active, locked (never the hash)."""
+    require_schema(engine)
+    now = now_utc()
+    with Session(engine) as session:
+        rows = session.scalars(select(DbAccount).order_by(DbAccount.username)).all()
+        return [
+            {
+                "username": r.username,
+                "printed_name": r.printed_name,
+                "role": r.role,
+                "active": r.active,
+                "locked": bool(r.locked_until_utc and r.locked_until_utc > now),
+                "created_utc": r.created_utc,
+            }
+            for r in rows
+        ]
+
+
+def set_active(engine: Engine, username: str, active: bool, *, by: str, reason: str) -> None:
+    """Disable (or enable again) an account; the change is audited with its reason."""
+    if not reason.strip():
+        raise InputError("say why (--reason)")
+    require_schema(engine)
+    with Session(writer(engine)) as session, session.begin():
+        row = _get(session, username)
+        row.active = active
+        if active:
+            row.failed_logins, row.locked_until_utc = 0, None
+        action = "account-enable" if active else "account-disable"
+        _audit(session, action, by, f"account {row.username}", reason.strip())
+
+
+def set_password(engine: Engine, username: str, password: str, *, by: str) -> None:
+    """Give an account a new password (it also lifts a lockout); audited, never logged."""
+    hashed = hash_password(password)
+    require_schema(engine)
+    with Session(writer(engine)) as session, session.begin():
+        row = _get(session, username)
+        row.password_hash, row.password_changed_utc = hashed, now_utc()
+        row.failed_logins, row.locked_until_utc = 0, None
+        _audit(session, "account-password", by, f"account {row.username}: new password set")
+
+
+def _verify(row: DbAccount, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(_hasher().verify(row.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(
+    engine: Engine, username: str, password: str, *, purpose: str = "login"
+) -> Account:
+    """The account if the password is right; counts failures and locks after MAX_FAILURES.
+
+    Every refusal is the same InputError text whatever the reason (no such
+    account, disabled, wrong password), except a lockout, which says so.
+    """
+    refused = InputError("user name or password not accepted")
+    now = datetime.now(UTC)
+    error: InputError | None = None
+    with Session(writer(engine)) as session, session.begin():
+        row = session.scalars(
+            select(DbAccount).where(DbAccount.username == username.strip().lower())
+        ).first()
+        if row is None:
+            _hasher().hash(password or "x")  # the same time as a real check
+            _audit(session, f"{purpose}-failed", None, f"unknown account {username[:100]!r}")
+            error = refused
+        elif row.locked_until_utc and row.locked_until_utc > now.isoformat(timespec="seconds"):
+            _audit(session, f"{purpose}-refused", row.username, "account locked")
+            error = InputError(
+                f"account locked after {MAX_FAILURES} wrong passwords; try again after "
+                f"{row.locked_until_utc} or ask an admin"
+            )
+        elif not row.active or not _verify(row, password):
+            row.failed_logins += 1
+            what = "disabled account" if not row.active else "wrong password"
+            if row.failed_logins >= MAX_FAILURES:
+                row.locked_until_utc = (now + LOCKOUT).isoformat(timespec="seconds")
+                what += f"; locked until {row.locked_until_utc}"
+            _audit(session, f"{purpose}-failed", row.username, what)
+            error = refused
+        else:
+            row.failed_logins, row.locked_until_utc = 0, None
+            if purpose == "login":
+                _audit(session, "login", row.username, "signed in")
+            account = _public(row)
+    if error is not None:
+        raise error  # after the commit: the failure and the lockout are on the record
+    return account
+
+
+def separation_policy(engine: Engine) -> str:
+    """The separation-of-duties policy in force (STRICT unless an admin relaxed it)."""
+    with Session(engine) as session:
+        row = session.scalars(select(DbWebSetting).where(DbWebSetting.name == SEPARATION)).first()
+        return row.value if row is not None else STRICT
+
+
+def set_separation_policy(engine: Engine, policy: str, *, by: str, reason: str) -> None:
+    """Change the separation-of-duties policy; the change and its reason are audited."""
+    if policy not in SEPARATION_POLICIES:
+        raise InputError(f"policy {policy!r} is not one of {', '.join(SEPARATION_POLICIES)}")
+    if not reason.strip():
+        raise InputError("say why the policy changes (--reason)")
+    require_schema(engine)
+    with Session(writer(engine)) as session, session.begin():
+        row = session.scalars(select(DbWebSetting).where(DbWebSetting.name == SEPARATION)).first()
+        old = row.value if row is not None else STRICT
+        if row is None:
+            row = DbWebSetting(name=SEPARATION, value=policy, changed_utc="", changed_by="")
+            session.add(row)
+        row.value, row.changed_utc, row.changed_by = policy, now_utc(), by
+        session.add(
+            DbAudit(
+                time_utc=now_utc(),
+                os_account=os_account(),
+                by_name=by,
+                action="policy",
+                what=SEPARATION,
+                reason=reason.strip(),
+                old_value=json.dumps(old),
+                new_value=json.dumps(policy),
+            )
+        )

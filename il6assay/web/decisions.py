@@ -1,0 +1,456 @@
+"""Signed review decisions and masks from the web, with separation of duties.
+
+A decision is an electronic signature (21 CFR 11.50, 11.200): the signer
+types their password again; the signed record holds the printed name, the
+time in UTC and in the server's local zone, the meaning ("approved" for an
+accept, "rejected" for a reject, "reviewed" for a signed review that decides
+nothing, e.g. a first reviewer's before a second approves), the reason and
+the run's content hash (the SHA-256 of its recorded output hashes, the same as the database's
+``runs.content_sha256``). It goes to the run's audit log, through
+``record.review.review_run`` (so run.json and review.js follow), and to the
+``web_signatures`` table, in one database transaction that also moves the
+run's change counter on: two reviewers deciding at once cannot both win, and
+a page older than the run's last change is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from il6assay.db.engine import writer
+from il6assay.db.models import DbAudit, DbRunState, DbSignature
+from il6assay.errors import InputError
+from il6assay.plate.hashing import sha256_bytes, sha256_file
+from il6assay.record.audit import append_entry, now_utc, os_account, read_entries
+from il6assay.record.folder import RunFolder, open_run, reprocess
+from il6assay.settings import Settings
+from il6assay.web.accounts import OFF, OWN_MASKS, Account, authenticate, separation_policy
+
+MEANINGS = {"accept": "approved", "reject": "rejected", "review": "reviewed"}
+STATEMENTS = {
+    "review": "I reviewed this run; this signature records my review, not a decision.",
+    "accept": "I reviewed this run and approve its results for reporting.",
+    "reject": "I reviewed this run and reject its results: they are not to be reported.",
+}
+
+
+class Refused(Exception):
+    """A request the rules refuse (the message says why); nothing was written."""
+
+
+class NotAllowed(Refused):
+    """This account may not do this: its role, or separation of duties, forbids it."""
+
+
+def content_sha256(folder: RunFolder) -> str:
+    """The run's content hash: SHA-256 of its recorded output hashes (as the database keys it)."""
+    outputs = folder.record.get("outputs_sha256") or {}
+    return sha256_bytes(json.dumps(outputs, sort_keys=True))
+
+
+def run_version(engine: Engine, run_id: str) -> int:
+    """How many changes (masks, unmasks, signatures) the web app has made to the run."""
+    with Session(engine) as session:
+        row = session.scalars(select(DbRunState).where(DbRunState.run_id == run_id)).first()
+        return row.version if row is not None else 0
+
+
+def _same_person(account: Account, name: str | None) -> bool:
+    if not name:
+        return False
+    key = " ".join(name.split()).casefold()
+    return key in {account.username.casefold(), " ".join(account.printed_name.split()).casefold()}
+
+
+def maskers(folder: Path) -> list[str]:
+    """Who masked or unmasked wells of the run (account name, else the name given)."""
+    names = []
+    for entry in read_entries(folder):
+        if entry.get("action") in ("mask", "unmask"):
+            name = entry.get("account") or entry.get("by")
+            if name and name not in names:
+                names.append(str(name))
+    return names
+
+
+def separation_check(engine: Engine, folder: RunFolder, account: Account, decision: str) -> dict:
+    """Whether ``account`` may make ``decision``; raises Refused, else says what was relaxed."""
+    policy = separation_policy(engine)
+    processed_by = folder.record.get("processed_by")
+    masked_by = maskers(folder.path)
+    processed = _same_person(account, processed_by)
+    masked = any(_same_person(account, n) for n in masked_by)
+    relaxed = []
+    if decision == "accept":
+        if processed and policy != OFF:
+            raise NotAllowed(
+                f"{account.printed_name} processed this run (run.json processed_by: "
+                f"{processed_by}); another reviewer must accept it (separation of duties)"
+            )
+        if masked and policy not in (OFF, OWN_MASKS):
+            raise NotAllowed(
+                f"{account.printed_name} masked or unmasked wells of this run; another reviewer "
+                "must accept it (separation of duties)"
+            )
+    if processed:
+        relaxed.append(f"the signer processed this run (policy {policy})")
+    if masked:
+        relaxed.append(f"the signer masked or unmasked wells of this run (policy {policy})")
+    return {
+        "policy": policy,
+        "processed_by": processed_by,
+        "masked_by": masked_by,
+        "relaxed": relaxed,
+    }
+
+
+def _ensure_state(engine: Engine, run_id: str) -> None:
+    with Session(engine) as session:
+        if session.scalars(select(DbRunState.id).where(DbRunState.run_id == run_id)).first():
+            return
+    try:
+        with Session(writer(engine)) as session, session.begin():
+            session.add(DbRunState(run_id=run_id, version=0, updated_utc=now_utc()))
+    except IntegrityError:
+        pass  # another request made it first
+
+
+def _advance(session: Session, run_id: str, seen_version: int) -> int:
+    """Move the run's counter from ``seen_version`` on by one, or refuse (someone was first)."""
+    moved = session.execute(
+        update(DbRunState)
+        .where(DbRunState.run_id == run_id, DbRunState.version == seen_version)
+        .values(version=seen_version + 1, updated_utc=now_utc())
+    )
+    if moved.rowcount != 1:
+        raise Refused(
+            "the run was changed or decided by someone else since this page was opened: "
+            "reload it and look again"
+        )
+    return seen_version + 1
+
+
+def _check_unchanged(folder: RunFolder, seen_content: str) -> None:
+    if content_sha256(folder) != seen_content:
+        raise Refused("the run's outputs changed since this page was opened: reload it")
+
+
+@dataclass
+class Signed:
+    """The outcome of a signature: the audit entry written and the database row's id."""
+
+    entry: dict[str, Any]
+    signature_id: int
+    run_version: int
+
+
+def sign_decision(
+    engine: Engine,
+    run_dir: Path,
+    account: Account,
+    password: str,
+    decision: str,
+    reason: str,
+    *,
+    seen_version: int,
+    seen_content: str,
+    override: bool = False,
+) -> Signed:
+    """Accept or reject a run with an electronic signature (see the module's docstring)."""
+    from il6assay.record.review import refresh_review_js, review_run
+
+    if decision not in MEANINGS:
+        raise Refused(f"decision must be one of {', '.join(MEANINGS)}")
+    if not account.may("review"):
+        raise NotAllowed(f"the {account.role} role cannot accept or reject runs")
+    if not reason.strip():
+        raise Refused("a decision needs a reason")
+    try:
+        signer = authenticate(engine, account.username, password, purpose="signature")
+    except InputError as err:
+        raise Refused(f"signature refused: {err.message}") from None
+    if signer.id != account.id:
+        raise Refused("signature refused: not the signed-in account")
+    folder = open_run(run_dir)
+    _check_unchanged(folder, seen_content)
+    status = (folder.record.get("review") or {}).get("status", "unreviewed")
+    if status != "unreviewed" and decision != "review":
+        raise Refused(
+            f"the run is already {status}; a decision stands until a mask or unmask "
+            "returns the run to review"
+        )
+    separation = separation_check(engine, folder, account, decision)
+    run_id = folder.path.name
+    _ensure_state(engine, run_id)
+    moment = datetime.now(UTC)
+    local = moment.astimezone()
+    with Session(writer(engine)) as session, session.begin():
+        version = _advance(session, run_id, seen_version)
+        signature = {
+            "printed_name": account.printed_name,
+            "username": account.username,
+            "role": account.role,
+            "meaning": MEANINGS[decision],
+            "statement": STATEMENTS[decision],
+            "signed_utc": moment.isoformat(timespec="seconds"),
+            "signed_local": local.isoformat(timespec="seconds"),
+            "local_zone": local.tzname(),
+            "content_sha256": seen_content,
+            "run_version": version,
+            "method": "password entered again at signing",
+            "separation_of_duties": separation,
+        }
+        row = DbSignature(
+            run_id=run_id,
+            run_version=version,
+            content_sha256=seen_content,
+            account_id=account.id,
+            username=account.username,
+            printed_name=account.printed_name,
+            role=account.role,
+            decision=decision,
+            meaning=MEANINGS[decision],
+            reason=reason.strip(),
+            override=override,
+            signed_utc=signature["signed_utc"],
+            signed_local=signature["signed_local"],
+            separation=json.dumps(separation, ensure_ascii=False),
+            audit_entry="",
+        )
+        session.add(row)
+        session.flush()  # a second signature of the same version fails here
+        extra = {"signed": True, "account": account.username, "signature": signature}
+        try:
+            if decision == "review":  # a signed review that decides nothing: status unchanged
+                append_entry(
+                    folder.path,
+                    {"action": "review-signed", "by": account.printed_name,
+                     "reason": reason.strip(), "review_status": status,
+                     "outputs_sha256": folder.record.get("outputs_sha256", {}), **extra},
+                )  # fmt: skip
+                refresh_review_js(folder.path)  # the report's review history shows it
+            else:
+                review_run(
+                    folder.path,
+                    decision,
+                    account.printed_name,
+                    reason,
+                    override=override,
+                    extra=extra,
+                )
+        except InputError as err:
+            raise Refused(err.message) from None
+        written = read_entries(folder.path)[-1]  # the line as stamped (and chained) in the log
+        if written.get("signature") != signature:
+            raise RuntimeError("the audit log's last entry is not the signature just written")
+        entry = written
+        row.audit_entry = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        signature_id = row.id
+    return Signed(entry, signature_id, version)
+
+
+@dataclass
+class MaskPreview:
+    """A refit with wells masked or unmasked, written aside for the reviewer to look at first."""
+
+    id: str
+    run_id: str
+    account_id: int
+    wells: list[str]
+    unmask: bool
+    seen_version: int
+    seen_content: str
+    folder: Path  # the preview run folder (its report.html is shown)
+    root: Path  # the folder holding it and its plotly.js
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = ""
+    results_sha256: str = ""
+    made: float = 0.0  # time.monotonic() when shown, for expiry
+
+
+def preview_mask(
+    run_dir: Path,
+    account: Account,
+    wells: list[str],
+    *,
+    unmask: bool,
+    seen_version: int,
+    seen_content: str,
+    previews: Path,
+) -> MaskPreview:
+    """Refit the run with ``wells`` masked (or unmasked) into a preview folder; nothing kept yet."""
+    from il6assay.record.masking import changes_between
+    from il6assay.record.outputs import write_run
+
+    if not account.may("mask"):
+        raise NotAllowed(f"the {account.role} role cannot mask or unmask wells")
+    folder = open_run(run_dir)
+    _check_unchanged(folder, seen_content)
+    wells = sorted({w.strip().upper() for w in wells if w.strip()})
+    if not wells:
+        raise Refused("choose a well on the plate map")
+    settings = Settings.from_dict(folder.record["settings"])
+    masked = set(settings.masked)
+    if unmask:
+        if not set(wells) <= masked:
+            raise Refused(f"well {sorted(set(wells) - masked)[0]} is not masked")
+        masked -= set(wells)
+    else:
+        if set(wells) & masked:
+            raise Refused(f"well {sorted(set(wells) & masked)[0]} is already masked")
+        masked |= set(wells)
+    try:
+        run = reprocess(folder, replace(settings, masked=tuple(sorted(masked))))
+    except InputError as err:
+        raise Refused(err.message) from None
+    preview_id = secrets.token_hex(16)
+    root = Path(tempfile.mkdtemp(prefix=f"{preview_id}-", dir=previews))
+    target = write_run(run, root)
+    return MaskPreview(
+        id=preview_id,
+        run_id=folder.path.name,
+        account_id=account.id,
+        wells=wells,
+        unmask=unmask,
+        seen_version=seen_version,
+        seen_content=seen_content,
+        folder=target,
+        root=root,
+        changes=[
+            {"what": c["what"], "before": shown(c["before"]), "after": shown(c["after"])}
+            for c in changes_between(folder.path, target)
+        ],
+        verdict=run.verdict,
+        results_sha256=sha256_file(target / "results.csv"),
+    )
+
+
+def shown(value: Any) -> str:
+    """A changed value as a reviewer reads it (a sample's result and flags; numbers to 4 s.f.)."""
+    if isinstance(value, dict):
+        parts = [f"{value.get('result') or 'no result'}"]
+        with contextlib.suppress(ValueError):  # censored: no number
+            parts.append(f"[{float(value.get('conc_pg_ml') or ''):.4g} pg/mL]")
+        if value.get("flags"):
+            parts.append(f"({value['flags']})")
+        return " ".join(parts)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "none" if value is None else str(value)
+
+
+def commit_mask(
+    engine: Engine, run_dir: Path, account: Account, preview: MaskPreview, reason: str
+) -> dict[str, Any]:
+    """Keep a previewed mask: the run refitted on the record (audit log and database)."""
+    from il6assay.record.masking import mask_wells
+
+    if not account.may("mask"):
+        raise NotAllowed(f"the {account.role} role cannot mask or unmask wells")
+    if preview.account_id != account.id:
+        raise NotAllowed("this preview belongs to another account")
+    if not reason.strip():
+        raise Refused("a mask needs a reason")
+    folder = open_run(run_dir)
+    _check_unchanged(folder, preview.seen_content)
+    _ensure_state(engine, preview.run_id)
+    action = "unmask" if preview.unmask else "mask"
+    with Session(writer(engine)) as session, session.begin():
+        version = _advance(session, preview.run_id, preview.seen_version)
+        extra = {
+            "account": account.username,
+            "role": account.role,
+            "via": "web",
+            "previewed": {"results_sha256": preview.results_sha256, "verdict": preview.verdict},
+            "run_version": version,
+        }
+        try:
+            _, entry = mask_wells(
+                folder.path,
+                preview.wells,
+                reason,
+                account.printed_name,
+                unmask=preview.unmask,
+                extra=extra,
+            )
+        except InputError as err:
+            raise Refused(err.message) from None
+        session.add(
+            DbAudit(
+                time_utc=entry["time_utc"],
+                os_account=os_account(),
+                by_name=account.printed_name,
+                action=f"web-{action}",
+                run_id=preview.run_id,
+                what=f"{action} {', '.join(preview.wells)} by account {account.username}",
+                reason=reason.strip(),
+                new_value=json.dumps(entry.get("outputs_sha256"), sort_keys=True),
+            )
+        )
+    discard_preview(preview)
+    return entry
+
+
+def discard_preview(preview: MaskPreview) -> None:
+    """Delete a preview's folder (its read-only input copies made writable first)."""
+    import stat
+
+    for p in preview.root.rglob("*"):
+        p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    shutil.rmtree(preview.root, ignore_errors=True)
+
+
+def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """Every signature on a run in the database, oldest first."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(DbSignature).where(DbSignature.run_id == run_id).order_by(DbSignature.id)
+        ).all()
+        return [
+            {
+                "id": r.id,
+                "printed_name": r.printed_name,
+                "username": r.username,
+                "role": r.role,
+                "decision": r.decision,
+                "meaning": r.meaning,
+                "reason": r.reason,
+                "override": r.override,
+                "signed_utc": r.signed_utc,
+                "signed_local": r.signed_local,
+                "content_sha256": r.content_sha256,
+                "run_version": r.run_version,
+                "separation": json.loads(r.separation),
+            }
+            for r in rows
+        ]
+
+
+def database_events(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """The database audit table's rows about a run (pushes, web masks), oldest first."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(DbAudit).where(DbAudit.run_id == run_id).order_by(DbAudit.id)
+        ).all()
+        return [
+            {
+                "time_utc": r.time_utc,
+                "by": r.by_name,
+                "action": r.action,
+                "what": r.what,
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
