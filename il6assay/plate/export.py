@@ -11,7 +11,8 @@ Read labels say the read's mode and optics in one short, stable word
 
 - absorbance: the wavelength in nm, ``"450"`` (as every release so far);
 - fluorescence: ``"fl 485/535"`` (excitation/emission nm; ``"fl 535"``
-  with only the emission known, ``"fl"`` with neither);
+  with only the emission known, ``"fl 485/?"`` with only the excitation,
+  ``"fl"`` with neither);
 - luminescence: ``"lum"`` (``"lum 460"`` through an emission filter);
 - AlphaScreen/AlphaLISA: ``"alpha 680/615"`` (or ``"alpha"``);
 - time-resolved fluorescence (TR-FRET, HTRF, LANCE): ``"trf 665"``, named
@@ -60,7 +61,7 @@ MODES = (ABSORBANCE, FLUORESCENCE, LUMINESCENCE, ALPHA, TRF, POLARIZATION)
 _PREFIX = {FLUORESCENCE: "fl", LUMINESCENCE: "lum", ALPHA: "alpha", TRF: "trf", POLARIZATION: "fp"}
 _MODE_OF_PREFIX = {v: k for k, v in _PREFIX.items()}
 _LABEL = re.compile(
-    r"(?:(?P<prefix>fl|lum|alpha|trf|fp|abs)(?: (?P<a>\d+)(?:/(?P<b>\d+))?)?|(?P<nm>\d+))"
+    r"(?:(?P<prefix>fl|lum|alpha|trf|fp|abs)(?: (?P<a>\d+)(?:/(?P<b>\d+|\?))?)?|(?P<nm>\d+))"
     r"(?P<channel> parallel| perpendicular)?(?: \((?P<n>\d+)\))?\Z"
 )
 
@@ -91,8 +92,8 @@ def read_label(
     elif mode == LUMINESCENCE:
         nm = [nm[1]]
     optics = "/".join(x for x in nm if x)
-    if mode != LUMINESCENCE and nm[0] is None and len(nm) == 2 and nm[1]:
-        optics = nm[1]
+    if len(nm) == 2 and nm[0] and not nm[1]:
+        optics = f"{nm[0]}/?"  # excitation known, emission not: "fl 485/?"
     return f"{_PREFIX[mode]} {optics}" if optics else _PREFIX[mode]
 
 
@@ -129,8 +130,8 @@ def read_info(label: str) -> dict[str, Any]:
     info["mode"] = mode
     if m["channel"]:
         info["channel"] = m["channel"].strip()
-    a, b = (int(x) if x else None for x in (m["a"], m["b"]))
-    if b is not None:
+    a, b = (int(x) if x and x != "?" else None for x in (m["a"], m["b"]))
+    if m["b"]:
         info.update(excitation_nm=a, emission_nm=b)
     elif a is not None:
         info["emission_nm"] = a
