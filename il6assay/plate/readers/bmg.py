@@ -46,21 +46,10 @@ import re
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import (
-    ABSORBANCE,
-    ALPHA,
-    FLUORESCENCE,
-    LUMINESCENCE,
-    POLARIZATION,
-    TRF,
-    Plate,
-    Reading,
-    read_label,
-    unique_label,
-)
+from il6assay.plate.export import ABSORBANCE, Plate, Reading, unique_label
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
-from il6assay.plate.readers._common import iso_datetime, parse_grid_rows
+from il6assay.plate.readers._common import bmg_label, bmg_mode, iso_datetime, parse_grid_rows
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 
 NAME = "bmg"
@@ -75,9 +64,7 @@ SNIFF_ROWS = 12
 _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
 _RAW_DATA = re.compile(r"raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)
 # "450", "450 1" (wavelength, chromatic), "450.0"
-_RAW_LABEL = re.compile(r"(\d{3,4})(?:\.0+)?(?:\s+(\d+))?\Z")
 _SPACES = re.compile(r"\s+")
-_NOT_ENDPOINT = ("spectrum", "spectral", "scan", "kinetic")
 _KEYS = {
     "user": "user",
     "path": "path",
@@ -233,58 +220,11 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
 
 
 def _check_mode(mode: str, line: int, start: int) -> str:
-    """The read mode in il6assay's words; refuse unknown, kinetic and spectral ones."""
-    low = mode.lower()
-    if not mode:
-        raise InputError(
-            "no read mode line ('Absorbance') before the data", where=f"line {start + 1}"
-        )
-    if any(w in low for w in _NOT_ENDPOINT):
-        raise InputError(
-            f"'{mode}' is not an endpoint read: il6assay reads endpoint plates; "
-            "export the endpoint read from MARS",
-            where=f"line {line + 1}",
-        )
-    if "absorbance" in low:
-        return ABSORBANCE
-    if "polari" in low or re.search(r"\bfp\b", low):
-        return POLARIZATION
-    if "time-resolved" in low or "time resolved" in low or re.search(r"\b(trf|htrf)\b", low):
-        return TRF
-    if "alpha" in low:
-        return ALPHA
-    if "lum" in low:
-        return LUMINESCENCE
-    if "fluorescence" in low or re.search(r"\bfi\b", low):
-        return FLUORESCENCE
-    raise InputError(
-        f"read mode '{mode}' is not one il6assay reads (absorbance, fluorescence, "
-        "luminescence, AlphaScreen, time-resolved fluorescence, polarization)",
-        where=f"line {line + 1}",
-    )
-
-
-_OPTICS = re.compile(r"(\d{3,4})(?:-\d+)?(?:\s*/\s*(\d{3,4})(?:-\d+)?)?(?:\s+(\d+))?\Z")
+    return bmg_mode(mode, f"line {line + 1}", f"line {start + 1}")
 
 
 def _label(inside: str, row: int, mode: str = ABSORBANCE) -> tuple[str, int | None]:
-    """Read label and chromatic number from the text inside ``Raw Data (...)``."""
-    if mode == ABSORBANCE:
-        m = _RAW_LABEL.match(inside)
-        if not m:
-            raise InputError(
-                f"'Raw Data ({inside})' gives no single wavelength: expected 'Raw Data (450)' "
-                "or 'Raw Data (450 1)' for an absorbance read",
-                where=f"line {row + 1}",
-            )
-        return m[1], int(m[2]) if m[2] else None
-    m = _OPTICS.match(inside.strip())
-    if not m:
-        # "Lum", "Luminescence", "AlphaScreen", "Channel A": no wavelengths in the title.
-        return read_label(mode), None
-    first, second = int(m[1]), int(m[2]) if m[2] else None
-    ex, em = (first, second) if second is not None else (None, first)
-    return read_label(mode, excitation=ex, emission=em), int(m[3]) if m[3] else None
+    return bmg_label(inside, f"line {row + 1}", mode)
 
 
 def _temperature(meta: dict[str, Any], text: str) -> None:

@@ -163,7 +163,9 @@ def read(source: Source) -> list[Plate]:
         if read_mode == ABSORBANCE:
             label = str(wavelength)
         else:
-            ex = _nm(op, sec.info, ("excitation wavelength [nm]", "exc. filter [nm]", "exc wl / filter"))
+            ex = _nm(
+                op, sec.info, ("excitation wavelength [nm]", "exc. filter [nm]", "exc wl / filter")
+            )
             em = _nm(op, sec.info, ("emission wavelength [nm]", "ems. filter [nm]", "ems wl"))
             label = read_label(read_mode, excitation=ex, emission=em)
         nrows, ncols = _SIZES[len(sec.numbers)]

@@ -63,8 +63,7 @@ from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "skanit"
 DESCRIPTION = (
-    "Thermo Scientific SkanIt XLSX export (endpoint absorbance, fluorescence, "
-    "luminescence grids)"
+    "Thermo Scientific SkanIt XLSX export (endpoint absorbance, fluorescence, luminescence grids)"
 )
 
 SNIFF_ROWS = 5
@@ -84,9 +83,7 @@ KINETIC_ERROR = (
 # Corner cells of raw grids (the reader's unit), lower-case.
 _RAW_CORNERS = {"abs": ABSORBANCE, "rlu": LUMINESCENCE, "rfu": FLUORESCENCE, "counts": None}
 _ROWS = "ABCDEFGHIJKLMNOP"
-_WAVELENGTH = re.compile(
-    r"wavelengths?:\s*(\d+)(?:\s*nm)?(?:\s*/\s*(\d+))?\s*nm", re.IGNORECASE
-)
+_WAVELENGTH = re.compile(r"wavelengths?:\s*(\d+)(?:\s*nm)?(?:\s*/\s*(\d+))?\s*nm", re.IGNORECASE)
 _NOT_ENDPOINT = re.compile(r"kinetic|spectrum|spectral|scan|reading\s*\d", re.IGNORECASE)
 _TEMP = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*°?\s*C\Z")
 
