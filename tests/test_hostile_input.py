@@ -8,6 +8,7 @@ binaries (Gen5 ``.xpt``, SoftMax Pro ``.sda``/``.sdax``).
 
 from __future__ import annotations
 
+import importlib
 import time
 import tracemalloc
 import zipfile
@@ -161,7 +162,7 @@ def test_unknown_kind_names_the_closest_reader_and_keeps_every_reason(tmp_path: 
     err = refused(path)
     assert err.message.startswith("not a plate-reader export this tool reads; closest: ")
     assert "inspect --verbose" in err.message
-    names = [m.rsplit(".", 1)[-1] for m in READER_MODULES]
+    names = [importlib.import_module(m).NAME for m in READER_MODULES]
     assert sum(f"{name} (" in err.message for name in names) == 1
     assert [r.split(":", 1)[0] for r in err.reasons] == names
 

@@ -91,7 +91,8 @@ def detect(source: Source) -> ModuleType:
             claims.append(m)
         else:
             reasons.append(f"{m.NAME}: {verdict.reason}")
-            near.append((_closeness(verdict), -k, m.NAME, verdict.reason))
+            score = _closeness(verdict) + (0.05 if getattr(m, "FALLBACK", False) else 0.0)
+            near.append((score, -k, m.NAME, verdict.reason))
     # A reader marked FALLBACK (the plain grid) yields to any vendor reader that
     # also claims the file: vendor exports contain plain-looking grids.
     specific = [m for m in claims if not getattr(m, "FALLBACK", False)]
@@ -111,10 +112,13 @@ def detect(source: Source) -> ModuleType:
 
 
 def _closeness(verdict: Sniff) -> float:
-    """How near a refused sniff came: its own ``near``, else 0.5 for a reason about content.
+    """How near a refused sniff came: its own ``near``, else a guess from its reason.
 
-    A reason about the container ("a binary file, not ...", "not a workbook")
-    is the farthest: that reader could never read this kind of file.
+    A broken file of the reader's kind ("not a readable XLSX workbook") is
+    nearest; then a partial match ("'User:' but no 'Test name:'"); then a
+    reason about content; a reason about the container ("a binary file, not
+    ...", "not a workbook") is the farthest: that reader could never read this
+    kind of file. The generic grid reader wins ties among content reasons.
     """
     if verdict.near:
         return verdict.near
@@ -123,7 +127,9 @@ def _closeness(verdict: Sniff) -> float:
         return 0.9  # the file is of this reader's kind, but broken: that is the news
     if reason.startswith(("a binary file", "an ole binary", "not a ", "a text file")):
         return 0.0
-    return 0.5 if "sheet" not in reason else 0.4
+    if " but " in reason:
+        return 0.8
+    return 0.45
 
 
 def _finish(plates: list[Plate]) -> list[str]:
