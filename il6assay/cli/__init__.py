@@ -264,6 +264,8 @@ def inspect(export: Path, reader: str | None, as_json: bool, verbose: bool) -> N
         _fail(err)
     except InputError as err:
         _fail(err)
+    for warning in parsed.warnings:
+        click.echo(f"il6assay: warning: {warning}", err=True)
     doc = export_document(parsed)
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))

@@ -11,8 +11,10 @@ sheet is searched.
 Several blocks may follow each other (in one file or across sheets), one per
 read. Each block's label is the wavelength on the nearest non-empty line
 above its header: ``450``, ``450 nm``, ``Read 450 nm``, ``OD 450``, ``Abs
-450nm`` all give ``"450"``. An XLSX block without such a line takes its
-sheet's name if that is a wavelength (a sheet called ``450``).
+450nm`` all give ``"450"``; a read label of another mode as il6assay writes
+it (``lum``, ``fl 485/535``, ``alpha 680/615``, ``trf 665``) is that read.
+An XLSX block without such a line takes its sheet's name if that is a
+wavelength (a sheet called ``450``).
 
 A single unlabelled block gets the label ``"OD"``: we do not guess "450",
 since a pasted grid may as well be the 570/630 reference read or an already
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, read_mode
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
@@ -229,7 +231,12 @@ def _vendor(rows: list[list[str]]) -> str:
 def _label_of(row: list[str]) -> str | None:
     text = " ".join(c for c in row if c)
     m = _LABEL.fullmatch(text)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    low = text.strip().lower()
+    if read_mode(low) not in (None, ABSORBANCE):
+        return low
+    return None
 
 
 def _blocks(rows: list[list[str]], where: Where) -> list[_Block]:
