@@ -75,8 +75,32 @@ def _time(text: str) -> dt.time | None:
         return None
 
 
+def check_row_width(
+    widths: list[int] | None, i: int, letter: str, need: int, ncols: int, where: str
+) -> None:
+    """Refuse a text grid row with fewer fields than its header: a cut line, not unread wells.
+
+    ``widths`` are the rows' field counts as split, before trailing empty cells
+    were dropped: a reader prints an unread well as an empty field between
+    separators, so a row that ends early lost its cells. None (a workbook,
+    whose empty cells are not stored) checks nothing.
+    """
+    if widths is None or widths[i] >= need:
+        return
+    have = widths[i] - (need - ncols)
+    raise InputError(
+        f"row {letter} has {max(have, 0)} cells for {ncols} columns: shorter than its header "
+        "(a cut line?); a well not read is an empty cell between separators",
+        where=where,
+    )
+
+
 def parse_grid_rows(
-    rows: list[list[str]], body: list[int], nrows: int, ncols: int
+    rows: list[list[str]],
+    body: list[int],
+    nrows: int,
+    ncols: int,
+    widths: list[int] | None = None,
 ) -> dict[str, Reading]:
     """Cells of a grid whose lines ``body`` start with a row letter, into a plate grid.
 
@@ -92,6 +116,7 @@ def parse_grid_rows(
         if letter in seen:
             raise InputError(f"row {letter} appears twice in one grid", where=f"line {i + 1}")
         seen.add(letter)
+        check_row_width(widths, i, letter, ncols + 1, ncols, f"line {i + 1}")
         for col in range(1, ncols + 1):
             cell = row[col] if col < len(row) else ""
             try:

@@ -102,6 +102,7 @@ def read(source: Source) -> list[Plate]:
     lines = source.text.splitlines()
     delimiter = _delimiter(lines)
     rows = [[_norm(c) for c in cells] for cells in csv.reader(lines, delimiter=delimiter)]
+    widths = [len(cells) for cells in rows]
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
@@ -111,7 +112,7 @@ def read(source: Source) -> list[Plate]:
     plates: list[Plate] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(rows)
-        plate = _plate(rows, start, end, source.path.stem)
+        plate = _plate(rows, start, end, source.path.stem, widths)
         if any(p.id == plate.id for p in plates):
             raise InputError(
                 f"two plates named '{plate.id}' in one file: give each plate its own ID1",
@@ -131,7 +132,9 @@ def _delimiter(lines: list[str]) -> str:
     return max((",", ";", "\t"), key=first.count)
 
 
-def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plate:
+def _plate(
+    rows: list[list[str]], start: int, end: int, default_id: str, widths: list[int] | None = None
+) -> Plate:
     meta: dict[str, Any] = {"software": SOFTWARE}
     mode = ""
     mode_line = start
@@ -203,7 +206,7 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
                 "grids of different plate sizes in one plate", where=f"line {header + 1}"
             )
         size = grid_size
-        reads[label] = _grid(rows, header, end, grid_size)
+        reads[label] = _grid(rows, header, end, grid_size, widths)
         if chromatic is not None:
             chromatics[label] = chromatic
     if not reads:
@@ -251,7 +254,11 @@ def _header_numbers(row: list[str]) -> list[int] | None:
 
 
 def _grid(
-    rows: list[list[str]], header: int, end: int, size: tuple[int, int]
+    rows: list[list[str]],
+    header: int,
+    end: int,
+    size: tuple[int, int],
+    widths: list[int] | None = None,
 ) -> dict[str, Reading]:
     nrows, ncols = size
     letters = set(_ROWS[:nrows])
@@ -272,5 +279,5 @@ def _grid(
         body.append(i)
     if not body:
         raise InputError("grid header without rows A, B, ... below it", where=f"line {header + 1}")
-    grid = parse_grid_rows(rows, body, nrows, ncols)
+    grid = parse_grid_rows(rows, body, nrows, ncols, widths)
     return grid

@@ -461,7 +461,9 @@ def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
         return ("read", str(waves[0])) if len(waves) == 1 else ("read", None)
     if m := _PATHLENGTH.match(text):
         return "read", m[1]
-    if "[" in text or text.lower().startswith("blank"):
+    if (
+        "[" in text and not re.search(r"\[(parallel|perpendicular)\]", text, re.IGNORECASE)
+    ) or text.lower().startswith("blank"):
         return "skip", None
     name, colon, tail = text.rpartition(":")
     name, tail = name.strip(), tail.strip()

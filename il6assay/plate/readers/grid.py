@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from il6assay.errors import InputError
 from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, read_mode
+from il6assay.plate.readers._common import check_row_width
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
@@ -128,8 +129,9 @@ def read(source: Source) -> list[Plate]:
     else:
         lines = source.text.splitlines()
         delimiter = _delimiter(lines[:200])
-        rows = [_clean(r) for r in csv.reader(lines, delimiter=delimiter)]
-        blocks = _blocks(rows, _line_where)
+        raw = list(csv.reader(lines, delimiter=delimiter))
+        rows = [_clean(r) for r in raw]
+        blocks = _blocks(rows, _line_where, [len(r) for r in raw])
     if not blocks:
         raise InputError(
             "no 8x12 grid found: expected a header row 1..12 "
@@ -239,7 +241,7 @@ def _label_of(row: list[str]) -> str | None:
     return None
 
 
-def _blocks(rows: list[list[str]], where: Where) -> list[_Block]:
+def _blocks(rows: list[list[str]], where: Where, widths: list[int] | None = None) -> list[_Block]:
     decimal = guess_decimal(c for row in rows for c in row[1:])
     blocks: list[_Block] = []
     end = 0  # first row after the previous block
@@ -281,6 +283,7 @@ def _blocks(rows: list[list[str]], where: Where) -> list[_Block]:
         grid = empty_grid()
         for r, letter in letters:
             row = rows[r]
+            check_row_width(widths, r, letter, col + NCOLS, NCOLS, where(r, None))
             for n in range(NCOLS):
                 j = col + n
                 text = row[j] if j < len(row) else ""

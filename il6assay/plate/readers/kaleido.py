@@ -123,6 +123,7 @@ def read(source: Source) -> list[Plate]:
     """Read the absorbance results of every plate (see the module docstring)."""
     lines = source.text.splitlines()
     rows = [[_norm(c) for c in cells] for cells in csv.reader(lines)]
+    widths = [len(cells) for cells in rows]
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
@@ -183,7 +184,7 @@ def read(source: Source) -> list[Plate]:
                 "kinetic run?): il6assay reads one endpoint read per label",
                 where=f"line {sec.line + 1}",
             )
-        plate.reads[label] = _grid(rows, sec.header, nrows, ncols)
+        plate.reads[label] = _grid(rows, sec.header, nrows, ncols, widths)
         plate.metadata.setdefault("operations", {})[sec.operation] = (
             wavelength if read_mode == ABSORBANCE else label
         )
@@ -336,7 +337,9 @@ def _wavelength(op: dict[str, str]) -> int | None:
     return None
 
 
-def _grid(rows: list[list[str]], header: int, nrows: int, ncols: int) -> dict[str, Reading]:
+def _grid(
+    rows: list[list[str]], header: int, nrows: int, ncols: int, widths: list[int] | None = None
+) -> dict[str, Reading]:
     letters = _ROWS[:nrows]
     body: list[int] = []
     for i in range(header + 1, len(rows)):
@@ -354,7 +357,7 @@ def _grid(rows: list[list[str]], header: int, nrows: int, ncols: int) -> dict[st
         body.append(i)
     if not body:
         raise InputError("grid header without rows A, B, ... below it", where=f"line {header + 1}")
-    return parse_grid_rows(rows, body, nrows, ncols)
+    return parse_grid_rows(rows, body, nrows, ncols, widths)
 
 
 def _metadata(
