@@ -48,6 +48,7 @@ def _shape_text() -> tuple[int, str, str, str]:
     last = _LETTERS[rows - 1]
     return rows * cols, f"A-{last}", f"1-{cols}", f"A1-{last}{cols}"
 
+
 ROLES = ("standard", "blank", "control", "sample", "empty")
 # The well parameters each role takes, besides ``role`` itself.
 PARAMS_BY_ROLE: dict[str, tuple[str, ...]] = {

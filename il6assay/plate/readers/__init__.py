@@ -18,7 +18,7 @@ from types import ModuleType
 
 from il6assay.errors import InputError
 from il6assay.plate.export import Export, Plate, read_info
-from il6assay.plate.readers.source import Sniff, Source, not_a_file
+from il6assay.plate.readers.source import Sniff, Source, check_line_bytes, not_a_file
 
 __all__ = [
     "READER_MODULES",
@@ -170,6 +170,8 @@ def read_export(path: str | Path, reader: str | None = None) -> Export:
         native = source.native_binary()
         if native:
             raise InputError(native)
+        if not source.is_zip and not source.is_ole:
+            check_line_bytes(source.data)
         module = _by_name(reader) if reader else detect(source)
         try:
             plates = module.read(source)

@@ -266,6 +266,32 @@ class Source:
         return rows if max_rows is None else rows[:max_rows]
 
 
+def check_line_bytes(data: bytes) -> None:
+    """Refuse a text file with a line over :data:`MAX_LINE_CHARS` bytes, before sniffing it.
+
+    Sniffers see only the head, so an endless first line would read as "not an
+    export"; this names it. (UTF-16 text counts two bytes a character: its
+    real lines are still far below the bound.)
+    """
+    if len(data) <= MAX_LINE_CHARS:
+        return
+    start = 0
+    number = 1
+    while start < len(data):
+        end = data.find(b"\n", start)
+        stop = len(data) if end == -1 else end
+        if stop - start > MAX_LINE_CHARS:
+            raise InputError(
+                f"a line of {(stop - start) // 1024} KB: longer than any plate-reader export's "
+                f"(limit {MAX_LINE_CHARS // 1024} KB per line and cell)",
+                where=f"line {number}",
+            )
+        if end == -1:
+            break
+        start = end + 1
+        number += 1
+
+
 def check_line_lengths(text: str) -> None:
     """Refuse text with a line longer than :data:`MAX_LINE_CHARS`, naming the line."""
     if len(text) <= MAX_LINE_CHARS:
