@@ -189,7 +189,7 @@ def process_export(
     reader: str | None = None,
     allow_unmatched: bool = False,
 ) -> list[Run]:
-    """Process every plate of an export (one Run each, file order), or the one ``settings.plate`` names.
+    """Process every plate of an export (a Run each, in file order), or ``settings.plate``.
 
     The layout and sample sheet apply to every plate. Bad input on any plate
     raises InputError naming the plate before any Run is returned, so a

@@ -1,4 +1,4 @@
-"""IL-6 from any endpoint signal: read selection, TR-FRET ratios, RLU plates, whole exports, 384 wells.
+"""IL-6 from any signal: read selection, TR-FRET ratios, RLU plates, whole exports, 384 wells.
 
 Simulated plates (il6assay.simulate, signal="rlu"/"trf") go through the same
 path as absorbance plates: ``process_plate`` (accuracy scored against their

@@ -73,7 +73,7 @@ def read_label(
     excitation: float | None = None,
     emission: float | None = None,
 ) -> str:
-    """The label of a read: ``"450"``, ``"fl 485/535"``, ``"lum"``, ``"alpha 680/615"``, ``"trf 665"``.
+    """A read's label: ``"450"``, ``"fl 485/535"``, ``"lum"``, ``"alpha 680/615"``, ``"trf 665"``.
 
     Example::
 
@@ -100,11 +100,11 @@ def read_label(
 def _nm(value: float | None) -> str | None:
     if value is None:
         return None
-    return str(int(round(float(value))))
+    return str(round(float(value)))
 
 
 def read_info(label: str) -> dict[str, Any]:
-    """What a read label says: mode, and the wavelengths (nm) it names, for metadata and ``inspect``.
+    """What a read label says: mode and wavelengths (nm), for metadata and ``inspect``.
 
     A label no reader makes (a plain grid's free text) has mode ``None``.
 

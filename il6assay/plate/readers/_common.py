@@ -158,7 +158,7 @@ _BMG_NOT_ENDPOINT = ("spectrum", "spectral", "scan", "kinetic")
 
 
 def bmg_mode(mode: str, where: str, start: str) -> str:
-    """A BMG (MARS, SMART Control) mode line in il6assay's words; refuse unknown, kinetic, spectral."""
+    """A BMG (MARS, SMART Control) mode line in il6assay's words; unknown/kinetic refused."""
     low = mode.lower()
     if not mode:
         raise InputError("no read mode line ('Absorbance') before the data", where=start)

@@ -72,6 +72,7 @@ DESCRIPTION = (
 )
 
 SNIFF_ROWS = 40
+SNIFF_SHEETS = 3
 # allotropy looks for "Software Version" in the first 5 lines; we allow a few
 # more for exports with extra blank lines or a title.
 SOFTWARE_VERSION_WITHIN = 10
@@ -108,7 +109,7 @@ _MODE = re.compile(
     r"\b(endpoint|kinetic|spectrum|scan)\b",
     re.IGNORECASE,
 )
-# Excitation/emission of a filter set or monochromator step: "Excitation: 485/20,  Emission: 528/20".
+# A filter set's or monochromator's optics: "Excitation: 485/20,  Emission: 528/20".
 _OPTICS = re.compile(
     r"excitation:\s*(\d+)(?:/\d+)?\b.*?emission:\s*(\d+|full light)", re.IGNORECASE
 )
@@ -202,7 +203,8 @@ def sniff(source: Source) -> Sniff:
         except InputError as err:
             return Sniff(False, err.message)
         reasons = []
-        for name in names:
+        # Gen5's workbook export starts with its own sheets: the first few decide.
+        for name in names[:SNIFF_SHEETS]:
             verdict = _sniff_rows(_trim_left(source.sheet_rows(name, SNIFF_ROWS)))
             if verdict.ok:
                 return verdict

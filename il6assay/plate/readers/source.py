@@ -121,6 +121,7 @@ class Source:
         if problem:
             raise InputError(problem, path=self.path)
         self._sheet_rows: dict[str, list[list[str]]] = {}
+        self._values: dict[str, list[list[Any]]] = {}
 
     @cached_property
     def size(self) -> int:
@@ -238,32 +239,50 @@ class Source:
         cells are dropped, so rows may differ in length.
         """
         if name not in self._sheet_rows:
+            values = self._sheet_values(name)
+            if max_rows is not None and len(values) > max_rows:
+                # Sniffing: convert only the head (the same rows the full sheet gives).
+                return self._rows(name, values[:max_rows])
+            rows = self._rows(name, values)
+            while rows and not rows[-1]:
+                rows.pop()
+            self._sheet_rows[name] = rows
+        rows = self._sheet_rows[name]
+        return rows if max_rows is None else rows[:max_rows]
+
+    def _sheet_values(self, name: str) -> list[list[Any]]:
+        """A sheet's raw cell values from A1 (the parser's), read once."""
+        if name not in self._values:
             try:
-                values = self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                sheet = self.workbook.get_sheet_by_name(name)
+                self._values[name] = sheet.to_python(skip_empty_area=False)
             except InputError:
                 raise
             except Exception as err:
                 raise InputError(
                     f"sheet '{name}' of the workbook cannot be read ({_brief(err)})"
                 ) from None
-            rows: list[list[str]] = []
-            for i, row in enumerate(values):
-                cells = [cell_text(v) for v in row]
-                for j, cell in enumerate(cells):
-                    if len(cell) > MAX_LINE_CHARS:
-                        raise InputError(
-                            f"a cell of {len(cell) // 1024} KB: longer than any reading "
-                            f"(limit {MAX_LINE_CHARS // 1024} KB)",
-                            where=f"sheet '{name}' row {i + 1}, column {j + 1}",
-                        )
-                while cells and not cells[-1]:
-                    cells.pop()
-                rows.append(cells)
-            while rows and not rows[-1]:
-                rows.pop()
-            self._sheet_rows[name] = rows
-        rows = self._sheet_rows[name]
-        return rows if max_rows is None else rows[:max_rows]
+        return self._values[name]
+
+    @staticmethod
+    def _rows(name: str, values: list[list[Any]]) -> list[list[str]]:
+        """Cell text of ``values``, trailing empty cells dropped, long cells refused."""
+        rows: list[list[str]] = []
+        for i, row in enumerate(values):
+            cells = [v.strip() if type(v) is str else cell_text(v) for v in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            for j, cell in enumerate(cells):
+                if len(cell) > MAX_LINE_CHARS:
+                    raise InputError(
+                        f"a cell of {len(cell) // 1024} KB: longer than any reading "
+                        f"(limit {MAX_LINE_CHARS // 1024} KB)",
+                        where=f"sheet '{name}' row {i + 1}, column {j + 1}",
+                    )
+            while cells and not cells[-1]:
+                cells.pop()
+            rows.append(cells)
+        return rows
 
 
 def check_line_bytes(data: bytes) -> None:
@@ -417,8 +436,11 @@ def cell_text(value: object) -> str:
     Integral floats lose their ".0" (header cells 1..12 stored as numbers);
     dates and times become ISO 8601, which is unambiguous.
     """
-    if value is None:
+    if value is None or value == "":
         return ""
+    kind = type(value)
+    if kind is str:
+        return value.strip()  # type: ignore[union-attr]
     if isinstance(value, bool):
         return str(value).upper()
     if isinstance(value, float):
