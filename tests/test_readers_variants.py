@@ -190,3 +190,13 @@ def test_1536_well_grid_is_refused_in_one_line(tmp_path: Path) -> None:
         read_export(path)
     assert "columns 1-48" in str(info.value) and "384-well" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_gen5_1536_well_plate_is_refused_in_one_line(tmp_path: Path) -> None:
+    def big(text: str) -> str:
+        return text.replace("96 WELL PLATE (Use plate lid)", "1536 WELL PLATE")
+
+    with pytest.raises(InputError) as info:
+        read_export(variant(tmp_path, GEN5_TXT, big, "big.txt"))
+    assert "a 1536-well plate ('1536 WELL PLATE')" in str(info.value)
+    assert info.value.where == "line 17"

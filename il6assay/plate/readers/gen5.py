@@ -292,6 +292,13 @@ def _parse(rows: _Rows, default_id: str) -> list[Plate]:
 
 def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: str) -> Plate:
     head = rows.rows[start]
+    for i in range(start, end):
+        row = rows.rows[i]
+        if _key(row) == "plate type" and "1536" in _value(row):
+            raise InputError(
+                f"a 1536-well plate ('{_value(row)}'): il6assay reads 96- and 384-well plates",
+                where=rows.where(i),
+            )
     plate_id = _value(head) if _key(head) == "plate number" else ""
     plate_id = plate_id or default_id
     meta = {"software": "Gen5", **meta, "plate_number": plate_id}
