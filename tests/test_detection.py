@@ -177,7 +177,6 @@ def test_refused_exports_are_the_known_ones() -> None:
     assert refused == sorted(
         [
             *(["gen5_kinetic_growth_curve.txt"] if EXPORTS.is_dir() else []),
-            "asm_fluorescence.json",  # the ASM reader still reads absorbance only
             "asm_kinetic.json",
             "grid_bad_token.csv",
             "grid_not_8x12.csv",
