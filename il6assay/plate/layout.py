@@ -6,8 +6,9 @@ ELISA plate needs: ``[row.A]``, ``[col.1]``, ``[irow.A]``, ``[icol.1]``,
 ``[block.WxH.A1]`` and ``[well.A1]`` sections (with wellmap's patterns such
 as ``[row.'A,C,...,G']`` or ``[well.'A1-B2']``), top-level ``kit_lot``, and
 ``[meta] include``. A 384-well layout says so with a top-level
-``wells = 384`` (rows A-P, columns 1-24); without it a layout is 96-well. It is read here with ``tomllib`` alone (``import
-wellmap`` loads matplotlib); the tests check that wellmap reads every shipped
+``wells = 384`` (rows A-P, columns 1-24); without it a layout is 96-well.
+It is read here with ``tomllib`` alone (``import wellmap`` loads
+matplotlib); the tests check that wellmap reads every shipped
 layout the same way. Anything else in a file is refused, not guessed at.
 
 Precedence is wellmap's: ``[well]`` > smaller ``[block]`` > larger
