@@ -268,3 +268,32 @@ def test_exports_of_other_signals_read_back_their_labels() -> None:
         "trf 665",
         "trf 620",
     ]
+
+
+def test_inspect_shows_each_read_with_its_mode_and_optics() -> None:
+    result = run_cli("inspect", READERS / "trf_plate.csv")
+    assert result.exit_code == 0
+    assert "read trf 665 (trf, emission_nm 665)" in result.output
+    doc = json.loads(run_cli("inspect", READERS / "trf_plate.csv", "--json").output)
+    assert doc["plates"][0]["metadata"]["reads"][1] == {
+        "label": "trf 620",
+        "mode": "trf",
+        "emission_nm": 620,
+    }
+
+
+def test_inspect_verbose_lists_every_readers_reason_for_a_file_that_is_no_export(
+    tmp_path: Path,
+) -> None:
+    from il6assay.plate.readers import reader_names
+
+    path = tmp_path / "notes.txt"
+    path.write_text("Shopping list\neggs, milk\n")
+    short = run_cli("inspect", path)
+    assert short.exit_code == 2
+    assert short.output.count("\n") == 1 and "closest: " in short.output
+    verbose = run_cli("inspect", "--verbose", path)
+    assert verbose.exit_code == 2
+    lines = verbose.output.splitlines()
+    assert [ln.split(":")[1].strip() for ln in lines[:-1]] == [n for n, _ in reader_names()]
+    assert lines[-1] == short.output.strip()
