@@ -55,6 +55,19 @@ def test_gen5_pathlength_correction_reads_are_returned(tmp_path: Path) -> None:
     assert plate.reads["900"]["A1"] == 0.031
 
 
+def test_gen5_pathlength_reads_labelled_by_bare_wavelengths_are_returned(tmp_path: Path) -> None:
+    # Without "[Test]"/"[Ref]": the step's "Pathlength Correction" line names them.
+    def pathlength(text: str) -> str:
+        text = text.replace(
+            "Wavelengths:  450, 570", "Wavelengths:  450\t\t\r\n\tPathlength Correction: 977 / 900"
+        )
+        return text.replace("IL6:570", "977")
+
+    (plate,) = read_export(variant(tmp_path, GEN5_TXT, pathlength, "pl2.txt")).plates
+    assert list(plate.reads) == ["450", "977"]
+    assert plate.metadata["wavelengths"] == [450, 977, 900]
+
+
 def test_gen5_value_between_asterisks_is_a_token_never_a_number(tmp_path: Path) -> None:
     # Gen5 prints *0.356* for a value outside the range it validated (a Lowry
     # export's concentration off the curve): kept as printed, status MISSING.

@@ -372,6 +372,9 @@ def _describe(step: _Step, text: str) -> None:
         step.mode = text.strip()
     elif text.lower().startswith("wavelengths"):
         step.wavelengths = [int(w) for w in re.findall(r"\d+", text.partition(":")[2])]
+    elif text.lower().startswith("pathlength correction"):
+        # "Pathlength Correction: 977 / 900": two more absorbance reads of the step.
+        step.wavelengths += [int(w) for w in re.findall(r"\d{3,4}", text.partition(":")[2])]
     elif m := _OPTICS.search(text):
         em = int(m[2]) if m[2].isdigit() else None
         step.filters.append((int(m[1]), em))
