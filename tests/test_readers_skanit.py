@@ -164,6 +164,13 @@ def test_skanit_fluorescence_grid_is_labelled_with_excitation_and_emission(
     )
     (plate,) = read_export(path).plates
     assert list(plate.reads) == ["fl 485/535"]
+    other = write_edited(
+        tmp_path,
+        "skanit_luminescence.xlsx",
+        "Luminescence 1_01",
+        {"A5": "Fluorescence 1", "A6": "Wavelength: Ex 485 nm, Em 535 nm", "A10": "RFU"},
+    )
+    assert list(read_export(other).plates[0].reads) == ["fl 485/535"]
 
 
 def test_skanit_kinetic_step_is_refused(tmp_path: Path) -> None:

@@ -83,7 +83,12 @@ KINETIC_ERROR = (
 # Corner cells of raw grids (the reader's unit), lower-case.
 _RAW_CORNERS = {"abs": ABSORBANCE, "rlu": LUMINESCENCE, "rfu": FLUORESCENCE, "counts": None}
 _ROWS = "ABCDEFGHIJKLMNOP"
-_WAVELENGTH = re.compile(r"wavelengths?:\s*(\d+)(?:\s*nm)?(?:\s*/\s*(\d+))?\s*nm", re.IGNORECASE)
+# "Wavelength: 450 nm"; fluorescence "Wavelengths: 485 / 535 nm" or "Ex 485 nm, Em 535 nm".
+_WAVELENGTH = re.compile(
+    r"wavelengths?:\s*(?:ex\w*\s*)?(\d+)(?:\s*nm)?"
+    r"(?:\s*[/,;]?\s*(?:em\w*\s*)?(\d+))?\s*nm",
+    re.IGNORECASE,
+)
 _NOT_ENDPOINT = re.compile(r"kinetic|spectrum|spectral|scan|reading\s*\d", re.IGNORECASE)
 _TEMP = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*°?\s*C\Z")
 
