@@ -23,6 +23,7 @@ _LAZY = {
     "load_layout": "il6assay.plate.layout",
     "load_samples": "il6assay.plate.samples",
     "process_plate": "il6assay.run",
+    "process_export": "il6assay.run",
     "InputError": "il6assay.errors",
 }
 

@@ -16,7 +16,7 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,8 +144,8 @@ def _check_settings(settings: Settings) -> None:
         )
 
 
-def choose_plate(export: Export, plate_id: str | None) -> Plate:
-    """The plate to process: the only one, or the one named by ``plate_id``; 96 wells."""
+def choose_plate(export: Export, plate_id: str | None, *, size: int = 96) -> Plate:
+    """The plate to process: the only one, or the one named by ``plate_id``; of ``size`` wells."""
     ids = [p.id for p in export.plates]
     if plate_id is not None:
         matches = [p for p in export.plates if p.id == plate_id]
@@ -162,12 +162,66 @@ def choose_plate(export: Export, plate_id: str | None) -> Plate:
         )
     else:
         plate = export.plates[0]
-    if (plate.rows, plate.cols) != (8, 12):
+    if plate.size != size:
+        hint = (
+            "give a 384-well layout (wells = 384 in the layout file)"
+            if plate.size == 384
+            else f"give a {plate.size}-well layout"
+        )
         raise InputError(
-            f"plate '{plate.id}' has {plate.size} wells; processing reads 96-well plates (8x12)",
+            f"plate '{plate.id}' has {plate.size} wells but the layout describes a "
+            f"{size}-well plate: {hint}",
             path=export.path,
         )
     return plate
+
+
+def plate_ids(export: str | Path | Export, *, reader: str | None = None) -> list[str]:
+    """The ids of an export's plates, in file order (what ``--plate`` takes)."""
+    if not isinstance(export, Export):
+        export = read_export(export, reader=reader)
+    return [p.id for p in export.plates]
+
+
+def process_export(
+    export: str | Path | Export,
+    layout: str | Path | Layout,
+    samples: str | Path | SampleSheet | None = None,
+    settings: Settings | None = None,
+    *,
+    reader: str | None = None,
+    allow_unmatched: bool = False,
+) -> list[Run]:
+    """Process every plate of an export (a Run each, in file order), or ``settings.plate``.
+
+    The layout and sample sheet apply to every plate. Bad input on any plate
+    raises InputError naming the plate before any Run is returned, so a
+    caller writes all the run folders or none.
+    """
+    settings = settings or Settings()
+    if not isinstance(export, Export):
+        export = read_export(export, reader=reader)
+    if not isinstance(layout, Layout):
+        layout = read_layout(layout)  # TOML, or an XLSX/CSV sheet
+    if not isinstance(samples, SampleSheet) and samples is not None:
+        samples = load_samples(samples)
+    if settings.plate is not None or len(export.plates) == 1:
+        return [process_plate(export, layout, samples, settings, allow_unmatched=allow_unmatched)]
+    runs = []
+    for plate in export.plates:
+        try:
+            run = process_plate(
+                export,
+                layout,
+                samples,
+                replace(settings, plate=plate.id),
+                allow_unmatched=allow_unmatched,
+            )
+        except InputError as err:
+            err.message = f"plate '{plate.id}': {err.message}"
+            raise
+        runs.append(run)
+    return runs
 
 
 def process_plate(
@@ -189,13 +243,13 @@ def process_plate(
     sheet = (
         samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
     )
-    plate = choose_plate(export, settings.plate)
+    plate = choose_plate(export, settings.plate, size=layout.size)
     try:
         wells, read, reference = build_wells(plate, layout, settings)
     except InputError as err:
         raise err.at(export.path) from None
 
-    warnings: list[str] = []
+    warnings: list[str] = [f"{export.path}: {w}" for w in export.warnings]
     sample_labels = list(
         dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample)
     )

@@ -24,6 +24,7 @@ class Settings:
     read: str | None = None
     reference: str | None = None  # "none" turns the reference correction off
     plate: str | None = None  # which plate of a multi-plate export
+    ratio: str | None = None  # "A/B": the signal is read A / read B x 10^4 per well (TR-FRET)
     masked: tuple[str, ...] = ()  # wells a reviewer excluded (il6assay mask); reads are kept
     # Acceptance (ICH M10 defaults, DOMAIN.md).
     standard_tolerance_pct: float = 20.0

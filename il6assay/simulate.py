@@ -10,6 +10,15 @@ DNase data (``il6assay.curve.noise.noise_from_duplicates`` on ../shared/referenc
 1.95 % CV + 0.0050 OD; docs/curve.md, "Accuracy on realistic plates"). The
 true curve varies from plate to plate within the range seen for commercial
 IL-6 sandwich kits (top OD 2.5-3.5, EC50 150-400 pg/mL).
+
+Other signals (``signal=``): a chemiluminescent ELISA (``"rlu"``: one read
+``lum``, 300-800 RLU at zero dose up to 2-5 x 10^6, 3 % CV and 30 RLU of
+counting noise, printed as whole counts: five decades) and an HTRF/TR-FRET
+assay (``"trf"``: reads ``trf 665`` and ``trf 620``; the 620 nm donor
+emission is about 40,000 counts, the 665 nm acceptor emission rises from
+crosstalk (4-8 % of the donor) with the 4PL, and each well's volume and
+quenching scale both channels alike (5 % CV), which the 665/620 ratio
+cancels; process it with ``Settings(ratio="trf 665/trf 620")``).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import numpy as np
 
 from il6assay.curve.fit import four_pl
 from il6assay.plate.export import Plate, empty_grid
-from il6assay.plate.layout import Layout
+from il6assay.plate.layout import SHAPES, Layout
 from il6assay.settings import Settings
 
 
@@ -58,6 +67,18 @@ class TrueCurve:
         return a, b, c, d
 
 
+SIGNALS = ("od", "rlu", "trf")
+# Chemiluminescence: zero-dose and top RLU (counts), and the reader's noise.
+RLU_CURVE = TrueCurve(a=(300.0, 800.0), d=(2e6, 5e6))
+RLU_NOISE = Noise(cv=0.03, sd=30.0, background=0.0, background_sd=0.0)
+# TR-FRET: the acceptor (665 nm) signal over a ~40,000-count donor (620 nm).
+TRF_CURVE = TrueCurve(a=(1600.0, 3200.0), d=(30000.0, 60000.0))
+TRF_NOISE = Noise(cv=0.02, sd=60.0, background=0.0, background_sd=0.0)
+TRF_DONOR = 40000.0
+TRF_WELL_CV = 0.05  # volume/quenching: scales both channels of a well alike
+TRF_RATIO = "trf 665/trf 620"
+
+
 @dataclass
 class SimulatedPlate:
     """A plate to process and the truth behind it."""
@@ -76,18 +97,39 @@ def simulate_plate(
     sample_range: tuple[float, float] = (1.0, 600.0),
     plate_id: str = "simulated",
     truth: dict[str, float] | None = None,
+    signal: str = "od",
 ) -> SimulatedPlate:
     """One simulated plate following ``layout``, with true sample concentrations.
 
     ``truth`` fixes some samples' on-plate concentrations; the rest are drawn.
+    ``signal`` is "od" (450/570 nm absorbance), "rlu" or "trf" (module docstring).
     """
-    noise = noise or Noise()
-    a, b, c, d = (curve or TrueCurve()).draw(rng)
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
+    defaults = {"od": (Noise(), TrueCurve()), "rlu": (RLU_NOISE, RLU_CURVE)}
+    default_noise, default_curve = defaults.get(signal, (TRF_NOISE, TRF_CURVE))
+    noise = noise or default_noise
+    a, b, c, d = (curve or default_curve).draw(rng)
     labels = sorted({w.sample for w in layout.wells.values() if w.role == "sample" and w.sample})
     lo, hi = np.log(sample_range[0]), np.log(sample_range[1])
     drawn = {label: float(np.exp(rng.uniform(lo, hi))) for label in labels}
     truth = {**drawn, **(truth or {})}
-    read_450, read_570 = empty_grid(), empty_grid()
+    if signal != "od":
+        x_of = _truth_by_well(layout, truth)
+        reads = _counts_plate(signal, x_of, (a, b, c, d), noise, rng)
+        plate = Plate(
+            id=plate_id,
+            reads=reads,
+            metadata={
+                "simulated": True,
+                "signal": signal,
+                "true_params": {"a": a, "b": b, "c": c, "d": d},
+            },
+            rows=SHAPES[layout.size][0],
+            cols=SHAPES[layout.size][1],
+        )
+        return SimulatedPlate(plate=plate, params=(a, b, c, d), truth=truth)
+    read_450, read_570 = empty_grid(*SHAPES[layout.size]), empty_grid(*SHAPES[layout.size])
     for name in read_450:
         spec = layout.wells.get(name)
         if spec is None or spec.role == "empty":
@@ -107,8 +149,54 @@ def simulate_plate(
         id=plate_id,
         reads={"450": read_450, "570": read_570},
         metadata={"simulated": True, "true_params": {"a": a, "b": b, "c": c, "d": d}},
+        rows=SHAPES[layout.size][0],
+        cols=SHAPES[layout.size][1],
     )
     return SimulatedPlate(plate=plate, params=(a, b, c, d), truth=truth)
+
+
+def _truth_by_well(layout: Layout, truth: dict[str, float]) -> dict[str, float | None]:
+    """Each well's true concentration (None for an empty well)."""
+    out: dict[str, float | None] = {}
+    for name in empty_grid(*SHAPES[layout.size]):
+        spec = layout.wells.get(name)
+        if spec is None or spec.role == "empty":
+            out[name] = None
+        elif spec.role in ("standard", "control"):
+            out[name] = float(spec.nominal or 0.0)
+        elif spec.role == "blank":
+            out[name] = 0.0
+        else:
+            out[name] = truth[spec.sample] if spec.sample else 0.0
+    return out
+
+
+def _counts_plate(
+    signal: str,
+    x_of: dict[str, float | None],
+    params: tuple[float, float, float, float],
+    noise: Noise,
+    rng: np.random.Generator,
+) -> dict[str, dict[str, float | None]]:
+    """The reads of an RLU or TR-FRET plate, as whole counts (readers print integers)."""
+    a, b, c, d = params
+    rows, cols = (16, 24) if len(x_of) == 384 else (8, 12)
+    if signal == "rlu":
+        lum = empty_grid(rows, cols)
+        for name, x in x_of.items():
+            f = a if x is None else float(four_pl(x, a, b, c, d))
+            value = f * (1 + rng.normal(0, noise.cv)) + rng.normal(0, noise.sd)
+            lum[name] = float(max(round(value), 0))
+        return {"lum": lum}
+    acceptor, donor = empty_grid(rows, cols), empty_grid(rows, cols)
+    for name, x in x_of.items():
+        well = 1 + rng.normal(0, TRF_WELL_CV)
+        f = a if x is None else float(four_pl(x, a, b, c, d))
+        em665 = well * f * (1 + rng.normal(0, noise.cv)) + rng.normal(0, noise.sd)
+        em620 = well * TRF_DONOR * (1 + rng.normal(0, noise.cv)) + rng.normal(0, noise.sd)
+        acceptor[name] = float(max(round(em665), 0))
+        donor[name] = float(max(round(em620), 1))
+    return {"trf 665": acceptor, "trf 620": donor}
 
 
 def grid_text(plate: Plate, sep: str = ",") -> str:
@@ -167,12 +255,16 @@ def validate(
     noise: Noise | None = None,
     settings: Settings | None = None,
     edges: Sequence[float] = (10.0, 30.0, 100.0),
+    signal: str = "od",
 ) -> Validation:
     """Process simulated plates (samples 0.3-3000 pg/mL) as ``il6assay process`` does; score them.
 
     The standards' range is the layout's lowest to highest non-zero standard;
     ``edges`` split it into the sub-ranges of ``Validation.by_range``.
+    ``signal="trf"`` processes the 665/620 ratio unless ``settings`` says otherwise.
     """
+    if signal == "trf" and settings is None:
+        settings = Settings(ratio=TRF_RATIO)
     from pathlib import Path
 
     from il6assay.plate.export import Export
@@ -184,7 +276,7 @@ def validate(
     names = [f"{a:g}-{b:g}" for a, b in itertools.pairwise(bounds)]
     out = Validation(by_range={name: [0, 0, 0] for name in names})
     for i in range(plates):
-        sim = simulate_plate(layout, rng, noise=noise, sample_range=(0.3, 3000.0))
+        sim = simulate_plate(layout, rng, noise=noise, sample_range=(0.3, 3000.0), signal=signal)
         export = Export(format="simulated", path=Path(f"sim{i}.sim"), plates=[sim.plate])
         run = process_plate(export, layout, None, settings, allow_unmatched=True)
         out.plates += 1

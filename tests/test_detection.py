@@ -1,7 +1,8 @@
 """Every reader's sniff on every export file, and `inspect --json` on every export.
 
 One table of files (the shared reference exports, their ASM documents, and
-every export fixture of this repository) with the reader that must claim
+the signal exports beside them, every export fixture of this repository)
+with the reader that must claim
 each, by file-name prefix. For each file: exactly that reader's sniff says
 yes (no other vendor claims it; the plain-grid FALLBACK may also say yes
 only where a vendor reader wins), ``detect`` picks it, and ``il6assay
@@ -38,12 +39,15 @@ PREFIXES = {
     "softmaxpro_": "softmax",
     "softmax_": "softmax",
     "tecan_": "tecan",
+    "bmg_smartcontrol_": "bmg-smart",
     "bmg_": "bmg",
     "skanit_": "skanit",
     "envision_": "envision",
     "kaleido_": "kaleido",
     "asm_": "asm",
     "grid_": "grid",
+    "rlu_": "grid",  # simulated plates of other signals (make_signal_fixtures.py)
+    "trf_": "grid",
     "plate_": "grid",  # fixtures/example: the plain grids the tutorial processes
 }
 NOT_EXPORTS = {".md", ".py", ".toml"}
@@ -74,6 +78,8 @@ def export_files() -> list[Path]:
     files: list[Path] = []
     if EXPORTS.is_dir():
         files += sorted(p for p in EXPORTS.iterdir() if is_export(p))
+        signals = EXPORTS.parent / "signal_exports"
+        files += sorted(p for p in signals.iterdir() if is_export(p)) if signals.is_dir() else []
         files += sorted(p for p in (EXPORTS / "asm").glob("*.json"))
     files += sorted(p for p in FIXTURES.rglob("*") if is_export(p))
     return files
@@ -171,13 +177,9 @@ def test_refused_exports_are_the_known_ones() -> None:
     assert refused == sorted(
         [
             *(["gen5_kinetic_growth_curve.txt"] if EXPORTS.is_dir() else []),
-            "asm_fluorescence.json",
             "asm_kinetic.json",
-            "bmg_fluorescence.csv",
             "grid_bad_token.csv",
             "grid_not_8x12.csv",
-            "kaleido_fluorescence.csv",
-            "skanit_luminescence.xlsx",
             "softmax_kinetic.txt",
             "tecan_magellan_kinetic.xlsx",
         ]

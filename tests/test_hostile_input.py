@@ -8,6 +8,7 @@ binaries (Gen5 ``.xpt``, SoftMax Pro ``.sda``/``.sdax``).
 
 from __future__ import annotations
 
+import importlib
 import time
 import tracemalloc
 import zipfile
@@ -153,13 +154,17 @@ def test_corrupt_member_of_xlsx_is_refused(tmp_path: Path) -> None:
     assert "not a readable XLSX workbook" in refused(path).message
 
 
-def test_unknown_kind_lists_every_format_tried(tmp_path: Path) -> None:
+def test_unknown_kind_names_the_closest_reader_and_keeps_every_reason(tmp_path: Path) -> None:
+    # One line names the closest reader and why; the full list is on the
+    # error (shown by `inspect --verbose`), one reason per reader.
     path = tmp_path / "notes.txt"
     path.write_text("Shopping list\neggs, milk\n")
     err = refused(path)
-    assert err.message.startswith("not a plate-reader export this tool reads")
-    for module in READER_MODULES:
-        assert f"{module.rsplit('.', 1)[-1]}: " in err.message
+    assert err.message.startswith("not a plate-reader export this tool reads; closest: ")
+    assert "inspect --verbose" in err.message
+    names = [importlib.import_module(m).NAME for m in READER_MODULES]
+    assert sum(f"{name} (" in err.message for name in names) == 1
+    assert [r.split(":", 1)[0] for r in err.reasons] == names
 
 
 @pytest.mark.parametrize("content", [b"", b"   \r\n\t\n"])

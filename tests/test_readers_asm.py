@@ -178,9 +178,25 @@ def test_kinetic_absorbance_is_refused() -> None:
     assert info.value.where == "plate reader document 1, measurement document 1"
 
 
-def test_fluorescence_only_document_is_refused() -> None:
-    with pytest.raises(InputError, match=r"no absorbance measurement .*found 'Fluorescence'"):
-        read_export(FLUORESCENCE)
+def test_fluorescence_document_is_read_by_mode_and_emission() -> None:
+    # The document gives a detector (emission) wavelength and no excitation.
+    (plate,) = read_export(FLUORESCENCE).plates
+    assert list(plate.reads) == ["fl 520"]
+    assert plate.reads["fl 520"]["A1"] == 1001.0
+    assert plate.metadata["wavelengths"] == []
+
+
+def test_document_of_no_known_measurement_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(
+        FLUORESCENCE.read_text()
+        .replace('"fluorescence"', '"nephelometry"')
+        .replace('"Fluorescence"', '"Nephelometry"')
+    )
+    with pytest.raises(
+        InputError, match=r"no endpoint measurement of a known kind .*'Nephelometry'"
+    ):
+        read_export(path)
 
 
 def test_unknown_error_text_is_refused(tmp_path: Path) -> None:
@@ -201,7 +217,7 @@ def test_two_values_for_one_well_are_refused(tmp_path: Path) -> None:
         second["sample document"]["location identifier"] = "A2"
         assert first["sample document"]["location identifier"] == "A2"
 
-    with pytest.raises(InputError, match="well A2 of plate 'IL6-P01' has two absorbance values"):
+    with pytest.raises(InputError, match="well A2 of plate 'IL6-P01' has two values for read 450"):
         read_export(edited(tmp_path, ABS450_570, edit))
 
 

@@ -163,11 +163,37 @@ def test_ambiguous_bmg_date_is_not_guessed(tmp_path: Path) -> None:
     assert plate.metadata["read_datetime"] is None
 
 
-def test_fluorescence_export_is_refused() -> None:
-    with pytest.raises(InputError) as info:
-        read_export(FLUORESCENCE)
-    assert info.value.message.startswith("a fluorescence read, not absorbance")
-    assert info.value.where == "line 5"
+def test_fluorescence_export_is_read_with_excitation_and_emission_in_the_label() -> None:
+    (plate,) = read_export(FLUORESCENCE).plates
+    assert list(plate.reads) == ["fl 485/520"]
+    assert plate.reads["fl 485/520"]["A1"] == 20013.0
+    assert plate.metadata["wavelengths"] == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "title", "label"),
+    [
+        ("Luminescence", "Raw Data (Lum)", "lum"),
+        ("AlphaScreen", "Raw Data (680/615)", "alpha 680/615"),
+        ("Time-resolved fluorescence (TRF)", "Raw Data (337/665 1)", "trf 665"),
+        ("Fluorescence (FI)", "Raw Data (485-10/520-20)", "fl 485/520"),
+    ],
+)
+def test_other_endpoint_modes_are_labelled_by_mode_and_optics(
+    tmp_path: Path, mode: str, title: str, label: str
+) -> None:
+    path = tmp_path / "mode.csv"
+    text = FLUORESCENCE.read_text().replace("Fluorescence (FI)", mode)
+    path.write_text(text.replace("Raw Data (485/520)", title))
+    (plate,) = read_export(path).plates
+    assert list(plate.reads) == [label]
+
+
+def test_unknown_read_mode_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mode.csv"
+    path.write_text(FLUORESCENCE.read_text().replace("Fluorescence (FI)", "Nephelometry"))
+    with pytest.raises(InputError, match="read mode 'Nephelometry' is not one il6assay reads"):
+        read_export(path)
 
 
 @pytest.mark.parametrize("mode", ["Absorbance spectrum", "Absorbance kinetic"])

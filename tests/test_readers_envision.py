@@ -106,15 +106,16 @@ def test_envision_same_barcode_twice_is_disambiguated(tmp_path: Path) -> None:
     assert plates[1].reads["450"]["A1"] == 1.111
 
 
-def test_envision_fluorescence_label_is_skipped_and_alone_refused(tmp_path: Path) -> None:
-    # A570 gets an emission filter: a fluorescence label, skipped.
+def test_envision_label_with_excitation_and_emission_filters_is_a_fluorescence_read(
+    tmp_path: Path,
+) -> None:
+    # A570 gets an emission filter: a fluorescence label, read beside the
+    # absorbance one and labelled with its optics (excitation 570 from its
+    # name, emission from the FITC 535 filter).
     path = variant(tmp_path, "A570,,,,2000015\n", "A570,,,,2000015\nEms. filter,,,,FITC 535\n")
     (plate,) = read_export(path).plates
-    assert list(plate.reads) == ["450"]
-    assert plate.metadata["skipped"] == ["label 'A570' (not absorbance)"]
-    both = variant(tmp_path, "Exc. filter,,,,Photometric", "Ems. filter,,,,Photometric")
-    with pytest.raises(InputError, match="no absorbance read in this EnVision export"):
-        read_export(both)
+    assert list(plate.reads) == ["450", "fl 570/535"]
+    assert plate.metadata["reads"][1]["mode"] == "fluorescence"
 
 
 def test_envision_kinetic_rows_are_refused(tmp_path: Path) -> None:
@@ -133,13 +134,24 @@ def test_envision_unknown_word_names_the_well(tmp_path: Path) -> None:
     assert info.value.where == "line 11, field 2"
 
 
-def test_envision_short_grid_is_refused(tmp_path: Path) -> None:
+def test_envision_grid_printing_some_rows_leaves_the_others_unread(tmp_path: Path) -> None:
+    # A protocol reading only some rows prints only those (the real
+    # luminescence export prints rows A, E, I, M): the rest are not read.
     text = ONE_PLATE.read_text()
     lines = text.split("\n")
     h = next(i for i, line in enumerate(lines) if line.startswith("H,"))
     path = tmp_path / "short.csv"
     path.write_text("\n".join(lines[:h] + lines[h + 1 :]))
-    with pytest.raises(InputError, match="results grid has 7 rows"):
+    (plate,) = read_export(path).plates
+    assert all(v is None for w, v in plate.reads["450"].items() if w.startswith("H"))
+    assert plate.reads["450"]["G1"] is not None
+
+
+def test_envision_grid_rows_out_of_order_are_refused(tmp_path: Path) -> None:
+    text = ONE_PLATE.read_text().replace("\nB,", "\nX,", 1)
+    path = tmp_path / "x.csv"
+    path.write_text(text)
+    with pytest.raises(InputError):
         read_export(path)
 
 

@@ -16,14 +16,13 @@ from tests.reference import EXPORTS, expected_reads, gen5_exports, needs_shared
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 GEN5_TXT = FIXTURES / "gen5_450_570.txt"
 
-# Endpoint absorbance exports and the reads we return for each; the oracle
-# also lists the fluorescence read of gen5_multiple_read_modes.txt, which we
-# skip on purpose (absorbance only).
+# Endpoint exports and the reads we return for each (every read of every
+# file against the oracle: tests/test_readers_every_export.py).
 ENDPOINT = {
     "gen5_abs450_ovrflw_missed.txt": ["450"],
     "gen5_abs630_stdcurve.txt": ["630"],
     "gen5_abs_wavelength_labels.txt": ["280", "325"],
-    "gen5_multiple_read_modes.txt": ["600"],
+    "gen5_multiple_read_modes.txt": ["600", "fl 579/616", "fl 479/520"],
 }
 KINETIC = "gen5_kinetic_growth_curve.txt"
 
@@ -61,6 +60,8 @@ def test_gen5_export_matches_the_oracle_well_by_well(name: str) -> None:
     (plate,) = read_shared(name)
     assert list(plate.reads) == ENDPOINT[name]
     for label, wells in plate.reads.items():
+        if label.startswith("fl "):
+            continue  # two filter sets under one oracle read: compared in order elsewhere
         oracle = expected[(plate.id, label)]
         assert set(wells) == set(oracle)
         for well, value in wells.items():
@@ -92,7 +93,7 @@ def test_kinetic_export_is_refused() -> None:
         read_export(EXPORTS / KINETIC)
     assert info.value.message == KINETIC_ERROR
     assert info.value.message.startswith(
-        "kinetic read: il6assay reads endpoint absorbance plates; export the endpoint read"
+        "kinetic read: il6assay reads endpoint plates; export the endpoint read"
     )
     assert info.value.where == "line 24"
     assert info.value.path == str(EXPORTS / KINETIC)
@@ -122,15 +123,18 @@ def test_gen5_computed_rows_are_skipped_and_listed() -> None:
 
 
 @needs_shared
-def test_multiple_read_modes_yield_only_the_absorbance_read() -> None:
+def test_multiple_read_modes_yield_every_read_labelled_by_mode_and_optics() -> None:
     # The oracle folds both fluorescence filter sets into one "fluorescence"
     # read with two values per well; the file labels them fluor:579,616 and
-    # fluor:479,520. We return neither.
+    # fluor:479,520: two reads, excitation/emission in the label.
     (plate,) = read_shared("gen5_multiple_read_modes.txt")
-    assert list(plate.reads) == ["600"]
+    assert list(plate.reads) == ["600", "fl 579/616", "fl 479/520"]
     assert plate.reads["600"]["B1"] == 0.124
-    assert plate.metadata["skipped"] == ["fluor:579,616", "fluor:479,520"]
+    assert plate.metadata["skipped"] == []
     assert plate.metadata["wavelengths"] == [600]
+    modes = [r["mode"] for r in plate.metadata["reads"]]
+    assert modes == ["absorbance", "fluorescence", "fluorescence"]
+    assert plate.metadata["reads"][1]["excitation_nm"] == 579
     modes = {s["name"]: s["mode"] for s in plate.metadata["read_steps"]}
     assert modes == {"od": "Absorbance Endpoint", "fluor": "Fluorescence Endpoint"}
 
@@ -243,19 +247,27 @@ def test_gen5_decimal_commas_are_read(tmp_path: Path) -> None:
     assert plate.reads == read_export(GEN5_TXT).plates[0].reads
 
 
-def test_gen5_fluorescence_only_export_is_refused(tmp_path: Path) -> None:
+def test_gen5_fluorescence_step_is_read_with_its_mode(tmp_path: Path) -> None:
     def fluor(text: str) -> str:
         return text.replace("Absorbance Endpoint", "Fluorescence Endpoint")
 
-    with pytest.raises(InputError, match="no absorbance endpoint read in this Gen5 export"):
-        read_export(gen5_variant(tmp_path, fluor))
+    (plate,) = read_export(gen5_variant(tmp_path, fluor)).plates
+    assert list(plate.reads) == ["fl 450", "fl 570"]
+
+
+def test_gen5_spectrum_only_export_is_refused(tmp_path: Path) -> None:
+    def spectrum(text: str) -> str:
+        return text.replace("Absorbance Endpoint", "Absorbance Spectrum")
+
+    with pytest.raises(InputError, match="no endpoint read in this Gen5 export il6assay can use"):
+        read_export(gen5_variant(tmp_path, spectrum))
 
 
 def test_gen5_export_with_only_computed_data_is_refused(tmp_path: Path) -> None:
     def blanked(text: str) -> str:
         return text.replace("\tIL6:", "\tBlank IL6:")
 
-    with pytest.raises(InputError, match="no raw absorbance read in the results"):
+    with pytest.raises(InputError, match="no raw read in the results"):
         read_export(gen5_variant(tmp_path, blanked))
 
 

@@ -118,12 +118,23 @@ def test_unambiguous_locale_date_gets_iso(tmp_path: Path) -> None:
     assert plate.metadata["read_datetime"] == "2024-04-15T10:05:00"
 
 
-def test_fluorescence_only_export_is_refused() -> None:
+def test_fluorescence_export_is_read_with_its_excitation() -> None:
+    # The operation gives an excitation wavelength and no emission one.
+    (plate,) = read_export(FLUORESCENCE).plates
+    assert list(plate.reads) == ["fl 485/?"]
+    assert plate.reads["fl 485/?"]["A1"] == 1001.0
+    assert plate.metadata["reads"][0]["mode"] == "fluorescence"
+
+
+def test_operation_of_no_known_mode_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mode.csv"
+    path.write_bytes(
+        FLUORESCENCE.read_bytes().replace(b"Fluorescence intensity 1", b"Nephelometry 1")
+    )
     with pytest.raises(InputError) as info:
-        read_export(FLUORESCENCE)
-    assert "no absorbance result in this Kaleido export" in info.value.message
-    assert "'Fluorescence intensity 1'" in info.value.message
-    assert info.value.where == "line 2"
+        read_export(path)
+    assert "no endpoint result of a known mode" in info.value.message
+    assert "'Nephelometry 1'" in info.value.message
 
 
 def test_repeated_plate_read_is_refused(tmp_path: Path) -> None:
@@ -131,7 +142,7 @@ def test_repeated_plate_read_is_refused(tmp_path: Path) -> None:
         head, info = text.split("\r\n\r\nAnalysis Result")
         return head + "\r\n" + head + "\r\n\r\nAnalysis Result" + info
 
-    with pytest.raises(InputError, match="two results at 450 nm"):
+    with pytest.raises(InputError, match="two results for read 450"):
         read_export(variant(tmp_path, twice))
 
 

@@ -145,9 +145,32 @@ def test_skanit_384_plate_is_16x24() -> None:
     assert plate.metadata["read_datetime"] is None  # 6/5/2023: ambiguous
 
 
-def test_skanit_luminescence_only_is_refused() -> None:
-    with pytest.raises(InputError, match=r"no absorbance read in this SkanIt export \(found "):
-        read_export(FIXTURES / "skanit_luminescence.xlsx")
+def test_skanit_luminescence_grid_is_read_as_lum() -> None:
+    # Corner "RLU", "Wavelength: 0 nm" (no filter): one luminescence read.
+    (plate,) = read_export(FIXTURES / "skanit_luminescence.xlsx").plates
+    assert list(plate.reads) == ["lum"]
+    assert plate.reads["lum"]["A1"] == 2.945
+    assert plate.metadata["wavelengths"] == []
+
+
+def test_skanit_fluorescence_grid_is_labelled_with_excitation_and_emission(
+    tmp_path: Path,
+) -> None:
+    path = write_edited(
+        tmp_path,
+        "skanit_luminescence.xlsx",
+        "Luminescence 1_01",
+        {"A5": "Fluorescence 1", "A6": "Wavelengths: 485 / 535 nm", "A10": "RFU"},
+    )
+    (plate,) = read_export(path).plates
+    assert list(plate.reads) == ["fl 485/535"]
+    other = write_edited(
+        tmp_path,
+        "skanit_luminescence.xlsx",
+        "Luminescence 1_01",
+        {"A5": "Fluorescence 1", "A6": "Wavelength: Ex 485 nm, Em 535 nm", "A10": "RFU"},
+    )
+    assert list(read_export(other).plates[0].reads) == ["fl 485/535"]
 
 
 def test_skanit_kinetic_step_is_refused(tmp_path: Path) -> None:

@@ -190,9 +190,15 @@ def test_spectrum_block_is_refused(tmp_path: Path) -> None:
         read_export(path)
 
 
-def test_fluorescence_block_is_refused(tmp_path: Path) -> None:
-    path = edited(tmp_path, "Endpoint\tAbsorbance", "Endpoint\tFluorescence")
-    with pytest.raises(InputError, match="is a Endpoint Fluorescence read"):
+def test_kinetic_block_is_refused(tmp_path: Path) -> None:
+    path = edited(tmp_path, "Endpoint\tAbsorbance", "Kinetic\tAbsorbance")
+    with pytest.raises(InputError, match="is a Kinetic Absorbance read"):
+        read_export(path)
+
+
+def test_unknown_read_mode_block_is_refused(tmp_path: Path) -> None:
+    path = edited(tmp_path, "Endpoint\tAbsorbance", "Endpoint\tNephelometry")
+    with pytest.raises(InputError, match="is a Endpoint Nephelometry read"):
         read_export(path)
 
 

@@ -178,7 +178,8 @@ def test_magellan_cycle_time_other_than_zero_is_kinetic(tmp_path: Path) -> None:
     assert info.value.where == "sheet 'Magellan Sheet 1' B2"
 
 
-def test_magellan_fluorescence_is_refused(tmp_path: Path) -> None:
+def test_magellan_fluorescence_without_its_wavelengths_is_read_as_fl(tmp_path: Path) -> None:
+    # The mode changed, the settings still name only a measurement wavelength.
     from openpyxl import load_workbook
 
     wb = load_workbook(FIXTURES / "tecan_magellan_od450.xlsx")
@@ -187,8 +188,8 @@ def test_magellan_fluorescence_is_refused(tmp_path: Path) -> None:
         if row[0].value == "Measurement mode: Absorbance":
             row[0].value = "Measurement mode: Fluorescence Top Reading"
     wb.save(tmp_path / "fl.xlsx")
-    with pytest.raises(InputError, match="'Fluorescence Top Reading': il6assay reads absorbance"):
-        read_export(tmp_path / "fl.xlsx")
+    (plate,) = read_export(tmp_path / "fl.xlsx").plates
+    assert list(plate.reads) == ["fl"]
 
 
 def test_magellan_unknown_word_names_the_well_and_the_cell(tmp_path: Path) -> None:
@@ -238,3 +239,31 @@ def test_detect_picks_tecan_for_tecan_fixtures(name: str) -> None:
 @pytest.mark.parametrize("name", OURS)
 def test_detect_picks_tecan_for_magellan_reference_exports(name: str) -> None:
     assert detect(Source(EXPORTS / name)).NAME == "tecan"
+
+
+def test_magellan_fluorescence_measurement_is_labelled_by_excitation_and_emission(
+    tmp_path: Path,
+) -> None:
+    # Measurement 1 made a fluorescence read (Magellan's settings block names
+    # its excitation and emission); measurement 2 stays absorbance at 570.
+    from openpyxl import load_workbook
+
+    wb = load_workbook(FIXTURES / "tecan_magellan_450_570.xlsx")
+    ws = wb.active
+    ws["A109"] = "Measurement mode: Fluorescence Top Reading"
+    ws["A110"] = "Excitation wavelength: 485 nm"
+    ws["A111"] = "Emission wavelength: 535 nm"
+    wb.save(tmp_path / "fl.xlsx")
+    (plate,) = read_export(tmp_path / "fl.xlsx").plates
+    assert list(plate.reads) == ["fl 485/535", "570"]
+    assert plate.metadata["wavelengths"] == [570]
+
+
+def test_magellan_unknown_measurement_mode_is_refused(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(FIXTURES / "tecan_magellan_450_570.xlsx")
+    wb.active["A109"] = "Measurement mode: Nephelometry"
+    wb.save(tmp_path / "odd.xlsx")
+    with pytest.raises(InputError, match="measurement mode 'Nephelometry': not one il6assay reads"):
+        read_export(tmp_path / "odd.xlsx")

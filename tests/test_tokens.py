@@ -29,6 +29,13 @@ from il6assay.plate.tokens import TOKENS, guess_decimal, parse_reading
         ("Masked", MASKED),  # SoftMax Pro
         ("OOR >", SATURATED),  # Bio-Plex
         ("OOR <", MISSING),  # Bio-Plex
+        ("OOR>", SATURATED),  # Bio-Plex, unspaced
+        ("OOR<", MISSING),  # Bio-Plex, unspaced
+        ("OOR", MISSING),  # Bio-Plex, out of range without a side: no number
+        ("Range", SATURATED),  # Bio-Plex / older SoftMax: outside the range, upwards
+        ("*12.3", MISSING),  # Bio-Plex *n: a value extrapolated beyond the standards
+        ("* 12.3", MISSING),
+        ("*0.356*", MISSING),  # Gen5: a value between asterisks, outside its validated range
         ("***", MISSING),
         ("---", MISSING),
         ("Inf", SATURATED),
@@ -117,3 +124,27 @@ def test_guess_decimal_needs_commas_and_no_points() -> None:
 def test_softmax_sat_token_is_saturated_and_kept() -> None:
     assert parse_reading("#SAT") == Token(SATURATED, "#SAT")
     assert parse_reading(" #sat ") == Token(SATURATED, "#sat")
+
+
+@pytest.mark.parametrize("text", ["*12.3", "*0.356*", "OOR>", "Range"])
+def test_starred_and_range_tokens_are_never_numbers(text: str) -> None:
+    value = parse_reading(text)
+    assert isinstance(value, Token) and value.token == text
+
+
+@pytest.mark.parametrize("text", ["1e999", "-1e999", "1E400"])
+def test_a_number_beyond_a_float_is_refused_not_infinite(text: str) -> None:
+    with pytest.raises(InputError, match="not a finite number"):
+        parse_reading(text)
+
+
+@pytest.mark.parametrize("text", ["１２３", "０.５", "٠٫٥", "١٢٣", "१२"])
+def test_non_ascii_digits_are_refused_not_read_as_numbers(text: str) -> None:
+    # Python's float() reads fullwidth and Arabic-Indic digits; no reader writes them.
+    with pytest.raises(InputError, match="non-ASCII digits"):
+        parse_reading(text)
+
+
+def test_a_cell_over_128_kb_is_refused_with_its_size() -> None:
+    with pytest.raises(InputError, match=r"a cell of 200 KB: longer than any reading"):
+        parse_reading("1" * 200 * 1024)

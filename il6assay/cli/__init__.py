@@ -44,8 +44,15 @@ def main() -> None:
 @click.option("--samples", type=click.Path(path_type=Path), help="Sample sheet (CSV or XLSX).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
 @click.option("--reader", help="Export format, skipping detection (see `il6assay readers`).")
-@click.option("--plate", help="Plate id, for an export holding several plates.")
-@click.option("--read", "read_label", help="Measurement read label [450, or the only read].")
+@click.option(
+    "--plate", help="Plate id: process only this plate of a multi-plate export [every plate]."
+)
+@click.option(
+    "--read", "read_label", help="Measurement read label, e.g. 450, 'lum' [450, or the only read]."
+)
+@click.option(
+    "--ratio", help="Signal = read A / read B x 10^4 per well (TR-FRET), e.g. 'trf 665/trf 620'."
+)
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
 @click.option("--model", type=click.Choice(["4pl", "5pl"]), help="Curve model [4pl].")
 @click.option(
@@ -83,6 +90,7 @@ def process(
     reader: str | None,
     plate: str | None,
     read_label: str | None,
+    ratio: str | None,
     reference: str | None,
     model: str | None,
     weighting: str | None,
@@ -96,14 +104,16 @@ def process(
     """Fit the standard curve of EXPORT and write study-keyed results."""
     from il6assay.errors import InputError
     from il6assay.plate.discover import find_layout, find_samples, project_config
+    from il6assay.plate.readers.source import not_a_file
     from il6assay.record.outputs import write_run
-    from il6assay.run import process_plate
+    from il6assay.run import process_export
     from il6assay.settings import Settings
     from il6assay.study.check import open_study
 
     try:
-        if not export.is_file():
-            raise InputError("no such file", path=export)
+        problem = not_a_file(export)
+        if problem:
+            raise InputError(problem, path=export)
         _, config = project_config()
         from il6assay.record.i18n import check_lang
 
@@ -123,8 +133,11 @@ def process(
             read=read_label,
             reference=reference,
             plate=plate,
+            ratio=ratio,
         )
-        run = process_plate(
+        # Every plate of the export (a run folder each) unless --plate picks one;
+        # all are processed before any folder is written.
+        runs = process_export(
             export,
             layout_path,
             samples_path,
@@ -133,21 +146,29 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
-        qc = study.judge(run) if study else None
-        run.processed_by = processed_by.strip() if processed_by and processed_by.strip() else None
+        qcs = [study.judge(run) for run in runs] if study else []
+        who = processed_by.strip() if processed_by and processed_by.strip() else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
-        folder = write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
-        if study and qc:
-            study.record([qc])
+        folders = []
+        for run in runs:
+            run.processed_by = who
+            folders.append(
+                write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
+            )
+        if study and qcs:
+            study.record(qcs)
     except InputError as err:
         _fail(err)
-    for warning in run.warnings:
+    for warning in dict.fromkeys(w for run in runs for w in run.warnings):
         click.echo(f"il6assay: warning: {warning}", err=True)
-    click.echo(f"{run.run_id}: {run.verdict}", err=True)
-    click.echo(f"results written to {folder}", err=True)
+    for run, folder in zip(runs, folders, strict=True):
+        click.echo(f"{run.run_id}: {run.verdict}", err=True)
+        click.echo(f"results written to {folder}", err=True)
     if as_json:
-        click.echo(json.dumps(_summary(run, folder), indent=2, ensure_ascii=False))
-    sys.exit(EXIT_ACCEPTED if run.accepted else EXIT_REJECTED)
+        summaries = [_summary(run, folder) for run, folder in zip(runs, folders, strict=True)]
+        doc = summaries[0] if len(summaries) == 1 else summaries
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    sys.exit(EXIT_ACCEPTED if all(run.accepted for run in runs) else EXIT_REJECTED)
 
 
 def _summary(run: Any, folder: Path) -> dict[str, Any]:
@@ -177,15 +198,25 @@ def readers() -> None:
 @click.argument("export", type=click.Path(path_type=Path))
 @click.option("--reader", help="Export format, skipping detection.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reading as JSON.")
-def inspect(export: Path, reader: str | None, as_json: bool) -> None:
-    """Show what was read from EXPORT: format, plates, metadata and grids."""
+@click.option(
+    "--verbose", is_flag=True, help="When no reader claims the file, every reader's reason."
+)
+def inspect(export: Path, reader: str | None, as_json: bool, verbose: bool) -> None:
+    """Show what was read from EXPORT: format, plates, reads (mode, optics), metadata, grids."""
     from il6assay.errors import InputError
-    from il6assay.plate.readers import read_export
+    from il6assay.plate.readers import NoReaderError, read_export
 
     try:
         parsed = read_export(export, reader=reader)
+    except NoReaderError as err:
+        if verbose:
+            for reason in err.reasons:
+                click.echo(f"il6assay: {reason}", err=True)
+        _fail(err)
     except InputError as err:
         _fail(err)
+    for warning in parsed.warnings:
+        click.echo(f"il6assay: warning: {warning}", err=True)
     doc = export_document(parsed)
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
@@ -195,8 +226,12 @@ def inspect(export: Path, reader: str | None, as_json: bool) -> None:
         click.echo(f"\nplate {plate.id} ({plate.rows}x{plate.cols})")
         for key, value in plate.metadata.items():
             click.echo(f"  {key}: {value}")
-        for label, grid in plate.reads.items():
-            click.echo(f"\n  read {label}")
+        for info, (label, grid) in zip(
+            plate.metadata.get("reads", []), plate.reads.items(), strict=False
+        ):
+            optics = ", ".join(f"{k} {v}" for k, v in info.items() if k not in ("label", "mode"))
+            mode = info.get("mode") or "unknown mode"
+            click.echo(f"\n  read {label} ({mode}{', ' + optics if optics else ''})")
             click.echo("     " + "".join(f"{c:>9}" for c in range(1, plate.cols + 1)))
             for r in range(plate.rows):
                 letter = "ABCDEFGHIJKLMNOP"[r]

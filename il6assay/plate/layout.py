@@ -5,8 +5,10 @@ A layout is a TOML file in the subset of the wellmap format
 ELISA plate needs: ``[row.A]``, ``[col.1]``, ``[irow.A]``, ``[icol.1]``,
 ``[block.WxH.A1]`` and ``[well.A1]`` sections (with wellmap's patterns such
 as ``[row.'A,C,...,G']`` or ``[well.'A1-B2']``), top-level ``kit_lot``, and
-``[meta] include``. It is read here with ``tomllib`` alone (``import
-wellmap`` loads matplotlib); the tests check that wellmap reads every shipped
+``[meta] include``. A 384-well layout says so with a top-level
+``wells = 384`` (rows A-P, columns 1-24); without it a layout is 96-well.
+It is read here with ``tomllib`` alone (``import wellmap`` loads
+matplotlib); the tests check that wellmap reads every shipped
 layout the same way. Anything else in a file is refused, not guessed at.
 
 Precedence is wellmap's: ``[well]`` > smaller ``[block]`` > larger
@@ -26,6 +28,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,18 @@ from il6assay.errors import InputError
 ROWS = "ABCDEFGH"
 N_ROWS = 8
 N_COLS = 12
+# Plate shapes a layout may describe (``wells = 384``), by number of wells.
+SHAPES = {96: (8, 12), 384: (16, 24)}
+_SHAPE: ContextVar[tuple[int, int]] = ContextVar("layout_shape", default=(N_ROWS, N_COLS))
+_LETTERS = "ABCDEFGHIJKLMNOP"
+
+
+def _shape_text() -> tuple[int, str, str, str]:
+    """(wells, rows 'A-H', columns '1-12', wells 'A1-H12') of the layout being read."""
+    rows, cols = _SHAPE.get()
+    last = _LETTERS[rows - 1]
+    return rows * cols, f"A-{last}", f"1-{cols}", f"A1-{last}{cols}"
+
 
 ROLES = ("standard", "blank", "control", "sample", "empty")
 # The well parameters each role takes, besides ``role`` itself.
@@ -46,7 +61,7 @@ PARAMS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "empty": (),
 }
 PARAMS = ("role", "level", "conc", "tolerance_pct", "sample", "dilution")
-TOP_LEVEL_KEYS = ("kit_lot",)
+TOP_LEVEL_KEYS = ("kit_lot", "wells")
 GROUPS = ("row", "col", "irow", "icol", "block", "well")
 SECTIONS = ("meta", *GROUPS)
 META_KEYS = ("include",)
@@ -96,6 +111,7 @@ class Layout:
     files: list[Path]  # the layout, then what it includes (load order, once each)
     wells: dict[str, WellSpec]  # non-empty wells only, in plate order
     kit_lot: str | None = None
+    size: int = 96  # the plate it describes: 96 or 384 wells (``wells = 384``)
 
     def _by_role(self, role: str) -> list[WellSpec]:
         specs = [s for s in self.wells.values() if s.role == role]
@@ -131,20 +147,39 @@ def load_layout(path: str | Path) -> Layout:
     outside the supported subset or against the assay's rules.
     """
     shown = Path(path)
+    token = None
     try:
+        top = _read_toml(shown)
+        size = _declared_size(top, shown)
+        token = _SHAPE.set(SHAPES[size])
         files: list[Path] = []
-        config = _load_config(shown, (), files)
+        config = _load_config(shown, (), files, top=top)
         wells = _wells_from_config(config)
         specs = _specs_from_wells(wells)
         _check_standards(specs)
     except InputError as err:
         raise err.at(shown) from None
+    finally:
+        if token is not None:
+            _SHAPE.reset(token)
     return Layout(
         path=shown.resolve(),
         files=files,
         wells=specs,
         kit_lot=config.get("kit_lot"),
+        size=size,
     )
+
+
+def _declared_size(top: dict[str, Any], shown: Path) -> int:
+    """The plate size the top file declares (``wells = 384``), 96 when it says nothing."""
+    value = top.get("wells", 96)
+    if isinstance(value, bool) or value not in SHAPES:
+        raise InputError(
+            f"wells = {value!r}: expected 96 or 384 (the plate the layout describes)",
+            path=shown,
+        )
+    return int(value)
 
 
 # Reading files and includes
@@ -159,8 +194,11 @@ def _load_config(
     stack: tuple[Path, ...],
     files: list[Path],
     merged: dict[Path, dict[str, Any]] | None = None,
+    top: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One file's config with its includes merged in, as wellmap's config_from_toml.
+
+    ``top``: the file's own TOML when the caller has read it already.
 
     Each file is read and merged once (``merged``, by real path): a file included
     twice, or by several files, is not read again, so an include "diamond" costs
@@ -179,7 +217,7 @@ def _load_config(
         )
     if real not in files:
         files.append(real)
-    config = _read_toml(shown)
+    config = _read_toml(shown) if top is None else top
     try:
         _check_file(config)
     except InputError as err:
@@ -278,6 +316,9 @@ def _check_file(config: dict[str, Any]) -> None:
                 + ", ".join(f"[{s}]" for s in SECTIONS)
                 + _did_you_mean(key, SECTIONS, "[{}]")
             )
+        elif key == "wells":
+            if isinstance(value, bool) or value not in SHAPES:
+                raise InputError(f"wells = {value!r}: expected 96 or 384")
         elif key == "kit_lot":
             if not isinstance(value, str) or not value.strip():
                 raise InputError(
@@ -290,7 +331,7 @@ def _check_file(config: dict[str, Any]) -> None:
             )
         else:
             raise InputError(
-                f"unknown top-level key '{key}'; expected 'kit_lot' or a section"
+                f"unknown top-level key '{key}'; expected 'kit_lot', 'wells' or a section"
                 + _did_you_mean(key, TOP_LEVEL_KEYS)
             )
 
@@ -452,7 +493,7 @@ def _well_index(well: str) -> tuple[int, int]:
 
 
 def _well_name(i: int, j: int) -> str:
-    return f"{ROWS[i]}{j + 1}" if 0 <= i < N_ROWS else f"{_row_name(i)}{j + 1}"
+    return f"{_row_name(i)}{j + 1}"
 
 
 def _row_name(i: int) -> str:
@@ -550,25 +591,28 @@ def _iter_group(kind: str, key: str, label: str) -> Iterator[Any]:
 def _iter_group_indices(kind: str, key: str, label: str) -> Iterator[Any]:
     if kind in ("row", "irow"):
         for i in _iter_indices(key, _row_index, _indices_from_range):
-            if not 0 <= i < N_ROWS:
+            if not 0 <= i < _SHAPE.get()[0]:
+                n, rows, _, _ = _shape_text()
                 raise InputError(
-                    f"row '{_row_name(i)}' is outside the 96-well plate; expected rows A-H",
+                    f"row '{_row_name(i)}' is outside the {n}-well plate; expected rows {rows}",
                     where=label,
                 )
             yield i
     elif kind in ("col", "icol"):
         for j in _iter_indices(key, _col_index, _indices_from_range):
-            if not 0 <= j < N_COLS:
+            if not 0 <= j < _SHAPE.get()[1]:
+                n, _, cols, _ = _shape_text()
                 raise InputError(
-                    f"column '{j + 1}' is outside the 96-well plate; expected columns 1-12",
+                    f"column '{j + 1}' is outside the {n}-well plate; expected columns {cols}",
                     where=label,
                 )
             yield j
     else:
         for i, j in _iter_indices(key, _well_index, _ijs_from_range):
-            if not (0 <= i < N_ROWS and 0 <= j < N_COLS):
+            if not (0 <= i < _SHAPE.get()[0] and 0 <= j < _SHAPE.get()[1]):
+                n, _, _, span = _shape_text()
                 raise InputError(
-                    f"well '{_well_name(i, j)}' is outside the 96-well plate; expected A1-H12",
+                    f"well '{_well_name(i, j)}' is outside the {n}-well plate; expected {span}",
                     where=label,
                 )
             yield i, j
@@ -600,10 +644,11 @@ def _iter_block(key: str, width: int, height: int, label: str) -> Iterator[tuple
         raise err.at(where=label) from None
     for i0, j0 in corners:
         for i, j in itertools.product(range(i0, i0 + height), range(j0, j0 + width)):
-            if not (0 <= i < N_ROWS and 0 <= j < N_COLS):
+            if not (0 <= i < _SHAPE.get()[0] and 0 <= j < _SHAPE.get()[1]):
+                n, _, _, span = _shape_text()
                 raise InputError(
-                    f"block reaches well '{_well_name(i, j)}', outside the 96-well plate; "
-                    "expected every well within A1-H12",
+                    f"block reaches well '{_well_name(i, j)}', outside the {n}-well plate; "
+                    f"expected every well within {span}",
                     where=label,
                 )
             yield i, j

@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
@@ -70,6 +71,16 @@ TOKENS: dict[str, str] = {
     # Bio-Plex: out of range below. Decision: MISSING, not 0 and not a value:
     # there is no usable number, and the kept token says it was low.
     "oor <": MISSING,
+    # Bio-Plex also prints them unspaced ("OOR>", "OOR<"): the same meanings.
+    "oor>": SATURATED,
+    "oor<": MISSING,
+    # Bio-Plex: out of range, direction not printed. No number and no side to
+    # take it to, so MISSING (never SATURATED: it may be low).
+    "oor": MISSING,
+    # "Range" without SoftMax's question mark (Bio-Plex and older SoftMax
+    # exports): the value is outside the measurable range. As "Range?", the
+    # reader's range is exceeded upwards (an absorbance only leaves it upwards).
+    "range": SATURATED,
     # Bio-Plex: value could not be computed.
     "***": MISSING,
     # Bio-Plex and several spreadsheets: dash for "no value".
@@ -89,7 +100,9 @@ TOKENS: dict[str, str] = {
     "#n/a": MISSING,
 }
 
-_NUMBER = r"[+-]?(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
+# ASCII digits only: Python's \d (and float()) also take fullwidth and
+# Arabic-Indic digits, which no reader writes; such a cell is refused.
+_NUMBER = r"[+-]?(?:[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER_DOT = re.compile(_NUMBER.format(d=r"\.") + r"\Z")
 _NUMBER_COMMA = re.compile(_NUMBER.format(d=",") + r"\Z")
 # ">4.000" (an over-range OD printed as the range's top): SATURATED.
@@ -97,6 +110,17 @@ _NUMBER_COMMA = re.compile(_NUMBER.format(d=",") + r"\Z")
 _BOUND_DOT = re.compile(r"([<>])\s*" + _NUMBER.format(d=r"\.") + r"\Z")
 _BOUND_COMMA = re.compile(r"([<>])\s*" + _NUMBER.format(d=",") + r"\Z")
 _SPACES = re.compile(r"\s+")
+# Bio-Plex Manager: "*12.3", a value extrapolated beyond the standard curve.
+_STAR_PREFIX_DOT = re.compile(r"\*\s*" + _NUMBER.format(d=r"\.") + r"\Z")
+_STAR_PREFIX_COMMA = re.compile(r"\*\s*" + _NUMBER.format(d=",") + r"\Z")
+# Gen5: "*0.356*", a value between asterisks (Gen5 marks so a number outside
+# the range it validated: extrapolated off the standard curve, or outside the
+# reader's specified range). Printed, but not a measurement to use.
+_STARRED_DOT = re.compile(r"\*\s*" + _NUMBER.format(d=r"\.") + r"\s*\*\Z")
+_STARRED_COMMA = re.compile(r"\*\s*" + _NUMBER.format(d=",") + r"\s*\*\Z")
+# Bounds a cell's text: no reading is longer (an export's cell over this is
+# hostile or corrupt; the CSV module's own limit is the same 128 KB).
+MAX_CELL_CHARS = 128 * 1024
 
 
 def parse_reading(text: str, decimal: str = ".") -> Reading:
@@ -107,12 +131,23 @@ def parse_reading(text: str, decimal: str = ".") -> Reading:
     """
     if decimal not in (".", ","):
         raise ValueError(f"decimal must be '.' or ',', not {decimal!r}")
+    if len(text) > MAX_CELL_CHARS:
+        raise InputError(
+            f"a cell of {len(text) // 1024} KB: longer than any reading "
+            f"(limit {MAX_CELL_CHARS // 1024} KB)"
+        )
     stripped = text.strip()
     if not stripped:
         return None
     number = _NUMBER_DOT if decimal == "." else _NUMBER_COMMA
     if number.match(stripped):
-        return float(stripped.replace(",", "."))
+        value = float(stripped.replace(",", "."))
+        if not math.isfinite(value):
+            raise InputError(
+                f"reading '{shown(stripped)}' is not a finite number "
+                "(beyond what a reader can print)"
+            )
+        return value
     key = _SPACES.sub(" ", stripped.lower())
     status = TOKENS.get(key)
     if status is not None:
@@ -120,6 +155,15 @@ def parse_reading(text: str, decimal: str = ".") -> Reading:
     bound = (_BOUND_DOT if decimal == "." else _BOUND_COMMA).match(stripped)
     if bound:
         return Token(SATURATED if bound.group(1) == ">" else MISSING, stripped)
+    if (_STARRED_DOT if decimal == "." else _STARRED_COMMA).match(stripped):
+        return Token(MISSING, stripped)
+    if (_STAR_PREFIX_DOT if decimal == "." else _STAR_PREFIX_COMMA).match(stripped):
+        return Token(MISSING, stripped)
+    if any(c.isdigit() and not c.isascii() for c in stripped):
+        raise InputError(
+            f"reading '{shown(stripped)}' has non-ASCII digits (fullwidth or Arabic-Indic?): "
+            "readers write ASCII digits; re-export the file from the reader software"
+        )
     hint = ""
     if decimal == "." and _NUMBER_COMMA.match(stripped):
         hint = " (a decimal comma? this file was read with decimal points)"

@@ -11,15 +11,35 @@ is a reader (``source.py`` and ``_private.py`` helpers excepted).
 
 from __future__ import annotations
 
+import csv
 import importlib
 from pathlib import Path
 from types import ModuleType
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Export
-from il6assay.plate.readers.source import Sniff, Source
+from il6assay.plate.export import Export, Plate, read_info
+from il6assay.plate.readers.source import Sniff, Source, check_line_bytes, not_a_file
 
-__all__ = ["READER_MODULES", "Sniff", "Source", "detect", "read_export", "reader_names"]
+__all__ = [
+    "READER_MODULES",
+    "NoReaderError",
+    "Sniff",
+    "Source",
+    "detect",
+    "read_export",
+    "reader_names",
+]
+
+MAX_WELLS = 384  # 1536-well plates are refused in one line (no layout describes one)
+
+
+class NoReaderError(InputError):
+    """No reader claims the file: the message names the closest; ``reasons`` has them all."""
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
 
 # Every module of this package is a reader, except the helpers named here and
 # private ones (``_name.py``): adding a vendor is adding one file.
@@ -64,12 +84,15 @@ def detect(source: Source) -> ModuleType:
         raise InputError(native)
     claims: list[ModuleType] = []
     reasons: list[str] = []
-    for m in _modules():
+    near: list[tuple[float, int, str, str]] = []
+    for k, m in enumerate(_modules()):
         verdict = m.sniff(source)
         if verdict.ok:
             claims.append(m)
         else:
             reasons.append(f"{m.NAME}: {verdict.reason}")
+            score = _closeness(verdict) + (0.05 if getattr(m, "FALLBACK", False) else 0.0)
+            near.append((score, -k, m.NAME, verdict.reason))
     # A reader marked FALLBACK (the plain grid) yields to any vendor reader that
     # also claims the file: vendor exports contain plain-looking grids.
     specific = [m for m in claims if not getattr(m, "FALLBACK", False)]
@@ -78,9 +101,55 @@ def detect(source: Source) -> ModuleType:
     if len(claims) == 1:
         return claims[0]
     if not claims:
-        raise InputError("not a plate-reader export this tool reads (" + "; ".join(reasons) + ")")
+        _, _, name, reason = max(near)
+        raise NoReaderError(
+            f"not a plate-reader export this tool reads; closest: {name} ({reason}); "
+            "every reader's reason: il6assay inspect --verbose",
+            reasons,
+        )
     names = ", ".join(m.NAME for m in claims)
     raise InputError(f"several readers claim this file ({names}); choose one with --reader")
+
+
+def _closeness(verdict: Sniff) -> float:
+    """How near a refused sniff came: its own ``near``, else a guess from its reason.
+
+    A broken file of the reader's kind ("not a readable XLSX workbook") is
+    nearest; then a partial match ("'User:' but no 'Test name:'"); then a
+    reason about content; a reason about the container ("a binary file, not
+    ...", "not a workbook") is the farthest: that reader could never read this
+    kind of file. The generic grid reader wins ties among content reasons.
+    """
+    if verdict.near:
+        return verdict.near
+    reason = verdict.reason.lower()
+    if reason.startswith(("not a readable", "cannot decode")) or "zip bomb" in reason:
+        return 0.9  # the file is of this reader's kind, but broken: that is the news
+    if reason.startswith(("a binary file", "an ole binary", "not a ", "a text file")):
+        return 0.0
+    if " but " in reason:
+        return 0.8
+    return 0.45
+
+
+def _finish(plates: list[Plate]) -> list[str]:
+    """Checks and labels every reader's plates share; returns the readers' warnings.
+
+    Each plate's ``metadata["reads"]`` lists its reads with mode and optics
+    (:func:`~il6assay.plate.export.read_info`); a plate over 384 wells is refused.
+    """
+    warnings: list[str] = []
+    for plate in plates:
+        if plate.size > MAX_WELLS:
+            raise InputError(
+                f"plate '{plate.id}' has {plate.size} wells: il6assay reads 96- and 384-well "
+                "plates (1536-well plates are not read)"
+            )
+        plate.metadata["reads"] = [read_info(label) for label in plate.reads]
+        for w in plate.metadata.pop("warnings", []):
+            if w not in warnings:
+                warnings.append(w)
+    return warnings
 
 
 def read_export(path: str | Path, reader: str | None = None) -> Export:
@@ -101,13 +170,19 @@ def read_export(path: str | Path, reader: str | None = None) -> Export:
         native = source.native_binary()
         if native:
             raise InputError(native)
+        if not source.is_zip and not source.is_ole:
+            check_line_bytes(source.data)
         module = _by_name(reader) if reader else detect(source)
-        plates = module.read(source)
+        try:
+            plates = module.read(source)
+        except csv.Error as err:  # the csv module's own limits (field size) on hostile text
+            raise InputError(f"not a readable CSV export ({err})") from None
         if not plates:
             raise InputError("no plate data found")
+        warnings = _finish(plates)
     except InputError as err:
         raise err.at(path) from None
-    return Export(format=module.NAME, path=path, plates=plates)
+    return Export(format=module.NAME, path=path, plates=plates, warnings=warnings)
 
 
 ALLOTROPY_PREFIX = "allotropy:"
@@ -128,8 +203,9 @@ def read_with_allotropy(path: str | Path, vendor: str) -> Export:
 
     path = Path(path)
     try:
-        if not path.is_file():
-            raise InputError("no such file")
+        problem = not_a_file(path)
+        if problem:
+            raise InputError(problem)
         try:
             from allotropy.parser_factory import Vendor
             from allotropy.to_allotrope import allotrope_from_file
@@ -156,6 +232,7 @@ def read_with_allotropy(path: str | Path, vendor: str) -> Export:
             plates = asm.read(Source(asm_path))
         for plate in plates:
             plate.metadata.setdefault("source_file", path.name)
+        _finish(plates)
     except InputError as err:
         raise err.at(path) from None
     return Export(format=f"{ALLOTROPY_PREFIX}{chosen.name}", path=path, plates=plates)

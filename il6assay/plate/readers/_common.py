@@ -1,4 +1,4 @@
-"""Pieces several readers share: read dates, and the rows of a lettered grid.
+"""Pieces several readers share: read dates, the rows of a lettered grid, BMG's modes.
 
 Private (the underscore keeps it out of the reader registry).
 """
@@ -9,7 +9,17 @@ import datetime as dt
 import re
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Reading, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Reading,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 ROW_LETTERS = "ABCDEFGHIJKLMNOP"
@@ -65,8 +75,32 @@ def _time(text: str) -> dt.time | None:
         return None
 
 
+def check_row_width(
+    widths: list[int] | None, i: int, letter: str, need: int, ncols: int, where: str
+) -> None:
+    """Refuse a text grid row with fewer fields than its header: a cut line, not unread wells.
+
+    ``widths`` are the rows' field counts as split, before trailing empty cells
+    were dropped: a reader prints an unread well as an empty field between
+    separators, so a row that ends early lost its cells. None (a workbook,
+    whose empty cells are not stored) checks nothing.
+    """
+    if widths is None or widths[i] >= need:
+        return
+    have = widths[i] - (need - ncols)
+    raise InputError(
+        f"row {letter} has {max(have, 0)} cells for {ncols} columns: shorter than its header "
+        "(a cut line?); a well not read is an empty cell between separators",
+        where=where,
+    )
+
+
 def parse_grid_rows(
-    rows: list[list[str]], body: list[int], nrows: int, ncols: int
+    rows: list[list[str]],
+    body: list[int],
+    nrows: int,
+    ncols: int,
+    widths: list[int] | None = None,
 ) -> dict[str, Reading]:
     """Cells of a grid whose lines ``body`` start with a row letter, into a plate grid.
 
@@ -82,6 +116,7 @@ def parse_grid_rows(
         if letter in seen:
             raise InputError(f"row {letter} appears twice in one grid", where=f"line {i + 1}")
         seen.add(letter)
+        check_row_width(widths, i, letter, ncols + 1, ncols, f"line {i + 1}")
         for col in range(1, ncols + 1):
             cell = row[col] if col < len(row) else ""
             try:
@@ -113,3 +148,63 @@ def sheet_where(sheet: str, i: int, j: int | None = None) -> str:
 def cell_text(row: list[str], j: int) -> str:
     """A row's cell ``j``, stripped; "" beyond the row's end."""
     return row[j].strip() if j < len(row) else ""
+
+
+# --- BMG LABTECH (MARS CSV and SMART Control XLSX share the header and titles) -------------
+
+# "450", "450 1" (wavelength, chromatic), "450.0"
+_BMG_RAW_LABEL = re.compile(r"(\d{3,4})(?:\.0+)?(?:\s+(\d+))?\Z")
+_BMG_NOT_ENDPOINT = ("spectrum", "spectral", "scan", "kinetic")
+
+
+def bmg_mode(mode: str, where: str, start: str) -> str:
+    """A BMG (MARS, SMART Control) mode line in il6assay's words; unknown/kinetic refused."""
+    low = mode.lower()
+    if not mode:
+        raise InputError("no read mode line ('Absorbance') before the data", where=start)
+    if any(w in low for w in _BMG_NOT_ENDPOINT):
+        raise InputError(
+            f"'{mode}' is not an endpoint read: il6assay reads endpoint plates; "
+            "export the endpoint read from MARS",
+            where=where,
+        )
+    if "absorbance" in low:
+        return ABSORBANCE
+    if "polari" in low or re.search(r"\bfp\b", low):
+        return POLARIZATION
+    if "time-resolved" in low or "time resolved" in low or re.search(r"\b(trf|htrf)\b", low):
+        return TRF
+    if "alpha" in low:
+        return ALPHA
+    if "lum" in low:
+        return LUMINESCENCE
+    if "fluorescence" in low or re.search(r"\bfi\b", low):
+        return FLUORESCENCE
+    raise InputError(
+        f"read mode '{mode}' is not one il6assay reads (absorbance, fluorescence, "
+        "luminescence, AlphaScreen, time-resolved fluorescence, polarization)",
+        where=where,
+    )
+
+
+_BMG_OPTICS = re.compile(r"(\d{3,4})(?:-\d+)?(?:\s*/\s*(\d{3,4})(?:-\d+)?)?(?:\s+(\d+))?\Z")
+
+
+def bmg_label(inside: str, where: str, mode: str = ABSORBANCE) -> tuple[str, int | None]:
+    """A BMG read label and chromatic number from the text inside ``Raw Data (...)``."""
+    if mode == ABSORBANCE:
+        m = _BMG_RAW_LABEL.match(inside)
+        if not m:
+            raise InputError(
+                f"'Raw Data ({inside})' gives no single wavelength: expected 'Raw Data (450)' "
+                "or 'Raw Data (450 1)' for an absorbance read",
+                where=where,
+            )
+        return m[1], int(m[2]) if m[2] else None
+    m = _BMG_OPTICS.match(inside.strip())
+    if not m:
+        # "Lum", "Luminescence", "AlphaScreen", "Channel A": no wavelengths in the title.
+        return read_label(mode), None
+    first, second = int(m[1]), int(m[2]) if m[2] else None
+    ex, em = (first, second) if second is not None else (None, first)
+    return read_label(mode, excitation=ex, emission=em), int(m[3]) if m[3] else None

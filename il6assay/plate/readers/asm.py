@@ -26,9 +26,12 @@ What is read:
   in order of first appearance; without one, the file stem. Size from
   ``plate well count`` (96 or 384), else from the wells seen.
 - Reads: absorbance measurements (detection type "absorbance", or an
-  ``absorbance`` value) labelled by ``detector wavelength setting`` ("450").
-  Wells by ``location identifier`` ("A1", "A01"). Other detection types are
-  skipped and listed in ``metadata["skipped"]``.
+  ``absorbance`` value) labelled by ``detector wavelength setting`` ("450");
+  fluorescence and luminescence measurements (a ``fluorescence`` or
+  ``luminescence`` value) by mode and optics ("fl 485/520" from the
+  excitation and detector wavelength settings, "lum"). Wells by ``location
+  identifier`` ("A1", "A01"). Other detection types are skipped and listed
+  in ``metadata["skipped"]``.
 - Values: the ``absorbance`` value as written. allotropy labels every
   absorbance "mAU" although the numbers are the reader's ODs (its Gen5
   document holds 2.1 "mAU" where Gen5 printed an OD of 2.100), so no unit
@@ -64,12 +67,27 @@ import re
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import MASKED, MISSING, SATURATED, Plate, Reading, Token, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    MASKED,
+    MISSING,
+    SATURATED,
+    Plate,
+    Reading,
+    Token,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import parse_reading
 
 NAME = "asm"
-DESCRIPTION = "Allotrope Simple Model (ASM) plate-reader JSON (absorbance endpoint)"
+DESCRIPTION = (
+    "Allotrope Simple Model (ASM) plate-reader JSON (absorbance, fluorescence, "
+    "luminescence endpoint)"
+)
 
 MANIFEST = "$asm.manifest"
 AGGREGATE = "plate reader aggregate document"
@@ -134,8 +152,7 @@ def read(source: Source) -> list[Plate]:
     if not plates:
         found = ", ".join(f"'{s}'" for s in skipped) or "no measurement"
         raise InputError(
-            f"no absorbance measurement in this ASM document (found {found}): "
-            "il6assay reads absorbance (OD) plates"
+            f"no endpoint measurement of a known kind in this ASM document (found {found})"
         )
     return [p.build(base, skipped) for p in plates.values()]
 
@@ -167,7 +184,8 @@ class _PlateBuilder:
             well = next(w for w in wells if w[0] > "H" or int(w[1:]) > 12)
             raise InputError(f"plate '{self.id}': well {well} on a 96-well plate")
         reads = {}
-        for label in sorted(self.reads, key=int):
+        # Absorbance reads by wavelength, then the others in order of appearance.
+        for label in sorted(self.reads, key=lambda lb: (0, int(lb)) if lb.isdigit() else (1, 0)):
             grid = empty_grid(nrows, ncols)
             grid.update(self.reads[label])
             reads[label] = grid
@@ -176,7 +194,7 @@ class _PlateBuilder:
         meta["read_datetime"] = times[0] if len(times) == 1 else None
         if len(times) > 1:
             meta["measurement_times"] = times
-        meta["wavelengths"] = [int(label) for label in reads]
+        meta["wavelengths"] = [int(label) for label in reads if label.isdigit()]
         meta["absorbance_units"] = list(dict.fromkeys(self.units))
         meta["skipped"] = list(skipped)
         return Plate(id=self.id, reads=reads, metadata=meta, rows=nrows, cols=ncols)
@@ -203,7 +221,14 @@ def _add(
             "plates; convert the endpoint read",
             where=where,
         )
-    if not is_abs:
+    kind = _value_key(measurement, detection)
+    if cubes and kind != "absorbance":
+        raise InputError(
+            f"kinetic or spectral {kind or detection or 'data'} ('{cubes[0]}'): il6assay reads "
+            "endpoint plates; convert the endpoint read",
+            where=where,
+        )
+    if kind is None:
         label = detection or next((k for k in cubes), "unknown measurement")
         if label not in skipped:
             skipped.append(label)
@@ -217,11 +242,15 @@ def _add(
         )
     well = f"{m[1].upper()}{int(m[2])}"
     wavelength = _number(control.get("detector wavelength setting"))
-    if wavelength is None or not wavelength.is_integer():
+    if kind != "absorbance":
+        excitation = _number(control.get("excitation wavelength setting"))
+        label = read_label(_MODES[kind], excitation=excitation, emission=wavelength)
+    elif wavelength is None or not wavelength.is_integer():
         raise InputError(
             f"well {well}: absorbance without a detector wavelength setting in nm", where=where
         )
-    label = str(int(wavelength))
+    else:
+        label = str(int(wavelength))
     plate_id = str(sample.get("well plate identifier") or default_id).strip()
     plate = plates.get(plate_id)
     if plate is None:
@@ -229,11 +258,11 @@ def _add(
     wells = plate.reads.setdefault(label, {})
     if well in wells:
         raise InputError(
-            f"well {well} of plate '{plate_id}' has two absorbance values at {label} nm "
+            f"well {well} of plate '{plate_id}' has two values for read {label} "
             f"(the other in {plate.origin[label, well]}): a kinetic or repeated read?",
             where=where,
         )
-    wells[well] = _reading(measurement, well, where)
+    wells[well] = _reading(measurement, well, where, kind)
     plate.origin[label, well] = where
     count = _number(agg.get("plate well count"))
     if count is not None:
@@ -246,16 +275,34 @@ def _add(
     _plate_metadata(plate.meta, measurement, agg, sample, control)
 
 
-def _reading(measurement: dict[str, Any], well: str, where: str) -> Reading:
+# ASM value keys of endpoint measurements, and their read modes.
+_MODES = {
+    "absorbance": ABSORBANCE,
+    "fluorescence": FLUORESCENCE,
+    "luminescence": LUMINESCENCE,
+}
+
+
+def _value_key(measurement: dict[str, Any], detection: str) -> str | None:
+    """The measurement's value key ("absorbance", "fluorescence", ...), None for another kind."""
+    low = detection.lower()
+    for key in _MODES:
+        if key in measurement or key[:6] in low:
+            return key
+    return None
+
+
+def _reading(
+    measurement: dict[str, Any], well: str, where: str, kind: str = "absorbance"
+) -> Reading:
     errors = [
         e
         for e in (measurement.get("error aggregate document") or {}).get("error document", [])
-        if isinstance(e, dict)
-        and str(e.get("error feature", "absorbance")).strip().lower() in ("absorbance", "")
+        if isinstance(e, dict) and str(e.get("error feature", kind)).strip().lower() in (kind, "")
     ]
     if errors:
         return _error_token(str(errors[0].get("error", "")).strip(), well, where)
-    absorbance = measurement.get("absorbance")
+    absorbance = measurement.get(kind)
     value = absorbance.get("value") if isinstance(absorbance, dict) else absorbance
     if value is None:
         raise InputError(f"well {well}: absorbance without a value or an error", where=where)

@@ -16,13 +16,19 @@ What is read:
 - Plates: each ``User:`` line starts a plate (normally one per file); id =
   ``ID1`` (as allotropy), else the test name, else the file stem. Two plates
   with the same id are refused rather than merged.
-- Reads: every ``Raw Data (...)`` grid, labelled by its wavelength ("450").
-  The chromatic number is kept in ``metadata["chromatics"]``, not used as the
-  label. Grids under any other title (MARS's calculated data) are skipped
-  and listed in ``metadata["skipped"]``: the fit and blanks are ours.
-- Refused: a read mode other than absorbance (fluorescence, luminescence,
-  ...), a spectrum or kinetic export, a ``Raw Data`` title without a
-  wavelength, 1536-well grids, an unknown word in a well.
+- Reads: every ``Raw Data (...)`` grid, labelled by mode and optics: the
+  mode line (``Absorbance``, ``Fluorescence (FI)``, ``Luminescence``,
+  ``AlphaScreen``, ``Time-resolved fluorescence``, ``Fluorescence
+  polarization``) gives the mode, the title the optics: absorbance ``(450)``
+  -> "450"; fluorescence ``(580/620)`` or ``(485-10/520)`` (excitation/
+  emission, bandwidths dropped) -> "fl 580/620"; a single wavelength is the
+  emission (``trf 665``); luminescence ``(Lum)`` -> "lum". The chromatic
+  number (``(450 1)``) is kept in ``metadata["chromatics"]``, not used as
+  the label. Grids under any other title (MARS's calculated data) are
+  skipped and listed in ``metadata["skipped"]``: the fit and blanks are ours.
+- Refused: an unknown read mode, a spectrum or kinetic export, an
+  absorbance ``Raw Data`` title without a wavelength, 1536-well grids, an
+  unknown word in a well.
 - Metadata: ``software`` ("BMG LABTECH MARS"), ``user``, ``path``,
   ``test_run``, ``test_name``, ``test_id``, ``id1``..``id3``, ``date``
   and ``time`` (raw, as printed), ``read_datetime`` (ISO 8601, only when
@@ -40,14 +46,17 @@ import re
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading
+from il6assay.plate.export import ABSORBANCE, Plate, Reading, unique_label
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
-from il6assay.plate.readers._common import iso_datetime, parse_grid_rows
+from il6assay.plate.readers._common import bmg_label, bmg_mode, iso_datetime, parse_grid_rows
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 
 NAME = "bmg"
-DESCRIPTION = "BMG LABTECH MARS CSV export (absorbance endpoint 'Raw Data' grids)"
+DESCRIPTION = (
+    "BMG LABTECH MARS CSV export (endpoint 'Raw Data' grids: absorbance, fluorescence, "
+    "luminescence, Alpha, TRF)"
+)
 
 SOFTWARE = "BMG LABTECH MARS"
 SNIFF_ROWS = 12
@@ -55,10 +64,7 @@ SNIFF_ROWS = 12
 _KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
 _RAW_DATA = re.compile(r"raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)
 # "450", "450 1" (wavelength, chromatic), "450.0"
-_RAW_LABEL = re.compile(r"(\d{3,4})(?:\.0+)?(?:\s+(\d+))?\Z")
 _SPACES = re.compile(r"\s+")
-_NOT_ENDPOINT = ("spectrum", "spectral", "scan", "kinetic")
-_OTHER_MODES = ("fluorescence", "luminescence", "alphascreen", "alpha", "time-resolved", "trf")
 _KEYS = {
     "user": "user",
     "path": "path",
@@ -96,6 +102,7 @@ def read(source: Source) -> list[Plate]:
     lines = source.text.splitlines()
     delimiter = _delimiter(lines)
     rows = [[_norm(c) for c in cells] for cells in csv.reader(lines, delimiter=delimiter)]
+    widths = [len(cells) for cells in rows]
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
@@ -105,7 +112,7 @@ def read(source: Source) -> list[Plate]:
     plates: list[Plate] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(rows)
-        plate = _plate(rows, start, end, source.path.stem)
+        plate = _plate(rows, start, end, source.path.stem, widths)
         if any(p.id == plate.id for p in plates):
             raise InputError(
                 f"two plates named '{plate.id}' in one file: give each plate its own ID1",
@@ -125,7 +132,9 @@ def _delimiter(lines: list[str]) -> str:
     return max((",", ";", "\t"), key=first.count)
 
 
-def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plate:
+def _plate(
+    rows: list[list[str]], start: int, end: int, default_id: str, widths: list[int] | None = None
+) -> Plate:
     meta: dict[str, Any] = {"software": SOFTWARE}
     mode = ""
     mode_line = start
@@ -159,7 +168,7 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
             continue
         last_title = i
         seen_title = True
-    _check_mode(mode, mode_line, start)
+    read_mode = _check_mode(mode, mode_line, start)
     meta["read_mode"] = mode
     if "date" in meta:
         meta["read_datetime"] = iso_datetime(meta["date"], meta.get("time", ""))
@@ -168,6 +177,7 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
     chromatics: dict[str, int] = {}
     skipped: list[str] = []
     size: tuple[int, int] | None = None
+    titles: set[str] = set()
     for title_row, header in grids:
         title = rows[title_row][0]
         raw = _RAW_DATA.match(title)
@@ -175,12 +185,14 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
             if title not in skipped:
                 skipped.append(title)
             continue
-        label, chromatic = _label(raw[1], title_row)
-        if label in reads:
+        label, chromatic = _label(raw[1], title_row, read_mode)
+        if title in titles or (label in reads and chromatic is None):
             raise InputError(
-                f"two 'Raw Data' grids at {label} nm for plate '{plate_id}'",
+                f"two '{title}' grids for plate '{plate_id}'",
                 where=f"line {title_row + 1}",
             )
+        titles.add(title)
+        label = unique_label(label, reads)
         numbers = _header_numbers(rows[header]) or []
         if len(numbers) not in _SIZES:
             raise InputError(
@@ -194,53 +206,28 @@ def _plate(rows: list[list[str]], start: int, end: int, default_id: str) -> Plat
                 "grids of different plate sizes in one plate", where=f"line {header + 1}"
             )
         size = grid_size
-        reads[label] = _grid(rows, header, end, grid_size)
+        reads[label] = _grid(rows, header, end, grid_size, widths)
         if chromatic is not None:
             chromatics[label] = chromatic
     if not reads:
         found = ", ".join(f"'{t}'" for t in skipped) or "no grid"
         raise InputError(
-            f"no 'Raw Data (...)' absorbance grid found ({found}): export the raw data from MARS",
+            f"no 'Raw Data (...)' grid found ({found}): export the raw data from MARS",
             where=f"line {start + 1}",
         )
-    meta["wavelengths"] = [int(label) for label in reads]
+    meta["wavelengths"] = [int(label.split()[0]) for label in reads if read_mode == ABSORBANCE]
     meta["chromatics"] = chromatics
     meta["skipped"] = skipped
     nrows, ncols = size or (8, 12)
     return Plate(id=plate_id, reads=reads, metadata=meta, rows=nrows, cols=ncols)
 
 
-def _check_mode(mode: str, line: int, start: int) -> None:
-    low = mode.lower()
-    if not mode:
-        raise InputError(
-            "no read mode line ('Absorbance') before the data", where=f"line {start + 1}"
-        )
-    if "absorbance" not in low:
-        other = next((m for m in _OTHER_MODES if m in low), None)
-        what = f"a {other} read" if other else f"read mode '{mode}'"
-        raise InputError(
-            f"{what}, not absorbance: il6assay reads absorbance (OD) plates",
-            where=f"line {line + 1}",
-        )
-    if any(w in low for w in _NOT_ENDPOINT):
-        raise InputError(
-            f"'{mode}' is not an endpoint read: il6assay reads endpoint absorbance plates; "
-            "export the endpoint read from MARS",
-            where=f"line {line + 1}",
-        )
+def _check_mode(mode: str, line: int, start: int) -> str:
+    return bmg_mode(mode, f"line {line + 1}", f"line {start + 1}")
 
 
-def _label(inside: str, row: int) -> tuple[str, int | None]:
-    """Read label and chromatic number from the text inside ``Raw Data (...)``."""
-    m = _RAW_LABEL.match(inside)
-    if not m:
-        raise InputError(
-            f"'Raw Data ({inside})' gives no single wavelength: expected 'Raw Data (450)' "
-            "or 'Raw Data (450 1)' for an absorbance read",
-            where=f"line {row + 1}",
-        )
-    return m[1], int(m[2]) if m[2] else None
+def _label(inside: str, row: int, mode: str = ABSORBANCE) -> tuple[str, int | None]:
+    return bmg_label(inside, f"line {row + 1}", mode)
 
 
 def _temperature(meta: dict[str, Any], text: str) -> None:
@@ -267,7 +254,11 @@ def _header_numbers(row: list[str]) -> list[int] | None:
 
 
 def _grid(
-    rows: list[list[str]], header: int, end: int, size: tuple[int, int]
+    rows: list[list[str]],
+    header: int,
+    end: int,
+    size: tuple[int, int],
+    widths: list[int] | None = None,
 ) -> dict[str, Reading]:
     nrows, ncols = size
     letters = set(_ROWS[:nrows])
@@ -288,5 +279,5 @@ def _grid(
         body.append(i)
     if not body:
         raise InputError("grid header without rows A, B, ... below it", where=f"line {header + 1}")
-    grid = parse_grid_rows(rows, body, nrows, ncols)
+    grid = parse_grid_rows(rows, body, nrows, ncols, widths)
     return grid

@@ -48,13 +48,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Plate,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.readers._common import iso_datetime
 from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "envision"
-DESCRIPTION = "PerkinElmer/Revvity EnVision CSV export (absorbance labels)"
+DESCRIPTION = (
+    "PerkinElmer/Revvity EnVision CSV export (absorbance, fluorescence, luminescence, "
+    "Alpha, TRF labels)"
+)
 
 _LETTERS = "ABCDEFGHIJKLMNOP"
 _SIZES = {12: (8, 12), 24: (16, 24)}
@@ -80,9 +93,10 @@ _PROTOCOL_SECTIONS = (
     "protocol",
 )
 KINETIC_ERROR = (
-    "kinetic measurement: il6assay reads endpoint absorbance plates; export an endpoint "
+    "kinetic measurement: il6assay reads endpoint plates; export an endpoint "
     "(single-measurement) protocol"
 )
+_FL_NAME = re.compile(r"fluor|\bfi\b|fitc|alexa|\bfam\b|gfp|rhodamine|texas|cy[35]\b", re.I)
 
 
 @dataclass
@@ -118,7 +132,7 @@ def read(source: Source) -> list[Plate]:
     raw = text.splitlines()
     delimiter = _delimiter(raw)
     rows = [_split(line, delimiter) for line in raw]
-    results, meta, skipped = _scan(rows)
+    results, meta, skipped = _scan(rows, raw)
     labels = meta.pop("_labels")
     filters = meta.pop("_filters")
     decimal = guess_decimal(t for r in results for _, t, _, _ in r.cells)
@@ -131,9 +145,7 @@ def read(source: Source) -> list[Plate]:
         label = _SUFFIX.sub("", result.info.get("Label", "")).strip()
         if not label:
             raise InputError("plate information without a label", where=f"line {result.line}")
-        if not _is_absorbance(label, labels, result.line):
-            skipped.append(f"label '{label}' (not absorbance)")
-            continue
+        mode = _label_mode(label, labels, result)
         if result.info.get("Kinetics", "0").strip() not in ("", "0"):
             kinetic.append(result)
             continue
@@ -143,13 +155,13 @@ def read(source: Source) -> list[Plate]:
                 where=f"line {result.line}",
             )
         plate = _plate_for(result, plates, meta)
-        read = _read_label(label, labels, filters)
+        read = _read_label(label, labels, filters, mode)
         if read in plate.reads:
             raise InputError(
                 f"plate {plate.metadata['plate_number']}: label '{label}' read twice",
                 where=f"line {result.grid_line}",
             )
-        rows_n, cols_n = _SIZES[result.ncols]
+        rows_n, cols_n = _SIZES[result.ncols] if result.ncols in _SIZES else _shape(result, meta)
         if (plate.rows, plate.cols) != (rows_n, cols_n) and plate.reads:
             raise InputError(
                 f"plate {plate.metadata['plate_number']}: grids of different sizes",
@@ -166,17 +178,14 @@ def read(source: Source) -> list[Plate]:
                 ) from None
         plate.reads[read] = grid
         plate.metadata["labels"].append(label)
-        wavelength = _wavelength(label, labels, filters)
+        wavelength = _wavelength(label, labels, filters) if mode == ABSORBANCE else None
         if wavelength is not None:
             plate.metadata["wavelengths"].append(wavelength)
     if not plates:
         if kinetic:
             raise InputError(KINETIC_ERROR, where=f"line {kinetic[0].line}")
         what = ", ".join(skipped) if skipped else "no results"
-        raise InputError(
-            f"no absorbance read in this EnVision export (found {what}): "
-            "il6assay reads absorbance (OD) plates"
-        )
+        raise InputError(f"no endpoint read in this EnVision export (found {what})")
     out = list(plates.values())
     seen: dict[str, int] = {}
     for plate in out:
@@ -224,8 +233,11 @@ def _grid_header(row: list[str]) -> int:
     return len(row) - 1
 
 
-def _scan(rows: list[list[str]]) -> tuple[list[_Result], dict[str, Any], list[str]]:
+def _scan(
+    rows: list[list[str]], raw: list[str] | None = None
+) -> tuple[list[_Result], dict[str, Any], list[str]]:
     """Results in file order, file metadata, and what was skipped."""
+    raw = raw if raw is not None else [",".join(r) for r in rows]
     results: list[_Result] = []
     meta: dict[str, Any] = {"_labels": {}, "_filters": {}}
     skipped: list[str] = []
@@ -261,6 +273,10 @@ def _scan(rows: list[list[str]]) -> tuple[list[_Result], dict[str, Any], list[st
             results.append(current)
             section = "plate"
             i += 3
+            # A grid straight after the plate information, without header or row letters.
+            k = i + 1 if i < len(rows) and not raw[i].strip() else i
+            if k < len(raw) and raw[k].strip() and _BARE_CELL.match(raw[k]) and any(rows[k]):
+                i = _bare_grid(raw, rows, k, current)
             continue
         if single and (low.startswith("results") or low == "calculated results"):
             section = "plate" if current is not None else section
@@ -319,11 +335,20 @@ def _scan(rows: list[list[str]]) -> tuple[list[_Result], dict[str, Any], list[st
 
 
 def _grid(rows: list[list[str]], h: int, ncols: int, result: _Result) -> int:
-    """Read the lettered rows below header ``h`` into ``result``; the index after them."""
+    """Read the lettered rows below header ``h`` into ``result``; the index after them.
+
+    Rows come in plate order; a protocol that reads only some rows (``A``,
+    ``E``, ``I``, ``M`` of a 384-well plate) prints only those, and the
+    others stay empty.
+    """
+    want = _SIZES[ncols][0]
     i = h + 1
-    r = 0
-    while i < len(rows) and rows[i] and rows[i][0] == _LETTERS[r % len(_LETTERS)]:
+    last = -1
+    while i < len(rows) and rows[i] and rows[i][0] in _LETTERS[:want]:
         letter = rows[i][0]
+        if _LETTERS.index(letter) <= last:
+            break
+        last = _LETTERS.index(letter)
         row = rows[i]
         if len(row) > ncols + 1:
             raise InputError(
@@ -331,32 +356,99 @@ def _grid(rows: list[list[str]], h: int, ncols: int, result: _Result) -> int:
             )
         for c in range(1, ncols + 1):
             result.cells.append((f"{letter}{c}", row[c] if c < len(row) else "", i + 1, c))
-        r += 1
         i += 1
-        if r == len(_LETTERS):
-            break
-    want = _SIZES[ncols][0]
-    if r != want:
+    if last < 0:
         raise InputError(
-            f"results grid has {r} rows (expected {want}: A-{_LETTERS[want - 1]})",
+            f"results grid has no rows (expected rows A-{_LETTERS[want - 1]})",
             where=f"line {h + 1}",
+        )
+    if i < len(rows) and len(rows[i]) > 1 and 0 < len(rows[i][0]) <= 2:
+        raise InputError(
+            f"grid row '{rows[i][0]}' is not a row letter after row {_LETTERS[last]} "
+            f"(expected rows in order within A-{_LETTERS[want - 1]})",
+            where=f"line {i + 1}",
         )
     return i
 
 
-def _is_absorbance(label: str, labels: dict[str, dict[str, str]], line: int) -> bool:
+_BARE_CELL = re.compile(r"[\s0-9.,;Ee+-]*\Z")
+
+
+def _bare_grid(raw: list[str], rows: list[list[str]], i: int, result: _Result) -> int:
+    """A grid without header or row letters (plate export "List"-less form), from line ``i``.
+
+    Consecutive non-empty lines of numbers, one per plate row from A; a line
+    of separators only is a row that was not read. The number of lines gives
+    the plate's rows (8 or 16), the plate type its columns.
+    """
+    start = i
+    while i < len(raw) and raw[i].strip() and _BARE_CELL.match(raw[i]):
+        i += 1
+    n = i - start
+    if n not in (8, 16):
+        raise InputError(
+            f"results grid without row letters has {n} lines (expected 8 or 16)",
+            where=f"line {start + 1}",
+        )
+    ncols = 12 if n == 8 else 24
+    for r in range(n):
+        row = rows[start + r]
+        if len(row) > ncols:
+            raise InputError(
+                f"row {_LETTERS[r]} has {len(row)} cells for {ncols} columns",
+                where=f"line {start + r + 1}",
+            )
+        for c in range(ncols):
+            result.cells.append(
+                (f"{_LETTERS[r]}{c + 1}", row[c] if c < len(row) else "", start + r + 1, c)
+            )
+    result.grid_line, result.ncols = start + 1, ncols
+    return i
+
+
+def _label_mode(label: str, labels: dict[str, dict[str, str]], result: _Result) -> str:
+    """A label's read mode: from its ``Labels:`` entry, its name and the MeasInfo field.
+
+    EnVision names the technology in the label's name and entry (AlphaScreen,
+    LANCE/DELFIA/HTRF for time-resolved fluorescence, luminescence by its
+    aperture or the ``De=...Lum`` detector); otherwise an excitation and an
+    emission filter make fluorescence, an excitation filter alone absorbance.
+    """
     entry = labels.get(label)
+    info = " ".join(v for k, v in result.info.items() if k.lower() == "measinfo")
+    text = " ".join([label, *(entry or {}).values()])
+    if re.search(r"alpha", text, re.I):
+        return ALPHA
+    if re.search(r"lance|delfia|htrf|tr-fret|\btrf\b|time.resolved", label, re.I) or (
+        entry is not None and any("delay" in k or "window" in k for k in entry)
+    ):
+        return TRF
+    if re.search(r"polari[sz]|\bfp\b", label, re.I):
+        return POLARIZATION
+    if re.search(r"lum", label, re.I) or re.search(r"De=\w*lum", info, re.I):
+        return LUMINESCENCE
     if entry is not None:
-        return "exc. filter" in entry and "ems. filter" not in entry
+        exc, ems = (entry.get(k, "n/a").strip().lower() for k in ("exc. filter", "ems. filter"))
+        exc_ok, ems_ok = exc not in ("", "n/a"), ems not in ("", "n/a")
+        if "luminescence" in entry.get("aperture", "").lower() or (ems_ok and not exc_ok):
+            return LUMINESCENCE
+        if exc_ok and ems_ok:
+            return FLUORESCENCE
+        if exc_ok:
+            return ABSORBANCE
     if _ABS_NAME.search(label):
-        return True
-    if re.search(r"lum|fluor|\bfi\b|alpha|lance|delfia|trf|fp\b", label, re.I):
-        return False
+        return ABSORBANCE
+    if _FL_NAME.search(label):
+        return FLUORESCENCE
     raise InputError(
-        f"cannot tell whether label '{label}' is an absorbance read (no 'Labels:' section "
-        "describes it): export with protocol information",
-        where=f"line {line}",
+        f"cannot tell the read mode of label '{label}' (no 'Labels:' section describes it): "
+        "export with protocol information",
+        where=f"line {result.line}",
     )
+
+
+def _shape(result: _Result, meta: dict[str, Any]) -> tuple[int, int]:
+    return _SIZES.get(result.ncols, (8, 12))
 
 
 def _wavelength(
@@ -372,10 +464,36 @@ def _wavelength(
 
 
 def _read_label(
-    label: str, labels: dict[str, dict[str, str]], filters: dict[str, dict[str, str]]
+    label: str,
+    labels: dict[str, dict[str, str]],
+    filters: dict[str, dict[str, str]],
+    mode: str = ABSORBANCE,
 ) -> str:
-    wavelength = _wavelength(label, labels, filters)
-    return str(wavelength) if wavelength is not None else label
+    if mode == ABSORBANCE:
+        wavelength = _wavelength(label, labels, filters)
+        return str(wavelength) if wavelength is not None else label
+    entry = labels.get(label, {})
+    ex = _cwl(filters, entry.get("exc. filter", ""))
+    em = _cwl(filters, entry.get("ems. filter", ""))
+    if em is None and mode in (ALPHA, TRF, FLUORESCENCE):
+        # No filter entry: the wavelengths in the label's name ("AlphaScreen 570", "LANCE 665").
+        digits = [int(d) for d in _DIGITS.findall(label)]
+        if digits:
+            em = digits[-1]
+            ex = ex if ex is not None or len(digits) < 2 else digits[0]
+    return read_label(mode, excitation=ex, emission=em)
+
+
+def _cwl(filters: dict[str, dict[str, str]], name: str) -> int | None:
+    """A filter's centre wavelength (``CWL=485nm`` in its description), else digits in its name."""
+    if not name or name.lower() == "n/a":
+        return None
+    description = filters.get(name, {}).get("description", "")
+    if m := _CWL.search(description):
+        return int(float(m[1]))
+    if m := _DIGITS.search(name):
+        return int(m[1])
+    return None
 
 
 def _number(text: str | None) -> float | None:

@@ -13,23 +13,33 @@ What is read:
 - Reads: every grid (a header row of column numbers, row letters down the
   column left of the "1") in the plate's part of the file; each line's
   trailing label says which data set it holds, so continuation lines (no row
-  letter) belong to the last row letter but never inherit its read.
-  ``abs450:450`` -> read "450" (digits after the last ':'), a bare ``280``
-  -> "280". Only **raw absorbance endpoint** reads are returned: lines of
-  Gen5-computed data (``Blank 630nmAbsRead:630``, ``[Concentration]``, any
-  label in brackets or starting with "Blank"), layout lines (``Well ID``,
-  ``Conc/Dil``) and reads of other modes (``fluor:579,616``) are skipped and
-  listed in ``metadata["skipped"]``. We keep raw reads because the fit and
-  the blank handling are ours to do, and say so.
+  letter) belong to the last row letter but never inherit its read. Every
+  **raw endpoint read** is returned, labelled by mode and optics (see
+  :mod:`il6assay.plate.export`): ``abs450:450`` -> "450", a bare ``280`` ->
+  "280"; the pathlength-correction reads ``977 [Test]`` and ``900 [Ref]`` ->
+  "977" and "900"; ``fluor:485,528`` or ``Fl:485/20,528/20`` (filter sets)
+  -> "fl 485/528"; ``LUM:Lum`` -> "lum" (``lum 460`` through an emission
+  filter); ``Alpha`` -> "alpha" (with the wavelengths when the procedure
+  names them); time-resolved fluorescence -> "trf 665"; polarization ->
+  "fp 485/528 parallel" and "... perpendicular". The mode comes from the
+  ``Read`` step the label names (``Fluorescence Endpoint``, ...), the optics
+  from the label, else from the step's filter sets. Lines of Gen5-computed
+  data (``Blank 630nmAbsRead:630``, ``[Concentration]``, ``NormLum``,
+  ``Log Alpha``, any label in brackets or starting with "Blank"), and layout
+  lines (``Well ID``, ``Conc/Dil``) are skipped and listed in
+  ``metadata["skipped"]``: the fit and the blank handling are ours to do.
+- Values: a number between asterisks (``*0.356*``) is how Gen5 marks a value
+  outside the range it validated; it is kept as a token, never a number
+  (:mod:`il6assay.plate.tokens`).
 - Refused: a kinetic export (``Start Kinetic`` in the procedure), a file
-  with no absorbance endpoint read, a file with only computed data.
+  with no raw endpoint read, a file with only computed data.
 - Metadata: ``software_version``, ``experiment_file``, ``protocol_file``,
   ``plate_number``, ``date`` and ``time`` (raw strings as printed),
   ``read_datetime`` (ISO 8601, local time, only when unambiguous, see
   :func:`iso_datetime`), ``reader_type``, ``reader_serial``,
   ``reading_type``, ``plate_type``, ``wavelengths`` (ints, from the
   absorbance endpoint steps' ``Wavelengths:`` lines), ``read_steps`` (name,
-  mode, wavelengths of every ``Read`` step), ``skipped``.
+  mode, wavelengths, filter sets of every ``Read`` step), ``skipped``.
 """
 
 from __future__ import annotations
@@ -39,15 +49,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Plate,
+    Reading,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.readers._common import iso_datetime
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "gen5"
-DESCRIPTION = "Agilent/BioTek Gen5 text or Excel export (absorbance endpoint reads)"
+DESCRIPTION = (
+    "Agilent/BioTek Gen5 text or Excel export (endpoint absorbance, fluorescence, "
+    "luminescence, Alpha, TRF reads)"
+)
 
 SNIFF_ROWS = 40
+SNIFF_SHEETS = 3
 # allotropy looks for "Software Version" in the first 5 lines; we allow a few
 # more for exports with extra blank lines or a title.
 SOFTWARE_VERSION_WITHIN = 10
@@ -62,7 +87,7 @@ _MARKERS = (
     "layout",
 )
 KINETIC_ERROR = (
-    "kinetic read: il6assay reads endpoint absorbance plates; export the endpoint read "
+    "kinetic read: il6assay reads endpoint plates; export the endpoint read "
     "(not the kinetic curve) from Gen5"
 )
 
@@ -80,10 +105,24 @@ _PLATE_KEYS = {
     "plate type": "plate_type",
 }
 _MODE = re.compile(
-    r"(absorbance|fluorescence|luminescence|alphascreen|time.resolved|polarization)\b.*"
+    r"(absorbance|fluorescence|luminescence|alpha\w*|time.resolved|polarization)\b.*"
     r"\b(endpoint|kinetic|spectrum|scan)\b",
     re.IGNORECASE,
 )
+# A filter set's or monochromator's optics: "Excitation: 485/20,  Emission: 528/20".
+_OPTICS = re.compile(
+    r"excitation:\s*(\d+)(?:/\d+)?\b.*?emission:\s*(\d+|full light)", re.IGNORECASE
+)
+_EMISSION_ONLY = re.compile(r"emission:\s*(\d+)", re.IGNORECASE)
+# The pathlength-correction reads of an absorbance step: "977 [Test]", "900 [Ref]".
+_PATHLENGTH = re.compile(r"(?:.*:)?\s*(\d{3,4})\s*\[(?:test|ref)\]\Z", re.IGNORECASE)
+_MODE_WORDS = {
+    "lum": LUMINESCENCE,
+    "luminescence": LUMINESCENCE,
+    "alpha": ALPHA,
+    "alphascreen": ALPHA,
+    "alphalisa": ALPHA,
+}
 _LETTERS = frozenset("ABCDEFGHIJKLMNOP")  # rows of 96- and 384-well plates
 
 
@@ -94,10 +133,33 @@ class _Step:
     name: str
     mode: str = ""
     wavelengths: list[int] = field(default_factory=list)
+    filters: list[tuple[int | None, int | None]] = field(default_factory=list)
 
     @property
     def is_abs_endpoint(self) -> bool:
         return self.mode.lower() == "absorbance endpoint"
+
+    @property
+    def is_endpoint(self) -> bool:
+        return "endpoint" in self.mode.lower()
+
+    @property
+    def read_mode(self) -> str | None:
+        """The step's mode in il6assay's words, None for one it does not know."""
+        text = self.mode.lower()
+        if "polarization" in text:
+            return POLARIZATION
+        if "time resolved" in text or "time-resolved" in text or "trf" in text:
+            return TRF
+        for word, mode in (
+            ("absorbance", ABSORBANCE),
+            ("fluorescence", FLUORESCENCE),
+            ("luminescence", LUMINESCENCE),
+            ("alpha", ALPHA),
+        ):
+            if word in text:
+                return mode
+        return None
 
 
 class _Rows:
@@ -141,7 +203,8 @@ def sniff(source: Source) -> Sniff:
         except InputError as err:
             return Sniff(False, err.message)
         reasons = []
-        for name in names:
+        # Gen5's workbook export starts with its own sheets: the first few decide.
+        for name in names[:SNIFF_SHEETS]:
             verdict = _sniff_rows(_trim_left(source.sheet_rows(name, SNIFF_ROWS)))
             if verdict.ok:
                 return verdict
@@ -229,6 +292,13 @@ def _parse(rows: _Rows, default_id: str) -> list[Plate]:
 
 def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: str) -> Plate:
     head = rows.rows[start]
+    for i in range(start, end):
+        row = rows.rows[i]
+        if _key(row) == "plate type" and "1536" in _value(row):
+            raise InputError(
+                f"a 1536-well plate ('{_value(row)}'): il6assay reads 96- and 384-well plates",
+                where=rows.where(i),
+            )
     plate_id = _value(head) if _key(head) == "plate number" else ""
     plate_id = plate_id or default_id
     meta = {"software": "Gen5", **meta, "plate_number": plate_id}
@@ -258,7 +328,13 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
         meta["read_datetime"] = iso_datetime(meta["date"], meta.get("time", ""))
     meta["wavelengths"] = [w for s in steps if s.is_abs_endpoint for w in s.wavelengths]
     meta["read_steps"] = [
-        {"name": s.name, "mode": s.mode, "wavelengths": s.wavelengths} for s in steps
+        {
+            "name": s.name,
+            "mode": s.mode,
+            "wavelengths": s.wavelengths,
+            **({"filters": [list(f) for f in s.filters]} if s.filters else {}),
+        }
+        for s in steps
     ]
     reads, skipped, other_modes = _grids(rows, headers, end, steps)
     meta["skipped"] = skipped
@@ -271,13 +347,13 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
     if not reads:
         if other_modes:
             raise InputError(
-                "no absorbance endpoint read in this Gen5 export (found "
+                "no endpoint read in this Gen5 export il6assay can use (found "
                 + ", ".join(f"'{m}'" for m in other_modes)
-                + "): il6assay reads absorbance (OD) plates",
+                + "): il6assay reads endpoint plates",
                 where=rows.where(start),
             )
         raise InputError(
-            "no raw absorbance read in the results (found only "
+            "no raw read in the results (found only "
             + ", ".join(f"'{s}'" for s in skipped)
             + "): export the raw read, not only calculated data",
             where=rows.where(start),
@@ -296,6 +372,14 @@ def _describe(step: _Step, text: str) -> None:
         step.mode = text.strip()
     elif text.lower().startswith("wavelengths"):
         step.wavelengths = [int(w) for w in re.findall(r"\d+", text.partition(":")[2])]
+    elif text.lower().startswith("pathlength correction"):
+        # "Pathlength Correction: 977 / 900": two more absorbance reads of the step.
+        step.wavelengths += [int(w) for w in re.findall(r"\d{3,4}", text.partition(":")[2])]
+    elif m := _OPTICS.search(text):
+        em = int(m[2]) if m[2].isdigit() else None
+        step.filters.append((int(m[1]), em))
+    elif m := _EMISSION_ONLY.search(text):
+        step.filters.append((None, int(m[1])))
 
 
 def _grid_header(rows: list[list[str]], i: int) -> tuple[int, list[int]] | None:
@@ -318,8 +402,9 @@ def _grid_header(rows: list[list[str]], i: int) -> tuple[int, list[int]] | None:
 def _grids(
     rows: _Rows, headers: list[int], end: int, steps: list[_Step]
 ) -> tuple[dict[str, dict[str, Reading]], list[str], list[str]]:
-    """Raw absorbance reads by label, labels skipped, labels of other read modes."""
+    """Raw endpoint reads by label, labels skipped, labels of reads of other kinds."""
     reads: dict[str, dict[str, Reading]] = {}
+    labels_by_line: dict[str, str] = {}
     origin: dict[tuple[str, str], int] = {}
     skipped: list[str] = []
     other_modes: list[str] = []
@@ -344,18 +429,19 @@ def _grids(
     for i, first, numbers, letter in lines:
         row = rows.rows[i]
         label = row[first + len(numbers)] if len(row) > first + len(numbers) else ""
-        kind, read_label = _classify(label, steps)
+        kind, read = _classify(label, steps)
         if kind == "other" and label not in other_modes:
             other_modes.append(label)
-        if kind != "abs":
+        if kind != "read":
             if label not in skipped:
                 skipped.append(label)
             continue
-        if read_label is None:
+        if read is None:
             raise InputError(
                 "results line without a read label in its last column", where=rows.where(i)
             )
-        wells = reads.setdefault(read_label, {})
+        read_label_ = labels_by_line.setdefault(label, read)
+        wells = reads.setdefault(read_label_, {})
         for n, col in enumerate(numbers):
             j = first + n
             well = f"{letter}{col}"
@@ -365,23 +451,31 @@ def _grids(
                 raise InputError(f"well {well}: {err.message}", where=rows.where(i, j)) from None
             if well in wells and wells[well] != value:
                 raise InputError(
-                    f"well {well} has two values for read {read_label} "
-                    f"(the other at {rows.where(origin[read_label, well])})",
+                    f"well {well} has two values for read {read_label_} "
+                    f"(the other at {rows.where(origin[read_label_, well])})",
                     where=rows.where(i, j),
                 )
             wells[well] = value
-            origin[read_label, well] = i
+            origin[read_label_, well] = i
     return reads, skipped, other_modes
 
 
 def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
-    """What a results line holds: ("abs", read label), ("other", None) or ("skip", None)."""
+    """What a results line holds: ("read", read label), ("other", None) or ("skip", None).
+
+    "other" is a read of a kind il6assay does not take (a kinetic or spectral
+    step's data); "skip" is computed data or layout.
+    """
     text = label.strip()
     if not text:
         # No label: only acceptable when the procedure has a single absorbance wavelength.
         waves = [w for s in steps if s.is_abs_endpoint for w in s.wavelengths]
-        return ("abs", str(waves[0])) if len(waves) == 1 else ("abs", None)
-    if "[" in text or text.lower().startswith("blank"):
+        return ("read", str(waves[0])) if len(waves) == 1 else ("read", None)
+    if m := _PATHLENGTH.match(text):
+        return "read", m[1]
+    if (
+        "[" in text and not re.search(r"\[(parallel|perpendicular)\]", text, re.IGNORECASE)
+    ) or text.lower().startswith("blank"):
         return "skip", None
     name, colon, tail = text.rpartition(":")
     name, tail = name.strip(), tail.strip()
@@ -389,16 +483,43 @@ def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
         tail = text
     if not steps:
         # No procedure in the export: a wavelength label is all we can go by.
-        return ("abs", tail) if tail.isdigit() else ("skip", None)
+        return ("read", tail) if tail.isdigit() else ("skip", None)
     if name:
         matching = [s for s in steps if s.name.casefold() == name.casefold()]
+    elif tail.isdigit():
+        matching = [s for s in steps if int(tail) in s.wavelengths]
     else:
-        matching = [s for s in steps if tail.isdigit() and int(tail) in s.wavelengths]
+        # An unnamed step's data is labelled by its mode word: "Alpha", "Lum".
+        word = _MODE_WORDS.get(tail.casefold())
+        matching = [s for s in steps if not s.name and word and s.read_mode == word]
     if not matching:
         return "skip", None
-    if any(s.is_abs_endpoint for s in matching) and tail.isdigit():
-        return "abs", tail
-    return "other", None
+    step = matching[0]
+    mode = step.read_mode
+    if not step.is_endpoint or mode is None:
+        return "other", None
+    if mode == ABSORBANCE:
+        return ("read", tail) if tail.isdigit() else ("other", None)
+    return "read", _optics_label(mode, tail, step)
+
+
+def _optics_label(mode: str, tail: str, step: _Step) -> str:
+    """The read label of a non-absorbance line: optics from the label, else the step's filters."""
+    channel = ""
+    if mode == POLARIZATION:
+        low = tail.lower()
+        channel = " parallel" if "parallel" in low else " perpendicular" if "perp" in low else ""
+    # "485,528", "360/40,460/40": excitation then emission, each with an optional bandwidth.
+    parts = [p.strip() for p in re.split(r"[,;]", re.sub(r"\[.*?\]", "", tail)) if p.strip()]
+    numbers = [re.match(r"(\d+)(?:/\d+)?\Z", p) for p in parts]
+    ex = em = None
+    if len(parts) == 2 and all(numbers):
+        ex, em = (int(n[1]) for n in numbers)  # type: ignore[index]
+    elif len(parts) == 1 and numbers[0]:
+        em = int(numbers[0][1])
+    elif len(step.filters) == 1:
+        ex, em = step.filters[0]
+    return read_label(mode, excitation=ex, emission=em) + channel
 
 
 def _size(reads: dict[str, dict[str, Reading]], plate_type: str) -> tuple[int, int]:

@@ -11,8 +11,10 @@ sheet is searched.
 Several blocks may follow each other (in one file or across sheets), one per
 read. Each block's label is the wavelength on the nearest non-empty line
 above its header: ``450``, ``450 nm``, ``Read 450 nm``, ``OD 450``, ``Abs
-450nm`` all give ``"450"``. An XLSX block without such a line takes its
-sheet's name if that is a wavelength (a sheet called ``450``).
+450nm`` all give ``"450"``; a read label of another mode as il6assay writes
+it (``lum``, ``fl 485/535``, ``alpha 680/615``, ``trf 665``) is that read.
+An XLSX block without such a line takes its sheet's name if that is a
+wavelength (a sheet called ``450``).
 
 A single unlabelled block gets the label ``"OD"``: we do not guess "450",
 since a pasted grid may as well be the 570/630 reference read or an already
@@ -31,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, read_mode
+from il6assay.plate.readers._common import check_row_width
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
@@ -126,8 +129,9 @@ def read(source: Source) -> list[Plate]:
     else:
         lines = source.text.splitlines()
         delimiter = _delimiter(lines[:200])
-        rows = [_clean(r) for r in csv.reader(lines, delimiter=delimiter)]
-        blocks = _blocks(rows, _line_where)
+        raw = list(csv.reader(lines, delimiter=delimiter))
+        rows = [_clean(r) for r in raw]
+        blocks = _blocks(rows, _line_where, [len(r) for r in raw])
     if not blocks:
         raise InputError(
             "no 8x12 grid found: expected a header row 1..12 "
@@ -229,10 +233,15 @@ def _vendor(rows: list[list[str]]) -> str:
 def _label_of(row: list[str]) -> str | None:
     text = " ".join(c for c in row if c)
     m = _LABEL.fullmatch(text)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    low = text.strip().lower()
+    if read_mode(low) not in (None, ABSORBANCE):
+        return low
+    return None
 
 
-def _blocks(rows: list[list[str]], where: Where) -> list[_Block]:
+def _blocks(rows: list[list[str]], where: Where, widths: list[int] | None = None) -> list[_Block]:
     decimal = guess_decimal(c for row in rows for c in row[1:])
     blocks: list[_Block] = []
     end = 0  # first row after the previous block
@@ -274,6 +283,7 @@ def _blocks(rows: list[list[str]], where: Where) -> list[_Block]:
         grid = empty_grid()
         for r, letter in letters:
             row = rows[r]
+            check_row_width(widths, r, letter, col + NCOLS, NCOLS, where(r, None))
             for n in range(NCOLS):
                 j = col + n
                 text = row[j] if j < len(row) else ""

@@ -1,4 +1,4 @@
-"""Revvity (PerkinElmer) Kaleido CSV exports (EnSight, VICTOR Nivo): absorbance endpoint.
+"""Revvity (PerkinElmer) Kaleido CSV exports (EnSight, VICTOR Nivo): endpoint reads.
 
 Two layouts are read, both comma separated, with Kaleido's non-breaking
 spaces taken as plain spaces:
@@ -18,14 +18,18 @@ spaces taken as plain spaces:
 What is read:
 
 - Plates: one per barcode (the plate id, as allotropy); the sections of one
-  barcode are its reads. Each read is labelled by the wavelength of its
-  operation ("450", from ``Excitation wavelength [nm]``, which is the
-  absorbance wavelength for an ABS operation).
-- Only absorbance operations (name containing "abs", as allotropy decides);
-  other operations' results are skipped and listed in ``metadata["skipped"]``.
-- Refused: no absorbance result, an absorbance operation without a
+  barcode are its reads. The operation's name gives the mode (containing
+  "abs": absorbance, as allotropy decides; "lum": luminescence;
+  "fluorescence"/"FI": fluorescence; "alpha"; "TRF"/"HTRF"/"LANCE"/
+  "time-resolved"; "FP"/"polarization"). Absorbance reads are labelled by
+  the operation's wavelength ("450", from ``Excitation wavelength [nm]``),
+  the others by mode and optics ("lum", "fl 485/535", from the operation's
+  excitation and emission settings or the result's ``Exc wl / filter`` and
+  ``Ems wl`` fields).
+- Operations of no known mode are skipped and listed in ``metadata["skipped"]``.
+- Refused: no endpoint result, an absorbance operation without a
   wavelength, a kinetic/spectral/repeated read (two results for one plate
-  and wavelength, or a mode other than single), an unknown word in a well.
+  and label, or a mode other than single), an unknown word in a well.
 - Metadata: ``software`` ("Kaleido"), ``software_version``,
   ``reader_type`` ("EnSight" when the file says so), ``reader_serial``,
   ``barcode``, ``measurement_started`` / ``measurement_finished`` (raw),
@@ -46,14 +50,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Plate,
+    Reading,
+    read_label,
+)
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.plate.readers._common import iso_datetime, parse_grid_rows
 from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
 
 NAME = "kaleido"
-DESCRIPTION = "Revvity Kaleido CSV export (EnSight, VICTOR Nivo; absorbance endpoint)"
+DESCRIPTION = (
+    "Revvity Kaleido CSV export (EnSight, VICTOR Nivo; endpoint absorbance, fluorescence, "
+    "luminescence, Alpha, TRF)"
+)
 
 SNIFF_ROWS = 12
 _RESULTS = re.compile(r"results?\s+for\s+(.+)", re.IGNORECASE)
@@ -84,6 +101,7 @@ class _Section:
     repeat: str = ""
     header: int | None = None
     numbers: list[int] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)  # Kaleido 3's header fields, lower-case
 
 
 def sniff(source: Source) -> Sniff:
@@ -105,6 +123,7 @@ def read(source: Source) -> list[Plate]:
     """Read the absorbance results of every plate (see the module docstring)."""
     lines = source.text.splitlines()
     rows = [[_norm(c) for c in cells] for cells in csv.reader(lines)]
+    widths = [len(cells) for cells in rows]
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
@@ -117,7 +136,8 @@ def read(source: Source) -> list[Plate]:
     skipped: list[str] = []
     for sec in sections:
         op = operations.get(sec.operation.casefold(), {})
-        if "abs" not in sec.operation.lower():
+        read_mode = _mode(sec.operation)
+        if read_mode is None:
             if sec.operation not in skipped:
                 skipped.append(sec.operation)
             continue
@@ -125,10 +145,10 @@ def read(source: Source) -> list[Plate]:
         if any(w in f"{sec.operation} {mode}".lower() for w in _NOT_ENDPOINT):
             raise InputError(
                 f"'{sec.operation}' ({mode or 'no mode'}) is not an endpoint read: il6assay "
-                "reads endpoint absorbance plates",
+                "reads endpoint plates",
                 where=f"line {sec.line + 1}",
             )
-        wavelength = _wavelength(op)
+        wavelength = _wavelength(op) if read_mode == ABSORBANCE else 0
         if wavelength is None:
             raise InputError(
                 f"no wavelength for absorbance operation '{sec.operation}' (expected "
@@ -141,7 +161,14 @@ def read(source: Source) -> list[Plate]:
                 where=f"line {sec.line + 1}",
             )
         plate_id = sec.barcode or info.get("barcode") or source.path.stem
-        label = str(wavelength)
+        if read_mode == ABSORBANCE:
+            label = str(wavelength)
+        else:
+            ex = _nm(
+                op, sec.info, ("excitation wavelength [nm]", "exc. filter [nm]", "exc wl / filter")
+            )
+            em = _nm(op, sec.info, ("emission wavelength [nm]", "ems. filter [nm]", "ems wl"))
+            label = read_label(read_mode, excitation=ex, emission=em)
         nrows, ncols = _SIZES[len(sec.numbers)]
         plate = plates.get(plate_id)
         if plate is None:
@@ -153,19 +180,20 @@ def read(source: Source) -> list[Plate]:
             )
         if label in plate.reads:
             raise InputError(
-                f"plate '{plate_id}' has two results at {label} nm (plate repeats or a "
-                "kinetic run?): il6assay reads one endpoint read per wavelength",
+                f"plate '{plate_id}' has two results for read {label} (plate repeats or a "
+                "kinetic run?): il6assay reads one endpoint read per label",
                 where=f"line {sec.line + 1}",
             )
-        plate.reads[label] = _grid(rows, sec.header, nrows, ncols)
-        plate.metadata.setdefault("operations", {})[sec.operation] = wavelength
+        plate.reads[label] = _grid(rows, sec.header, nrows, ncols, widths)
+        plate.metadata.setdefault("operations", {})[sec.operation] = (
+            wavelength if read_mode == ABSORBANCE else label
+        )
         if sec.repeat:
             plate.metadata["plate_repeat"] = sec.repeat
     if not plates:
         found = ", ".join(f"'{s}'" for s in skipped)
         raise InputError(
-            f"no absorbance result in this Kaleido export (found {found}): il6assay reads "
-            "absorbance (OD) plates",
+            f"no endpoint result of a known mode in this Kaleido export (found {found})",
             where=f"line {sections[0].line + 1}",
         )
     for plate in plates.values():
@@ -219,6 +247,8 @@ def _sections(rows: list[list[str]]) -> list[_Section]:
             values = rows[i + 1]
             for j, name in enumerate(row):
                 value = values[j] if j < len(values) else ""
+                if name and value:
+                    current.info[name.lower()] = value
                 if name.lower() == "barcode":
                     current.barcode = value
                 elif name.lower() == "repeat":
@@ -272,6 +302,33 @@ def _operations(rows: list[list[str]]) -> dict[str, dict[str, str]]:
     return ops
 
 
+def _mode(operation: str) -> str | None:
+    """An operation's read mode from its name ("ABS 450", "Luminescence 1", ...), or None."""
+    low = operation.lower()
+    if "abs" in low:
+        return ABSORBANCE
+    if "alpha" in low:
+        return ALPHA
+    if re.search(r"\b(h?trf|lance|delfia|tr-fret)\b|time.resolved", low):
+        return TRF
+    if re.search(r"\bfp\b|polari", low):
+        return POLARIZATION
+    if "lum" in low:
+        return LUMINESCENCE
+    if re.search(r"fluor|\bfi\b", low):
+        return FLUORESCENCE
+    return None
+
+
+def _nm(op: dict[str, str], info: dict[str, str], keys: tuple[str, ...]) -> int | None:
+    """A wavelength in nm from the operation's settings or the result's header fields."""
+    for key in keys:
+        m = re.match(r"\s*(\d{3,4})(?:\.0+)?\b", op.get(key, "") or info.get(key, ""))
+        if m:
+            return int(m[1])
+    return None
+
+
 def _wavelength(op: dict[str, str]) -> int | None:
     for key in ("excitation wavelength [nm]", "wavelength [nm]", "exc. filter [nm]"):
         m = re.fullmatch(r"(\d{3,4})(?:\.0+)?\s*(?:nm)?", op.get(key, ""))
@@ -280,7 +337,9 @@ def _wavelength(op: dict[str, str]) -> int | None:
     return None
 
 
-def _grid(rows: list[list[str]], header: int, nrows: int, ncols: int) -> dict[str, Reading]:
+def _grid(
+    rows: list[list[str]], header: int, nrows: int, ncols: int, widths: list[int] | None = None
+) -> dict[str, Reading]:
     letters = _ROWS[:nrows]
     body: list[int] = []
     for i in range(header + 1, len(rows)):
@@ -298,7 +357,7 @@ def _grid(rows: list[list[str]], header: int, nrows: int, ncols: int) -> dict[st
         body.append(i)
     if not body:
         raise InputError("grid header without rows A, B, ... below it", where=f"line {header + 1}")
-    return parse_grid_rows(rows, body, nrows, ncols)
+    return parse_grid_rows(rows, body, nrows, ncols, widths)
 
 
 def _metadata(
@@ -334,7 +393,7 @@ def _metadata(
         if m and float(m[0].replace(",", ".")) != 0:
             meta["temperature"] = float(m[0].replace(",", "."))
     meta.update(plate.metadata)
-    meta["wavelengths"] = [int(label) for label in plate.reads]
+    meta["wavelengths"] = [int(label) for label in plate.reads if label.isdigit()]
     meta["skipped"] = list(skipped)
     return meta
 

@@ -13,7 +13,11 @@ information`` (session name, execution time), ``Instrument information``
 
 What is read:
 
-- Reads: every ``Abs`` grid, labelled by the wavelength above it ("450").
+- Reads: every raw grid, by its corner: ``Abs`` (absorbance, labelled by
+  the wavelength above it, "450"), ``RLU`` (luminescence, "lum"), ``RFU``
+  (fluorescence, or time-resolved fluorescence / Alpha when the step's name
+  says so, labelled with the ``Wavelength:`` line's excitation/emission:
+  "fl 485/535"; a single wavelength is the emission).
   Sheets of SkanIt's calculations (blank subtraction, standard curve,
   dilution factor, ...) and layout grids are skipped and their sheets listed
   in ``metadata["skipped"]``: the fit and the blank handling are ours.
@@ -24,8 +28,7 @@ What is read:
   name (its wavelength already taken) becomes its own plate, ID "Plate 1
   (2)": duplicate names never overwrite each other (allotropy#979, #1025).
 - Grids are 8x12 or 16x24 (384-well); empty cells are wells not read.
-- Refused: a kinetic or spectral absorbance step, a file with no absorbance
-  grid (luminescence, fluorescence only).
+- Refused: a kinetic or spectral step, a file with no raw grid.
 - Metadata: ``software``, ``software_version``, ``reader_type`` (instrument
   name), ``reader_serial``, ``firmware_version``, ``session``, ``plate_name``,
   ``plate_type`` (layout template), ``execution_time`` (raw),
@@ -41,7 +44,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    TRF,
+    Plate,
+    Reading,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.readers._common import cell_text as _cell
 from il6assay.plate.readers._common import iso_datetime
 from il6assay.plate.readers._common import sheet_where as _where
@@ -49,7 +62,9 @@ from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "skanit"
-DESCRIPTION = "Thermo Scientific SkanIt XLSX export (absorbance endpoint grids)"
+DESCRIPTION = (
+    "Thermo Scientific SkanIt XLSX export (endpoint absorbance, fluorescence, luminescence grids)"
+)
 
 SNIFF_ROWS = 5
 MARKER = "measurement results"
@@ -62,11 +77,18 @@ INFO_SHEETS = {
     "layout definitions",
 }
 KINETIC_ERROR = (
-    "kinetic or spectral absorbance step: il6assay reads endpoint absorbance plates; "
-    "export an endpoint absorbance step from SkanIt"
+    "kinetic or spectral absorbance step: il6assay reads endpoint plates; "
+    "export an endpoint step from SkanIt"
 )
+# Corner cells of raw grids (the reader's unit), lower-case.
+_RAW_CORNERS = {"abs": ABSORBANCE, "rlu": LUMINESCENCE, "rfu": FLUORESCENCE, "counts": None}
 _ROWS = "ABCDEFGHIJKLMNOP"
-_WAVELENGTH = re.compile(r"wavelength:\s*(\d+)\s*nm", re.IGNORECASE)
+# "Wavelength: 450 nm"; fluorescence "Wavelengths: 485 / 535 nm" or "Ex 485 nm, Em 535 nm".
+_WAVELENGTH = re.compile(
+    r"wavelengths?:\s*(?:ex\w*\s*)?(\d+)(?:\s*nm)?"
+    r"(?:\s*[/,;]?\s*(?:em\w*\s*)?(\d+))?\s*nm",
+    re.IGNORECASE,
+)
 _NOT_ENDPOINT = re.compile(r"kinetic|spectrum|spectral|scan|reading\s*\d", re.IGNORECASE)
 _TEMP = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*°?\s*C\Z")
 
@@ -114,7 +136,7 @@ def read(source: Source) -> list[Plate]:
             continue
         step = rows[4][0].strip() if len(rows) > 4 and rows[4] else sheet
         grids = _grids(sheet, rows)
-        raw = [g for g in grids if g[0].lower() == "abs"]
+        raw = [g for g in grids if g[0].lower() in _RAW_CORNERS]
         if not raw:
             skipped.append(sheet)
             if not step.lower().startswith(("absorbance", "blank", "standard", "dilution")):
@@ -123,8 +145,8 @@ def read(source: Source) -> list[Plate]:
         if _NOT_ENDPOINT.search(step):
             raise InputError(KINETIC_ERROR + f" (step '{step}')", where=f"sheet '{sheet}' A5")
         steps.append(step)
-        for _, i, _, _ in raw:
-            _add(sheet, rows, i, step, plates)
+        for corner, i, _, _ in raw:
+            _add(sheet, rows, i, step, plates, _mode(corner, step))
     if not plates:
         if other_modes:
             raise InputError(
@@ -147,7 +169,7 @@ def read(source: Source) -> list[Plate]:
         meta = {
             **info["file"],
             "plate_name": p.name,
-            "wavelengths": [int(label) for label in p.reads],
+            "wavelengths": [int(label) for label in p.reads if label.isdigit()],
             "steps": p.steps,
             "skipped": skipped,
         }
@@ -184,26 +206,54 @@ def _grids(sheet: str, rows: list[list[str]]) -> list[tuple[str, int, int, int]]
     return found
 
 
-def _add(sheet: str, rows: list[list[str]], h: int, step: str, plates: list[_Plate]) -> None:
-    """Read the ``Abs`` grid headed at row ``h`` into the right plate."""
+def _mode(corner: str, step: str) -> str:
+    """A raw grid's mode: its corner (Abs, RLU, RFU), the step's name for RFU's kind."""
+    mode = _RAW_CORNERS.get(corner.lower())
+    low = step.lower()
+    if mode in (FLUORESCENCE, None):
+        if "time-resolved" in low or "time resolved" in low or re.search(r"\btrf\b", low):
+            return TRF
+        if "alpha" in low:
+            return ALPHA
+        if "lum" in low:
+            return LUMINESCENCE
+        return FLUORESCENCE
+    return mode
+
+
+def _add(
+    sheet: str,
+    rows: list[list[str]],
+    h: int,
+    step: str,
+    plates: list[_Plate],
+    mode: str = ABSORBANCE,
+) -> None:
+    """Read the raw grid headed at row ``h`` into the right plate."""
     wavelength = None
+    second = None
     name = None
     for i in range(h - 1, -1, -1):
         text = _cell(rows[i], 0)
         if not text:
             continue
         if m := _WAVELENGTH.match(text):
-            wavelength = m[1]
+            wavelength, second = m[1], m[2]
             break
         if name is None:
             name = text
     if wavelength is None or name is None:
         raise InputError(
-            "absorbance grid without a 'Wavelength: N nm' line and plate name above it",
+            "raw grid without a 'Wavelength: N nm' line and plate name above it",
             where=_where(sheet, h),
         )
-    if wavelength == "0":
+    if mode == ABSORBANCE and wavelength == "0":
         raise InputError("absorbance grid at 'Wavelength: 0 nm'", where=_where(sheet, h))
+    if mode != ABSORBANCE:
+        ex, em = (wavelength, second) if second else (None, wavelength)
+        wavelength = read_label(
+            mode, excitation=int(ex) if ex else None, emission=int(em) if em and em != "0" else None
+        )
     ncols = 24 if _cell(rows[h], 24) == "24" else 12
     nrows = 16 if ncols == 24 else 8
     cells = [_cell(rows[h + 1 + r], c) for r in range(nrows) for c in range(1, ncols + 1)]

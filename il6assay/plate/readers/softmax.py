@@ -61,12 +61,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Plate,
+    Reading,
+    empty_grid,
+    read_label,
+    unique_label,
+)
 from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "softmax"
-DESCRIPTION = "Molecular Devices SoftMax Pro text export (absorbance endpoint plate blocks)"
+DESCRIPTION = (
+    "Molecular Devices SoftMax Pro text export (endpoint plate blocks: absorbance, "
+    "fluorescence, luminescence, TRF, Alpha)"
+)
 
 _BLOCKS = re.compile(r"##BLOCKS=\s*(\d+)")
 _WELL = re.compile(r"([A-P])(\d{1,2})\Z")
@@ -76,9 +91,23 @@ _UNAMBIGUOUS_COMMA = re.compile(r"[+-]?(?:0,\d+|\d+,(?:\d{1,2}|\d{4,}))(?:[eE][+
 _SIZES = {96: (8, 12), 384: (16, 24)}
 _LETTERS = "ABCDEFGHIJKLMNOP"
 NOT_ENDPOINT_ERROR = (
-    "il6assay reads endpoint absorbance plates; export the endpoint absorbance "
-    "plate section from SoftMax Pro"
+    "il6assay reads endpoint plates; export the endpoint plate section from SoftMax Pro"
 )
+# SoftMax's read modes (the header's fifth field) in il6assay's words.
+_MODES = {
+    "absorbance": ABSORBANCE,
+    "fluorescence": FLUORESCENCE,
+    "luminescence": LUMINESCENCE,
+    "timeresolved": TRF,
+    "time resolved": TRF,
+    "trf": TRF,
+    "htrf": TRF,
+    "polarization": POLARIZATION,
+    "fluorescencepolarization": POLARIZATION,
+    "alphascreen": ALPHA,
+    "alpha": ALPHA,
+}
+_DATA_TYPES = ("raw", "reduced", "both")
 
 
 @dataclass
@@ -135,6 +164,7 @@ def read(source: Source) -> list[Plate]:
     blocks, file_meta = _blocks(lines)
     plates: list[Plate] = []
     skipped: list[str] = []
+    warnings: list[str] = []
     refused: list[tuple[_Block, str]] = []
     for block in blocks:
         if block.kind != "Plate":
@@ -142,9 +172,15 @@ def read(source: Source) -> list[Plate]:
             continue
         header = block.lines[0]
         read_type, mode = header.cell(4), header.cell(5)
-        if read_type.lower() != "endpoint" or mode.lower() != "absorbance":
+        if read_type.lower() != "endpoint" or _mode(mode) is None:
             skipped.append(f"{block.title} ({read_type} {mode})")
             refused.append((block, f"{read_type} {mode}".strip()))
+            continue
+        if not _has_data(block):
+            # SoftMax writes a block for every plate of the experiment, read or not.
+            what = f"{block.title} (line {header.number}) holds no data lines: skipped"
+            skipped.append(what)
+            warnings.append(what)
             continue
         plates.append(_plate(block, file_meta))
     if not plates:
@@ -154,6 +190,10 @@ def read(source: Source) -> list[Plate]:
                 f"{block.title} is a {what} read: {NOT_ENDPOINT_ERROR}",
                 where=f"line {block.lines[0].number}",
             )
+        if warnings:
+            raise InputError(
+                f"no plate block with data in this SoftMax Pro export ({'; '.join(warnings)})"
+            )
         raise InputError("no 'Plate:' block in this SoftMax Pro export")
     seen: dict[str, int] = {}
     for plate in plates:
@@ -162,7 +202,48 @@ def read(source: Source) -> list[Plate]:
         if seen[name] > 1:
             plate.id = f"{name} ({seen[name]})"
         plate.metadata["skipped"] = plate.metadata["skipped"] + skipped
+    if plates and warnings:
+        plates[0].metadata["warnings"] = warnings
     return plates
+
+
+def _mode(text: str) -> str | None:
+    return _MODES.get(text.strip().lower())
+
+
+def _has_data(block: _Block) -> bool:
+    """Whether a plate block holds raw data lines (not only its reduced grid, or nothing).
+
+    PlateFormat: the lines after the column header up to the first blank one;
+    TimeFormat: the lines up to the reduced grid's header of well names.
+    """
+    body = block.lines[1:]
+    if not body or not body[0].cell(1).lower().startswith("temperature"):
+        return any(not line.blank for line in body)
+    time_format = block.lines[0].cell(3) == "TimeFormat"
+    for line in body[1:]:
+        if line.blank:
+            if time_format:
+                continue
+            return False
+        if time_format and not line.cell(1) and _WELL.match(line.cell(2)):
+            return False
+        if any(line.cells[1:]):
+            return True
+    return False
+
+
+def _offset(header: _Line) -> int:
+    """Shift of the header's fields after the read mode: fluorescence headers carry one more.
+
+    The data type (``Raw``/``Reduced``) is field 6 for absorbance and
+    luminescence, field 7 for fluorescence (after an extra flag); every
+    field after it moves with it.
+    """
+    for j in (6, 7, 8):
+        if header.cell(j).lower() in _DATA_TYPES:
+            return j - 6
+    return 0
 
 
 def _blocks(lines: list[_Line]) -> tuple[list[_Block], dict[str, Any]]:
@@ -216,23 +297,29 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
     if not name:
         raise InputError("plate block without a name", where=where)
     fmt = header.cell(3)
-    try:
-        wavelengths = [int(float(w)) for w in header.cell(15).split()]
-    except ValueError:
-        raise InputError(
-            f"plate '{name}': wavelengths field '{header.cell(15)}' is not a list of numbers",
-            where=where,
-        ) from None
+    mode = _mode(header.cell(5)) or ABSORBANCE
+    shift = _offset(header)
+    wavelengths = _numbers(header, 15 + shift, name, where)
     if not wavelengths:
         raise InputError(f"plate '{name}': no wavelength in the block header", where=where)
-    declared = header.cell(14)
+    declared = header.cell(14 + shift)
     if declared.isdigit() and int(declared) != len(wavelengths):
         raise InputError(
-            f"plate '{name}': header says {declared} wavelengths but lists '{header.cell(15)}'",
+            f"plate '{name}': header says {declared} wavelengths but lists "
+            f"'{header.cell(15 + shift)}'",
             where=where,
         )
-    rows, cols = _size(header, where)
-    labels = _labels(wavelengths)
+    rows, cols = _size(header, where, 18 + shift)
+    excitation: list[int] = []
+    if mode in (FLUORESCENCE, TRF, POLARIZATION, ALPHA):
+        excitation = _numbers(header, 19 + shift, name, where)
+        if excitation and len(excitation) != len(wavelengths):
+            raise InputError(
+                f"plate '{name}': {len(wavelengths)} emission but {len(excitation)} excitation "
+                "wavelengths in the block header",
+                where=where,
+            )
+    labels = _labels(wavelengths, mode, excitation)
     meta: dict[str, Any] = {
         "software": "SoftMax Pro",
         "plate_name": name,
@@ -240,8 +327,9 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
         "export_format": fmt,
         "read_type": header.cell(4),
         "read_mode": header.cell(5),
-        "data_type": header.cell(6),
+        "data_type": header.cell(6 + shift),
         "wavelengths": wavelengths,
+        **({"excitation_wavelengths": excitation} if excitation else {}),
         "temperature": None,
         **file_meta,
         "read_datetime": None,
@@ -267,8 +355,18 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
     return Plate(id=name, reads=reads, metadata=meta, rows=rows, cols=cols)
 
 
-def _size(header: _Line, where: str) -> tuple[int, int]:
-    wells = header.cell(18)
+def _numbers(header: _Line, j: int, name: str, where: str) -> list[int]:
+    try:
+        return [int(float(w)) for w in header.cell(j).split()]
+    except ValueError:
+        raise InputError(
+            f"plate '{name}': wavelengths field '{header.cell(j)}' is not a list of numbers",
+            where=where,
+        ) from None
+
+
+def _size(header: _Line, where: str, j: int = 18) -> tuple[int, int]:
+    wells = header.cell(j)
     if wells.isdigit() and int(wells) in _SIZES:
         return _SIZES[int(wells)]
     raise InputError(
@@ -278,11 +376,18 @@ def _size(header: _Line, where: str) -> tuple[int, int]:
     )
 
 
-def _labels(wavelengths: list[int]) -> list[str]:
-    labels = []
+def _labels(
+    wavelengths: list[int], mode: str = ABSORBANCE, excitation: list[int] = ()
+) -> list[str]:  # type: ignore[assignment]
+    """One label per wavelength: "450" (absorbance), "fl 485/535", "lum", "trf 665"..."""
+    labels: list[str] = []
     for k, w in enumerate(wavelengths):
-        n = wavelengths[: k + 1].count(w)
-        labels.append(str(w) if n == 1 else f"{w} ({n})")
+        if mode == ABSORBANCE:
+            label = str(w)
+        else:
+            ex = excitation[k] if k < len(excitation) and excitation[k] else None
+            label = read_label(mode, excitation=ex, emission=w or None)
+        labels.append(unique_label(label, labels))
     return labels
 
 

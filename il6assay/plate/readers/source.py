@@ -10,6 +10,7 @@ no DTD (so no entity expansion, internal or external) in any XML part.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import zipfile
 import zlib
@@ -56,6 +57,59 @@ class Sniff:
 
     ok: bool
     reason: str = ""
+    near: float = 0.0  # for a refusal: how close the file came (0-1), to name the closest reader
+
+
+MAX_LINE_CHARS = 128 * 1024  # a text export's line (and so any cell of it), as the CSV limit
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why ``path`` cannot be an export (missing, a directory, a FIFO, a device), or None.
+
+    Checked with ``stat`` before anything opens the path, so a FIFO is named,
+    never read (reading one would wait for a writer forever).
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except NotADirectoryError:
+        return "no such file (a part of the path is not a folder)"
+    except PermissionError:
+        return "permission denied: the file cannot be read"
+    except OSError as err:
+        return f"cannot read the file ({err.strerror or type(err).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an export file: give the export file itself"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not an export file: save the export to a file first"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not an export file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not an export file"
+    return "is not a regular file"
+
+
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    """A regular file's bytes (the first ``limit``), opened without blocking and re-checked.
+
+    ``O_NONBLOCK`` and a check of the opened descriptor close the gap between
+    :func:`not_a_file` and the open (a FIFO swapped in meanwhile is refused, not waited on).
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(not_a_file(path) or "is not a regular file", path=path)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read() if limit is None else fh.read(limit)
+    finally:
+        os.close(fd)
 
 
 class Source:
@@ -63,9 +117,11 @@ class Source:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError("no such file", path=self.path)
+        problem = not_a_file(self.path)
+        if problem:
+            raise InputError(problem, path=self.path)
         self._sheet_rows: dict[str, list[list[str]]] = {}
+        self._values: dict[str, list[list[Any]]] = {}
 
     @cached_property
     def size(self) -> int:
@@ -75,14 +131,13 @@ class Source:
     @cached_property
     def head(self) -> bytes:
         """The first few KB, for sniffing."""
-        with self.path.open("rb") as fh:
-            return fh.read(HEAD_BYTES)
+        return _read_regular(self.path, HEAD_BYTES)
 
     @cached_property
     def data(self) -> bytes:
         """The whole file's bytes, read once; a file too large for an export is refused."""
         self.check_size()
-        return self.path.read_bytes()
+        return _read_regular(self.path)
 
     def check_size(self) -> None:
         """Refuse a file too large to be a plate-reader export, before reading it."""
@@ -129,8 +184,10 @@ class Source:
 
     @cached_property
     def text(self) -> str:
-        """The whole file decoded (see :func:`decode`)."""
-        return decode(self.data)
+        """The whole file decoded (see :func:`decode`); a line over 128 KB is refused."""
+        text = decode(self.data)
+        check_line_lengths(text)
+        return text
 
     @cached_property
     def head_text(self) -> str:
@@ -182,25 +239,99 @@ class Source:
         cells are dropped, so rows may differ in length.
         """
         if name not in self._sheet_rows:
+            values = self._sheet_values(name)
+            if max_rows is not None and len(values) > max_rows:
+                # Sniffing: convert only the head (the same rows the full sheet gives).
+                return self._rows(name, values[:max_rows])
+            rows = self._rows(name, values)
+            while rows and not rows[-1]:
+                rows.pop()
+            self._sheet_rows[name] = rows
+        rows = self._sheet_rows[name]
+        return rows if max_rows is None else rows[:max_rows]
+
+    def _sheet_values(self, name: str) -> list[list[Any]]:
+        """A sheet's raw cell values from A1 (the parser's), read once."""
+        if name not in self._values:
             try:
-                values = self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                sheet = self.workbook.get_sheet_by_name(name)
+                self._values[name] = sheet.to_python(skip_empty_area=False)
             except InputError:
                 raise
             except Exception as err:
                 raise InputError(
                     f"sheet '{name}' of the workbook cannot be read ({_brief(err)})"
                 ) from None
-            rows: list[list[str]] = []
-            for row in values:
-                cells = [cell_text(v) for v in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                rows.append(cells)
-            while rows and not rows[-1]:
-                rows.pop()
-            self._sheet_rows[name] = rows
-        rows = self._sheet_rows[name]
-        return rows if max_rows is None else rows[:max_rows]
+        return self._values[name]
+
+    @staticmethod
+    def _rows(name: str, values: list[list[Any]]) -> list[list[str]]:
+        """Cell text of ``values``, trailing empty cells dropped, long cells refused."""
+        rows: list[list[str]] = []
+        for i, row in enumerate(values):
+            cells = [v.strip() if type(v) is str else cell_text(v) for v in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            for j, cell in enumerate(cells):
+                if len(cell) > MAX_LINE_CHARS:
+                    raise InputError(
+                        f"a cell of {len(cell) // 1024} KB: longer than any reading "
+                        f"(limit {MAX_LINE_CHARS // 1024} KB)",
+                        where=f"sheet '{name}' row {i + 1}, column {j + 1}",
+                    )
+            while cells and not cells[-1]:
+                cells.pop()
+            rows.append(cells)
+        return rows
+
+
+def check_line_bytes(data: bytes) -> None:
+    """Refuse a text file with a line over :data:`MAX_LINE_CHARS` bytes, before sniffing it.
+
+    Sniffers see only the head, so an endless first line would read as "not an
+    export"; this names it. (UTF-16 text counts two bytes a character: its
+    real lines are still far below the bound.)
+    """
+    if len(data) <= MAX_LINE_CHARS:
+        return
+    start = 0
+    number = 1
+    while start < len(data):
+        end = data.find(b"\n", start)
+        stop = len(data) if end == -1 else end
+        if stop - start > MAX_LINE_CHARS:
+            raise InputError(
+                f"a line of {(stop - start) // 1024} KB: longer than any plate-reader export's "
+                f"(limit {MAX_LINE_CHARS // 1024} KB per line and cell)",
+                where=f"line {number}",
+            )
+        if end == -1:
+            break
+        start = end + 1
+        number += 1
+
+
+def check_line_lengths(text: str) -> None:
+    """Refuse text with a line longer than :data:`MAX_LINE_CHARS`, naming the line."""
+    if len(text) <= MAX_LINE_CHARS:
+        return
+    start = 0
+    number = 1
+    for m in re.finditer(r"\r\n|[\n\r]", text):
+        if m.start() - start > MAX_LINE_CHARS:
+            break
+        start = m.end()
+        number += 1
+    else:
+        if len(text) - start <= MAX_LINE_CHARS:
+            return
+    end = text.find("\n", start)
+    length = (len(text) if end == -1 else end) - start
+    raise InputError(
+        f"a line of {length // 1024} KB: longer than any plate-reader export's "
+        f"(limit {MAX_LINE_CHARS // 1024} KB per line and cell)",
+        where=f"line {number}",
+    )
 
 
 def _brief(err: BaseException) -> str:
@@ -305,8 +436,11 @@ def cell_text(value: object) -> str:
     Integral floats lose their ".0" (header cells 1..12 stored as numbers);
     dates and times become ISO 8601, which is unambiguous.
     """
-    if value is None:
+    if value is None or value == "":
         return ""
+    kind = type(value)
+    if kind is str:
+        return value.strip()  # type: ignore[union-attr]
     if isinstance(value, bool):
         return str(value).upper()
     if isinstance(value, float):

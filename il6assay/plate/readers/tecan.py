@@ -29,14 +29,19 @@ What is read:
 - Reads: every ``Raw data`` / ``LabelN`` column, labelled by its wavelength
   ("485"): from a ``Label1=485`` cell if the file has one, else the label's
   place among the ``Meas. temperature`` lines, else N, matched to the N-th
-  settings block. Other columns (means, concentrations, ...) are skipped and
+  settings block. A column whose settings block is of another mode
+  (``Measurement mode: Fluorescence Top Reading``, ``Luminescence``, ...) is
+  labelled by mode and optics from its ``Excitation wavelength`` and
+  ``Emission wavelength`` lines ("fl 485/535", "lum"). Other columns
+  (means, concentrations, ...) are skipped and
   listed in ``metadata["skipped"]``. Cells go through the shared token table
   (``OVER`` is SATURATED).
 - Plates: one per ``Plate`` value, else one plate whose ID is the bracketed
   plate description or, failing that, the file's stem. 384-well plates
   (a well past H or 12, or a 384 plate definition) are 16x24.
 - Refused: a kinetic export (cycle times other than 0 s, a label in two
-  columns, kinetic settings), a spectral scan, a non-absorbance read.
+  columns, kinetic settings), a spectral scan, a measurement mode of no
+  known kind.
 - Metadata: ``software`` ("Magellan"), ``software_version`` (when a line
   names it), ``reader_type`` (instrument), ``reader_serial``, ``user``,
   ``plate_id``, ``plate_type`` (plate definition file), ``date``/``time``
@@ -53,7 +58,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Reading, empty_grid
+from il6assay.plate.export import (
+    ABSORBANCE,
+    ALPHA,
+    FLUORESCENCE,
+    LUMINESCENCE,
+    POLARIZATION,
+    TRF,
+    Plate,
+    Reading,
+    empty_grid,
+    read_label,
+)
 from il6assay.plate.readers._common import cell_text as _cell
 from il6assay.plate.readers._common import iso_datetime
 from il6assay.plate.readers._common import sheet_where as _where
@@ -61,7 +77,10 @@ from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "tecan"
-DESCRIPTION = "Tecan Magellan XLSX export (well list + metadata; absorbance endpoint reads)"
+DESCRIPTION = (
+    "Tecan Magellan XLSX export (well list + metadata; endpoint absorbance, fluorescence, "
+    "luminescence reads)"
+)
 
 SNIFF_ROWS = 10
 WELL_POSITIONS = "well positions"
@@ -221,9 +240,10 @@ def _sheet(
             "Measurement wavelength", ""
         ):
             raise InputError(SPECTRAL_ERROR, where=_where(sheet, last + 1))
-        if mode and "absorbance" not in mode:
+        if mode and _mode(mode) is None:
             raise InputError(
-                f"measurement mode '{m.mode or action}': il6assay reads absorbance (OD) plates",
+                f"measurement mode '{m.mode or action}': not one il6assay reads (absorbance, "
+                "fluorescence, luminescence, time-resolved fluorescence, AlphaScreen)",
                 where=_where(sheet, last + 1),
             )
 
@@ -263,7 +283,7 @@ def _sheet(
         metadata = {
             **{k: v for k, v in meta.values.items() if k != "plate_description"},
             "plate_id": pid,
-            "wavelengths": [int(label) for label in grids],
+            "wavelengths": [int(label) for label in grids if label.isdigit()],
             "temperature": temperature,
             "measurements": [m.settings for m in meta.measurements],
             "skipped": skipped,
@@ -356,6 +376,15 @@ def _labels(
     labels: dict[int, str] = {}
     for j, text in reads:
         key = _norm(text)
+        other = _other_mode_label(key, order, reads, meta)
+        if other is not None:
+            if other in labels.values():
+                raise InputError(
+                    f"two reads {other} in one table: export them separately",
+                    where=_where(sheet, h, j),
+                )
+            labels[j] = other
+            continue
         wave: int | None = hints.get(key)
         if wave is None:
             index: int | None = None
@@ -381,6 +410,51 @@ def _labels(
             )
         labels[j] = label
     return labels
+
+
+def _mode(text: str) -> str | None:
+    """A Magellan measurement mode in il6assay's words ("Fluorescence Top Reading" ...)."""
+    low = text.lower()
+    if "absorbance" in low:
+        return ABSORBANCE
+    if "time resolved" in low or "time-resolved" in low or re.search(r"\btrf\b", low):
+        return TRF
+    if "alpha" in low:
+        return ALPHA
+    if "polari" in low:
+        return POLARIZATION
+    if "fluorescence" in low:
+        return FLUORESCENCE
+    if "lumin" in low:
+        return LUMINESCENCE
+    return None
+
+
+def _other_mode_label(
+    key: str, order: list[str], reads: list[tuple[int, str]], meta: _Meta
+) -> str | None:
+    """The label of a column whose measurement is not absorbance ("fl 485/535"), else None."""
+    index: int | None = None
+    if key in order:
+        index = order.index(key)
+    elif m := re.match(r"label(\d+)\Z", key):
+        index = int(m[1]) - 1
+    elif len(reads) == 1:
+        index = 0
+    if index is None or index >= len(meta.measurements):
+        return None
+    settings = meta.measurements[index].settings
+    mode = _mode(settings.get("Measurement mode", ""))
+    if mode in (None, ABSORBANCE):
+        return None
+
+    def nm(name: str) -> int | None:
+        m = re.match(r"\s*(\d{3,4})\b", settings.get(name, ""))
+        return int(m[1]) if m else None
+
+    return read_label(
+        mode, excitation=nm("Excitation wavelength"), emission=nm("Emission wavelength")
+    )
 
 
 def _temperatures(
