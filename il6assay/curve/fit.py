@@ -92,7 +92,8 @@ _G_RANGE = (0.05, 20.0)
 _GRID_LNC_STEP = 0.75
 _GRID_B = (0.25, 0.45, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 9.0)
 # Effort: model evaluations one fit may spend (search, reweighting, polish).
-_BUDGET = {"search": 900, "reweight": 600, "polish": 150}
+_BUDGET = {"search": 400, "reweight": 300, "polish": 60}
+_SCOUT_EVALUATIONS = 6  # each start's first steps, before the two best are refined
 # Curve-shape checks (reported in CurveFit.warnings).
 # Incomplete: the top standard reaches less than half the a..d span, i.e. the
 # curve's midpoint (the 4PL's EC50) lies beyond the top standard. ELISA kits
@@ -397,51 +398,56 @@ def _box_lm(
     of it, when no step lowers it, or after ``max_evaluations`` evaluations
     (``converged=False``). None only when the start cannot be evaluated.
     """
+    method = "bounded Levenberg-Marquardt"
     theta = np.clip(np.array(theta0, dtype=float), low, high)
     evaluations = 1
     with np.errstate(all="ignore"):
         r, jac = fun_jac(theta)
         cost = float(r @ r)
-        if not (math.isfinite(cost) and np.all(np.isfinite(jac))):
+        if not (math.isfinite(cost) and math.isfinite(float(jac.sum()))):
             return None
         lam = 1e-3
         while evaluations < max_evaluations:
             grad = jac.T @ r
             jtj = jac.T @ jac
             held = ((theta <= low) & (grad > 0)) | ((theta >= high) & (grad < 0))
-            free = ~held
-            scale = np.maximum(np.diag(jtj)[free], 1e-300)
-            g_free = grad[free]
-            if cost == 0.0 or np.max(np.abs(g_free) / np.sqrt(scale), initial=0.0) <= 1e-13 * (
-                math.sqrt(cost)
+            if held.any():
+                free = ~held
+                sub, g_free = jtj[np.ix_(free, free)], grad[free]
+            else:
+                free, sub, g_free = None, jtj, grad
+            scale = np.maximum(sub.diagonal(), 1e-300)
+            if cost == 0.0 or float(np.max(np.abs(g_free) / np.sqrt(scale), initial=0.0)) <= (
+                1e-13 * math.sqrt(cost)
             ):
-                return Solution(theta, 0.5 * cost, "bounded Levenberg-Marquardt")
-            sub = jtj[np.ix_(free, free)]
+                return Solution(theta, 0.5 * cost, method)
             while True:
-                step = np.zeros_like(theta)
                 try:
-                    step[free] = np.linalg.solve(sub + lam * np.diag(scale), -g_free)
+                    move = np.linalg.solve(sub + np.diag(lam * scale), -g_free)
                 except np.linalg.LinAlgError:
-                    return Solution(theta, 0.5 * cost, "bounded Levenberg-Marquardt")
-                trial = np.clip(theta + step, low, high)
+                    return Solution(theta, 0.5 * cost, method)
+                if free is None:
+                    trial = theta + move
+                else:
+                    trial = theta.copy()
+                    trial[free] += move
+                np.clip(trial, low, high, out=trial)
                 r_new, jac_new = fun_jac(trial)
                 evaluations += 1
                 cost_new = float(r_new @ r_new)
-                if math.isfinite(cost_new) and cost_new <= cost and np.all(np.isfinite(jac_new)):
+                if cost_new <= cost and math.isfinite(float(jac_new.sum())):
                     break
                 lam *= 10.0
                 if lam > 1e12 or evaluations >= max_evaluations:
                     # No step lowers the sum of squares: as far as it goes.
-                    return Solution(
-                        theta, 0.5 * cost, "bounded Levenberg-Marquardt", lam > 1e12
-                    )
+                    return Solution(theta, 0.5 * cost, method, lam > 1e12)
             moved = np.abs(trial - theta) <= 1e-10 * (np.abs(theta) + 1e-10)
-            done = cost - cost_new <= rtol * cost or bool(np.all(moved))
+            done = cost - cost_new <= rtol * cost or bool(moved.all())
             theta, r, jac, cost = trial, r_new, jac_new, cost_new
             lam = max(lam / 10.0, 1e-12)
             if done:
-                return Solution(theta, 0.5 * cost, "bounded Levenberg-Marquardt")
-    return Solution(theta, 0.5 * cost, "bounded Levenberg-Marquardt", converged=False)
+                return Solution(theta, 0.5 * cost, method)
+    return Solution(theta, 0.5 * cost, method, converged=False)
 
 
 # ---------------------------------------------------------------- curves
@@ -757,12 +763,18 @@ class _Problem:
         theta = np.array(theta, dtype=float)
         sign = 1.0 if theta[3] >= theta[0] else -1.0
 
+        five, x, logs, y, w = self.five, self.x, self.logs, self.y, self.w
+
         def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            r, jac = self.fun_jac(self._from_q(q, sign))
-            jq = jac.copy()
-            jq[:, 0] = jac[:, 0] + jac[:, 3]
-            jq[:, 3] = jac[:, 3] * sign * math.exp(min(q[3], 700.0))
-            return r, jq
+            self.evaluations += 1
+            scale = sign * math.exp(min(q[3], 700.0))
+            theta = q.copy()
+            theta[3] = q[0] + scale
+            f, jac, _ = _parts(theta, x, five, logs)
+            jac[:, 0] += jac[:, 3]
+            jac[:, 3] *= scale
+            jac /= -w[:, None]
+            return (y - f) / w, jac
 
         low, high = self.q_bounds()
         sol = _box_lm(
@@ -869,14 +881,28 @@ class _Problem:
         starts += self.shape_starts()
         if self.quick:
             starts = starts[:3]
-        best: Solution | None = None
-        share = max(budget // max(len(starts), 1), 30)
+        # A few steps from every start, then the two best run to convergence.
+        budget += self.evaluations
+        scouts: list[Solution] = []
         for theta0 in starts:
             if self.evaluations >= budget:
                 break
-            sol = self.lm(theta0, min(share, budget - self.evaluations + 2))
-            if sol is not None and (best is None or sol.cost < best.cost):
-                best = sol
+            sol = self.lm(theta0, min(_SCOUT_EVALUATIONS, budget - self.evaluations), rtol=1e-6)
+            if sol is not None:
+                scouts.append(sol)
+        scouts.sort(key=lambda sol: sol.cost)
+        best: Solution | None = None
+        kept: list[float] = []
+        for sol in scouts:
+            if len(kept) == 2 or self.evaluations >= budget:
+                break
+            if any(abs(sol.cost - c) <= 1e-6 * max(c, 1e-300) for c in kept):
+                continue  # the same basin as one already refined
+            kept.append(sol.cost)
+            done = self.lm(sol.theta, (budget - self.evaluations) // (3 - len(kept)))
+            done = done if done is not None and done.cost <= sol.cost else sol
+            if best is None or done.cost < best.cost:
+                best = done
         return best
 
     # ------------------------------------------------------------ weights
