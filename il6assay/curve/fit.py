@@ -84,7 +84,7 @@ _WEIGHT_FLOOR_SHARE = 0.01
 # The box of admissible curves: an inflection at most this many natural-log units
 # outside the standards' range, a slope in [_B_MIN, _B_MAX], asymptotes within
 # _ASYMPTOTE_SPANS OD spans of the ODs, the 5PL's g within _G_RANGE.
-_LNC_MARGIN = 7.0
+_LNC_MARGIN = 9.0
 _B_MIN, _B_MAX = 0.05, 50.0
 _ASYMPTOTE_SPANS = 1e4
 _G_RANGE = (0.05, 20.0)
@@ -708,36 +708,46 @@ class _Problem:
         return np.array(low), np.array(high)
 
     def at_bounds(self, theta: np.ndarray) -> list[int]:
-        """Indices of the parameters that sit on the box (d: on its span limit)."""
+        """Indices of the parameters on the box; the span |d - a| at its limit counts for the
+        asymptote on the side of the standards the inflection lies."""
         if self.line:
             return []
-        sign = 1.0 if theta[3] >= theta[0] else -1.0
-        q = self._to_q(theta, sign)
-        low, high = self.q_bounds()
-        tol = 1e-9 * (1.0 + np.abs(q))
-        gap = np.minimum(q - low, high - q)
-        return [i for i in range(q.size) if gap[i] <= tol[i]]
+        low, high = self.bounds()
+        tol = 1e-9 * (1.0 + np.abs(theta))
+        gap = np.minimum(theta - low, high - theta)
+        at = [i for i in (1, 2, 4) if i < theta.size and gap[i] <= tol[i]]
+        if abs(theta[3] - theta[0]) >= _ASYMPTOTE_SPANS * max(self.span, 1e-12) * (1 - 1e-9):
+            at.append(0 if theta[2] < 0.5 * (self.lnx_lo + self.lnx_hi) else 3)
+        return sorted(at)
 
-    # The search runs in q = (a, b, ln c, ln|d - a|[, ln g]) with the sign of d - a
-    # fixed: a curve without a plateau then runs along a straight valley (ln|d - a|
-    # grows as b ln c), which Levenberg-Marquardt follows in a few steps, instead of
-    # d growing as c^b.
+    # The search runs in q, theta with one asymptote replaced by ln|d - a| (the sign
+    # of d - a fixed): a curve without a plateau at one end then runs along a straight
+    # valley (ln|d - a| grows as b |ln c|), which Levenberg-Marquardt follows in a few
+    # steps, instead of that asymptote growing as c^b. The free end is the one on the
+    # side of the standards the inflection lies (slot 3 for d, slot 0 for a).
+    def _free_slot(self, theta: np.ndarray) -> int:
+        return 0 if theta[2] < 0.5 * (self.lnx_lo + self.lnx_hi) else 3
+
     @staticmethod
-    def _to_q(theta: np.ndarray, sign: float) -> np.ndarray:
+    def _to_q(theta: np.ndarray, sign: float, slot: int) -> np.ndarray:
         q = np.array(theta, dtype=float)
-        q[3] = math.log(max(sign * (theta[3] - theta[0]), 1e-300))
+        q[slot] = math.log(max(sign * (theta[3] - theta[0]), 1e-300))
         return q
 
     @staticmethod
-    def _from_q(q: np.ndarray, sign: float) -> np.ndarray:
+    def _from_q(q: np.ndarray, sign: float, slot: int) -> np.ndarray:
         theta = np.array(q, dtype=float)
-        theta[3] = q[0] + sign * math.exp(min(q[3], 700.0))
+        spread = sign * math.exp(min(q[slot], 700.0))
+        if slot == 3:
+            theta[3] = q[0] + spread
+        else:
+            theta[0] = q[3] - spread
         return theta
 
-    def q_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+    def q_bounds(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.bounds()
         span = max(self.span, 1e-12)
-        low[3], high[3] = math.log(1e-9 * span), math.log(_ASYMPTOTE_SPANS * span)
+        low[slot], high[slot] = math.log(1e-9 * span), math.log(_ASYMPTOTE_SPANS * span)
         return low, high
 
     def plausible(self, sol: Solution | None) -> bool:
@@ -762,27 +772,32 @@ class _Problem:
             return sol if self.plausible(sol) else None
         theta = np.array(theta, dtype=float)
         sign = 1.0 if theta[3] >= theta[0] else -1.0
-
+        slot = self._free_slot(theta)
         five, x, logs, y, w = self.five, self.x, self.logs, self.y, self.w
 
         def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             self.evaluations += 1
-            scale = sign * math.exp(min(q[3], 700.0))
+            spread = sign * math.exp(min(q[slot], 700.0))
             theta = q.copy()
-            theta[3] = q[0] + scale
-            f, jac, _ = _parts(theta, x, five, logs)
-            jac[:, 0] += jac[:, 3]
-            jac[:, 3] *= scale
+            if slot == 3:  # d = a + spread
+                theta[3] = q[0] + spread
+                f, jac, _ = _parts(theta, x, five, logs)
+                jac[:, 0] += jac[:, 3]
+                jac[:, 3] *= spread
+            else:  # a = d - spread
+                theta[0] = q[3] - spread
+                f, jac, _ = _parts(theta, x, five, logs)
+                jac[:, 3] += jac[:, 0]
+                jac[:, 0] *= -spread
             jac /= -w[:, None]
             return (y - f) / w, jac
 
-        low, high = self.q_bounds()
-        sol = _box_lm(
-            fun_jac_q, self._to_q(theta, sign), low, high, rtol=rtol, max_evaluations=budget
-        )
+        low, high = self.q_bounds(slot)
+        q0 = self._to_q(theta, sign, slot)
+        sol = _box_lm(fun_jac_q, q0, low, high, rtol=rtol, max_evaluations=budget)
         if sol is None:
             return None
-        sol.theta = self._from_q(sol.theta, sign)
+        sol.theta = self._from_q(sol.theta, sign, slot)
         return sol if self.plausible(sol) else None
 
     # ------------------------------------------------------------ starts
