@@ -43,7 +43,12 @@ def main() -> None:
 @click.option("--plate", help="Plate id, for an export holding several plates.")
 @click.option("--read", "read_label", help="Measurement read label [450, or the only read].")
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
-@click.option("--model", type=click.Choice(["4pl", "5pl"]), help="Curve model [4pl].")
+@click.option(
+    "--model",
+    type=click.Choice(["4pl", "5pl", "loglog"]),
+    help="Curve model [4pl]; loglog: a straight line of log OD on log dose, as some kit "
+    "inserts prescribe (chosen only here, never by itself).",
+)
 @click.option(
     "--weighting",
     type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),

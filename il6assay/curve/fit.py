@@ -928,15 +928,15 @@ class _Problem:
         return self.sd_of(self.parts(theta)[0], theta, power)
 
     def sd_of(self, f: np.ndarray, theta: np.ndarray, power: float) -> np.ndarray:
-        """The weighting's SD function at fitted ODs ``f``: the weights of the residuals."""
-        base = np.maximum(np.abs(f), self.weight_floor(theta)) ** power
+        """The weighting's SD function at fitted ODs ``f`` (at the standards): the weights."""
+        floor = _WEIGHT_FLOOR_SHARE * float(np.max(np.abs(f)))
+        base = np.maximum(np.abs(f), floor) ** power
         return np.sqrt(base**2 + self.k**2) if self.k else base
 
     def weight_floor(self, theta: np.ndarray) -> float:
-        if self.line:
-            return _WEIGHT_FLOOR_SHARE * float(np.max(np.abs(self.y)))
-        a, d = float(theta[0]), float(theta[3])
-        return _WEIGHT_FLOOR_SHARE * max(abs(a), abs(d), abs(d - a))
+        """The smallest OD a weight is computed from: a share of the curve's highest OD over
+        the standards (not of its asymptotes: on a curve without a plateau d is far away)."""
+        return _WEIGHT_FLOOR_SHARE * float(np.max(np.abs(self.parts(theta)[0])))
 
     def reweight(self, sol: Solution, power: float) -> tuple[Solution, int, bool]:
         """Iterative reweighting to its fixed point (Prism's), bounded LM warm starts.
@@ -1194,6 +1194,11 @@ def open_ends(fit: CurveFit, conc: np.ndarray, at_bounds: list[str] | tuple[str,
     return tuple(ends), top, bottom
 
 
+def _share(value: float) -> str:
+    """A share as a percentage to 2 significant figures (0.012 % is not "0 %")."""
+    return f"{100 * value:.2g} %"
+
+
 def curve_warnings(
     fit: CurveFit, conc: np.ndarray, od: np.ndarray, *, at_bounds: list[str] | tuple[str, ...] = ()
 ) -> dict[str, str]:
@@ -1243,13 +1248,13 @@ def curve_warnings(
     said = []
     if "upper" in ends:
         said.append(
-            f"no upper plateau: the top standard reaches {top:.0%} of the fitted a..d span, "
+            f"no upper plateau: the top standard reaches {_share(top)} of the fitted a..d span, "
             f"the top asymptote d = {fit.params['d']:.4g} is extrapolated"
             + (held if "d" in at_bounds or "c" in at_bounds else "")
         )
     if "lower" in ends:
         said.append(
-            f"no lower plateau: the lowest standard is at {bottom:.0%} of the fitted a..d span "
+            f"no lower plateau: the lowest standard is at {_share(bottom)} of the fitted a..d span "
             f"and there is no zero standard, the zero-dose asymptote a = {fit.params['a']:.4g} "
             "is extrapolated" + (held if "a" in at_bounds else "")
         )

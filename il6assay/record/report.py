@@ -390,7 +390,7 @@ def _noise_text(noise: dict[str, Any]) -> str:
 
 def _aics(run: Run) -> str:
     parts = []
-    for model in ("4pl", "5pl"):
+    for model in ("4pl", "5pl", "loglog"):
         aic = run.comparison.get(model, {}).get("aic")
         parts.append(f"{aic:.2f}" if aic is not None else "n/a")
     return " / ".join(parts) + f" (chosen: {run.settings.model.upper()}; lower is better)"
@@ -424,7 +424,7 @@ def write_report(run: Run, path: Path, *, standalone: bool = False) -> None:
         ),
         *([("Noise (weights)", _noise_text(run.noise))] if run.noise is not None else []),
         ("Curve warnings", "; ".join(f"{k}: {v}" for k, v in run.curve.warnings.items())),
-        ("AIC (4PL / 5PL)", _aics(run)),
+        ("AIC (4PL / 5PL / log-log)", _aics(run)),
         (
             "LoB / LoD (CLSI EP17)",
             f"{_fmt(run.detection.get('lob_pg_ml'))} / "
