@@ -92,7 +92,7 @@ _G_RANGE = (0.05, 20.0)
 _GRID_LNC_STEP = 0.75
 _GRID_B = (0.25, 0.45, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 9.0)
 # Effort: model evaluations one fit may spend (search, reweighting, polish).
-_BUDGET = {"search": 400, "reweight": 300, "polish": 60}
+_BUDGET = {"search": 240, "reweight": 160, "polish": 40}
 _SCOUT_EVALUATIONS = 6  # each start's first steps, before the two best are refined
 # Curve-shape checks (reported in CurveFit.warnings).
 # Incomplete: the top standard reaches less than half the a..d span, i.e. the
@@ -100,6 +100,9 @@ _SCOUT_EVALUATIONS = 6  # each start's first steps, before the two best are refi
 # often put the top standard near the EC50, so a stricter share would flag
 # ordinary plates.
 _INCOMPLETE_SHARE = 0.5
+_G_UNDETERMINED = (
+    "the 5PL's asymmetry g is not determined by the standards (it ran to its bound): use the 4PL"
+)
 # A model the rest of il6assay may ask for, but the grid search does not apply to.
 LINE_MODELS = ("loglog",)
 _HOOK_DROP_SHARE = 0.05  # top level's mean OD falls > 5 % of the span below a lower level's
@@ -884,7 +887,13 @@ class _Problem:
         if self.line:
             return self.lm(self.line_start(), budget)
         starts = list(extra or [])
-        _, thetas = self.grid((0.4, 1.0, 2.5) if self.five else (1.0,))
+        _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
+        if self.five and starts:
+            # The 4PL's search has covered every shape: its solution, with g = 1 and
+            # moved to each side, and the best asymmetric grid point.
+            base = starts[0]
+            starts += [np.append(base[:4], math.log(g)) for g in (0.5, 2.0)]
+            thetas = thetas[:1]
         if thetas.shape[0]:
             lnc = thetas[:, 2]
             picks = [0]
@@ -893,7 +902,8 @@ class _Problem:
                 if hits.size:
                     picks.append(int(hits[0]))
             starts += [thetas[i] for i in dict.fromkeys(picks)]
-        starts += self.shape_starts()
+        if not (self.five and extra):
+            starts += self.shape_starts()
         if self.quick:
             starts = starts[:3]
         # A few steps from every start, then the two best run to convergence.
@@ -1058,7 +1068,7 @@ def fit_curve(
     extra: list[np.ndarray] = []
     if model == "5pl":
         # The 4PL is the 5PL with g = 1: its fit (same weighting) is the natural first start.
-        four = fit_curve(x, y, "4pl", weighting, k=k, quick=quick)
+        four = fit_curve(x, y, "4pl", weighting, k=k, quick=True)
         if four.success and four._theta is not None:
             extra.append(np.append(four._theta, 0.0))
     if power:
@@ -1072,6 +1082,9 @@ def fit_curve(
         start = extra[0] if extra else None
         return _failed(model, weighting, n, "no strategy converged to a plausible curve", start)
     start = sol.theta.copy()
+    if model == "5pl" and problem.at_bounds(sol.theta).count(4):
+        # The asymmetry ran to its bound in the search: refused at once, no reweighting.
+        return _failed(model, weighting, n, _G_UNDETERMINED, start)
     iterations, settled = 0, True
     if power:
         sol, iterations, settled = problem.reweight(sol, power)
@@ -1126,8 +1139,7 @@ def _finish(
             model,
             weighting,
             n,
-            "the 5PL's asymmetry g is not determined by the standards (it ran to its "
-            "bound): use the 4PL",
+            _G_UNDETERMINED,
             start,
         )
     fit = CurveFit(
