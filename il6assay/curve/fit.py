@@ -36,14 +36,17 @@ evaluation budget, so no fit runs unbounded. When nothing converges the
 result has ``success=False`` and the reason, never an exception.
 
 Weighting (``weighting=``) multiplies each squared residual by 1/w**2 where w
-is an SD-like weight computed from the *fitted* curve, as Prism does: one
-unweighted pass, then refits with w = f(x) ("1/y^2") or w = sqrt(f(x))
-("1/y"), until the weighted sum of squares stops changing.
+is an SD-like weight computed from the *fitted* curve, as Prism does: the
+search weighs each well by the weighting's SD at its own OD, then refits with
+w from the fitted curve (w = f(x) for "1/y^2", sqrt(f(x)) for "1/y",
+sqrt(k^2 + f(x)^2) for "1/(k^2+y^2)") until the weighted sum of squares
+stops changing.
 
 Uncertainty (``inverse_ci``): the delta method on log concentration,
 Var(x) = (dx/dy)^2 s^2(y)/m + grad_theta(x)' Cov(theta) grad_theta(x), with
 s^2(y) the residual variance at that OD (times the weighting's variance
-function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back.
+function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back;
+Student's t from ``scipy.special`` (importing ``scipy.stats`` costs 0.5 s).
 """
 
 from __future__ import annotations
