@@ -298,3 +298,4 @@ def export_document(parsed: Any) -> dict[str, Any]:
 from il6assay.cli.db import register as _register_db  # noqa: E402
 
 _register_db(main)
+
