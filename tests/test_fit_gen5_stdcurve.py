@@ -4,7 +4,7 @@
 triplicate in A1-G3 (2000 ... 2.7435), blanks in H1-H3, OD rising in
 proportion to dose up to 3.4, replicate CV under 2 %. It used to be rejected
 as "no significant slope" (the fit stopped on a step function). The layout
-(fixtures/gen5_abs630/layout.toml) follows the export's own Layout block.
+(fixtures/gen5_abs630/gen5_abs630_stdcurve.layout.toml) follows the export's own Layout block.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from il6assay.settings import Settings
 from tests.conftest import EXAMPLE, FIXTURES, SHARED, needs_shared, run_dirs
 
 EXPORT = SHARED / "reference_exports" / "gen5_abs630_stdcurve.txt"
-LAYOUT = FIXTURES / "gen5_abs630" / "layout.toml"
-SAMPLES = FIXTURES / "gen5_abs630" / "samples.csv"
+LAYOUT = FIXTURES / "gen5_abs630" / "gen5_abs630_stdcurve.layout.toml"
+SAMPLES = FIXTURES / "gen5_abs630" / "gen5_abs630_stdcurve.samples.csv"
 
 
 @needs_shared
