@@ -89,6 +89,12 @@ def main() -> None:
             f"CPU median {statistics.median(cpus):.3f} s  (goal < {goal} s: {verdict})"
         )
     print(f"process imports scipy.stats: {process_imports_scipy_stats()}")
+    # What scipy.stats would add to a run, measured in this same run.
+    base = [sys.executable, "-c", "import scipy.special, scipy.optimize"]
+    with_stats = [sys.executable, "-c", "import scipy.special, scipy.optimize, scipy.stats"]
+    plain = statistics.median(timed(base)[1] for _ in range(args.repeat))
+    stats = statistics.median(timed(with_stats)[1] for _ in range(args.repeat))
+    print(f"importing scipy.stats on top of scipy.special/optimize: +{stats - plain:.3f} s CPU")
 
 
 if __name__ == "__main__":
