@@ -87,9 +87,9 @@ _WEIGHT_FLOOR_SHARE = 0.01
 # The box of admissible curves: an inflection at most this many natural-log units
 # outside the standards' range, a slope in [_B_MIN, _B_MAX], asymptotes within
 # _ASYMPTOTE_SPANS OD spans of the ODs, the 5PL's g within _G_RANGE.
-_LNC_MARGIN = 9.0
+_LNC_MARGIN = 15.0
 _B_MIN, _B_MAX = 0.05, 50.0
-_ASYMPTOTE_SPANS = 1e4
+_ASYMPTOTE_SPANS = 1e5
 _G_RANGE = (0.05, 20.0)
 # The (ln c, b) grid of the search: ln c in steps of at most _GRID_LNC_STEP.
 _GRID_LNC_STEP = 0.75
