@@ -48,7 +48,10 @@ def family_truth(family: str, rng: np.random.Generator) -> tuple[dict[str, float
         c = top * math.exp(rng.uniform(1.0, 3.5))
         d = a + rng.uniform(2.0, 3.0) * (1 + (c / top) ** b)  # the top standard reads 2-3 OD
     elif family == "no lower plateau":
-        c = low * math.exp(-rng.uniform(0.5, 2.5))
+        # Past its midpoint at the lowest standard and still rising across the range
+        # (steeper or further below, every standard sits on the plateau: a flat plate).
+        c = low * math.exp(-rng.uniform(0.3, 1.5))
+        b = rng.uniform(0.4, 0.9)
         zero = False
     elif family == "proportional":
         b = rng.uniform(0.95, 1.05)

@@ -20,8 +20,8 @@ prescribe for near-linear curves), is the straight line of log OD on log dose,
 ln y = alpha + beta ln x, fitted to the standards above zero.
 
 Fitting is least squares on all replicate wells (never their means) inside a
-box of admissible curves: b in [0.05, 50], the inflection c within e^7 of the
-standards' range, the asymptotes within 10^4 OD spans of the ODs, g in
+box of admissible curves: b in [0.05, 50], the inflection c within e^15 of the
+standards' range, the asymptotes within 10^5 OD spans of the ODs, g in
 [0.05, 20]. The box keeps an asymptote the standards cannot fix finite (a
 curve without an upper plateau runs c and d to infinity otherwise). The
 search (``_Problem.search``): the 4PL is linear in (a, d) for fixed (b, c[,
