@@ -20,7 +20,7 @@ prescribe for near-linear curves), is the straight line of log OD on log dose,
 ln y = alpha + beta ln x, fitted to the standards above zero.
 
 Fitting is least squares on all replicate wells (never their means) inside a
-box of admissible curves: b in [0.05, 50], the inflection c within e^15 of the
+box of admissible curves: b in [0.05, 50], the inflection c within e^40 of the
 standards' range, the asymptotes within 10^5 OD spans of the ODs, g in
 [0.05, 20]. The box keeps an asymptote the standards cannot fix finite (a
 curve without an upper plateau runs c and d to infinity otherwise). The
@@ -87,12 +87,14 @@ _WEIGHT_FLOOR_SHARE = 0.01
 # The box of admissible curves: an inflection at most this many natural-log units
 # outside the standards' range, a slope in [_B_MIN, _B_MAX], asymptotes within
 # _ASYMPTOTE_SPANS OD spans of the ODs, the 5PL's g within _G_RANGE.
-_LNC_MARGIN = 15.0
+_LNC_MARGIN = 40.0
 _B_MIN, _B_MAX = 0.05, 50.0
 _ASYMPTOTE_SPANS = 1e5
 _G_RANGE = (0.05, 20.0)
-# The (ln c, b) grid of the search: ln c in steps of at most _GRID_LNC_STEP.
+# The (ln c, b) grid of the search: ln c in steps of at most _GRID_LNC_STEP near the
+# standards, at _GRID_FAR beyond them.
 _GRID_LNC_STEP = 0.75
+_GRID_FAR = (7.5, 9.5, 12.0, 15.0, 19.0, 24.0, 31.0, 40.0)  # ln c beyond the standards
 _GRID_B = (0.25, 0.45, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 9.0)
 # Effort: model evaluations one fit may spend (search, reweighting, polish).
 _BUDGET = {"search": 240, "reweight": 160, "polish": 40}
@@ -826,12 +828,14 @@ class _Problem:
         linear least-squares solution (2 x 2 normal equations, all points at once).
         """
         _, logx = self.logs
-        width = self.lnx_hi - self.lnx_lo + 2 * _LNC_MARGIN
-        lnc = np.linspace(
-            self.lnx_lo - _LNC_MARGIN,
-            self.lnx_hi + _LNC_MARGIN,
-            math.ceil(width / _GRID_LNC_STEP) + 1,
+        # Fine steps over the standards' range and 6 beyond it, then coarser out to the box.
+        near = 6.0
+        width = self.lnx_hi - self.lnx_lo + 2 * near
+        inner = np.linspace(
+            self.lnx_lo - near, self.lnx_hi + near, math.ceil(width / _GRID_LNC_STEP) + 1
         )
+        outer = np.array([o for o in _GRID_FAR if near < o <= _LNC_MARGIN])
+        lnc = np.concatenate([self.lnx_lo - outer[::-1], inner, self.lnx_hi + outer])
         mesh = np.meshgrid(lnc, np.array(_GRID_B), np.array(g_values), indexing="ij")
         lc, b, g = (v.ravel() for v in mesh)
         with np.errstate(all="ignore"):
