@@ -8,12 +8,18 @@ busy shared machine disturbs less than wall time) are printed, and whether
 scipy.special). Targets (issue: the process pipeline): --help under 0.25 s, process
 under 2 s. Figures are quoted in the README.
 
-Usage: python benchmarks/bench_cli.py [--repeat 7]
+With ``--before REF`` (a git commit), the package as it was at REF is
+exported to a temporary folder and `process` is timed from it and from the
+checkout in turn, in the same run, so the two figures share the machine's
+load: the drop an issue made, measured as a ratio.
+
+Usage: python benchmarks/bench_cli.py [--repeat 7] [--before 418f6b4]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -38,15 +44,37 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(argv: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+def timed(
+    argv: list[str], ok: tuple[int, ...] = (0,), env: dict | None = None, cwd: str | None = None
+) -> tuple[float, float]:
     """(wall, CPU) seconds one run of ``argv`` takes; fails loudly if the command fails."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
     elapsed = time.perf_counter() - start
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr}")
     return elapsed, _children_cpu() - cpu
+
+
+def process_before_after(ref: str, repeat: int) -> None:
+    """Median wall and CPU time of `process` at git ``ref`` and now, interleaved in one run."""
+    with tempfile.TemporaryDirectory() as old, tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "il6assay"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
+        runs: dict[str, list[tuple[float, float]]] = {ref: [], "now": []}
+        for i in range(repeat):
+            for name, path in ((ref, old), ("now", str(ROOT))):
+                env = {**os.environ, "PYTHONPATH": path}
+                argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE)]
+                runs[name].append(timed([*argv, "--out", f"{tmp}/{name}{i}"], env=env, cwd=tmp))
+        for name, values in runs.items():
+            print(
+                f"process at {name:10} wall median {statistics.median(w for w, _ in values):.3f} s"
+                f"  CPU median {statistics.median(c for _, c in values):.3f} s"
+            )
 
 
 def process_imports_scipy_stats() -> bool:
@@ -69,6 +97,7 @@ def main() -> None:
     """Print median and worst wall time of each command."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--before", help="a git commit to time `process` at, beside now")
     args = parser.parse_args()
     cmd = il6assay_command()
     timed([*cmd, "--help"])  # warm the file cache once
@@ -95,6 +124,8 @@ def main() -> None:
     plain = statistics.median(timed(base)[1] for _ in range(args.repeat))
     stats = statistics.median(timed(with_stats)[1] for _ in range(args.repeat))
     print(f"importing scipy.stats on top of scipy.special/optimize: +{stats - plain:.3f} s CPU")
+    if args.before:
+        process_before_after(args.before, args.repeat)
 
 
 if __name__ == "__main__":
