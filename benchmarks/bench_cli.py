@@ -1,16 +1,26 @@
-"""Wall time of `il6assay --help` and of `il6assay process` on the shipped example.
+"""Wall and CPU time of `il6assay --help` and of `il6assay process` on the shipped example.
 
 Each command runs as a fresh process (interpreter start included, as a
-technician experiences it), several times; the median and the worst are
-printed. Targets (issue: the process pipeline): --help under 0.25 s, process
+technician experiences it), several times; the median and the worst wall
+time and the median CPU time (user + system of the child process, which a
+busy shared machine disturbs less than wall time) are printed, and whether
+`process` imported scipy.stats (it should not: Student's t comes from
+scipy.special). Targets (issue: the process pipeline): --help under 0.25 s, process
 under 2 s. Figures are quoted in the README.
 
-Usage: python benchmarks/bench_cli.py [--repeat 7]
+With ``--before REF`` (a git commit), the package as it was at REF is
+exported to a temporary folder and `process` is timed from it and from the
+checkout in turn, in the same run, so the two figures share the machine's
+load: the drop an issue made, measured as a ratio.
+
+Usage: python benchmarks/bench_cli.py [--repeat 7] [--before 418f6b4]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,20 +39,65 @@ def il6assay_command() -> list[str]:
     return [script] if Path(script).exists() else [sys.executable, "-m", "il6assay.cli"]
 
 
-def timed(argv: list[str], ok: tuple[int, ...] = (0,)) -> float:
-    """Seconds one run of ``argv`` takes; fails loudly if the command fails."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(
+    argv: list[str], ok: tuple[int, ...] = (0,), env: dict | None = None, cwd: str | None = None
+) -> tuple[float, float]:
+    """(wall, CPU) seconds one run of ``argv`` takes; fails loudly if the command fails."""
+    cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
     elapsed = time.perf_counter() - start
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
+
+
+def process_before_after(ref: str, repeat: int) -> None:
+    """Median wall and CPU time of `process` at git ``ref`` and now, interleaved in one run."""
+    with tempfile.TemporaryDirectory() as old, tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "il6assay"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
+        runs: dict[str, list[tuple[float, float]]] = {ref: [], "now": []}
+        for i in range(repeat):
+            for name, path in ((ref, old), ("now", str(ROOT))):
+                env = {**os.environ, "PYTHONPATH": path}
+                argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE)]
+                runs[name].append(timed([*argv, "--out", f"{tmp}/{name}{i}"], env=env, cwd=tmp))
+        for name, values in runs.items():
+            print(
+                f"process at {name:10} wall median {statistics.median(w for w, _ in values):.3f} s"
+                f"  CPU median {statistics.median(c for _, c in values):.3f} s"
+            )
+
+
+def process_imports_scipy_stats() -> bool:
+    """Whether processing the example plate in a fresh interpreter imports scipy.stats."""
+    code = (
+        "import sys, tempfile\n"
+        "from il6assay.cli import main\n"
+        "with tempfile.TemporaryDirectory() as tmp:\n"
+        "    try:\n"
+        f"        main(['process', {str(EXAMPLE)!r}, '--out', tmp])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1] == "True"
 
 
 def main() -> None:
     """Print median and worst wall time of each command."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--before", help="a git commit to time `process` at, beside now")
     args = parser.parse_args()
     cmd = il6assay_command()
     timed([*cmd, "--help"])  # warm the file cache once
@@ -51,16 +106,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             process_times.append(timed([*cmd, "process", str(EXAMPLE), "--out", f"{tmp}/run{i}"]))
-    for name, times, goal in (
+    for name, runs, goal in (
         ("il6assay --help", help_times, 0.25),
         ("il6assay process (example plate)", process_times, 2.0),
     ):
-        median = statistics.median(times)
+        walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+        median = statistics.median(walls)
         verdict = "ok" if median < goal else "OVER GOAL"
         print(
-            f"{name:36} median {median:.3f} s  worst {max(times):.3f} s  "
-            f"(goal < {goal} s: {verdict})"
+            f"{name:36} median {median:.3f} s  worst {max(walls):.3f} s  "
+            f"CPU median {statistics.median(cpus):.3f} s  (goal < {goal} s: {verdict})"
         )
+    print(f"process imports scipy.stats: {process_imports_scipy_stats()}")
+    # What scipy.stats would add to a run, measured in this same run.
+    base = [sys.executable, "-c", "import scipy.special, scipy.optimize"]
+    with_stats = [sys.executable, "-c", "import scipy.special, scipy.optimize, scipy.stats"]
+    plain = statistics.median(timed(base)[1] for _ in range(args.repeat))
+    stats = statistics.median(timed(with_stats)[1] for _ in range(args.repeat))
+    print(f"importing scipy.stats on top of scipy.special/optimize: +{stats - plain:.3f} s CPU")
+    if args.before:
+        process_before_after(args.before, args.repeat)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,25 @@ same self-start. Each is timed with ``timeit`` (many repeats); medians are
 printed in ms, over several simulated plates. Goal: fit_curve under 1 ms,
 never above 5 ms.
 
-Usage: python benchmarks/bench_fit.py [--plates 5] [--repeat 200]
+Then bounded effort (issue 13): the CPU time of every fit (4PL, 5PL and the
+log-log line, every weighting) of every reference data set, R's DNase runs
+1-11, NIST Rat42 and Rat43 (as dose-response sets), the drc hard cases, and
+the generated curve families of tests/test_fit_families.py (3 plates each):
+median, worst, the worst's ratio to the median (goal: at most 10), and the
+slowest fits.
+
+Usage: python benchmarks/bench_fit.py [--plates 5] [--repeat 200] [--effort-repeat 3]
+       python benchmarks/bench_fit.py --effort-only
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import re
 import statistics
+import sys
+import time
 import timeit
 from pathlib import Path
 
@@ -28,6 +40,7 @@ from il6assay.plate.layout import load_layout
 from il6assay.simulate import simulate_plate
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "reference_data"
 LAYOUT = ROOT / "plate_layouts" / "il6_96_standard.toml"
 GOAL_MS, LIMIT_MS = 1.0, 5.0
 WEIGHTINGS = ("none", "1/y", "1/y^2", "1/(k^2+y^2)")
@@ -63,11 +76,77 @@ def median_ms(call, repeat: int) -> float:
     return 1000.0 * statistics.median(times) / number
 
 
+def reference_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """DNase runs, NIST Rat42/43, the drc hard cases (../shared) and the generated families."""
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    with (SHARED / "dnase.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    for run in range(1, 12):
+        pts = [(float(r["conc"]), float(r["density"])) for r in rows if int(r["Run"]) == run]
+        sets[f"DNase run {run}"] = (np.array([c for c, _ in pts]), np.array([o for _, o in pts]))
+    for name in ("Rat42", "Rat43"):
+        text = (SHARED / f"nist_{name}.dat").read_text()
+        data = text[re.search(r"^Data:\s+y\s+x\s*$", text, re.M).end() :].split()
+        y, x = np.array(data[0::2], float), np.array(data[1::2], float)
+        sets[f"NIST {name}"] = (x, y)
+    for k in range(1, 5):
+        with (SHARED / "hard_cases" / f"drc_error_{k}.csv").open() as fh:
+            hard = list(csv.DictReader(fh))
+        sets[f"drc hard case {k}"] = (
+            np.array([float(r["Dose"]) for r in hard]),
+            np.array([float(r["Response"]) for r in hard]),
+        )
+    sys.path.insert(0, str(ROOT))
+    from tests.test_fit_families import FAMILIES, generated_plate
+
+    for family in FAMILIES:
+        for seed in range(3):
+            sets[f"{family} #{seed}"] = generated_plate(family, seed)
+    return sets
+
+
+def effort(repeat: int) -> None:
+    """CPU time of every fit of every reference set: median, worst, ratio, the slowest."""
+    sets = reference_sets()
+    fits = []
+    fit_curve(*sets["DNase run 1"])  # warm imports
+    for name, (x, y) in sets.items():
+        for model in ("4pl", "5pl", "loglog"):
+            for weighting in WEIGHTINGS:
+                k = K.get(weighting)
+                start = time.process_time()
+                for _ in range(repeat):
+                    fit = fit_curve(x, y, model, weighting, k=k)
+                ms = 1000.0 * (time.process_time() - start) / repeat
+                fits.append((ms, name, model, weighting, fit.success, fit.message))
+    times = [f[0] for f in fits]
+    median, worst = statistics.median(times), max(times)
+    print(
+        f"\nbounded effort: {len(fits)} fits ({len(sets)} data sets x 3 models x "
+        f"{len(WEIGHTINGS)} weightings), CPU ms per fit, mean of {repeat}"
+    )
+    print(f"median {median:.2f} ms, worst {worst:.2f} ms, worst / median {worst / median:.1f}")
+    groups: dict[str, list[float]] = {}
+    for ms, name, *_ in fits:
+        groups.setdefault(name.split(" #")[0].rsplit(" run", 1)[0], []).append(ms)
+    print("| data | fits | median ms | worst ms |\n|---|---|---|---|")
+    for group, values in groups.items():
+        print(f"| {group} | {len(values)} | {statistics.median(values):.2f} | {max(values):.2f} |")
+    print("slowest:")
+    for ms, name, model, weighting, ok, message in sorted(fits, reverse=True)[:8]:
+        print(f"  {ms:7.2f} ms  {name}, {model}, {weighting}: {'ok' if ok else message[:70]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plates", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--effort-repeat", type=int, default=3)
+    parser.add_argument("--effort-only", action="store_true")
     args = parser.parse_args()
+    if args.effort_only:
+        effort(args.effort_repeat)
+        return
     rows = []
     for seed in range(args.plates):
         conc, od = plate_standards(seed)
@@ -106,6 +185,7 @@ def main() -> None:
             else "ABOVE THE LIMIT"
         )
         print(f"fit_curve weighting {key!r}: {overall[key]:.3f} ms, {verdict}")
+    effort(args.effort_repeat)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ class Settings:
     """How a plate is processed; defaults are those chosen in docs/choices.md."""
 
     # Curve. Defaults chosen by benchmarks/simulate_choices.py (docs/choices.md).
-    model: str = "4pl"  # or "5pl"; never switched silently
+    model: str = "4pl"  # or "5pl", or "loglog" (a kit insert's line); never switched silently
     weighting: str = "1/(k^2+y^2)"  # k from the plate's replicate pairs (il6assay.curve.noise)
     zero_standard: str = "fit"  # "fit": x = 0 is a curve point; "subtract": kit-insert habit
     # Reads: the measurement read and the reference read (None: auto).

@@ -54,7 +54,12 @@ def main() -> None:
     "--ratio", help="Signal = read A / read B x 10^4 per well (TR-FRET), e.g. 'trf 665/trf 620'."
 )
 @click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
-@click.option("--model", type=click.Choice(["4pl", "5pl"]), help="Curve model [4pl].")
+@click.option(
+    "--model",
+    type=click.Choice(["4pl", "5pl", "loglog"]),
+    help="Curve model [4pl]; loglog: a straight line of log OD on log dose, as some kit "
+    "inserts prescribe (chosen only here, never by itself).",
+)
 @click.option(
     "--weighting",
     type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),

@@ -37,9 +37,7 @@ def detection_limits(wells: list[Well], curve: CurveFit) -> dict[str, Any]:
         out["note"] = "needs a fitted curve and at least two blank or zero-standard wells"
         return out
     ods = [float(w.od) for w in blanks]  # type: ignore[arg-type]
-    lob_od = statistics.fmean(ods) + Z_95 * statistics.stdev(ods) * (
-        1 if curve.params["d"] > curve.params["a"] else -1
-    )
+    lob_od = statistics.fmean(ods) + Z_95 * statistics.stdev(ods) * (1 if curve.rising else -1)
     out.update(blank_wells=[w.name for w in blanks], blank_kind=blank_kind, lob_od=lob_od)
     lob = float(curve.inverse(lob_od))
     if not math.isfinite(lob):

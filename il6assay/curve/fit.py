@@ -15,25 +15,38 @@ Models (DOMAIN.md)::
 R's ``SSfpl(log(x), A, B, xmid, scal)`` is the 4PL with A = a, B = d,
 xmid = ln c, scal = 1/b (drc's LL.4 uses -b).
 
-Fitting is least squares on all replicate wells (never their means), by
-MINPACK's Levenberg-Marquardt (``scipy.optimize.least_squares(method="lm")``,
-the Gauss-Newton family R's ``nls`` belongs to) with an analytic Jacobian, in
-the parametrisation (a, b, ln c, d[, ln g]) so that c and g stay positive.
-Start values come from drc's self-starter. When that start fails or lands on
-an implausible curve, a grid of other starts is tried, then a bounded
-trust-region fit, then a robust (soft-L1) loss; the lowest sum of squares
-wins, and the result says which strategy found it. When all fail the result
-has ``success=False`` and the reason, never an exception.
+A third model, chosen only explicitly (``model="loglog"``, as some kit inserts
+prescribe for near-linear curves), is the straight line of log OD on log dose,
+ln y = alpha + beta ln x, fitted to the standards above zero.
+
+Fitting is least squares on all replicate wells (never their means) inside a
+box of admissible curves: b in [0.05, 50], the inflection c within e^40 of the
+standards' range, the asymptotes within 10^5 OD spans of the ODs, g in
+[0.05, 20]. The box keeps an asymptote the standards cannot fix finite (a
+curve without an upper plateau runs c and d to infinity otherwise). The
+search (``_Problem.search``): the 4PL is linear in (a, d) for fixed (b, c[,
+g]), so a grid over (ln c, b) gives each point its best (a, d) by linear
+least squares; from the best grid point, the best one with its midpoint
+beyond the top standard, the best below the lowest, drc's self-start, a start
+with the upper asymptote far above the top OD and one from the straight line
+of log OD on log dose, a bounded Levenberg-Marquardt (``_box_lm``) runs, and
+the lowest sum of squares wins. It is polished by MINPACK's lmder
+(``scipy.optimize.leastsq``) when it lies inside the box. Every stage has an
+evaluation budget, so no fit runs unbounded. When nothing converges the
+result has ``success=False`` and the reason, never an exception.
 
 Weighting (``weighting=``) multiplies each squared residual by 1/w**2 where w
-is an SD-like weight computed from the *fitted* curve, as Prism does: one
-unweighted pass, then refits with w = f(x) ("1/y^2") or w = sqrt(f(x))
-("1/y"), until the weighted sum of squares stops changing.
+is an SD-like weight computed from the *fitted* curve, as Prism does: the
+search weighs each well by the weighting's SD at its own OD, then refits with
+w from the fitted curve (w = f(x) for "1/y^2", sqrt(f(x)) for "1/y",
+sqrt(k^2 + f(x)^2) for "1/(k^2+y^2)") until the weighted sum of squares
+stops changing.
 
 Uncertainty (``inverse_ci``): the delta method on log concentration,
 Var(x) = (dx/dy)^2 s^2(y)/m + grad_theta(x)' Cov(theta) grad_theta(x), with
 s^2(y) the residual variance at that OD (times the weighting's variance
-function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back.
+function), and the interval log x ± t(df, 0.975) SE(x)/x transformed back;
+Student's t from ``scipy.special`` (importing ``scipy.stats`` costs 0.5 s).
 """
 
 from __future__ import annotations
@@ -49,7 +62,16 @@ import numpy as np
 if TYPE_CHECKING:
     import lmfit
 
-MODELS: dict[str, tuple[str, ...]] = {"4pl": ("a", "b", "c", "d"), "5pl": ("a", "b", "c", "d", "g")}
+MODELS: dict[str, tuple[str, ...]] = {
+    "4pl": ("a", "b", "c", "d"),
+    "5pl": ("a", "b", "c", "d", "g"),
+    "loglog": ("alpha", "beta"),
+}
+FORMULAS = {
+    "4pl": "y = d + (a - d) / (1 + (x / c) ** b)",
+    "5pl": "y = d + (a - d) / (1 + (x / c) ** b) ** g",
+    "loglog": "ln y = alpha + beta * ln x",
+}
 PARAM_NAMES = MODELS["4pl"]
 NOISE_WEIGHTING = "1/(k^2+y^2)"
 WEIGHTINGS = ("none", "1/y", "1/y^2", NOISE_WEIGHTING)
@@ -62,16 +84,32 @@ _REWEIGHT_RTOL = 1e-10
 # weights, so that a near-zero (or negative, blank-subtracted) OD does not
 # get an unbounded weight.
 _WEIGHT_FLOOR_SHARE = 0.01
-# A fitted inflection this many natural-log units outside the standards'
-# range is not a curve the standards support: try other strategies.
-_LNC_MARGIN = 7.0
-_B_MAX = 50.0
+# The box of admissible curves: an inflection at most this many natural-log units
+# outside the standards' range, a slope in [_B_MIN, _B_MAX], asymptotes within
+# _ASYMPTOTE_SPANS OD spans of the ODs, the 5PL's g within _G_RANGE.
+_LNC_MARGIN = 40.0
+_B_MIN, _B_MAX = 0.05, 50.0
+_ASYMPTOTE_SPANS = 1e5
+_G_RANGE = (0.05, 20.0)
+# The (ln c, b) grid of the search: ln c in steps of at most _GRID_LNC_STEP near the
+# standards, at _GRID_FAR beyond them.
+_GRID_LNC_STEP = 0.75
+_GRID_FAR = (7.5, 9.5, 12.0, 15.0, 19.0, 24.0, 31.0, 40.0)  # ln c beyond the standards
+_GRID_B = (0.25, 0.45, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 9.0)
+# Effort: model evaluations one fit may spend (search, reweighting, polish).
+_BUDGET = {"search": 240, "reweight": 160, "polish": 40}
+_SCOUT_EVALUATIONS = 6  # each start's first steps, before the two best are refined
 # Curve-shape checks (reported in CurveFit.warnings).
 # Incomplete: the top standard reaches less than half the a..d span, i.e. the
 # curve's midpoint (the 4PL's EC50) lies beyond the top standard. ELISA kits
 # often put the top standard near the EC50, so a stricter share would flag
 # ordinary plates.
 _INCOMPLETE_SHARE = 0.5
+_G_UNDETERMINED = (
+    "the 5PL's asymmetry g is not determined by the standards (it ran to its bound): use the 4PL"
+)
+# A model the rest of il6assay may ask for, but the grid search does not apply to.
+LINE_MODELS = ("loglog",)
 _HOOK_DROP_SHARE = 0.05  # top level's mean OD falls > 5 % of the span below a lower level's
 
 
@@ -106,6 +144,30 @@ def four_pl(x: np.ndarray | float, a: float, b: float, c: float, d: float) -> np
 def four_pl_inverse(y: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
     """The 4PL's concentration for OD ``y`` (NaN outside the asymptotes)."""
     return logistic_inverse(y, a, b, c, d)
+
+
+def loglog(x: np.ndarray | float, alpha: float, beta: float) -> np.ndarray:
+    """The log-log line at concentrations ``x``: y = exp(alpha) * x ** beta."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return np.exp(alpha + beta * np.log(x))
+
+
+def loglog_inverse(y: np.ndarray | float, alpha: float, beta: float) -> np.ndarray:
+    """The log-log line's concentration for OD ``y``; NaN unless y > 0."""
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return np.exp((np.log(np.where(y > 0, y, np.nan)) - alpha) / beta)
+
+
+def evaluate(model: str, params: dict[str, float], x: np.ndarray | float) -> np.ndarray:
+    """OD of ``model`` with ``params`` at concentrations ``x``."""
+    return loglog(x, **params) if model == "loglog" else logistic(x, **params)
+
+
+def invert(model: str, params: dict[str, float], y: np.ndarray | float) -> np.ndarray:
+    """Concentration of ``model`` with ``params`` for ODs ``y`` (NaN where not invertible)."""
+    return loglog_inverse(y, **params) if model == "loglog" else logistic_inverse(y, **params)
 
 
 def _log_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +210,33 @@ def _parts(
     return f, jac, f_x
 
 
-def _to_params(theta: np.ndarray, five: bool) -> dict[str, float]:
+def _loglog_parts(
+    theta: np.ndarray, x: np.ndarray, logs: tuple[np.ndarray, np.ndarray] | None = None
+):
+    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
+    pos, logx = logs if logs is not None else _log_x(x)
+    alpha, beta = float(theta[0]), float(theta[1])
+    lx = np.where(pos, logx, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = np.where(pos, np.exp(np.minimum(alpha + beta * lx, 700.0)), 0.0 if beta > 0 else np.inf)
+    jac = np.empty((x.size, 2))
+    jac[:, 0] = f
+    jac[:, 1] = f * lx
+    f_x = np.full(x.shape, np.nan)
+    np.divide(beta * f, x, out=f_x, where=pos)
+    return f, jac, f_x
+
+
+def _model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None):
+    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x."""
+    if model == "loglog":
+        return _loglog_parts(theta, x, logs)
+    return _parts(theta, x, model == "5pl", logs)
+
+
+def _to_params(theta: np.ndarray, five: bool, model: str | None = None) -> dict[str, float]:
+    if model == "loglog":
+        return {"alpha": float(theta[0]), "beta": float(theta[1])}
     a, b, lnc, d = (float(v) for v in theta[:4])
     params = {"a": a, "b": b, "c": float(np.exp(lnc)), "d": d}
     if five:
@@ -166,6 +254,7 @@ class Solution:
     theta: np.ndarray
     cost: float
     method: str
+    converged: bool = True
 
 
 def _dense_lm(
@@ -300,6 +389,75 @@ def solve(
     return Solution(theta=np.asarray(x, dtype=float), cost=cost, method=label)
 
 
+def _box_lm(
+    fun_jac: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    theta0: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    rtol: float = 1e-10,
+    max_evaluations: int = 200,
+) -> Solution | None:
+    """Levenberg-Marquardt inside the box [low, high] (projected steps), for a few parameters.
+
+    A parameter at a bound whose gradient points out of the box is held there
+    (the step is solved over the others); every trial point is clipped into
+    the box. Stops when a step lowers the sum of squares by less than ``rtol``
+    of it, when no step lowers it, or after ``max_evaluations`` evaluations
+    (``converged=False``). None only when the start cannot be evaluated.
+    """
+    method = "bounded Levenberg-Marquardt"
+    theta = np.clip(np.array(theta0, dtype=float), low, high)
+    evaluations = 1
+    with np.errstate(all="ignore"):
+        r, jac = fun_jac(theta)
+        cost = float(r @ r)
+        if not (math.isfinite(cost) and math.isfinite(float(jac.sum()))):
+            return None
+        lam = 1e-3
+        while evaluations < max_evaluations:
+            grad = jac.T @ r
+            jtj = jac.T @ jac
+            held = ((theta <= low) & (grad > 0)) | ((theta >= high) & (grad < 0))
+            if held.any():
+                free = ~held
+                sub, g_free = jtj[np.ix_(free, free)], grad[free]
+            else:
+                free, sub, g_free = None, jtj, grad
+            scale = np.maximum(sub.diagonal(), 1e-300)
+            if cost == 0.0 or float(np.max(np.abs(g_free) / np.sqrt(scale), initial=0.0)) <= (
+                1e-13 * math.sqrt(cost)
+            ):
+                return Solution(theta, 0.5 * cost, method)
+            while True:
+                try:
+                    move = np.linalg.solve(sub + np.diag(lam * scale), -g_free)
+                except np.linalg.LinAlgError:
+                    return Solution(theta, 0.5 * cost, method)
+                if free is None:
+                    trial = theta + move
+                else:
+                    trial = theta.copy()
+                    trial[free] += move
+                np.clip(trial, low, high, out=trial)
+                r_new, jac_new = fun_jac(trial)
+                evaluations += 1
+                cost_new = float(r_new @ r_new)
+                if cost_new <= cost and math.isfinite(float(jac_new.sum())):
+                    break
+                lam *= 10.0
+                if lam > 1e12 or evaluations >= max_evaluations:
+                    # No step lowers the sum of squares: as far as it goes.
+                    return Solution(theta, 0.5 * cost, method, lam > 1e12)
+            moved = np.abs(trial - theta) <= 1e-10 * (np.abs(theta) + 1e-10)
+            done = cost - cost_new <= rtol * cost or bool(moved.all())
+            theta, r, jac, cost = trial, r_new, jac_new, cost_new
+            lam = max(lam / 10.0, 1e-12)
+            if done:
+                return Solution(theta, 0.5 * cost, method)
+    return Solution(theta, 0.5 * cost, method, converged=False)
+
+
 # ---------------------------------------------------------------- curves
 
 
@@ -338,10 +496,20 @@ class CurveFit:
     _cov_theta: np.ndarray | None = field(default=None, repr=False)
     _weight_floor: float = field(default=0.0, repr=False)
     k: float = 0.0  # NOISE_WEIGHTING's additive SD floor, in OD units relative to sigma
+    # The ends of the curve the standards show no plateau at ("upper", "lower"): there
+    # the asymptote is extrapolated (INCOMPLETE_CURVE).
+    open_ends: tuple[str, ...] = ()
 
     @property
     def _five(self) -> bool:
         return self.model == "5pl"
+
+    @property
+    def rising(self) -> bool:
+        """True when the OD rises with concentration (sandwich ELISA)."""
+        if self.model == "loglog":
+            return self.params["beta"] > 0
+        return self.params["d"] > self.params["a"]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -350,17 +518,20 @@ class CurveFit:
 
     def predict(self, conc: np.ndarray | float) -> np.ndarray:
         """OD the curve gives at concentration(s) ``conc``."""
-        return logistic(conc, **self.params)
+        return evaluate(self.model, self.params, conc)
 
     def inverse(self, od: np.ndarray | float) -> np.ndarray:
         """Concentration(s) for OD(s) ``od``; NaN where the OD is outside the asymptotes."""
-        return logistic_inverse(od, **self.params)
+        return invert(self.model, self.params, od)
 
     def side(self, od: float) -> str | None:
         """Where a non-invertible OD lies: "below" (at or past a), "above" (past d), else None."""
-        a, d = self.params["a"], self.params["d"]
         if not (math.isfinite(od) and self.success):
             return None
+        if self.model == "loglog":
+            # The line reaches every OD above zero; zero dose and infinite dose give 0.
+            return None if od > 0 else ("below" if self.rising else "above")
+        a, d = self.params["a"], self.params["d"]
         rising = d > a
         if (od <= a) if rising else (od >= a):
             return "below"
@@ -382,7 +553,7 @@ class CurveFit:
         ok = np.isfinite(x) & (x > 0)
         if not ok.any() or self._theta is None or self._cov_theta is None:
             return out
-        _, f_theta, f_x = _parts(self._theta, x[ok], self._five)
+        _, f_theta, f_x = _model_parts(self.model, self._theta, x[ok])
         grad = -f_theta / f_x[:, None]  # dx/dtheta by the implicit function theorem
         var_curve = np.einsum("ij,jk,ik->i", grad, self._cov_theta, grad)
         var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
@@ -396,11 +567,9 @@ class CurveFit:
 
         Built on log concentration, so it is asymmetric and never negative.
         """
-        from scipy.stats import t as student_t
-
         x = np.atleast_1d(self.inverse(od)).astype(float)
         se = self.inverse_se(od, replicates)
-        q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
+        q = student_t_quantile(0.5 + level / 2, self.df)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             half = q * se / x
             return x * np.exp(-half), x * np.exp(half)
@@ -409,12 +578,10 @@ class CurveFit:
         self, conc: np.ndarray | float, level: float = 0.95
     ) -> tuple[np.ndarray, np.ndarray]:
         """Confidence band (low, high) of the fitted curve at ``conc`` (delta method)."""
-        from scipy.stats import t as student_t
-
         x = np.atleast_1d(np.asarray(conc, dtype=float))
-        f, f_theta, _ = _parts(self._theta, x, self._five)
+        f, f_theta, _ = _model_parts(self.model, self._theta, x)
         var = np.einsum("ij,jk,ik->i", f_theta, self._cov_theta, f_theta)
-        q = student_t.ppf(0.5 + level / 2, max(self.df, 1))
+        q = student_t_quantile(0.5 + level / 2, self.df)
         return f - q * np.sqrt(var), f + q * np.sqrt(var)
 
     def to_lmfit(self) -> lmfit.Parameters:
@@ -429,10 +596,9 @@ class CurveFit:
 
     def summary(self) -> dict[str, Any]:
         """Plain, JSON-serialisable description of the fit (for curve.json and databases)."""
-        formula = "y = d + (a - d) / (1 + (x / c) ** b)"
         return {
             "model": self.model,
-            "formula": formula + (" ** g" if self._five else ""),
+            "formula": FORMULAS[self.model],
             "weighting": self.weighting,
             "weighting_k_od": _num(self.k) if self.weighting == NOISE_WEIGHTING else None,
             "success": self.success,
@@ -450,7 +616,22 @@ class CurveFit:
             "start": {k: _num(v) for k, v in self.start.items()},
             "reweight_iterations": self.reweight_iterations,
             "warnings": dict(self.warnings),
+            "open_ends": list(self.open_ends),
         }
+
+
+def student_t_quantile(p: float, df: int) -> float:
+    """Student's t quantile (scipy.special.stdtrit: no scipy.stats import, 0.5 s of a run)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(max(df, 1), p))
+
+
+def student_t_sf(t: np.ndarray, df: int) -> np.ndarray:
+    """Student's t upper tail P(T > t) (scipy.special.stdtr)."""
+    from scipy.special import stdtr
+
+    return stdtr(max(df, 1), -np.asarray(t, dtype=float))
 
 
 def _num(v: float) -> float | None:
@@ -485,11 +666,22 @@ def _rising(conc: np.ndarray, od: np.ndarray) -> bool:
 
 
 class _Problem:
-    """One curve-fitting problem: data, model, weights, and what counts as plausible."""
+    """One curve-fitting problem: data, model, weights, the box of admissible curves, effort."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, five: bool, quick: bool = False) -> None:
-        self.x, self.y, self.five = x, y, five
-        # A comparison fit: bounded trust-region capped, no robust stage.
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        five: bool,
+        quick: bool = False,
+        *,
+        model: str | None = None,
+    ) -> None:
+        self.model = model or ("5pl" if five else "4pl")
+        self.five = self.model == "5pl"
+        self.line = self.model in LINE_MODELS
+        self.x, self.y = x, y
+        # A comparison fit: fewer starts and reweighting passes.
         self.quick = quick
         self.trf_nfev = 100 if quick else None
         pos = x[x > 0]
@@ -498,132 +690,304 @@ class _Problem:
         self.w = np.ones_like(x)
         self.logs = _log_x(x)
         self.k = 0.0  # NOISE_WEIGHTING's SD floor (fit_curve's k)
+        self.evaluations = 0
+
+    def parts(self, theta: np.ndarray):
+        """f, df/dtheta and df/dx at the standards."""
+        return _model_parts(self.model, theta, self.x, self.logs)
 
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, jac, _ = _parts(theta, self.x, self.five, self.logs)
+        self.evaluations += 1
+        f, jac, _ = self.parts(theta)
         jac *= -1.0 / self.w[:, None]
         return (self.y - f) / self.w, jac
 
-    def starts(self, first: np.ndarray | None = None) -> list[np.ndarray]:
-        first = self_start(self.x, self.y) if first is None else first
-        grid = [
-            np.array([first[0], b, lc, first[3]])
-            for lc in np.linspace(self.lnx_lo, self.lnx_hi + 1.0, 5)
-            for b in (0.7, 1.0, 1.5)
-        ]
-        starts = [first, *grid]
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The box of admissible curves (internal parameters)."""
+        if self.line:
+            return np.array([-np.inf, -_B_MAX]), np.array([np.inf, _B_MAX])
+        lo_y, hi_y = float(self.y.min()), float(self.y.max())
+        pad = _ASYMPTOTE_SPANS * max(self.span, 1e-12)
+        low = [lo_y - pad, _B_MIN, self.lnx_lo - _LNC_MARGIN, lo_y - pad]
+        high = [hi_y + pad, _B_MAX, self.lnx_hi + _LNC_MARGIN, hi_y + pad]
+        if self.five:
+            low.append(math.log(_G_RANGE[0]))
+            high.append(math.log(_G_RANGE[1]))
+        return np.array(low), np.array(high)
+
+    def at_bounds(self, theta: np.ndarray) -> list[int]:
+        """Indices of the parameters on the box; the span |d - a| at its limit counts for the
+        asymptote on the side of the standards the inflection lies."""
+        if self.line:
+            return []
+        low, high = self.bounds()
+        tol = 1e-9 * (1.0 + np.abs(theta))
+        gap = np.minimum(theta - low, high - theta)
+        at = [i for i in (1, 2, 4) if i < theta.size and gap[i] <= tol[i]]
+        if abs(theta[3] - theta[0]) >= _ASYMPTOTE_SPANS * max(self.span, 1e-12) * (1 - 1e-9):
+            at.append(0 if theta[2] < 0.5 * (self.lnx_lo + self.lnx_hi) else 3)
+        return sorted(at)
+
+    # The search runs in q, theta with one asymptote replaced by ln|d - a| (the sign
+    # of d - a fixed): a curve without a plateau at one end then runs along a straight
+    # valley (ln|d - a| grows as b |ln c|), which Levenberg-Marquardt follows in a few
+    # steps, instead of that asymptote growing as c^b. The free end is the one on the
+    # side of the standards the inflection lies (slot 3 for d, slot 0 for a).
+    def _free_slot(self, theta: np.ndarray) -> int:
+        return 0 if theta[2] < 0.5 * (self.lnx_lo + self.lnx_hi) else 3
+
+    @staticmethod
+    def _to_q(theta: np.ndarray, sign: float, slot: int) -> np.ndarray:
+        q = np.array(theta, dtype=float)
+        q[slot] = math.log(max(sign * (theta[3] - theta[0]), 1e-300))
+        return q
+
+    @staticmethod
+    def _from_q(q: np.ndarray, sign: float, slot: int) -> np.ndarray:
+        theta = np.array(q, dtype=float)
+        spread = sign * math.exp(min(q[slot], 700.0))
+        if slot == 3:
+            theta[3] = q[0] + spread
+        else:
+            theta[0] = q[3] - spread
+        return theta
+
+    def q_bounds(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self.bounds()
+        span = max(self.span, 1e-12)
+        low[slot], high[slot] = math.log(1e-9 * span), math.log(_ASYMPTOTE_SPANS * span)
+        return low, high
+
+    def plausible(self, sol: Solution | None) -> bool:
+        if sol is None or not np.all(np.isfinite(sol.theta)) or not math.isfinite(sol.cost):
+            return False
+        if self.line:
+            return bool(sol.theta[1] != 0)
+        low, high = self.bounds()
+        inside = np.all(sol.theta >= low - 1e-9 * np.abs(low)) and np.all(
+            sol.theta <= high + 1e-9 * np.abs(high)
+        )
+        a, d = sol.theta[0], sol.theta[3]
+        spans = abs(d - a) / max(self.span, 1e-12)
+        return bool(inside and 1e-9 < spans <= _ASYMPTOTE_SPANS * (1 + 1e-9))
+
+    def lm(self, theta: np.ndarray, budget: int, rtol: float = 1e-10) -> Solution | None:
+        """Bounded Levenberg-Marquardt from ``theta`` within ``budget`` evaluations."""
+        budget = max(budget, 2)
+        if self.line:
+            low, high = self.bounds()
+            sol = _box_lm(self.fun_jac, theta, low, high, rtol=rtol, max_evaluations=budget)
+            return sol if self.plausible(sol) else None
+        theta = np.array(theta, dtype=float)
+        sign = 1.0 if theta[3] >= theta[0] else -1.0
+        slot = self._free_slot(theta)
+        five, x, logs, y, w = self.five, self.x, self.logs, self.y, self.w
+
+        def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            self.evaluations += 1
+            spread = sign * math.exp(min(q[slot], 700.0))
+            theta = q.copy()
+            if slot == 3:  # d = a + spread
+                theta[3] = q[0] + spread
+                f, jac, _ = _parts(theta, x, five, logs)
+                jac[:, 0] += jac[:, 3]
+                jac[:, 3] *= spread
+            else:  # a = d - spread
+                theta[0] = q[3] - spread
+                f, jac, _ = _parts(theta, x, five, logs)
+                jac[:, 3] += jac[:, 0]
+                jac[:, 0] *= -spread
+            jac /= -w[:, None]
+            return (y - f) / w, jac
+
+        low, high = self.q_bounds(slot)
+        q0 = self._to_q(theta, sign, slot)
+        sol = _box_lm(fun_jac_q, q0, low, high, rtol=rtol, max_evaluations=budget)
+        if sol is None:
+            return None
+        sol.theta = self._from_q(sol.theta, sign, slot)
+        return sol if self.plausible(sol) else None
+
+    # ------------------------------------------------------------ starts
+
+    def line_start(self) -> np.ndarray:
+        """The log-log line by weighted least squares on ln OD (ODs above zero)."""
+        keep = (self.x > 0) & (self.y > 0)
+        if np.count_nonzero(keep) < 2 or np.ptp(self.logs[1][keep]) == 0:
+            return np.array([math.log(max(float(np.mean(np.abs(self.y))), 1e-9)), 1.0])
+        lx, ly = self.logs[1][keep], np.log(self.y[keep])
+        weight = (self.y[keep] / self.w[keep]) ** 2  # SD(ln y) = SD(y) / y
+        beta, alpha = np.polyfit(lx, ly, 1, w=np.sqrt(weight))
+        return np.array([alpha, beta])
+
+    def grid(self, g_values: tuple[float, ...] = (1.0,)) -> tuple[np.ndarray, np.ndarray]:
+        """(ln c, b[, g]) grid, each point with its best (a, d): (costs, thetas), best first.
+
+        For fixed b, c and g the curve is linear in a and d, y = a s + d (1 - s)
+        with s = (1 + (x/c)^b)^-g, so each grid point's asymptotes are a weighted
+        linear least-squares solution (2 x 2 normal equations, all points at once).
+        """
+        _, logx = self.logs
+        # Fine steps over the standards' range and 6 beyond it, then coarser out to the box.
+        near = 6.0
+        width = self.lnx_hi - self.lnx_lo + 2 * near
+        inner = np.linspace(
+            self.lnx_lo - near, self.lnx_hi + near, math.ceil(width / _GRID_LNC_STEP) + 1
+        )
+        outer = np.array([o for o in _GRID_FAR if near < o <= _LNC_MARGIN])
+        lnc = np.concatenate([self.lnx_lo - outer[::-1], inner, self.lnx_hi + outer])
+        mesh = np.meshgrid(lnc, np.array(_GRID_B), np.array(g_values), indexing="ij")
+        lc, b, g = (v.ravel() for v in mesh)
+        with np.errstate(all="ignore"):
+            t = b[:, None] * (logx[None, :] - lc[:, None])
+            s = np.exp(-g[:, None] * np.logaddexp(0.0, t))
+            wt = 1.0 / self.w**2
+            u = 1.0 - s
+            s11, s12, s22 = (wt * s * s).sum(1), (wt * s * u).sum(1), (wt * u * u).sum(1)
+            r1, r2 = (wt * s * self.y).sum(1), (wt * u * self.y).sum(1)
+            det = s11 * s22 - s12**2
+            a = (s22 * r1 - s12 * r2) / det
+            d = (s11 * r2 - s12 * r1) / det
+            cost = float(wt @ self.y**2) - (a * r1 + d * r2)
+        low, high = self.bounds()
+        thetas = np.column_stack([a, b, lc, d, *([np.log(g)] if self.five else [])])
+        ok = np.isfinite(cost) & np.all(np.isfinite(thetas), axis=1) & (np.abs(d - a) > 0)
+        ok &= (a >= low[0]) & (a <= high[0]) & (d >= low[3]) & (d <= high[3])
+        order = np.argsort(np.where(ok, cost, np.inf))
+        order = order[ok[order]]
+        return cost[order], thetas[order]
+
+    def shape_starts(self) -> list[np.ndarray]:
+        """drc's self-start, a far upper asymptote, and the log-log line made a 4PL."""
+        first = self_start(self.x, self.y)
+        sign = 1.0 if _rising(self.x, self.y) else -1.0
+        z = sign * self.y
+        pos = self.x > 0
+        a0 = float(z.min()) - 0.001 * self.span
+        lx = self.logs[1][pos]
+        keep = z[pos] - a0 > 0
+        beta = 1.0
+        if np.count_nonzero(keep) >= 2 and np.ptp(lx[keep]) > 0:
+            beta, alpha = np.polyfit(lx[keep], np.log(z[pos][keep] - a0), 1)
+        beta = float(np.clip(beta if math.isfinite(beta) else 1.0, 0.3, 10.0))
+        starts = [first]
+        # The upper asymptote far (10 spans) above the top OD: c where the top standard
+        # reaches the share of the span it shows.
+        d_far = float(z.max()) + 10.0 * self.span
+        top = float(np.mean(z[self.x == self.x.max()]))
+        share = min(max((top - a0) / (d_far - a0), 1e-6), 0.999)
+        lnc = self.lnx_hi - math.log(share / (1 - share)) / beta
+        starts.append(np.array([sign * a0, beta, lnc, sign * d_far]))
+        # The straight line of log OD on log dose: z = a0 + K x^beta is the 4PL's limit
+        # for c far above the top standard; put c e^3 above it.
+        if np.count_nonzero(keep) >= 2 and np.ptp(lx[keep]) > 0 and math.isfinite(alpha):
+            lnc = self.lnx_hi + 3.0
+            d_line = a0 + math.exp(min(alpha + beta * lnc, 700.0))
+            starts.append(np.array([sign * a0, beta, lnc, sign * d_line]))
         if self.five:
             starts = [np.append(s, 0.0) for s in starts]
         return starts
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo_y, hi_y = float(self.y.min()), float(self.y.max())
-        pad = 2.0 * self.span
-        low = [lo_y - pad, 0.05, self.lnx_lo - _LNC_MARGIN, lo_y - pad]
-        high = [hi_y + pad, _B_MAX, self.lnx_hi + _LNC_MARGIN, hi_y + pad]
-        if self.five:
-            low.append(math.log(0.05))
-            high.append(math.log(20.0))
-        return np.array(low), np.array(high)
+    def search(self, extra: list[np.ndarray] | None = None) -> Solution | None:
+        """The best least-squares curve over every start, each refined by bounded LM."""
+        budget = _BUDGET["search"] // (3 if self.quick else 1)
+        if self.line:
+            return self.lm(self.line_start(), budget)
+        starts = list(extra or [])
+        _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
+        if self.five and starts:
+            # The 4PL's search has covered every shape: its solution, with g = 1 and
+            # moved to each side, and the best asymmetric grid point.
+            base = starts[0]
+            starts += [np.append(base[:4], math.log(g)) for g in (0.5, 2.0)]
+            thetas = thetas[:1]
+        if thetas.shape[0]:
+            lnc = thetas[:, 2]
+            picks = [0]
+            for mask in (lnc > self.lnx_hi, lnc < self.lnx_lo):  # midpoint beyond each end
+                hits = np.flatnonzero(mask)
+                if hits.size:
+                    picks.append(int(hits[0]))
+            starts += [thetas[i] for i in dict.fromkeys(picks)]
+        if not (self.five and extra):
+            starts += self.shape_starts()
+        if self.quick:
+            starts = starts[:3]
+        # A few steps from every start, then the two best run to convergence.
+        budget += self.evaluations
+        scouts: list[Solution] = []
+        for theta0 in starts:
+            if self.evaluations >= budget:
+                break
+            sol = self.lm(theta0, min(_SCOUT_EVALUATIONS, budget - self.evaluations), rtol=1e-6)
+            if sol is not None:
+                scouts.append(sol)
+        scouts.sort(key=lambda sol: sol.cost)
+        best: Solution | None = None
+        kept: list[float] = []
+        for sol in scouts:
+            if len(kept) == 2 or self.evaluations >= budget:
+                break
+            if any(abs(sol.cost - c) <= 1e-6 * max(c, 1e-300) for c in kept):
+                continue  # the same basin as one already refined
+            kept.append(sol.cost)
+            done = self.lm(sol.theta, (budget - self.evaluations) // (3 - len(kept)))
+            done = done if done is not None and done.cost <= sol.cost else sol
+            if best is None or done.cost < best.cost:
+                best = done
+        return best
 
-    def plausible(self, sol: Solution) -> bool:
-        a, b, lnc, d = sol.theta[:4]
-        if self.five and b <= 0:
-            return False  # a 5PL with b < 0 has no equivalent with a at zero dose
-        lnc_ok = self.lnx_lo - _LNC_MARGIN <= lnc <= self.lnx_hi + _LNC_MARGIN
-        return bool(lnc_ok and abs(b) <= _B_MAX and abs(d - a) > 1e-9 * max(self.span, 1e-12))
-
-    def near(self, theta: np.ndarray, rtol: float = 1e-15, bounded: bool = True) -> Solution | None:
-        """Refine from ``theta``: Levenberg-Marquardt, else bounded trust-region."""
-        for bounds in (None, self.bounds()) if bounded else (None,):
-            sol = solve(self.fun_jac, theta, bounds=bounds, rtol=rtol, max_nfev=self.trf_nfev)
-            if sol is not None and self.plausible(sol):
-                return sol
-        return None
-
-    def best(self, starts: list[np.ndarray]) -> Solution | None:
-        """The strategies in turn, stopping at the first that gives a plausible curve."""
-        found: list[Solution] = []
-        for i, theta0 in enumerate(starts):
-            sol = solve(self.fun_jac, theta0)
-            if sol is not None and self.plausible(sol):
-                found.append(sol)
-            if found and i == 0:
-                return found[0]  # the self-start worked: the common case
-        if not found:
-            bounds = self.bounds()
-            for theta0 in starts:
-                sol = solve(self.fun_jac, theta0, bounds=bounds, max_nfev=self.trf_nfev)
-                if sol is not None and self.plausible(sol):
-                    found.append(sol)
-        if not found and not self.quick:
-            for theta0 in starts[:3]:
-                sol = solve(self.fun_jac, theta0, bounds=self.bounds(), loss="soft_l1")
-                if sol is not None and self.plausible(sol):
-                    sol.cost = 0.5 * float(np.sum(self.fun_jac(sol.theta)[0] ** 2))
-                    found.append(sol)
-        return min(found, key=lambda s: s.cost) if found else None
+    # ------------------------------------------------------------ weights
 
     def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
         if power == 0:
             return np.ones_like(self.x)
-        return self.sd_of(_parts(theta, self.x, self.five, self.logs)[0], theta, power)
+        return self.sd_of(self.parts(theta)[0], theta, power)
 
     def sd_of(self, f: np.ndarray, theta: np.ndarray, power: float) -> np.ndarray:
-        """The weighting's SD function at fitted ODs ``f``: the weights of the residuals."""
-        base = np.maximum(np.abs(f), self.weight_floor(theta)) ** power
+        """The weighting's SD function at fitted ODs ``f`` (at the standards): the weights."""
+        floor = _WEIGHT_FLOOR_SHARE * float(np.max(np.abs(f)))
+        base = np.maximum(np.abs(f), floor) ** power
         return np.sqrt(base**2 + self.k**2) if self.k else base
 
     def weight_floor(self, theta: np.ndarray) -> float:
-        a, d = float(theta[0]), float(theta[3])
-        return _WEIGHT_FLOOR_SHARE * max(abs(a), abs(d), abs(d - a))
+        """The smallest OD a weight is computed from: a share of the curve's highest OD over
+        the standards (not of its asymptotes: on a curve without a plateau d is far away)."""
+        return _WEIGHT_FLOOR_SHARE * float(np.max(np.abs(self.parts(theta)[0])))
 
-    def reweighted(self, theta: np.ndarray, power: float) -> tuple[Solution, int] | None:
-        """The fixed point of iterative reweighting, one damped Gauss-Newton step per pass.
+    def reweight(self, sol: Solution, power: float) -> tuple[Solution, int, bool]:
+        """Iterative reweighting to its fixed point (Prism's), bounded LM warm starts.
 
-        Each pass takes the weights and the Jacobian from one evaluation of the
-        curve, so reaching the point where the weights no longer move the fit
-        costs a few evaluations instead of a solve per pass. Returns the
-        solution and the number of passes, or None (the caller then reweights
-        with full solves).
+        Returns the solution, the number of passes, and whether the weighted
+        sum of squares settled within the passes and the budget.
         """
-        theta = np.array(theta, dtype=float)
-        previous, lam = math.inf, 1e-7
-        with np.errstate(all="ignore"):
-            f, jac, _ = _parts(theta, self.x, self.five, self.logs)
-            for passes in range(1, _REWEIGHT_MAX + 1):
-                w = self.sd_of(f, theta, power)
-                r = (self.y - f) / w
-                jw = jac * (-1.0 / w)[:, None]
-                wss = float(r @ r)
-                if not (math.isfinite(wss) and np.all(np.isfinite(jw))):
-                    return None
-                if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
-                    self.w = w
-                    sol = Solution(theta=theta, cost=0.5 * wss, method="Levenberg-Marquardt")
-                    return (sol, passes) if self.plausible(sol) else None
-                previous = wss
-                jtj, grad = jw.T @ jw, jw.T @ r
-                diagonal = np.diag_indices_from(jtj)
-                scale = np.maximum(jtj[diagonal], 1e-300)
-                while True:
-                    damped = jtj.copy()
-                    damped[diagonal] += lam * scale
-                    try:
-                        step = np.linalg.solve(damped, -grad)
-                    except np.linalg.LinAlgError:
-                        return None
-                    trial = theta + step
-                    f_new, jac_new, _ = _parts(trial, self.x, self.five, self.logs)
-                    r_new = (self.y - f_new) / w
-                    if float(r_new @ r_new) <= wss:
-                        break
-                    lam *= 10.0
-                    if lam > 1e16:
-                        return None
-                # The trial's curve gives the next pass its weights and Jacobian.
-                theta, f, jac, lam = trial, f_new, jac_new, max(lam / 10.0, 1e-12)
-        return None
+        budget = self.evaluations + _BUDGET["reweight"] // (3 if self.quick else 1)
+        previous = math.inf
+        passes = 0
+        for passes in range(1, _REWEIGHT_MAX + 1):
+            self.w = self.weights_from(sol.theta, power)
+            if self.evaluations >= budget:
+                return sol, passes, False
+            nxt = self.lm(sol.theta, min(40, budget - self.evaluations + 2), rtol=1e-12)
+            if nxt is None:
+                return sol, passes, False
+            sol = nxt
+            wss = 2 * sol.cost
+            if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
+                self.w = self.weights_from(sol.theta, power)
+                return sol, passes, True
+            previous = wss
+        self.w = self.weights_from(sol.theta, power)
+        return sol, passes, False
+
+    def polish(self, sol: Solution) -> Solution:
+        """A tight solve with the final weights: MINPACK inside the box, bounded LM on it."""
+        if not self.at_bounds(sol.theta):
+            tight = solve(self.fun_jac, sol.theta, rtol=1e-15, max_nfev=_BUDGET["polish"])
+            if self.plausible(tight) and tight.cost <= sol.cost * (1 + 1e-12):
+                return tight
+        tight = self.lm(sol.theta, _BUDGET["polish"], rtol=1e-15)
+        return tight if tight is not None and tight.cost <= sol.cost else sol
 
 
 def _failed(model: str, weighting: str, n: int, message: str, start: np.ndarray | None) -> CurveFit:
@@ -642,7 +1006,7 @@ def _failed(model: str, weighting: str, n: int, message: str, start: np.ndarray 
         n=n,
         success=False,
         message=message,
-        start=_to_params(start, model == "5pl") if start is not None else {},
+        start=_to_params(start, model == "5pl", model) if start is not None else {},
     )
 
 
@@ -655,14 +1019,15 @@ def fit_curve(
     k: float | None = None,
     quick: bool = False,
 ) -> CurveFit:
-    """Fit a 4PL or 5PL to standard concentrations and ODs (all replicates, not means).
+    """Fit a 4PL, 5PL or log-log line to standard concentrations and ODs (all replicates).
 
     ``weighting="1/(k^2+y^2)"`` needs ``k``: the OD at which the reader's
     additive and proportional noise are equal (sd / cv of a noise model
     Var = sd^2 + (cv y)^2, e.g. ``il6assay.curve.noise.noise_from_duplicates``).
 
-    ``quick`` bounds the effort (the first three starts only), for fits made
-    for comparison rather than for results.
+    ``quick`` bounds the effort further (fewer starts and passes), for fits made
+    for comparison rather than for results. ``model="loglog"`` fits the standards
+    above zero only (the line has no zero-dose OD).
 
     Never raises for a curve that cannot be fitted: the result has
     ``success=False`` and says why. Example::
@@ -689,6 +1054,9 @@ def fit_curve(
     n, p = x.size, len(MODELS[model])
     if np.any(x < 0):
         return _failed(model, weighting, n, "negative standard concentration", None)
+    if model in LINE_MODELS:
+        x, y = x[x > 0], y[x > 0]  # the zero standard has no place on a log-log line
+        n = x.size
     levels = np.unique(x[x > 0])
     if n <= p or levels.size < 3:
         return _failed(
@@ -701,61 +1069,36 @@ def fit_curve(
     if np.ptp(y) == 0:
         return _failed(model, weighting, n, "all standard ODs are equal: no curve to fit", None)
 
-    problem = _Problem(x, y, model == "5pl", quick=quick)
+    problem = _Problem(x, y, model == "5pl", quick=quick, model=model)
     problem.k = float(k or 0.0)
     power = _WEIGHT_POWER[weighting]
-    first = self_start(x, y)
-    # A weighted 4PL goes straight from the self-start to the reweighting fixed point;
-    # only when that fails is the unweighted curve found first, by every strategy.
-    fast = problem.reweighted(first, power) if power and model == "4pl" else None
-    starts = [first] if fast is not None else problem.starts(first)
+    extra: list[np.ndarray] = []
     if model == "5pl":
-        # The 4PL is the 5PL with g = 1: its fit is the natural first start.
-        four = fit_curve(x, y, "4pl")
+        # The 4PL is the 5PL with g = 1: its fit (same weighting) is the natural first start.
+        four = fit_curve(x, y, "4pl", weighting, k=k, quick=True)
         if four.success and four._theta is not None:
-            starts.insert(0, np.append(four._theta, 0.0))
-    if quick:
-        starts = starts[:3]
-    sol = fast[0] if fast is not None else problem.best(starts)
-    if sol is None:
-        return _failed(model, weighting, n, "no strategy converged to a plausible curve", starts[0])
-    iterations = 0
-    settled = True
-    if power and fast is None:
-        fast = problem.reweighted(sol.theta, power)
-    if fast is not None:
-        sol, iterations = fast
-    elif power:
-        previous = math.inf
-        for iterations in range(1, _REWEIGHT_MAX + 1):  # noqa: B007
-            problem.w = problem.weights_from(sol.theta, power)
-            # Weights move the optimum a little: refine from the last solution,
-            # and only search all starts again when that fails.
-            # On failure, the full strategy chain from this solution, not from every
-            # start again (that made some 5PL fits take seconds).
-            nxt = problem.near(sol.theta, rtol=1e-9, bounded=not quick)
-            if nxt is None and quick:
-                settled = False  # a comparison fit: keep the last pass, say so
-                break
-            nxt = nxt or problem.best([sol.theta])
-            if nxt is None:
-                return _failed(
-                    model, weighting, n, "the weighted refit did not converge", starts[0]
-                )
-            sol = nxt
-            wss = 2 * sol.cost
-            if abs(previous - wss) <= _REWEIGHT_RTOL * max(wss, 1e-300):
-                break
-            previous = wss
-        else:
-            settled = False
-        problem.w = problem.weights_from(sol.theta, power)
+            extra.append(np.append(four._theta, 0.0))
     if power:
-        # The passes above only set weights: one tight solve with the final ones.
-        sol = problem.near(sol.theta) or sol
-    fit = _finish(problem, sol, model, weighting, starts[0], iterations)
+        # The search weighs the standards by the weighting's SD at their own ODs; the
+        # reweighting then takes the weights from the fitted curve.
+        floor = _WEIGHT_FLOOR_SHARE * max(float(np.max(np.abs(y))), problem.span)
+        base = np.maximum(np.abs(y), floor) ** power
+        problem.w = np.sqrt(base**2 + problem.k**2) if problem.k else base
+    sol = problem.search(extra)
+    if sol is None:
+        start = extra[0] if extra else None
+        return _failed(model, weighting, n, "no strategy converged to a plausible curve", start)
+    start = sol.theta.copy()
+    if model == "5pl" and problem.at_bounds(sol.theta).count(4):
+        # The asymmetry ran to its bound in the search: refused at once, no reweighting.
+        return _failed(model, weighting, n, _G_UNDETERMINED, start)
+    iterations, settled = 0, True
+    if power:
+        sol, iterations, settled = problem.reweight(sol, power)
+    sol = problem.polish(sol)
+    fit = _finish(problem, sol, model, weighting, start, iterations)
     if not settled and fit.success:
-        fit.message += f"; the weights did not settle in {_REWEIGHT_MAX} passes"
+        fit.message += f"; the weights did not settle within the effort bound ({iterations} passes)"
     return fit
 
 
@@ -764,7 +1107,7 @@ def _finish(
 ) -> CurveFit:
     x, y, five = problem.x, problem.y, problem.five
     theta = np.array(sol.theta, dtype=float)
-    if not five and theta[1] < 0:
+    if model == "4pl" and theta[1] < 0:
         # Same 4PL with the asymptotes named the other way round: keep b > 0
         # so that a is always the zero-dose OD.
         theta = np.array([theta[3], -theta[1], theta[2], theta[0]])
@@ -773,41 +1116,39 @@ def _finish(
     wrss = float(r @ r)
     df = n - p
     sigma2 = wrss / df if df > 0 else math.nan
-    params = _to_params(theta, five)
+    params = _to_params(theta, five, model)
     try:
         cov_theta = np.linalg.inv(jac.T @ jac) * sigma2
     except np.linalg.LinAlgError:
         cov_theta = np.full((p, p), np.nan)
-    # d(a, b, c, d[, g]) / d(a, b, ln c, d[, ln g])
-    grad = np.diag([1.0, 1.0, params["c"], 1.0, *([params["g"]] if five else [])])
+    if model in LINE_MODELS:
+        grad = np.eye(p)
+    else:
+        # d(a, b, c, d[, g]) / d(a, b, ln c, d[, ln g])
+        grad = np.diag([1.0, 1.0, params["c"], 1.0, *([params["g"]] if five else [])])
     cov = grad @ cov_theta @ grad.T
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(cov))
-    unweighted = y - logistic(x, **params)
+    unweighted = y - evaluate(model, params, x)
     rss = float(unweighted @ unweighted)
     message = "converged"
     if not np.all(np.isfinite(se)):
         message = "converged, but the parameters' covariance is singular"
-    if "bounded" in sol.method:
-        low, high = problem.bounds()
-        names = ("a", "b", "c", "d", "g")
-        at = [
-            names[i]
-            for i in range(p)
-            if min(abs(theta[i] - low[i]), abs(theta[i] - high[i])) < 1e-6
-        ]
-        if at:
-            message += f"; at a bound: {', '.join(at)} (the standards do not determine it)"
-        if "g" in at:
-            # A 5PL whose asymmetry sits at its bound is not a 5PL the standards support.
-            return _failed(
-                model,
-                weighting,
-                n,
-                "the 5PL's asymmetry g is not determined by the standards (it ran to its "
-                "bound): use the 4PL",
-                start,
-            )
+    at = [MODELS[model][i] for i in problem.at_bounds(theta)] if model not in LINE_MODELS else []
+    if at:
+        message += (
+            f"; at the bound of admissible curves: {', '.join(at)} (the standards do not "
+            "determine it: held finite)"
+        )
+    if "g" in at:
+        # A 5PL whose asymmetry sits at its bound is not a 5PL the standards support.
+        return _failed(
+            model,
+            weighting,
+            n,
+            _G_UNDETERMINED,
+            start,
+        )
     fit = CurveFit(
         model=model,
         weighting=weighting,
@@ -821,7 +1162,7 @@ def _finish(
         n=n,
         success=True,
         message=message,
-        start=_to_params(start, five),
+        start=_to_params(start, five, model),
         reweight_iterations=iterations,
         method=sol.method,
         aic=_aic(r, problem.w, p),
@@ -830,7 +1171,8 @@ def _finish(
         _weight_floor=problem.weight_floor(theta),
         k=problem.k,
     )
-    fit.warnings = curve_warnings(fit, x, y)
+    fit.warnings = curve_warnings(fit, x, y, at_bounds=at)
+    fit.open_ends = open_ends(fit, x, at)[0]
     if "FLAT_CURVE" in fit.warnings:
         fit.success = False
         fit.message = fit.warnings["FLAT_CURVE"]
@@ -847,18 +1189,47 @@ def _aic(r: np.ndarray, w: np.ndarray, p: int) -> float:
     return 2 * (p + 1) - 2 * loglik
 
 
-def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str, str]:
+def open_ends(fit: CurveFit, conc: np.ndarray, at_bounds: list[str] | tuple[str, ...] = ()):
+    """The ends of a fitted 4PL/5PL where the standards show no plateau: "lower", "upper".
+
+    Upper: the top standard reaches less than ``_INCOMPLETE_SHARE`` of the
+    fitted a..d span, or d sits on the box of admissible curves. Lower: with
+    no zero standard, the lowest standard is already past the midpoint, or a
+    sits on the box. Returns (ends, share reached at the top, share at the bottom).
+    """
+    if fit.model in LINE_MODELS or not fit.success:
+        return (), math.nan, math.nan
+    a, d = fit.params["a"], fit.params["d"]
+    levels = np.unique(conc[conc > 0])
+    if levels.size < 1 or d == a:
+        return (), math.nan, math.nan
+    top = (float(fit.predict(levels[-1])) - a) / (d - a)
+    bottom = (float(fit.predict(levels[0])) - a) / (d - a)
+    ends = []
+    if (not np.any(conc == 0) and bottom > 1 - _INCOMPLETE_SHARE) or "a" in at_bounds:
+        ends.append("lower")
+    if top < _INCOMPLETE_SHARE or "d" in at_bounds:
+        ends.append("upper")
+    return tuple(ends), top, bottom
+
+
+def _share(value: float) -> str:
+    """A share as a percentage to 2 significant figures (0.012 % is not "0 %")."""
+    return f"{100 * value:.2g} %"
+
+
+def curve_warnings(
+    fit: CurveFit, conc: np.ndarray, od: np.ndarray, *, at_bounds: list[str] | tuple[str, ...] = ()
+) -> dict[str, str]:
     """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves."""
     found: dict[str, str] = {}
-    a, d = fit.params["a"], fit.params["d"]
-    span = abs(d - a)
     # Flat: the fitted rise across the standards' range is not distinguishable from
     # zero. (Not a..d: on an incomplete curve d is extrapolated and its SE large while
     # the rise the standards span is well determined.)
-    rise, rise_se = abs(span), math.nan
+    rise, rise_se = math.inf, math.nan
     if fit._theta is not None and fit._cov_theta is not None:
         ends = np.array([float(np.min(conc)), float(np.max(conc))])
-        f_end, jac_end, _ = _parts(fit._theta, ends, fit._five)
+        f_end, jac_end, _ = _model_parts(fit.model, fit._theta, ends)
         g = jac_end[1] - jac_end[0]
         rise = abs(float(f_end[1] - f_end[0]))
         var = float(g @ fit._cov_theta @ g)
@@ -890,11 +1261,24 @@ def curve_warnings(fit: CurveFit, conc: np.ndarray, od: np.ndarray) -> dict[str,
                 f"({means[at]:.4g}) lies beyond both the lowest ({means[0]:.4g}) and the "
                 f"highest level's ({means[-1]:.4g})"
             )
-        # Incomplete: the top standard is far from the upper plateau.
-        reached = (float(fit.predict(levels[-1])) - a) / (d - a) if span else math.nan
-        if math.isfinite(reached) and reached < _INCOMPLETE_SHARE:
-            found["INCOMPLETE_CURVE"] = (
-                f"the top standard reaches {reached:.0%} of the fitted a..d span: "
-                "no upper plateau, the top asymptote is extrapolated (wider CIs)"
-            )
+    # Incomplete: an end of the curve without a plateau in the standards.
+    ends, top, bottom = open_ends(fit, conc, at_bounds)
+    held = " (the standards cannot fix it: held finite at the bound of admissible curves)"
+    said = []
+    if "upper" in ends:
+        said.append(
+            f"no upper plateau: the top standard reaches {_share(top)} of the fitted a..d span, "
+            f"the top asymptote d = {fit.params['d']:.4g} is extrapolated"
+            + (held if "d" in at_bounds or "c" in at_bounds else "")
+        )
+    if "lower" in ends:
+        said.append(
+            f"no lower plateau: the lowest standard is at {_share(bottom)} of the fitted a..d span "
+            f"and there is no zero standard, the zero-dose asymptote a = {fit.params['a']:.4g} "
+            "is extrapolated" + (held if "a" in at_bounds else "")
+        )
+    if said:
+        found["INCOMPLETE_CURVE"] = (
+            "; ".join(said) + ": results only inside the standards' range, with wider CIs"
+        )
     return found

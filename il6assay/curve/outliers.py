@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from il6assay.curve.fit import _WEIGHT_POWER, CurveFit, _Problem, solve
+from il6assay.curve.fit import _WEIGHT_POWER, CurveFit, _Problem, solve, student_t_sf
 
 Q = 0.01
 SOURCE = "ROUT (Motulsky & Brown 2006): robust fit, then FDR (Q = 1 %) on residuals"
@@ -21,15 +21,17 @@ SOURCE = "ROUT (Motulsky & Brown 2006): robust fit, then FDR (Q = 1 %) on residu
 
 def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> list[int]:
     """Indices of the standard points the robust fit marks as likely outliers."""
-    from scipy.stats import t as student_t
-
     if not curve.success or curve._theta is None:
         return []
     x, y = np.asarray(conc, float), np.asarray(od, float)
     n, p = x.size, curve._theta.size
     if n - p < 3:
         return []
-    problem = _Problem(x, y, curve.model == "5pl")
+    if curve.model == "loglog":
+        keep = x > 0  # the line is fitted to the standards above zero only
+        if not keep.all():
+            return [int(i) for i in np.flatnonzero(keep)[suspect_outliers(x[keep], y[keep], curve)]]
+    problem = _Problem(x, y, curve.model == "5pl", model=curve.model)
     problem.k = curve.k
     problem.w = problem.weights_from(curve._theta, _WEIGHT_POWER[curve.weighting])
     # The robust loss needs the residuals' scale: take it from the least-squares
@@ -47,7 +49,7 @@ def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> lis
     if not np.isfinite(scale) or scale <= 0:
         return []
     t = np.abs(residuals) / scale
-    pvalues = 2 * student_t.sf(t, n - p)
+    pvalues = 2 * student_t_sf(t, n - p)
     order = np.argsort(pvalues)
     # Benjamini-Hochberg: the largest k with p_(k) <= Q k / n; all below it are discoveries.
     passed = pvalues[order] <= Q * np.arange(1, n + 1) / n

@@ -46,7 +46,9 @@ FLAGS = {
     "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
     "HOOK_SUSPECTED": "standards are not monotone (the top falls back): a hook effect is possible",
     "INCOMPLETE_CURVE": (
-        "the top standard is far below the upper plateau: the top asymptote is extrapolated"
+        "an end of the curve has no plateau in the standards (curve.json fit.open_ends names it: "
+        "upper or lower): that asymptote is extrapolated, kept finite, results only inside the "
+        "standards' range, with wider CIs"
     ),
     "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
     "DILUTION_DISAGREE": "a specimen's in-range dilutions differ by more than ±20 % (or one says "

@@ -601,7 +601,7 @@ def _noise_text(noise: dict[str, Any]) -> str:
 def _aics(run: Run, words: Words | None = None) -> str:
     w_ = words or Words()
     parts = []
-    for model in ("4pl", "5pl"):
+    for model in ("4pl", "5pl", "loglog"):
         aic = run.comparison.get(model, {}).get("aic")
         parts.append(f"{aic:.2f}" if aic is not None else "n/a")
     return (
@@ -701,7 +701,11 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
             f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
             f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
         ),
-        *([("Noise (weights)", w_.detail(_noise_text(run.noise)))] if run.noise else []),
+        *(
+            [("Noise (weights)", w_.detail(_noise_text(run.noise)))]
+            if run.noise is not None
+            else []
+        ),
         (
             "Curve warnings",
             "; ".join(
@@ -709,7 +713,7 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
                 for k, v in run.curve.warnings.items()
             ),
         ),
-        ("AIC (4PL / 5PL)", _aics(run, w_)),
+        ("AIC (4PL / 5PL / log-log)", _aics(run, w_)),
         (
             "LoB / LoD (CLSI EP17)",
             f"{_fmt(run.detection.get('lob_pg_ml'))} / "

@@ -34,6 +34,7 @@ from il6assay.web.decisions import (
     content_sha256,
     database_events,
     discard_preview,
+    open_settled,
     preview_mask,
     run_version,
     sign_decision,
@@ -247,9 +248,7 @@ def create_app(
         return page("queue.html", rows=rows, args=args, review=review, lots=kit_lots(roots))
 
     def run_page(run_id: str, **extra: Any) -> Any:
-        from il6assay.record.folder import open_run
-
-        folder = open_run(folder_of(run_id))
+        folder = open_settled(folder_of(run_id))
         return page(
             "run.html",
             run_id=run_id,

@@ -142,6 +142,26 @@ def _advance(session: Session, run_id: str, seen_version: int) -> int:
     return seen_version + 1
 
 
+def open_settled(run_dir: Path, *, tries: int = 20, pause: float = 0.1) -> RunFolder:
+    """``open_run``, waiting out another request's write in progress.
+
+    A decision swaps run.json and review.js in right after appending to the
+    audit log; a request reading the folder in that instant sees the three
+    disagree. Such a run is read again a few times (about 2 s in all); a folder
+    that stays inconsistent is refused as ``open_run`` refuses it.
+    """
+    import time
+
+    from il6assay.record.schema import RunChanged
+
+    for _ in range(tries - 1):
+        try:
+            return open_run(run_dir)
+        except RunChanged:
+            time.sleep(pause)
+    return open_run(run_dir)
+
+
 def _check_unchanged(folder: RunFolder, seen_content: str) -> None:
     if content_sha256(folder) != seen_content:
         raise Refused("the run's outputs changed since this page was opened: reload it")
@@ -183,7 +203,7 @@ def sign_decision(
         raise Refused(f"signature refused: {err.message}") from None
     if signer.id != account.id:
         raise Refused("signature refused: not the signed-in account")
-    folder = open_run(run_dir)
+    folder = open_settled(run_dir)
     _check_unchanged(folder, seen_content)
     status = (folder.record.get("review") or {}).get("status", "unreviewed")
     if status != "unreviewed" and decision != "review":
@@ -296,7 +316,7 @@ def preview_mask(
 
     if not account.may("mask"):
         raise NotAllowed(f"the {account.role} role cannot mask or unmask wells")
-    folder = open_run(run_dir)
+    folder = open_settled(run_dir)
     _check_unchanged(folder, seen_content)
     wells = sorted({w.strip().upper() for w in wells if w.strip()})
     if not wells:
@@ -363,7 +383,7 @@ def commit_mask(
         raise NotAllowed("this preview belongs to another account")
     if not reason.strip():
         raise Refused("a mask needs a reason")
-    folder = open_run(run_dir)
+    folder = open_settled(run_dir)
     _check_unchanged(folder, preview.seen_content)
     _ensure_state(engine, preview.run_id)
     action = "unmask" if preview.unmask else "mask"
