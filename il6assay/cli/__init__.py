@@ -14,14 +14,8 @@ from typing import Any
 
 import click
 
-EXIT_ACCEPTED = 0
-EXIT_BAD_INPUT = 2
-EXIT_REJECTED = 3
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED
+from il6assay.cli.common import fail as _fail
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,21 +9,12 @@ exit 2; nothing is written to the database in those cases.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
-DB_HELP = (
-    "Study database: SQLite file path or postgresql+psycopg://... "
-    "[$IL6ASSAY_DB, else db in ./il6assay.toml]; it must exist (il6assay db upgrade creates it)."
-)
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+from il6assay.cli.common import DB_HELP
+from il6assay.cli.common import fail as _fail
 
 
 def _study_id(text: str) -> str:

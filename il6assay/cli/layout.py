@@ -7,12 +7,12 @@ one line on stderr and exit 2.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
+from il6assay.cli.common import fail as _fail
+
 # Terminal colours of the roles (click.style names), as layout_view.ROLE_COLOURS in HTML.
 ROLE_STYLE = {
     "standard": {"fg": "black", "bg": "cyan"},
@@ -21,11 +21,6 @@ ROLE_STYLE = {
     "sample": {"fg": "black", "bg": "green"},
     "empty": {},
 }
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group("layout")

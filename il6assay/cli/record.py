@@ -16,15 +16,8 @@ from pathlib import Path
 
 import click
 
-EXIT_OK = 0
-EXIT_CHANGED = 1
-EXIT_BAD_INPUT = 2
-EXIT_REJECTED = 3
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+from il6assay.cli.common import EXIT_CHANGED, EXIT_OK, EXIT_REJECTED
+from il6assay.cli.common import fail as _fail
 
 
 def _mask_command(unmask: bool):  # returns the command's function, before click wraps it

@@ -13,13 +13,8 @@ from typing import Any
 
 import click
 
-EXIT_ACCEPTED, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 2, 3
-DB_HELP = "Study database: SQLite file or postgresql+psycopg://... [$IL6ASSAY_DB or ./il6assay.db]."
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+from il6assay.cli.common import DB_HELP, EXIT_ACCEPTED, EXIT_BAD_INPUT, EXIT_REJECTED
+from il6assay.cli.common import fail as _fail
 
 
 def exit_code(outcomes: list[Any]) -> int:

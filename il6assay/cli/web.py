@@ -9,19 +9,14 @@ imported when a command runs. Passwords are never flags: they are asked for
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-EXIT_BAD_INPUT = 2
-DB_HELP = "Database: SQLite file path or postgresql+psycopg://... [$IL6ASSAY_DB or ./il6assay.db]."
+from il6assay.cli.common import DB_HELP
+from il6assay.cli.common import fail as _fail
+
 ROLES = ["technician", "reviewer", "data-manager", "admin"]
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"il6assay: {err}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
 
 
 def _password(password_env: str | None) -> str:
