@@ -21,3 +21,12 @@ needs_shared = pytest.mark.skipif(
 def run_dirs(out: Path) -> list[Path]:
     """The run folders in an output folder (beside them: the shared plotly.js)."""
     return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (tests/browser.py)."""
+    from tests.browser import launched
+
+    with launched() as b:
+        yield b

@@ -9,7 +9,6 @@ docs/review.md uses the one of the failing plate).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -18,39 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
-from tests.conftest import EXAMPLE, ROOT, STANDARD_LAYOUT, run_dirs
+from tests.browser import ARTIFACTS, needs_browser
+from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if os.environ.get("CI"):
-    # CI must run these: a missing browser is a failure there, never a skip.
-    from playwright import sync_api as playwright
-
-    assert Path(CHROMIUM).exists(), "CI: Debian's chromium is missing (.ci/run installs it)"
-else:
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = needs_browser
 
 
 def open_report(browser, report: Path, screenshot: str | None = None) -> dict:

@@ -10,44 +10,21 @@ test-artifacts/ (docs/study.md shows the Levey-Jennings one).
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.db.engine import make_engine, upgrade
 from il6assay.study.pages import controls_html, summary_html, write_page
 from il6assay.study.store import record_qc
-from tests.conftest import ROOT
+from tests.browser import ARTIFACTS, needs_browser
 from tests.db_support import run_folder
 from tests.study_support import history, in_control
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE_LOT = "L2<script>alert('lot')</script>"
 
-if os.environ.get("CI"):
-    from playwright import sync_api as playwright
-
-    assert Path(CHROMIUM).exists(), "CI: Debian's chromium is missing (.ci/run installs it)"
-else:
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
-)
+pytestmark = needs_browser
 
 FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
   svg: d.querySelector('svg.main-svg') !== null,
@@ -57,14 +34,6 @@ FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).m
   ytype: d.layout.yaxis.type,
   points: d.querySelectorAll('.point').length,
 }))"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, path: Path, screenshot: str) -> dict:

@@ -13,8 +13,6 @@ test-artifacts/ (docs/review.md shows them, copied to docs/img/).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from il6assay.record.folder import open_run
 from il6assay.web.accounts import OWN_MASKS, set_separation_policy
 from il6assay.web.decisions import content_sha256
 from tests import pg
+from tests.browser import ARTIFACTS, needs_browser
 from tests.conftest import ROOT
 from tests.web_support import (
     HOSTILE_LABEL,
@@ -40,35 +39,7 @@ from tests.web_support import (
     serving,
 )
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if os.environ.get("CI"):
-    from playwright import sync_api as playwright
-
-    assert Path(CHROMIUM).exists(), "CI: Debian's chromium is missing (.ci/run installs it)"
-else:
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = needs_browser
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
