@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import il6assay
 from il6assay.cli import main
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.record import audit
@@ -385,7 +386,10 @@ def test_verify_names_another_version_and_compares_within_the_tolerance(run, mon
     monkeypatch.setattr(verify, "__version__", "9.9.9")
     out = cli("verify", run)
     assert out.exit_code == 0, out.output
-    assert "made with il6assay 0.1.0, recomputed by 9.9.9" in out.output and "0.1%" in out.output
+    assert (
+        f"made with il6assay {il6assay.__version__}, recomputed by 9.9.9" in out.output
+        and "0.1%" in out.output
+    )
     with (run / "results.csv").open(encoding="utf-8-sig") as fh:
         p05 = float(next(r for r in csv.DictReader(fh) if r["sample"] == "P05")["conc_pg_ml"])
     edit_result(run, value=repr(p05 * 1.0005), columns=("conc_pg_ml",))  # 0.05 %: the same

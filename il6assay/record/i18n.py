@@ -48,6 +48,7 @@ ZH: dict[str, str] = {
     "Noise (weights)": "噪声（权重）",
     "Curve warnings": "曲线警告",
     "AIC (4PL / 5PL / log-log)": "AIC（4PL / 5PL / 双对数）",
+    "Signal": "信号",
     "chosen": "选用",
     "lower is better": "越低越好",
     "LoB / LoD (CLSI EP17)": "空白限 / 检出限（CLSI EP17）",

@@ -223,7 +223,9 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
                     hoverinfo="name",
                 )
             )
-    read = f"OD ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
+    # Absorbance reads are labelled by their wavelength alone ("450"); other signals by mode.
+    kind = "OD" if str(run.read).split(" ")[0].isdigit() else w_("Signal")
+    read = f"{kind} ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
     fig.update_layout(
         title=w_("Standard curve"),
         xaxis={"type": "log", "title": w_("IL-6 (pg/mL, on the plate)")},
