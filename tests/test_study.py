@@ -86,6 +86,30 @@ def test_a_control_beyond_3sd_of_the_certificate_rejects_the_run_naming_the_rule
     assert {c.level: round(c.value_pg_ml, 2) for c in qc.controls} == {"low": 20.34, "high": 129.66}
 
 
+def test_a_run_judged_by_westgard_verifies_masks_and_pushes_with_its_verdict(lab, db_url):
+    """The Westgard verdict comes from the study's history, not the export: processing the
+    inputs again (verify, push, a mask) carries it over as recorded."""
+    configure(lab, db_url, {"low": (LOW - 2.5 * 1.5, 1.5), "high": (HIGH, 8.0)})
+    assert invoke("process", PLATE, "--out", "runs").exit_code == 0
+    (folder,) = run_dirs(lab / "runs")
+    assert invoke("verify", folder).exit_code == 0
+    masked = invoke("mask", folder, "--well", "E4", "--reason", "bubble", "--by", "Lin")
+    assert masked.exit_code == 0, masked.output
+    assert westgard_rule(lab / "runs")["detail"].startswith("WESTGARD_WARNING: 1-2s (low)")
+    reviewed = invoke("review", folder, "--accept", "--by", "Lin", "--reason", "checked")
+    assert reviewed.exit_code == 0, reviewed.output
+    pushed = invoke("push", folder, "--db", db_url)
+    assert pushed.exit_code == 0, pushed.output
+
+
+def test_a_run_whose_westgard_check_could_not_run_still_verifies(lab, tmp_path):
+    configure(lab, str(tmp_path / "not-made.db"), None)  # configured, never created
+    made = invoke("process", PLATE, "--out", "runs")
+    assert made.exit_code == 0 and "Westgard check not evaluated" in made.stderr
+    (folder,) = run_dirs(lab / "runs")
+    assert invoke("verify", folder).exit_code == 0
+
+
 def test_a_1_2s_is_a_warning_and_the_plate_stays_accepted(lab, db_url):
     configure(lab, db_url, {"low": (LOW - 2.5 * 1.5, 1.5), "high": (HIGH, 8.0)})
     result = invoke("process", PLATE, "--out", "runs")

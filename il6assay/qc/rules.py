@@ -309,3 +309,24 @@ def verdict_text(rules: list[RuleResult]) -> str:
     if not failed:
         return "accepted by the acceptance rules"
     return "rejected: " + "; ".join(f"{r.id} ({r.detail})" for r in failed)
+
+
+# Rules judged against the study's history (the study database), not against the export:
+# processing the run's inputs again cannot recompute them, so a reprocessing (a mask, a
+# verification) carries them over from the run as recorded. Their warnings start so.
+STUDY_RULES = ("WESTGARD",)
+STUDY_WARNING_PREFIXES = ("Westgard check ", "WESTGARD_")
+
+
+def study_judgement(
+    rules: list[dict[str, Any]], warnings: list[str]
+) -> tuple[list[RuleResult], list[str]]:
+    """The study-history rules and warnings among a recorded run's (curve.json, run.json)."""
+    kept = [
+        RuleResult(
+            r["id"], r["description"], r["source"], r["passed"], r["detail"], list(r["wells"])
+        )
+        for r in rules
+        if r.get("id") in STUDY_RULES
+    ]
+    return kept, [w for w in warnings if w.startswith(STUDY_WARNING_PREFIXES)]

@@ -12,12 +12,14 @@ verification (``il6assay.record.verify``) need.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
+from il6assay.qc.rules import STUDY_RULES, study_judgement
 from il6assay.record.audit import AUDIT_FILE, read_chain, review_state
 from il6assay.record.schema import (
     RECORD_FILE,
@@ -151,4 +153,11 @@ def reprocess(folder: RunFolder, settings: Settings) -> Run:
         )
     run.run_id = folder.path.name
     run.processed_by = folder.record.get("processed_by")  # a refit is not a new processing
+    # The Westgard verdict came from the study's history at processing time, not from the
+    # export: it is carried over as recorded (docs/integrity.md says what that leaves open).
+    curve = json.loads((folder.path / "curve.json").read_text(encoding="utf-8"))
+    rules, warnings = study_judgement(curve.get("rules") or [], folder.record.get("warnings") or [])
+    if rules or warnings:
+        run.rules = [r for r in run.rules if r.id not in STUDY_RULES] + rules
+        run.warnings = [*run.warnings, *(w for w in warnings if w not in run.warnings)]
     return run

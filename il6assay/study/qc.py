@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from il6assay.errors import InputError
+from il6assay.qc.rules import STUDY_RULES
 
 if TYPE_CHECKING:
     from il6assay.run import Run
@@ -295,4 +296,4 @@ def targets_for(
     return out
 
 
-RULE_ID = "WESTGARD"
+RULE_ID = STUDY_RULES[0]  # "WESTGARD": carried over when a run is processed again
