@@ -116,12 +116,14 @@ def run(work: Path, n: int, jobs: int, seed: int, reuse: Path | None = None) -> 
     """
     import json
 
-    from il6assay.db.engine import make_engine
+    from il6assay.db.engine import make_engine, upgrade
     from il6assay.record.review import expand_runs, review_run
     from il6assay.study.qc import from_folder
     from il6assay.study.store import record_qc
 
     db = work / "study.db"
+    engine = make_engine(str(db))
+    upgrade(engine)  # a study database is made by il6assay db upgrade, never by a push
     if reuse is None:
         plates, runs = work / "plates", work / "runs"
         t0 = time.perf_counter()
@@ -139,7 +141,6 @@ def run(work: Path, n: int, jobs: int, seed: int, reuse: Path | None = None) -> 
         runs = reuse
     folders = expand_runs([runs])
     accepted = [f for f in folders if json.loads((f / "run.json").read_text())["accepted"]]
-    engine = make_engine(str(db))
     if reuse is None:
         t0 = time.perf_counter()
         for f in accepted:
