@@ -102,6 +102,27 @@ def test_a_run_judged_by_westgard_verifies_masks_and_pushes_with_its_verdict(lab
     assert pushed.exit_code == 0, pushed.output
 
 
+def test_push_holds_a_westgard_verdict_against_the_study_databases_record(lab, db_url, tmp_path):
+    """Recomputation from inputs/ cannot check a verdict that came from the study's history;
+    the study database's own record of it (qc_runs, written by process) is the check."""
+    from sqlalchemy import text
+
+    configure(lab, db_url, {"low": (LOW - 2.5 * 1.5, 1.5), "high": (HIGH, 8.0)})  # a 1-2s
+    assert invoke("process", PLATE, "--out", "runs").exit_code == 0
+    (folder,) = run_dirs(lab / "runs")
+    assert invoke("review", folder, "--accept", "--by", "Lin", "--reason", "ok").exit_code == 0
+    other = str(tmp_path / "other-study.db")
+    assert invoke("db", "upgrade", "--db", other).exit_code == 0
+    elsewhere = invoke("push", folder, "--db", other)
+    assert elsewhere.exit_code == 2 and "has no record of it" in elsewhere.stderr
+    with make_engine(db_url).begin() as conn:  # the study recorded this run as rejected
+        conn.execute(text("UPDATE qc_runs SET accepted_by_rules = :f"), {"f": False})
+    refused = invoke("push", folder, "--db", db_url)
+    assert refused.exit_code == 2
+    assert "not the one this study database recorded when it was processed" in refused.stderr
+    assert current_results(make_engine(db_url)) == []
+
+
 def test_a_run_whose_westgard_check_could_not_run_still_verifies(lab, tmp_path):
     configure(lab, str(tmp_path / "not-made.db"), None)  # configured, never created
     made = invoke("process", PLATE, "--out", "runs")

@@ -46,6 +46,7 @@ from il6assay.db.models import (
     DbAudit,
     DbCurve,
     DbDilution,
+    DbQcRun,
     DbResult,
     DbRun,
     DbWell,
@@ -55,6 +56,7 @@ from il6assay.plate.hashing import sha256_bytes
 from il6assay.plate.samples import clean_label, spelling_key
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
+from il6assay.qc.rules import STUDY_RULES
 from il6assay.record.audit import now_utc, os_account
 from il6assay.record.folder import RunFolder
 from il6assay.record.verify import verified_run
@@ -422,6 +424,37 @@ def loss_case(old: DbResult, new: DbResult, override: bool) -> str | None:
     return None
 
 
+def _check_study_judgement(session: Session, run: RunData) -> None:
+    """A run judged against the study's history (the WESTGARD rule) must carry the verdict
+    this database recorded when the run was processed.
+
+    Recomputation from ``inputs/`` cannot check that verdict (it came from the study's
+    control history, not the export), so the database's own copy (``qc_runs``, written by
+    ``process``) is the check: a run folder rewritten to pass its Westgard rule, every hash
+    recomputed, is refused here.
+    """
+    curve = json.loads((run.folder.path / "curve.json").read_text(encoding="utf-8"))
+    judged = [
+        r
+        for r in curve.get("rules") or []
+        if r.get("id") in STUDY_RULES and r.get("passed") is not None
+    ]
+    if not judged:
+        return  # no study database judged the run (or the check could not be run)
+    stored = session.scalar(select(DbQcRun).where(DbQcRun.run_id == run.run_id))
+    if stored is None:
+        raise InputError(
+            "the run was judged by the Westgard rules against a study database that has no "
+            "record of it: push it to the study database it was processed with"
+        )
+    if bool(stored.accepted_by_rules) != bool(run.folder.record["accepted"]):
+        said = "accepted" if stored.accepted_by_rules else "rejected"
+        raise InputError(
+            f"the run's verdict is not the one this study database recorded when it was "
+            f"processed ({said} by the rules, Westgard included): the run folder was changed"
+        )
+
+
 def _push(
     session: Session, run: RunData, *, by: str | None, supersede: bool, reason: str | None
 ) -> PushOutcome:
@@ -432,6 +465,7 @@ def _push(
     if existing is not None:
         return PushOutcome(run.run_id, "unchanged")
 
+    _check_study_judgement(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
     _check_against_database(session, rows)
