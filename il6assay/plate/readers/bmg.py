@@ -50,7 +50,7 @@ from il6assay.plate.export import ABSORBANCE, Plate, Reading, unique_label
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.plate.readers._common import bmg_label, bmg_mode, iso_datetime, parse_grid_rows
-from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
+from il6assay.plate.readers.source import Sniff, Source
 
 NAME = "bmg"
 DESCRIPTION = (
@@ -83,9 +83,7 @@ def sniff(source: Source) -> Sniff:
     """Claim a CSV whose first line starts ``User:`` with ``Test name:`` and ``Date:`` below."""
     if source.is_zip or source.is_ole:
         return Sniff(False, "a binary file, not a MARS CSV export")
-    lines = source.head_text.splitlines()
-    if len(source.head) >= HEAD_BYTES and lines:
-        lines.pop()
+    lines = source.head_lines
     rows = [_norm(line).lower() for line in lines if line.strip(" ,;\t\r\n")][:SNIFF_ROWS]
     if not rows or not re.match(r'"?user\s*:', rows[0]):
         return Sniff(False, "first line does not start with 'User:' (MARS CSV header)")

@@ -62,7 +62,7 @@ from il6assay.plate.export import (
     read_label,
 )
 from il6assay.plate.readers._common import iso_datetime
-from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
+from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "gen5"
@@ -210,9 +210,7 @@ def sniff(source: Source) -> Sniff:
                 return verdict
             reasons.append(f"sheet '{name}': {verdict.reason}")
         return Sniff(False, reasons[0] if reasons else "no sheets")
-    lines = source.head_text.splitlines()
-    if len(source.head) >= HEAD_BYTES and lines:
-        lines.pop()
+    lines = source.head_lines
     return _sniff_rows([_split(line) for line in lines[:SNIFF_ROWS]])
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from il6assay.errors import InputError
 from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, read_mode
 from il6assay.plate.readers._common import check_row_width
-from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
+from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
 NAME = "grid"
@@ -107,9 +107,7 @@ def sniff(source: Source) -> Sniff:
                 return verdict
             reasons.append(f"sheet '{name}': {verdict.reason}")
         return Sniff(False, "; ".join(reasons[:1]) or "no sheets")
-    lines = source.head_text.splitlines()
-    if len(source.head) >= HEAD_BYTES and lines:
-        lines.pop()  # cut in the middle by the head's end
+    lines = source.head_lines
     lines = lines[:SNIFF_ROWS]
     delimiter = _delimiter(lines)
     return _sniff_rows([_clean(line.split(delimiter)) for line in lines])

@@ -64,7 +64,7 @@ from il6assay.plate.export import (
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.plate.readers._common import iso_datetime, parse_grid_rows
-from il6assay.plate.readers.source import HEAD_BYTES, Sniff, Source
+from il6assay.plate.readers.source import Sniff, Source
 
 NAME = "kaleido"
 DESCRIPTION = (
@@ -108,9 +108,7 @@ def sniff(source: Source) -> Sniff:
     """Claim a CSV with a ``Results for <operation>`` line and a barcode in its first lines."""
     if source.is_zip or source.is_ole:
         return Sniff(False, "a binary file, not a Kaleido CSV export")
-    lines = source.head_text.splitlines()
-    if len(source.head) >= HEAD_BYTES and lines:
-        lines.pop()
+    lines = source.head_lines
     rows = [_norm(line).lower() for line in lines if line.strip(" ,\t\r\n\xa0")][:SNIFF_ROWS]
     if not any(_RESULTS.match(r) for r in rows):
         return Sniff(False, "no 'Results for <operation>' line near the top (Kaleido CSV)")

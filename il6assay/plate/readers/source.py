@@ -197,6 +197,14 @@ class Source:
         return decode(self.head, partial=len(self.head) >= HEAD_BYTES)
 
     @cached_property
+    def head_lines(self) -> list[str]:
+        """The head's whole lines: the last one is dropped when the head ends mid-line."""
+        lines = self.head_text.splitlines()
+        if len(self.head) >= HEAD_BYTES and lines:
+            lines.pop()
+        return lines
+
+    @cached_property
     def workbook(self) -> Any:
         """The workbook (python-calamine: XLSX or XLS), opened once from bytes in memory.
 
