@@ -164,3 +164,9 @@ def server(config: pytest.Config | None = None) -> PgServer:
 def database_url(request: pytest.FixtureRequest | None = None) -> str:
     """A fresh empty PostgreSQL database on the session's server."""
     return server(request.config if request is not None else None).new_database()
+
+
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh study database URL on the test's backend (``request.param``): a SQLite
+    file in ``tmp_path``, or a new empty database on the throwaway PostgreSQL server."""
+    return str(tmp_path / "study.db") if request.param == "sqlite" else database_url(request)

@@ -35,7 +35,7 @@ from tests.db_support import copy_run, count, error_lines, run_folder, snapshot
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    url = pg.backend_url(request, tmp_path)
     upgrade(make_engine(url))
     return url
 

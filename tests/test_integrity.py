@@ -80,7 +80,7 @@ def run(originals, tmp_path) -> Path:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, upgraded study database: a SQLite file, or one on the session's PostgreSQL."""
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    url = pg.backend_url(request, tmp_path)
     assert cli("db", "upgrade", "--db", url).exit_code == 0
     return url
 

@@ -33,7 +33,7 @@ LOW, HIGH = 20.338, 129.665  # the example plate's control means (pg/mL)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty study database (made by db upgrade) on either backend."""
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    url = pg.backend_url(request, tmp_path)
     made = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
     assert made.exit_code == 0, made.output
     return url

@@ -174,7 +174,7 @@ def test_status_and_review_take_a_chinese_run_folder_as_a_folder(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database holding run "a" of tests/db_support.py (AML-001 ... AML-035), pushed."""
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
+    url = pg.backend_url(request, tmp_path)
     assert CliRunner().invoke(main, ["db", "upgrade", "--db", url]).exit_code == 0
     pushed = CliRunner().invoke(main, ["push", str(run_folder("a")), "--db", url, "--by", "Chen"])
     assert pushed.exit_code == 0, pushed.output

@@ -19,20 +19,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import DbAudit, DbSignature
 from il6assay.plate.hashing import sha256_file
 from il6assay.record.audit import read_entries
 from il6assay.record.folder import open_run
 from il6assay.web.accounts import OWN_MASKS, set_separation_policy
 from il6assay.web.decisions import content_sha256
-from tests import pg
 from tests.browser import ARTIFACTS, needs_browser
 from tests.conftest import ROOT
 from tests.web_support import (
     HOSTILE_LABEL,
     PASSWORD,
-    add_people,
+    accounts_engine,
     processed,
     results_folder,
     run_folder,
@@ -44,10 +42,7 @@ pytestmark = needs_browser
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
-    engine = make_engine(url)
-    upgrade(engine)  # a study database is made by db upgrade
-    add_people(engine)
+    engine = accounts_engine(request, tmp_path)
     engine.backend = request.param  # for the screenshots' names
     return engine
 

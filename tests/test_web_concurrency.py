@@ -19,14 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import DbSignature
 from il6assay.record.audit import read_entries
-from tests import pg
 from tests.web_support import (
     PASSWORD,
     Client,
-    add_people,
+    accounts_engine,
     processed,
     results_folder,
     run_folder,
@@ -40,11 +38,7 @@ REVIEWERS = [(f"r{i:02d}", f"Reviewer {i:02d}", "reviewer") for i in range(1, 21
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
-    engine = make_engine(url)
-    upgrade(engine)  # a study database is made by db upgrade
-    add_people(engine, *REVIEWERS)
-    return engine
+    return accounts_engine(request, tmp_path, *REVIEWERS)
 
 
 def test_twenty_concurrent_reviewers_lose_no_decision_and_double_none(engine, tmp_path):

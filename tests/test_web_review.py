@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from il6assay.cli import main
-from il6assay.db.engine import make_engine, upgrade
+from il6assay.db.engine import make_engine
 from il6assay.db.models import DbAccount, DbAudit, DbSignature
 from il6assay.record.audit import read_entries
 from il6assay.record.folder import open_run
@@ -39,18 +39,13 @@ from il6assay.web.decisions import (
     run_version,
     sign_decision,
 )
-from tests import pg
 from tests.conftest import EXAMPLE
-from tests.web_support import PASSWORD, add_people, results_folder, run_folder
+from tests.web_support import PASSWORD, accounts_engine, results_folder, run_folder
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
-    engine = make_engine(url)
-    upgrade(engine)  # a study database is made by db upgrade
-    add_people(engine)
-    return engine
+    return accounts_engine(request, tmp_path)
 
 
 def person(engine, username: str):

@@ -21,16 +21,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import DbAudit, DbSignature
-from tests import pg
 from tests.db_support import snapshot
 from tests.web_support import (
     HOSTILE_LABEL,
     HOSTILE_STUDY_ID,
     PASSWORD,
     Client,
-    add_people,
+    accounts_engine,
     field,
     processed,
     results_folder,
@@ -43,11 +41,7 @@ from tests.web_support import (
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):
     """A study database with the lab's accounts, on either backend."""
-    url = str(tmp_path / "study.db") if request.param == "sqlite" else pg.database_url(request)
-    engine = make_engine(url)
-    upgrade(engine)  # a study database is made by db upgrade
-    add_people(engine)
-    return engine
+    return accounts_engine(request, tmp_path)
 
 
 @pytest.fixture

@@ -217,3 +217,15 @@ def field(html: str, name: str, form_id: str | None = None) -> str:
 def sign_form(page: str) -> dict[str, str]:
     """The hidden fields of a run page's signature form."""
     return {k: field(page, k, "sign") for k in ("csrf", "version", "content")}
+
+
+def accounts_engine(request: Any, tmp_path: Path, *people: tuple[str, str, str]) -> Any:
+    """A study database (made by db upgrade) holding the lab's accounts and ``people``, on
+    the test's backend (``request.param``: sqlite or postgresql)."""
+    from il6assay.db.engine import make_engine, upgrade
+    from tests import pg
+
+    engine = make_engine(pg.backend_url(request, tmp_path))
+    upgrade(engine)
+    add_people(engine, *people)
+    return engine
