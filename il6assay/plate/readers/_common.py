@@ -157,6 +157,22 @@ _BMG_RAW_LABEL = re.compile(r"(\d{3,4})(?:\.0+)?(?:\s+(\d+))?\Z")
 _BMG_NOT_ENDPOINT = ("spectrum", "spectral", "scan", "kinetic")
 
 
+# BMG LABTECH exports (MARS CSV, SMART Control XLSX) open with "Key: value" header lines.
+BMG_KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
+BMG_HEADER_KEYS = {
+    "user": "user",
+    "path": "path",
+    "test run no.": "test_run",
+    "test name": "test_name",
+    "test id": "test_id",
+    "date": "date",
+    "time": "time",
+    "id1": "id1",
+    "id2": "id2",
+    "id3": "id3",
+}
+
+
 def bmg_mode(mode: str, where: str, start: str) -> str:
     """A BMG (MARS, SMART Control) mode line in il6assay's words; unknown/kinetic refused."""
     low = mode.lower()

@@ -47,9 +47,16 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.export import ABSORBANCE, Plate, Reading, unique_label
+from il6assay.plate.readers._common import (
+    BMG_HEADER_KEYS,
+    BMG_KEY_VALUE,
+    bmg_label,
+    bmg_mode,
+    iso_datetime,
+    parse_grid_rows,
+)
 from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
-from il6assay.plate.readers._common import bmg_label, bmg_mode, iso_datetime, parse_grid_rows
 from il6assay.plate.readers.source import Sniff, Source
 
 NAME = "bmg"
@@ -61,22 +68,9 @@ DESCRIPTION = (
 SOFTWARE = "BMG LABTECH MARS"
 SNIFF_ROWS = 12
 
-_KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
 _RAW_DATA = re.compile(r"raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)
 # "450", "450 1" (wavelength, chromatic), "450.0"
 _SPACES = re.compile(r"\s+")
-_KEYS = {
-    "user": "user",
-    "path": "path",
-    "test run no.": "test_run",
-    "test name": "test_name",
-    "test id": "test_id",
-    "date": "date",
-    "time": "time",
-    "id1": "id1",
-    "id2": "id2",
-    "id3": "id3",
-}
 
 
 def sniff(source: Source) -> Sniff:
@@ -152,12 +146,12 @@ def _plate(
         if _is_letter(row[0]):
             continue  # a grid row: read with its grid
         is_raw = bool(_RAW_DATA.match(row[0]))
-        pairs = [m for c in row if c and (m := _KEY_VALUE.fullmatch(c))]
+        pairs = [m for c in row if c and (m := BMG_KEY_VALUE.fullmatch(c))]
         if pairs and not is_raw:
             for m in pairs:
                 key = m[1].lower()
-                if key in _KEYS:
-                    meta.setdefault(_KEYS[key], m[2].strip())
+                if key in BMG_HEADER_KEYS:
+                    meta.setdefault(BMG_HEADER_KEYS[key], m[2].strip())
                 elif key.startswith("temperature"):
                     _temperature(meta, m[2])
             continue

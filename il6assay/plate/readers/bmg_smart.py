@@ -43,6 +43,8 @@ from typing import Any
 from il6assay.errors import InputError
 from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, unique_label
 from il6assay.plate.readers._common import (
+    BMG_HEADER_KEYS,
+    BMG_KEY_VALUE,
     ROW_LETTERS,
     SIZES_BY_COLUMNS,
     bmg_label,
@@ -62,20 +64,8 @@ DESCRIPTION = (
 SOFTWARE = "BMG LABTECH SMART Control"
 SNIFF_ROWS = 16
 
-_KEY_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9 .]*?)\s*:\s*(.*)\Z", re.DOTALL)
 _RAW_DATA = re.compile(r"(?:\d+\.\s*)?raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)
 _SECTION = re.compile(r"\d+\.\s+\S")
-_KEYS = {
-    "user": "user",
-    "path": "path",
-    "test id": "test_id",
-    "test name": "test_name",
-    "date": "date",
-    "time": "time",
-    "id1": "id1",
-    "id2": "id2",
-    "id3": "id3",
-}
 _PROTOCOL_KEYS = {
     "measurement type": "measurement_type",
     "microplate name": "plate_type",
@@ -159,10 +149,10 @@ def _header(rows: list[list[str]], meta: dict[str, Any], sheet: str) -> tuple[st
         cells = [c for c in row if c]
         if not cells:
             continue
-        if len(cells) == 1 and (m := _KEY_VALUE.fullmatch(cells[0])):
+        if len(cells) == 1 and (m := BMG_KEY_VALUE.fullmatch(cells[0])):
             key = m[1].lower()
-            if key in _KEYS:
-                meta.setdefault(_KEYS[key], m[2].strip())
+            if key in BMG_HEADER_KEYS:
+                meta.setdefault(BMG_HEADER_KEYS[key], m[2].strip())
                 continue
         if len(cells) == 1 and i > 2 and not _SECTION.match(cells[0]):
             return cells[0], sheet_where(sheet, i)
