@@ -155,6 +155,7 @@ ZH_ROLE_SHORT = {  # a blank well's label already says 空白
 }
 
 ZH_FLAGS: dict[str, str] = {
+    "DILUTION_NOT_VALIDATED": "稀释倍数超出已采用方法档案的验证范围：不可报告；请以已验证的稀释倍数重测",  # noqa: E501 (CJK text counts double)
     "BELOW_LLOQ": "低于本次运行的 LLOQ：报告为“<LLOQ × 稀释倍数”",
     "ABOVE_ULOQ": "高于本次运行的 ULOQ：报告为“>ULOQ × 稀释倍数”；以更高稀释度重测",
     "NEAR_LLOQ": "数值的 95 % 置信区间低于 LLOQ：在 95 % 水平上无法与“<LLOQ”区分",
