@@ -48,39 +48,11 @@ def validations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = backend_url(request, tmp_path)
     env = {"IL6ASSAY_PW": PASSWORD}
-    for args in (
-        ["db", "upgrade", "--db", url],
-        [
-            "users",
-            "add",
-            "boss",
-            "--role",
-            "reviewer",
-            "--name",
-            "Dr Boss",
-            "--db",
-            url,
-            "--password-env",
-            "IL6ASSAY_PW",
-            "--by",
-            "setup",
-        ],
-        [
-            "users",
-            "add",
-            "tech",
-            "--role",
-            "technician",
-            "--name",
-            "A Tech",
-            "--db",
-            url,
-            "--password-env",
-            "IL6ASSAY_PW",
-            "--by",
-            "setup",
-        ],
-    ):
+    result = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
+    assert result.exit_code == 0, result.output
+    for name, role, printed in (("boss", "reviewer", "Dr Boss"), ("tech", "technician", "A Tech")):
+        args = ["users", "add", name, "--role", role, "--name", printed, "--db", url]
+        args += ["--password-env", "IL6ASSAY_PW", "--by", "setup"]
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 0, result.output
     return url

@@ -32,6 +32,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
         return "pass" if value else "FAIL"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v, digits) for v in value)
     return str(value)
 
 
@@ -144,7 +146,7 @@ def render_html(doc: dict[str, Any]) -> str:
         f"<tr><td>{esc(r['run_id'])}</td><td>{esc(str(r['kit_lot']))}</td>"
         f"<td>{_fmt(r['lloq_pg_ml'])}-{_fmt(r['uloq_pg_ml'])}</td>"
         f"<td><code>{r['run_json_sha256']}</code></td><td><code>{r['audit_sha256']}</code></td>"
-        f"<td>{esc(r['path'])}</td></tr>"
+        f'<td class="path">{esc(r["path"])}</td></tr>'
         for r in doc["runs"]
     )
     method = doc["method"]
@@ -159,12 +161,15 @@ th {{ background: #eee; }}
 td.pass {{ background: #d9f0d3; }} td.fail {{ background: #f4c7c3; font-weight: bold; }}
 td.na {{ background: #f0f0f0; }}
 .source {{ color: #444; font-size: 0.85em; }}
-code {{ font-size: 0.75em; }}
+code {{ font-size: 0.75em; word-break: break-all; }}
+td.path {{ word-break: break-all; text-align: left; font-size: 0.75em; }}
 @page {{ size: A4; margin: 12mm; }}
 </style></head><body>
 <h1>IL-6 method validation: {whole}</h1>
 <p>{esc(doc["pass_reason"])}. Made {datetime.now(UTC).isoformat(timespec="seconds")} by
-il6assay from {len(doc["runs"])} accepted runs; plan: {esc(str(doc["plan"]["file"]))}.</p>
+il6assay from {len(doc["runs"])} accepted runs; plan: {
+        esc(doc["plan"]["file"] or "none (defaults)")
+    }.</p>
 <p><b>Validated range:</b> {_fmt(doc["lloq"])} – {_fmt(doc["uloq"])} pg/mL
 {esc(doc["range_reason"])}; <b>dilutions</b> {esc(f"{dr[0]:g} – {dr[1]:g}" if dr else "none")};
 <b>minimum required dilution</b> {_fmt(doc["mrd"])}; model {esc(method["model"])},
