@@ -215,3 +215,19 @@ def test_a_run_processed_under_a_superseded_profile_is_refused_at_push(validatio
     assert CliRunner().invoke(main, review).exit_code == 0
     pushed = CliRunner().invoke(main, ["push", new["run_dir"], "--db", db, "--by", "Lin"])
     assert pushed.exit_code == 0, pushed.stderr
+
+
+def test_batch_with_the_study_database_holds_every_plate_to_the_profile(validations, db, tmp_path):
+    assert adopt(validations[0], db).exit_code == 0
+    export, layout = study_plate(tmp_path, "study_plate.layout.toml")
+    out = tmp_path / "batch"
+    args = ["batch", str(export), "--layout", str(layout), "--samples", str(SAMPLES)]
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "--db", db, "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    (folder,) = [p.parent for p in out.glob("*/run.json")]
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert record["settings"]["method_profile"]["id"] == 1
+    with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
+        results = {r["sample"]: r for r in csv.DictReader(fh)}
+    assert results["S03"]["result"] == "not reportable"
+    assert results["S01"]["result"] == "<16.0"

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from il6assay.cli import main
 from il6assay.study import validation as v
+from tests.conftest import LAYOUTS
+from tests.validation_support import LAYOUT as VALIDATION_LAYOUT
 from tests.validation_support import TRUTH, build_study
 
 
@@ -297,3 +299,54 @@ def test_selectivity_flips_at_80_percent_of_sources_and_at_its_limit(
     limit = 25.0 if at_lloq else 20.0
     assert v.source_within(100.0 + limit, at_lloq) and v.source_within(100.0 - limit, at_lloq)
     assert not v.source_within(100.0 + limit + e, at_lloq)
+
+
+# The validation roles in layouts
+# ===============================
+
+
+def test_the_validation_plate_reads_its_roles_from_toml_and_as_a_sheet(tmp_path):
+    from il6assay.plate.layout import load_layout
+    from il6assay.plate.layout_sheet import read_layout, write_layout_template
+
+    layout = load_layout(VALIDATION_LAYOUT)
+    specs = layout.wells
+    assert (specs["C4"].role, specs["C4"].level, specs["C4"].nominal) == ("qc", "mid", 60.0)
+    assert (specs["F6"].role, specs["F6"].sample, specs["F6"].spike) == ("pool", "POOL1", 50.0)
+    assert (specs["A10"].role, specs["A10"].source, specs["A10"].spike) == (
+        "selectivity",
+        "BM01",
+        0,
+    )
+    assert (specs["E3"].condition, specs["E3"].hours) == ("bench", 24.0)
+    sheet = write_layout_template(layout, tmp_path / "validation.xlsx")
+    again = read_layout(sheet)
+    assert again.wells == layout.wells  # the spike, condition and hours sheets carry them
+
+
+@pytest.mark.parametrize(
+    ("well", "message"),
+    [
+        ('A4 = { role = "pool", sample = "P", spike = -5 }', "spike -5 is negative"),
+        ('A4 = { role = "stability", level = "low", condition = "bench", hours = -1 }', "hours"),
+        ('A4 = { role = "selectivity", spike = 50 }', "has no 'source'"),
+        ('A4 = { role = "qc", level = "mid", conc = 60, spike = 5 }', "'spike' is for pool"),
+    ],
+)
+def test_a_bad_validation_well_is_one_line_naming_the_well(tmp_path, well, message):
+    from il6assay.errors import InputError
+    from il6assay.plate.layout import load_layout
+
+    path = tmp_path / "bad.layout.toml"
+    lot = LAYOUTS / "kit_lots" / "il6_default_lot.toml"
+    path.write_text(lot.read_text(encoding="utf-8") + f"\n[well]\n{well}\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_layout(path)
+    assert message in str(err.value) and "A4" in str(err.value)
+
+
+def test_layout_show_draws_the_validation_roles():
+    result = CliRunner().invoke(main, ["layout", "show", str(VALIDATION_LAYOUT)])
+    assert result.exit_code == 0
+    assert "QCs: lloq 8, low 15, mid 60, high 200, uloq 280 pg/mL" in result.stdout
+    assert "pool: 8 wells; selectivity: 20 wells; stability: 6 wells" in result.stdout
