@@ -350,3 +350,51 @@ def test_layout_show_draws_the_validation_roles():
     assert result.exit_code == 0
     assert "QCs: lloq 8, low 15, mid 60, high 200, uloq 280 pg/mL" in result.stdout
     assert "pool: 8 wells; selectivity: 20 wells; stability: 6 wells" in result.stdout
+
+
+def _qc_well(name: str, level: str, conc: float | None):
+    from il6assay.plate.layout import WellSpec
+    from il6assay.plate.wells import Well
+
+    spec = WellSpec(name, "qc", level=level, nominal=60.0)
+    return Well(spec, {}, "OK", None, None, conc_on_plate=conc, conc=conc)
+
+
+PROFILE = {
+    "id": 1,
+    "lloq_pg_ml": 8.0,
+    "uloq_pg_ml": 280.0,
+    "dilution_range": [2.0, 16.0],
+    "qc_levels": {
+        "low": {"target_pg_ml": 15.0, "tolerance_pct": 20.0, "required": True},
+        "mid": {"target_pg_ml": 60.0, "tolerance_pct": 20.0, "required": True},
+    },
+}
+
+
+@given(e=st.floats(min_value=1e-6, max_value=10.0), sign=st.sampled_from([-1, 1]))
+def test_method_qc_flips_at_the_profiles_tolerance_and_needs_every_required_level(e, sign):
+    from il6assay.qc.method import profile_rules
+
+    edge = 60.0 * (1 + sign * 0.20)
+    low = [_qc_well("A1", "low", 15.0), _qc_well("B1", "low", 15.0)]
+    mid_at = [_qc_well("C1", "mid", edge), _qc_well("D1", "mid", edge)]
+    off = 60.0 * (1 + sign * (0.20 + e / 100))
+    mid_off = [_qc_well("C1", "mid", off), _qc_well("D1", "mid", off)]
+    (rule,) = profile_rules(PROFILE, low + mid_at)
+    assert rule.passed is True
+    (rule,) = profile_rules(PROFILE, low + mid_off)
+    assert rule.passed is False and rule.wells == ["C1", "D1"]  # half of mid must be within
+    (rule,) = profile_rules(PROFILE, low)
+    assert rule.passed is False and "mid" in rule.detail and "missing" in rule.detail
+
+
+@given(plate_lloq=st.floats(1.0, 20.0), plate_uloq=st.floats(100.0, 400.0))
+def test_the_reported_range_is_the_validated_range_within_the_plates(plate_lloq, plate_uloq):
+    from il6assay.qc.method import profile_range
+
+    assert profile_range(PROFILE, plate_lloq, plate_uloq) == (
+        max(plate_lloq, 8.0),
+        min(plate_uloq, 280.0),
+    )
+    assert profile_range(None, plate_lloq, plate_uloq) == (plate_lloq, plate_uloq)
