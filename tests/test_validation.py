@@ -398,3 +398,17 @@ def test_the_reported_range_is_the_validated_range_within_the_plates(plate_lloq,
         min(plate_uloq, 280.0),
     )
     assert profile_range(None, plate_lloq, plate_uloq) == (plate_lloq, plate_uloq)
+
+
+def test_too_few_qc_levels_give_no_range_and_say_why(validated):
+    _, doc, _ = validated
+    three = doc["precision_accuracy"][1:4]
+    low, high, reason = v.validated_range(three)
+    assert (low, high) == (None, None) and reason.startswith("3 QC levels") and "5" in reason
+
+
+def test_a_run_given_twice_is_refused(study, tmp_path):
+    code, _, err = run_validate(
+        str(study.runs[0]), str(study.runs[0]), "--out", str(tmp_path / "o")
+    )
+    assert code == 2 and "given twice" in err and not (tmp_path / "o").exists()
