@@ -30,7 +30,10 @@ from il6assay.qc.rules import RuleResult
 
 RULE_ID = "METHOD_QC"
 DESCRIPTION = "required QC levels present and within the method profile's targets"
-SOURCE = "ICH M10 §4.3.2 (QCs: at least 2/3 within ±20 %, at least 50 % per level); issue 24"
+SOURCE = (
+    "ICH M10 §4.3.2 (study-run QCs: at least 2/3 within ±20 % of target, at least 50 % per "
+    "level); targets and required levels from the adopted method profile"
+)
 FLAG = "DILUTION_NOT_VALIDATED"
 MIN_SHARE = 2 / 3
 MIN_LEVEL_SHARE = 0.5
