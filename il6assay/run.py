@@ -34,6 +34,7 @@ from il6assay.plate.readers import read_export
 from il6assay.plate.samples import SampleSheet, load_samples, match_samples
 from il6assay.plate.wells import Well, build_wells
 from il6assay.qc.dilutions import Specimen, combine
+from il6assay.qc.method import flag_dilutions, profile_range, profile_rules
 from il6assay.qc.results import (
     SampleResult,
     apply_sheet_dilutions,
@@ -279,15 +280,18 @@ def process_plate(
     back_calculate_wells(wells, curve)
     levels = evaluate_standards(standards, settings)
     lloq, uloq, range_rule = quantification_range(levels, curve, settings)
+    lloq, uloq = profile_range(settings.method_profile, lloq, uloq)  # issue 24: validated range
     rules = calibration_rules(levels, curve.success, curve.message, settings)
     rules.insert(1, range_rule)
     comparison = compare_models(conc, ods, fit_points, settings, curve, k)
     rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
+    rules += profile_rules(settings.method_profile, wells)  # issue 24: required QCs, targets
 
     sample_results = group_samples(wells, sheet.rows if sheet else {})
     passing = [lv.nominal for lv in levels if lv.passed]
     for s in sample_results:
         evaluate_sample(s, curve, lloq, uloq, passing, settings)
+    flag_dilutions(settings.method_profile, sample_results)  # issue 24: validated dilutions
     censor_wells(wells, lloq, uloq)
     run = Run(
         export=export,

@@ -36,11 +36,16 @@ class Settings:
     control_min_level_share: float = 0.5
     cv_limit_pct: float = 20.0
     cv_limit_lloq_pct: float = 25.0
+    # The adopted method profile the plate is held to (il6assay.qc.method; docs/validation.md),
+    # put here by process/batch from the study database; None: no profile adopted.
+    method_profile: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for run.json."""
+        """Plain dict for run.json (no ``method_profile`` key when none is adopted)."""
         out = asdict(self)
         out["masked"] = list(self.masked)
+        if self.method_profile is None:
+            del out["method_profile"]
         return out
 
     @classmethod

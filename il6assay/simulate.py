@@ -98,10 +98,13 @@ def simulate_plate(
     plate_id: str = "simulated",
     truth: dict[str, float] | None = None,
     signal: str = "od",
+    loaded: dict[str, float] | None = None,
 ) -> SimulatedPlate:
     """One simulated plate following ``layout``, with true sample concentrations.
 
     ``truth`` fixes some samples' on-plate concentrations; the rest are drawn.
+    ``loaded`` fixes the true concentration in named wells (validation wells:
+    ``validation_loads``); a validation well without one gets its nominal.
     ``signal`` is "od" (450/570 nm absorbance), "rlu" or "trf" (module docstring).
     """
     if signal not in SIGNALS:
@@ -134,8 +137,10 @@ def simulate_plate(
         spec = layout.wells.get(name)
         if spec is None or spec.role == "empty":
             x = None
-        elif spec.role in ("standard", "control"):
-            x = float(spec.nominal or 0.0)
+        elif loaded is not None and name in loaded:
+            x = loaded[name]
+        elif spec.role in ("standard", "control", "qc", "stability", "pool", "selectivity"):
+            x = float(spec.nominal or 0.0) + float(spec.spike or 0.0)
         elif spec.role == "blank":
             x = 0.0
         else:
@@ -197,6 +202,59 @@ def _counts_plate(
         acceptor[name] = float(max(round(em665), 0))
         donor[name] = float(max(round(em620), 1))
     return {"trf 665": acceptor, "trf 620": donor}
+
+
+@dataclass(frozen=True)
+class ValidationTruth:
+    """The truth behind a simulated method-validation study (docs/validation.md).
+
+    Each run draws one run effect ``b ~ N(0, cv_between)``; a QC or stability
+    well then holds ``nominal x (1 + b + e)``, ``e ~ N(0, cv_within)`` per well:
+    within- and between-run CVs known in advance (the reader's own noise comes
+    on top). Pools, selectivity sources and samples hold their endogenous
+    IL-6 (``endogenous``, neat pg/mL) plus their spike, divided by a sample's
+    dilution; a stability well also keeps ``remaining[(condition, hours)]``
+    (1 when not given) of its nominal.
+    """
+
+    cv_within: float = 0.06
+    cv_between: float = 0.05
+    endogenous: dict[str, float] = field(default_factory=dict)
+    remaining: dict[tuple[str, float], float] = field(default_factory=dict)
+
+
+def validation_loads(
+    layout: Layout, truth: ValidationTruth, run_effect: float, rng: np.random.Generator
+) -> dict[str, float]:
+    """Each validation or sample well's true concentration on one run (``ValidationTruth``)."""
+    loads: dict[str, float] = {}
+    for name, spec in layout.wells.items():
+        if spec.role in ("qc", "stability"):
+            kept = truth.remaining.get((spec.condition or "", spec.hours or 0.0), 1.0)
+            effect = 1 + run_effect + rng.normal(0, truth.cv_within)
+            loads[name] = float(spec.nominal or 0.0) * kept * effect
+        elif spec.role in ("pool", "selectivity"):
+            base = truth.endogenous.get(spec.sample or spec.source or "", 0.0)
+            loads[name] = base + float(spec.spike or 0.0)
+        elif spec.role == "sample" and spec.sample in truth.endogenous:
+            loads[name] = truth.endogenous[spec.sample] / spec.dilution
+    return loads
+
+
+def simulate_validation_run(
+    layout: Layout,
+    truth: ValidationTruth,
+    rng: np.random.Generator,
+    *,
+    noise: Noise | None = None,
+    plate_id: str = "validation",
+) -> SimulatedPlate:
+    """One validation run's plate: a run effect drawn, every well loaded (``validation_loads``)."""
+    run_effect = float(rng.normal(0, truth.cv_between))
+    loads = validation_loads(layout, truth, run_effect, rng)
+    sim = simulate_plate(layout, rng, noise=noise, plate_id=plate_id, loaded=loads)
+    sim.plate.metadata["run_effect"] = run_effect
+    return sim
 
 
 def grid_text(plate: Plate, sep: str = ",") -> str:

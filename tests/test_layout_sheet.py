@@ -91,7 +91,9 @@ def test_the_layout_template_has_drop_down_roles_and_a_grid_per_property(tmp_pat
     ws = wb["role"]
     (validation,) = ws.data_validations.dataValidation
     assert validation.type == "list"
-    assert validation.formula1 == '"standard,blank,control,sample,empty"'
+    assert validation.formula1 == (
+        '"standard,blank,control,sample,empty,qc,pool,selectivity,stability"'
+    )
     assert str(validation.sqref) == "B2:M9"
     assert ws["B2"].value == "standard" and ws["D4"].value == "control"
     assert wb["label"]["E6"].value == "P05" and wb["conc"]["B2"].value == 300

@@ -101,19 +101,20 @@ def process(
     processed_by: str | None = None,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
+    from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
     from il6assay.plate.discover import find_layout, find_samples, project_config
     from il6assay.plate.readers.source import not_a_file
     from il6assay.record.outputs import write_run
     from il6assay.run import process_export
     from il6assay.settings import Settings
-    from il6assay.study.check import open_study
+    from il6assay.study.check import configured_db, open_study
 
     try:
         problem = not_a_file(export)
         if problem:
             raise InputError(problem, path=export)
-        _, config = project_config()
+        config_path, config = project_config()
         from il6assay.record.i18n import check_lang
 
         report_lang = check_lang(lang or config.get("lang"))
@@ -134,6 +135,8 @@ def process(
             plate=plate,
             ratio=ratio,
         )
+        # issue 24: an adopted method profile in the study database holds every plate to it
+        settings, notes = profile_settings(settings, configured_db(None, config, config_path))
         # Every plate of the export (a run folder each) unless --plate picks one;
         # all are processed before any folder is written.
         runs = process_export(
@@ -158,7 +161,7 @@ def process(
             study.record(qcs)
     except InputError as err:
         _fail(err)
-    for warning in dict.fromkeys(w for run in runs for w in run.warnings):
+    for warning in dict.fromkeys([*notes, *(w for run in runs for w in run.warnings)]):
         click.echo(f"il6assay: warning: {warning}", err=True)
     for run, folder in zip(runs, folders, strict=True):
         click.echo(f"{run.run_id}: {run.verdict}", err=True)
@@ -289,3 +292,7 @@ _register_study(main)
 from il6assay.cli.web import register as _register_web  # noqa: E402
 
 _register_web(main)
+
+from il6assay.cli.validate import register as _register_validate  # noqa: E402
+
+_register_validate(main)

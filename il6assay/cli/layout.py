@@ -20,6 +20,10 @@ ROLE_STYLE = {
     "control": {"fg": "black", "bg": "yellow"},
     "sample": {"fg": "black", "bg": "green"},
     "empty": {},
+    "qc": {"fg": "black", "bg": "bright_yellow"},  # validation roles: docs/validation.md
+    "pool": {"fg": "black", "bg": "bright_blue"},
+    "selectivity": {"fg": "black", "bg": "bright_magenta"},
+    "stability": {"fg": "black", "bg": "bright_white"},
 }
 
 

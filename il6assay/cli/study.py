@@ -54,22 +54,27 @@ def batch(
     Exit 0 when every plate was accepted, 3 when some failed acceptance, 2 when
     some file could not be read (each is reported; the others are written).
     """
+    from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
     from il6assay.plate.discover import project_config
     from il6assay.settings import Settings
     from il6assay.study.batch import run_batch
-    from il6assay.study.check import open_study
+    from il6assay.study.check import configured_db, open_study
     from il6assay.study.pages import index_html, write_page
 
     bar: Any = None
     try:
-        _, config = project_config()
+        config_path, config = project_config()
         defaults = Settings()
         settings = Settings(
             model=config.get("model", defaults.model),
             weighting=config.get("weighting", defaults.weighting),
             zero_standard=config.get("zero_standard", defaults.zero_standard),
         )
+        # issue 24: an adopted method profile in the study database holds every plate to it
+        settings, notes = profile_settings(settings, configured_db(db, config, config_path))
+        for note in notes:
+            click.echo(f"il6assay: warning: {note}", err=True)
         out_dir = out or Path(config.get("out", "il6assay-results"))
         study = open_study(db)
         show_bar = sys.stderr.isatty()

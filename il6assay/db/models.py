@@ -337,3 +337,27 @@ class DbWebSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     changed_utc: Mapped[str] = mapped_column(String(40))
     changed_by: Mapped[str] = mapped_column(String(200))
+
+
+class DbMethodProfile(Base):
+    """A validated method profile adopted by an account (issue 24): superseded, never changed.
+
+    ``profile`` is the canonical JSON of what processing enforces; ``sha256`` its hash.
+    """
+
+    __tablename__ = "method_profiles"
+    __table_args__ = (UniqueConstraint("sha256", name="uq_method_profiles_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(Text)
+    validation_sha256: Mapped[str] = mapped_column(String(64))
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # current or superseded
+    adopted_by: Mapped[str] = mapped_column(String(100))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    adopted_utc: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    superseded_utc: Mapped[str | None] = mapped_column(String(40))

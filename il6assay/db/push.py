@@ -222,6 +222,10 @@ def push_runs(
         raise InputError("--supersede needs a reason (--reason TEXT)")
     runs = [load_run(d) for d in run_dirs]
     require_schema(engine)
+    from il6assay.db.method import check_run_profile
+
+    for run in runs:  # issue 24: a run judged under another method profile is refused
+        check_run_profile(engine, run.folder.record, run.folder.path)
     outcomes = []
     for run in runs:
         try:

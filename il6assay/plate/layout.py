@@ -51,16 +51,43 @@ def _shape_text() -> tuple[int, str, str, str]:
     return rows * cols, f"A-{last}", f"1-{cols}", f"A1-{last}{cols}"
 
 
-ROLES = ("standard", "blank", "control", "sample", "empty")
-# The well parameters each role takes, besides ``role`` itself.
+ROLES = (
+    "standard",
+    "blank",
+    "control",
+    "sample",
+    "empty",
+    "qc",
+    "pool",
+    "selectivity",
+    "stability",
+)
+# The well parameters each role takes, besides ``role`` itself. ``qc``: an in-matrix
+# quality control; ``pool``, ``selectivity``, ``stability``: method validation wells
+# (docs/validation.md).
 PARAMS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "standard": ("level", "conc"),
     "blank": (),
     "control": ("level", "conc", "tolerance_pct"),
     "sample": ("sample", "dilution"),
     "empty": (),
+    "qc": ("level", "conc", "tolerance_pct"),
+    "pool": ("sample", "spike"),
+    "selectivity": ("source", "spike"),
+    "stability": ("level", "conc", "condition", "hours"),
 }
-PARAMS = ("role", "level", "conc", "tolerance_pct", "sample", "dilution")
+PARAMS = (
+    "role",
+    "level",
+    "conc",
+    "tolerance_pct",
+    "sample",
+    "dilution",
+    "spike",
+    "source",
+    "condition",
+    "hours",
+)
 TOP_LEVEL_KEYS = ("kit_lot", "wells")
 GROUPS = ("row", "col", "irow", "icol", "block", "well")
 SECTIONS = ("meta", *GROUPS)
@@ -101,6 +128,10 @@ class WellSpec:
     high: float | None = None
     sample: str | None = None
     dilution: float = 1.0
+    spike: float | None = None  # pool, selectivity: pg/mL added (0: unspiked)
+    source: str | None = None  # selectivity: the individual matrix source
+    condition: str | None = None  # stability: the storage condition
+    hours: float | None = None  # stability: hours in that condition (0: the reference)
 
 
 @dataclass
@@ -412,9 +443,9 @@ def _check_value(key: str, value: Any, label: str) -> None:
                 + _did_you_mean(value, ROLES),
                 where=label,
             )
-    elif key in ("level", "sample"):
+    elif key in ("level", "sample", "source", "condition"):
         if not isinstance(value, str) or not value.strip():
-            example = 'level = "S1"' if key == "level" else 'sample = "P01"'
+            example = _EXAMPLES[key]
             fail(f"a label; expected quoted text, e.g. {example}")
         if key == "sample":
             from il6assay.plate.samples import clean_label
@@ -424,9 +455,14 @@ def _check_value(key: str, value: Any, label: str) -> None:
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if not is_number or not math.isfinite(value):
             fail(f"a number; expected e.g. {key} = {dict(conc=300, dilution=10).get(key, 20)}")
-        if key == "conc" and value < 0:
+        if key in ("conc", "spike") and value < 0:
             raise InputError(
-                f"conc {_toml(value)} is negative; expected a concentration >= 0 pg/mL",
+                f"{key} {_toml(value)} is negative; expected a concentration >= 0 pg/mL",
+                where=label,
+            )
+        if key == "hours" and value < 0:
+            raise InputError(
+                f"hours {_toml(value)} is negative; expected hours >= 0 (0: the reference)",
                 where=label,
             )
         if key == "dilution" and value <= 0:
@@ -781,8 +817,24 @@ def _specs_from_wells(wells: dict[tuple[int, int], list[_Say]]) -> dict[str, Wel
     return specs
 
 
-_REQUIRED = {"standard": ("level", "conc"), "control": ("level", "conc"), "sample": ("sample",)}
-_EXAMPLES = {"level": 'level = "S1"', "conc": "conc = 300", "sample": 'sample = "P01"'}
+_REQUIRED = {
+    "standard": ("level", "conc"),
+    "control": ("level", "conc"),
+    "sample": ("sample",),
+    "qc": ("level", "conc"),
+    "pool": ("sample", "spike"),
+    "selectivity": ("source", "spike"),
+    "stability": ("level", "condition", "hours"),
+}
+_EXAMPLES = {
+    "level": 'level = "S1"',
+    "conc": "conc = 300",
+    "sample": 'sample = "P01"',
+    "spike": "spike = 50",
+    "source": 'source = "BM01"',
+    "condition": 'condition = "bench"',
+    "hours": "hours = 24",
+}
 
 
 def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
@@ -798,6 +850,8 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
     for key, (_, label) in params.items():
         if key != "role" and key not in PARAMS_BY_ROLE[role]:
             takers = [r for r, keys in PARAMS_BY_ROLE.items() if key in keys]
+            core = [r for r in takers if r in ROLES[:5]]  # the validation roles said only alone
+            takers = core or takers
             raise InputError(
                 f"well is a {role} (from {role_label}) but gets '{key}' from {label}; "
                 f"'{key}' is for {' and '.join(takers)} wells",
@@ -811,6 +865,8 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
                 where=where,
             )
     value = {k: v for k, (v, _) in params.items()}
+    if role in ("qc", "pool", "selectivity", "stability"):
+        return _validation_spec(well, role, value)
     if role in ("standard", "control"):
         nominal = float(value["conc"])
         low = high = None
@@ -826,6 +882,28 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
             dilution=float(value.get("dilution", 1.0)),
         )
     return WellSpec(well, role)
+
+
+def _validation_spec(well: str, role: str, value: dict[str, Any]) -> WellSpec:
+    """A qc, pool, selectivity or stability well's spec (docs/validation.md)."""
+    nominal = float(value["conc"]) if "conc" in value else None
+    low = high = None
+    if role == "qc" and nominal is not None:
+        tol = float(value.get("tolerance_pct", DEFAULT_TOLERANCE_PCT)) / 100
+        low, high = nominal * (1 - tol), nominal * (1 + tol)
+    return WellSpec(
+        well,
+        role,
+        level=value.get("level"),
+        nominal=nominal,
+        low=low,
+        high=high,
+        sample=_normal_label(value["sample"]) if "sample" in value else None,
+        spike=float(value["spike"]) if "spike" in value else None,
+        source=value["source"].strip() if "source" in value else None,
+        condition=value["condition"].strip() if "condition" in value else None,
+        hours=float(value["hours"]) if "hours" in value else None,
+    )
 
 
 def _normal_label(text: str) -> str:

@@ -54,7 +54,18 @@ from il6assay.plate.layout import (
     load_layout,
 )
 
-GRIDS = ("role", "label", "conc", "dilution", "tolerance_pct")
+GRIDS = ("role", "label", "conc", "dilution", "tolerance_pct", "spike", "condition", "hours")
+VALIDATION_GRIDS = ("spike", "condition", "hours")  # docs/validation.md
+# What a ``label`` cell names, by role (validation roles: docs/validation.md).
+LABEL_KEY = {
+    "standard": "level",
+    "control": "level",
+    "qc": "level",
+    "stability": "level",
+    "sample": "sample",
+    "pool": "sample",
+    "selectivity": "source",
+}
 # Other spellings of a grid's title (after folding: no case, spaces, '_', units).
 _GRID_ALIASES = {
     "role": "role",
@@ -65,6 +76,9 @@ _GRID_ALIASES = {
     "dilution": "dilution",
     "tolerancepct": "tolerance_pct",
     "tolerance": "tolerance_pct",
+    "spike": "spike",
+    "condition": "condition",
+    "hours": "hours",
 }
 SKIPPED_SHEETS = ("readme", "lists")
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".tsv")
@@ -382,19 +396,19 @@ def _specs(grids: dict[str, dict[str, _Cell]]) -> dict[str, WellSpec]:
             for prop, cell in given.items():
                 label = cell.where
                 if prop == "label":
-                    if role in ("standard", "control"):
-                        key, value = "level", cell.text
-                    elif role == "sample":
-                        key, value = "sample", cell.text
+                    if role in LABEL_KEY:
+                        key, value = LABEL_KEY[role], cell.text
                     elif role:
                         raise InputError(
                             f"label '{cell.text}' on a{'n' if role == 'empty' else ''} {role} "
                             f"well (role at {role_cell.where}); labels are for standard, "
-                            "control and sample wells",
+                            "control, sample and validation wells",
                             where=cell.at,
                         )
                     else:
                         key, value = "label", cell.text
+                elif prop == "condition":
+                    key, value = prop, cell.text
                 else:
                     key, value = prop, _number(cell, prop)
                 if role or key != "label":
@@ -414,6 +428,10 @@ ROLE_FILLS = {  # the role sheet's cell colours (ARGB), as `layout show` draws t
     "control": "FFFDD0A2",
     "sample": "FFC7E9C0",
     "empty": "FFFFFFFF",
+    "qc": "FFFDAE6B",
+    "pool": "FFDADAEB",
+    "selectivity": "FFFCC5C0",
+    "stability": "FFFFF2AE",
 }
 _README = [
     "An il6assay plate layout, one grid per sheet (il6assay.plate.layout_sheet).",
@@ -424,13 +442,15 @@ _README = [
     "dilution: a sample's dilution factor (10 or 1:10; empty is 1, neat).",
     "tolerance_pct: a control's acceptance range, ± % (empty is 20).",
     "kit_lot: on the role sheet, the lot in the cell after 'kit_lot'.",
+    "Validation wells (docs/validation.md): qc (label = level, conc), pool (label = pool, "
+    "spike), selectivity (label = source, spike), stability (label = level, condition, hours).",
     "Keep the 1-12 header and the A-H row letters; sheets other than these are refused.",
     "Check it with: il6assay layout show THIS.xlsx",
 ]
 
 
 def layout_grids(layout: Layout | None) -> dict[str, list[list[Any]]]:
-    """The five property grids (8 rows of 12 values, None for an empty cell) of a layout."""
+    """The property grids (8 rows of 12 values, None for an empty cell) of a layout."""
     grids = {prop: [[None] * N_COLS for _ in range(N_ROWS)] for prop in GRIDS}
     for spec in layout.wells.values() if layout is not None else ():
         r, c = ROWS.index(spec.well[0]), int(spec.well[1:]) - 1
@@ -443,6 +463,12 @@ def layout_grids(layout: Layout | None) -> dict[str, list[list[Any]]]:
         if spec.role == "sample":
             grids["label"][r][c] = spec.sample
             grids["dilution"][r][c] = _plain(spec.dilution)
+        if spec.role in ("qc", "pool", "selectivity", "stability"):
+            grids["label"][r][c] = getattr(spec, LABEL_KEY[spec.role])
+            grids["conc"][r][c] = _plain(spec.nominal)
+            grids["spike"][r][c] = _plain(spec.spike)
+            grids["condition"][r][c] = spec.condition
+            grids["hours"][r][c] = _plain(spec.hours)
     return grids
 
 
@@ -465,6 +491,8 @@ def write_layout_template(layout: Layout | None, out: str | Path) -> Path:
     wb.remove(wb.active)
     area = f"B2:{chr(ord('A') + N_COLS)}{N_ROWS + 1}"
     for prop in GRIDS:
+        if prop in VALIDATION_GRIDS and all(v is None for row in grids[prop] for v in row):
+            continue  # a validation grid only for a layout that has validation wells
         ws = wb.create_sheet(prop)
         ws.cell(row=1, column=1, value=prop).font = Font(bold=True)
         for c in range(N_COLS):

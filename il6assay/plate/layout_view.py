@@ -26,7 +26,24 @@ ROLE_COLOURS = {
     "sample": "#c7e9c0",
     "empty": "#ffffff",
 }
-ROLE_SHORT = {"standard": "std", "blank": "blank", "control": "ctrl", "sample": "", "empty": ""}
+# The method-validation roles (docs/validation.md), drawn by `layout show --html`.
+VALIDATION_COLOURS = {
+    "qc": "#fdae6b",
+    "pool": "#dadaeb",
+    "selectivity": "#fcc5c0",
+    "stability": "#fff2ae",
+}
+ROLE_SHORT = {
+    "standard": "std",
+    "blank": "blank",
+    "control": "ctrl",
+    "sample": "",
+    "empty": "",
+    "qc": "qc",
+    "pool": "pool",
+    "selectivity": "sel",
+    "stability": "stab",
+}
 
 
 def well_label(spec: WellSpec | None) -> str:
@@ -36,8 +53,12 @@ def well_label(spec: WellSpec | None) -> str:
     if spec.role == "sample":
         text = spec.sample or ""
         return text + (f" 1:{spec.dilution:g}" if spec.dilution != 1 else "")
-    if spec.role in ("standard", "control"):
+    if spec.role in ("standard", "control", "qc"):
         return spec.level or ""
+    if spec.role in ("pool", "selectivity"):  # validation wells: what and the spike
+        return f"{spec.sample or spec.source or ''} +{spec.spike or 0:g}"
+    if spec.role == "stability":
+        return f"{spec.level} {spec.hours or 0:g}h"
     return ""
 
 
@@ -77,6 +98,16 @@ def layout_summary(layout: Layout) -> list[str]:
         f"blanks: {len(layout.blanks())} wells; "
         f"samples: {len(labels)} labels in {len(samples)} wells"
     )
+    qcs: dict[str, float | None] = {}
+    for spec in layout.wells.values():
+        if spec.role == "qc":
+            qcs.setdefault(spec.level or "", spec.nominal)
+    if qcs:
+        lines.append("QCs: " + ", ".join(f"{lv} {n:g}" for lv, n in qcs.items()) + " pg/mL")
+    counts = Counter(s.role for s in layout.wells.values())
+    validation = [f"{role}: {counts[role]} wells" for role in ("pool", "selectivity", "stability")]
+    if any(counts[role] for role in ("pool", "selectivity", "stability")):
+        lines.append("; ".join(validation))
     return lines
 
 
@@ -158,10 +189,12 @@ def layout_html(layout: Layout, notes: list[str] | None = None) -> str:
                 f'<span class="r">{short if short != text else ""}</span></td>'
             )
         body.append(f"<tr><th>{ROWS[r]}</th>{''.join(tds)}</tr>")
+    present = {spec.role for spec in layout.wells.values()}
+    colours = {**ROLE_COLOURS, **{r: c for r, c in VALIDATION_COLOURS.items() if r in present}}
     legend = "".join(
-        f'<span class="key {role}">{role}</span>' for role in ROLE_COLOURS if role != "empty"
+        f'<span class="key {role}">{role}</span>' for role in colours if role != "empty"
     )
-    css = "".join(f"td.{r}, .key.{r} {{ background: {c}; }}\n" for r, c in ROLE_COLOURS.items())
+    css = "".join(f"td.{r}, .key.{r} {{ background: {c}; }}\n" for r, c in colours.items())
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in layout_summary(layout))
     odd = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or [])) or "<li>nothing</li>"
     return f"""<!DOCTYPE html>

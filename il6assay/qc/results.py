@@ -57,6 +57,8 @@ FLAGS = {
     "for the reviewer to decide; never removed automatically",
     "MASKED": "(wells.csv) a reviewer excluded the well (il6assay mask); its read is kept",
     "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
+    "DILUTION_NOT_VALIDATED": "the sample's dilution is outside the adopted method profile's "
+    "validated range: not reportable; re-assay at a validated dilution",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from il6assay.qc.method import SOURCE as METHOD_QC_SOURCE
 from il6assay.qc.results import FLAGS
 from il6assay.qc.rules import (
     ICH_M10_CAL,
@@ -155,6 +156,7 @@ ZH_ROLE_SHORT = {  # a blank well's label already says 空白
 }
 
 ZH_FLAGS: dict[str, str] = {
+    "DILUTION_NOT_VALIDATED": "稀释倍数超出已采用方法档案的验证范围：不可报告；请以已验证的稀释倍数重测",  # noqa: E501 (CJK text counts double)
     "BELOW_LLOQ": "低于本次运行的 LLOQ：报告为“<LLOQ × 稀释倍数”",
     "ABOVE_ULOQ": "高于本次运行的 ULOQ：报告为“>ULOQ × 稀释倍数”；以更高稀释度重测",
     "NEAR_LLOQ": "数值的 95 % 置信区间低于 LLOQ：在 95 % 水平上无法与“<LLOQ”区分",
@@ -186,10 +188,23 @@ ZH_SOURCES: dict[str, str] = {
         "CLSI EP17-A2（2012）：定量限是满足偏倚与不精密度目标的最低水平；"
         "ICH M10（2022）第 4.2.4 节：LLOQ 与 ULOQ 处精密度不超过 25 %"
     ),
+    METHOD_QC_SOURCE: (
+        "ICH M10 第 4.3.2 节（分析批质控：至少 2/3 在目标值 ±20 % 内，每个水平至少 50 %）；"
+        "目标值与必需水平来自已采用的方法档案"
+    ),
 }
 
 # Rule details: (English pattern, Chinese template with the same groups).
 ZH_DETAILS: list[tuple[str, str]] = [
+    (
+        r"(\d+)/(\d+) QC wells within the profile's targets \(profile (\d+)\)",
+        r"\2 个质控孔中 \1 个在方法档案的目标范围内（档案 \3）",
+    ),
+    (
+        r"required QC level\(s\) (.*) missing from the plate \(profile (\d+)\)",
+        r"板上缺少必需的质控水平 \1（档案 \2）",
+    ),
+    (r"level\(s\) (.*) below half within", r"水平 \1 在范围内的孔不足一半"),
     (r"(\d+) of (\d+) levels pass", r"\2 个水平中 \1 个通过"),
     (r"failing: ", "不通过："),
     (r"(\d+%) of levels pass", r"\1 的水平通过"),
@@ -231,6 +246,7 @@ def rule_description_zh(rule_id: str, s: Settings) -> str | None:
             f"至少 {s.control_min_share:.0%} 的质控孔、且每个水平至少 "
             f"{s.control_min_level_share:.0%} 的质控孔在其接受范围内"
         ),
+        "METHOD_QC": "方法档案要求的质控水平均在板上，且质控孔在档案的目标范围内",
     }
     return descriptions.get(rule_id)
 
