@@ -1,0 +1,170 @@
+"""The study database decides: which signed decision lets a run in (docs/integrity.md).
+
+When the study database holds review accounts (``web_accounts``), a review
+decision counts only as an account's signature recorded in ``web_signatures``
+(made in the review app, or by ``il6assay review`` asking for the account's
+password); a mask counts only as one recorded in the audit table by an
+account (``web-mask``/``cli-mask``). The run folder's audit log carries a
+copy, and nothing written in the folder alone (a hand-written "signed"
+accept, a restored backup) stands in for them. ``authorise_push`` is the
+check ``push`` runs, in the transaction that stores the run:
+
+- the newest accept or reject signed for this run or for any run of the
+  same export (its SHA-256) must be an accept; a later rejection stands;
+- that accept must be for exactly this run and this content (the SHA-256 of
+  its recorded output hashes);
+- every mask or unmask in the folder's log must be recorded in the database
+  with the content it left;
+- the signer must be someone other than who processed the run, and (under
+  the ``strict`` policy) than who masked its wells, by the separation policy
+  as the database holds it now.
+
+Without accounts the folder's typed review (single-user) is what there is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from il6assay.db.models import DbAccount, DbAudit, DbSignature, DbWebSetting
+from il6assay.errors import InputError
+from il6assay.plate.hashing import sha256_bytes
+
+SEPARATION = "separation_of_duties"  # the web_settings row (il6assay.web.accounts)
+STRICT, OWN_MASKS, OFF = "strict", "allow-own-masks", "off"
+MASK_ACTIONS = ("web-mask", "web-unmask", "cli-mask", "cli-unmask")
+DECISIONS = ("accept", "reject")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """What let a run into the database: an account's signature, or a single-user review."""
+
+    signed: bool
+    signature_id: int | None = None
+    signer: str | None = None  # the account's user name
+    printed_name: str | None = None
+
+    def describe(self) -> str:
+        """A few words for the push's message and audit row."""
+        if not self.signed:
+            return "single-user review (the database has no review accounts)"
+        return f"accept signed by {self.printed_name} ({self.signer}), #{self.signature_id}"
+
+
+def has_accounts(session: Session) -> bool:
+    """Whether the study database holds review accounts (then decisions live in it)."""
+    return session.scalar(select(DbAccount.id).limit(1)) is not None
+
+
+def separation_policy(session: Session) -> str:
+    """The separation-of-duties policy the database holds (strict unless an admin relaxed it)."""
+    row = session.scalars(select(DbWebSetting).where(DbWebSetting.name == SEPARATION)).first()
+    return row.value if row is not None else STRICT
+
+
+def content_of(outputs_sha256: dict[str, Any]) -> str:
+    """A run's content hash: the SHA-256 of its recorded output hashes (``runs.content_sha256``)."""
+    return sha256_bytes(json.dumps(outputs_sha256, sort_keys=True))
+
+
+def same_person(names: tuple[str, ...], claimed: str | None) -> bool:
+    """Whether a name the run records is one of an account's names (case and spaces aside)."""
+    if not claimed:
+        return False
+    key = " ".join(claimed.split()).casefold()
+    return key in {" ".join(n.split()).casefold() for n in names if n}
+
+
+def authorise_push(
+    session: Session,
+    *,
+    run_id: str,
+    export_sha256: str | None,
+    content_sha256: str,
+    processed_by: str | None,
+    entries: list[dict[str, Any]],
+) -> Authority:
+    """The decision that lets this run be stored, or an InputError saying why none does."""
+    if not has_accounts(session):
+        return Authority(signed=False)
+    about = DbSignature.run_id == run_id
+    if export_sha256:
+        about = or_(about, DbSignature.export_sha256 == export_sha256)
+    decided = session.scalars(
+        select(DbSignature)
+        .where(about, DbSignature.decision.in_(DECISIONS))
+        .order_by(DbSignature.id)
+    ).all()
+    if not decided:
+        raise InputError(
+            "the study database has review accounts, and no account has signed an accept of "
+            "this run (a review typed into the folder does not count): sign it in the review "
+            "app or with il6assay review RUN_DIR --accept --by ACCOUNT --reason TEXT"
+        )
+    last = decided[-1]
+    if last.decision == "reject":
+        where = "this run" if last.run_id == run_id else f"run {last.run_id} of the same export"
+        raise InputError(
+            f"{last.printed_name} ({last.username}) signed a rejection of {where} on "
+            f"{last.signed_utc} ({last.reason}); a rejection stands for every run of the export"
+        )
+    if last.run_id != run_id or last.content_sha256 != content_sha256:
+        raise InputError(
+            f"the accept {last.printed_name} ({last.username}) signed on {last.signed_utc} is "
+            f"for other content (run {last.run_id}, content {last.content_sha256[:12]}), not "
+            f"this run's ({run_id}, content {content_sha256[:12]}): review the run as it is"
+        )
+    _check_masks(session, run_id, entries)
+    names = (last.username, last.printed_name)
+    policy = separation_policy(session)
+    if policy != OFF and same_person(names, processed_by):
+        raise InputError(
+            f"{last.printed_name} processed this run (run.json processed_by: {processed_by}) and "
+            f"signed its accept; separation of duties ({policy}) needs another reviewer"
+        )
+    if policy == STRICT:
+        for masker in _maskers(session, run_id, entries):
+            if same_person(names, masker):
+                raise InputError(
+                    f"{last.printed_name} masked or unmasked wells of this run and signed its "
+                    f"accept; separation of duties ({policy}) needs another reviewer"
+                )
+    return Authority(True, last.id, last.username, last.printed_name)
+
+
+def _mask_records(session: Session, run_id: str) -> list[DbAudit]:
+    return list(
+        session.scalars(
+            select(DbAudit)
+            .where(DbAudit.run_id == run_id, DbAudit.action.in_(MASK_ACTIONS))
+            .order_by(DbAudit.id)
+        )
+    )
+
+
+def _check_masks(session: Session, run_id: str, entries: list[dict[str, Any]]) -> None:
+    """Every mask or unmask in the folder's log is one an account recorded in the database."""
+    recorded = {content_of(json.loads(r.new_value or "{}")) for r in _mask_records(session, run_id)}
+    for line, entry in enumerate(entries, start=1):
+        if entry.get("action") not in ("mask", "unmask"):
+            continue
+        if content_of(entry.get("outputs_sha256") or {}) not in recorded:
+            raise InputError(
+                f"audit.jsonl line {line} ({entry['action']} by {entry.get('by')}) is not a "
+                "mask the study database recorded: with review accounts, wells are masked by "
+                "an account (the review app, or il6assay mask ... --by ACCOUNT)"
+            )
+
+
+def _maskers(session: Session, run_id: str, entries: list[dict[str, Any]]) -> list[str]:
+    names = [str(r.by_name) for r in _mask_records(session, run_id) if r.by_name]
+    for entry in entries:
+        if entry.get("action") in ("mask", "unmask"):
+            names += [str(entry[k]) for k in ("account", "by") if entry.get(k)]
+    return names
