@@ -247,7 +247,12 @@ def test_a_wrong_password_signs_nothing(run, accounts):
 
 
 def test_the_technician_cannot_process_review_and_push_when_accounts_exist(run, accounts):
-    own = signed("review", run, "--accept", "--by", "tech", "--reason", "ok", "--db", accounts)
+    own = CliRunner().invoke(
+        main,
+        ["review", str(run), "--accept", "--by", "tech", "--reason", "ok", "--db", accounts],
+        input=PASSWORD + "\n",  # asked for, as a person types it
+    )
+    assert "password of account tech" in own.stderr
     assert own.exit_code == 2 and "technician role cannot review runs" in own.stderr
     # A typed accept (no database named: single-user) does not count with the database.
     assert cli("review", run, "--accept", "--by", "tech", "--reason", "ok").exit_code == 0
@@ -290,9 +295,13 @@ def test_a_folder_restored_from_before_a_signed_rejection_is_refused_even_with_s
     refused = cli("push", run, "--db", accounts, "--supersede", "--reason", "restored")
     assert refused.exit_code == 2
     assert "Chen Yu (chen) signed a rejection of this run" in refused.stderr
-    # A signed accept of the very content rejected does not undo the rejection either.
+    # Restored again and signed by another reviewer: the very content rejected stays rejected.
+    shutil.rmtree(run.parent)
+    shutil.copytree(backup, run.parent)
     again = signed("review", run, "--accept", "--by", "lin", "--reason", "ok", "--db", accounts)
-    assert again.exit_code == 2, again.output
+    assert again.exit_code == 0, again.output
+    refused = cli("push", run, "--db", accounts, "--supersede", "--reason", "restored")
+    assert refused.exit_code == 2 and "signed a rejection of this very content" in refused.stderr
     assert current_results(make_engine(accounts)) == []
 
 

@@ -10,7 +10,8 @@ accept, a restored backup) stands in for them. ``authorise_push`` is the
 check ``push`` runs, in the transaction that stores the run:
 
 - the newest accept or reject signed for this run or for any run of the
-  same export (its SHA-256) must be an accept; a later rejection stands;
+  same export (its SHA-256) must be an accept; a later rejection stands, and
+  so does a rejection of the very content accepted;
 - that accept must be for exactly this run and this content (the SHA-256 of
   its recorded output hashes);
 - every mask or unmask in the folder's log must be recorded in the database
@@ -114,6 +115,14 @@ def authorise_push(
             f"{last.printed_name} ({last.username}) signed a rejection of {where} on "
             f"{last.signed_utc} ({last.reason}); a rejection stands for every run of the export"
         )
+    rejected = [d for d in decided if d.decision == "reject"]
+    undone = next((d for d in rejected if d.content_sha256 == last.content_sha256), None)
+    if undone is not None:  # a restored folder accepted again: the rejection stands
+        raise InputError(
+            f"{undone.printed_name} ({undone.username}) signed a rejection of this very content "
+            f"on {undone.signed_utc} ({undone.reason}); a later accept of it does not undo that "
+            "(only a mask or unmask, signed, returns a run to review)"
+        )
     if last.run_id != run_id or last.content_sha256 != content_sha256:
         raise InputError(
             f"the accept {last.printed_name} ({last.username}) signed on {last.signed_utc} is "
@@ -136,6 +145,25 @@ def authorise_push(
                     f"accept; separation of duties ({policy}) needs another reviewer"
                 )
     return Authority(True, last.id, last.username, last.printed_name)
+
+
+def mask_record(
+    via: str, run_id: str, entry: dict[str, Any], printed_name: str, username: str, reason: str
+) -> DbAudit:
+    """The audit row recording an account's mask (``via`` "web" or "cli") and what it left."""
+    from il6assay.record.audit import os_account
+
+    action = entry["action"]
+    return DbAudit(
+        time_utc=entry["time_utc"],
+        os_account=os_account(),
+        by_name=printed_name,
+        action=f"{via}-{action}",
+        run_id=run_id,
+        what=f"{action} {', '.join(entry['wells'])} by account {username}",
+        reason=reason.strip(),
+        new_value=json.dumps(entry.get("outputs_sha256"), sort_keys=True),
+    )
 
 
 def _mask_records(session: Session, run_id: str) -> list[DbAudit]:

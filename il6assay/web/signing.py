@@ -14,7 +14,6 @@ folder are all there is, and the commands say so.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,14 +136,12 @@ def signed_mask(
     """Mask (or unmask) wells as ``account``; the mask is recorded in the database's audit."""
     from sqlalchemy.orm import Session
 
+    from il6assay.db.decisions import mask_record
     from il6assay.db.engine import writer
-    from il6assay.db.models import DbAudit
-    from il6assay.record.audit import os_account
     from il6assay.record.masking import mask_wells
 
     if not account.may("mask"):
         raise InputError(f"{account.username}: the {account.role} role cannot mask or unmask wells")
-    action = "unmask" if unmask else "mask"
     with Session(writer(engine)) as session, session.begin():
         run, entry = mask_wells(
             run_dir,
@@ -155,15 +152,8 @@ def signed_mask(
             extra={"account": account.username, "role": account.role, "via": "cli"},
         )
         session.add(
-            DbAudit(
-                time_utc=entry["time_utc"],
-                os_account=os_account(),
-                by_name=account.printed_name,
-                action=f"cli-{action}",
-                run_id=Path(run_dir).name,
-                what=f"{action} {', '.join(entry['wells'])} by account {account.username}",
-                reason=reason.strip(),
-                new_value=json.dumps(entry.get("outputs_sha256"), sort_keys=True),
+            mask_record(
+                "cli", Path(run_dir).name, entry, account.printed_name, account.username, reason
             )
         )
     return run, entry
