@@ -328,3 +328,10 @@ def test_a_signed_mask_counts_and_its_masker_may_not_accept_under_strict(run, ac
     with make_engine(accounts).connect() as conn:
         (sig,) = conn.execute(select(DbSignature.export_sha256)).all()
     assert sig[0] == record(run)["inputs"]["export"][0]["sha256"]
+
+
+def test_a_named_database_that_cannot_be_opened_refuses_the_review(run, tmp_path):
+    out = cli("review", run, "--accept", "--by", "lin", "--reason", "ok", "--db", tmp_path / "x.db")
+    assert out.exit_code == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "no study database at" in out.stderr
+    assert record(run)["review"]["status"] == "unreviewed"

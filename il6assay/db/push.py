@@ -2,6 +2,10 @@
 
 Rules (docs/database.md):
 
+- when the database holds review accounts, only with an account's signed accept
+  of exactly the run's content, by someone other than who processed or masked it,
+  and never after a signed rejection of the same export (``il6assay.db.decisions``);
+  every Westgard rejection the study recorded for the export binds the run;
 - only a run whose review status is "accepted" is pushed, after ``verified_run``
   has checked every file against its recorded SHA-256, the audit chain and the
   review it records, and processed the plate again from its inputs to the same

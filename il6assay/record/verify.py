@@ -3,19 +3,22 @@
 ``verify_run`` opens the run (schema, every file against its hash, the audit
 chain, the review; ``il6assay.record.folder.open_run``), then processes the
 plate again from ``inputs/`` with the recorded settings and writes every
-output again into a scratch folder, and requires the same:
+output again into a scratch folder, and requires the same. Nothing in the
+folder sets how strictly:
 
+- the folder's name is the run id its input copies, first settings and
+  run.json's ``version`` give, whatever that version is (the id hashes it);
 - with the same il6assay, Python and library versions (run.json's
   ``version`` and ``libraries``): results.csv, dilutions.csv, wells.csv and
-  curve.json byte for byte, results.xlsx's sheets (every part of the workbook
-  but its creation time), report.html (but plotly's random element ids), and
-  run.json's verdict, plate, reads, kit lot, warnings and settings; the
-  folder's name is the run id its inputs and first settings give;
-- when any of those versions differs (said in a note): the same columns,
-  rows, flags, censored results and verdict, and every number within
-  ``REL_TOLERANCE`` (relative), results.xlsx cell by cell; the report is
-  then not compared.
+  curve.json byte for byte, results.xlsx's parts (but its creation time),
+  report.html (but plotly's random element ids), and run.json's verdict,
+  plate, reads, kit lot and warnings exactly;
+- when any of those versions differs (said in a note): the same files and
+  fields under one tolerance, every number within ``REL_TOLERANCE``
+  (relative) and every other character equal; results.xlsx cell by cell,
+  report.html word by word (plotly.js itself set aside).
 
+Files are named by their name in compared text, never their path.
 Only masking changes settings, so the settings must be those of the first
 (processing) entry of the audit log with the masked wells its mask entries
 leave. An edited result, verdict or review thus fails whatever was done to
