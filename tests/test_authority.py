@@ -26,7 +26,7 @@ from il6assay.db.read import current_results
 from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
 from tests.test_integrity import record, rehash_everything, write_record
-from tests.web_support import PASSWORD, add_people
+from tests.web_support import PASSWORD, Client, add_people, serving, sign_form
 
 PLATE = EXAMPLE / "plate_001.xlsx"
 SHEET = EXAMPLE / "plate_001.samples.csv"
@@ -302,6 +302,29 @@ def test_a_folder_restored_from_before_a_signed_rejection_is_refused_even_with_s
     assert again.exit_code == 0, again.output
     refused = cli("push", run, "--db", accounts, "--supersede", "--reason", "restored")
     assert refused.exit_code == 2 and "signed a rejection of this very content" in refused.stderr
+    assert current_results(make_engine(accounts)) == []
+
+
+def test_a_rejection_signed_in_the_review_app_binds_a_restored_backup(run, accounts, tmp_path):
+    """The red team's case: the web app's signed rejection, a backup from before it restored,
+    a typed accept, then ``push --supersede``."""
+    backup = tmp_path / "backup"
+    shutil.copytree(run.parent, backup)
+    with serving(make_engine(accounts), [run.parent]) as base:
+        chen = Client(base)
+        assert chen.login("chen").url.endswith("/queue")
+        form = sign_form(chen.get(f"/runs/{run.name}").text)
+        form.update(decision="reject", reason="low control drifts", password=PASSWORD)
+        reply = chen.post(f"/runs/{run.name}/sign", form)
+        assert reply.status == 200 and "signed: rejected by Chen Yu" in reply.text
+    shutil.rmtree(run.parent)
+    shutil.copytree(backup, run.parent)
+    assert cli("review", run, "--accept", "--by", "Chen Yu", "--reason", "ok").exit_code == 0
+    refused = cli("push", run, "--db", accounts, "--supersede", "--reason", "restored")
+    assert refused.exit_code == 2 and "signed a rejection of this run" in refused.stderr
+    with make_engine(accounts).connect() as conn:
+        (export,) = conn.execute(select(DbSignature.export_sha256)).one()
+    assert export == record(run)["inputs"]["export"][0]["sha256"]
     assert current_results(make_engine(accounts)) == []
 
 
