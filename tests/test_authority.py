@@ -234,7 +234,11 @@ def test_a_signed_accept_by_another_reviewer_is_pushed_and_named(run, accounts):
     assert pushed.exit_code == 0, pushed.output
     assert "accept signed by Lin Wei (lin)" in pushed.output
     with make_engine(accounts).connect() as conn:
-        assert conn.execute(select(DbRun.reviewed_by)).scalar_one() == "Lin Wei"
+        stored = conn.execute(select(DbRun.reviewed_by, DbRun.review_reason)).one()
+        (signature,) = conn.execute(select(DbSignature.signed_utc, DbSignature.id)).all()
+        pushed_by = conn.execute(select(DbRun.reviewed_utc)).scalar_one()
+    assert tuple(stored) == ("Lin Wei", "ok") and pushed_by == signature[0]
+    assert f"#{signature[1]}" in pushed.output
 
 
 def test_a_wrong_password_signs_nothing(run, accounts):

@@ -50,6 +50,25 @@ class Authority:
     signature_id: int | None = None
     signer: str | None = None  # the account's user name
     printed_name: str | None = None
+    reason: str | None = None
+    signed_utc: str | None = None
+    override: bool = False
+
+    def review_fields(self, review: dict[str, Any]) -> dict[str, Any]:
+        """The ``runs`` table's review columns: the signature's, else the folder's typed review."""
+        if self.signed:
+            return {
+                "reviewed_by": self.printed_name,
+                "review_reason": self.reason,
+                "reviewed_utc": self.signed_utc,
+                "review_override": self.override,
+            }
+        return {
+            "reviewed_by": review.get("by"),
+            "review_reason": review.get("reason"),
+            "reviewed_utc": review.get("time_utc"),
+            "review_override": bool(review.get("override", False)),
+        }
 
     def describe(self) -> str:
         """A few words for the push's message and audit row."""
@@ -144,7 +163,9 @@ def authorise_push(
                     f"{last.printed_name} masked or unmasked wells of this run and signed its "
                     f"accept; separation of duties ({policy}) needs another reviewer"
                 )
-    return Authority(True, last.id, last.username, last.printed_name)
+    return Authority(
+        True, last.id, last.username, last.printed_name, last.reason, last.signed_utc, last.override
+    )
 
 
 def mask_record(

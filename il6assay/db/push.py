@@ -561,10 +561,7 @@ def _push(
         accepted_by_rules=bool(record.get("accepted")),
         verdict=str(record.get("verdict", "")),
         review_status=review.get("status", "unreviewed"),
-        reviewed_by=authority.printed_name if authority.signed else review.get("by"),
-        review_reason=review.get("reason"),
-        reviewed_utc=review.get("time_utc"),
-        review_override=bool(review.get("override", False)),
+        **authority.review_fields(review),  # who decided: the database's signature if any
         tool_version=record.get("version"),
         created_utc=record.get("created_utc"),
         pushed_utc=when,
