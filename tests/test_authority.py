@@ -362,3 +362,17 @@ def test_a_named_database_that_cannot_be_opened_refuses_the_review(run, tmp_path
     assert out.exit_code == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "no study database at" in out.stderr
     assert record(run)["review"]["status"] == "unreviewed"
+
+
+def test_a_push_of_several_runs_stores_none_when_one_lacks_a_signed_accept(
+    run, accounts, tmp_path_factory, tmp_path
+):
+    other = copy_run(processed("weighted", tmp_path_factory, "--weighting", "1/y"), tmp_path / "o")
+    out = signed("review", run, "--accept", "--by", "lin", "--reason", "ok", "--db", accounts)
+    assert out.exit_code == 0, out.output
+    assert cli("review", other, "--accept", "--by", "Lin", "--reason", "ok").exit_code == 0  # typed
+    refused = cli("push", run, other, "--db", accounts)
+    assert refused.exit_code == 2 and "no account has signed an accept" in refused.stderr
+    assert other.name in refused.stderr
+    with make_engine(accounts).connect() as conn:
+        assert conn.execute(select(DbRun.id)).all() == []

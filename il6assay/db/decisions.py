@@ -9,11 +9,10 @@ copy, and nothing written in the folder alone (a hand-written "signed"
 accept, a restored backup) stands in for them. ``authorise_push`` is the
 check ``push`` runs, in the transaction that stores the run:
 
-- the newest accept or reject signed for this run or for any run of the
-  same export (its SHA-256) must be an accept; a later rejection stands, and
-  so does a rejection of the very content accepted;
-- that accept must be for exactly this run and this content (the SHA-256 of
-  its recorded output hashes);
+- an accept signed for exactly this run and this content (the SHA-256 of its
+  recorded output hashes);
+- no rejection signed after it for this run or any run of the same export
+  (its SHA-256), and none ever of this very content;
 - every mask or unmask in the folder's log must be recorded in the database
   with the content it left;
 - the signer must be someone other than who processed the run, and (under
@@ -121,32 +120,44 @@ def authorise_push(
         .where(about, DbSignature.decision.in_(DECISIONS))
         .order_by(DbSignature.id)
     ).all()
-    if not decided:
-        raise InputError(
-            "the study database has review accounts, and no account has signed an accept of "
-            "this run (a review typed into the folder does not count): sign it in the review "
-            "app or with il6assay review RUN_DIR --accept --by ACCOUNT --reason TEXT"
+    accepts = [
+        d
+        for d in decided
+        if d.decision == "accept" and d.run_id == run_id and d.content_sha256 == content_sha256
+    ]
+    rejections = [d for d in decided if d.decision == "reject"]
+    if not accepts:
+        other = next((d for d in reversed(decided) if d.decision == "accept"), None)
+        said = (
+            f" (the newest, by {other.printed_name} ({other.username}) on {other.signed_utc}, "
+            f"is for run {other.run_id}, content {other.content_sha256[:12]}; this run is "
+            f"{run_id}, content {content_sha256[:12]})"
+            if other is not None and not rejections
+            else ""
         )
-    last = decided[-1]
-    if last.decision == "reject":
-        where = "this run" if last.run_id == run_id else f"run {last.run_id} of the same export"
+        if not rejections:
+            raise InputError(
+                "the study database has review accounts, and no account has signed an accept of "
+                f"this run as it is{said} (a review typed into the folder does not count): sign "
+                "it in the review app or with il6assay review RUN_DIR --accept --by ACCOUNT "
+                "--reason TEXT"
+            )
+    last = accepts[-1] if accepts else None
+    later = [d for d in rejections if last is None or d.id > last.id]
+    if later:  # a rejection of any run of the export, after the accept (or with none)
+        r = later[-1]
+        where = "this run" if r.run_id == run_id else f"run {r.run_id} of the same export"
         raise InputError(
-            f"{last.printed_name} ({last.username}) signed a rejection of {where} on "
-            f"{last.signed_utc} ({last.reason}); a rejection stands for every run of the export"
+            f"{r.printed_name} ({r.username}) signed a rejection of {where} on "
+            f"{r.signed_utc} ({r.reason}); a rejection stands for every run of the export"
         )
-    rejected = [d for d in decided if d.decision == "reject"]
-    undone = next((d for d in rejected if d.content_sha256 == last.content_sha256), None)
+    assert last is not None
+    undone = next((d for d in rejections if d.content_sha256 == content_sha256), None)
     if undone is not None:  # a restored folder accepted again: the rejection stands
         raise InputError(
             f"{undone.printed_name} ({undone.username}) signed a rejection of this very content "
             f"on {undone.signed_utc} ({undone.reason}); a later accept of it does not undo that "
             "(only a mask or unmask, signed, returns a run to review)"
-        )
-    if last.run_id != run_id or last.content_sha256 != content_sha256:
-        raise InputError(
-            f"the accept {last.printed_name} ({last.username}) signed on {last.signed_utc} is "
-            f"for other content (run {last.run_id}, content {last.content_sha256[:12]}), not "
-            f"this run's ({run_id}, content {content_sha256[:12]}): review the run as it is"
         )
     _check_masks(session, run_id, entries)
     names = (last.username, last.printed_name)

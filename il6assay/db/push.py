@@ -230,6 +230,17 @@ def push_runs(
         raise InputError("--supersede needs a reason (--reason TEXT)")
     runs = [load_run(d) for d in run_dirs]
     require_schema(engine)
+    try:
+        with Session(engine) as session:  # every run's decision and QC record before any write
+            for run in runs:
+                if _stored(session, run):
+                    continue  # already in the database: nothing will be written
+                try:
+                    _check_authority(session, run)
+                except InputError as err:
+                    raise err.at(run.folder.path) from None
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
     outcomes = []
     for run in runs:
         try:
@@ -489,25 +500,37 @@ def _check_study_judgement(session: Session, run: RunData) -> None:
         )
 
 
+def _stored(session: Session, run: RunData) -> bool:
+    """Whether this run, with this content, is already in the database."""
+    found = session.scalar(
+        select(DbRun.id).where(
+            DbRun.run_id == run.run_id, DbRun.content_sha256 == run.content_sha256
+        )
+    )
+    return found is not None
+
+
+def _check_authority(session: Session, run: RunData) -> Authority:
+    """The study's QC record and the decision that let the run in (or an InputError)."""
+    _check_study_judgement(session, run)
+    return authorise_push(
+        session,
+        run_id=run.run_id,
+        export_sha256=export_sha256_of(run.folder.record),
+        content_sha256=run.content_sha256,
+        processed_by=run.folder.record.get("processed_by"),
+        entries=run.folder.entries,
+    )
+
+
 def _push(
     session: Session, run: RunData, *, by: str | None, supersede: bool, reason: str | None
 ) -> PushOutcome:
     record = run.folder.record
-    existing = session.scalar(
-        select(DbRun).where(DbRun.run_id == run.run_id, DbRun.content_sha256 == run.content_sha256)
-    )
-    if existing is not None:
+    if _stored(session, run):
         return PushOutcome(run.run_id, "unchanged")
 
-    _check_study_judgement(session, run)
-    authority = authorise_push(
-        session,
-        run_id=run.run_id,
-        export_sha256=export_sha256_of(record),
-        content_sha256=run.content_sha256,
-        processed_by=record.get("processed_by"),
-        entries=run.folder.entries,
-    )
+    authority = _check_authority(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
     _check_against_database(session, rows)
