@@ -96,6 +96,13 @@ def sign_reviews(
     prepared = []
     for run_dir in run_dirs:
         folder = open_run(run_dir)
+        status = (folder.record.get("review") or {}).get("status", "unreviewed")
+        if status != "unreviewed":
+            raise InputError(
+                f"the run is already {status}; a decision stands until a mask or unmask "
+                "returns the run to review",
+                path=folder.path,
+            )
         try:
             separation_check(engine, folder, account, decision)
         except Refused as err:
