@@ -250,16 +250,16 @@ def process_plate(
     except InputError as err:
         raise err.at(export.path) from None
 
-    warnings: list[str] = [f"{export.path}: {w}" for w in export.warnings]
+    # Files named by their name, never their path: verification reads them from inputs/.
+    warnings: list[str] = [f"{export.path.name}: {w}" for w in export.warnings]
     sample_labels = list(
         dict.fromkeys(w.spec.sample for w in wells if w.spec.role == "sample" and w.spec.sample)
     )
     if sheet is not None:
         warnings += match_samples(sample_labels, sheet, allow_unmatched, layout=layout.path)
         if sheet.ignored_columns:
-            warnings.append(
-                f"{sheet.path}: ignored column(s) {', '.join(sheet.ignored_columns)} (not stored)"
-            )
+            ignored = ", ".join(sheet.ignored_columns)
+            warnings.append(f"{sheet.path.name}: ignored column(s) {ignored} (not stored)")
     elif not allow_unmatched:
         raise InputError("no sample sheet: give --samples FILE (or --allow-unmatched)")
 
@@ -359,8 +359,8 @@ def compare_models(
     return out
 
 
-def make_run_id(run: Run) -> str:
-    """Folder name: the plate's name and a short hash of every input and setting."""
+def make_run_id(run: Run, version: str = __version__) -> str:
+    """Folder name: the plate's name and a short hash of every input, setting and the version."""
     parts = []
     for kind, paths in run.input_files().items():
         for p in paths:
@@ -368,7 +368,7 @@ def make_run_id(run: Run) -> str:
             digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
             parts.append(f"{kind}:{p.name}:{digest}\n")
     parts.append(json.dumps(run.settings.to_dict(), sort_keys=True))
-    parts.append(f"plate:{run.plate.id}\nversion:{__version__}")
+    parts.append(f"plate:{run.plate.id}\nversion:{version}")
     digest = sha256_bytes("".join(parts))
     stem = _safe(run.export.path.stem) or "plate"
     plate = _safe(run.plate.id)

@@ -345,7 +345,7 @@ def test_a_swapped_input_copy_with_every_hash_recomputed_is_found(run):
     rehash_everything(run)
     out = cli("verify", run)
     assert out.exit_code == 1
-    assert "is not the run id its input copies and settings give" in out.output
+    assert "is not the run id its input copies, settings and version" in out.output
 
 
 def test_changed_settings_with_every_hash_recomputed_are_found(run):

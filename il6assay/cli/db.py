@@ -71,7 +71,11 @@ def db_upgrade(db: str | None) -> None:
 def push(
     run_dirs: tuple[Path, ...], db: str | None, by: str | None, supersede: bool, reason: str | None
 ) -> None:
-    """Push reviewed and accepted runs to the study database, one transaction per run."""
+    """Push reviewed and accepted runs to the study database, one transaction per run.
+
+    When the database holds review accounts, a run is stored only with an account's
+    signed accept of exactly its content (docs/integrity.md).
+    """
     from il6assay.db.engine import make_engine
     from il6assay.db.push import push_runs
     from il6assay.errors import InputError

@@ -16,8 +16,37 @@ from pathlib import Path
 
 import click
 
-from il6assay.cli.common import EXIT_CHANGED, EXIT_OK, EXIT_REJECTED
+from il6assay.cli.common import DB_HELP, EXIT_CHANGED, EXIT_OK, EXIT_REJECTED
 from il6assay.cli.common import fail as _fail
+
+PASSWORD_ENV_HELP = (
+    "Read the account's password from this environment variable instead of asking "
+    "(when the study database holds review accounts)."
+)
+
+
+def _password(username: str, password_env: str | None) -> str:
+    """The account's password: from the variable ``password_env`` names, else asked for."""
+    import os
+
+    from il6assay.errors import InputError
+
+    if password_env:
+        if password_env not in os.environ:
+            raise InputError(f"--password-env {password_env}: no such environment variable")
+        return os.environ[password_env]
+    return str(click.prompt(f"password of account {username}", hide_input=True, err=True))
+
+
+def _accounts(db: str | None, by: str, password_env: str | None):  # -> (engine, account, pw)
+    """The study database with review accounts and the account ``by`` signed in; else None."""
+    from il6assay.web.signing import accounts_database, signed_in
+
+    engine = accounts_database(db)
+    if engine is None:
+        return None
+    password = _password(by.strip(), password_env)
+    return engine, signed_in(engine, by, password), password
 
 
 def _mask_command(unmask: bool):  # returns the command's function, before click wraps it
@@ -26,8 +55,22 @@ def _mask_command(unmask: bool):  # returns the command's function, before click
     @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--well", "wells", multiple=True, help=f"Well to {action} (repeat for several).")
     @click.option("--reason", default="", help="Why (required; kept in the audit log).")
-    @click.option("--by", "by", default="", help="Who decides (required; kept in the audit log).")
-    def command(run_dirs: tuple[Path, ...], wells: tuple[str, ...], reason: str, by: str) -> None:
+    @click.option(
+        "--by",
+        "by",
+        default="",
+        help="Who decides (required; kept in the audit log); with review accounts, your account.",
+    )
+    @click.option("--db", "db", default=None, help=DB_HELP)
+    @click.option("--password-env", "password_env", default=None, help=PASSWORD_ENV_HELP)
+    def command(
+        run_dirs: tuple[Path, ...],
+        wells: tuple[str, ...],
+        reason: str,
+        by: str,
+        db: str | None,
+        password_env: str | None,
+    ) -> None:
         from il6assay.errors import InputError
         from il6assay.record.folder import open_run
         from il6assay.record.masking import mask_wells
@@ -38,8 +81,17 @@ def _mask_command(unmask: bool):  # returns the command's function, before click
             folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
             for folder in folders:  # every run checked before any is rewritten
                 open_run(folder)
+            signer = _accounts(db, by, password_env)
             for folder in folders:
-                run, entry = mask_wells(folder, list(wells), reason, by, unmask=unmask)
+                if signer is None:
+                    run, entry = mask_wells(folder, list(wells), reason, by, unmask=unmask)
+                else:
+                    from il6assay.web.signing import signed_mask
+
+                    engine, account, _ = signer
+                    run, entry = signed_mask(
+                        engine, folder, account, list(wells), reason, unmask=unmask
+                    )
                 click.echo(
                     f"{folder}: {action}ed {', '.join(entry['wells'])}; refitted; "
                     f"{len(entry['changes'])} value(s) changed (audit.jsonl)",
@@ -67,10 +119,23 @@ def _mask_command(unmask: bool):  # returns the command's function, before click
 @click.option("--by", "by", default="", help="Reviewer's name (required).")
 @click.option("--reason", default="", help="Why (required; kept in the audit log).")
 @click.option("--override", is_flag=True, help="Accept a plate that fails the acceptance rules.")
+@click.option("--db", "db", default=None, help=DB_HELP)
+@click.option("--password-env", "password_env", default=None, help=PASSWORD_ENV_HELP)
 def review(
-    run_dirs: tuple[Path, ...], accept: bool, reject: bool, by: str, reason: str, override: bool
+    run_dirs: tuple[Path, ...],
+    accept: bool,
+    reject: bool,
+    by: str,
+    reason: str,
+    override: bool,
+    db: str | None,
+    password_env: str | None,
 ) -> None:
-    """Accept or reject each RUN_DIR as QC; recorded in its audit log, run.json and report."""
+    """Accept or reject each RUN_DIR as QC; recorded in its audit log, run.json and report.
+
+    When the study database holds review accounts, --by names your account, its
+    password is asked for, and the decision is signed and recorded in the database.
+    """
     from il6assay.errors import InputError
     from il6assay.record.review import expand_runs, review_runs
 
@@ -81,19 +146,34 @@ def review(
             raise InputError("say --accept or --reject", path=run_dirs[0])
         folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
         decision = "accept" if accept else "reject"
-        entries = review_runs(
-            folders, decision, by, reason, override=override, extra={"signed": False}
-        )
+        signer = _accounts(db, by, password_env)
+        if signer is not None:
+            from il6assay.web.signing import sign_reviews
+
+            engine, account, password = signer
+            signed = sign_reviews(
+                engine, folders, account, password, decision, reason, override=override
+            )
+            entries = [s.entry for s in signed]
+        else:
+            entries = review_runs(
+                folders, decision, by, reason, override=override, extra={"signed": False}
+            )
     except InputError as err:
         _fail(err)
     for folder, entry in zip(folders, entries, strict=True):
         note = " (override of the acceptance rules)" if entry["override"] else ""
         click.echo(f"{folder}: {entry['review_after']} by {entry['by']}{note}", err=True)
-        click.echo(
-            f"{folder}: unsigned (no account or electronic signature: for signed review with "
-            "separation of duties use `il6assay serve`)",
-            err=True,
-        )
+        if signer is not None:
+            click.echo(
+                f"{folder}: signed by account {entry['account']} and recorded in the study "
+                "database",
+                err=True,
+            )
+        else:
+            from il6assay.web.signing import SINGLE_USER
+
+            click.echo(f"{folder}: {SINGLE_USER}", err=True)
 
 
 @click.command()

@@ -236,6 +236,8 @@ class DbQcRun(Base):
     uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
     recorded_utc: Mapped[str] = mapped_column(String(40))
     recorded_os_account: Mapped[str] = mapped_column(String(200))
+    # Added by migration 0008: the raw export's SHA-256, so a verdict binds every run of it.
+    export_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class DbQcControl(Base):
@@ -324,6 +326,8 @@ class DbSignature(Base):
     signed_local: Mapped[str] = mapped_column(String(40))
     separation: Mapped[str] = mapped_column(Text)
     audit_entry: Mapped[str] = mapped_column(Text)
+    # Added by migration 0008: the raw export's SHA-256, so a rejection binds every run of it.
+    export_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class DbWebSetting(Base):

@@ -2,6 +2,10 @@
 
 Rules (docs/database.md):
 
+- when the database holds review accounts, only with an account's signed accept
+  of exactly the run's content, by someone other than who processed or masked it,
+  and never after a signed rejection of the same export (``il6assay.db.decisions``);
+  every Westgard rejection the study recorded for the export binds the run;
 - only a run whose review status is "accepted" is pushed, after ``verified_run``
   has checked every file against its recorded SHA-256, the audit chain and the
   review it records, and processed the plate again from its inputs to the same
@@ -35,10 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from il6assay.db.decisions import Authority, authorise_push
 from il6assay.db.engine import require_schema, unreachable, writer
 from il6assay.db.models import (
     CURRENT,
@@ -56,7 +61,7 @@ from il6assay.plate.hashing import sha256_bytes
 from il6assay.plate.samples import clean_label, spelling_key
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
-from il6assay.qc.rules import STUDY_RULES
+from il6assay.qc.rules import STUDY_REJECT, STUDY_RULES
 from il6assay.record.audit import now_utc, os_account
 from il6assay.record.folder import RunFolder
 from il6assay.record.verify import verified_run
@@ -77,6 +82,7 @@ class PushOutcome:
     combined: list[str] = field(default_factory=list)  # specimens combined with other plates
     # Replacements that lose information, said out loud: (specimen, old, new, case text).
     losses: list[tuple[str, str, str, str]] = field(default_factory=list)
+    authority: Authority | None = None  # the decision that let the run in
 
     def message(self) -> str:
         """One line for the terminal."""
@@ -90,6 +96,8 @@ class PushOutcome:
                 f"; {len(self.combined)} specimen(s) combined across plates with dilutions "
                 f"of other runs ({', '.join(self.combined)})"
             )
+        if self.authority is not None:
+            text += f"; {self.authority.describe()}"
         if self.skipped:
             text += f"; not pushed, no study ID: {', '.join(self.skipped)}"
         for case in dict.fromkeys(c for *_, c in self.losses):
@@ -224,8 +232,19 @@ def push_runs(
     require_schema(engine)
     from il6assay.db.method import check_run_profile
 
-    for run in runs:  # issue 24: a run judged under another method profile is refused
-        check_run_profile(engine, run.folder.record, run.folder.path)
+    try:
+        for run in runs:  # a run judged under another method profile is refused
+            check_run_profile(engine, run.folder.record, run.folder.path)
+        with Session(engine) as session:  # every run's decision and QC record before any write
+            for run in runs:
+                if _stored(session, run):
+                    continue  # already in the database: nothing will be written
+                try:
+                    _check_authority(session, run)
+                except InputError as err:
+                    raise err.at(run.folder.path) from None
+    except DBAPIError as err:
+        raise unreachable(err, engine) from None
     outcomes = []
     for run in runs:
         try:
@@ -428,30 +447,56 @@ def loss_case(old: DbResult, new: DbResult, override: bool) -> str | None:
     return None
 
 
-def _check_study_judgement(session: Session, run: RunData) -> None:
-    """A run judged against the study's history (the WESTGARD rule) must carry the verdict
-    this database recorded when the run was processed.
+def export_sha256_of(record: dict[str, Any]) -> str | None:
+    """The SHA-256 of the run's raw export, as run.json records it (and the run id hashes)."""
+    return (((record.get("inputs") or {}).get("export") or [{}])[0]).get("sha256")
 
-    Recomputation from ``inputs/`` cannot check that verdict (it came from the study's
-    control history, not the export), so the database's own copy (``qc_runs``, written by
-    ``process``) is the check: a run folder rewritten to pass its Westgard rule, every hash
-    recomputed, is refused here.
+
+def westgard_rejected(row: DbQcRun) -> bool:
+    """Whether a recorded run's Westgard check rejected it."""
+    try:
+        texts = json.loads(row.westgard or "[]")
+    except json.JSONDecodeError:
+        texts = [row.westgard]
+    return any(str(t).startswith(STUDY_REJECT) for t in texts)
+
+
+def _check_study_judgement(session: Session, run: RunData) -> None:
+    """Every Westgard verdict the study recorded for this export binds this run.
+
+    Recomputation from ``inputs/`` cannot check a verdict that came from the study's
+    control history, so the database's own record (``qc_runs``, written by ``process``)
+    is consulted for every push: a recorded rejection of the same export (by its
+    SHA-256, or of the same run id) refuses a run that does not carry it (the export
+    processed again where no study database was configured); a run judged against a
+    study database must be one this database recorded, with the same verdict.
     """
+    record = run.folder.record
     curve = json.loads((run.folder.path / "curve.json").read_text(encoding="utf-8"))
     judged = [
         r
         for r in curve.get("rules") or []
         if r.get("id") in STUDY_RULES and r.get("passed") is not None
     ]
-    if not judged:
-        return  # no study database judged the run (or the check could not be run)
-    stored = session.scalar(select(DbQcRun).where(DbQcRun.run_id == run.run_id))
-    if stored is None:
+    export = export_sha256_of(record)
+    about = DbQcRun.run_id == run.run_id
+    if export:
+        about = or_(about, DbQcRun.export_sha256 == export)
+    recorded = session.scalars(select(DbQcRun).where(about).order_by(DbQcRun.id)).all()
+    rejection = next((r for r in recorded if westgard_rejected(r)), None)
+    if rejection is not None and not any(r.get("passed") is False for r in judged):
+        raise InputError(
+            f"the study recorded a Westgard rejection of this export (run {rejection.run_id}, "
+            f"processed {rejection.processed_utc}), and this run does not carry it (processed "
+            "without the study database?): the rejection binds every run of the export"
+        )
+    stored = next((r for r in recorded if r.run_id == run.run_id), None)
+    if judged and stored is None:
         raise InputError(
             "the run was judged by the Westgard rules against a study database that has no "
             "record of it: push it to the study database it was processed with"
         )
-    if bool(stored.accepted_by_rules) != bool(run.folder.record["accepted"]):
+    if stored is not None and bool(stored.accepted_by_rules) != bool(record["accepted"]):
         said = "accepted" if stored.accepted_by_rules else "rejected"
         raise InputError(
             f"the run's verdict is not the one this study database recorded when it was "
@@ -459,17 +504,37 @@ def _check_study_judgement(session: Session, run: RunData) -> None:
         )
 
 
+def _stored(session: Session, run: RunData) -> bool:
+    """Whether this run, with this content, is already in the database."""
+    found = session.scalar(
+        select(DbRun.id).where(
+            DbRun.run_id == run.run_id, DbRun.content_sha256 == run.content_sha256
+        )
+    )
+    return found is not None
+
+
+def _check_authority(session: Session, run: RunData) -> Authority:
+    """The study's QC record and the decision that let the run in (or an InputError)."""
+    _check_study_judgement(session, run)
+    return authorise_push(
+        session,
+        run_id=run.run_id,
+        export_sha256=export_sha256_of(run.folder.record),
+        content_sha256=run.content_sha256,
+        processed_by=run.folder.record.get("processed_by"),
+        entries=run.folder.entries,
+    )
+
+
 def _push(
     session: Session, run: RunData, *, by: str | None, supersede: bool, reason: str | None
 ) -> PushOutcome:
     record = run.folder.record
-    existing = session.scalar(
-        select(DbRun).where(DbRun.run_id == run.run_id, DbRun.content_sha256 == run.content_sha256)
-    )
-    if existing is not None:
+    if _stored(session, run):
         return PushOutcome(run.run_id, "unchanged")
 
-    _check_study_judgement(session, run)
+    authority = _check_authority(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
     _check_against_database(session, rows)
@@ -523,10 +588,7 @@ def _push(
         accepted_by_rules=bool(record.get("accepted")),
         verdict=str(record.get("verdict", "")),
         review_status=review.get("status", "unreviewed"),
-        reviewed_by=review.get("by"),
-        review_reason=review.get("reason"),
-        reviewed_utc=review.get("time_utc"),
-        review_override=bool(review.get("override", False)),
+        **authority.review_fields(review),  # who decided: the database's signature if any
         tool_version=record.get("version"),
         created_utc=record.get("created_utc"),
         pushed_utc=when,
@@ -578,7 +640,12 @@ def _push(
             what=f"run {run.run_id} pushed with {len(rows)} result(s)",
             reason=(reason or "").strip() or None,
             new_value=_dumps(
-                {"content_sha256": run.content_sha256, "export_sha256": db_run.export_sha256}
+                {
+                    "content_sha256": run.content_sha256,
+                    "export_sha256": db_run.export_sha256,
+                    "decision": authority.describe(),
+                    "signature_id": authority.signature_id,
+                }
             ),
         )
     )
@@ -661,7 +728,7 @@ def _push(
             path=run.folder.path,
         )
     return PushOutcome(
-        run.run_id, "pushed", len(rows), superseded, skipped, combined, losses=losses
+        run.run_id, "pushed", len(rows), superseded, skipped, combined, losses, authority
     )
 
 

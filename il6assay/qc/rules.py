@@ -315,6 +315,7 @@ def verdict_text(rules: list[RuleResult]) -> str:
 # processing the run's inputs again cannot recompute them, so a reprocessing (a mask, a
 # verification) carries them over from the run as recorded. Their warnings start so.
 STUDY_RULES = ("WESTGARD",)
+STUDY_REJECT = "WESTGARD_REJECT"  # how a study rule's rejecting detail begins
 STUDY_WARNING_PREFIXES = ("Westgard check ", "WESTGARD_")
 
 

@@ -3,19 +3,22 @@
 ``verify_run`` opens the run (schema, every file against its hash, the audit
 chain, the review; ``il6assay.record.folder.open_run``), then processes the
 plate again from ``inputs/`` with the recorded settings and writes every
-output again into a scratch folder, and requires the same:
+output again into a scratch folder, and requires the same. Nothing in the
+folder sets how strictly:
 
+- the folder's name is the run id its input copies, first settings and
+  run.json's ``version`` give, whatever that version is (the id hashes it);
 - with the same il6assay, Python and library versions (run.json's
   ``version`` and ``libraries``): results.csv, dilutions.csv, wells.csv and
-  curve.json byte for byte, results.xlsx's sheets (every part of the workbook
-  but its creation time), report.html (but plotly's random element ids), and
-  run.json's verdict, plate, reads, kit lot, warnings and settings; the
-  folder's name is the run id its inputs and first settings give;
-- when any of those versions differs (said in a note): the same columns,
-  rows, flags, censored results and verdict, and every number within
-  ``REL_TOLERANCE`` (relative), results.xlsx cell by cell; the report is
-  then not compared.
+  curve.json byte for byte, results.xlsx's parts (but its creation time),
+  report.html (but plotly's random element ids), and run.json's verdict,
+  plate, reads, kit lot and warnings exactly;
+- when any of those versions differs (said in a note): the same files and
+  fields under one tolerance, every number within ``REL_TOLERANCE``
+  (relative) and every other character equal; results.xlsx cell by cell,
+  report.html word by word (plotly.js itself set aside).
 
+Files are named by their name in compared text, never their path.
 Only masking changes settings, so the settings must be those of the first
 (processing) entry of the audit log with the masked wells its mask entries
 leave. An edited result, verdict or review thus fails whatever was done to
@@ -25,7 +28,6 @@ the hashes: the hashes only say which file differs first.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import re
@@ -130,7 +132,7 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
     if changed:
         notes.append(
             f"made with {', '.join(changed)}: numbers compared within {REL_TOLERANCE:.1%}, "
-            "results.xlsx cell by cell, report.html not compared"
+            "results.xlsx cell by cell, report.html word by word"
         )
     if record["run_id"] != folder.path.name:
         differences.append(
@@ -156,15 +158,17 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
         run = reprocess(folder, settings)
     except InputError as err:
         return [*differences, f"the inputs no longer process: {err.message}"], notes
-    if record["version"] == __version__:  # the run id hashes il6assay's version too
-        from il6assay.run import make_run_id
+    from il6assay.run import make_run_id
 
-        original = make_run_id(replace(run, settings=first))
-        if original != folder.path.name:
-            differences.append(
-                f"the folder's name {folder.path.name} is not the run id its input copies and "
-                f"settings give ({original}): an input copy or the settings were replaced"
-            )
+    # Whatever run.json's version says: the run id hashes it too, so an edited version
+    # gives another id, and a replaced input copy is found under any version.
+    original = make_run_id(replace(run, settings=first), version=str(record["version"]))
+    if original != folder.path.name:
+        differences.append(
+            f"the folder's name {folder.path.name} is not the run id its input copies, "
+            f"settings and version ({record['version']}) give ({original}): an input copy, "
+            "the settings or run.json's version were replaced"
+        )
     from il6assay.record.outputs import render_outputs
 
     scratch = Path(tempfile.mkdtemp(prefix="il6assay-verify-"))
@@ -183,10 +187,10 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
         differences += _compare_curve(folder.path, scratch, same_version)
         if same_version:
             differences += _compare_xlsx(folder.path, scratch)
-            if report is not None:
-                differences += _compare_report(folder.path, scratch)
         else:
             differences += _compare_xlsx_cells(folder.path, scratch)
+        if report is not None:
+            differences += _compare_report(folder.path, scratch, same_version)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return differences, notes
@@ -217,18 +221,16 @@ def _masked_by_the_log(entries: list[dict[str, Any]]) -> tuple[str, ...]:
 
 def _compare_record(record: dict[str, Any], scratch: Path, same_version: bool) -> list[str]:
     fresh = json.loads((scratch / "run.json").read_text(encoding="utf-8"))
-    fields = RECORD_FIELDS if same_version else ("accepted", "verdict")
-    out = [
-        f"run.json's {name}: recorded {record.get(name)!r}, recomputed {fresh.get(name)!r}"
-        for name in fields
-        if record.get(name) != fresh.get(name)
-    ]
-    for name in EXPORT_FIELDS if same_version else ():
-        if record["export"].get(name) != fresh["export"].get(name):
-            out.append(
-                f"run.json's export {name}: recorded {record['export'].get(name)!r}, "
-                f"recomputed {fresh['export'].get(name)!r}"
-            )
+    out = []
+    for label, old, new in [
+        *((name, record.get(name), fresh.get(name)) for name in RECORD_FIELDS),
+        *(
+            (f"export {name}", record["export"].get(name), fresh["export"].get(name))
+            for name in EXPORT_FIELDS
+        ),
+    ]:  # every field, under any version: only numbers get the tolerance
+        if _first_json_difference(old, new, "", same_version) is not None:
+            out.append(f"run.json's {label}: recorded {old!r}, recomputed {new!r}")
     return out
 
 
@@ -380,18 +382,44 @@ def _check_shared_plotly(results_folder: Path, notes: list[str]) -> list[str]:
     return []
 
 
-def _compare_report(folder: Path, scratch: Path) -> list[str]:
+_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+_PLOTLY_FILE = re.compile(rb"plotly-[0-9][0-9A-Za-z.+-]*\.min\.js")
+_WORD = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[^\d-]+|-")
+_LIBRARY_SIZE = 100_000  # a <script> this long is plotly.js embedded, not the run's data
+
+
+def _report_text(data: bytes) -> str:
+    """A report's text with what is not the run's taken out: element ids, plotly.js itself."""
+    data = _UUID.sub(b"ID", data)
+    data = _SCRIPT.sub(
+        lambda m: b"<script>PLOTLY</script>" if len(m.group(1)) > _LIBRARY_SIZE else m.group(0),
+        data,
+    )
+    return _PLOTLY_FILE.sub(b"plotly.min.js", data).decode("utf-8", errors="replace")
+
+
+def _compare_report(folder: Path, scratch: Path, exact: bool) -> list[str]:
+    """report.html: byte for byte (but element ids) by the same versions, else word by word."""
     name = "report.html"
-    old = _UUID.sub(b"ID", (folder / name).read_bytes())
-    new = _UUID.sub(b"ID", (scratch / name).read_bytes())
+    old = _report_text((folder / name).read_bytes())
+    new = _report_text((scratch / name).read_bytes())
     if old == new:
         return []
-    where = next(
-        (
-            n
-            for n, (a, b) in enumerate(zip(io.BytesIO(old), io.BytesIO(new), strict=False), 1)
-            if a != b
-        ),
-        None,
-    )
-    return [f"{name} differs from what processing writes (line {where or 'count'})"]
+    if exact:
+        pairs = zip(old.splitlines(), new.splitlines(), strict=False)
+        where = next((n for n, (a, b) in enumerate(pairs, 1) if a != b), None)
+        return [f"{name} differs from what processing writes (line {where or 'count'})"]
+    old_words, new_words = list(_WORD.finditer(old)), _WORD.findall(new)
+    for match, b in zip(old_words, new_words, strict=False):
+        a = match.group(0)
+        if not _same(a, b, exact=False):
+            line = old.count("\n", 0, match.start()) + 1
+            start = max(old.rfind("\n", 0, match.start()) + 1, match.start() - 30)
+            shown = " ".join(old[start : match.end() + 10].split())
+            return [
+                f"{name} differs from what processing writes (line {line}, at {shown!r}: "
+                f"recorded {a.strip()[:40]!r}, recomputed {b.strip()[:40]!r})"
+            ]
+    if len(old_words) != len(new_words):
+        return [f"{name} differs from what processing writes (its length)"]
+    return []

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from il6assay.qc.rules import RuleResult
+from il6assay.qc.rules import STUDY_REJECT, RuleResult
 from il6assay.study.qc import (
     BASELINE_RUNS,
     RULE_ID,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from il6assay.run import Run
 
 DESCRIPTION = "control values against the study's targets (Westgard multirule, across runs)"
+REJECT = STUDY_REJECT
 
 
 def configured_db(
@@ -123,6 +124,7 @@ class StudyCheck:
         levels = {c.level for c in qc.controls}
         accepted = sum(h.accepted for h in self.history)
         apply_westgard(run, judge(qc, before, targets), targets, levels, accepted)
+        bind_recorded_rejection(run, qc, self.history)
         qc = from_run(run, processed_utc=qc.processed_utc)
         self.history = sorted(
             [h for h in self.history if h.run_id != qc.run_id] + [qc], key=RunQc.time
@@ -140,6 +142,44 @@ class StudyCheck:
         return record_qc(self.engine, qcs, check_schema=False)
 
 
+def recorded_rejection(
+    export_sha256: str | None, run_id: str, history: Sequence[RunQc]
+) -> RunQc | None:
+    """The study's recorded Westgard rejection of this export (or this run id), or None."""
+    for h in history:
+        same = h.run_id == run_id or (export_sha256 and h.export_sha256 == export_sha256)
+        if same and any(t.startswith(REJECT) for t in h.westgard):
+            return h
+    return None
+
+
+def bind_recorded_rejection(run: Run, qc: RunQc, history: Sequence[RunQc]) -> RuleResult | None:
+    """A Westgard rejection the study recorded for this export binds this run too.
+
+    Processing an export again (other settings, another day, a history that
+    changed since) cannot undo a rejection of its controls: the run's
+    ``WESTGARD`` rule fails, naming the run whose verdict binds it.
+    """
+    from il6assay.qc.dilutions import combine
+
+    bound = recorded_rejection(qc.export_sha256, run.run_id, history)
+    current = next((r for r in run.rules if r.id == RULE_ID), None)
+    if bound is None or (current is not None and current.passed is False):
+        return None
+    said = next(t for t in bound.westgard if t.startswith(REJECT)).split(". Targets:")[0]
+    detail = (
+        f"{REJECT}: the study recorded a Westgard rejection of this export "
+        f"(run {bound.run_id}: {said.removeprefix(REJECT + ': ')}), which binds every run of it"
+    )
+    wells = [w.name for w in run.wells if w.spec.role == "control"]
+    rule = RuleResult(RULE_ID, DESCRIPTION, SOURCE, False, detail, wells)
+    run.rules = [r for r in run.rules if r.id != RULE_ID] + [rule]
+    for s in run.samples:
+        s.flag("PLATE_REJECTED")
+    run.specimens = combine(run.samples)
+    return rule
+
+
 def apply_westgard(
     run: Run,
     violations: Sequence[Violation],
@@ -155,7 +195,7 @@ def apply_westgard(
     warnings = [v for v in violations if not v.reject]
     parts = []
     if rejects:
-        parts.append("WESTGARD_REJECT: " + "; ".join(v.text() for v in rejects))
+        parts.append(f"{REJECT}: " + "; ".join(v.text() for v in rejects))
     if warnings:
         parts.append("WESTGARD_WARNING: " + "; ".join(v.text() for v in warnings))
     if not judging:

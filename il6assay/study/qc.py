@@ -78,6 +78,7 @@ class RunQc:
     uloq_pg_ml: float | None = None
     controls: list[ControlValue] = field(default_factory=list)
     pushed: bool = False
+    export_sha256: str | None = None  # the raw export's: a recorded verdict binds every run of it
 
     @property
     def accepted(self) -> bool:
@@ -169,6 +170,7 @@ def from_documents(run_doc: Mapping[str, Any], curve_doc: Mapping[str, Any]) -> 
         lloq_pg_ml=_finite(curve_doc.get("lloq_pg_ml")),
         uloq_pg_ml=_finite(curve_doc.get("uloq_pg_ml")),
         controls=sorted(controls, key=lambda c: (c.nominal_pg_ml or 0.0, c.level)),
+        export_sha256=(((run_doc.get("inputs") or {}).get("export") or [{}])[0]).get("sha256"),
     )
 
 
@@ -187,6 +189,10 @@ def from_run(run: Run, *, processed_utc: str | None = None) -> RunQc:
         "kit_lot": run.layout.kit_lot,
         "review": {"status": "unreviewed"},
     }
+    if run.export.path.is_file():
+        from il6assay.plate.hashing import sha256_file
+
+        run_doc["inputs"] = {"export": [{"sha256": sha256_file(run.export.path)}]}
     return from_documents(run_doc, curve_document(run))
 
 

@@ -28,6 +28,7 @@ _RUN_FIELDS = (
     "plate_id", "export_file", "kit_lot", "run_time", "time_source", "processed_utc",
     "accepted_by_rules", "verdict", "review_status", "top_standard_level",
     "top_standard_pg_ml", "top_standard_od", "curve_c", "lloq_pg_ml", "uloq_pg_ml",
+    "export_sha256",
 )  # fmt: skip
 
 

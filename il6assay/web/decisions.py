@@ -248,6 +248,7 @@ def sign_decision(
             signed_local=signature["signed_local"],
             separation=json.dumps(separation, ensure_ascii=False),
             audit_entry="",
+            export_sha256=(folder.record["inputs"]["export"][0]).get("sha256"),  # binds the export
         )
         session.add(row)
         session.flush()  # a second signature of the same version fails here
