@@ -211,8 +211,11 @@ def test_a_run_processed_under_a_superseded_profile_is_refused_at_push(validatio
     assert profiles[0]["superseded_by"] == 2 and profiles[1]["reason"].startswith("recovery")
     # The same plate processed again under the profile in force is pushed.
     _, new = process(export, layout, tmp_path / "new", db)
-    review = ["review", new["run_dir"], "--accept", "--by", "Lin", "--reason", "checked"]
-    assert CliRunner().invoke(main, review).exit_code == 0
+    # With review accounts in the study database, only an account's signed accept counts.
+    review = ["review", new["run_dir"], "--accept", "--by", "boss", "--reason", "checked"]
+    review += ["--db", db, "--password-env", "IL6ASSAY_PW"]
+    signed = CliRunner().invoke(main, review, env={"IL6ASSAY_PW": PASSWORD})
+    assert signed.exit_code == 0, signed.stderr
     pushed = CliRunner().invoke(main, ["push", new["run_dir"], "--db", db, "--by", "Lin"])
     assert pushed.exit_code == 0, pushed.stderr
 
