@@ -177,6 +177,10 @@ def run_status(path: str | Path) -> dict[str, Any]:
         integrity = "ok"
     except RunChanged as err:
         integrity = err.message
+    if integrity == "ok" and (record.get("report") or {}).get("plotly_js") != "embedded":
+        from il6assay.record.verify import shared_plotly_differences
+
+        integrity = next(iter(shared_plotly_differences(folder.parent, [])), "ok")
     review = record["review"]
     return {
         "run_dir": str(folder),
