@@ -143,13 +143,18 @@ def add_people(engine: Any, *extra: tuple[str, str, str]) -> None:
 
 @contextmanager
 def serving(
-    engine: Any, roots: list[Path], *, idle: timedelta | None = None, https: bool = False
+    engine: Any,
+    roots: list[Path],
+    *,
+    idle: timedelta | None = None,
+    https: bool = False,
+    **options: Any,
 ) -> Iterator[str]:
     """The review app on a real waitress server in a thread; yields its base URL."""
     from il6assay.web.app import create_app
     from il6assay.web.server import start_in_thread
 
-    kwargs: dict[str, Any] = {"https": https}
+    kwargs: dict[str, Any] = {"https": https, **options}
     if idle is not None:
         kwargs["idle_timeout"] = idle
     app = create_app(engine, roots, **kwargs)
@@ -195,9 +200,11 @@ class Client:
         req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         try:
             with self.opener.open(req, timeout=120) as resp:
-                return Reply(resp.status, resp.read().decode(), resp.headers, resp.url)
+                return Reply(
+                    resp.status, resp.read().decode(errors="replace"), resp.headers, resp.url
+                )
         except urllib.error.HTTPError as err:
-            return Reply(err.code, err.read().decode(), err.headers, err.url)
+            return Reply(err.code, err.read().decode(errors="replace"), err.headers, err.url)
 
     def get(self, path: str) -> Reply:
         return self.request(path)

@@ -72,7 +72,10 @@ class Account:
 def _hasher() -> Any:
     from argon2 import PasswordHasher
 
-    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes)
+    # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes) on one lane: one check keeps
+    # one core busy, never all of a small server's (a hash made with more lanes is remade at
+    # its next successful sign-in).
+    return PasswordHasher(parallelism=1)
 
 
 def hash_password(password: str) -> str:
@@ -243,23 +246,32 @@ def authenticate(
     answer tells none of them apart.
     """
     refused = InputError("user name or password not accepted")
+    name = username.strip().lower()
     now = datetime.now(UTC)
+    # The password is checked outside any write transaction: a slow hash never holds the
+    # database's write lock (SQLite) while other people's pages wait for it.
+    with Session(engine) as session:
+        found = session.scalars(select(DbAccount).where(DbAccount.username == name)).first()
+        seen = None if found is None else (found.id, found.password_hash, found.locked_until_utc)
+    locked = seen is not None and bool(seen[2]) and seen[2] > now.isoformat(timespec="seconds")
+    right = False
+    if seen is None:
+        _verify(_dummy_hash(), password)  # the same work as a real check
+    elif not locked:
+        right = _verify(seen[1], password)
     error: InputError | None = None
     with Session(writer(engine)) as session, session.begin():
-        row = session.scalars(
-            select(DbAccount).where(DbAccount.username == username.strip().lower())
-        ).first()
+        row = None if seen is None else session.get(DbAccount, seen[0])
         if row is None:
-            _verify(_dummy_hash(), password)  # the same work as a real check
             _audit(session, f"{purpose}-failed", None, f"unknown account {username[:100]!r}")
             error = refused
-        elif row.locked_until_utc and row.locked_until_utc > now.isoformat(timespec="seconds"):
+        elif locked:
             _audit(session, f"{purpose}-refused", row.username, "account locked")
             error = InputError(
                 f"account locked after {MAX_FAILURES} wrong passwords; try again after "
                 f"{row.locked_until_utc} or ask an admin"
             )
-        elif not _verify(row.password_hash, password) or not row.active:
+        elif not right or not row.active or row.password_hash != seen[1]:
             row.failed_logins += 1
             what = "disabled account" if not row.active else "wrong password"
             if row.failed_logins >= MAX_FAILURES:
@@ -269,6 +281,8 @@ def authenticate(
             error = refused
         else:
             row.failed_logins, row.locked_until_utc = 0, None
+            if _hasher().check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher().hash(password)
             if purpose == "login":
                 _audit(session, "login", row.username, "signed in")
             account = _public(row)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import hmac
+import html
 import importlib.util
 import re
 import secrets
@@ -56,7 +57,7 @@ from il6assay.web.decisions import (
     signatures,
 )
 from il6assay.web.files import SERVED, plotly_js, vouched_file
-from il6assay.web.limits import LoginLimits
+from il6assay.web.limits import LoginLimits, pause
 from il6assay.web.runs import kit_lots, plate_map, queue, run_index
 from il6assay.web.sessions import (
     IDLE_TIMEOUT,
@@ -118,6 +119,7 @@ def create_app(
     idle_timeout: timedelta = IDLE_TIMEOUT,
     https: bool = False,
     previews: Path | None = None,
+    login_limits: LoginLimits | None = None,
 ) -> Any:
     """The WSGI app serving the runs under ``roots`` with accounts in ``engine``'s database."""
     from flask import Flask, abort, g, redirect, render_template, request, send_file, url_for
@@ -145,7 +147,7 @@ def create_app(
                 discard_preview(preview)
 
     study_pages = importlib.util.find_spec(STUDY_PAGES) is not None
-    limits = LoginLimits()
+    limits = login_limits or LoginLimits()
     frames: dict[str, Frame] = {}
     frame_key = secrets.token_bytes(32)
     login_key = secrets.token_bytes(32)
@@ -218,6 +220,7 @@ def create_app(
                     request.remote_addr or "", request.form.get("username", "")
                 )
                 if refusal:
+                    pause()
                     abort(429, refusal)  # before any password check or database work
             return None
         live = resume_session(engine, request.cookies.get(SESSION_COOKIE), idle_timeout)
@@ -280,7 +283,13 @@ def create_app(
 
     @app.errorhandler(429)
     def too_many(err: Any) -> Any:
-        return page("message.html", 429, message=getattr(err, "description", "too many tries"))
+        """A refused sign-in flood: a short page, no template, no database (it must stay cheap)."""
+        text = html.escape(getattr(err, "description", "too many sign-in attempts"))
+        body = (
+            '<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>Sign in</title>'
+            f'<p id="message">{text}</p><p><a href="/login">Sign in</a></p></html>'
+        )
+        return body, 429, {"Content-Type": "text/html; charset=utf-8"}
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
@@ -348,6 +357,7 @@ def create_app(
             except InputError as err:
                 error = err.message
                 limits.failed(request.remote_addr or "", username)
+                pause()
             else:
                 end_session(engine, request.cookies.get(SESSION_COOKIE))  # no session fixation
                 token, _ = start_session(engine, account)

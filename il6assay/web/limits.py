@@ -1,13 +1,16 @@
 """Sign-in attempt limits: per client address and per account name, in the server's memory.
 
-A refused attempt costs a dictionary look-up, never a password hash, so a
-flood of sign-ins from one address cannot slow the pages of people already
-signed in. Counted are failed attempts in a sliding window (a success does
-not count). The database's lockout (accounts.MAX_FAILURES wrong passwords in
-a row lock the account for accounts.LOCKOUT) stays the rule that is on the
-record; these limits stop the flood before it reaches it, for names that
-are no account too. The counts live in the process and are forgotten on a
-restart (the database's lockout is not).
+A refused attempt costs a dictionary look-up, never a password hash, and
+every failed or refused sign-in is answered after a pause (``pause``: at most
+PAUSED requests wait at once, the others are answered at once), so a script
+guessing passwords slows itself down and a flood of sign-ins from one
+address cannot slow the pages of people already signed in. Counted are
+failed attempts in a sliding window (a success does not count). The
+database's lockout (accounts.MAX_FAILURES wrong passwords in a row lock the
+account for accounts.LOCKOUT) stays the rule that is on the record; these
+limits stop a flood before it reaches the database, for names that are no
+account too. The counts live in the process and are forgotten on a restart
+(the database's lockout is not).
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ WINDOW_S = 10 * 60
 PER_ADDRESS = 20  # failed sign-ins from one address in WINDOW_S
 PER_ACCOUNT = 10  # failed sign-ins naming one account in WINDOW_S
 MAX_KEYS = 10_000  # keys remembered at most (the oldest forgotten first)
+PAUSE_S = 1.0  # a failed or refused sign-in is answered after this pause
+PAUSED = 2  # requests pausing at once at most (of the server's 8 threads)
+_pausing = threading.BoundedSemaphore(PAUSED)
+
+
+def pause() -> None:
+    """Wait PAUSE_S before answering a failed sign-in (at once when PAUSED already wait)."""
+    if _pausing.acquire(blocking=False):
+        try:
+            time.sleep(PAUSE_S)
+        finally:
+            _pausing.release()
 
 
 class Throttle:
