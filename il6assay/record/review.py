@@ -177,7 +177,8 @@ def run_status(path: str | Path) -> dict[str, Any]:
         integrity = "ok"
     except RunChanged as err:
         integrity = err.message
-    if integrity == "ok" and (record.get("report") or {}).get("plotly_js") != "embedded":
+    report = record.get("report")
+    if integrity == "ok" and report is not None and report.get("plotly_js") != "embedded":
         from il6assay.record.verify import shared_plotly_differences
 
         integrity = next(iter(shared_plotly_differences(folder.parent, [])), "ok")

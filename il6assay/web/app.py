@@ -23,6 +23,7 @@ and the next request tries again.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import hmac
 import html
@@ -166,7 +167,8 @@ def create_app(
         key = hmac.new(frame_key, f"{token}\0{folder}".encode(), hashlib.sha256).hexdigest()
         if key not in frames:
             if len(frames) >= MAX_FRAMES:
-                frames.pop(next(iter(frames)))
+                with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                    frames.pop(next(iter(frames)))  # the oldest
             frames[key] = Frame(token, g.account.id, folder)
         return url_for("frame_file", key=key, run_id=folder.name, name="report.html")
 
@@ -398,7 +400,8 @@ def create_app(
     def run_page(run_id: str, **extra: Any) -> Any:
         folder = open_settled(folder_of(run_id))
         plotly_note = None
-        if (folder.record.get("report") or {}).get("plotly_js") != "embedded":
+        report = folder.record.get("report")
+        if report is not None and report.get("plotly_js") != "embedded":
             from il6assay.record.verify import shared_plotly_differences
 
             changed = shared_plotly_differences(folder.path.parent, [])
