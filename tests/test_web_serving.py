@@ -277,6 +277,23 @@ def test_sign_ins_are_limited_per_address_and_per_account_before_any_password_ch
     assert len(failed) == 4
 
 
+def test_behind_the_https_proxy_sign_ins_are_limited_per_forwarded_address(engine, tmp_path):
+    limits = LoginLimits(per_address=2, per_account=100)
+    with serving(
+        engine, [results_folder(tmp_path, "by_tech")], https=True, login_limits=limits
+    ) as url:
+        token = field(Client(url).get("/login").text, "csrf")
+
+        def attempt(address: str) -> int:
+            form = {"csrf": token, "username": "lin", "password": "a wrong guess"}
+            headers = {"Cookie": f"il6assay_login={token}",
+                       "X-Forwarded-For": f"198.51.100.7, {address}"}  # fmt: skip
+            return Client(url).post("/login", form, headers=headers).status
+
+        assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
+        assert attempt("203.0.113.2") == 401, "another person behind the same proxy"
+
+
 def _pg_ctl(server: pg.PgServer, *args: str) -> None:
     server._run(str(server.bin_dir / "pg_ctl"), "-D", str(server.data), "-w", "-t", "60", *args)
 

@@ -158,7 +158,7 @@ def serving(
     if idle is not None:
         kwargs["idle_timeout"] = idle
     app = create_app(engine, roots, **kwargs)
-    server = start_in_thread(app)
+    server = start_in_thread(app, https=https)
     try:
         yield server.url
     finally:
