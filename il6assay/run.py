@@ -85,6 +85,7 @@ class Run:
     detection: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] | None = None  # the plate's replicate noise, for "1/(k^2+y^2)"
     processed_by: str | None = None  # who processed it (process --by), for separation of duties
+    processed_utc: str | None = None  # when first processed (a refit keeps it; None: now)
 
     @property
     def accepted(self) -> bool:

@@ -4,6 +4,12 @@ Nothing downloads a browser of its own. In CI (the CI environment variable is
 set) a missing chromium or Playwright is a failure, never a skip; elsewhere
 the browser tests skip, saying why. The flags keep chromium off the network
 (this machine's network is closed) and out of any profile of its own.
+
+Pages are driven as a person's browser does: no request is intercepted,
+blocked or answered by the test (the browser fetches its favicon, frames and
+assets itself). ``Watched`` (the ``watched`` fixture) records every console
+error, page error, failed request and 4xx/5xx response of a page, its frames
+and assets (a 404 for /favicon.ico excepted), and the test fails on any.
 """
 
 from __future__ import annotations
@@ -42,6 +48,61 @@ else:
 needs_browser = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
 )
+
+
+class Watched:
+    """A browser context and page whose console errors and failed responses are recorded."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.dialogs: list[str] = []
+        self.urls: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None,
+        )
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.context.on("request", lambda r: self.urls.append(r.url))
+        self.context.on("response", self._response)
+        self.context.on(
+            "requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}")
+        )
+
+    def _response(self, response: Any) -> None:
+        if response.status < 400:
+            return
+        if response.status == 404 and response.url.endswith("/favicon.ico"):
+            return
+        self.problems.append(f"{response.status} for {response.url}")
+
+    def shot(self, name: str) -> None:
+        """A screenshot into test-artifacts/ (docs/img copies those the docs show)."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+
+    def check(self) -> None:
+        """Fail on any console error, failed request or 4xx/5xx response so far."""
+        assert self.problems == [], self.problems
+        assert self.dialogs == [], self.dialogs
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Any]:
+    """Make watched pages (``watched()``); the test fails on any problem any of them saw."""
+    made: list[Watched] = []
+
+    def make() -> Watched:
+        made.append(Watched(browser))
+        return made[-1]
+
+    yield make
+    problems = [p for w in made for p in w.problems + w.dialogs]
+    for w in made:
+        w.context.close()
+    assert problems == [], problems
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """The study's pages in a real headless browser: offline, every chart drawn, no console errors.
 
-As tests/test_report_browser.py: Debian's chromium (/usr/bin/chromium) through
-Playwright, offline, every non-file request aborted and recorded. The pages
+Debian's chromium (/usr/bin/chromium) through Playwright, nothing intercepted
+or blocked: a request leaving the file (none should) is recorded, and any
+console error or failed request fails the test (tests/browser.py). The pages
 are exactly what ``controls_html`` and ``summary_html`` return (the web app
 serves the same strings), written beside the shared plotly.js. A kit lot
 holding a script tag must show as text and never run. Screenshots go to
@@ -18,7 +19,7 @@ from il6assay.cli import main
 from il6assay.db.engine import make_engine, upgrade
 from il6assay.study.pages import controls_html, summary_html, write_page
 from il6assay.study.store import record_qc
-from tests.browser import ARTIFACTS, needs_browser
+from tests.browser import ARTIFACTS, Watched, needs_browser
 from tests.db_support import run_folder
 from tests.study_support import history, in_control
 
@@ -37,37 +38,23 @@ FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).m
 
 
 def open_page(browser, path: Path, screenshot: str) -> dict:
-    """Load a page offline; return errors, outside requests, dialogs, figures and text."""
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    outside: list[str] = []
-    dialogs: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.goto(path.as_uri())
-    page.wait_for_load_state("load")
+    """Load a page as a browser does (nothing intercepted); return what went wrong, its
+    dialogs, figures and text."""
+    w = Watched(browser)
+    w.page.goto(path.as_uri())
+    w.page.wait_for_load_state("load")
+    outside = [u for u in w.urls if not u.startswith("file:")]
     info = {
-        "errors": errors,
+        "errors": w.problems,
         "outside": outside,
-        "dialogs": dialogs,
-        "figures": page.evaluate(FIGURES_JS),
-        "missing_visible": page.locator("#plotly-missing").is_visible(),
-        "text": page.inner_text("body"),
+        "dialogs": w.dialogs,
+        "figures": w.page.evaluate(FIGURES_JS),
+        "missing_visible": w.page.locator("#plotly-missing").is_visible(),
+        "text": w.page.inner_text("body"),
     }
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-    context.close()
+    w.page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    w.context.close()
     return info
 
 

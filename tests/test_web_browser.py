@@ -1,87 +1,77 @@
-"""QC review in a real headless browser against a real server, on SQLite and PostgreSQL.
+"""QC review in a real headless browser, the server started as the README tells a lab.
 
-Debian's chromium driven by Playwright (nothing downloads a browser), the
-review app on waitress on a free 127.0.0.1 port, every request outside the
-server aborted and recorded. A reviewer signs in, opens the queue, opens a
-run, masks a well by clicking it on the plate map (with a reason, looking at
-the refit before keeping it), accepts with their password; the signed
-decision is then read back from the run's audit log and the database. The
-same reviewer cannot accept a plate they processed. Screenshots go to
-test-artifacts/ (docs/review.md shows them, copied to docs/img/).
+Debian's chromium driven by Playwright (nothing downloads a browser), never
+intercepting or blocking a request: the browser fetches its favicon, frames
+and assets itself. The server is ``il6assay serve --db ...`` run in a lab's
+working folder whose plates ``il6assay process`` wrote into the default
+(relative) ./il6assay-results. Every test fails on a console error or a
+4xx/5xx for a page, frame or asset (tests/browser.py, ``watched``).
+
+The whole walk is one test: sign in, the queue, a run's report with its
+curve drawn, a well masked with the refit previewed, a signed accept, the
+history, /controls and /summary with their charts and the app's header.
+Screenshots go to test-artifacts/ (docs/review.md shows them, from docs/img/).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from il6assay.db.models import DbAudit, DbSignature
+from il6assay.db.engine import make_engine
+from il6assay.db.models import DbSignature
 from il6assay.plate.hashing import sha256_file
 from il6assay.record.audit import read_entries
 from il6assay.record.folder import open_run
-from il6assay.web.accounts import OWN_MASKS, set_separation_policy
 from il6assay.web.decisions import content_sha256
-from tests.browser import ARTIFACTS, needs_browser
+from tests import pg
+from tests.browser import needs_browser, watched  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
-from tests.web_support import (
-    HOSTILE_LABEL,
-    PASSWORD,
-    accounts_engine,
-    processed,
-    results_folder,
-    run_folder,
-    serving,
-)
+from tests.web_support import HOSTILE_LABEL, PASSWORD, il6assay, lab_folder, lab_server, processed
 
 pytestmark = needs_browser
 
+RESULTS = "il6assay-results"  # the default runs folder, relative to where serve starts
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    engine = accounts_engine(request, tmp_path)
-    engine.backend = request.param  # for the screenshots' names
-    return engine
+def lab(request: pytest.FixtureRequest, tmp_path: Path):
+    """A lab's working folder (its study database on either backend) and its run ids."""
+    db = "study.db" if request.param == "sqlite" else pg.database_url(request)
+    work = tmp_path / "lab"
+    ids = lab_folder(work, db)
+    il6assay(
+        work, "users", "policy", "--separation", "allow-own-masks", "--db", db,
+        "--reason", "masks are part of review", "--by", "Admin Xu",
+    )  # fmt: skip
+    return work, db, ids, request.param
 
 
-class Watched:
-    """A page whose console errors, dialogs and requests leaving the server are recorded."""
+@pytest.fixture(scope="module")
+def shared_lab(tmp_path_factory: pytest.TempPathFactory):
+    """One lab (SQLite) and its server for the tests that change nothing; a hostile run too."""
+    work = tmp_path_factory.mktemp("shared") / "lab"
+    ids = lab_folder(work, "study.db")
+    hostile = processed("hostile")
+    shutil.copytree(hostile, work / RESULTS / hostile.name)
+    ids["hostile"] = hostile.name
+    with lab_server(work, "study.db") as base:
+        yield base, work, ids
 
-    def __init__(self, browser, base: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.outside: list[str] = []
-        self.urls: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else 0)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
-        def route(r):
-            self.urls.append(r.request.url)
-            if r.request.url.startswith(base):
-                r.continue_()
-            else:
-                self.outside.append(r.request.url)
-                r.abort()
-
-        self.context.route("**/*", route)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / name), full_page=False)
-
-    def sign_in(self, base: str, username: str) -> None:
-        self.page.goto(f"{base}/login")
-        self.page.fill("#username", username)
-        self.page.fill("#password", PASSWORD)
-        self.page.click("#sign-in")
-        self.page.wait_for_load_state("load")
-        assert self.page.url == f"{base}/queue", self.page.content()[-1500:]
+def sign_in(w, base: str, username: str = "lin") -> None:
+    """Open the app as a person does (its address), sign in, land on the queue."""
+    w.page.goto(f"{base}/")
+    w.page.wait_for_url(f"{base}/login")
+    w.page.fill("#username", username)
+    w.page.fill("#password", PASSWORD)
+    w.page.click("#sign-in")
+    w.page.wait_for_url(f"{base}/queue")
 
 
 def first_sample_well(folder: Path) -> str:
@@ -91,44 +81,56 @@ def first_sample_well(folder: Path) -> str:
         return next(r["well"] for r in csv.DictReader(fh) if r["role"] == "sample")
 
 
-def test_reviewer_masks_a_well_then_accepts_with_a_signature_found_in_audit_log_and_database(
-    browser, engine, tmp_path
+def test_the_whole_review_walk_in_chromium_against_il6assay_serve_started_as_the_readme_says(
+    watched,  # noqa: F811
+    lab,
 ):
-    # The lab lets a reviewer accept a plate they masked during review (on the record);
-    # who processed a plate may still never accept it.
-    set_separation_policy(engine, OWN_MASKS, by="Admin Xu", reason="masks are part of review")
-    results = results_folder(tmp_path, "by_tech", "by_lin")
-    run_id, own_id = processed("by_tech").name, processed("by_lin").name
-    folder = run_folder(results, "by_tech")
+    work, db, ids, backend = lab
+    suffix = "" if backend == "sqlite" else "_pg"
+    run_id = ids["walk"]
+    folder = work / RESULTS / run_id
+    processed_utc = json.loads((folder / "run.json").read_text())["created_utc"]
     well = first_sample_well(folder)
-    suffix = "" if engine.backend == "sqlite" else "_pg"
-    with serving(engine, [results]) as base:
-        w = Watched(browser, base)
+    with lab_server(work, db) as base:
+        w = watched()
         page = w.page
-        w.sign_in(base, "lin")
-        # The queue: both runs await review.
-        assert page.locator("#queue a", has_text=run_id).count() == 1
-        assert page.locator("#queue a", has_text=own_id).count() == 1
+        sign_in(w, base)
+        # The queue: the rejected plate first, its failed rules said once.
+        rows = page.locator("#queue tr").all_inner_texts()[1:]
+        assert rows[0].startswith(ids["rejected"]) and run_id in "".join(rows[1:])
+        assert "rejected: QUANTIFICATION_RANGE" in rows[0]
+        assert "rejected: rejected" not in page.inner_text("#queue")
         w.shot(f"web_queue{suffix}.png")
         page.click(f"#queue a:text('{run_id}')")
         page.wait_for_url(f"{base}/runs/{run_id}")
-        # The report process wrote is on the page, figures drawn from the served plotly.js.
+        # The report il6assay wrote, in a sandboxed frame, its curve drawn by plotly.js.
+        assert page.get_attribute("#report", "sandbox") == "allow-scripts"
         report = page.frame_locator("#report")
         report.locator(".js-plotly-plot").first.wait_for()
         assert report.locator(".js-plotly-plot").count() == 3
+        assert report.locator(".js-plotly-plot svg.main-svg").count() >= 3
+        # The plate map: roles and marks with a legend; OD and result on focus.
+        assert "fault" in page.inner_text("#plate-legend")
+        assert "censored" in page.inner_text("#plate-legend")
+        page.focus(f"#plate-map a[data-well='{well}']")
+        tip = page.locator(f"#plate-map td[data-well='{well}'] .tip")
+        assert tip.is_visible() and "OD 0." in tip.inner_text() and "pg/mL" in tip.inner_text()
         w.shot(f"web_run{suffix}.png")
-        # Mask a well by clicking it on the plate map; the refit is shown before it is kept.
+        # Mask a well by clicking it; the refit is shown before it is kept.
         page.click(f"#plate-map a[data-well='{well}']")
         page.fill("#mask-reason", "bubble in the well (photo in the lab book)")
         page.click("#preview-refit")
         page.locator("#changes").wait_for()
         assert page.locator("#changes tr").count() > 1
+        assert page.get_attribute("#preview-report", "sandbox") == "allow-scripts"
         page.frame_locator("#preview-report").locator(".js-plotly-plot").first.wait_for()
         assert [e["action"] for e in read_entries(folder)] == ["process"]  # nothing kept yet
         w.shot(f"web_mask_preview{suffix}.png")
         page.click("#keep")
         page.locator("#notice").wait_for()
         assert f"mask of {well} kept" in page.inner_text("#notice")
+        assert page.locator(f"#plate-map td.masked[data-well='{well}']").count() == 1
+        page.frame_locator("#report").locator(".js-plotly-plot").first.wait_for()
         # Accept with the password: an electronic signature.
         page.check("#decide-accept")
         page.fill("#sign-reason", "curve, controls and the masked replicate checked")
@@ -138,77 +140,115 @@ def test_reviewer_masks_a_well_then_accepts_with_a_signature_found_in_audit_log_
         page.locator("#notice").wait_for()
         assert "signed: approved by Lin Wei" in page.inner_text("#notice")
         assert page.inner_text("#review-status").startswith("accepted by Lin Wei")
+        page.frame_locator("#report").locator(".js-plotly-plot").first.wait_for()
         page.click("#history-link")
         page.locator("#audit").wait_for()
         assert "approved by Lin Wei" in page.inner_text("#audit")
         w.shot(f"web_history{suffix}.png")
-        assert w.errors == []
-        # The same reviewer cannot accept the plate they processed.
-        page.goto(f"{base}/runs/{own_id}")
-        page.check("#decide-accept")
-        page.fill("#sign-reason", "looks fine")
-        page.fill("#sign-password", PASSWORD)
-        page.click("#sign-button")
-        page.locator("#message").wait_for()
-        assert "Lin Wei processed this run" in page.inner_text("#message")
-        assert w.errors == [
-            "Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"
-        ]
-        assert w.dialogs == [] and w.outside == []
+        # The study pages, served by the app with its header, their charts drawn.
+        for nav, shot in (("#nav-controls", "web_controls"), ("#nav-summary", "web_summary")):
+            page.click(nav)
+            page.locator(".js-plotly-plot svg.main-svg").first.wait_for()
+            assert page.locator("header #nav-queue").is_visible()
+            assert not page.locator("#plotly-missing").is_visible()
+            w.shot(f"{shot}{suffix}.png")
+        w.check()
         assert not any(PASSWORD in u for u in w.urls)
-        w.context.close()
 
-    # The signed decision in the run's audit log ...
     entries = read_entries(folder)
     assert [e["action"] for e in entries] == ["process", "mask", "review-accept"]
     _, mask, decision = entries
     assert mask["account"] == "lin" and mask["wells"] == [well]
-    # The refit kept is the one the reviewer was shown.
     assert mask["previewed"]["results_sha256"] == sha256_file(folder / "results.csv")
+    record = json.loads((folder / "run.json").read_text())
+    assert record["created_utc"] == processed_utc  # the mask has its own time
     sig = decision["signature"]
-    assert decision["signed"] is True and decision["by"] == "Lin Wei"
     assert sig["printed_name"] == "Lin Wei" and sig["meaning"] == "approved"
-    assert sig["signed_utc"].endswith("+00:00") and sig["signed_local"][19] in "+-"
     assert sig["content_sha256"] == content_sha256(open_run(folder))
-    assert sig["separation_of_duties"]["policy"] == OWN_MASKS
-    assert sig["separation_of_duties"]["relaxed"]  # masked by the signer: on the record
-    # ... and in the database, the same.
+    engine = make_engine(str(work / db) if backend == "sqlite" else db)
     with Session(engine) as session:
         rows = session.scalars(select(DbSignature)).all()
-        assert [(r.run_id, r.printed_name, r.meaning) for r in rows] == [
-            (run_id, "Lin Wei", "approved")
-        ]
-        assert rows[0].content_sha256 == sig["content_sha256"]
-        assert json.loads(rows[0].audit_entry) == decision
-        assert session.scalars(select(DbAudit).where(DbAudit.action == "web-mask")).all()
-    own = json.loads((run_folder(results, "by_lin") / "run.json").read_text())
-    assert own["review"]["status"] == "unreviewed"
+        assert [(r.run_id, r.meaning) for r in rows] == [(run_id, "approved")]
 
 
-def test_hostile_sample_label_runs_no_script_in_the_browser(browser, engine, tmp_path):
-    results = results_folder(tmp_path, "hostile")
-    run_id = processed("hostile").name
-    with serving(engine, [results]) as base:
-        w = Watched(browser, base)
-        w.sign_in(base, "lin")
-        w.page.goto(f"{base}/runs/{run_id}?well=A4")
-        w.page.frame_locator("#report").locator(".js-plotly-plot").first.wait_for()
-        assert HOSTILE_LABEL in w.page.inner_text("#plate-map")  # shown as text
-        assert w.page.locator("#plate-map script").count() == 0
-        w.page.fill("#mask-reason", "<img src=x onerror=alert('reason')>")
-        w.page.click("#preview-refit")
-        w.page.locator("#changes").wait_for()
-        assert w.page.locator("main img").count() == 0
-        assert w.dialogs == [] and w.outside == []
-        w.context.close()
+def test_sign_in_works_after_the_browser_fetches_its_favicon_an_asset_and_a_prefetch_unasked(
+    watched,  # noqa: F811
+    shared_lab,
+):
+    base, _, _ = shared_lab
+    w = watched()
+    w.page.goto(f"{base}/login")
+    before = {c["name"]: c["value"] for c in w.context.cookies()}
+    # What a browser fetches on its own with the page's cookies, while the form is on screen.
+    for path in ("/favicon.ico", "/apple-touch-icon.png", "/static/style.css", "/queue"):
+        w.context.request.get(f"{base}{path}")
+    w.page.goto(f"{base}/queue")  # a prefetched page, then really opened: the form again
+    assert {c["name"]: c["value"] for c in w.context.cookies()} == before
+    w.page.fill("#username", "lin")
+    w.page.fill("#password", PASSWORD)
+    w.page.click("#sign-in")
+    w.page.wait_for_url(f"{base}/queue")
+    assert w.page.locator("header .who").inner_text().startswith("Lin Wei")
 
 
-def test_review_doc_shows_the_screenshots_this_test_takes():
+PROBE = """async () => {
+  const out = {origin: window.origin};
+  try { out.parent = window.parent.document.body.innerHTML.length; }
+  catch (e) { out.parent = 'blocked: ' + e.name; }
+  try { out.cookie = document.cookie; } catch (e) { out.cookie = 'blocked: ' + e.name; }
+  try { const r = await fetch('/queue'); out.fetch = (await r.text()).slice(0, 100); }
+  catch (e) { out.fetch = 'blocked: ' + e.name; }
+  return out;
+}"""
+
+
+def test_a_script_in_the_report_frame_cannot_read_the_apps_page_or_its_cookies(
+    watched,  # noqa: F811
+    shared_lab,
+):
+    base, _, ids = shared_lab
+    w = watched()
+    sign_in(w, base)
+    reply = w.page.goto(f"{base}/runs/{ids['walk']}")
+    assert "script-src 'self';" in reply.headers["content-security-policy"]
+    assert w.page.get_attribute("#report", "sandbox") == "allow-scripts"
+    frame = w.page.locator("#report").element_handle().content_frame()
+    frame.wait_for_selector(".js-plotly-plot")
+    served = w.context.request.get(f"{base}{w.page.get_attribute('#report', 'src')}")
+    assert served.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+    found = frame.evaluate(PROBE)  # run as the report's own scripts run
+    assert found["origin"] == "null"  # an opaque origin: not the app's
+    assert found["parent"].startswith("blocked: SecurityError")
+    assert found["cookie"].startswith("blocked: SecurityError")
+    assert found["fetch"] == "blocked: TypeError"  # connect-src 'none'
+    # The one refusal the probe caused is the CSP's; nothing else went wrong.
+    refused = [p for p in w.problems if "Content Security Policy" in p]
+    assert refused and len(refused) == len(w.problems)
+    w.problems.clear()
+
+
+def test_hostile_sample_label_runs_no_script_in_the_browser(watched, shared_lab):  # noqa: F811
+    base, _, ids = shared_lab
+    w = watched()
+    sign_in(w, base)
+    w.page.goto(f"{base}/runs/{ids['hostile']}?well=A4")
+    w.page.frame_locator("#report").locator(".js-plotly-plot").first.wait_for()
+    assert HOSTILE_LABEL in w.page.inner_text("#plate-map")  # shown as text
+    assert w.page.locator("#plate-map script").count() == 0
+    w.page.fill("#mask-reason", "<img src=x onerror=alert('reason')>")
+    w.page.click("#preview-refit")
+    w.page.locator("#changes").wait_for()
+    assert w.page.locator("main img").count() == 0
+
+
+def test_review_doc_shows_the_screenshots_the_walk_takes():
     import re
 
     doc = (ROOT / "docs" / "review.md").read_text()
     shown = re.findall(r"\]\(img/(web_[a-z_]+)\.png\)", doc)
-    taken = set(re.findall(r'shot\(f"(web_[a-z_]+)\{suffix\}\.png"\)', Path(__file__).read_text()))
+    text = Path(__file__).read_text()
+    taken = set(re.findall(r'shot\(f"(web_[a-z_]+)\{suffix\}\.png"\)', text))
+    taken |= set(re.findall(r'"#nav-[a-z]+", "(web_[a-z_]+)"', text))
     assert shown and set(shown) == taken
     for name in shown:
         assert (ROOT / "docs" / "img" / f"{name}.png").stat().st_size > 10_000

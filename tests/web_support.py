@@ -2,7 +2,9 @@
 
 Runs are the example plate processed for real (once per test session, then
 copied per test); the server is waitress in a thread on a free 127.0.0.1
-port; the client speaks plain HTTP with its own cookie jar, as a browser does.
+port, or (``lab_folder``, ``lab_server``) ``il6assay serve`` started as the
+README tells a lab, from a working folder whose plates ``il6assay process``
+wrote; the client speaks plain HTTP with its own cookie jar, as a browser does.
 """
 
 from __future__ import annotations
@@ -10,9 +12,16 @@ from __future__ import annotations
 import atexit
 import csv
 import http.cookiejar
+import json
+import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -134,17 +143,22 @@ def add_people(engine: Any, *extra: tuple[str, str, str]) -> None:
 
 @contextmanager
 def serving(
-    engine: Any, roots: list[Path], *, idle: timedelta | None = None, https: bool = False
+    engine: Any,
+    roots: list[Path],
+    *,
+    idle: timedelta | None = None,
+    https: bool = False,
+    **options: Any,
 ) -> Iterator[str]:
     """The review app on a real waitress server in a thread; yields its base URL."""
     from il6assay.web.app import create_app
     from il6assay.web.server import start_in_thread
 
-    kwargs: dict[str, Any] = {"https": https}
+    kwargs: dict[str, Any] = {"https": https, **options}
     if idle is not None:
         kwargs["idle_timeout"] = idle
     app = create_app(engine, roots, **kwargs)
-    server = start_in_thread(app)
+    server = start_in_thread(app, https=https)
     try:
         yield server.url
     finally:
@@ -186,9 +200,11 @@ class Client:
         req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         try:
             with self.opener.open(req, timeout=120) as resp:
-                return Reply(resp.status, resp.read().decode(), resp.headers, resp.url)
+                return Reply(
+                    resp.status, resp.read().decode(errors="replace"), resp.headers, resp.url
+                )
         except urllib.error.HTTPError as err:
-            return Reply(err.code, err.read().decode(), err.headers, err.url)
+            return Reply(err.code, err.read().decode(errors="replace"), err.headers, err.url)
 
     def get(self, path: str) -> Reply:
         return self.request(path)
@@ -229,3 +245,94 @@ def accounts_engine(request: Any, tmp_path: Path, *people: tuple[str, str, str])
     upgrade(engine)
     add_people(engine, *people)
     return engine
+
+
+IL6ASSAY = str(Path(sys.executable).parent / "il6assay")  # the command a lab types
+
+
+def il6assay(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``il6assay ARGS`` in ``cwd`` as a person does; its stdout (fails on a non-zero exit)."""
+    done = subprocess.run(
+        [IL6ASSAY, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode in (0, 3), f"il6assay {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def lab_folder(work: Path, db: str) -> dict[str, str]:
+    """A lab's working folder as the README sets it up: a study database with accounts, and
+    plates processed there by ``il6assay process`` into ./il6assay-results; one of them
+    reviewed and pushed on the command line (so the study pages have data). Run ids by role:
+    ``walk`` (processed by tech, awaiting review), ``pushed``, ``rejected``."""
+    work.mkdir(parents=True, exist_ok=True)
+    il6assay(work, "db", "upgrade", "--db", db)
+    secret = {"IL6_PW": PASSWORD}
+    for username, name, role in (
+        ("lin", "Lin Wei", "reviewer"),
+        ("chen", "Chen Yu", "reviewer"),
+        ("tech", "Tang Hui", "technician"),
+    ):
+        il6assay(
+            work, "users", "add", username, "--role", role, "--name", name,
+            "--password-env", "IL6_PW", "--db", db, env=secret,
+        )  # fmt: skip
+    ids = {}
+    for key, export, extra in (
+        ("walk", EXAMPLE / "plate_001.xlsx", []),
+        ("pushed", EXAMPLE / "plate_001.xlsx", ["--weighting", "none"]),
+        ("rejected", EXAMPLE / "plate_002_rejected.csv", []),
+    ):
+        out = il6assay(work, "process", str(export), "--by", "tech", "--json", *extra)
+        ids[key] = Path(json.loads(out)["run_dir"]).name
+    pushed = f"il6assay-results/{ids['pushed']}"
+    il6assay(work, "review", pushed, "--accept", "--by", "Chen Yu", "--reason", "checked")
+    il6assay(work, "push", pushed, "--by", "Chen Yu", "--db", db)
+    return ids
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def lab_server(work: Path, db: str, *args: str) -> Iterator[str]:
+    """``il6assay serve --db DB`` started in ``work`` as the README tells a lab (the default
+    runs folder, ./il6assay-results); yields its URL, stops it (Ctrl-C) at the end."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [IL6ASSAY, "serve", "--db", db, "--port", str(port), *args],
+        cwd=work,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise AssertionError(f"il6assay serve stopped: {proc.stderr.read()}")
+            try:
+                with urllib.request.urlopen(base + "/favicon.ico", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("il6assay serve did not answer within 30 s")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()

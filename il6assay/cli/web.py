@@ -61,7 +61,7 @@ def serve(
     from il6assay.web.server import serve as run_server
 
     try:
-        roots = list(runs) or [Path("il6assay-results")]
+        roots = [r.resolve() for r in (list(runs) or [Path("il6assay-results")])]
         missing = [r for r in roots if not r.is_dir()]
         if missing:
             raise InputError("no such folder", path=missing[0])

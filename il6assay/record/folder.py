@@ -153,6 +153,7 @@ def reprocess(folder: RunFolder, settings: Settings) -> Run:
         )
     run.run_id = folder.path.name
     run.processed_by = folder.record.get("processed_by")  # a refit is not a new processing
+    run.processed_utc = folder.record.get("created_utc")  # nor a new processing time
     # The Westgard verdict came from the study's history at processing time, not from the
     # export: it is carried over as recorded (docs/integrity.md says what that leaves open).
     curve = json.loads((folder.path / "curve.json").read_text(encoding="utf-8"))

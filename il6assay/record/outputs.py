@@ -337,7 +337,7 @@ def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> d
         "run_id": run.run_id,
         "tool": "il6assay",
         "version": __version__,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_utc": run.processed_utc or datetime.now(UTC).isoformat(timespec="seconds"),
         "export": {
             "file": str(run.export.path),
             "format": run.export.format,

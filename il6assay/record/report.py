@@ -226,10 +226,18 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
     # Absorbance reads are labelled by their wavelength alone ("450"); other signals by mode.
     kind = "OD" if str(run.read).split(" ")[0].isdigit() else w_("Signal")
     read = f"{kind} ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
+    # The y axis spans the data, never an extrapolated asymptote (an open-ended fit's line
+    # and band may run far past the standards: they are drawn, cut at the axis).
+    seen = [y for y in ys + zeros + [s.od_mean for s in placed] if y is not None] if shown else []
+    y_axis: dict[str, Any] = {"title": read}
+    if seen:
+        low, high = min(min(seen), 0.0), max(seen)
+        pad = 0.08 * ((high - low) or 1.0)
+        y_axis["range"] = [low - pad, high + pad]
     fig.update_layout(
         title=w_("Standard curve"),
         xaxis={"type": "log", "title": w_("IL-6 (pg/mL, on the plate)")},
-        yaxis={"title": read},
+        yaxis=y_axis,
         template="plotly_white",
         width=FIGURE_WIDTH,
         height=480,

@@ -177,6 +177,11 @@ def run_status(path: str | Path) -> dict[str, Any]:
         integrity = "ok"
     except RunChanged as err:
         integrity = err.message
+    report = record.get("report")
+    if integrity == "ok" and report is not None and report.get("plotly_js") != "embedded":
+        from il6assay.record.verify import shared_plotly_differences
+
+        integrity = next(iter(shared_plotly_differences(folder.parent, [])), "ok")
     review = record["review"]
     return {
         "run_dir": str(folder),

@@ -108,7 +108,7 @@ def verify_run(path: str | Path) -> Verification:
     result.differences, result.notes = list(differences), list(notes)
     report = folder.record.get("report")
     if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
-        result.differences += _check_shared_plotly(path.parent, result.notes)
+        result.differences += shared_plotly_differences(path.parent, result.notes)
     return result
 
 
@@ -363,7 +363,7 @@ def _compare_xlsx_cells(folder: Path, scratch: Path) -> list[str]:
 _plotly_digest: dict[str, str] = {}
 
 
-def _check_shared_plotly(results_folder: Path, notes: list[str]) -> list[str]:
+def shared_plotly_differences(results_folder: Path, notes: list[str]) -> list[str]:
     """The plotly.js every report beside this run loads must be plotly's own copy."""
     from il6assay.plate.hashing import sha256_bytes
     from il6assay.record.report import plotly_js_name, plotly_js_source

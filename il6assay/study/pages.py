@@ -240,10 +240,14 @@ def trends_body(tr: Trends) -> str:
     return "\n".join(parts)
 
 
-def controls_html(engine: Engine, *, level: str | None = None, since: Any = None) -> str:
-    """The Levey-Jennings page of the study's controls and standards (a whole offline page)."""
+def controls_html(
+    engine: Engine, *, level: str | None = None, since: Any = None, plotly_src: str | None = None
+) -> str:
+    """The Levey-Jennings page of the study's controls and standards (a whole offline page;
+    ``plotly_src``: where a web server serves plotly.js, else beside the page)."""
     tr = load_trends(engine, level=level, since=since)
-    return page("il6assay: controls and standards across runs", trends_body(tr))
+    title = "il6assay: controls and standards across runs"
+    return page(title, trends_body(tr), plotly_src=plotly_src)
 
 
 def distribution_figure(ov: Overview) -> go.Figure:
@@ -356,11 +360,11 @@ def summary_body(ov: Overview) -> str:
     return "\n".join(parts)
 
 
-def summary_html(engine: Engine) -> str:
-    """The study overview page (a whole offline page)."""
+def summary_html(engine: Engine, *, plotly_src: str | None = None) -> str:
+    """The study overview page (a whole offline page; ``plotly_src`` as for controls_html)."""
     from il6assay.study.summary import overview
 
-    return page("il6assay: study overview", summary_body(overview(engine)))
+    return page("il6assay: study overview", summary_body(overview(engine)), plotly_src=plotly_src)
 
 
 def write_page(path: Path, text: str) -> Path:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from il6assay.db.engine import require_schema, writer
-from il6assay.db.models import DbAccount, DbAudit, DbWebSetting
+from il6assay.db.models import DbAccount, DbAudit, DbSession, DbWebSetting
 from il6assay.errors import InputError
 from il6assay.record.audit import now_utc, os_account
 
@@ -40,6 +42,10 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# At most this many password checks at once (argon2id takes 64 MiB and a core each), so
+# a flood of sign-ins cannot take every core from the pages of people signed in.
+_CHECKS = threading.BoundedSemaphore(1)
+_dummy: list[str] = []  # an argon2id hash of a random password, checked for unknown accounts
 
 # Separation of duties (docs/review.md): who may accept a plate.
 SEPARATION = "separation_of_duties"
@@ -66,7 +72,10 @@ class Account:
 def _hasher() -> Any:
     from argon2 import PasswordHasher
 
-    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes)
+    # argon2id, RFC 9106 low-memory profile (64 MiB, 3 passes) on one lane: one check keeps
+    # one core busy, never all of a small server's (a hash made with more lanes is remade at
+    # its next successful sign-in).
+    return PasswordHasher(parallelism=1)
 
 
 def hash_password(password: str) -> str:
@@ -158,8 +167,23 @@ def list_accounts(engine: Engine) -> list[dict[str, Any]]:
         ]
 
 
+def _end_sessions(session: Session, account_id: int) -> int:
+    """End every live browser session of the account (a password change or a disable)."""
+    from sqlalchemy import update
+
+    ended = session.execute(
+        update(DbSession)
+        .where(DbSession.account_id == account_id, DbSession.ended_utc.is_(None))
+        .values(ended_utc=datetime.now(UTC).isoformat(timespec="microseconds"))
+    )
+    return int(ended.rowcount or 0)
+
+
 def set_active(engine: Engine, username: str, active: bool, *, by: str, reason: str) -> None:
-    """Disable (or enable again) an account; the change is audited with its reason."""
+    """Disable (or enable again) an account; the change is audited with its reason.
+
+    Disabling ends every browser session of the account at once.
+    """
     if not reason.strip():
         raise InputError("say why (--reason)")
     require_schema(engine)
@@ -168,28 +192,46 @@ def set_active(engine: Engine, username: str, active: bool, *, by: str, reason: 
         row.active = active
         if active:
             row.failed_logins, row.locked_until_utc = 0, None
+        else:
+            _end_sessions(session, row.id)
         action = "account-enable" if active else "account-disable"
         _audit(session, action, by, f"account {row.username}", reason.strip())
 
 
 def set_password(engine: Engine, username: str, password: str, *, by: str) -> None:
-    """Give an account a new password (it also lifts a lockout); audited, never logged."""
+    """Give an account a new password (it also lifts a lockout and ends every session of the
+    account); audited, never logged."""
     hashed = hash_password(password)
     require_schema(engine)
     with Session(writer(engine)) as session, session.begin():
         row = _get(session, username)
         row.password_hash, row.password_changed_utc = hashed, now_utc()
         row.failed_logins, row.locked_until_utc = 0, None
+        _end_sessions(session, row.id)
         _audit(session, "account-password", by, f"account {row.username}: new password set")
 
 
-def _verify(row: DbAccount, password: str) -> bool:
+def _dummy_hash() -> str:
+    """The hash an unknown account's password is checked against (made once per process)."""
+    if not _dummy:
+        _dummy.append(str(_hasher().hash(secrets.token_urlsafe(24))))
+    return _dummy[0]
+
+
+def prepare_checks() -> None:
+    """Make the unknown-account hash now, so even the first sign-in takes the usual time."""
+    _dummy_hash()
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    """One argon2id verification (one at a time: _CHECKS)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    try:
-        return bool(_hasher().verify(row.password_hash, password))
-    except (VerificationError, InvalidHashError):
-        return False
+    with _CHECKS:
+        try:
+            return bool(_hasher().verify(password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def authenticate(
@@ -198,26 +240,38 @@ def authenticate(
     """The account if the password is right; counts failures and locks after MAX_FAILURES.
 
     Every refusal is the same InputError text whatever the reason (no such
-    account, disabled, wrong password), except a lockout, which says so.
+    account, disabled, wrong password), except a lockout, which says so; and
+    each of the three does the same work, one argon2id verification (an
+    unknown account's against a hash of a random password), so the time to
+    answer tells none of them apart.
     """
     refused = InputError("user name or password not accepted")
+    name = username.strip().lower()
     now = datetime.now(UTC)
+    # The password is checked outside any write transaction: a slow hash never holds the
+    # database's write lock (SQLite) while other people's pages wait for it.
+    with Session(engine) as session:
+        found = session.scalars(select(DbAccount).where(DbAccount.username == name)).first()
+        seen = None if found is None else (found.id, found.password_hash, found.locked_until_utc)
+    locked = seen is not None and bool(seen[2]) and seen[2] > now.isoformat(timespec="seconds")
+    right = False
+    if seen is None:
+        _verify(_dummy_hash(), password)  # the same work as a real check
+    elif not locked:
+        right = _verify(seen[1], password)
     error: InputError | None = None
     with Session(writer(engine)) as session, session.begin():
-        row = session.scalars(
-            select(DbAccount).where(DbAccount.username == username.strip().lower())
-        ).first()
+        row = None if seen is None else session.get(DbAccount, seen[0])
         if row is None:
-            _hasher().hash(password or "x")  # the same time as a real check
             _audit(session, f"{purpose}-failed", None, f"unknown account {username[:100]!r}")
             error = refused
-        elif row.locked_until_utc and row.locked_until_utc > now.isoformat(timespec="seconds"):
+        elif locked:
             _audit(session, f"{purpose}-refused", row.username, "account locked")
             error = InputError(
                 f"account locked after {MAX_FAILURES} wrong passwords; try again after "
                 f"{row.locked_until_utc} or ask an admin"
             )
-        elif not row.active or not _verify(row, password):
+        elif not right or not row.active or row.password_hash != seen[1]:
             row.failed_logins += 1
             what = "disabled account" if not row.active else "wrong password"
             if row.failed_logins >= MAX_FAILURES:
@@ -227,6 +281,8 @@ def authenticate(
             error = refused
         else:
             row.failed_logins, row.locked_until_utc = 0, None
+            if _hasher().check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher().hash(password)
             if purpose == "login":
                 _audit(session, "login", row.username, "signed in")
             account = _public(row)

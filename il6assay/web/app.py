@@ -3,29 +3,46 @@
 Every page is a Jinja2 template with autoescaping, under a Content-Security-
 Policy allowing no inline script, so text users wrote (sample labels, study
 IDs, reasons, names) is shown as text. Every state-changing request is a
-POST carrying the session's CSRF token (login: a double-submit cookie), and
-a cross-site Origin is refused. The session cookie is HttpOnly,
-SameSite=Strict, and Secure when the app is served over https. Nothing
-secret travels in a URL: passwords, tokens and reasons are POST bodies.
+POST carrying the session's CSRF token (login: a double-submit cookie set
+only by GET /login, and only when the browser has no valid one, so a request
+the person did not make, such as the browser's own /favicon.ico, never
+invalidates the form on screen), and a cross-site Origin is refused. The
+session cookie is HttpOnly, SameSite=Strict, and Secure when the app is
+served over https. Nothing secret travels in a URL: passwords, tokens and
+reasons are POST bodies.
+
+A run's report is shown in a sandboxed frame (``sandbox="allow-scripts"``,
+and the CSP ``sandbox`` directive on the report itself): it runs in an
+opaque origin and cannot read the app's pages, cookies or forms. The frame's
+files come from a per-session, per-run address (``/frame/<key>/...``) and
+only as il6assay wrote them (il6assay.web.files); plotly.js is the app's own
+copy. The study database unreachable gives a page naming the cause (503),
+and the next request tries again.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import hashlib
+import hmac
+import html
 import importlib.util
 import re
 import secrets
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from il6assay.errors import InputError
-from il6assay.web.accounts import Account, authenticate
+from il6assay.web.accounts import Account, authenticate, prepare_checks
 from il6assay.web.decisions import (
     MEANINGS,
     NotAllowed,
@@ -40,6 +57,8 @@ from il6assay.web.decisions import (
     sign_decision,
     signatures,
 )
+from il6assay.web.files import SERVED, plotly_js, vouched_file
+from il6assay.web.limits import LoginLimits, pause
 from il6assay.web.runs import kit_lots, plate_map, queue, run_index
 from il6assay.web.sessions import (
     IDLE_TIMEOUT,
@@ -51,20 +70,39 @@ from il6assay.web.sessions import (
 
 SESSION_COOKIE = "il6assay_session"
 LOGIN_COOKIE = "il6assay_login"
-REPORT_FILES = ("report.html", "review.js")
-PLOTLY = re.compile(r"^plotly-[0-9A-Za-z.+-]+\.min\.js$")
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+    "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
 )
-# The report is the file `process` wrote: its inline scripts are its own (escaped data).
-REPORT_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'self'; "
-    "form-action 'none'; base-uri 'none'"
+# The report is the file `process` wrote (its inline scripts draw its escaped data); it runs
+# sandboxed, in an opaque origin, loading scripts only from the app ({origin}), sending nothing.
+FRAME_CSP = (
+    "sandbox allow-scripts; default-src 'none'; "
+    "script-src {origin} 'unsafe-inline' 'unsafe-eval'; style-src {origin} 'unsafe-inline'; "
+    "img-src {origin} data: blob:; font-src data:; connect-src 'none'; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; object-src 'none'"
+)
+# The study pages (/controls, /summary): the app's header, plotly's inline chart calls by nonce.
+STUDY_CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; "
+    "frame-ancestors 'self'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 STUDY_PAGES = "il6assay.study.pages"
 PREVIEW_LIFETIME_S = 30 * 60
+# Served to anyone (nothing of the study in them), without a session and never redirected.
+PUBLIC = ("static", "favicon", "plotly_file", "frame_plotly", "frame_file")
+MAX_FRAMES = 5000
+
+
+@dataclass
+class Frame:
+    """A report frame's address: which session may load it and which run folder it shows."""
+
+    token: str
+    account_id: int
+    folder: Path
 
 
 def _number(text: str | None) -> int:
@@ -82,10 +120,13 @@ def create_app(
     idle_timeout: timedelta = IDLE_TIMEOUT,
     https: bool = False,
     previews: Path | None = None,
+    login_limits: LoginLimits | None = None,
 ) -> Any:
     """The WSGI app serving the runs under ``roots`` with accounts in ``engine``'s database."""
     from flask import Flask, abort, g, redirect, render_template, request, send_file, url_for
 
+    roots = [Path(r).resolve() for r in roots]  # a relative --runs means the starting folder
+    prepare_checks()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_hex(32),  # unused by our sessions; Flask wants one
@@ -107,6 +148,29 @@ def create_app(
                 discard_preview(preview)
 
     study_pages = importlib.util.find_spec(STUDY_PAGES) is not None
+    limits = login_limits or LoginLimits()
+    frames: dict[str, Frame] = {}
+    frame_key = secrets.token_bytes(32)
+    login_key = secrets.token_bytes(32)
+
+    def login_mac(nonce: str) -> str:
+        return hmac.new(login_key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def login_token_ok(value: str | None) -> bool:
+        """Whether the browser's login cookie is one this server made (a double-submit token)."""
+        nonce, _, mac = (value or "").partition(".")
+        return bool(nonce) and secrets.compare_digest(mac.encode(), login_mac(nonce).encode())
+
+    def frame_url(folder: Path) -> str:
+        """The report frame's address for this session and run folder (or preview)."""
+        token = request.cookies.get(SESSION_COOKIE) or ""
+        key = hmac.new(frame_key, f"{token}\0{folder}".encode(), hashlib.sha256).hexdigest()
+        if key not in frames:
+            if len(frames) >= MAX_FRAMES:
+                with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                    frames.pop(next(iter(frames)))  # the oldest
+            frames[key] = Frame(token, g.account.id, folder)
+        return url_for("frame_file", key=key, run_id=folder.name, name="report.html")
 
     def secure() -> bool:
         return https or request.is_secure
@@ -139,38 +203,52 @@ def create_app(
     @app.before_request
     def load_session() -> Any:
         g.account, g.csrf = None, None
-        if request.endpoint == "static":
+        if request.endpoint in PUBLIC:
+            return None
+        if request.endpoint is None:
+            abort(404)  # no such page: a 404, never a redirect that sets a cookie
+        if request.method not in ("GET", "HEAD"):
+            origin = request.headers.get("Origin")
+            if origin and origin != request.host_url.rstrip("/"):
+                abort(403, "cross-site request refused")
+        if request.endpoint == "login":
+            if request.method == "POST":
+                cookie_token = request.cookies.get(LOGIN_COOKIE) or ""
+                if not login_token_ok(cookie_token) or not csrf_matches(
+                    cookie_token, request.form.get("csrf")
+                ):
+                    abort(403, "the form's security token is missing or wrong: reload the page")
+                refusal = limits.refusal(
+                    request.remote_addr or "", request.form.get("username", "")
+                )
+                if refusal:
+                    pause()
+                    abort(429, refusal)  # before any password check or database work
             return None
         live = resume_session(engine, request.cookies.get(SESSION_COOKIE), idle_timeout)
         if live is not None:
             g.account, g.csrf = live
         if request.method not in ("GET", "HEAD"):
-            origin = request.headers.get("Origin")
-            if origin and origin != request.host_url.rstrip("/"):
-                abort(403, "cross-site request refused")
-            if request.endpoint == "login":
-                if not csrf_matches(
-                    request.cookies.get(LOGIN_COOKIE) or "", request.form.get("csrf")
-                ):
-                    abort(403, "the form's security token is missing or wrong: reload the page")
-                return None
             if g.account is None:
                 abort(401)
             if not csrf_matches(g.csrf, request.form.get("csrf")):
                 abort(403, "the form's security token is missing or wrong: reload the page")
             return None
-        if g.account is None and request.endpoint not in ("login",):
+        if g.account is None:
             return redirect(url_for("login"))
         return None
 
     @app.after_request
     def headers(response: Any) -> Any:
-        is_report = request.endpoint in ("report_file", "preview_file", "controls", "summary")
-        response.headers["Content-Security-Policy"] = REPORT_CSP if is_report else PAGE_CSP
+        if request.endpoint == "frame_file":
+            policy = FRAME_CSP.format(origin=request.host_url.rstrip("/"))
+        else:
+            policy = g.get("csp") or PAGE_CSP
+        response.headers["Content-Security-Policy"] = policy
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
         response.headers["Referrer-Policy"] = "same-origin"  # our POSTs keep their Origin
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.context_processor
@@ -205,16 +283,83 @@ def create_app(
     def missing(_err: Any) -> Any:
         return page("message.html", 404, message="no such page or run")
 
+    @app.errorhandler(429)
+    def too_many(err: Any) -> Any:
+        """A refused sign-in flood: a short page, no template, no database (it must stay cheap)."""
+        text = html.escape(getattr(err, "description", "too many sign-in attempts"))
+        body = (
+            '<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>Sign in</title>'
+            f'<p id="message">{text}</p><p><a href="/login">Sign in</a></p></html>'
+        )
+        return body, 429, {"Content-Type": "text/html; charset=utf-8"}
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_down(err: DBAPIError) -> Any:
+        engine.dispose()  # connections to a server that went away: the next request reconnects
+        cause = " ".join(str(getattr(err, "orig", None) or err).split())[:300]
+        return page(
+            "message.html",
+            503,
+            message=f"the study database cannot be reached ({cause}); nothing was changed. "
+            "Pages come back when it does: try again in a moment.",
+        )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        response = send_file(app.static_folder + "/favicon.ico", max_age=86400)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    def plotly_response() -> Any:
+        response = app.make_response(plotly_js()[1])
+        response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    @app.get("/plotly/<name>")
+    def plotly_file(name: str) -> Any:
+        if name != plotly_js()[0]:
+            abort(404)
+        return plotly_response()
+
+    @app.get("/frame/<key>/<name>")
+    def frame_plotly(key: str, name: str) -> Any:
+        """plotly.js where a report in a frame looks for it (``../plotly-<version>.min.js``)."""
+        if name != plotly_js()[0]:
+            abort(404)
+        return plotly_response()
+
+    @app.get("/frame/<key>/<run_id>/<name>")
+    def frame_file(key: str, run_id: str, name: str) -> Any:
+        """report.html or review.js of a run (or preview) for the session the frame was made for."""
+        frame = frames.get(key)
+        if frame is None or frame.folder.name != run_id or name not in SERVED:
+            abort(404)
+        live = resume_session(engine, frame.token, idle_timeout)
+        if live is None or live[0].id != frame.account_id:
+            frames.pop(key, None)
+            abort(404)
+        try:
+            data = vouched_file(frame.folder, name)
+        except InputError as err:
+            return page("message.html", 409, message=f"not served: {err.message}")
+        response = app.make_response(data)
+        kind = "text/html" if name.endswith(".html") else "text/javascript"
+        response.headers["Content-Type"] = f"{kind}; charset=utf-8"
+        return response
+
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         error = None
         if request.method == "POST":
+            username = request.form.get("username", "")
             try:
-                account = authenticate(
-                    engine, request.form.get("username", ""), request.form.get("password", "")
-                )
+                account = authenticate(engine, username, request.form.get("password", ""))
             except InputError as err:
                 error = err.message
+                limits.failed(request.remote_addr or "", username)
+                pause()
             else:
                 end_session(engine, request.cookies.get(SESSION_COOKIE))  # no session fixation
                 token, _ = start_session(engine, account)
@@ -222,10 +367,15 @@ def create_app(
                 cookie(response, SESSION_COOKIE, token)
                 response.delete_cookie(LOGIN_COOKIE, path="/")
                 return response
-        nonce = secrets.token_urlsafe(32)
-        body, status = page("login.html", 401 if error else 200, error=error, login_csrf=nonce)
+        token = request.cookies.get(LOGIN_COOKIE)
+        fresh = not login_token_ok(token)
+        if fresh:
+            nonce = secrets.token_urlsafe(24)
+            token = f"{nonce}.{login_mac(nonce)}"
+        body, status = page("login.html", 401 if error else 200, error=error, login_csrf=token)
         response = app.make_response((body, status))
-        cookie(response, LOGIN_COOKIE, nonce, max_age=3600)
+        if fresh:  # only when the browser has none: the form on screen stays valid
+            cookie(response, LOGIN_COOKIE, str(token), max_age=12 * 3600)
         return response
 
     @app.post("/logout")
@@ -249,6 +399,14 @@ def create_app(
 
     def run_page(run_id: str, **extra: Any) -> Any:
         folder = open_settled(folder_of(run_id))
+        plotly_note = None
+        report = folder.record.get("report")
+        if report is not None and report.get("plotly_js") != "embedded":
+            from il6assay.record.verify import shared_plotly_differences
+
+            changed = shared_plotly_differences(folder.path.parent, [])
+            if changed:
+                plotly_note = f"{changed[0]} (il6assay status reports it); the app uses its own"
         return page(
             "run.html",
             run_id=run_id,
@@ -259,6 +417,8 @@ def create_app(
             grid=plate_map(folder.path),
             signatures=signatures(engine, run_id),
             meanings=MEANINGS,
+            frame=frame_url(folder.path),
+            plotly_note=plotly_note,
             **extra,
         )
 
@@ -267,21 +427,6 @@ def create_app(
         need("view")
         well = (request.args.get("well") or "").strip().upper()
         return run_page(run_id, chosen=well if re.fullmatch(r"[A-P][0-9]{1,2}", well) else None)
-
-    @app.get("/runs/<run_id>/r/<name>")
-    def report_file(run_id: str, name: str) -> Any:
-        need("view")
-        if name not in REPORT_FILES:
-            abort(404)
-        return send_file(folder_of(run_id) / name, max_age=0)
-
-    @app.get("/runs/<run_id>/<name>")
-    def run_plotly(run_id: str, name: str) -> Any:
-        need("view")
-        target = folder_of(run_id).parent / name
-        if not PLOTLY.match(name) or not target.is_file():
-            abort(404)
-        return send_file(target, max_age=3600)
 
     @app.post("/runs/<run_id>/mask/preview")
     def mask_preview(run_id: str) -> Any:
@@ -298,23 +443,12 @@ def create_app(
         )
         preview.made = time.monotonic()
         pending[preview.id] = preview
-        return page("preview.html", preview=preview, reason=request.form.get("reason", ""))
-
-    @app.get("/preview/<preview_id>/r/<name>")
-    def preview_file(preview_id: str, name: str) -> Any:
-        account = need("mask")
-        preview = pending.get(preview_id)
-        if preview is None or preview.account_id != account.id or name not in REPORT_FILES:
-            abort(404)
-        return send_file(preview.folder / name, max_age=0)
-
-    @app.get("/preview/<preview_id>/<name>")
-    def preview_plotly(preview_id: str, name: str) -> Any:
-        account = need("mask")
-        preview = pending.get(preview_id)
-        if preview is None or preview.account_id != account.id or not PLOTLY.match(name):
-            abort(404)
-        return send_file(preview.root / name, max_age=3600)
+        return page(
+            "preview.html",
+            preview=preview,
+            reason=request.form.get("reason", ""),
+            frame=frame_url(preview.folder),
+        )
 
     @app.post("/runs/<run_id>/mask/commit")
     def mask_commit(run_id: str) -> Any:
@@ -378,17 +512,27 @@ def create_app(
 
             level = request.args.get("level") or None
             since = request.args.get("since") or None
-            return _study(controls_html(engine, level=level, since=since))
+            return _study(controls_html, level=level, since=since)
 
         @app.get("/summary")
         def summary() -> Any:
             need("view")
             from il6assay.study.pages import summary_html
 
-            return _study(summary_html(engine))
+            return _study(summary_html)
 
-    def _study(html_text: str) -> Any:
-        response = app.make_response(html_text)
+    def _study(make: Any, **args: Any) -> Any:
+        """A study page with the app's header, plotly.js from the app, its scripts by nonce."""
+        nonce = secrets.token_urlsafe(16)
+        header = render_template("header.html", **common())
+        text = make(engine, plotly_src=url_for("plotly_file", name=plotly_js()[0]), **args)
+        style = url_for("static", filename="style.css")
+        text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
+        text = text.replace("<body>", f"<body>\n{header}", 1)
+        # Every <script> in the page is the page's own (what users wrote is HTML-escaped).
+        text = text.replace("<script", f'<script nonce="{nonce}"')
+        g.csp = STUDY_CSP.format(nonce=nonce)
+        response = app.make_response(text)
         response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
 

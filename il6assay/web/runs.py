@@ -3,11 +3,14 @@
 A run is named by its folder's name (the run id). The queue lists runs with
 their date, plate, kit lot, verdict by the rules, review state, who processed
 them, their last signature and whether they are in the database, filtered by
-date, verdict, kit lot and review state.
+date, verdict, kit lot and review state; rejected runs first, then runs with
+a Westgard warning, then the rest, each group newest first. A run folder that
+is a symbolic link is not served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -27,7 +30,9 @@ def run_index(roots: list[Path]) -> dict[str, Path]:
             found.setdefault(root.name, root)
         elif root.is_dir():
             for p in sorted(root.iterdir()):
-                if not p.name.startswith(".") and (p / "run.json").is_file():
+                if p.name.startswith(".") or p.is_symlink():
+                    continue
+                if (p / "run.json").is_file():
                     found.setdefault(p.name, p)
     return found
 
@@ -73,6 +78,12 @@ def queue(
         if review and review != "all" and state != review:
             continue
         sig = last_signed.get(run_id)
+        failed = str(record.get("verdict") or "")
+        if failed.startswith("rejected:"):
+            failed = failed[len("rejected:") :].strip()
+        warning = "; ".join(
+            str(w) for w in record.get("warnings") or [] if "WESTGARD_WARNING" in str(w)
+        )
         rows.append(
             {
                 "run_id": run_id,
@@ -80,7 +91,8 @@ def queue(
                 "plate_id": (record.get("export") or {}).get("plate_id") or "",
                 "kit_lot": lot,
                 "verdict": by_rules,
-                "failed": record.get("verdict") or "",
+                "failed": failed,
+                "warning": warning,
                 "review": state,
                 "processed_by": record.get("processed_by") or "",
                 "signed": f"{sig.meaning} by {sig.printed_name}, {sig.signed_utc}" if sig else "",
@@ -88,6 +100,7 @@ def queue(
             }
         )
     rows.sort(key=lambda r: (r["created_utc"], r["run_id"]), reverse=True)
+    rows.sort(key=lambda r: 0 if r["verdict"] == "rejected" else 1 if r["warning"] else 2)
     return rows
 
 
@@ -97,24 +110,74 @@ def kit_lots(roots: list[Path]) -> list[str]:
     return sorted(lot for lot in lots if lot)
 
 
+# How the plate map marks a well (as the offline report does, il6assay.record.report).
+FAULT_FLAGS = ("STANDARD_FAILED", "CONTROL_FAILED", "HIGH_CV", "SATURATED")
+CENSOR_FLAGS = {"BELOW_LLOQ": "<", "ABOVE_ULOQ": ">"}
+
+
+def _sample_results(folder: Path) -> dict[str, dict[str, str]]:
+    """Well -> its sample's row of dilutions.csv (result and flags at that dilution)."""
+    found: dict[str, dict[str, str]] = {}
+    path = folder / "dilutions.csv"
+    if not path.is_file():
+        return found
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for well in (row.get("wells") or "").split():
+                found[well] = row
+    return found
+
+
+def _mark(status: str, flags: set[str]) -> tuple[str, str]:
+    """The well's mark and its kind: masked, fault, censored, or none."""
+    if status == "MASKED":
+        return "masked", "M"
+    if flags & set(FAULT_FLAGS):
+        return "fault", "✕"
+    if flags & set(CENSOR_FLAGS):
+        return "censored", "".join(sym for f, sym in CENSOR_FLAGS.items() if f in flags)
+    return "", ""
+
+
 def plate_map(folder: Path) -> list[list[dict[str, str]]]:
-    """wells.csv as rows A-H of wells: name, role, sample or level, status, flags."""
+    """wells.csv as rows A-H of wells: name, role, label, OD, result, flags and the well's mark
+    (masked, fault, censored), as the offline report marks them."""
     with (folder / "wells.csv").open(encoding="utf-8-sig", newline="") as fh:
         wells = {row["well"]: row for row in csv.DictReader(fh)}
+    samples = _sample_results(folder)
     letters = sorted({w[0] for w in wells})
     cols = sorted({int(w[1:]) for w in wells})
     grid = []
     for r in letters:
         line = []
         for c in cols:
-            w = wells.get(f"{r}{c}", {})
+            name = f"{r}{c}"
+            w = wells.get(name, {})
+            sample = samples.get(name, {})
+            flags = set((w.get("flags") or "").split(";")) | {
+                f for f in (sample.get("flags") or "").split(";") if f in CENSOR_FLAGS
+            }
+            flags.discard("")
+            kind, mark = _mark(w.get("status", ""), flags)
+            od = w.get("od_corrected") or ""
+            with contextlib.suppress(ValueError):
+                od = f"{float(od):.3f}"
+            if not od and w.get("status") in ("SATURATED", "MISSING"):
+                od = w["status"].lower()
+            result = sample.get("result") or ""
+            if not result and w.get("role") == "standard" and w.get("recovery_pct"):
+                result = f"recovery {float(w['recovery_pct']):.1f} %"
             line.append(
                 {
-                    "well": f"{r}{c}",
-                    "role": w.get("role", ""),
+                    "well": name,
+                    "role": w.get("role", "") or "empty",
                     "label": w.get("sample") or w.get("level") or "",
                     "status": w.get("status", ""),
-                    "flags": w.get("flags", ""),
+                    "flags": " ".join(sorted(flags)),
+                    "kind": kind,
+                    "mark": mark,
+                    "od": od,
+                    "result": f"{result} pg/mL" if sample.get("result") else result,
                 }
             )
         grid.append(line)

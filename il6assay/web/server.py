@@ -12,6 +12,7 @@ from typing import Any
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 THREADS = 8
+PROXY = "127.0.0.1"  # with --https, the reverse proxy's address (on the same PC)
 
 
 @dataclass
@@ -27,8 +28,20 @@ def _server(app: Any, host: str, port: int, *, https: bool) -> Any:
 
     # waitress logs no request lines (so no URL or form field reaches a log).
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    proxy: dict[str, Any] = {}
+    if https:  # behind the lab's https proxy on this PC: the client is who it forwards
+        proxy = {
+            "trusted_proxy": PROXY,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        }
     return create_server(
-        app, host=host, port=port, threads=THREADS, url_scheme="https" if https else "http"
+        app,
+        host=host,
+        port=port,
+        threads=THREADS,
+        url_scheme="https" if https else "http",
+        **proxy,
     )
 
 
@@ -41,9 +54,11 @@ def serve(app: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, https
         server.close()
 
 
-def start_in_thread(app: Any, host: str = DEFAULT_HOST, port: int = 0) -> RunningServer:
+def start_in_thread(
+    app: Any, host: str = DEFAULT_HOST, port: int = 0, *, https: bool = False
+) -> RunningServer:
     """Start serving ``app`` on a free port in a background thread; returns its URL and stop."""
-    server = _server(app, host, port, https=False)
+    server = _server(app, host, port, https=https)
     thread = threading.Thread(target=server.run, name="il6assay-web", daemon=True)
     thread.start()
     bound = server.effective_port
