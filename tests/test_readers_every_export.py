@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from il6assay.errors import InputError
-from il6assay.plate.export import Plate, Token, read_mode
+from il6assay.plate.export import Export, Plate, Token, read_mode
 from il6assay.plate.readers import read_export
 from tests.reference import EXPORTS, SHARED, needs_shared
 
@@ -101,8 +101,12 @@ def test_every_read_equals_the_oracle_well_by_well(path: Path) -> None:
         with pytest.raises(InputError, match=REFUSED[path.name]):
             read_export(path)
         return
-    export = read_export(path)
-    rename = WELL_RENAMES.get(path.name, lambda w: w)
+    assert_reads_equal_oracle(path.name, read_export(path), rows)
+
+
+def assert_reads_equal_oracle(name: str, export: Export, rows: list[dict[str, str]]) -> None:
+    """Every oracle row is one of our reads' wells with the same value or token, and no more."""
+    rename = WELL_RENAMES.get(name, lambda w: w)
     plate_names = list(dict.fromkeys(r["plate"] for r in rows))
     by_id = {p.id: p for p in export.plates}
     assert len(export.plates) >= len(plate_names)
@@ -114,7 +118,7 @@ def test_every_read_equals_the_oracle_well_by_well(path: Path) -> None:
             well = rename(_plain(row["well"]))
             n = seen.get((well, row["read"]), 0)
             seen[well, row["read"]] = n + 1
-            labels = _labels_for(path.name, row["read"], plate)
+            labels = _labels_for(name, row["read"], plate)
             assert n < len(labels), f"{plate.id}: no read of ours for oracle read {row['read']!r}"
             label = labels[n]
             compared.add(label)
@@ -124,7 +128,7 @@ def test_every_read_equals_the_oracle_well_by_well(path: Path) -> None:
                 # The oracle writes a well the file leaves empty (a partial
                 # plate) as error "nan"; the file has no value there.
                 want = None
-            assert got == want, f"{path.name} {plate.id} {label} {well}: {got!r} != {want!r}"
+            assert got == want, f"{name} {plate.id} {label} {well}: {got!r} != {want!r}"
             if isinstance(want, float):
                 assert isinstance(got, float)
         # No well of ours holds a value the oracle does not have.

@@ -1,15 +1,17 @@
 """PerkinElmer/Revvity EnVision CSV exports (EnVision Workstation / Manager "Plate" export).
 
 Layout: per plate and label, a ``Plate information`` section (a header row
-``Plate,Repeat,Barcode,...,Label,...,Kinetics,Measurement date`` and one
-row), an optional ``Background information`` section, then the results: a
-``Results for A450(1) ...`` title (or none) and a grid ``,01,02,...,12``
-with rows ``A`` .. ``H``. Then the protocol sections: ``Basic assay
-information``, ``Protocol information``, ``Plate type:``, ``Platemap:`` (a
-layout grid, not a read), ``Labels:``, ``Filters:``, ``Instrument:`` and the
-``Exported with EnVision Workstation version ...`` line. The field separator
-is the PC's ("System"): comma or semicolon; with a semicolon the numbers may
-use decimal commas. Cells like ``="1050242"`` (Excel text) are unwrapped.
+``Plate,Repeat,Barcode,...,Label,...,Kinetics,Measurement date`` and one row),
+an optional ``Background information`` section, then the results: a ``Results
+for A450(1) ...`` title (or none) and a grid ``,01,02,...,12`` with rows ``A``
+.. ``H`` (or a bare 8x12 or 16x24 matrix of numbers, without title, column
+numbers or row letters, after the plate or background information). Then the
+protocol sections: ``Basic assay information``, ``Protocol information``,
+``Plate type:``, ``Platemap:`` (a layout grid, not a read), ``Labels:``,
+``Filters:``, ``Instrument:`` and the ``Exported with EnVision Workstation
+version ...`` line. The field separator is the PC's ("System"): comma or
+semicolon; with a semicolon the numbers may use decimal commas. Cells like
+``="1050242"`` (Excel text) are unwrapped.
 
 What is read:
 
@@ -291,6 +293,17 @@ def _scan(
             current = None
             entry = None
             i += 1
+            continue
+        if (
+            section == "background"
+            and current is not None
+            and current.grid_line is None
+            and _BARE_CELL.match(raw[i])
+            and row[0][:1] in set("0123456789.+-")
+        ):
+            # A grid without title, header or row letters after the background information.
+            i = _bare_grid(raw, rows, i, current)
+            section = "plate"
             continue
         if section == "plate" and current is not None and (ncols := _grid_header(row)):
             if ncols not in _SIZES:

@@ -1,0 +1,61 @@
+"""Dialects the real files in ../shared lack, each written from a real file, read well by well.
+
+fixtures/readers/make_dialect_variants.py changes one dialect feature of a real export
+(Gen5 data lines without step labels, Gen5 Results as a table of wells, an EnVision bare
+16x24 matrix after the background information, a MARS file without line-end separators) and
+maps the real file's independent reading (allotropy's, in ``expected/``) the same way; every
+read must equal it, well by well, as for the real files (tests/test_readers_every_export.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from il6assay.errors import InputError
+from il6assay.plate.readers import read_export
+from tests.reference import needs_shared
+from tests.test_readers_every_export import assert_reads_equal_oracle
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
+_spec = importlib.util.spec_from_file_location("make_dv", FIXTURES / "make_dialect_variants.py")
+assert _spec and _spec.loader
+dialects = importlib.util.module_from_spec(_spec)
+sys.modules["make_dv"] = dialects  # dataclasses look their module up there
+_spec.loader.exec_module(dialects)
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", dialects.VARIANTS, ids=lambda v: v.name)
+def test_every_dialect_variant_equals_its_real_files_oracle_well_by_well(
+    tmp_path: Path, variant: object
+) -> None:
+    path, rows = dialects.write_variant(variant, tmp_path)
+    assert rows, "the variant's oracle is empty"
+    assert_reads_equal_oracle(path.name, read_export(path), rows)
+
+
+@needs_shared
+def test_gen5_labels_without_step_names_keep_the_calculated_data_set_out(tmp_path: Path) -> None:
+    (variant,) = [v for v in dialects.VARIANTS if v.name == "gen5_lum_no_step_label.txt"]
+    path, _ = dialects.write_variant(variant, tmp_path)
+    (plate,) = read_export(path).plates
+    assert list(plate.reads) == ["lum"]
+    assert "NormLum" in plate.metadata["skipped"]
+
+
+@needs_shared
+def test_mars_file_with_separators_still_refuses_a_cut_row(tmp_path: Path) -> None:
+    # The line-end rule is the file's: where lines end in separators, a short row is cut.
+    source = dialects.EXPORTS / "bmg_mars_abs_384.csv"
+    text = source.read_text(encoding="utf-8-sig").replace(
+        "A,0.031,0.032,0.032,0.031,0.032,0.032,0.032,,,,,,,,,,,0.032,0.032,0.033,0.031,0.032,0.033,0.033",
+        "A,0.031,0.032",
+    )
+    path = tmp_path / "cut.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="row A has 2 cells for 24 columns"):
+        read_export(path)
