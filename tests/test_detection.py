@@ -72,7 +72,9 @@ def is_export(path: Path) -> bool:
         and path.suffix not in NOT_EXPORTS
         and not path.name.startswith(("LICENSE", "README"))
         and not path.name.endswith(".samples.csv")
-        and path.parent.name != "expected"  # independent readings of the exports beside them
+        # independent readings of the exports beside them; exports refused for what they are
+        # (tests/test_readers_refusals.py)
+        and path.parent.name not in ("expected", "refused")
     )
 
 
