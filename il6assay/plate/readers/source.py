@@ -12,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import zipfile
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from il6assay.errors import InputError
+
+if TYPE_CHECKING:
+    import zipfile
 
 HEAD_BYTES = 8192
 ZIP_MAGIC = b"PK\x03\x04"
@@ -371,6 +373,8 @@ def check_xlsx(data: bytes) -> None:
     expansion, "billion laughs", external entities). Python's zipfile stops
     at a member's declared size, so the declared sizes do bound the work.
     """
+    import zipfile  # only workbooks need it: kept off the import of every reader
+
     try:
         archive = zipfile.ZipFile(BytesIO(data))
         members = archive.infolist()
@@ -397,6 +401,8 @@ def check_xlsx(data: bytes) -> None:
 
 
 def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    import zipfile
+
     try:
         with archive.open(member) as fh:
             head = fh.read(PROLOG_BYTES)
