@@ -18,7 +18,7 @@ import pytest
 from il6assay.errors import InputError
 from il6assay.plate.readers import read_export
 from tests.reference import needs_shared
-from tests.test_readers_every_export import assert_reads_equal_oracle
+from tests.test_readers_every_export import assert_reads_equal_oracle, oracle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 _spec = importlib.util.spec_from_file_location("make_dv", FIXTURES / "make_dialect_variants.py")
@@ -59,3 +59,13 @@ def test_mars_file_with_separators_still_refuses_a_cut_row(tmp_path: Path) -> No
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match="row A has 2 cells for 24 columns"):
         read_export(path)
+
+
+@needs_shared
+def test_real_mars_export_without_line_end_separators_equals_the_padded_ones_oracle() -> None:
+    # allotropy's test file "MARS V3.40 V2 Output Missing line end separators.csv" (MIT) is
+    # the same run as signal_exports' Transcreener export, written without trailing commas.
+    real = FIXTURES / "allotropy" / "bmg_mars_v340_missing_line_end_separators.csv"
+    padded = dialects.SIGNALS / "bmg_mars_16_02_29_14_34_46_transcreener_adp2_fi.csv"
+    assert not any(line.endswith(",") for line in real.read_text().splitlines())
+    assert_reads_equal_oracle(real.name, read_export(real), oracle(padded))
