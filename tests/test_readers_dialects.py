@@ -69,3 +69,24 @@ def test_real_mars_export_without_line_end_separators_equals_the_padded_ones_ora
     padded = dialects.SIGNALS / "bmg_mars_16_02_29_14_34_46_transcreener_adp2_fi.csv"
     assert not any(line.endswith(",") for line in real.read_text().splitlines())
     assert_reads_equal_oracle(real.name, read_export(real), oracle(padded))
+
+
+def test_real_mars_1536_well_export_is_refused_in_one_line_naming_its_size() -> None:
+    # allotropy's "24-10-16 15-09-52 Luminescence 1536.csv" (MIT): rows A, G, M, S, Y, e of
+    # 48 columns. No layout describes a 1536-well plate: refused, never half read.
+    path = FIXTURES / "allotropy" / "bmg_mars_luminescence_1536.csv"
+    with pytest.raises(InputError, match="columns 1-48: il6assay reads 96-well") as info:
+        read_export(path)
+    assert "\n" not in str(info.value)
+
+
+@needs_shared
+def test_softmax_export_of_group_tables_only_is_refused_naming_them(tmp_path: Path) -> None:
+    # The partial-plate export without its Plate block: the Standards and Unknowns tables'
+    # Value column is SoftMax's reduced value, not a raw read.
+    text = (dialects.EXPORTS / "softmaxpro_abs_partial_plate_01.txt").read_bytes().decode("utf-16")
+    lines = text.split("\r\n")
+    path = tmp_path / "groups_only.txt"
+    path.write_text("\r\n".join(["##BLOCKS= 2", *lines[lines.index("~End") + 1 :]]), "utf-16")
+    with pytest.raises(InputError, match="only Group 'Standards', Group 'Unknowns'"):
+        read_export(path)

@@ -28,6 +28,12 @@ What is read:
   ``Log Alpha``, any label in brackets or starting with "Blank"), and layout
   lines (``Well ID``, ``Conc/Dil``) are skipped and listed in
   ``metadata["skipped"]``: the fit and the blank handling are ours to do.
+  A label without the step's name (``Lum``, ``485/20,528/20``: Gen5 can leave
+  it out) belongs to the one step of that mode, or to the step whose filter
+  set it names; a data set matching no step (``NormLum``) is skipped.
+- Results may also be a table of wells: a header row with ``Well`` (after an
+  optional ``Well ID``) and one column per data set, one line per well; each
+  column is classified as a matrix line's label is.
 - Values: a number between asterisks (``*0.356*``) is how Gen5 marks a value
   outside the range it validated; it is kept as a token, never a number
   (:mod:`il6assay.plate.tokens`).

@@ -194,6 +194,14 @@ def read(source: Source) -> list[Plate]:
             raise InputError(
                 f"no plate block with data in this SoftMax Pro export ({'; '.join(warnings)})"
             )
+        if skipped:
+            # Group tables alone: their Value column is SoftMax's reduced value per well
+            # (after its blank and wavelength reduction), not the reader's raw read.
+            raise InputError(
+                f"no 'Plate:' block in this SoftMax Pro export, only {', '.join(skipped)}: "
+                "group tables hold SoftMax's reduced values, not raw reads; export the "
+                "plate section too"
+            )
         raise InputError("no 'Plate:' block in this SoftMax Pro export")
     seen: dict[str, int] = {}
     for plate in plates:
