@@ -81,7 +81,7 @@ _APPLICATION = re.compile(
     r'\A"?(?:application|programm|anwendung)\s*:\s*"?(tecan i-control|sparkcontrol|spark control)',
     re.IGNORECASE,
 )
-_LETTERS = "ABCDEFGHIJKLMNOP"
+_LETTERS = frozenset("ABCDEFGHIJKLMNOP")
 _KEY_CELL = re.compile(r"[^\W\d][^:]*:")  # "Serial number of connected stacker:", not "18:19"
 _WELL = re.compile(r"([A-P])0?([1-9][0-9]?)\Z")
 KINETIC_ERROR = (
@@ -426,9 +426,13 @@ def _finish(
         label = unique_label(label, reads)
         grid = empty_grid(nrows, ncols)
         decimal = guess_decimal(text for _, text, _ in s.cells)
+        seen: set[str] = set()
         for well, text, at in s.cells:
             if well not in grid:
                 raise InputError(f"well {well} is outside a {nrows * ncols}-well plate", where=at)
+            if well in seen:
+                raise InputError(f"well {well} given twice in read '{s.name}'", where=at)
+            seen.add(well)
             try:
                 grid[well] = parse_reading(text, decimal)
             except InputError as err:
