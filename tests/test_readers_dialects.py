@@ -90,3 +90,22 @@ def test_softmax_export_of_group_tables_only_is_refused_naming_them(tmp_path: Pa
     path.write_text("\r\n".join(["##BLOCKS= 2", *lines[lines.index("~End") + 1 :]]), "utf-16")
     with pytest.raises(InputError, match="only Group 'Standards', Group 'Unknowns'"):
         read_export(path)
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("measinfo", "mode"),
+    [
+        ("De=1st Ex=Top Em=Top Wdw=N/A", "fluorescence"),
+        ("De=1st Ex=Top Em=Top Wdw=1 (14)", "trf"),
+        ("De=USLum Ex=N/A Em=N/A Wdw=N/A", "luminescence"),
+    ],
+)
+def test_envision_label_of_no_known_kind_takes_its_mode_from_the_detector_line(
+    tmp_path: Path, measinfo: str, mode: str
+) -> None:
+    (variant,) = [v for v in dialects.VARIANTS if v.name == "envision_fl_mode_from_detector.csv"]
+    path, _ = dialects.write_variant(variant, tmp_path)
+    path.write_text(path.read_text().replace("De=1st Ex=Top Em=Top Wdw=N/A", measinfo))
+    plate = read_export(path).plates[0]
+    assert [r["mode"] for r in plate.metadata["reads"]] == [mode]

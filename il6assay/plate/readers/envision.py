@@ -420,7 +420,7 @@ def _bare_grid(raw: list[str], rows: list[list[str]], i: int, result: _Result) -
 
 
 def _label_mode(label: str, labels: dict[str, dict[str, str]], result: _Result) -> str:
-    """A label's read mode: from its ``Labels:`` entry, its name and the MeasInfo field.
+    """A label's read mode: from its ``Labels:`` entry, its name, else its detector line.
 
     EnVision names the technology in the label's name and entry (AlphaScreen,
     LANCE/DELFIA/HTRF for time-resolved fluorescence, luminescence by its
@@ -453,11 +453,39 @@ def _label_mode(label: str, labels: dict[str, dict[str, str]], result: _Result) 
         return ABSORBANCE
     if _FL_NAME.search(label):
         return FLUORESCENCE
+    if detector := _detector_mode(info):
+        return detector
     raise InputError(
         f"cannot tell the read mode of label '{label}' (no 'Labels:' section describes it): "
         "export with protocol information",
         where=f"line {result.line}",
     )
+
+
+_MEASINFO = re.compile(r"De=(\S*)\s+Ex=(\S+)\s+Em=(\S+)\s+Wdw=(\S+)", re.IGNORECASE)
+
+
+def _detector_mode(info: str) -> str | None:
+    """A read's mode from its detector line (``De=1st Ex=Top Em=Top Wdw=N/A``), if it tells.
+
+    A time window is time-resolved fluorescence; excitation and emission both used is
+    fluorescence; excitation alone (light through the well to the detector) absorbance;
+    emission alone, or a luminescence detector, luminescence.
+    """
+    m = _MEASINFO.search(info)
+    if not m:
+        return None
+    detector, ex, em, window = (x.lower() for x in m.groups())
+    used = {name: value not in ("n/a", "") for name, value in (("ex", ex), ("em", em))}
+    if window not in ("n/a", ""):
+        return TRF
+    if "lum" in detector or (used["em"] and not used["ex"]):
+        return LUMINESCENCE
+    if used["ex"] and used["em"]:
+        return FLUORESCENCE
+    if used["ex"]:
+        return ABSORBANCE
+    return None
 
 
 def _shape(result: _Result, meta: dict[str, Any]) -> tuple[int, int]:
