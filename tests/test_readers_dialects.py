@@ -109,3 +109,13 @@ def test_envision_label_of_no_known_kind_takes_its_mode_from_the_detector_line(
     path.write_text(path.read_text().replace("De=1st Ex=Top Em=Top Wdw=N/A", measinfo))
     plate = read_export(path).plates[0]
     assert [r["mode"] for r in plate.metadata["reads"]] == [mode]
+
+
+def test_envision_htrf_label_gives_both_channels_against_allotropys_reading() -> None:
+    # allotropy's PE_Envision_fluorescence_example01.csv (MIT): one label "AC HTRF Laser
+    # [Eu]", channel 1 through "Ems. filter APC 665", channel 2 through "2nd ems. filter
+    # Cy5 620"; refused before as "label read twice".
+    path = FIXTURES / "allotropy" / "envision_htrf_two_channels.csv"
+    (plate,) = read_export(path).plates
+    assert list(plate.reads) == ["trf 665", "trf 620"]
+    assert_reads_equal_oracle(path.name, read_export(path), oracle(path))

@@ -37,6 +37,12 @@ READ_ALIASES = {
     # allotropy reports an AlphaLISA read as fluorescence; Gen5 calls it Alpha.
     ("gen5_fl_alphalisa_endpoint_singleplate.txt", "fluorescence"): "alpha",
 }
+# Oracle modes that are not what the file says (oracle mode -> our mode, reads in file order).
+MODE_ALIASES = {
+    # allotropy reports an HTRF label's two channels (665, 620 nm) as fluorescence; the
+    # label's delay and time window make them time-resolved (EnVision: "Wdw=1").
+    ("envision_htrf_two_channels.csv", "fluorescence"): "trf",
+}
 
 
 def _rows_a_e_i_m(well: str) -> str:
@@ -81,6 +87,7 @@ def _labels_for(name: str, read: str, plate: Plate) -> list[str]:
     if read.isdigit():
         return [lb for lb in plate.reads if lb == read or lb.startswith(f"{read} (")]
     mode, _, k = read.partition(" #")
+    mode = MODE_ALIASES.get((name, mode), mode)
     same_mode = [lb for lb in plate.reads if read_mode(lb) == mode]
     # "fluorescence #2": the oracle numbers a mode's reads (each may cover part of the plate).
     return same_mode[int(k) - 1 : int(k)] if k else same_mode

@@ -22,7 +22,11 @@ What is read:
   other: the second is ``"<id> (2)"``.
 - Read label: the wavelength of the label's filter (``Filters:`` description
   ``CWL=450nm``), else the digits of the label's name (``A450`` -> "450"),
-  else the label's name.
+  else the label's name. A dual-emission label (HTRF, LANCE) gives two reads:
+  channel 1 (``Results for ... - channel 1``, or MeasInfo ``De=1st``) through
+  its ``Ems. filter``, channel 2 (``De=2nd``) through its ``2nd ems. filter``
+  (``trf 665``, ``trf 620``). A label no ``Labels:`` entry or name describes
+  takes its mode from its detector line (MeasInfo ``Ex=``, ``Em=``, ``Wdw=``).
 - Only absorbance labels: a label whose ``Labels:`` entry has an
   ``Exc. filter`` and no ``Ems. filter``; without a ``Labels:`` entry, one
   named like ``A450``, ``Abs 450``, ``OD450``. Other labels (fluorescence,
@@ -110,6 +114,15 @@ class _Result:
     grid_line: int | None = None
     cells: list[tuple[str, str, int, int]] = field(default_factory=list)  # well, text, line, j
     ncols: int = 0
+    channel: int = 0  # a dual-emission label's detector: 1, 2 (0: not said)
+
+    @property
+    def detector(self) -> int:
+        """The emission channel: the results title's, else the MeasInfo's ``De=2nd``."""
+        if self.channel:
+            return self.channel
+        info = " ".join(v for k, v in self.info.items() if k.lower() == "measinfo")
+        return 2 if re.search(r"\bDe=2nd\b", info, re.IGNORECASE) else 1
 
 
 def sniff(source: Source) -> Sniff:
@@ -157,7 +170,7 @@ def read(source: Source) -> list[Plate]:
                 where=f"line {result.line}",
             )
         plate = _plate_for(result, plates, meta)
-        read = _read_label(label, labels, filters, mode)
+        read = _read_label(label, labels, filters, mode, result.detector)
         if read in plate.reads:
             raise InputError(
                 f"plate {plate.metadata['plate_number']}: label '{label}' read twice",
@@ -282,6 +295,8 @@ def _scan(
             continue
         if single and (low.startswith("results") or low == "calculated results"):
             section = "plate" if current is not None else section
+            if current is not None and (m := re.search(r"channel (\d+)", low)):
+                current.channel = int(m[1])  # "... - channel 2 window 1 (Counts)"
             i += 1
             continue
         if single and low == "background information":
@@ -509,13 +524,18 @@ def _read_label(
     labels: dict[str, dict[str, str]],
     filters: dict[str, dict[str, str]],
     mode: str = ABSORBANCE,
+    detector: int = 1,
 ) -> str:
     if mode == ABSORBANCE:
         wavelength = _wavelength(label, labels, filters)
         return str(wavelength) if wavelength is not None else label
     entry = labels.get(label, {})
     ex = _cwl(filters, entry.get("exc. filter", ""))
-    em = _cwl(filters, entry.get("ems. filter", ""))
+    # A dual-emission label (HTRF, LANCE: "Ems. filter APC 665", "2nd ems. filter Cy5 620")
+    # reads both at once: the second detector's channel is the second filter.
+    second = entry.get("2nd ems. filter", "n/a")
+    use_second = detector == 2 and second.strip().lower() not in ("", "n/a")
+    em = _cwl(filters, second if use_second else entry.get("ems. filter", ""))
     if em is None and mode in (ALPHA, TRF, FLUORESCENCE):
         # No filter entry: the wavelengths in the label's name ("AlphaScreen 570", "LANCE 665").
         digits = [int(d) for d in _DIGITS.findall(label)]
