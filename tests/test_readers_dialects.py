@@ -111,11 +111,41 @@ def test_envision_label_of_no_known_kind_takes_its_mode_from_the_detector_line(
     assert [r["mode"] for r in plate.metadata["reads"]] == [mode]
 
 
-def test_envision_htrf_label_gives_both_channels_against_allotropys_reading() -> None:
-    # allotropy's PE_Envision_fluorescence_example01.csv (MIT): one label "AC HTRF Laser
-    # [Eu]", channel 1 through "Ems. filter APC 665", channel 2 through "2nd ems. filter
-    # Cy5 620"; refused before as "label read twice".
-    path = FIXTURES / "allotropy" / "envision_htrf_two_channels.csv"
-    (plate,) = read_export(path).plates
-    assert list(plate.reads) == ["trf 665", "trf 620"]
-    assert_reads_equal_oracle(path.name, read_export(path), oracle(path))
+ALLOTROPY = FIXTURES / "allotropy"
+# Real allotropy test files (MIT) of dialects refused before, and the reads they give now.
+DIALECT_FILES = {
+    # One HTRF label, channel 1 through "Ems. filter APC 665", channel 2 through "2nd ems.
+    # filter Cy5 620" (before: "label read twice").
+    "envision_htrf_two_channels.csv": ["trf 665", "trf 620"],
+    # A fluorescence step read in polarization (before: "well A1 has two values").
+    "gen5_fluorescence_polarization_384.txt": ["fp 485/528 parallel", "fp 485/528 perpendicular"],
+    # Luminescence through an emission filter, data labelled "460/40" or "620" without the
+    # step's name (before: "no raw read in the results").
+    "gen5_lum_filter_without_step_label.txt": ["lum 460"],
+    "gen5_lum_filter_without_bandwidth.txt": ["lum 620"],
+    # PlateFormat partial plates: rows not read are lines of tabs (before: "holds no data").
+    "softmax_abs_partial_plate_rows_c_f.txt": ["230", "260", "340"],
+    "softmax_fl_partial_plate.txt": ["fl 485/535", "fl 550/610", "fl 650/720"],
+    "softmax_lum_partial_plate.txt": ["lum 400", "lum 578", "lum 700"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIALECT_FILES))
+def test_real_dialect_file_equals_allotropys_reading_well_by_well(name: str) -> None:
+    path = ALLOTROPY / name
+    export = read_export(path)
+    assert list(export.plates[0].reads) == DIALECT_FILES[name]
+    assert_reads_equal_oracle(name, export, oracle(path))
+
+
+def test_every_allotropy_dialect_file_with_an_oracle_is_tested() -> None:
+    assert {p.name.removesuffix(".csv") for p in (ALLOTROPY / "expected").iterdir()} == set(
+        DIALECT_FILES
+    )
+
+
+def test_softmax_partial_plate_leaves_the_wells_it_did_not_read_empty() -> None:
+    (plate,) = read_export(ALLOTROPY / "softmax_abs_partial_plate_rows_c_f.txt").plates
+    read = plate.reads["230"]
+    assert read["C3"] == 3.147 and read["A1"] is None and read["G3"] is None
+    assert sum(v is not None for v in read.values()) == 32  # rows C-F, columns 3-10

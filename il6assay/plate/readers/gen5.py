@@ -375,6 +375,9 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
 def _describe(step: _Step, text: str) -> None:
     if _MODE.search(text):
         step.mode = text.strip()
+    elif text.strip().lower() == "fluorescence polarization":
+        # A fluorescence endpoint step read in polarization: "[Parallel]"/"[Perpendicular]".
+        step.mode = f"{step.mode} Polarization".strip()
     elif text.lower().startswith("wavelengths"):
         step.wavelengths = [int(w) for w in re.findall(r"\d+", text.partition(":")[2])]
     elif text.lower().startswith("pathlength correction"):
@@ -523,7 +526,9 @@ def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
     if name:
         matching = [s for s in steps if s.name.casefold() == name.casefold()]
     elif tail.isdigit():
+        # An absorbance wavelength, else an emission filter's ("620": no step name).
         matching = [s for s in steps if int(tail) in s.wavelengths]
+        matching = matching or _unlabelled_step(tail, steps)
     else:
         matching = _unlabelled_step(tail, steps)
     if not matching:
@@ -550,6 +555,12 @@ def _unlabelled_step(tail: str, steps: list[_Step]) -> list[_Step]:
         unnamed = [s for s in steps if not s.name and s.read_mode == word]
         of_mode = [s for s in steps if s.read_mode == word]
         return unnamed or (of_mode if len(of_mode) == 1 else [])
+    if emission := re.fullmatch(r"(\d+)(?:/\d+)?", tail):
+        # One wavelength ("460/40", "620"): the step whose filter set emits there.
+        em = int(emission[1])
+        return [
+            s for s in steps if s.read_mode != ABSORBANCE and any(f[1] == em for f in s.filters)
+        ][:1]
     optics = re.fullmatch(r"(\d+)(?:/\d+)?\s*,\s*(\d+)(?:/\d+)?(?:\s*\[\w+\])?", tail)
     if not optics:
         return []

@@ -121,6 +121,11 @@ class _Line:
     def blank(self) -> bool:
         return not any(self.cells)
 
+    @property
+    def empty(self) -> bool:
+        """No field at all: a section break (a row not read is a line of tabs, not empty)."""
+        return len(self.cells) <= 1 and not any(self.cells)
+
     def cell(self, j: int) -> str:
         return self.cells[j] if j < len(self.cells) else ""
 
@@ -231,8 +236,8 @@ def _has_data(block: _Block) -> bool:
     time_format = block.lines[0].cell(3) == "TimeFormat"
     for line in body[1:]:
         if line.blank:
-            if time_format:
-                continue
+            if time_format or not line.empty:
+                continue  # a partial plate's row not read: a line of tabs
             return False
         if time_format and not line.cell(1) and _WELL.match(line.cell(2)):
             return False
@@ -348,7 +353,7 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
         meta["duplicate_wavelengths"] = dupes
     body = block.lines[1:]
     if fmt == "PlateFormat":
-        cells, temperature, reduced = _plate_format(body, labels, name, where)
+        cells, temperature, reduced = _plate_format(body, labels, name, where, rows)
     elif fmt == "TimeFormat":
         cells, temperature, reduced = _time_format(body, labels, name, where)
     else:
@@ -424,7 +429,7 @@ def _raw_header(body: list[_Line], name: str, where: str) -> _Line:
 
 
 def _plate_format(
-    body: list[_Line], labels: list[str], name: str, where: str
+    body: list[_Line], labels: list[str], name: str, where: str, nrows: int
 ) -> tuple[list[_Cell], float | None, bool]:
     head = _raw_header(body, name, where)
     # Runs of consecutive column numbers, one per wavelength.
@@ -452,11 +457,17 @@ def _plate_format(
     cells: list[_Cell] = []
     temperature = None
     reduced = False
+    columns = _filled(head.cells[2:])
     for k, line in enumerate(body[1:], start=1):
-        if line.blank:
-            reduced = any(not ln.blank for ln in body[k + 1 :])
+        if line.empty or k > nrows or (line.blank and not any(not ln.blank for ln in body[k:])):
+            # The raw grid ends at an empty line, after the plate's rows; a line of tabs
+            # within them is a row a partial plate did not read (its cells stay empty).
+            reduced = any(not ln.blank for ln in body[k:])
             break
-        if k == 1:
+        if not line.cell(1) and _filled(line.cells[2:]) == columns:
+            reduced = True  # the reduced grid's column header: the raw rows have ended
+            break
+        if temperature is None and not line.blank:
             temperature = _temperature(line.cell(1))
         if line.cell(0):
             raise InputError(
@@ -470,6 +481,14 @@ def _plate_format(
             for j, col in run:
                 cells.append((f"{letter}{col}", label, line.cell(j), line.number, j))
     return cells, temperature, reduced
+
+
+def _filled(cells: list[str]) -> list[str]:
+    """``cells`` without trailing empty ones."""
+    cells = list(cells)
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
 
 
 def _time_format(
