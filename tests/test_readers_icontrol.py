@@ -9,13 +9,20 @@ fixtures/readers/make_dialect_variants.py and read against the same oracle
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from il6assay.cli import main
 from il6assay.errors import InputError
-from il6assay.plate.export import SATURATED, Token
+from il6assay.plate.export import SATURATED, Plate, Token
+from il6assay.plate.layout import load_layout
 from il6assay.plate.readers import Source, detect, read_export
+from il6assay.simulate import simulate_plate
+from tests.conftest import STANDARD_LAYOUT, run_dirs
 from tests.test_readers_every_export import assert_reads_equal_oracle, oracle
 
 ICONTROL = Path(__file__).resolve().parents[1] / "fixtures" / "readers" / "icontrol"
@@ -104,3 +111,40 @@ def test_icontrol_sections_it_cannot_read_are_refused_naming_them(
     with pytest.raises(InputError, match=refusal) as info:
         read_export(_edited(tmp_path, edit))
     assert "\n" not in str(info.value)
+
+
+def _icontrol_text(plate: Plate) -> str:
+    """A simulated plate's 450 and 570 nm reads as an i-control text export (F200's header)."""
+    head = F200.read_text(encoding="utf-8-sig").split("Label:")[0]
+    out = [head.rstrip("\r\n")]
+    for k, label in enumerate(["450", "570"]):
+        out += [
+            "",
+            f"Label: IL6_{label}",
+            "Mode\t\t\t\tAbsorbance\t",
+            f"Measurement Wavelength\t\t\t\t{label}\tnm",
+            "Number of Flashes\t\t\t\t25\t",
+            f"Start Time:\t'1/11/2014 4:1{k}:13 AM",
+            "",
+            "\tTemperature: 22.5 °C",
+            "<>\t" + "\t".join(str(c) for c in range(1, 13)),
+        ]
+        grid = plate.reads[label]
+        for row in "ABCDEFGH":
+            out.append(row + "\t" + "\t".join(f"{grid[f'{row}{c}']:.4f}" for c in range(1, 13)))
+    return "\r\n".join(out) + "\r\n"
+
+
+def test_process_runs_an_icontrol_export_of_the_shipped_layout_end_to_end(tmp_path: Path) -> None:
+    sim = simulate_plate(load_layout(STANDARD_LAYOUT), np.random.default_rng(26))
+    path = tmp_path / "il6_plate_icontrol.txt"
+    path.write_text(_icontrol_text(sim.plate), encoding="utf-8-sig")
+    out = tmp_path / "runs"
+    args = ["process", str(path), "--layout", str(STANDARD_LAYOUT), "--allow-unmatched"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (folder,) = run_dirs(out)
+    run = json.loads((folder / "run.json").read_text())
+    assert run["export"]["format"] == "icontrol"
+    (plate,) = read_export(path).plates
+    assert plate.reads["450"]["A1"] == round(sim.plate.reads["450"]["A1"], 4)
