@@ -23,6 +23,7 @@ from il6assay.plate.layout import load_layout
 from il6assay.plate.readers import Source, detect, read_export
 from il6assay.simulate import simulate_plate
 from tests.conftest import STANDARD_LAYOUT, run_dirs
+from tests.test_readers_dialects import dialects
 from tests.test_readers_every_export import assert_reads_equal_oracle, oracle
 
 ICONTROL = Path(__file__).resolve().parents[1] / "fixtures" / "readers" / "icontrol"
@@ -148,3 +149,14 @@ def test_process_runs_an_icontrol_export_of_the_shipped_layout_end_to_end(tmp_pa
     assert run["export"]["format"] == "icontrol"
     (plate,) = read_export(path).plates
     assert plate.reads["450"]["A1"] == round(sim.plate.reads["450"]["A1"], 4)
+
+
+def test_icontrol_export_in_cp1252_keeps_its_units_and_german_words(tmp_path: Path) -> None:
+    (variant,) = [v for v in dialects.VARIANTS if v.name == "icontrol_german_cp1252.txt"]
+    path, _ = dialects.write_variant(variant, tmp_path)
+    assert b"\xb5s" in path.read_bytes()  # "µs" as one cp1252 byte
+    (plate,) = read_export(path).plates
+    settings = plate.metadata["sections"][0]["settings"]
+    assert settings["integration time"] == "20 µs"
+    assert settings["anregungsbandbreite"] == "35 nm"
+    assert plate.metadata["temperature"]["fl 360/465"] == 22.5  # "Temperatur: 22,5 °C"
