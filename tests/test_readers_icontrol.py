@@ -160,3 +160,31 @@ def test_icontrol_export_in_cp1252_keeps_its_units_and_german_words(tmp_path: Pa
     assert settings["integration time"] == "20 µs"
     assert settings["anregungsbandbreite"] == "35 nm"
     assert plate.metadata["temperature"]["fl 360/465"] == 22.5  # "Temperatur: 22,5 °C"
+
+
+@pytest.mark.parametrize(
+    ("mode", "labels"),
+    [
+        ("Absorbance", ["465", "465 (2)", "465 (3)", "430"]),  # by the emission line's nm
+        ("Luminescence", ["lum 465", "lum 465 (2)", "lum 465 (3)", "lum 430"]),
+        (
+            "Fluorescence Polarization",
+            ["fp 360/465", "fp 360/465 (2)", "fp 360/465 (3)", "fp 380/430"],
+        ),
+        ("Time Resolved Fluorescence", ["trf 465", "trf 465 (2)", "trf 465 (3)", "trf 430"]),
+        (
+            "AlphaScreen",
+            ["alpha 360/465", "alpha 360/465 (2)", "alpha 360/465 (3)", "alpha 380/430"],
+        ),
+    ],
+)
+def test_icontrol_mode_line_labels_every_endpoint_mode(
+    tmp_path: Path, mode: str, labels: list[str]
+) -> None:
+    path = _edited(tmp_path, ("Fluorescence Top Reading", mode))
+    if mode == "Absorbance":
+        path.write_bytes(
+            path.read_bytes().replace(b"Emission Wavelength", b"Measurement Wavelength")
+        )
+    (plate,) = read_export(path).plates
+    assert list(plate.reads) == labels

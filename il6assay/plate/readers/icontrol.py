@@ -63,6 +63,7 @@ from il6assay.plate.export import (
     Plate,
     Reading,
     empty_grid,
+    read_info,
     read_label,
     unique_label,
 )
@@ -452,7 +453,8 @@ def _finish(
         )
     meta["sections"] = described
     meta["temperature"] = temperatures
-    meta["wavelengths"] = [int(lb) for lb in reads if lb.split(" ")[0].isdigit()]
+    absorbance = [read_info(label) for label in reads if read_info(label)["mode"] == ABSORBANCE]
+    meta["wavelengths"] = [i["wavelength_nm"] for i in absorbance if "wavelength_nm" in i]
     meta["skipped"] = skipped
     if skipped:
         meta["warnings"] = [
