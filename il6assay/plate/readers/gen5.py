@@ -22,7 +22,8 @@ What is read:
   filter); ``Alpha`` -> "alpha" (with the wavelengths when the procedure
   names them); time-resolved fluorescence -> "trf 665"; polarization ->
   "fp 485/528 parallel" and "... perpendicular". The mode comes from the
-  ``Read`` step the label names (``Fluorescence Endpoint``, ...), the optics
+  ``Read`` step the label names (``Fluorescence Endpoint``, ...; a step with a
+  ``Fluorescence Polarization`` line reads polarization), the optics
   from the label, else from the step's filter sets. Lines of Gen5-computed
   data (``Blank 630nmAbsRead:630``, ``[Concentration]``, ``NormLum``,
   ``Log Alpha``, any label in brackets or starting with "Blank"), and layout

@@ -20,8 +20,9 @@ What is read:
   ``metadata["plate_name"]`` keeping the printed name.
 - ``PlateFormat``: a column-header row (``Temperature(°C)``, then one run of
   column numbers per wavelength, runs separated by an empty field) and one
-  line per plate row, A first; the first line's second field is the
-  temperature. ``TimeFormat``: a header row of well names (``A1`` ...) and one
+  line per plate row, A first; the first row read gives the temperature. A
+  partial plate prints the rows it did not read as lines of tabs (kept as rows,
+  their wells empty); an empty line, or the plate's last row, ends the raw grid. ``TimeFormat``: a header row of well names (``A1`` ...) and one
   line per wavelength, blank lines between. Cells are placed by the column
   numbers / well names printed in the header row, not by the header's
   first-column/number-of-columns fields, which mislead on partial plates
@@ -37,7 +38,8 @@ What is read:
   blocks, reduced grids, and plate blocks of other read types or modes.
 - Refused: a file whose plate blocks are all kinetic, spectral, well-scan or
   non-absorbance (the error names the first such block); a file that ends
-  before its declared number of blocks.
+  before its declared number of blocks; a file of group tables only (their
+  values are SoftMax's reduced values, named in the error).
 - Numbers: the block's decimal mark is guessed from its cells (a European PC
   writes ``0,123``). A block that otherwise uses points but has a cell like
   ``0,02`` (a comma that cannot be a thousands separator) reads it as 0.02
