@@ -21,13 +21,14 @@ What is read:
 - ``PlateFormat``: a column-header row (``Temperature(°C)``, then one run of
   column numbers per wavelength, runs separated by an empty field) and one
   line per plate row, A first; the first row read gives the temperature. A
-  partial plate prints the rows it did not read as lines of tabs (kept as rows,
-  their wells empty); an empty line, or the plate's last row, ends the raw grid. ``TimeFormat``: a header row of well names (``A1`` ...) and one
+  partial plate prints the rows it did not read as lines of tabs (kept as
+  rows, their wells empty); an empty line, or the plate's last row, ends the
+  raw grid. ``TimeFormat``: a header row of well names (``A1`` ...) and one
   line per wavelength, blank lines between. Cells are placed by the column
-  numbers / well names printed in the header row, not by the header's
-  first-column/number-of-columns fields, which mislead on partial plates
-  (allotropy#333, #1013); the plate's size comes from the number of wells
-  (96 or 384). Wells the export leaves empty (a partial plate) are ``None``.
+  numbers / well names printed in the header row, not by the header's first-
+  column/number-of-columns fields, which mislead on partial plates
+  (allotropy#333, #1013); the plate's size comes from the number of wells (96
+  or 384). Wells the export leaves empty (a partial plate) are ``None``.
 - Reads: one per wavelength, labelled by the wavelength ("450"). A
   wavelength listed twice in one block (``"426 426 426"``) gives ``"426"``,
   ``"426 (2)"``, ``"426 (3)"``, listed in ``metadata["duplicate_wavelengths"]``.
