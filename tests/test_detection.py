@@ -188,6 +188,7 @@ def test_refused_exports_are_the_known_ones() -> None:
             "grid_not_8x12.csv",
             "icontrol_infinite_200pro_kinetic.csv",
             "softmax_kinetic.txt",
+            "spark_kinetic_od_gfp_mcherry.csv",
             "tecan_magellan_kinetic.xlsx",
         ]
     )

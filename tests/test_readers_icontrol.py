@@ -31,6 +31,7 @@ F200 = ICONTROL / "icontrol_infinite_f200_fluorescence.txt"
 PRO_XLSX = ICONTROL / "icontrol_infinite_200pro_abs600_and_kinetic.xlsx"
 KINETIC_CSV = ICONTROL / "icontrol_infinite_200pro_kinetic.csv"
 SPARK = ICONTROL / "spark_calibration_abs_fluorescence.csv"
+SPARK_KINETIC = ICONTROL / "spark_kinetic_od_gfp_mcherry.csv"
 
 
 @pytest.mark.parametrize("path", [F200, PRO_XLSX, SPARK], ids=lambda p: p.name)
@@ -77,16 +78,17 @@ def test_icontrol_workbook_skips_its_kinetic_section_with_a_warning() -> None:
     assert plate.metadata["read_datetime"] == "2024-02-20T18:19:42"
 
 
-def test_icontrol_export_of_kinetic_data_only_is_refused_in_one_line() -> None:
+@pytest.mark.parametrize("path", [KINETIC_CSV, SPARK_KINETIC], ids=lambda p: p.name)
+def test_tecan_export_of_kinetic_data_only_is_refused_in_one_line(path: Path) -> None:
     with pytest.raises(InputError) as info:
-        read_export(KINETIC_CSV)
+        read_export(path)
     message = str(info.value)
     assert "only kinetic data" in message and "\n" not in message
-    assert message.startswith(str(KINETIC_CSV))
+    assert message.startswith(str(path))
 
 
 def test_icontrol_files_are_claimed_by_the_icontrol_reader_only() -> None:
-    for path in (F200, PRO_XLSX, KINETIC_CSV, SPARK):
+    for path in (F200, PRO_XLSX, KINETIC_CSV, SPARK, SPARK_KINETIC):
         assert detect(Source(path)).NAME == "icontrol"
 
 
