@@ -12,7 +12,9 @@ line, SparkControl with ``Mode,<mode>`` and ``Name,<name>``; settings lines
 Wavelength``, ``Gain``, ``Part of Plate A1-H3``...), ``Start Time:``,
 ``Temperature: 22.5 °C``, then the data: a matrix under a ``<>`` corner with
 column numbers (``<>  1  2 ... 12``) and rows ``A``..``P``, or SparkControl's
-well list (``<>,Value,Time [ms]`` then ``A1,0.0921,0``). The cells are tab
+well list (``<>,Value,Time [ms]`` then ``A1,0.0921,0``). i-control 1.11's CSV
+has no ``Label:`` lines: every read's ``Mode`` group comes first, then the
+tables, each under a ``<name>:<suffix>`` title, in the same order. The cells are tab
 separated (text export), comma or semicolon separated (CSV), or a workbook's.
 
 What is read:
@@ -206,6 +208,9 @@ def _values(row: list[str]) -> list[str]:
 
 def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
     meta: dict[str, Any] = {"software": "Tecan i-control"}
+    # i-control's labelled form puts each read's data under its "Label:" section; without
+    # "Label:" lines (i-control 1.11 CSV) every Mode group comes first, then the tables.
+    labelled = any(row and row[0].startswith("Label") for row in rows)
     sections: list[_Section] = []
     current: _Section | None = None
     skipped: list[str] = []
@@ -266,12 +271,27 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
         elif head == "<>":
             if current is None:
                 raise InputError("a data table before any read's settings", where=where(i))
-            i = _data(rows, i, current, where)
+            owner = _table_owner(sections, current, labelled)
+            title = rows[i - 1] if i and len(rows[i - 1]) == 1 else []
+            if title and not owner.name:
+                owner.name = title[0].rsplit(":", 1)[0]  # "OD600:600": i-control 1.11's title
+            i = _data(rows, i, owner, where)
             continue
         elif current is not None and len(_values(row)) >= 1 and key:
             current.settings.setdefault(key, " ".join(_values(row)))
         i += 1
     return _finish(sections, meta, skipped, default_id, where)
+
+
+def _table_owner(sections: list[_Section], current: _Section, labelled: bool) -> _Section:
+    """The read a data table belongs to: the current one, or the first still without data.
+
+    Without "Label:" lines (i-control 1.11 CSV) every Mode group comes before the tables,
+    which follow in the same order.
+    """
+    if labelled or current.kinetic:
+        return current
+    return next((s for s in sections if not s.cells and not s.kinetic), current)
 
 
 def _header(row: list[str], meta: dict[str, Any]) -> None:
