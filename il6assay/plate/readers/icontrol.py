@@ -133,6 +133,7 @@ class _Section:
     start_time: str = ""
     temperature: float | None = None
     cells: list[tuple[str, str, str]] = field(default_factory=list)  # (well, text, where)
+    has_table: bool = False  # a data table (endpoint or kinetic) was given to this read
 
 
 def sniff(source: Source) -> Sniff:
@@ -209,7 +210,8 @@ def _values(row: list[str]) -> list[str]:
 def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
     meta: dict[str, Any] = {"software": "Tecan i-control"}
     # i-control's labelled form puts each read's data under its "Label:" section; without
-    # "Label:" lines (i-control 1.11 CSV) every Mode group comes first, then the tables.
+    # "Label:" lines (i-control 1.11 CSV, SparkControl) the tables may follow every read's
+    # Mode group, titled with the read's name: see _table_owner.
     labelled = any(row and row[0].startswith("Label") for row in rows)
     sections: list[_Section] = []
     current: _Section | None = None
@@ -235,12 +237,12 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
             sections.append(current)
         elif key in ("mode", "modus"):
             mode = next(iter(_values(row)), "")
-            if current is None or current.mode or (current.cells and not current.name):
+            if current is None or current.mode or current.has_table:
                 current = _Section(line=i)
                 sections.append(current)
             current.mode = mode
             if mode.casefold() in _KINETIC_WORDS:
-                current.kinetic = True
+                current.kinetic = current.has_table = True  # the kinetic loop's own group
         elif key in ("name",) and current is not None and not current.name:
             current.name = next(iter(_values(row)), "")
         elif current is not None and key.startswith(("kinetic measurement", "kinetik")):
@@ -251,18 +253,11 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
             current.temperature = t
         elif key in ("cycle nr", "cycle nr.", "zyklus nr", "zyklus nr.", "cycles / well"):
             if current is not None:
-                current.kinetic = True
+                owner = _table_owner(sections, current, rows, i, labelled)
+                owner.kinetic = owner.has_table = True
             i = _skip_table(rows, i)
             continue
-        elif (
-            key in ("well", "well positions")
-            and len(row) > 1
-            and row[1].casefold()
-            in (
-                "mean",
-                "mittelwert",
-            )
-        ):
+        elif key in ("well", "well positions") and _values(row)[:1] in (["Mean"], ["Mittelwert"]):
             raise InputError(
                 "multiple reads per well (a 'Well'/'Mean' list): il6assay reads one value per "
                 "well; export the measurement without multiple reads per well",
@@ -271,10 +266,8 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
         elif head == "<>":
             if current is None:
                 raise InputError("a data table before any read's settings", where=where(i))
-            owner = _table_owner(sections, current, labelled)
-            title = rows[i - 1] if i and len(rows[i - 1]) == 1 else []
-            if title and not owner.name:
-                owner.name = title[0].rsplit(":", 1)[0]  # "OD600:600": i-control 1.11's title
+            owner = _table_owner(sections, current, rows, i, labelled)
+            owner.has_table = True
             i = _data(rows, i, owner, where)
             continue
         elif current is not None and len(_values(row)) >= 1 and key:
@@ -283,15 +276,27 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
     return _finish(sections, meta, skipped, default_id, where)
 
 
-def _table_owner(sections: list[_Section], current: _Section, labelled: bool) -> _Section:
-    """The read a data table belongs to: the current one, or the first still without data.
+def _table_owner(
+    sections: list[_Section], current: _Section, rows: list[list[str]], i: int, labelled: bool
+) -> _Section:
+    """The read the data table at row ``i`` belongs to.
 
-    Without "Label:" lines (i-control 1.11 CSV) every Mode group comes before the tables,
-    which follow in the same order.
+    Under a "Label:" section, that read. Otherwise the read named by the table's title line
+    (``OD600`` in SparkControl, ``OD600:600`` in i-control 1.11 CSV, whose Mode groups all
+    come before the tables), else the first read still without a table, in order.
     """
-    if labelled or current.kinetic:
+    if labelled:
         return current
-    return next((s for s in sections if not s.cells and not s.kinetic), current)
+    title = rows[i - 1] if i and len(rows[i - 1]) == 1 else []
+    if title:
+        name = title[0].strip()
+        for s in sections:
+            if s.name and not s.has_table and s.name in (name, name.rsplit(":", 1)[0]):
+                return s
+    owner = next((s for s in sections if not s.has_table), current)
+    if title and not owner.name:
+        owner.name = title[0].rsplit(":", 1)[0]  # "OD600:600" names the read it holds
+    return owner
 
 
 def _header(row: list[str], meta: dict[str, Any]) -> None:
