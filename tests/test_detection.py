@@ -39,6 +39,8 @@ PREFIXES = {
     "softmaxpro_": "softmax",
     "softmax_": "softmax",
     "tecan_": "tecan",
+    "icontrol_": "icontrol",
+    "spark_": "icontrol",
     "bmg_smartcontrol_": "bmg-smart",
     "bmg_": "bmg",
     "skanit_": "skanit",
@@ -70,6 +72,9 @@ def is_export(path: Path) -> bool:
         and path.suffix not in NOT_EXPORTS
         and not path.name.startswith(("LICENSE", "README"))
         and not path.name.endswith(".samples.csv")
+        # independent readings of the exports beside them; exports refused for what they are
+        # (tests/test_readers_refusals.py)
+        and path.parent.name not in ("expected", "refused")
     )
 
 
@@ -178,9 +183,12 @@ def test_refused_exports_are_the_known_ones() -> None:
         [
             *(["gen5_kinetic_growth_curve.txt"] if EXPORTS.is_dir() else []),
             "asm_kinetic.json",
+            "bmg_mars_luminescence_1536.csv",
             "grid_bad_token.csv",
             "grid_not_8x12.csv",
+            "icontrol_infinite_200pro_kinetic.csv",
             "softmax_kinetic.txt",
+            "spark_kinetic_od_gfp_mcherry.csv",
             "tecan_magellan_kinetic.xlsx",
         ]
     )

@@ -24,8 +24,21 @@ from il6assay.plate.readers.source import decode
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 # A longer, randomised hunt: IL6_FUZZ_EXAMPLES=500 pytest tests/test_reader_fuzz.py
 EXAMPLES = int(os.environ.get("IL6_FUZZ_EXAMPLES", "25"))
-READERS = ["gen5", "grid", "softmax", "envision", "tecan", "skanit", "bmg", "kaleido", "asm"]
+READERS = [
+    "gen5",
+    "grid",
+    "softmax",
+    "envision",
+    "tecan",
+    "skanit",
+    "bmg",
+    "kaleido",
+    "asm",
+    "icontrol",
+]
 PREFIX = {"softmax": "softmax_", "tecan": "tecan_", "asm": "asm_"}
+# Public Tecan exports (fixtures/readers/icontrol): the two small ones, text and CSV.
+ICONTROL = ["icontrol_infinite_f200_fluorescence.txt", "spark_calibration_abs_fluorescence.csv"]
 
 TOKENS = ["OVRFLW", "MISSED", "Range?", "#SAT", "OVER", "***", "---", "Inf", "NaN", "Masked"]
 JUNK = ["", "oops", "1e999", "-0", "0,5", "1.2.3", "\x00", "A", "12", "999999999999", '"', "�"]
@@ -34,6 +47,8 @@ CELL = st.sampled_from(TOKENS + JUNK) | st.text(max_size=6)
 
 def fixtures(reader: str) -> list[Path]:
     """The reader's own fixtures (any that it reads or refuses)."""
+    if reader == "icontrol":
+        return [FIXTURES / "icontrol" / name for name in ICONTROL]
     prefix = PREFIX.get(reader, f"{reader}_")
     return sorted(
         p

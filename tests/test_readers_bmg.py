@@ -241,6 +241,8 @@ def test_dash_is_missing_and_empty_cell_is_none(tmp_path: Path) -> None:
 def test_bmg_sniff_claims_only_bmg_files() -> None:
     claimed = {p.name for p in every_file() if bmg.sniff(Source(p)).ok}
     expected = {"bmg_abs450_620.csv", "bmg_384_semicolon.csv", "bmg_fluorescence.csv"}
+    # allotropy's real MARS files of dialects (fixtures/readers/allotropy)
+    expected |= {"bmg_mars_luminescence_1536.csv", "bmg_mars_v340_missing_line_end_separators.csv"}
     if EXPORTS.is_dir():
         expected |= set(SHARED_BMG)
     assert claimed == expected

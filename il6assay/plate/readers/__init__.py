@@ -18,6 +18,7 @@ from types import ModuleType
 
 from il6assay.errors import InputError
 from il6assay.plate.export import Export, Plate, read_info
+from il6assay.plate.readers._refused import what_it_is
 from il6assay.plate.readers.source import Sniff, Source, check_line_bytes, not_a_file
 
 __all__ = [
@@ -82,6 +83,9 @@ def detect(source: Source) -> ModuleType:
     native = source.native_binary()
     if native:
         raise InputError(native)
+    other = what_it_is(source)
+    if other:
+        raise InputError(other)
     claims: list[ModuleType] = []
     reasons: list[str] = []
     near: list[tuple[float, int, str, str]] = []
@@ -172,6 +176,9 @@ def read_export(path: str | Path, reader: str | None = None) -> Export:
             raise InputError(native)
         if not source.is_zip and not source.is_ole:
             check_line_bytes(source.data)
+        other = what_it_is(source)  # even with --reader: never read as a plate
+        if other:
+            raise InputError(other)
         module = _by_name(reader) if reader else detect(source)
         try:
             plates = module.read(source)

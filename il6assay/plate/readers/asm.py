@@ -61,7 +61,6 @@ What is read:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -124,6 +123,8 @@ def sniff(source: Source) -> Sniff:
 
 def read(source: Source) -> list[Plate]:
     """Read the absorbance measurements of every plate (see the module docstring)."""
+    import json
+
     try:
         doc = json.loads(source.text)
     except json.JSONDecodeError as err:

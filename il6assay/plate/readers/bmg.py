@@ -8,7 +8,9 @@ grid per data set, each under a title line: ``Raw Data (450)``, ``Raw Data
 ``Raw Data  (484)`` (MARS sometimes writes repeated spaces, allotropy#1243).
 A grid is a header row of column numbers (1-12 or 1-24) and rows A-H or A-P;
 empty cells are wells not read (partial plates). Lines may carry trailing
-delimiters or none ("missing line end separators"); fields are comma
+delimiters or none ("missing line end separators": then a grid row ends at its
+last well with a value, and a short row is wells not read; in a file whose lines
+do end in separators a short row is a cut line, refused); fields are comma
 separated, or semicolon separated with decimal commas (European Windows).
 
 What is read:
@@ -94,10 +96,14 @@ def read(source: Source) -> list[Plate]:
     lines = source.text.splitlines()
     delimiter = _delimiter(lines)
     rows = [[_norm(c) for c in cells] for cells in csv.reader(lines, delimiter=delimiter)]
-    widths = [len(cells) for cells in rows]
+    counts = [len(cells) for cells in rows]
     for cells in rows:
         while cells and not cells[-1]:
             cells.pop()
+    # No line ends in a separator (MARS's "missing line end separators"): a grid row ends
+    # at its last well with a value, so a short row is unread wells, not a cut line.
+    padded = any(n != len(cells) for n, cells in zip(counts, rows, strict=True))
+    widths = counts if padded else None
     starts = [i for i, r in enumerate(rows) if r and re.match(r"user\s*:", r[0], re.IGNORECASE)]
     if not starts:
         raise InputError("no 'User:' line: not a BMG MARS CSV export", where="line 1")

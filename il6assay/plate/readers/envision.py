@@ -1,15 +1,17 @@
 """PerkinElmer/Revvity EnVision CSV exports (EnVision Workstation / Manager "Plate" export).
 
 Layout: per plate and label, a ``Plate information`` section (a header row
-``Plate,Repeat,Barcode,...,Label,...,Kinetics,Measurement date`` and one
-row), an optional ``Background information`` section, then the results: a
-``Results for A450(1) ...`` title (or none) and a grid ``,01,02,...,12``
-with rows ``A`` .. ``H``. Then the protocol sections: ``Basic assay
-information``, ``Protocol information``, ``Plate type:``, ``Platemap:`` (a
-layout grid, not a read), ``Labels:``, ``Filters:``, ``Instrument:`` and the
-``Exported with EnVision Workstation version ...`` line. The field separator
-is the PC's ("System"): comma or semicolon; with a semicolon the numbers may
-use decimal commas. Cells like ``="1050242"`` (Excel text) are unwrapped.
+``Plate,Repeat,Barcode,...,Label,...,Kinetics,Measurement date`` and one row),
+an optional ``Background information`` section, then the results: a ``Results
+for A450(1) ...`` title (or none) and a grid ``,01,02,...,12`` with rows ``A``
+.. ``H`` (or a bare 8x12 or 16x24 matrix of numbers, without title, column
+numbers or row letters, after the plate or background information). Then the
+protocol sections: ``Basic assay information``, ``Protocol information``,
+``Plate type:``, ``Platemap:`` (a layout grid, not a read), ``Labels:``,
+``Filters:``, ``Instrument:`` and the ``Exported with EnVision Workstation
+version ...`` line. The field separator is the PC's ("System"): comma or
+semicolon; with a semicolon the numbers may use decimal commas. Cells like
+``="1050242"`` (Excel text) are unwrapped.
 
 What is read:
 
@@ -20,7 +22,11 @@ What is read:
   other: the second is ``"<id> (2)"``.
 - Read label: the wavelength of the label's filter (``Filters:`` description
   ``CWL=450nm``), else the digits of the label's name (``A450`` -> "450"),
-  else the label's name.
+  else the label's name. A dual-emission label (HTRF, LANCE) gives two reads:
+  channel 1 (``Results for ... - channel 1``, or MeasInfo ``De=1st``) through
+  its ``Ems. filter``, channel 2 (``De=2nd``) through its ``2nd ems. filter``
+  (``trf 665``, ``trf 620``). A label no ``Labels:`` entry or name describes
+  takes its mode from its detector line (MeasInfo ``Ex=``, ``Em=``, ``Wdw=``).
 - Only absorbance labels: a label whose ``Labels:`` entry has an
   ``Exc. filter`` and no ``Ems. filter``; without a ``Labels:`` entry, one
   named like ``A450``, ``Abs 450``, ``OD450``. Other labels (fluorescence,
@@ -108,6 +114,15 @@ class _Result:
     grid_line: int | None = None
     cells: list[tuple[str, str, int, int]] = field(default_factory=list)  # well, text, line, j
     ncols: int = 0
+    channel: int = 0  # a dual-emission label's detector: 1, 2 (0: not said)
+
+    @property
+    def detector(self) -> int:
+        """The emission channel: the results title's, else the MeasInfo's ``De=2nd``."""
+        if self.channel:
+            return self.channel
+        info = " ".join(v for k, v in self.info.items() if k.lower() == "measinfo")
+        return 2 if re.search(r"\bDe=2nd\b", info, re.IGNORECASE) else 1
 
 
 def sniff(source: Source) -> Sniff:
@@ -155,7 +170,7 @@ def read(source: Source) -> list[Plate]:
                 where=f"line {result.line}",
             )
         plate = _plate_for(result, plates, meta)
-        read = _read_label(label, labels, filters, mode)
+        read = _read_label(label, labels, filters, mode, result.detector)
         if read in plate.reads:
             raise InputError(
                 f"plate {plate.metadata['plate_number']}: label '{label}' read twice",
@@ -280,6 +295,8 @@ def _scan(
             continue
         if single and (low.startswith("results") or low == "calculated results"):
             section = "plate" if current is not None else section
+            if current is not None and (m := re.search(r"channel (\d+)", low)):
+                current.channel = int(m[1])  # "... - channel 2 window 1 (Counts)"
             i += 1
             continue
         if single and low == "background information":
@@ -291,6 +308,17 @@ def _scan(
             current = None
             entry = None
             i += 1
+            continue
+        if (
+            section == "background"
+            and current is not None
+            and current.grid_line is None
+            and _BARE_CELL.match(raw[i])
+            and row[0][:1] in set("0123456789.+-")
+        ):
+            # A grid without title, header or row letters after the background information.
+            i = _bare_grid(raw, rows, i, current)
+            section = "plate"
             continue
         if section == "plate" and current is not None and (ncols := _grid_header(row)):
             if ncols not in _SIZES:
@@ -407,7 +435,7 @@ def _bare_grid(raw: list[str], rows: list[list[str]], i: int, result: _Result) -
 
 
 def _label_mode(label: str, labels: dict[str, dict[str, str]], result: _Result) -> str:
-    """A label's read mode: from its ``Labels:`` entry, its name and the MeasInfo field.
+    """A label's read mode: from its ``Labels:`` entry, its name, else its detector line.
 
     EnVision names the technology in the label's name and entry (AlphaScreen,
     LANCE/DELFIA/HTRF for time-resolved fluorescence, luminescence by its
@@ -440,11 +468,39 @@ def _label_mode(label: str, labels: dict[str, dict[str, str]], result: _Result) 
         return ABSORBANCE
     if _FL_NAME.search(label):
         return FLUORESCENCE
+    if detector := _detector_mode(info):
+        return detector
     raise InputError(
         f"cannot tell the read mode of label '{label}' (no 'Labels:' section describes it): "
         "export with protocol information",
         where=f"line {result.line}",
     )
+
+
+_MEASINFO = re.compile(r"De=(\S*)\s+Ex=(\S+)\s+Em=(\S+)\s+Wdw=(\S+)", re.IGNORECASE)
+
+
+def _detector_mode(info: str) -> str | None:
+    """A read's mode from its detector line (``De=1st Ex=Top Em=Top Wdw=N/A``), if it tells.
+
+    A time window is time-resolved fluorescence; excitation and emission both used is
+    fluorescence; excitation alone (light through the well to the detector) absorbance;
+    emission alone, or a luminescence detector, luminescence.
+    """
+    m = _MEASINFO.search(info)
+    if not m:
+        return None
+    detector, ex, em, window = (x.lower() for x in m.groups())
+    used = {name: value not in ("n/a", "") for name, value in (("ex", ex), ("em", em))}
+    if window not in ("n/a", ""):
+        return TRF
+    if "lum" in detector or (used["em"] and not used["ex"]):
+        return LUMINESCENCE
+    if used["ex"] and used["em"]:
+        return FLUORESCENCE
+    if used["ex"]:
+        return ABSORBANCE
+    return None
 
 
 def _shape(result: _Result, meta: dict[str, Any]) -> tuple[int, int]:
@@ -468,13 +524,18 @@ def _read_label(
     labels: dict[str, dict[str, str]],
     filters: dict[str, dict[str, str]],
     mode: str = ABSORBANCE,
+    detector: int = 1,
 ) -> str:
     if mode == ABSORBANCE:
         wavelength = _wavelength(label, labels, filters)
         return str(wavelength) if wavelength is not None else label
     entry = labels.get(label, {})
     ex = _cwl(filters, entry.get("exc. filter", ""))
-    em = _cwl(filters, entry.get("ems. filter", ""))
+    # A dual-emission label (HTRF, LANCE: "Ems. filter APC 665", "2nd ems. filter Cy5 620")
+    # reads both at once: the second detector's channel is the second filter.
+    second = entry.get("2nd ems. filter", "n/a")
+    use_second = detector == 2 and second.strip().lower() not in ("", "n/a")
+    em = _cwl(filters, second if use_second else entry.get("ems. filter", ""))
     if em is None and mode in (ALPHA, TRF, FLUORESCENCE):
         # No filter entry: the wavelengths in the label's name ("AlphaScreen 570", "LANCE 665").
         digits = [int(d) for d in _DIGITS.findall(label)]

@@ -22,12 +22,19 @@ What is read:
   filter); ``Alpha`` -> "alpha" (with the wavelengths when the procedure
   names them); time-resolved fluorescence -> "trf 665"; polarization ->
   "fp 485/528 parallel" and "... perpendicular". The mode comes from the
-  ``Read`` step the label names (``Fluorescence Endpoint``, ...), the optics
+  ``Read`` step the label names (``Fluorescence Endpoint``, ...; a step with a
+  ``Fluorescence Polarization`` line reads polarization), the optics
   from the label, else from the step's filter sets. Lines of Gen5-computed
   data (``Blank 630nmAbsRead:630``, ``[Concentration]``, ``NormLum``,
   ``Log Alpha``, any label in brackets or starting with "Blank"), and layout
   lines (``Well ID``, ``Conc/Dil``) are skipped and listed in
   ``metadata["skipped"]``: the fit and the blank handling are ours to do.
+  A label without the step's name (``Lum``, ``485/20,528/20``: Gen5 can leave
+  it out) belongs to the one step of that mode, or to the step whose filter
+  set it names; a data set matching no step (``NormLum``) is skipped.
+- Results may also be a table of wells: a header row with ``Well`` (after an
+  optional ``Well ID``) and one column per data set, one line per well; each
+  column is classified as a matrix line's label is.
 - Values: a number between asterisks (``*0.356*``) is how Gen5 marks a value
   outside the range it validated; it is kept as a token, never a number
   (:mod:`il6assay.plate.tokens`).
@@ -124,6 +131,7 @@ _MODE_WORDS = {
     "alphalisa": ALPHA,
 }
 _LETTERS = frozenset("ABCDEFGHIJKLMNOP")  # rows of 96- and 384-well plates
+_WELL = re.compile(r"[A-P](0?[1-9]|1[0-9]|2[0-4])")
 
 
 @dataclass
@@ -320,7 +328,7 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
             _describe(step, _value(row))
         elif key or not row:
             step = None
-        if _grid_header(rows.rows, i) is not None:
+        if _grid_header(rows.rows, i) is not None or _table_header(rows.rows, i) is not None:
             headers.append(i)
     if "date" in meta:
         meta["read_datetime"] = iso_datetime(meta["date"], meta.get("time", ""))
@@ -339,7 +347,7 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
     if not headers:
         raise InputError(
             "no results grid found: expected a 'Results' section with a header row 1-12 "
-            "and rows A-H (export the plate's raw read)",
+            "and rows A-H, or a table of wells (export the plate's raw read)",
             where=rows.where(start),
         )
     if not reads:
@@ -368,6 +376,9 @@ def _plate(rows: _Rows, start: int, end: int, meta: dict[str, Any], default_id: 
 def _describe(step: _Step, text: str) -> None:
     if _MODE.search(text):
         step.mode = text.strip()
+    elif text.strip().lower() == "fluorescence polarization":
+        # A fluorescence endpoint step read in polarization: "[Parallel]"/"[Perpendicular]".
+        step.mode = f"{step.mode} Polarization".strip()
     elif text.lower().startswith("wavelengths"):
         step.wavelengths = [int(w) for w in re.findall(r"\d+", text.partition(":")[2])]
     elif text.lower().startswith("pathlength correction"):
@@ -397,6 +408,22 @@ def _grid_header(rows: list[list[str]], i: int) -> tuple[int, list[int]] | None:
     return j, numbers
 
 
+def _table_header(rows: list[list[str]], i: int) -> tuple[int, list[int]] | None:
+    """(column of "Well", columns of data sets) if row ``i`` heads a table of wells.
+
+    Gen5 can export its Results as one line a well (``Well ID``, ``Well``, then one column
+    per data set: ``LUM:Lum``, ``NormLum``) instead of matrices.
+    """
+    row = rows[i]
+    if "Well" not in row or i + 1 >= len(rows):
+        return None
+    j = row.index("Well")
+    nxt = rows[i + 1]
+    if len(nxt) <= j or not _WELL.fullmatch(nxt[j]):
+        return None
+    return j, [k for k in range(j + 1, len(row)) if row[k]]
+
+
 def _grids(
     rows: _Rows, headers: list[int], end: int, steps: list[_Step]
 ) -> tuple[dict[str, dict[str, Reading]], list[str], list[str]]:
@@ -406,8 +433,12 @@ def _grids(
     origin: dict[tuple[str, str], int] = {}
     skipped: list[str] = []
     other_modes: list[str] = []
-    lines: list[tuple[int, int, list[int], str]] = []  # (row, first col, columns, letter)
+    # (row, label, [(column, well)]): a matrix line, or one well of a table per data set
+    lines: list[tuple[int, str, list[tuple[int, str]]]] = []
     for h in headers:
+        if table := _table_header(rows.rows, h):
+            lines += _table_lines(rows.rows, h, end, *table)
+            continue
         first, numbers = _grid_header(rows.rows, h)  # type: ignore[misc]
         letter = ""
         for i in range(h + 1, end):
@@ -419,14 +450,12 @@ def _grids(
                 letter = cell
             elif cell or not letter:
                 break
-            lines.append((i, first, numbers, letter))
-    cells = [
-        c for i, first, numbers, _ in lines for c in rows.rows[i][first : first + len(numbers)]
-    ]
+            label = row[first + len(numbers)] if len(row) > first + len(numbers) else ""
+            lines.append((i, label, [(first + n, f"{letter}{c}") for n, c in enumerate(numbers)]))
+    cells = [rows.rows[i][j] for i, _, at in lines for j, _ in at if j < len(rows.rows[i])]
     decimal = guess_decimal(cells)
-    for i, first, numbers, letter in lines:
+    for i, label, at in lines:
         row = rows.rows[i]
-        label = row[first + len(numbers)] if len(row) > first + len(numbers) else ""
         kind, read = _classify(label, steps)
         if kind == "other" and label not in other_modes:
             other_modes.append(label)
@@ -440,9 +469,7 @@ def _grids(
             )
         read_label_ = labels_by_line.setdefault(label, read)
         wells = reads.setdefault(read_label_, {})
-        for n, col in enumerate(numbers):
-            j = first + n
-            well = f"{letter}{col}"
+        for j, well in at:
             try:
                 value = parse_reading(row[j] if j < len(row) else "", decimal)
             except InputError as err:
@@ -456,6 +483,21 @@ def _grids(
             wells[well] = value
             origin[read_label_, well] = i
     return reads, skipped, other_modes
+
+
+def _table_lines(
+    rows: list[list[str]], h: int, end: int, well_col: int, data_cols: list[int]
+) -> list[tuple[int, str, list[tuple[int, str]]]]:
+    """A table of wells as results lines: one per well and data set."""
+    out = []
+    for i in range(h + 1, end):
+        row = rows[i]
+        well = row[well_col] if well_col < len(row) else ""
+        if not _WELL.fullmatch(well):
+            break
+        well = f"{well[0]}{int(well[1:])}"
+        out += [(i, rows[h][j], [(j, well)]) for j in data_cols]
+    return out
 
 
 def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
@@ -485,11 +527,11 @@ def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
     if name:
         matching = [s for s in steps if s.name.casefold() == name.casefold()]
     elif tail.isdigit():
+        # An absorbance wavelength, else an emission filter's ("620": no step name).
         matching = [s for s in steps if int(tail) in s.wavelengths]
+        matching = matching or _unlabelled_step(tail, steps)
     else:
-        # An unnamed step's data is labelled by its mode word: "Alpha", "Lum".
-        word = _MODE_WORDS.get(tail.casefold())
-        matching = [s for s in steps if not s.name and word and s.read_mode == word]
+        matching = _unlabelled_step(tail, steps)
     if not matching:
         return "skip", None
     step = matching[0]
@@ -499,6 +541,39 @@ def _classify(label: str, steps: list[_Step]) -> tuple[str, str | None]:
     if mode == ABSORBANCE:
         return ("read", tail) if tail.isdigit() else ("other", None)
     return "read", _optics_label(mode, tail, step)
+
+
+def _unlabelled_step(tail: str, steps: list[_Step]) -> list[_Step]:
+    """The step a data label without a step name belongs to ("Lum", "485/20,528/20").
+
+    An unnamed step's data is labelled by its mode word ("Alpha", "Lum"); Gen5 also drops a
+    named step's name from its data lines when the export is set so. A mode word then names
+    the one step of that mode, optics name the step whose filter set they are; anything else
+    (a calculated data set such as "NormLum") matches no step.
+    """
+    word = _MODE_WORDS.get(tail.casefold())
+    if word:
+        unnamed = [s for s in steps if not s.name and s.read_mode == word]
+        of_mode = [s for s in steps if s.read_mode == word]
+        return unnamed or (of_mode if len(of_mode) == 1 else [])
+    if emission := re.fullmatch(r"(\d+)(?:/\d+)?", tail):
+        # One wavelength ("460/40", "620"): the step whose filter set emits there.
+        em = int(emission[1])
+        return [
+            s for s in steps if s.read_mode != ABSORBANCE and any(f[1] == em for f in s.filters)
+        ][:1]
+    optics = re.fullmatch(r"(\d+)(?:/\d+)?\s*,\s*(\d+)(?:/\d+)?(?:\s*\[\w+\])?", tail)
+    if not optics:
+        return []
+    pair = (int(optics[1]), int(optics[2]))
+    by_filter = [s for s in steps if pair in s.filters]
+    if by_filter:
+        return by_filter[:1]
+    # Monochromator steps print no filter set: the one endpoint step of a light-emitting mode.
+    emitting = [
+        s for s in steps if s.is_endpoint and s.read_mode not in (None, ABSORBANCE, LUMINESCENCE)
+    ]
+    return emitting if len(emitting) == 1 else []
 
 
 def _optics_label(mode: str, tail: str, step: _Step) -> str:

@@ -20,13 +20,15 @@ What is read:
   ``metadata["plate_name"]`` keeping the printed name.
 - ``PlateFormat``: a column-header row (``Temperature(°C)``, then one run of
   column numbers per wavelength, runs separated by an empty field) and one
-  line per plate row, A first; the first line's second field is the
-  temperature. ``TimeFormat``: a header row of well names (``A1`` ...) and one
+  line per plate row, A first; the first row read gives the temperature. A
+  partial plate prints the rows it did not read as lines of tabs (kept as
+  rows, their wells empty); an empty line, or the plate's last row, ends the
+  raw grid. ``TimeFormat``: a header row of well names (``A1`` ...) and one
   line per wavelength, blank lines between. Cells are placed by the column
-  numbers / well names printed in the header row, not by the header's
-  first-column/number-of-columns fields, which mislead on partial plates
-  (allotropy#333, #1013); the plate's size comes from the number of wells
-  (96 or 384). Wells the export leaves empty (a partial plate) are ``None``.
+  numbers / well names printed in the header row, not by the header's first-
+  column/number-of-columns fields, which mislead on partial plates
+  (allotropy#333, #1013); the plate's size comes from the number of wells (96
+  or 384). Wells the export leaves empty (a partial plate) are ``None``.
 - Reads: one per wavelength, labelled by the wavelength ("450"). A
   wavelength listed twice in one block (``"426 426 426"``) gives ``"426"``,
   ``"426 (2)"``, ``"426 (3)"``, listed in ``metadata["duplicate_wavelengths"]``.
@@ -37,7 +39,8 @@ What is read:
   blocks, reduced grids, and plate blocks of other read types or modes.
 - Refused: a file whose plate blocks are all kinetic, spectral, well-scan or
   non-absorbance (the error names the first such block); a file that ends
-  before its declared number of blocks.
+  before its declared number of blocks; a file of group tables only (their
+  values are SoftMax's reduced values, named in the error).
 - Numbers: the block's decimal mark is guessed from its cells (a European PC
   writes ``0,123``). A block that otherwise uses points but has a cell like
   ``0,02`` (a comma that cannot be a thousands separator) reads it as 0.02
@@ -121,6 +124,11 @@ class _Line:
     def blank(self) -> bool:
         return not any(self.cells)
 
+    @property
+    def empty(self) -> bool:
+        """No field at all: a section break (a row not read is a line of tabs, not empty)."""
+        return len(self.cells) <= 1 and not any(self.cells)
+
     def cell(self, j: int) -> str:
         return self.cells[j] if j < len(self.cells) else ""
 
@@ -194,6 +202,14 @@ def read(source: Source) -> list[Plate]:
             raise InputError(
                 f"no plate block with data in this SoftMax Pro export ({'; '.join(warnings)})"
             )
+        if skipped:
+            # Group tables alone: their Value column is SoftMax's reduced value per well
+            # (after its blank and wavelength reduction), not the reader's raw read.
+            raise InputError(
+                f"no 'Plate:' block in this SoftMax Pro export, only {', '.join(skipped)}: "
+                "group tables hold SoftMax's reduced values, not raw reads; export the "
+                "plate section too"
+            )
         raise InputError("no 'Plate:' block in this SoftMax Pro export")
     seen: dict[str, int] = {}
     for plate in plates:
@@ -223,8 +239,8 @@ def _has_data(block: _Block) -> bool:
     time_format = block.lines[0].cell(3) == "TimeFormat"
     for line in body[1:]:
         if line.blank:
-            if time_format:
-                continue
+            if time_format or not line.empty:
+                continue  # a partial plate's row not read: a line of tabs
             return False
         if time_format and not line.cell(1) and _WELL.match(line.cell(2)):
             return False
@@ -340,7 +356,7 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
         meta["duplicate_wavelengths"] = dupes
     body = block.lines[1:]
     if fmt == "PlateFormat":
-        cells, temperature, reduced = _plate_format(body, labels, name, where)
+        cells, temperature, reduced = _plate_format(body, labels, name, where, rows)
     elif fmt == "TimeFormat":
         cells, temperature, reduced = _time_format(body, labels, name, where)
     else:
@@ -416,7 +432,7 @@ def _raw_header(body: list[_Line], name: str, where: str) -> _Line:
 
 
 def _plate_format(
-    body: list[_Line], labels: list[str], name: str, where: str
+    body: list[_Line], labels: list[str], name: str, where: str, nrows: int
 ) -> tuple[list[_Cell], float | None, bool]:
     head = _raw_header(body, name, where)
     # Runs of consecutive column numbers, one per wavelength.
@@ -444,11 +460,17 @@ def _plate_format(
     cells: list[_Cell] = []
     temperature = None
     reduced = False
+    columns = _filled(head.cells[2:])
     for k, line in enumerate(body[1:], start=1):
-        if line.blank:
-            reduced = any(not ln.blank for ln in body[k + 1 :])
+        if line.empty or k > nrows or (line.blank and not any(not ln.blank for ln in body[k:])):
+            # The raw grid ends at an empty line, after the plate's rows; a line of tabs
+            # within them is a row a partial plate did not read (its cells stay empty).
+            reduced = any(not ln.blank for ln in body[k:])
             break
-        if k == 1:
+        if not line.cell(1) and _filled(line.cells[2:]) == columns:
+            reduced = True  # the reduced grid's column header: the raw rows have ended
+            break
+        if temperature is None and not line.blank:
             temperature = _temperature(line.cell(1))
         if line.cell(0):
             raise InputError(
@@ -462,6 +484,14 @@ def _plate_format(
             for j, col in run:
                 cells.append((f"{letter}{col}", label, line.cell(j), line.number, j))
     return cells, temperature, reduced
+
+
+def _filled(cells: list[str]) -> list[str]:
+    """``cells`` without trailing empty ones."""
+    cells = list(cells)
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
 
 
 def _time_format(

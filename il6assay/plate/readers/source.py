@@ -12,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import zipfile
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from il6assay.errors import InputError
+
+if TYPE_CHECKING:
+    import zipfile
 
 HEAD_BYTES = 8192
 ZIP_MAGIC = b"PK\x03\x04"
@@ -37,7 +39,8 @@ PROLOG_BYTES = 65536  # an XML part's root element must start within this
 
 # Native binaries of reader software, and the text export to make instead.
 SOFTMAX_NATIVE = (
-    "a SoftMax Pro data file (.sda/.sdax) is SoftMax Pro's own binary format, not an export: "
+    "a SoftMax Pro data file (.sda/.sdax/.pda) is SoftMax Pro's own binary format, not an "
+    "export: "
     "export the plate from SoftMax Pro as a text file (File > Export, plate format .txt)"
 )
 GEN5_NATIVE = (
@@ -170,11 +173,16 @@ class Source:
     def native_binary(self) -> str | None:
         """Why this is a reader software's native binary, not an export (None if it is not).
 
-        SoftMax Pro's ``.sda`` (OLE) and ``.sdax`` (zip), Gen5's ``.xpt``
-        (OLE), and any OLE file that is not an Excel workbook.
+        SoftMax Pro's documents by what they start with (SoftMax Pro 5 ``.pda``:
+        ``SoftMax Pro`` and a NUL; SoftMax Pro 6/7 ``.sda``: a .NET ``Binary File``
+        header) or their name (``.sda``, ``.sdax``, ``.pda``), Gen5's ``.xpt`` (OLE), and
+        any OLE file that is not an Excel workbook. Nothing in them is parsed: a
+        truncated or hostile document is refused by the same one line.
         """
+        if self.head.startswith((b"SoftMax Pro\x00", b"\x0bBinary File")):
+            return SOFTMAX_NATIVE
         suffix = self.path.suffix.lower()
-        if suffix in (".sda", ".sdax"):
+        if suffix in (".sda", ".sdax", ".pda"):
             return SOFTMAX_NATIVE
         if suffix == ".xpt":
             return GEN5_NATIVE
@@ -365,6 +373,8 @@ def check_xlsx(data: bytes) -> None:
     expansion, "billion laughs", external entities). Python's zipfile stops
     at a member's declared size, so the declared sizes do bound the work.
     """
+    import zipfile  # only workbooks need it: kept off the import of every reader
+
     try:
         archive = zipfile.ZipFile(BytesIO(data))
         members = archive.infolist()
@@ -391,6 +401,8 @@ def check_xlsx(data: bytes) -> None:
 
 
 def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    import zipfile
+
     try:
         with archive.open(member) as fh:
             head = fh.read(PROLOG_BYTES)
