@@ -31,7 +31,7 @@ def invoke(*args: str | Path) -> object:
 
 
 def test_the_migrations_are_shipped_inside_the_package_in_one_line():
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0009"]
     assert head_revision() == known_revisions()[-1]
 
 
