@@ -77,6 +77,7 @@ def add_runs(engine: Any, data: Any, first: int, count: int) -> None:
 
     from il6assay.db.engine import writer
     from il6assay.db.models import (
+        DbAccount,
         DbAudit,
         DbCurve,
         DbQcControl,
@@ -85,8 +86,6 @@ def add_runs(engine: Any, data: Any, first: int, count: int) -> None:
         DbWell,
     )
     from il6assay.db.push import dilution_from_row, result_from_row
-
-    from il6assay.db.models import DbAccount
 
     with Session(engine) as session:
         account_id = session.scalar(select(DbAccount.id).limit(1))
