@@ -71,7 +71,7 @@ def db_verify(db: str | None) -> None:
     a row breaks it (each named on its own line), 2 when it cannot be checked.
     """
     from il6assay.cli.common import EXIT_CHANGED
-    from il6assay.db.chain import verify_chain
+    from il6assay.db.chain_check import verify_chain
     from il6assay.db.engine import make_engine
     from il6assay.errors import InputError
 
@@ -152,7 +152,7 @@ def results(
     Refused (exit 1, naming a row) when the database's chain is broken.
     """
     from il6assay.cli.common import EXIT_CHANGED
-    from il6assay.db.chain import ChainBroken, require_intact
+    from il6assay.db.chain_check import ChainBroken, require_intact
     from il6assay.db.engine import make_engine
     from il6assay.db.read import (
         DILUTION_COLUMNS,
@@ -250,7 +250,7 @@ def export_redcap(
     Each export is recorded in the database's audit table (where to, how many rows,
     which records, the SHA-256 of what was sent).
     """
-    from il6assay.db.chain import require_intact
+    from il6assay.db.chain_check import require_intact
     from il6assay.db.engine import make_engine
     from il6assay.db.exports import record_export
     from il6assay.db.read import current_results

@@ -8,11 +8,9 @@ and the previous entry's hash (``chain_prev``), under a key kept outside the
 database (``il6assay.db.chain_key``). Nothing at the insert sites knows: a
 session event does it, for every session of the process.
 
-``verify_chain`` walks the chain and every chained row and names each row
-that breaks it: a row changed, inserted or deleted outside il6assay, an entry
-edited, forged or deleted, a head shorter than the one anchored beside the key,
-a missing append-only trigger. docs/database.md says what that detects and
-what it does not.
+``il6assay.db.chain_check`` walks the chain and every chained row and names
+each row that breaks it; docs/database.md says what that detects and what it
+does not.
 """
 
 from __future__ import annotations
@@ -20,12 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from il6assay.db.chain_key import (
@@ -56,11 +52,7 @@ TRIGGERS = {
 _PG_CHAIN_LOCK = 7_246_009  # advisory lock: one writer at a time extends the chain
 _PENDING = "il6assay_chain_pending"
 _HEAD = "il6assay_chain_head"
-_ENTRY = DbChainEntry.__table__
-
-
-class ChainBroken(InputError):
-    """The database's chain is broken: the message names the first row that breaks it."""
+ENTRY = DbChainEntry.__table__
 
 
 def chained_tables() -> list[Table]:
@@ -68,10 +60,11 @@ def chained_tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if t.name not in UNCHAINED]
 
 
-_CHAINED = {t.name: t for t in chained_tables()}
+CHAINED = {t.name: t for t in chained_tables()}
 
 
-def _url_of(bind: Any) -> str:
+def url_of(bind: Any) -> str:
+    """The URL (password kept: it names the key's file) of an engine or connection."""
     engine = getattr(bind, "engine", bind)
     return engine.url.render_as_string(hide_password=False)
 
@@ -90,7 +83,7 @@ def entry_hash(key: bytes, prev: str, seq: int, entry: tuple[str, int, str, str,
     return hmac.digest(key, message.encode("utf-8"), "sha256").hex()
 
 
-def _rows(connection: Any, table: Table, ids: list[int]) -> dict[int, str]:
+def row_digests(connection: Any, table: Table, ids: list[int]) -> dict[int, str]:
     """The digests of the rows of ``table`` with these ids (those that exist)."""
     out: dict[int, str] = {}
     for start in range(0, len(ids), 500):
@@ -107,7 +100,7 @@ def _append(
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
     head = connection.execute(
-        select(_ENTRY.c.id, _ENTRY.c.chain_hash).order_by(_ENTRY.c.id.desc()).limit(1)
+        select(ENTRY.c.id, ENTRY.c.chain_hash).order_by(ENTRY.c.id.desc()).limit(1)
     ).first()
     if head is None and items[0][2] != START:
         raise InputError(
@@ -131,7 +124,7 @@ def _append(
             }
         )
         prev = chain_hash
-    connection.execute(insert(_ENTRY), rows)
+    connection.execute(insert(ENTRY), rows)
     return seq, prev
 
 
@@ -149,15 +142,15 @@ def _after_flush(session: Session, _context: Any) -> None:
     pending: dict[tuple[str, int], str] = session.info.setdefault(_PENDING, {})
     for obj in session.new:
         name = obj.__table__.name
-        if name in _CHAINED:
+        if name in CHAINED:
             pending[(name, obj.id)] = INSERT
     for obj in session.dirty:
         name = obj.__table__.name
-        if name in _CHAINED and session.is_modified(obj, include_collections=False):
+        if name in CHAINED and session.is_modified(obj, include_collections=False):
             pending.setdefault((name, obj.id), UPDATE)
     for obj in session.deleted:
         name = obj.__table__.name
-        if name in _CHAINED:
+        if name in CHAINED:
             if pending.get((name, obj.id)) == INSERT:
                 del pending[(name, obj.id)]  # written and deleted in one transaction
             else:
@@ -171,7 +164,7 @@ def _before_commit(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    url = _url_of(connection)
+    url = url_of(connection)
     path = key_path(url)
     key = read_key(path)
     items = []
@@ -179,7 +172,7 @@ def _before_commit(session: Session) -> None:
         ids = sorted(i for (t, i) in pending if t == table.name)
         if not ids:
             continue
-        stored = _rows(connection, table, ids)
+        stored = row_digests(connection, table, ids)
         for row_id in ids:
             action = pending[(table.name, row_id)]
             if action == DELETE:
@@ -212,7 +205,7 @@ def _no_bulk_writes(state: Any) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
         return
     mapper = state.bind_mapper
-    if mapper is not None and mapper.local_table.name in _CHAINED:
+    if mapper is not None and mapper.local_table.name in CHAINED:
         raise RuntimeError(
             f"bulk write to chained table {mapper.local_table.name}: use the ORM unit of work "
             "(session.add / attribute changes) so the row chain sees it"
@@ -246,7 +239,7 @@ def start_chain(connection: Any, url: str) -> tuple[Path, int, str, str, int] | 
     chained), or None when the chain was started before. Refused when an anchor beside
     the key shows a chain this database no longer has.
     """
-    if connection.execute(select(_ENTRY.c.id).limit(1)).first() is not None:
+    if connection.execute(select(ENTRY.c.id).limit(1)).first() is not None:
         return None
     path = key_path(url)
     anchored = read_anchor(path) if path.exists() else None
@@ -265,206 +258,3 @@ def start_chain(connection: Any, url: str) -> tuple[Path, int, str, str, int] | 
     when = _now()
     seq, chain_hash = _append(connection, key, items, when)
     return path, seq, chain_hash, when, len(items) - 1
-
-
-# -- checking ---------------------------------------------------------------------------
-
-
-@dataclass
-class ChainReport:
-    """What ``verify_chain`` found: the chain's size, its anchor, and each row that breaks it."""
-
-    entries: int = 0
-    rows: int = 0
-    tables: int = 0
-    key: Path | None = None
-    anchor: dict[str, Any] | None = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        """Whether nothing breaks the chain."""
-        return not self.problems
-
-
-def _label(table: Table, row: Any) -> str:
-    """A row named for a person: its table and id, and what identifies it."""
-    parts = [
-        str(getattr(row, c))
-        for c in ("run_id", "study_id", "visit", "username", "action", "level", "well", "name")
-        if c in table.c and getattr(row, c, None) not in (None, "")
-    ]
-    return f"{table.name} #{row.id}" + (f" ({' '.join(parts)})" if parts else "")
-
-
-def _walk_entries(
-    connection: Any, key: bytes, report: ChainReport, anchor: dict[str, Any] | None
-) -> dict[tuple[str, int], Any]:
-    """Check every entry's number, link and hash; returns each row's latest entry."""
-    latest: dict[tuple[str, int], Any] = {}
-    prev, expected = GENESIS, 1
-    anchored_hash = None
-    columns = _ENTRY.c
-    query = select(
-        columns.id,
-        columns.table_name,
-        columns.row_id,
-        columns.action,
-        columns.row_sha256,
-        columns.time_utc,
-        columns.chain_prev,
-        columns.chain_hash,
-    ).order_by(columns.id)
-    for e in connection.execute(query):
-        report.entries += 1
-        what = f"{e.table_name} #{e.row_id}" if e.table_name else "the chain's start"
-        if e.id != expected:
-            gap = f"#{expected}" if e.id == expected + 1 else f"#{expected}-#{e.id - 1}"
-            report.problems.append(f"{CHAIN_TABLE} {gap}: entries deleted (before #{e.id})")
-        elif e.chain_prev != prev:
-            report.problems.append(
-                f"{CHAIN_TABLE} #{e.id} (for {what}): does not follow entry #{e.id - 1} "
-                "(one of them was changed)"
-            )
-        fields = (e.table_name, e.row_id, e.action, e.row_sha256, e.time_utc)
-        if not hmac.compare_digest(entry_hash(key, e.chain_prev, e.id, fields), e.chain_hash):
-            report.problems.append(
-                f"{CHAIN_TABLE} #{e.id} (for {what}): changed or forged (its keyed hash "
-                "does not match)"
-            )
-        if anchor is not None and e.id == anchor["seq"]:
-            anchored_hash = e.chain_hash
-        prev, expected = e.chain_hash, e.id + 1
-        if e.table_name:
-            latest[(e.table_name, e.row_id)] = e
-    if report.entries == 0:
-        report.problems.append(
-            f"{CHAIN_TABLE}: empty, the chain was never started (il6assay db upgrade) or deleted"
-        )
-    if anchor is not None:
-        if expected - 1 < anchor["seq"]:
-            report.problems.append(
-                f"{CHAIN_TABLE}: ends at entry #{expected - 1} but was anchored at "
-                f"#{anchor['seq']} ({anchor.get('time_utc', '?')}): the last entries, and the "
-                "rows they chained, were deleted"
-            )
-        elif anchored_hash is not None and anchored_hash != anchor.get("chain_hash"):
-            report.problems.append(
-                f"{CHAIN_TABLE} #{anchor['seq']}: not the entry anchored on "
-                f"{anchor.get('time_utc', '?')} (the chain was rewritten)"
-            )
-    return latest
-
-
-def _check_rows(
-    connection: Any, table: Table, latest: dict[tuple[str, int], Any], report: ChainReport
-) -> None:
-    """Check every row of ``table`` against its latest entry (and pop what was seen)."""
-    for row in connection.execute(select(table).order_by(table.c.id)):
-        report.rows += 1
-        entry = latest.pop((table.name, row.id), None)
-        if entry is None or entry.action == DELETE:
-            report.problems.append(
-                f"{_label(table, row)}: not in the chain (written outside il6assay)"
-            )
-        elif row_sha256(table, row) != entry.row_sha256:
-            report.problems.append(
-                f"{_label(table, row)}: changed outside il6assay since chain entry #{entry.id}"
-            )
-
-
-def _check_triggers(connection: Any, report: ChainReport) -> None:
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    else:
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    present = set(connection.execute(text(query)).scalars())
-    for name in TRIGGERS.get(dialect, ()):
-        if name not in present:
-            table = "audit" if name.startswith("audit") else CHAIN_TABLE
-            report.problems.append(f"{table}: append-only trigger {name} is missing (dropped)")
-
-
-def verify_chain(engine: Engine, *, anchor_head: bool = True) -> ChainReport:
-    """Walk the whole chain and every chained row; a clean walk anchors the head beside the key."""
-    from il6assay.db.engine import require_current, unreachable
-
-    path = key_path(_url_of(engine))
-    report = ChainReport(key=path)
-    try:
-        with engine.connect() as connection:
-            require_current(connection, str(engine.url))
-            key = read_key(path)
-            report.anchor = read_anchor(path)
-            latest = _walk_entries(connection, key, report, report.anchor)
-            head = connection.execute(
-                select(_ENTRY.c.id, _ENTRY.c.chain_hash, _ENTRY.c.time_utc)
-                .order_by(_ENTRY.c.id.desc())
-                .limit(1)
-            ).first()
-            for table in chained_tables():
-                report.tables += 1
-                _check_rows(connection, table, latest, report)
-            for (table_name, row_id), entry in sorted(latest.items(), key=lambda kv: kv[1].id):
-                if entry.action != DELETE:
-                    report.problems.append(
-                        f"{table_name} #{row_id}: deleted outside il6assay (chained as entry "
-                        f"#{entry.id})"
-                    )
-            _check_triggers(connection, report)
-    except DBAPIError as err:
-        raise unreachable(err, engine) from None
-    if report.intact and anchor_head and head is not None:
-        write_anchor(path, head.id, head.chain_hash, head.time_utc)
-    return report
-
-
-def require_intact(engine: Engine) -> None:
-    """Refuse (ChainBroken, naming the first row) to read from a database whose chain is broken."""
-    report = verify_chain(engine, anchor_head=False)
-    if not report.intact:
-        more = len(report.problems) - 1
-        raise ChainBroken(
-            f"the study database's chain is broken: {report.problems[0]}"
-            + (f" (and {more} more)" if more else "")
-            + "; nothing shown (il6assay db verify names every row)"
-        )
-
-
-def check_rows(session: Session, table_name: str, ids: list[int]) -> None:
-    """Refuse (ChainBroken) rows of ``table_name`` that are not as their keyed chain entries say.
-
-    A focused check for a page showing a few rows (the review app's signatures and
-    audit events): each row's latest entry, its keyed hash, and the row's values.
-    ``il6assay db verify`` walks the whole chain.
-    """
-    if not ids:
-        return
-    table = _CHAINED[table_name]
-    connection = session.connection()
-    key = read_key(key_path(_url_of(connection)))
-    stored = _rows(connection, table, sorted(ids))
-    latest: dict[int, Any] = {}
-    for start in range(0, len(ids), 500):
-        chunk = sorted(ids)[start : start + 500]
-        for e in connection.execute(
-            select(_ENTRY)
-            .where(_ENTRY.c.table_name == table_name, _ENTRY.c.row_id.in_(chunk))
-            .order_by(_ENTRY.c.id)
-        ):
-            fields = (e.table_name, e.row_id, e.action, e.row_sha256, e.time_utc)
-            if not hmac.compare_digest(entry_hash(key, e.chain_prev, e.id, fields), e.chain_hash):
-                raise ChainBroken(
-                    f"the study database's chain is broken: {CHAIN_TABLE} #{e.id} (for "
-                    f"{table_name} #{e.row_id}) was changed or forged; il6assay db verify"
-                )
-            latest[e.row_id] = e
-    for row_id in sorted(ids):
-        entry = latest.get(row_id)
-        if entry is None or entry.action == DELETE or stored.get(row_id) != entry.row_sha256:
-            what = "not in the chain" if entry is None else "changed outside il6assay"
-            raise ChainBroken(
-                f"the study database's chain is broken: {table_name} #{row_id} is {what}; "
-                "nothing shown as good (il6assay db verify names every row)"
-            )

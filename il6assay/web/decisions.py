@@ -434,7 +434,7 @@ def discard_preview(preview: MaskPreview) -> None:
 
 def _separation(row: DbSignature) -> Any:
     """A signature row's separation-of-duties record (a malformed one is a clean refusal)."""
-    from il6assay.db.chain import ChainBroken
+    from il6assay.db.chain_check import ChainBroken
 
     try:
         return json.loads(row.separation)
@@ -444,7 +444,7 @@ def _separation(row: DbSignature) -> Any:
 
 def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
     """Every signature on a run in the database, oldest first (refused if the chain is broken)."""
-    from il6assay.db.chain import check_rows
+    from il6assay.db.chain_check import check_rows
 
     with Session(engine) as session:
         rows = session.scalars(
@@ -473,7 +473,7 @@ def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
 
 def database_events(engine: Engine, run_id: str) -> list[dict[str, Any]]:
     """The database audit table's rows about a run (pushes, web masks), oldest first."""
-    from il6assay.db.chain import check_rows
+    from il6assay.db.chain_check import check_rows
 
     with Session(engine) as session:
         rows = session.scalars(
