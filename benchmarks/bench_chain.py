@@ -26,24 +26,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-EXAMPLE = ROOT / "fixtures" / "example"
 
 
 def example_rows(root: Path) -> Any:
     """The example plate processed, accepted and read as push reads it (``RunData``)."""
+    from benchmarks.bench_push_study_size import example_run
     from il6assay.db.push import load_run
-    from il6assay.record.outputs import write_run
-    from il6assay.record.review import review_run
-    from il6assay.run import process_plate
 
-    run = process_plate(
-        EXAMPLE / "plate_001.xlsx",
-        EXAMPLE / "plate_001.layout.toml",
-        EXAMPLE / "plate_001.samples.csv",
-    )
-    folder = write_run(run, root / "runs", report=False)
-    review_run(folder, "accept", "Bench", "benchmark")
-    return load_run(folder)
+    return load_run(example_run(root))
 
 
 def _run_rows(data: Any, n: int) -> list[Any]:

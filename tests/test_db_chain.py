@@ -287,6 +287,26 @@ def test_without_its_key_nothing_is_written_and_nothing_is_verified(study, tmp_p
         assert out.exit_code == 2 and "chain key is missing" in out.stderr
 
 
+def test_a_chain_is_not_started_again_over_an_anchor_that_remembers_one(study):
+    """The database replaced by an empty one (its chain gone with it): db upgrade refuses to
+    start a new chain while the anchor beside the key records the old one."""
+    if backend(study) == "sqlite":
+        Path(study).unlink()
+    else:
+        import psycopg
+
+        server, name = study.rsplit("/", 1)
+        admin = server.replace("postgresql+psycopg", "postgresql") + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    key = key_path(make_engine(study).url.render_as_string(False))
+    out = invoke("db", "upgrade", "--db", study)
+    assert out.exit_code == 2
+    assert f"the chain anchor {anchor_path(key)} records" in out.stderr
+    assert "this database's chain is empty" in out.stderr
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return pg.backend_url(request, tmp_path)
