@@ -338,6 +338,29 @@ def test_a_database_from_before_the_chain_is_chained_from_the_upgrade_on(empty_u
     ]
 
 
+def test_rows_updated_and_deleted_by_il6assay_itself_keep_the_chain_intact(empty_url):
+    """A run's QC figures recorded again (its row updated, its controls deleted and written
+    anew, as after a mask) and a re-assay superseding results: chained, not flagged."""
+    from il6assay.study.store import record_qc
+    from tests.study_support import run_qc
+
+    engine = make_engine(empty_url)
+    upgrade(engine)
+    assert record_qc(engine, [run_qc(1, 20.0, 120.0)]) == ["recorded"]
+    assert record_qc(engine, [run_qc(1, 21.5, 118.0)]) == ["updated"]
+    assert invoke("push", run_folder("a"), "--db", empty_url).exit_code == 0
+    reason = "re-assayed unweighted"
+    out = invoke(
+        "push", run_folder("a_reassay"), "--db", empty_url, "--supersede", "--reason", reason
+    )
+    assert out.exit_code == 0, out.output
+    assert verify(empty_url) == (0, [])
+    updates = one(empty_url, "SELECT count(*) FROM row_chain WHERE action = 'update'")[0]
+    assert updates >= 35  # the superseded results and dilution rows, each chained again
+    low = one(empty_url, "SELECT value_pg_ml FROM qc_controls WHERE level = 'low'")[0]
+    assert low == 21.5  # the controls as recorded the second time
+
+
 def test_concurrent_pushes_extend_one_chain_without_a_fork(empty_url):
     """Four pushes racing (their transactions overlap): one chain, every row on it."""
     from il6assay.db.push import load_run, push_run
