@@ -420,9 +420,11 @@ def test_the_review_app_shows_an_edited_or_malformed_signature_as_an_error_namin
     sql(study, f"UPDATE web_signatures SET separation = '{{not json' WHERE id = {sid}")
     with serving(make_engine(study), [signed.parent]) as base:
         client = Client(base)
-        assert client.login("lin", "correct horse battery").status == 200
+        landing = client.login("lin", "correct horse battery")  # signed in, shown the queue
         page = client.get(f"/runs/{signed.name}")
         history = client.get(f"/runs/{signed.name}/history")
-    for reply in (page, history):
+        queue = client.get("/queue?review=all")
+    assert landing.url.endswith("/queue")
+    for reply in (landing, page, history, queue):
         assert reply.status == 400, reply.status
         assert f"web_signatures #{sid} is changed outside il6assay" in reply.text
