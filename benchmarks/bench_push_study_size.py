@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    from il6assay.db.chain_key import KEY_SUFFIX
+
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(tempfile.mkdtemp(prefix="il6assay-bench-push-"))
     try:
@@ -157,6 +159,7 @@ def main() -> None:
             for i in range(args.repeat):
                 copy = root / f"copy-{n}-{i}.db"
                 shutil.copyfile(seed, copy)
+                shutil.copyfile(f"{seed}{KEY_SUFFIX}", f"{copy}{KEY_SUFFIX}")  # the chain's key
                 figures.append(measure(copy, folder))
                 copy.unlink()
             push, indexed, old = (statistics.median(f[j] for f in figures) for j in range(3))

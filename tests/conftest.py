@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,12 @@ SHARED = ROOT.parent / "shared"
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason="../shared (reference exports and data) is not beside the repo"
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _chain_keys_in_a_temporary_config(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """PostgreSQL test databases keep their chain keys in a temporary config folder, not ~."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
 
 
 def run_dirs(out: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The database commands: ``db upgrade``, ``push``, ``results``, ``history``, ``export-redcap``.
+"""The database commands: ``db upgrade``, ``db verify``, ``push``, ``results``, ``history``,
+``export-redcap``.
 
 Only click is imported here; each command imports SQLAlchemy and the rest
 when it runs. ``register(main)`` adds them to the ``il6assay`` group. Bad
@@ -33,7 +34,7 @@ def _say_database(db: str | None) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Create or migrate the study database's schema."""
+    """Create or migrate the study database's schema, or check its chain."""
 
 
 @db_group.command("upgrade")
@@ -43,10 +44,11 @@ def db_upgrade(db: str | None) -> None:
     from il6assay.db.engine import make_engine, shown, upgrade
     from il6assay.errors import InputError
 
+    notes: list[str] = []
     try:
         _say_database(db)
         engine = make_engine(db)
-        before, after = upgrade(engine)
+        before, after = upgrade(engine, notes=notes)
     except InputError as err:
         _fail(err)
     where = shown(str(engine.url))
@@ -56,6 +58,41 @@ def db_upgrade(db: str | None) -> None:
         click.echo(f"{where}: new study database created, schema version none -> {after}")
     else:
         click.echo(f"{where}: schema version {before} -> {after}")
+    for note in notes:
+        click.echo(note)
+
+
+@db_group.command("verify")
+@click.option("--db", "db", help=DB_HELP)
+def db_verify(db: str | None) -> None:
+    """Walk the database's own chain: name each row changed, forged or deleted outside il6assay.
+
+    Exit 0 when the chain is intact (its head is then anchored beside the key), 1 when
+    a row breaks it (each named on its own line), 2 when it cannot be checked.
+    """
+    from il6assay.cli.common import EXIT_CHANGED
+    from il6assay.db.chain_check import verify_chain
+    from il6assay.db.engine import make_engine
+    from il6assay.errors import InputError
+
+    try:
+        _say_database(db)
+        report = verify_chain(make_engine(db, must_exist=True))
+    except InputError as err:
+        _fail(err)
+    for problem in report.problems:
+        click.echo(problem)
+    anchor = report.anchor
+    anchored = f"anchored at entry #{anchor['seq']}" if anchor else "no anchor beside the key yet"
+    summary = (
+        f"{report.entries} chain entries, {report.rows} rows in {report.tables} tables "
+        f"(key {report.key}; {anchored})"
+    )
+    if report.intact:
+        click.echo(f"chain intact: {summary}")
+        return
+    click.echo(f"chain BROKEN: {len(report.problems)} problem(s); {summary}", err=True)
+    raise SystemExit(EXIT_CHANGED)
 
 
 @click.command("push")
@@ -114,7 +151,12 @@ def push(
 def results(
     db: str | None, study_id: str | None, fmt: str, wide: bool, dilutions: bool, out: Path | None
 ) -> None:
-    """Export current results: one row per study ID and visit, each traceable to its run."""
+    """Export current results: one row per study ID and visit, each traceable to its run.
+
+    Refused (exit 1, naming a row) when the database's chain is broken.
+    """
+    from il6assay.cli.common import EXIT_CHANGED
+    from il6assay.db.chain_check import ChainBroken, require_intact
     from il6assay.db.engine import make_engine
     from il6assay.db.read import (
         DILUTION_COLUMNS,
@@ -133,6 +175,7 @@ def results(
             study_id = _study_id(study_id)
         _say_database(db)
         engine = make_engine(db, must_exist=True)
+        require_intact(engine)
         if dilutions:
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
         else:
@@ -146,6 +189,9 @@ def results(
         if wide:
             columns, rows = widen(rows)
         text = render(rows, columns, fmt, out)
+    except ChainBroken as err:
+        click.echo(f"il6assay: {err}", err=True)
+        raise SystemExit(EXIT_CHANGED) from None
     except InputError as err:
         _fail(err)
     if text is not None:
@@ -208,6 +254,7 @@ def export_redcap(
     Each export is recorded in the database's audit table (where to, how many rows,
     which records, the SHA-256 of what was sent).
     """
+    from il6assay.db.chain_check import require_intact
     from il6assay.db.engine import make_engine
     from il6assay.db.exports import record_export
     from il6assay.db.read import current_results
@@ -236,6 +283,7 @@ def export_redcap(
         mapping = load_mapping(mapping_path)
         _say_database(db)
         engine = make_engine(db, must_exist=True)
+        require_intact(engine)
         columns, rows = records(current_results(engine), mapping)
         data = to_csv(columns, rows)
         ids = [r[mapping.record_id] for r in rows]

@@ -84,7 +84,13 @@ def shown(url: str) -> str:
 
 
 def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
-    """An engine for ``db`` (see ``resolve_url``); SQLite writes take the lock at BEGIN."""
+    """An engine for ``db`` (see ``resolve_url``); SQLite writes take the lock at BEGIN.
+
+    Every session of the process chains what it writes (``il6assay.db.chain``).
+    """
+    from il6assay.db.chain import watch_sessions
+
+    watch_sessions()
     url = resolve_url(db)
     try:
         from sqlalchemy.engine import make_url
@@ -192,9 +198,21 @@ def _check_known(revision: str | None, url: str) -> None:
         )
 
 
-def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
-    """Create or migrate the schema to ``target``; returns (version before, version after)."""
+def upgrade(
+    engine: Engine, target: str = "head", notes: list[str] | None = None
+) -> tuple[str | None, str]:
+    """Create or migrate the schema to ``target``; returns (version before, version after).
+
+    At the newest schema, a database whose row chain is empty gets its chain started
+    (``il6assay.db.chain.start_chain``): the key created outside the database, every
+    existing row chained. What that did is added to ``notes``.
+    """
     from alembic import command
+
+    from il6assay.db.chain import start_chain
+    from il6assay.db.chain_key import write_anchor
+
+    started = None
 
     try:
         with writer(engine).begin() as connection:
@@ -211,10 +229,20 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
             config.attributes["connection"] = connection
             command.upgrade(config, target)
             after = current_revision(connection)
+            if after == head_revision():
+                started = start_chain(connection, engine.url.render_as_string(False))
     except DBAPIError as err:
         if err.connection_invalidated or _is_connect_error(err):
             raise unreachable(err, engine) from None
         raise
+    if started is not None:
+        path, seq, chain_hash, when, rows = started
+        write_anchor(path, seq, chain_hash, when)
+        if notes is not None:
+            notes.append(
+                f"row chain started: {rows} existing row(s) chained; its key is {path} "
+                "(keep it outside the database, back it up)"
+            )
     return before, str(after)
 
 

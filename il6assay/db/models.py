@@ -365,3 +365,26 @@ class DbMethodProfile(Base):
     reason: Mapped[str] = mapped_column(Text)
     superseded_by: Mapped[int | None] = mapped_column(Integer)
     superseded_utc: Mapped[str | None] = mapped_column(String(40))
+
+
+# Added by migration 0009: the database's own chain (il6assay.db.chain).
+
+
+class DbChainEntry(Base):
+    """One entry of the row chain: a row of a chained table as written, keyed to the one before.
+
+    ``chain_hash`` is HMAC-SHA256, under a key kept outside the database, of the entry's
+    fields and ``chain_prev`` (the previous entry's hash). Append-only (triggers).
+    """
+
+    __tablename__ = "row_chain"
+    __table_args__ = (Index("ix_row_chain_row", "table_name", "row_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    row_sha256: Mapped[str] = mapped_column(String(64))
+    time_utc: Mapped[str] = mapped_column(String(40))
+    chain_prev: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64))

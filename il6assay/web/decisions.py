@@ -433,12 +433,25 @@ def discard_preview(preview: MaskPreview) -> None:
     shutil.rmtree(preview.root, ignore_errors=True)
 
 
+def _separation(row: DbSignature) -> Any:
+    """A signature row's separation-of-duties record (a malformed one is a clean refusal)."""
+    from il6assay.db.chain_check import ChainBroken
+
+    try:
+        return json.loads(row.separation)
+    except ValueError:
+        raise ChainBroken(f"web_signatures #{row.id} is malformed (its separation)") from None
+
+
 def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
-    """Every signature on a run in the database, oldest first."""
+    """Every signature on a run in the database, oldest first (refused if the chain is broken)."""
+    from il6assay.db.chain_check import check_rows
+
     with Session(engine) as session:
         rows = session.scalars(
             select(DbSignature).where(DbSignature.run_id == run_id).order_by(DbSignature.id)
         ).all()
+        check_rows(session, "web_signatures", [r.id for r in rows])
         return [
             {
                 "id": r.id,
@@ -453,7 +466,7 @@ def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
                 "signed_local": r.signed_local,
                 "content_sha256": r.content_sha256,
                 "run_version": r.run_version,
-                "separation": json.loads(r.separation),
+                "separation": _separation(r),
             }
             for r in rows
         ]
@@ -461,10 +474,13 @@ def signatures(engine: Engine, run_id: str) -> list[dict[str, Any]]:
 
 def database_events(engine: Engine, run_id: str) -> list[dict[str, Any]]:
     """The database audit table's rows about a run (pushes, web masks), oldest first."""
+    from il6assay.db.chain_check import check_rows
+
     with Session(engine) as session:
         rows = session.scalars(
             select(DbAudit).where(DbAudit.run_id == run_id).order_by(DbAudit.id)
         ).all()
+        check_rows(session, "audit", [r.id for r in rows])
         return [
             {
                 "time_utc": r.time_utc,

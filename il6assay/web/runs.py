@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from il6assay.db.chain_check import check_rows
 from il6assay.db.models import DbRun, DbSignature
 
 
@@ -60,6 +61,7 @@ def queue(
         last_signed: dict[str, DbSignature] = {}
         for sig in session.scalars(select(DbSignature).order_by(DbSignature.id)).all():
             last_signed[sig.run_id] = sig
+        check_rows(session, "web_signatures", [s.id for s in last_signed.values()])
     rows = []
     for run_id, folder in run_index(roots).items():
         record = _record(folder)
