@@ -230,7 +230,11 @@ def push_runs(
         raise InputError("--supersede needs a reason (--reason TEXT)")
     runs = [load_run(d) for d in run_dirs]
     require_schema(engine)
+    from il6assay.db.chain_key import key_path, read_key
     from il6assay.db.method import check_run_profile
+
+    # Nothing is checked or written without the chain's key.
+    read_key(key_path(engine.url.render_as_string(False)))
 
     try:
         for run in runs:  # a run judged under another method profile is refused
