@@ -29,6 +29,7 @@ import re
 import shutil
 import signal
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -379,3 +380,155 @@ def test_batch_force_refuses_a_reviewed_run_without_a_reason(
     assert result.exit_code == 2
     assert "accepted by Lin" in result.stderr and "--reason TEXT" in result.stderr
     assert fingerprint(out) == fingerprint(runs["reviewed"])
+
+
+# --- Batches: a dead worker, a killed batch, two batches, a pushed run ---------------------
+
+
+def _plates(tmp_path: Path) -> Path:
+    """A day's folder with the two example plates (layouts pointing at the standard layout)."""
+    from tests.test_batch import _copy_plate
+
+    day = tmp_path / "day"
+    day.mkdir()
+    _copy_plate(EXAMPLE / "plate_001.xlsx", day)
+    _copy_plate(EXAMPLE / "plate_002_rejected.csv", day)
+    return day
+
+
+def test_a_killed_batch_worker_costs_its_plate_and_the_others_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from il6assay.study import batch as batch_module
+
+    real = batch_module.process_job
+
+    def dies_on_plate_002(job: Any) -> Any:
+        if job.export.name.startswith("plate_002"):
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker, as the OOM killer would
+        return real(job)
+
+    monkeypatch.setattr(batch_module, "process_job", dies_on_plate_002)
+    out = tmp_path / "runs"
+    result = cli("batch", _plates(tmp_path), "--out", out, "--jobs", "2", "--json")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    status = {Path(o["export"]).name: o for o in json.loads(result.stdout)}
+    assert status["plate_001.xlsx"]["status"] == "written"
+    lost = status["plate_002_rejected.csv"]
+    assert lost["status"] == "lost" and "killed (SIGKILL)" in lost["error"]
+    (written,) = fingerprint(out)["runs"]
+    assert written.startswith("plate_001")
+    assert cli("status", out).exit_code == 0
+    assert "1 lost with their worker" in result.stderr
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _batch_in_child(args: list[str], hold: Path, pids: Path) -> int:
+    """Fork a child running ``il6assay batch ARGS`` whose workers write their pid into ``pids``
+    and then wait until ``hold`` exists. Returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            from il6assay.study import batch as batch_module
+
+            real = batch_module.process_job
+
+            def waits(job: Any) -> Any:
+                (pids / str(os.getpid())).write_text(job.export.name, encoding="utf-8")
+                while not hold.exists():
+                    time.sleep(0.05)
+                return real(job)
+
+            batch_module.process_job = waits  # type: ignore[assignment]
+            result = CliRunner().invoke(main, ["batch", *args])
+            os._exit(result.exit_code if isinstance(result.exit_code, int) else 99)
+        finally:
+            os._exit(98)
+    return pid
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 20) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_killing_a_batch_stops_its_workers(tmp_path: Path) -> None:
+    pids, hold = tmp_path / "pids", tmp_path / "never"
+    pids.mkdir()
+    args = [str(_plates(tmp_path)), "--out", str(tmp_path / "runs"), "--jobs", "2"]
+    parent = _batch_in_child(args, hold, pids)
+    assert _wait_for(lambda: len(list(pids.iterdir())) == 2)  # both workers at work
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert all(_pid_alive(w) for w in workers)
+    os.kill(parent, signal.SIGKILL)
+    os.waitpid(parent, 0)
+    assert _wait_for(lambda: not any(_pid_alive(w) for w in workers)), "orphaned workers"
+    assert fingerprint(tmp_path / "runs")["runs"] == {}
+
+
+def test_a_second_batch_of_the_same_folder_is_one_line_and_the_first_finishes(
+    tmp_path: Path,
+) -> None:
+    pids, hold = tmp_path / "pids", tmp_path / "go"
+    pids.mkdir()
+    day, out = _plates(tmp_path), tmp_path / "runs"
+    first = _batch_in_child([str(day), "--out", str(out), "--jobs", "2"], hold, pids)
+    assert _wait_for(lambda: len(list(pids.iterdir())) == 2)
+    second = cli("batch", day, "--out", out, "--jobs", "2")
+    assert second.exit_code == 2
+    (line,) = second.stderr.strip().splitlines()
+    assert str(out) in line and "another batch is writing to this folder" in line
+    hold.touch()
+    _, status = os.waitpid(first, 0)
+    assert os.WEXITSTATUS(status) == 3  # both plates written; one fails its rules
+    assert cli("status", out).exit_code == 0
+    assert len(fingerprint(out)["runs"]) == 2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
+    from il6assay.db.engine import make_engine, upgrade
+    from tests import pg
+
+    url = pg.backend_url(request, tmp_path)
+    upgrade(make_engine(url))
+    return url
+
+
+def test_batch_force_refuses_a_pushed_run_without_a_reason(tmp_path: Path, db_url: str) -> None:
+    from tests.test_batch import _copy_plate
+
+    day = tmp_path / "day"
+    day.mkdir()
+    _copy_plate(EXAMPLE / "plate_001.xlsx", day)
+    out = tmp_path / "runs"
+    assert cli("batch", day, "--out", out, "--db", db_url).exit_code == 0
+    name = run_name(out)
+    assert cli("review", out / name, "--accept", "--by", "Lin", "--reason", "ok").exit_code == 0
+    pushed = cli("push", out / name, "--db", db_url, "--by", "Chen")
+    assert pushed.exit_code == 0, pushed.output
+    before = fingerprint(out)
+    refused = cli("batch", day, "--out", out, "--db", db_url, "--force")
+    assert refused.exit_code == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert "accepted by Lin and pushed to the study database" in line and "--reason" in line
+    assert fingerprint(out) == before
+    why = "plate re-read after a calibration"
+    forced = cli("batch", day, "--out", out, "--db", db_url, "--force", "--reason", why)
+    assert forced.exit_code == 0, forced.output
+    (processing,) = read_entries(out / name)
+    assert processing["replaces"]["reason"] == why
+    assert "pushed" not in processing["replaces"]["review"]  # the review as run.json said it
