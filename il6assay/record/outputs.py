@@ -26,6 +26,7 @@ from il6assay import __version__
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.record.audit import disk_error
 from il6assay.run import Run
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -181,23 +182,6 @@ PARTIAL, STASH, TRASH = "partial", "old", "trash"
 def stash_of(folder: Path, tmp: Path) -> Path:
     """Where ``folder`` is set aside while ``tmp`` (its replacement) is renamed into place."""
     return folder.with_name(f".{folder.name}.{STASH}-{tmp.name.rsplit('-', 1)[-1]}")
-
-
-def disk_error(err: OSError, path: Path, *, then: str = "nothing was changed") -> InputError:
-    """A full disk, a read-only folder or a missing permission, as one line naming the folder.
-
-    ``then``: what that leaves, as the user should know it.
-    """
-    import errno
-
-    why = {
-        errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is used up",
-        errno.EROFS: "the folder is on a read-only file system",
-        errno.EACCES: "no permission to write there",
-        errno.EPERM: "no permission to write there",
-    }.get(err.errno or 0, err.strerror or str(err) or type(err).__name__)
-    return InputError(f"cannot write: {why}; {then}", path=path)
 
 
 def replace_run(
