@@ -102,8 +102,9 @@ def review(
 def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
     """List runs (or the runs in a results folder) with verdict, review and integrity.
 
-    Exit 1 when any run was changed, its audit chain is broken or it is too
-    old to check; 2 when a run.json is malformed.
+    Exit 1 when any run was changed, its audit chain is broken, it is too
+    old to check, or a killed command left it half done (`il6assay repair`
+    mends that); 2 when a run.json is malformed.
     """
     from il6assay.errors import InputError
     from il6assay.record.repair import interrupted

@@ -145,10 +145,14 @@ def refresh_review_js(folder: str | Path) -> None:
     folder = Path(folder)
     if not (folder / "review.js").exists():
         return  # a run written without a report
+    from il6assay.record.outputs import disk_error
+
     tmp = folder / ".review.js.partial"
     try:
         tmp.write_text(review_js_of(read_entries(folder)), encoding="utf-8")
         os.replace(tmp, folder / "review.js")
+    except OSError as err:
+        raise disk_error(err, folder) from None
     finally:
         tmp.unlink(missing_ok=True)
 

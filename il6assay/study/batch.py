@@ -481,7 +481,7 @@ def _run_jobs(
             qcs[run.run_id] = study.judge(run)
         return run
 
-    if n_jobs <= 1 or len(work) <= 1:
+    if n_jobs <= 1 or len(work) <= 1 or not hasattr(os, "fork"):  # no fork (Windows): one by one
         for job in work:
             run = judged(job, process_job(job))
             if run is None:
