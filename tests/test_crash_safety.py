@@ -1,9 +1,10 @@
-"""Crash safety: kill -9 at every write of each command that changes a run folder.
+"""Crash safety: kill -9 at every write of each command that changes a run folder or database.
 
 The harness forks a child (no interpreter start: the libraries are already
 imported) that runs the command a user types, counting every write the
 package makes (a file opened for writing, rename, replace, fsync, mkdir,
-unlink, rmdir, chmod, a database commit) and SIGKILLs itself at the Nth.
+unlink, rmdir, chmod, a database commit) and SIGKILLs itself at the Nth:
+review, mask, unmask, push (SQLite), batch and batch --force.
 For every N up to the command's last write, the folder must then be the
 state before, the state after, or a state ``il6assay status`` names (exit
 1, naming ``il6assay repair``) that one ``il6assay repair`` turns into the
