@@ -4,7 +4,7 @@ The harness forks a child (no interpreter start: the libraries are already
 imported) that runs the command a user types, counting every write the
 package makes (a file opened for writing, rename, replace, fsync, mkdir,
 unlink, rmdir, chmod, a database commit) and SIGKILLs itself at the Nth:
-review, mask, unmask, push (SQLite), batch and batch --force.
+review, mask, unmask, push (SQLite; PostgreSQL below), batch and batch --force.
 For every N up to the command's last write, the folder must then be the
 state before, the state after, or a state ``il6assay status`` names (exit
 1, naming ``il6assay repair``) that one ``il6assay repair`` turns into the
@@ -564,3 +564,62 @@ def test_batch_force_refuses_a_pushed_run_without_a_reason(tmp_path: Path, db_ur
     (processing,) = read_entries(out / name)
     assert processing["replaces"]["reason"] == why
     assert "pushed" not in processing["replaces"]["review"]  # the review as run.json said it
+
+
+def test_kill_at_every_write_of_push_on_postgresql_leaves_the_database_before_or_after(
+    runs: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import psycopg
+
+    from tests import pg
+
+    template_url = pg.database_url(request)  # skipped when no PostgreSQL server can start
+    server = pg.server(request.config)
+    folders = copy_tree(runs["empty"], tmp_path / "template")
+    assert cli("db", "upgrade", "--db", template_url).exit_code == 0
+    assert (
+        cli("batch", EXPORT, "--out", folders, "--db", template_url, "--jobs", "1").exit_code == 0
+    )
+    name = run_name(folders)
+    accept = ["review", folders / name, "--accept", "--by", "Lin", "--reason", "ok"]
+    assert cli(*accept).exit_code == 0
+    admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
+    template = template_url.rsplit("/", 1)[1]
+
+    def fresh() -> str:
+        """A copy of the template database, made by PostgreSQL itself."""
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (template,),
+            )
+            copy = f"t_{os.urandom(6).hex()}"
+            conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+        return server.url(copy)
+
+    def rows(url: str) -> list[int]:
+        dsn = f"{admin.rsplit('=', 1)[0]}={url.rsplit('/', 1)[1]}"
+        with psycopg.connect(dsn) as conn:
+            tables = ("runs", "sample_results", "audit")
+            return [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]  # type: ignore[index]
+
+    out = tmp_path / "out"
+    copy_tree(folders, out)
+    url = fresh()
+    before = (fingerprint(out), rows(url))
+    full = run_child(["push", str(out / name), "--db", url, "--by", "Chen"])
+    assert full.exit_code == 0, full.stderr
+    after = (fingerprint(out), rows(url))
+    assert after != before
+    commits = [n for n, w in enumerate(full.what or [], start=1) if w[0] == "commit"]
+    assert commits
+    seen = set()
+    for n in kill_points(full.what or [], out, every=False):
+        copy_tree(folders, out)
+        url = fresh()
+        assert run_child(["push", str(out / name), "--db", url, "--by", "Chen"], kill_at=n).killed
+        state = (settle(out), rows(url))
+        assert state in (before, after), f"push killed at write {n}: {state}"
+        seen.add(state == after)
+    assert False in seen
