@@ -623,3 +623,27 @@ def test_kill_at_every_write_of_push_on_postgresql_leaves_the_database_before_or
         assert state in (before, after), f"push killed at write {n}: {state}"
         seen.add(state == after)
     assert False in seen
+
+
+def test_an_export_that_aborts_its_reader_is_one_line_and_the_batch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import il6assay.plate.readers as readers
+
+    real = readers.read_export
+
+    def aborts_on_plate_002(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).name.startswith("plate_002"):
+            os.abort()  # as python-calamine did on a cell at XFD1048576 (SIGABRT)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "read_export", aborts_on_plate_002)
+    out = tmp_path / "runs"
+    result = cli("batch", _plates(tmp_path), "--out", out, "--jobs", "2", "--json")
+    assert result.exit_code == 2, result.output
+    status = {Path(o["export"]).name: o for o in json.loads(result.stdout)}
+    assert status["plate_001.xlsx"]["status"] == "written"
+    dead = status["plate_002_rejected.csv"]
+    assert dead["status"] == "unreadable" and "SIGABRT" in dead["error"]
+    assert sum("SIGABRT" in line for line in result.stderr.splitlines()) == 1
+    assert list(fingerprint(out)["runs"]) == [status["plate_001.xlsx"]["run_id"]]

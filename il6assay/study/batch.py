@@ -105,29 +105,23 @@ def plan(
     layout: Path | None = None,
     samples: Path | None = None,
     allow_unmatched: bool = False,
+    jobs: int | None = None,
 ) -> tuple[list[PlateJob], list[PlateOutcome]]:
-    """Every plate of every export as a job, in time order; unreadable exports as outcomes."""
-    from il6assay.plate.discover import find_layout, find_samples
-    from il6assay.plate.layout import load_layout
-    from il6assay.plate.readers import read_export
+    """Every plate of every export as a job, in time order; unreadable exports as outcomes.
+
+    The exports are read by ``jobs`` worker processes: a file that kills its
+    reader (a library's abort) is that file's one-line error, never the batch's.
+    """
     from il6assay.run import make_run_id
 
-    jobs: list[PlateJob] = []
+    jobs_: list[PlateJob] = []
     bad: list[PlateOutcome] = []
-    for order, export in enumerate(exports):
-        try:
-            parsed = read_export(export)
-            layout_path = find_layout(export, layout)
-            try:
-                samples_path: Path | None = find_samples(export, samples)
-            except InputError:
-                if not allow_unmatched:
-                    raise
-                samples_path = None
-            layout_doc = load_layout(layout_path)
-        except InputError as err:
-            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=str(err)))
+    reads = _read_exports(exports, layout, samples, allow_unmatched, jobs or default_jobs())
+    for order, (export, read) in enumerate(zip(exports, reads, strict=True)):
+        if isinstance(read, str):
+            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=read))
             continue
+        parsed, layout_path, samples_path, layout_doc = read
         for plate in parsed.plates:
             plate_id = plate.id if len(parsed.plates) > 1 else None
             plate_settings = replace(settings, plate=plate_id)
@@ -142,7 +136,7 @@ def plan(
                 plate=plate,
                 export=parsed,
             )
-            jobs.append(
+            jobs_.append(
                 PlateJob(
                     export=export,
                     layout=layout_path,
@@ -155,7 +149,60 @@ def plan(
                     allow_unmatched=allow_unmatched,
                 )
             )
-    return sorted(jobs, key=_time_key), bad
+    return sorted(jobs_, key=_time_key), bad
+
+
+def read_inputs(
+    export: Path, layout: Path | None, samples: Path | None, allow_unmatched: bool
+) -> tuple[Any, Path, Path | None, Any]:
+    """Planning one export: read it, find and load its layout, find its sample sheet."""
+    from il6assay.plate.discover import find_layout, find_samples
+    from il6assay.plate.layout import load_layout
+    from il6assay.plate.readers import read_export
+
+    parsed = read_export(export)
+    layout_path = find_layout(export, layout)
+    try:
+        samples_path: Path | None = find_samples(export, samples)
+    except InputError:
+        if not allow_unmatched:
+            raise
+        samples_path = None
+    return parsed, layout_path, samples_path, load_layout(layout_path)
+
+
+def _read_exports(
+    exports: Sequence[Path],
+    layout: Path | None,
+    samples: Path | None,
+    allow_unmatched: bool,
+    n_jobs: int,
+) -> list[Any]:
+    """``read_inputs`` of each export, or its one-line error (a dead reader's included)."""
+    if len(exports) <= 1 or n_jobs <= 1 or not hasattr(os, "fork"):
+        out: list[Any] = []
+        for export in exports:
+            try:
+                out.append(read_inputs(export, layout, samples, allow_unmatched))
+            except InputError as err:
+                out.append(str(err))
+        return out
+    from il6assay.study.workers import WorkerDied, Workers
+
+    with Workers(n_jobs) as pool:
+        tasks = [pool.submit(read_inputs, e, layout, samples, allow_unmatched) for e in exports]
+        out = []
+        for export, task in zip(exports, tasks, strict=True):
+            try:
+                out.append(task.result())
+            except InputError as err:
+                out.append(str(err))
+            except WorkerDied as err:
+                out.append(
+                    f"{export}: reading it ended the reader ({err}): the file is not an export "
+                    "the reader libraries survive; nothing of it was written"
+                )
+        return out
 
 
 def _time_key(job: PlateJob) -> tuple[Any, ...]:
@@ -349,7 +396,13 @@ def _run_batch(
 ) -> list[PlateOutcome]:
     exports, outcomes = find_exports(paths)
     todo, bad = plan(
-        exports, out_dir, settings, layout=layout, samples=samples, allow_unmatched=allow_unmatched
+        exports,
+        out_dir,
+        settings,
+        layout=layout,
+        samples=samples,
+        allow_unmatched=allow_unmatched,
+        jobs=jobs,
     )
     outcomes += bad
     if planned is not None:

@@ -103,6 +103,9 @@ class Workers:
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            import faulthandler
+
+            faulthandler.disable()  # a worker's death is the parent's one line, not a dump
             try:
                 answer: tuple[str, Any] = ("ok", task.fn(*task.args))
             except Exception as err:  # returned to the parent, which decides
