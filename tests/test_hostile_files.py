@@ -164,3 +164,23 @@ def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(tmp_path: 
     with pytest.raises(InputError) as info:
         load_layout(path)
     assert "nested" not in info.value.message  # refused for the unknown key, not for depth
+
+
+def test_a_batch_with_the_far_cell_export_writes_the_other_plates(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from il6assay.cli import main
+    from tests.test_batch import _copy_plate
+
+    day = tmp_path / "day"
+    day.mkdir()
+    _copy_plate(EXAMPLE / "plate_001.xlsx", day)
+    with_sheet_xml(GRID_XLSX, day / "far.xlsx", far_cell)
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["batch", str(day), "--out", str(out), "--jobs", "2"])
+    assert result.exit_code == 2  # one file could not be read; the other plate is written
+    (far,) = [x for x in result.stderr.splitlines() if "far.xlsx" in x and "1048576" in x]
+    assert far.startswith(f"il6assay: {day / 'far.xlsx'}")
+    assert [p.name.split("-")[0] for p in out.iterdir() if (p / "run.json").is_file()] == [
+        "plate_001"
+    ]
