@@ -107,13 +107,24 @@ def test_force_processes_again_into_a_new_folder_keeping_the_old_one_whole(day, 
     (first,) = run_dirs(out)
     review = ["review", str(first), "--accept", "--by", "Lin", "--reason", "checked"]
     assert CliRunner().invoke(main, review).exit_code == 0
-    result = batch(day / "plate_001.xlsx", "--out", out, "--force", "--json")
+    refused = batch(day / "plate_001.xlsx", "--out", out, "--force")
+    assert refused.exit_code == 2  # a reviewed run is replaced only when told why
+    assert "accepted by Lin" in refused.stderr and "--reason" in refused.stderr
+    assert not (out / ".replaced").exists()
+    why = "new kit lot certificate"
+    result = batch(day / "plate_001.xlsx", "--out", out, "--force", "--reason", why, "--json")
     assert result.exit_code == 0, result.output
     assert [r["status"] for r in outcomes(result)] == ["replaced"]
     (folder,) = run_dirs(out)
     open_run(folder)  # whole and consistent: a new chain, unreviewed
-    assert [e["action"] for e in read_entries(folder)] == ["process"]
+    (processing,) = read_entries(folder)
+    assert processing["action"] == "process"
     (kept,) = (out / ".replaced").iterdir()  # the old folder, its review included
+    assert processing["replaces"] == {
+        "run_dir": f".replaced/{kept.name}",
+        "review": "accepted by Lin",
+        "reason": why,
+    }
     assert kept.name.startswith(folder.name + "-")
     assert [e["action"] for e in read_entries(kept)] == ["process", "review-accept"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from il6assay.cli import main
+from il6assay.errors import InputError
 from il6assay.record.outputs import safe_text
 from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
 
@@ -72,7 +74,7 @@ def test_a_crash_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     export = example_copy(tmp_path)
 
     def explode(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("il6assay.record.report.write_report", explode)
     from il6assay.record.outputs import write_run
@@ -81,7 +83,7 @@ def test_a_crash_while_writing_leaves_no_run_folder(tmp_path, monkeypatch):
     run = process_plate(
         export, tmp_path / "plate_001.layout.toml", tmp_path / "plate_001.samples.csv"
     )
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="cannot write: the disk is full; nothing was changed"):
         write_run(run, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # no run folder, no partial one, no plotly.js
 

@@ -1,4 +1,4 @@
-"""The run-folder commands: ``mask``, ``unmask``, ``review``, ``status`` and ``verify``.
+"""The run-folder commands: ``mask``, ``unmask``, ``review``, ``status``, ``verify``, ``repair``.
 
 Only click is imported here; each command imports what it needs when it runs.
 ``register(main)`` adds them to the ``il6assay`` group. Each takes one or
@@ -182,14 +182,24 @@ def review(
 def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
     """List runs (or the runs in a results folder) with verdict, review and integrity.
 
-    Exit 1 when any run was changed, its audit chain is broken or it is too
-    old to check; 2 when a run.json is malformed.
+    Exit 1 when any run was changed, its audit chain is broken, it is too
+    old to check, or a killed command left it half done (`il6assay repair`
+    mends that); 2 when a run.json is malformed.
     """
     from il6assay.errors import InputError
+    from il6assay.record.repair import interrupted
     from il6assay.record.review import expand_runs, run_status
 
     try:
-        rows = [run_status(p) for p in expand_runs(list(run_dirs))]
+        rows = []
+        for path in run_dirs:
+            named = interrupted([path])  # what a killed command left: missing runs, set aside
+            rows += named
+            try:
+                rows += [run_status(p) for p in expand_runs([path])]
+            except InputError:
+                if not named:
+                    raise
     except InputError as err:
         _fail(err)
     if as_json:
@@ -226,6 +236,30 @@ def verify(run_dirs: tuple[Path, ...]) -> None:
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_CHANGED)
 
 
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--by", "by", default="", help="Who repairs (required; kept in the audit log).")
+def repair(run_dirs: tuple[Path, ...], by: str) -> None:
+    """Mend what an interrupted (killed) command left of each RUN_DIR, as `status` names it.
+
+    Puts back a run folder set aside by an interrupted mask or batch --force,
+    files an earlier run replaced by batch --force in .replaced/, removes
+    unfinished copies, and rewrites run.json's review and review.js from the
+    audit log after an interrupted review. Exit 0 when every run is whole
+    again, 2 when a run's problem is not an interrupted command's.
+    """
+    from il6assay.errors import InputError
+    from il6assay.record.repair import repair_run
+
+    try:
+        for folder in run_dirs:
+            done = repair_run(folder, by)
+            for line in done or ["nothing to repair"]:
+                click.echo(f"{folder}: {line}", err=True)
+    except InputError as err:
+        _fail(err)
+
+
 def register(main: click.Group) -> None:
     """Add the run-folder commands to the ``il6assay`` group."""
     main.command(name="mask")(_mask_command(unmask=False))
@@ -233,3 +267,4 @@ def register(main: click.Group) -> None:
     main.add_command(review)
     main.add_command(status)
     main.add_command(verify)
+    main.add_command(repair)

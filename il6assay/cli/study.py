@@ -18,8 +18,8 @@ from il6assay.cli.common import fail as _fail
 
 
 def exit_code(outcomes: list[Any]) -> int:
-    """2 when some plate or file could not be read, else 3 when some failed acceptance, else 0."""
-    if any(o.status == "unreadable" for o in outcomes):
+    """2 when some plate or file could not be read or was lost, else 3 when some failed, else 0."""
+    if any(o.status in ("unreadable", "lost") for o in outcomes):
         return EXIT_BAD_INPUT
     if any(o.accepted is False for o in outcomes):
         return EXIT_REJECTED
@@ -35,6 +35,12 @@ def exit_code(outcomes: list[Any]) -> int:
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes [the cores].")
 @click.option("--force", is_flag=True, help="Process plates again whose run folder exists.")
+@click.option(
+    "--reason",
+    default=None,
+    help="Why --force replaces runs that were reviewed or pushed (required for those; "
+    "kept in the new run's audit log).",
+)
 @click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
 @click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn.")
 @click.option("--json", "as_json", is_flag=True, help="Print every plate's outcome as JSON.")
@@ -45,6 +51,7 @@ def batch(
     out: Path | None,
     jobs: int | None,
     force: bool,
+    reason: str | None,
     db: str | None,
     allow_unmatched: bool,
     as_json: bool,
@@ -52,7 +59,8 @@ def batch(
     """Process every plate of the EXPORTs and folders given, in parallel; write an index.html.
 
     Exit 0 when every plate was accepted, 3 when some failed acceptance, 2 when
-    some file could not be read (each is reported; the others are written).
+    some file could not be read or a plate was lost with its worker (each is
+    reported; the others are written).
     """
     from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
@@ -97,6 +105,7 @@ def batch(
             samples=samples,
             jobs=jobs,
             force=force,
+            reason=reason,
             allow_unmatched=allow_unmatched,
             study=study,
             progress=progress,
@@ -104,18 +113,29 @@ def batch(
         )
         if bar is not None:
             bar.__exit__(None, None, None)
-        unreadable = [o for o in outcomes if o.status == "unreadable"]
-        index = write_page(out_dir / "index.html", index_html(out_dir, unreadable))
+        unreadable = [o for o in outcomes if o.status in ("unreadable", "lost")]
+        index_error = None
+        try:
+            index = write_page(out_dir / "index.html", index_html(out_dir, unreadable))
+        except OSError as err:  # the run folders are written whole or not at all; the page not
+            from il6assay.record.outputs import disk_error
+
+            then = "every run folder listed was written whole; only the index page is not"
+            index_error = disk_error(err, out_dir / "index.html", then=then)
     except InputError as err:
         _fail(err)
     for o in unreadable:
         click.echo(f"il6assay: {o.error}", err=True)
     click.echo(_table(outcomes), err=True)
+    if index_error is not None:
+        _fail(index_error)
     written = sum(o.status in ("written", "replaced") for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
+    lost = sum(o.status == "lost" for o in outcomes)
     click.echo(
-        f"{written} written, {skipped} skipped (already done), {len(unreadable)} not read; "
-        f"index: {index}",
+        f"{written} written, {skipped} skipped (already done), {len(unreadable) - lost} not read"
+        + (f", {lost} lost with their worker" if lost else "")
+        + f"; index: {index}",
         err=True,
     )
     if study is not None and study.error:

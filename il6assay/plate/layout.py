@@ -294,9 +294,18 @@ def _read_toml(shown: Path) -> dict[str, Any]:
     except OSError as err:
         raise InputError(f"cannot read layout: {err.strerror}", path=shown) from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("layout is not UTF-8 text; expected a TOML file", path=shown) from None
+    depth, line = _nesting(text)
+    if depth > MAX_TOML_DEPTH:
+        raise InputError(
+            f"arrays or inline tables nested {depth} deep; a layout needs at most {MAX_TOML_DEPTH}",
+            path=shown,
+            where=f"line {line}",
+        )
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         message = str(err)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
@@ -307,6 +316,72 @@ def _read_toml(shown: Path) -> dict[str, Any]:
         else:
             message = re.sub(r"\s*\(at end of document\)$", " at the end of the file", message)
         raise InputError(f"invalid TOML: {message}", path=shown, where=where) from None
+    deepest = _table_depth(doc)
+    if deepest > MAX_TOML_DEPTH:
+        raise InputError(
+            f"keys nested {deepest} deep (a.b.c...); a layout needs at most {MAX_TOML_DEPTH}",
+            path=shown,
+        )
+    return doc
+
+
+# A layout nests a few levels ([block.2x1.A1], an include list); TOML's parser and
+# everything after it recurse once per level, so a file nested 10^5 deep is refused first.
+MAX_TOML_DEPTH = 16
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of arrays and inline tables in TOML text, and the line it is on.
+
+    A linear scan outside strings and comments: no recursion, so any depth is measured.
+    """
+    depth = deepest = 0
+    line = deepest_line = 1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            continue
+        elif ch in "\"'":
+            quote = text[i : i + 3] if text.startswith(ch * 3, i) else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if ch == '"' and text[j] == "\\":
+                    j += 1
+                elif len(quote) == 1 and text[j] == "\n":
+                    break  # an unclosed one-line string: tomllib says so
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_line = depth, line
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest, deepest_line
+
+
+def _table_depth(doc: Any) -> int:
+    """How deep tables and arrays nest in a parsed TOML document (iteratively)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_TOML_DEPTH:
+            return deepest
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
 
 
 def _include_names(config: dict[str, Any]) -> list[str]:

@@ -89,12 +89,13 @@ def _key(name: str) -> str:
 
 
 def _table(path: Path) -> list[list[str]]:
-    data = path.read_bytes()
+    from il6assay.plate.readers.source import Source, decode
+
+    data = Source(path).data  # a file too large for a sample sheet is refused unread
     if not data.strip():
         raise InputError("the sample sheet is empty")
     if data.startswith(b"PK\x03\x04"):
-        return _xlsx_table(path)
-    from il6assay.plate.readers.source import decode
+        return _xlsx_table(data)
 
     text = _line_ends(decode(data))
     try:
@@ -135,13 +136,17 @@ def _line_ends(text: str) -> str:
     return text
 
 
-def _xlsx_table(path: Path) -> list[list[str]]:
+def _xlsx_table(data: bytes) -> list[list[str]]:
     import zipfile
+    from io import BytesIO
 
     from openpyxl import load_workbook
 
+    from il6assay.plate.readers.source import check_xlsx
+
+    check_xlsx(data)  # sizes, DTDs and every sheet's extent, before openpyxl sees it
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
         raise InputError(f"not a readable XLSX workbook ({err})") from None
     try:

@@ -50,6 +50,23 @@ def os_account() -> str:
         return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
+def disk_error(err: OSError, path: Path, *, then: str = "nothing was changed") -> InputError:
+    """A full disk, a read-only folder or a missing permission, as one line naming the folder.
+
+    ``then``: what that leaves, as the user should know it.
+    """
+    import errno
+
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the folder is on a read-only file system",
+        errno.EACCES: "no permission to write there",
+        errno.EPERM: "no permission to write there",
+    }.get(err.errno or 0, err.strerror or str(err) or type(err).__name__)
+    return InputError(f"cannot write: {why}; {then}", path=path)
+
+
 def now_utc() -> str:
     """The current time, ISO 8601 in UTC with its zone."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -118,7 +135,11 @@ def append_entry(folder: Path, entry: dict[str, Any], *, stamp: bool = True) -> 
         raise RunChanged(
             "audit.jsonl is missing: the run's history cannot be continued", path=folder
         )
-    with path.open("a+", encoding="utf-8") as fh:
+    try:
+        fh = path.open("a+", encoding="utf-8")
+    except OSError as err:  # a read-only folder or a full disk: one line, nothing changed
+        raise disk_error(err, folder) from None
+    with fh:
         _lock(fh)
         fh.seek(0)
         lines = [x for x in fh.read().split("\n") if x]

@@ -89,13 +89,24 @@ def _litter(parts: tuple[str, ...]) -> bool:
     return any(p.startswith(".") for p in parts) or parts[-1] in OS_LITTER
 
 
+class ReviewOutOfStep(RunChanged):
+    """run.json's review or review.js is not what a verified audit log says (repairable)."""
+
+    def __init__(self, message: str, folder: Path) -> None:
+        super().__init__(
+            f"{message}; if a review was interrupted, `il6assay repair {folder} --by NAME` "
+            "rewrites them from audit.jsonl"
+        )
+
+
 def check_review(folder: Path, record: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """run.json's review and review.js must say what the audit log says."""
     derived = review_state(entries)
     if record["review"] != derived:
-        raise RunChanged(
+        raise ReviewOutOfStep(
             f"run.json's review ({_said(record['review'])}) is not what audit.jsonl records "
-            f"({_said(derived)})"
+            f"({_said(derived)})",
+            folder,
         )
     if record.get("report") is None:
         return
@@ -103,11 +114,12 @@ def check_review(folder: Path, record: dict[str, Any], entries: list[dict[str, A
 
     path = folder / REVIEW_JS
     if not path.is_file():
-        raise RunChanged(f"{REVIEW_JS} is missing from the run folder")
+        raise ReviewOutOfStep(f"{REVIEW_JS} is missing from the run folder", folder)
     if path.read_bytes() != review_js_of(entries).encode("utf-8"):
-        raise RunChanged(
+        raise ReviewOutOfStep(
             f"{REVIEW_JS} (what the report shows and runs) is not what audit.jsonl records "
-            f"({_said(derived)}): it was rewritten"
+            f"({_said(derived)}): it was rewritten",
+            folder,
         )
 
 

@@ -26,6 +26,7 @@ from il6assay import __version__
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.record.audit import disk_error
 from il6assay.run import Run
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -170,6 +171,19 @@ def _make_read_only(folder: Path) -> None:
             p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+# A run folder being written is ``.<run id>.partial-<tag>``, never a run until renamed
+# into place; a run folder set aside while its replacement is renamed in is
+# ``.<run id>.old-<tag>``. A kill between the two renames leaves the second and
+# no run folder: ``il6assay status`` names it and ``il6assay repair`` puts it back
+# (il6assay.record.repair).
+PARTIAL, STASH, TRASH = "partial", "old", "trash"
+
+
+def stash_of(folder: Path, tmp: Path) -> Path:
+    """Where ``folder`` is set aside while ``tmp`` (its replacement) is renamed into place."""
+    return folder.with_name(f".{folder.name}.{STASH}-{tmp.name.rsplit('-', 1)[-1]}")
+
+
 def replace_run(
     run: Run,
     folder: Path,
@@ -182,9 +196,13 @@ def replace_run(
 
     ``before_swap(new_folder)`` runs on the complete new folder before it
     replaces the old one (to record the change there): all of it, or nothing.
+    A full disk or a read-only folder is an InputError, with the run as it was.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    old = folder.with_name(f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{PARTIAL}-", dir=folder.parent))
+    except OSError as err:
+        raise disk_error(err, folder) from None
+    old = stash_of(folder, tmp)
     try:
         if not standalone_report:
             from il6assay.record.report import ensure_shared_plotly
@@ -196,14 +214,37 @@ def replace_run(
                 shutil.copy2(folder / name, tmp / name)
         if before_swap is not None:
             before_swap(tmp)
-        os.rename(folder, old)
-        os.rename(tmp, folder)
-    except BaseException:
+        _swap_in(tmp, folder, old)
+    except BaseException as err:
         if old.exists() and not folder.exists():
             os.rename(old, folder)
         _remove_tree(tmp)
+        if isinstance(err, OSError):
+            raise disk_error(err, folder) from None
         raise
-    _remove_tree(old)
+    remove_folder(old)
+
+
+def _swap_in(new: Path, folder: Path, old: Path) -> None:
+    """Set ``folder`` aside as ``old`` and rename ``new`` into its place (two renames)."""
+    os.rename(folder, old)
+    os.rename(new, folder)
+
+
+def remove_folder(path: Path) -> None:
+    """Delete a run folder (or an unfinished or set-aside one), read-only input copies included.
+
+    Renamed first to ``.<name>.trash-<tag>``, so a kill midway leaves no half-deleted run
+    under a name that says "run" or "set aside".
+    """
+    if not path.exists():
+        return
+    tag = path.name.rsplit("-", 1)[-1] if "-" in path.name else "x"
+    name = path.name[1:].rsplit(".", 1)[0] if path.name.startswith(".") else path.name
+    trash = path.with_name(f".{name}.{TRASH}-{tag}")
+    if path != trash:
+        os.rename(path, trash)
+    _remove_tree(trash)
 
 
 def _remove_tree(path: Path) -> None:
@@ -223,14 +264,20 @@ def write_run(
     report: bool = True,
     standalone_report: bool = False,
     lang: str = "en",
+    replacing: Path | None = None,
+    note: dict[str, Any] | None = None,
 ) -> Path:
     """Write the run folder under ``out_dir``; refuse if it exists. Returns its path.
 
     ``lang``: the report's language, "en" or "zh-CN" (recorded in run.json's "report").
+    ``replacing``: the existing run folder is moved there (whole, by one rename)
+    once the new one is complete and renamed into its place (``batch --force``);
+    ``note`` adds keys to the processing entry of the new run's audit log.
+    A full disk or a read-only folder is an InputError and leaves nothing behind.
     """
     out_dir = Path(out_dir)
     final = out_dir / run.run_id
-    if final.exists():
+    if final.exists() and replacing is None:
         raise InputError(
             f"run folder {final} already exists (these inputs and settings were processed "
             "before); remove it or choose another --out"
@@ -238,15 +285,18 @@ def write_run(
     made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # removed if refused
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.{PARTIAL}-", dir=out_dir))
     except OSError as err:
-        raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run.run_id}.partial-", dir=out_dir))
+        _remove_made(made)
+        raise disk_error(err, out_dir) from None
     plotly_made: Path | None = None
+    old = stash_of(final, tmp)
     try:
         _write_all(run, tmp, report=report, standalone=standalone_report, lang=lang)
         from il6assay.record.audit import append_entry
 
-        append_entry(tmp, process_entry(run))  # the first link of the run's audit chain
+        # The first link of the run's audit chain.
+        append_entry(tmp, {**process_entry(run), **(note or {})})
         if report and not standalone_report:
             # The shared plotly.js copy only once the run folder is whole: a refused
             # run leaves nothing behind in --out.
@@ -254,16 +304,28 @@ def write_run(
 
             if not (out_dir / plotly_js_name()).is_file():
                 plotly_made = ensure_shared_plotly(out_dir)
-        os.rename(tmp, final)
-    except BaseException:
+        if replacing is not None and final.exists():
+            _swap_in(tmp, final, old)
+            os.rename(old, replacing)
+        else:
+            os.rename(tmp, final)
+    except BaseException as err:
+        if old.exists() and not final.exists():
+            os.rename(old, final)
         _remove_tree(tmp)
         if plotly_made is not None:
             plotly_made.unlink(missing_ok=True)
-        for folder in made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
+        _remove_made(made)
+        if isinstance(err, OSError):
+            raise disk_error(err, out_dir) from None
         raise
     return final
+
+
+def _remove_made(made: list[Path]) -> None:
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if still empty
 
 
 # Files of a run folder that record its review, not its results: never hashed

@@ -112,6 +112,7 @@ def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
     run.json's review and review.js are derived from the entry as written
     (``review_of``), so they say exactly what the audit log says.
     """
+    from il6assay.record.outputs import disk_error
     from il6assay.record.report import review_js_of
 
     staged: list[tuple[Path, Path]] = []
@@ -129,6 +130,8 @@ def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
         full = append_entry(folder.path, written, stamp=False)
         for tmp, target in staged:
             os.replace(tmp, target)
+    except OSError as err:
+        raise disk_error(err, folder.path) from None
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -142,10 +145,14 @@ def refresh_review_js(folder: str | Path) -> None:
     folder = Path(folder)
     if not (folder / "review.js").exists():
         return  # a run written without a report
+    from il6assay.record.outputs import disk_error
+
     tmp = folder / ".review.js.partial"
     try:
         tmp.write_text(review_js_of(read_entries(folder)), encoding="utf-8")
         os.replace(tmp, folder / "review.js")
+    except OSError as err:
+        raise disk_error(err, folder) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -211,7 +218,10 @@ def expand_runs(
         if (p / "run.json").is_file():
             found.append(p)
         elif p.is_dir() and folders_of_runs:
-            inner = sorted(q for q in p.iterdir() if (q / "run.json").is_file())
+            # Hidden folders are never runs: unfinished or set-aside copies (status names those).
+            inner = sorted(
+                q for q in p.iterdir() if not q.name.startswith(".") and (q / "run.json").is_file()
+            )
             if not inner:
                 raise InputError("neither a run folder nor a folder of runs", path=p)
             found += inner

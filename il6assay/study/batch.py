@@ -23,7 +23,8 @@ import csv
 import json
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +35,8 @@ from il6assay.settings import Settings
 
 NOT_EXPORTS = (".toml", ".md", ".py", ".html", ".js", ".samples.csv", ".samples.xlsx")
 WRITTEN, SKIPPED, REPLACED, UNREADABLE = "written", "skipped", "replaced", "unreadable"
+LOST = "lost"  # its worker process died: nothing of this plate was written
+LOCK_FILE = ".il6assay-batch.lock"
 
 
 @dataclass
@@ -57,7 +60,7 @@ class PlateOutcome:
 
     export: str
     plate_id: str | None
-    status: str  # written, replaced, skipped, unreadable
+    status: str  # written, replaced, skipped, unreadable, lost
     run_id: str | None = None
     run_dir: str | None = None
     accepted: bool | None = None
@@ -102,29 +105,23 @@ def plan(
     layout: Path | None = None,
     samples: Path | None = None,
     allow_unmatched: bool = False,
+    jobs: int | None = None,
 ) -> tuple[list[PlateJob], list[PlateOutcome]]:
-    """Every plate of every export as a job, in time order; unreadable exports as outcomes."""
-    from il6assay.plate.discover import find_layout, find_samples
-    from il6assay.plate.layout import load_layout
-    from il6assay.plate.readers import read_export
+    """Every plate of every export as a job, in time order; unreadable exports as outcomes.
+
+    The exports are read by ``jobs`` worker processes: a file that kills its
+    reader (a library's abort) is that file's one-line error, never the batch's.
+    """
     from il6assay.run import make_run_id
 
-    jobs: list[PlateJob] = []
+    jobs_: list[PlateJob] = []
     bad: list[PlateOutcome] = []
-    for order, export in enumerate(exports):
-        try:
-            parsed = read_export(export)
-            layout_path = find_layout(export, layout)
-            try:
-                samples_path: Path | None = find_samples(export, samples)
-            except InputError:
-                if not allow_unmatched:
-                    raise
-                samples_path = None
-            layout_doc = load_layout(layout_path)
-        except InputError as err:
-            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=str(err)))
+    reads = _read_exports(exports, layout, samples, allow_unmatched, jobs or default_jobs())
+    for order, (export, read) in enumerate(zip(exports, reads, strict=True)):
+        if isinstance(read, str):
+            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=read))
             continue
+        parsed, layout_path, samples_path, layout_doc = read
         for plate in parsed.plates:
             plate_id = plate.id if len(parsed.plates) > 1 else None
             plate_settings = replace(settings, plate=plate_id)
@@ -139,7 +136,7 @@ def plan(
                 plate=plate,
                 export=parsed,
             )
-            jobs.append(
+            jobs_.append(
                 PlateJob(
                     export=export,
                     layout=layout_path,
@@ -152,7 +149,60 @@ def plan(
                     allow_unmatched=allow_unmatched,
                 )
             )
-    return sorted(jobs, key=_time_key), bad
+    return sorted(jobs_, key=_time_key), bad
+
+
+def read_inputs(
+    export: Path, layout: Path | None, samples: Path | None, allow_unmatched: bool
+) -> tuple[Any, Path, Path | None, Any]:
+    """Planning one export: read it, find and load its layout, find its sample sheet."""
+    from il6assay.plate.discover import find_layout, find_samples
+    from il6assay.plate.layout import load_layout
+    from il6assay.plate.readers import read_export
+
+    parsed = read_export(export)
+    layout_path = find_layout(export, layout)
+    try:
+        samples_path: Path | None = find_samples(export, samples)
+    except InputError:
+        if not allow_unmatched:
+            raise
+        samples_path = None
+    return parsed, layout_path, samples_path, load_layout(layout_path)
+
+
+def _read_exports(
+    exports: Sequence[Path],
+    layout: Path | None,
+    samples: Path | None,
+    allow_unmatched: bool,
+    n_jobs: int,
+) -> list[Any]:
+    """``read_inputs`` of each export, or its one-line error (a dead reader's included)."""
+    if len(exports) <= 1 or n_jobs <= 1 or not hasattr(os, "fork"):
+        out: list[Any] = []
+        for export in exports:
+            try:
+                out.append(read_inputs(export, layout, samples, allow_unmatched))
+            except InputError as err:
+                out.append(str(err))
+        return out
+    from il6assay.study.workers import WorkerDied, Workers
+
+    with Workers(n_jobs) as pool:
+        tasks = [pool.submit(read_inputs, e, layout, samples, allow_unmatched) for e in exports]
+        out = []
+        for export, task in zip(exports, tasks, strict=True):
+            try:
+                out.append(task.result())
+            except InputError as err:
+                out.append(str(err))
+            except WorkerDied as err:
+                out.append(
+                    f"{export}: reading it ended the reader ({err}): the file is not an export "
+                    "the reader libraries survive; nothing of it was written"
+                )
+        return out
 
 
 def _time_key(job: PlateJob) -> tuple[Any, ...]:
@@ -187,33 +237,48 @@ def process_job(job: PlateJob) -> Any:
         return str(err.at(job.export))
 
 
-REPLACED_DIR = ".replaced"  # --force: earlier run folders, kept whole
-
-
-def write_job(run: Any, out_dir: Path, replace_existing: bool) -> tuple[str, str]:
-    """Worker step 2: write the run folder; with --force, the old one is first set aside whole.
+def write_job(
+    run: Any, out_dir: Path, replace_existing: bool, reason: str | None = None
+) -> tuple[str, str]:
+    """Worker step 2: write the run folder; with --force, the old one is set aside whole.
 
     A run folder's audit chain starts with its processing, so processing again
     makes a new folder with a new chain; the old folder (its reviews and masks
-    included) is kept, untouched, in ``--out/.replaced/<run id>-<UTC time>``.
+    included) is kept, untouched, in ``--out/.replaced/<run id>-<UTC time>``,
+    moved there by one rename once the new folder is complete and in place
+    (a kill in between: ``il6assay status`` names it, ``il6assay repair`` files it).
+    The new run's processing entry names the folder it replaced and ``reason``.
     """
-    import os
-
-    from il6assay.record.audit import now_utc
     from il6assay.record.outputs import write_run
+    from il6assay.record.repair import REPLACED_DIR, replaced_name
 
     folder = out_dir / run.run_id
     if replace_existing and folder.exists():
-        stamp = now_utc().replace(":", "").replace("-", "").split("+")[0]
-        aside = out_dir / REPLACED_DIR / f"{run.run_id}-{stamp}"
-        aside.parent.mkdir(exist_ok=True)
-        os.rename(folder, aside)
+        aside = replaced_name(folder)
         try:
-            return str(write_run(run, out_dir)), REPLACED
-        except BaseException:
-            os.rename(aside, folder)  # nothing lost when the new folder cannot be written
-            raise
+            aside.parent.mkdir(exist_ok=True)
+        except OSError as err:
+            from il6assay.record.outputs import disk_error
+
+            raise disk_error(err, out_dir) from None
+        note = {
+            "replaces": {
+                "run_dir": f"{REPLACED_DIR}/{aside.name}",
+                "review": _review_of(folder),
+                "reason": reason,
+            }
+        }
+        return str(write_run(run, out_dir, replacing=aside, note=note)), REPLACED
     return str(write_run(run, out_dir)), WRITTEN
+
+
+def _review_of(folder: Path) -> str:
+    """What the run folder's review was, in words ("accepted by Lin"), as its run.json says."""
+    try:
+        review = json.loads((folder / "run.json").read_text(encoding="utf-8"))["review"]
+        return str(review["status"]) + (f" by {review['by']}" if review.get("by") else "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown (run.json unreadable)"
 
 
 def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
@@ -249,6 +314,7 @@ def run_batch(
     samples: Path | None = None,
     jobs: int | None = None,
     force: bool = False,
+    reason: str | None = None,
     allow_unmatched: bool = False,
     study: Any = None,
     progress: Callable[[PlateOutcome], None] | None = None,
@@ -258,6 +324,8 @@ def run_batch(
 
     ``study`` is an ``il6assay.study.check.StudyCheck`` (or None): it judges each
     run's controls before the run is written and records every written run.
+    ``force`` replaces a reviewed or pushed run only with a ``reason`` (on the
+    new run's record). One batch at a time writes to ``out_dir`` (a lock).
     """
     settings = settings or Settings()
     out_dir = Path(out_dir)
@@ -265,9 +333,76 @@ def run_batch(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
+    with batch_lock(out_dir):
+        return _run_batch(
+            paths,
+            out_dir,
+            settings,
+            layout,
+            samples,
+            jobs,
+            force,
+            reason,
+            allow_unmatched,
+            study,
+            progress,
+            planned,
+        )
+
+
+@contextmanager
+def batch_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s batch lock; a second batch of the same folder is refused in one line."""
+    path = out_dir / LOCK_FILE
+    try:
+        fh = path.open("a+", encoding="utf-8")
+    except OSError as err:
+        from il6assay.record.outputs import disk_error
+
+        raise disk_error(err, out_dir) from None
+    with fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: one batch per folder is assumed
+            yield
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(
+                "another batch is writing to this folder now; wait for it to finish "
+                f"(it holds {LOCK_FILE})",
+                path=out_dir,
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _run_batch(
+    paths: Sequence[Path],
+    out_dir: Path,
+    settings: Settings,
+    layout: Path | None,
+    samples: Path | None,
+    jobs: int | None,
+    force: bool,
+    reason: str | None,
+    allow_unmatched: bool,
+    study: Any,
+    progress: Callable[[PlateOutcome], None] | None,
+    planned: Callable[[int], None] | None,
+) -> list[PlateOutcome]:
     exports, outcomes = find_exports(paths)
     todo, bad = plan(
-        exports, out_dir, settings, layout=layout, samples=samples, allow_unmatched=allow_unmatched
+        exports,
+        out_dir,
+        settings,
+        layout=layout,
+        samples=samples,
+        allow_unmatched=allow_unmatched,
+        jobs=jobs,
     )
     outcomes += bad
     if planned is not None:
@@ -284,13 +419,59 @@ def run_batch(
                 progress(outcomes[-1])
         else:
             work.append(job)
+    if force and not (reason and reason.strip()):
+        _refuse_replacing_decided(
+            [out_dir / j.run_id for j in work if (out_dir / j.run_id).exists()], study
+        )
     if work:
         from il6assay.record.report import ensure_shared_plotly
 
-        ensure_shared_plotly(out_dir)
-    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress)
+        try:
+            ensure_shared_plotly(out_dir)
+        except OSError as err:
+            from il6assay.record.outputs import disk_error
+
+            raise disk_error(err, out_dir) from None
+    reason = reason.strip() if reason and reason.strip() else None
+    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress, reason)
     outcomes += done
     return outcomes
+
+
+def _refuse_replacing_decided(folders: list[Path], study: Any) -> None:
+    """``--force`` without ``--reason`` on a run that was reviewed or pushed: refused, naming it."""
+    from il6assay.record.audit import REVIEW_ACTIONS, read_entries
+
+    pushed: set[str] = set()
+    engine = getattr(study, "engine", None)
+    if engine is not None and folders:
+        from sqlalchemy import select
+
+        from il6assay.db.models import DbRun
+
+        with engine.connect() as conn:
+            names = [f.name for f in folders]
+            pushed = set(
+                conn.execute(select(DbRun.run_id).where(DbRun.run_id.in_(names))).scalars()
+            )
+    for folder in folders:
+        try:
+            reviews = [e for e in read_entries(folder) if e.get("action") in REVIEW_ACTIONS]
+        except InputError:
+            reviews = []
+        said = []
+        if reviews:
+            last = reviews[-1]
+            said.append(f"{REVIEW_ACTIONS[last['action']]} by {last.get('by')}")
+        if folder.name in pushed:
+            said.append("pushed to the study database")
+        if said:
+            raise InputError(
+                f"this run was {' and '.join(said)}; --force would replace it: say why with "
+                "--reason TEXT (kept in the new run's audit log; the old run goes to "
+                ".replaced/)",
+                path=folder,
+            )
 
 
 def _outcome(job: PlateJob, run: Any, folder: str, status: str) -> PlateOutcome:
@@ -313,13 +494,23 @@ def _run_jobs(
     n_jobs: int,
     study: Any,
     progress: Callable[[PlateOutcome], None] | None,
+    reason: str | None = None,
 ) -> list[PlateOutcome]:
-    """Process then write each plate; judge in time order in between; record what was written."""
+    """Process then write each plate; judge in time order in between; record what was written.
+
+    A worker that dies costs its plate (reported as lost), never the batch.
+    """
+    from il6assay.study.workers import WorkerDied
+
     outcomes: list[PlateOutcome] = []
     qcs: dict[str, Any] = {}
 
     def finish(job: PlateJob, run: Any, result: Any) -> None:
-        if isinstance(result, BaseException):
+        if isinstance(result, WorkerDied):
+            o = PlateOutcome(
+                str(job.export), job.plate_id, LOST, run.run_id, error=_lost(job, result)
+            )
+        elif isinstance(result, BaseException):
             if not isinstance(result, InputError):
                 raise result
             o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=str(result))
@@ -332,8 +523,9 @@ def _run_jobs(
             progress(o)
 
     def judged(job: PlateJob, run: Any) -> Any:
-        if isinstance(run, str):
-            o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=run)
+        if isinstance(run, (str, WorkerDied)):
+            status, error = (UNREADABLE, run) if isinstance(run, str) else (LOST, _lost(job, run))
+            o = PlateOutcome(str(job.export), job.plate_id, status, job.run_id, error=error)
             outcomes.append(o)
             if progress:
                 progress(o)
@@ -342,30 +534,27 @@ def _run_jobs(
             qcs[run.run_id] = study.judge(run)
         return run
 
-    if n_jobs <= 1 or len(work) <= 1:
+    if n_jobs <= 1 or len(work) <= 1 or not hasattr(os, "fork"):  # no fork (Windows): one by one
         for job in work:
             run = judged(job, process_job(job))
             if run is None:
                 continue
             try:
-                result: Any = write_job(run, out_dir, True)
+                result: Any = write_job(run, out_dir, True, reason)
             except InputError as err:
                 result = err
             finish(job, run, result)
         return outcomes
 
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-
     import il6assay.record.outputs
     import il6assay.record.report
     import il6assay.run  # noqa: F401
+    from il6assay.study.workers import Task, Workers
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     window = 4 * n_jobs
-    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context(method)) as pool:
-        pending: deque[tuple[PlateJob, Future[Any]]] = deque()
-        writing: deque[tuple[PlateJob, Any, Future[Any]]] = deque()
+    with Workers(n_jobs) as pool:
+        pending: deque[tuple[PlateJob, Task]] = deque()
+        writing: deque[tuple[PlateJob, Any, Task]] = deque()
         queue = iter(work)
 
         def fill() -> None:
@@ -375,19 +564,32 @@ def _run_jobs(
                     return
                 pending.append((job, pool.submit(process_job, job)))
 
+        def answer(task: Task) -> Any:
+            try:
+                return task.result()
+            except (InputError, WorkerDied) as err:
+                return err
+
         def harvest(block: bool) -> None:
             while writing and (block or writing[0][2].done()):
-                job, run, fut = writing.popleft()
-                exc = fut.exception()
-                finish(job, run, exc if exc is not None else fut.result())
+                job, run, task = writing.popleft()
+                finish(job, run, answer(task))
 
         fill()
         while pending:
-            job, fut = pending.popleft()
-            run = judged(job, fut.result())
+            job, task = pending.popleft()
+            run = judged(job, answer(task))
             fill()
             if run is not None:
-                writing.append((job, run, pool.submit(write_job, run, out_dir, True)))
+                writing.append((job, run, pool.submit(write_job, run, out_dir, True, reason)))
             harvest(block=False)
         harvest(block=True)
     return outcomes
+
+
+def _lost(job: PlateJob, err: BaseException) -> str:
+    where = f"{job.export}" + (f" [{job.plate_id}]" if job.plate_id else "")
+    return (
+        f"{where}: {err}; this plate was not written (the others were): run the batch again "
+        "for it, then `il6assay status` on the output folder"
+    )

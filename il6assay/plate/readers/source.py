@@ -36,6 +36,14 @@ MAX_UNZIPPED_BYTES = 128 * 2**20  # all members of an XLSX together, as declared
 MAX_RATIO = 200  # uncompressed / compressed, for members over RATIO_FLOOR bytes
 RATIO_FLOOR = 2**20
 PROLOG_BYTES = 65536  # an XML part's root element must start within this
+# A sheet's extent, from its XML (the <dimension> and every row and cell
+# position) before any parser lays the sheet out as a dense grid: a plate
+# export, layout or sample sheet spans a few hundred rows by a few hundred
+# columns; one cell at XFD1048576 is 17 billion cells to a parser.
+MAX_SHEET_ROWS = 100_000
+MAX_SHEET_COLUMNS = 2_000
+MAX_SHEET_CELLS = 2_000_000  # rows x columns of the area from A1 to the sheet's farthest cell
+SCAN_CHUNK = 2**20
 
 # Native binaries of reader software, and the text export to make instead.
 SOFTMAX_NATIVE = (
@@ -398,6 +406,102 @@ def check_xlsx(data: bytes) -> None:
     for m in members:
         if m.filename.lower().endswith((".xml", ".rels", ".vml")) and m.file_size:
             _check_prolog(archive, m)
+    for m in members:
+        if m.filename.lower().startswith("xl/worksheets/") and m.filename.lower().endswith(".xml"):
+            _check_extent(archive, m)
+
+
+# The tags that place cells: <dimension ref="A1:L8">, <row r="8">, <c r="L8">
+# (with or without a namespace prefix); a row or cell without r follows the one before.
+_PLACING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(dimension|row|c)(?=[\s/>])([^>]*)>", re.ASCII)
+_REF_ATTR = re.compile(rb"""\s(r|ref)\s*=\s*["']([^"']*)["']""", re.ASCII)
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _column_letters(n: int) -> str:
+    letters = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters or "A"
+
+
+def _check_extent(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Refuse a sheet whose farthest cell (or declared dimension) is beyond any plate's sheet.
+
+    Streams the part's XML in chunks (its size is bounded by the zip checks),
+    so the work is linear in the file and the memory is one chunk.
+    """
+    rows = columns = 0
+    row = column = 0
+    tail = b""
+
+    def refuse(what: str) -> InputError:
+        return InputError(
+            f"not a readable workbook: sheet '{member.filename}' {what}, beyond any plate's "
+            f"sheet (at most {MAX_SHEET_ROWS} rows, {MAX_SHEET_COLUMNS} columns, "
+            f"{MAX_SHEET_CELLS} cells)"
+        )
+
+    def place(ref: str, what: str) -> tuple[int, int]:
+        m = _CELL_REF.fullmatch(ref.strip())
+        if m is None:
+            raise InputError(
+                f"not a readable workbook: sheet part '{member.filename}' has a {what} "
+                f"reference '{ref[:40]}' that is not a cell"
+            )
+        return int(m.group(2)), _column_number(m.group(1))
+
+    try:
+        with archive.open(member) as fh:
+            while True:
+                chunk = fh.read(SCAN_CHUNK)
+                data = tail + chunk
+                # Only whole tags: a tag cut by the chunk's end waits for the next chunk.
+                last = data.rfind(b"<")
+                whole = not chunk or last == -1 or data.find(b">", last) != -1
+                end = len(data) if whole else last
+                for m in _PLACING.finditer(data, 0, end):
+                    tag, attrs = m.group(1), m.group(2)
+                    ref = next(
+                        (a.group(2).decode("ascii", "replace") for a in _REF_ATTR.finditer(attrs)),
+                        None,
+                    )
+                    if tag == b"dimension":
+                        if ref:
+                            r, c = place(ref.split(":")[-1], "dimension")
+                            rows, columns = max(rows, r), max(columns, c)
+                    elif tag == b"row":
+                        row = int(ref) if ref and ref.strip().isdigit() else row + 1
+                        column = 0
+                        rows = max(rows, row)
+                    elif ref:
+                        row, column = place(ref, "cell")
+                        rows, columns = max(rows, row), max(columns, column)
+                    else:
+                        column += 1
+                        columns = max(columns, column)
+                    if rows > MAX_SHEET_ROWS or columns > MAX_SHEET_COLUMNS:
+                        far = f"cell {_column_letters(column)}{row}" if column else f"row {row}"
+                        raise refuse(f"reaches {far}" if tag != b"dimension" else f"spans {ref}")
+                    if rows * columns > MAX_SHEET_CELLS:
+                        raise refuse(f"spans {rows} rows by {columns} columns")
+                if not chunk:
+                    return
+                tail = data[end:]
+                if len(tail) > SCAN_CHUNK:
+                    raise refuse("has one XML tag longer than 1 MB")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as err:
+        raise InputError(
+            f"not a readable XLSX workbook (part '{member.filename}': {_brief(err)})"
+        ) from None
 
 
 def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
