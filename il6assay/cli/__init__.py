@@ -145,6 +145,8 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
+        if study:
+            study.check_subjects(runs)  # the roster, or IDs confusable with stored ones
         qcs = [study.judge(run) for run in runs] if study else []
         who = processed_by.strip() if processed_by and processed_by.strip() else None
         out_dir = out or Path(config.get("out", "il6assay-results"))

@@ -105,6 +105,9 @@ def batch(
         _fail(err)
     for o in unreadable:
         click.echo(f"il6assay: {o.error}", err=True)
+    for o in outcomes:
+        if o.status == "ignored":
+            click.echo(f"il6assay: note: {o.error}", err=True)
     click.echo(_table(outcomes), err=True)
     written = sum(o.status in ("written", "replaced") for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)

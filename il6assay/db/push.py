@@ -40,6 +40,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from il6assay.db.engine import require_schema, unreachable, writer
+from il6assay.db.intake import check_intake, sheet_rows
+from il6assay.db.isr import store_isr
 from il6assay.db.models import (
     CURRENT,
     SUPERSEDED,
@@ -77,6 +79,7 @@ class PushOutcome:
     combined: list[str] = field(default_factory=list)  # specimens combined with other plates
     # Replacements that lose information, said out loud: (specimen, old, new, case text).
     losses: list[tuple[str, str, str, str]] = field(default_factory=list)
+    isr: int = 0  # incurred-sample repeats stored beside their originals
 
     def message(self) -> str:
         """One line for the terminal."""
@@ -90,6 +93,8 @@ class PushOutcome:
                 f"; {len(self.combined)} specimen(s) combined across plates with dilutions "
                 f"of other runs ({', '.join(self.combined)})"
             )
+        if self.isr:
+            text += f"; {self.isr} incurred-sample repeat(s) stored beside their originals"
         if self.skipped:
             text += f"; not pushed, no study ID: {', '.join(self.skipped)}"
         for case in dict.fromkeys(c for *_, c in self.losses):
@@ -468,6 +473,10 @@ def _push(
     _check_study_judgement(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
+    check_intake(session, run, [r["study_id"] for r in rows])
+    sheet = sheet_rows(run)  # purpose (isr) and collection date of each sample label
+    isr_rows = [r for r in rows if _purpose(sheet, r) == "isr"]
+    rows = [r for r in rows if _purpose(sheet, r) != "isr"]
     _check_against_database(session, rows)
     keys = [_key(r) for r in rows]
     wanted, study_ids = set(keys), {k[0] for k in keys}
@@ -614,6 +623,7 @@ def _push(
         else:
             new = result_from_row(row, db_run.id)
             new.source_runs = run.run_id
+        new.collection_date = _collection_date(sheet, row) or (old.collection_date if old else None)
         session.add(new)
         session.flush()
         what = f"result of {key[0]} {key[1]} from run {run.run_id}"
@@ -648,6 +658,7 @@ def _push(
             )
         )
         session.flush()
+    store_isr(session, db_run.id, run.run_id, isr_rows, when=when, account=account, by=by)
     if losses and not supersede:
         # Nothing of this transaction is kept: raising here rolls the whole run back.
         k, o, n, case = losses[0]
@@ -657,8 +668,27 @@ def _push(
             path=run.folder.path,
         )
     return PushOutcome(
-        run.run_id, "pushed", len(rows), superseded, skipped, combined, losses=losses
+        run.run_id,
+        "pushed",
+        len(rows),
+        superseded,
+        skipped,
+        combined,
+        losses=losses,
+        isr=len(isr_rows),
     )
+
+
+def _purpose(sheet: dict[str, Any], row: dict[str, str]) -> str:
+    """The sheet's purpose of a results row's sample ("isr": an incurred-sample repeat)."""
+    entry = sheet.get(row.get("sample") or "")
+    return entry.purpose if entry is not None else ""
+
+
+def _collection_date(sheet: dict[str, Any], row: dict[str, str]) -> str | None:
+    """The sheet's collection date of a results row's sample, if it gives one."""
+    entry = sheet.get(row.get("sample") or "")
+    return (entry.collection_date or None) if entry is not None else None
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:

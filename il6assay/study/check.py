@@ -94,6 +94,15 @@ class StudyCheck:
             self.engine, self.error = None, str(err)
         self.established = established_targets(self.history)
 
+    def check_subjects(self, runs: Sequence[Run]) -> None:
+        """Refuse study IDs off the roster, or confusable with stored ones (db.roster)."""
+        from il6assay.db.roster import check_engine_subjects
+
+        if self.engine is None:
+            return
+        ids = [s.study_id for run in runs for s in run.samples if s.study_id]
+        check_engine_subjects(self.engine, list(dict.fromkeys(ids)))
+
     def targets(self, kit_lot: str | None) -> dict[str, Target]:
         """The targets a run of this kit lot is judged against."""
         return targets_for(self.certificate, self.established, kit_lot)
