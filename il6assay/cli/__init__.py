@@ -291,3 +291,7 @@ _register_study(main)
 from il6assay.cli.web import register as _register_web  # noqa: E402
 
 _register_web(main)
+
+from il6assay.cli.subjects import register as _register_subjects  # noqa: E402
+
+_register_subjects(main)

@@ -13,8 +13,9 @@ Called by ``push`` inside its transaction, after the run folder was verified:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,17 +35,26 @@ def export_sha256(run: RunData) -> str | None:
     return export.get("sha256")
 
 
+def _plate_key(record: dict[str, Any]) -> str | None:
+    """Which plate of its export a run is: its plate id, or None when the reader named the
+    plate after the file (a one-plate export, whose copy under another name is the same plate)."""
+    plate_id = (record.get("export") or {}).get("plate_id")
+    copy = ((record.get("inputs") or {}).get("export") or [{}])[0].get("copy", "")
+    return None if plate_id in (None, Path(copy).stem) else plate_id
+
+
 def check_export_not_stored(session: Session, run: RunData) -> None:
     """Refuse an export (and plate) that another run already brought into the study."""
     digest = export_sha256(run)
     if not digest:
         return
     plate_id = (run.folder.record.get("export") or {}).get("plate_id")
+    mine = _plate_key(run.folder.record)
     held = session.scalars(
         select(DbRun).where(DbRun.export_sha256 == digest, DbRun.run_id != run.run_id)
     ).all()
     for other in held:
-        if other.plate_id == plate_id:
+        if _plate_key(json.loads(other.run_json)) == mine:
             raise InputError(
                 f"this export (SHA-256 {digest[:12]}..., plate '{plate_id}') is already in the "
                 f"study as run {other.run_id}: the same reads under another file name are no "

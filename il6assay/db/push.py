@@ -680,15 +680,15 @@ def _push(
 
 
 def _purpose(sheet: dict[str, Any], row: dict[str, str]) -> str:
-    """The sheet's purpose of a results row's sample ("isr": an incurred-sample repeat)."""
-    entry = sheet.get(row.get("sample") or "")
-    return entry.purpose if entry is not None else ""
+    """The sheet's purpose of a results row's specimen ("isr": an incurred-sample repeat)."""
+    entries = [e for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    return "isr" if any(e.purpose == "isr" for e in entries) else ""
 
 
 def _collection_date(sheet: dict[str, Any], row: dict[str, str]) -> str | None:
-    """The sheet's collection date of a results row's sample, if it gives one."""
-    entry = sheet.get(row.get("sample") or "")
-    return (entry.collection_date or None) if entry is not None else None
+    """The sheet's collection date of a results row's specimen, if it gives one."""
+    dates = [e.collection_date for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    return next((d for d in dates if d), None)
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:

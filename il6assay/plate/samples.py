@@ -28,7 +28,9 @@ from pathlib import Path
 from il6assay.errors import InputError
 from il6assay.plate.labels import did_you_mean
 from il6assay.plate.study_ids import check_distinct, check_script
-from il6assay.plate.study_ids import spelling_key as spelling_key  # re-exported: push imports it here
+from il6assay.plate.study_ids import (
+    spelling_key as spelling_key,
+)  # re-exported: push imports it here
 
 REQUIRED = ("sample", "study_id", "visit")
 OPTIONAL = ("dilution", "note", "plate", "export", "purpose", "collection_date")
@@ -293,6 +295,15 @@ def _load(path: Path) -> SampleSheet:
             collection_date=_date(cell("collection_date"), sample, where),
         )
     every = [r for rs in (by_plate or {"": rows}).values() for r in rs.values()]
+    purposes: dict[tuple[str, str, str], SampleRow] = {}
+    for r in every:
+        first = purposes.setdefault((r.plate, r.study_id, r.visit), r)
+        if first.purpose != r.purpose:
+            raise InputError(
+                f"study_id '{r.study_id}' visit '{r.visit}' is an incurred-sample repeat (purpose "
+                f"isr) on one line and not on another (lines {first.line} and {r.line})",
+                where=f"line {r.line}",
+            )
     check_distinct([r.study_id for r in every])  # AML-0O4 beside AML-004: one subject, one look
     if by_plate is not None:
         return SampleSheet(path=path, rows={}, ignored_columns=ignored, by_plate=by_plate)
@@ -331,8 +342,8 @@ def refuse_thousands(text: str, what: str, where: str | None) -> None:
     decimal_point = re.fullmatch(r"[-+]?\d+\.\d+", value) is not None  # 1.000 is one
     if _THOUSANDS.fullmatch(value) and not decimal_point:
         raise InputError(
-            f"{what} '{value}' has a thousands separator (one thousand, or one with a decimal "
-            "comma?); write the number without it (1000, or 1.0)",
+            f"{what} is '{value}', written with a thousands separator (one thousand, or one "
+            "with a decimal comma?); write the number without it (1000, or 1.0)",
             where=where,
         )
 
