@@ -295,3 +295,7 @@ _register_web(main)
 from il6assay.cli.subjects import register as _register_subjects  # noqa: E402
 
 _register_subjects(main)
+
+from il6assay.cli.lots import register as _register_lots  # noqa: E402
+
+_register_lots(main)

@@ -195,13 +195,18 @@ def _since(since: Any) -> datetime | None:
 def load_trends(engine: Engine, *, level: str | None = None, since: Any = None) -> Trends:
     """The trends of the database's runs, with il6assay.toml's certificate targets."""
     from il6assay.plate.discover import project_config
+    from il6assay.study.control_precision import control_precision
+    from il6assay.study.lots import bridges
     from il6assay.study.qc import certificate_targets
     from il6assay.study.store import load_qc
     from il6assay.study.trends import trends
 
     path, config = project_config()
     certificate = certificate_targets(config, path)
-    return trends(load_qc(engine), certificate, level=level, since=_since(since))
+    tr = trends(load_qc(engine), certificate, level=level, since=_since(since))
+    tr.precision = [p for p in control_precision(engine) if level in (None, p["level"])]
+    tr.lot_bridges = bridges(engine)
+    return tr
 
 
 def trends_body(tr: Trends) -> str:
@@ -237,7 +242,53 @@ def trends_body(tr: Trends) -> str:
     )
     for s in tr.standards:
         parts.append(_div(lj_figure(s)))
+    parts += lots_and_precision(tr)
     return "\n".join(parts)
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def lots_and_precision(tr: Trends) -> list[str]:
+    """The kit lots with their bridges, and across-run precision per QC level and lot."""
+    parts = ["<h2>Kit lots and bridges</h2>"]
+    if tr.lot_bridges:
+        rows = "".join(
+            f'<tr class="{"passed" if b["passed"] else "rejected"}"><td>{_e(b["new_lot"])}</td>'
+            f"<td>{_e(b['old_lot'])}</td><td>{b['ratio']:.3f}</td><td>{b['ci90_low']:.3f} to "
+            f"{b['ci90_high']:.3f}</td><td>{b['limit_low']:g} to {b['limit_high']:g}</td>"
+            f"<td>{'equivalent' if b['passed'] else 'NOT equivalent'}</td>"
+            f"<td>{_e(b['signed_by'])}, {_e(b['signed_utc'])}</td></tr>"
+            for b in tr.lot_bridges
+        )
+        parts.append(
+            "<table><tr><th>new lot</th><th>bridged to</th><th>ratio new/old</th>"
+            "<th>90 % interval</th><th>limits</th><th>verdict</th><th>signed</th></tr>"
+            f"{rows}</table>"
+        )
+    else:
+        parts.append("<p>No kit-lot bridge recorded (il6assay lots bridge).</p>")
+    parts.append(
+        "<h2>Across-run precision</h2><p>Accepted runs' control wells, runs as groups "
+        "(one-way ANOVA, CLSI EP05-A3): per level and kit lot, then over all lots.</p>"
+    )
+    if not tr.precision:
+        parts.append("<p>No accepted run in the study database yet.</p>")
+        return parts
+    rows = "".join(
+        f"<tr><td>{_e(p['level'])}</td><td>{_e(p['kit_lot'])}</td><td>{p['n_runs']}</td>"
+        f"<td>{p['n']}</td><td>{p['mean']:.2f}</td><td>{_pct(p['bias_pct'])}</td>"
+        f"<td>{_pct(p['cv_within_pct'])}</td><td>{_pct(p['cv_between_pct'])}</td>"
+        f"<td>{_pct(p['cv_total_pct'])}</td></tr>"
+        for p in tr.precision
+    )
+    parts.append(
+        "<table><tr><th>level</th><th>kit lot</th><th>runs</th><th>wells</th><th>mean pg/mL</th>"
+        "<th>bias %</th><th>within-run CV %</th><th>between-run CV %</th><th>total CV %</th>"
+        f"</tr>{rows}</table>"
+    )
+    return parts
 
 
 def controls_html(engine: Engine, *, level: str | None = None, since: Any = None) -> str:
