@@ -299,3 +299,7 @@ _register_subjects(main)
 from il6assay.cli.lots import register as _register_lots  # noqa: E402
 
 _register_lots(main)
+
+from il6assay.cli.isr import register as _register_isr  # noqa: E402
+
+_register_isr(main)
