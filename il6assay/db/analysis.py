@@ -251,7 +251,11 @@ def write_xport(rows: list[dict[str, Any]], out: Path) -> Path:
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     try:
         pyreadstat.write_xport(
-            frame, str(tmp), file_label="IL-6 laboratory results", table_name="LB"
+            frame,
+            str(tmp),
+            file_label="IL-6 laboratory results",
+            table_name="LB",
+            file_format_version=5,
         )
         tmp.replace(out)
     finally:

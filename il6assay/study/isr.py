@@ -177,7 +177,7 @@ def select_isr(
         raise InputError(f"--fraction {fraction:g} is not between 0 and 1 (0.1 is 10 %)")
     require_schema(engine)
     with Session(engine) as session:
-        done = set(session.execute(select(DbIsr.study_id, DbIsr.visit)).tuples())
+        done = {tuple(r) for r in session.execute(select(DbIsr.study_id, DbIsr.visit))}
         results = [
             r
             for r in session.scalars(
