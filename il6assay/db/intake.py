@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,14 +24,12 @@ from il6assay.db.models import DbRun
 from il6assay.db.roster import check_subjects
 from il6assay.errors import InputError
 from il6assay.plate.samples import SampleRow, load_samples
-
-if TYPE_CHECKING:
-    from il6assay.db.push import RunData
+from il6assay.record.folder import RunFolder
 
 
-def export_sha256(run: RunData) -> str | None:
+def export_sha256(folder: RunFolder) -> str | None:
     """The SHA-256 of the run's export, as its verified input copy records it."""
-    export = ((run.folder.record.get("inputs") or {}).get("export") or [{}])[0]
+    export = ((folder.record.get("inputs") or {}).get("export") or [{}])[0]
     return export.get("sha256")
 
 
@@ -43,15 +41,15 @@ def _plate_key(record: dict[str, Any]) -> str | None:
     return None if plate_id in (None, Path(copy).stem) else plate_id
 
 
-def check_export_not_stored(session: Session, run: RunData) -> None:
+def check_export_not_stored(session: Session, folder: RunFolder, run_id: str) -> None:
     """Refuse an export (and plate) that another run already brought into the study."""
-    digest = export_sha256(run)
+    digest = export_sha256(folder)
     if not digest:
         return
-    plate_id = (run.folder.record.get("export") or {}).get("plate_id")
-    mine = _plate_key(run.folder.record)
+    plate_id = (folder.record.get("export") or {}).get("plate_id")
+    mine = _plate_key(folder.record)
     held = session.scalars(
-        select(DbRun).where(DbRun.export_sha256 == digest, DbRun.run_id != run.run_id)
+        select(DbRun).where(DbRun.export_sha256 == digest, DbRun.run_id != run_id)
     ).all()
     for other in held:
         if _plate_key(json.loads(other.run_json)) == mine:
@@ -62,19 +60,19 @@ def check_export_not_stored(session: Session, run: RunData) -> None:
             )
 
 
-def sheet_rows(run: RunData) -> dict[str, SampleRow]:
+def sheet_rows(folder: RunFolder) -> dict[str, SampleRow]:
     """The run's sample-sheet rows by sample label, read from its verified copy in ``inputs/``."""
-    inputs = run.folder.record.get("inputs") or {}
+    inputs = folder.record.get("inputs") or {}
     copies = inputs.get("samples") or []
     if not copies:
         return {}
-    sheet = load_samples(run.folder.path / copies[0]["copy"])
+    sheet = load_samples(folder.path / copies[0]["copy"])
     export = (inputs.get("export") or [{}])[0]
-    plate_id = (run.folder.record.get("export") or {}).get("plate_id") or ""
+    plate_id = (folder.record.get("export") or {}).get("plate_id") or ""
     return sheet.for_plate(plate_id, Path(export.get("copy", "")).name).rows
 
 
-def check_intake(session: Session, run: RunData, study_ids: list[str]) -> None:
+def check_intake(session: Session, folder: RunFolder, run_id: str, study_ids: list[str]) -> None:
     """The export not stored before, the study IDs on the roster (or not confusable)."""
-    check_export_not_stored(session, run)
+    check_export_not_stored(session, folder, run_id)
     check_subjects(session, list(dict.fromkeys(study_ids)))

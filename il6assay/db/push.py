@@ -473,8 +473,8 @@ def _push(
     _check_study_judgement(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
-    check_intake(session, run, [r["study_id"] for r in rows])
-    sheet = sheet_rows(run)  # purpose (isr) and collection date of each sample label
+    check_intake(session, run.folder, run.run_id, [r["study_id"] for r in rows])
+    sheet = sheet_rows(run.folder)  # purpose (isr) and collection date of each sample label
     isr_rows = [r for r in rows if _purpose(sheet, r) == "isr"]
     rows = [r for r in rows if _purpose(sheet, r) != "isr"]
     _check_against_database(session, rows)
