@@ -353,3 +353,26 @@ def test_isr_repeats_are_stored_beside_the_originals_which_stay_current(db_url, 
         )
     out = invoke("push", runs["isr_orphan"], "--db", db_url)
     assert out.exit_code == 2 and "has no result in the study to compare it with" in out.output
+
+
+def test_worklist_is_cut_into_sheets_of_the_layouts_sample_labels():
+    from il6assay.study.summary import fit_worklist, worklist_paths
+
+    rows = [{"sample": f"P{i:02d}", "study_id": f"AML-{i:03d}", "visit": "D0"} for i in range(72)]
+    labels = [f"S{i}" for i in range(36)]
+    sheets = fit_worklist(rows, labels)
+    assert [len(s) for s in sheets] == [36, 36]
+    assert [r["sample"] for r in sheets[1]] == labels
+    assert [r["study_id"] for s in sheets for r in s] == [r["study_id"] for r in rows]
+    assert [p.name for p in worklist_paths(Path("next.csv"), 2)] == ["next_1.csv", "next_2.csv"]
+
+
+def test_summary_worklist_with_a_layout_is_a_sheet_that_layout_takes(db_url, tmp_path):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    layout = EXAMPLE / "plate_001.layout.toml"
+    out = invoke("summary", "--db", db_url, "--worklist", tmp_path / "next.csv", "--layout", layout)
+    assert out.exit_code == 0, out.output
+    assert "written to 1 sheet(s) of at most 36" in out.output
+    sheet = load_samples(tmp_path / "next.csv")
+    labels = [s.sample for s in load_layout(layout).samples()]
+    assert sheet.rows and set(sheet.rows) <= set(labels)
