@@ -309,6 +309,7 @@ def test_qc_precision_per_level_and_lot_matches_a_hand_computed_anova(month):
     assert invoke("controls", "--db", month.db, "--html", page).exit_code == 0
     html = page.read_text(encoding="utf-8")
     assert "Across-run precision" in html and "Kit lots and bridges" in html
+    assert "lot L2 (bridged, ratio 1." in html  # the chart marks the lot and its bridge
 
 
 def test_analysis_export_censoring_and_bounds_match_every_specimens_result_text(month, tmp_path):

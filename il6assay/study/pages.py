@@ -76,7 +76,16 @@ def _div(fig: go.Figure) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
 
 
-def lj_figure(series: Series) -> go.Figure:
+def lot_marks(bridges: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each bridged lot's mark on the charts: its latest bridge's ratio and verdict."""
+    marks = {}
+    for b in bridges:
+        verdict = "bridged" if b["passed"] else "bridge FAILED"
+        marks[b["new_lot"]] = f"{verdict}, ratio {b['ratio']:.2f}"
+    return marks
+
+
+def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
     """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
     import plotly.graph_objects as go
 
@@ -144,7 +153,9 @@ def lj_figure(series: Series) -> go.Figure:
         x = when.isoformat()
         shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
                        "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
-        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": f"lot {_e(lot)}",
+        mark = (marks or {}).get(lot, "no bridge" if marks is not None else "")
+        text = f"lot {_e(lot)}" + (f" ({_e(mark)})" if mark else "")
+        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": text,
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                       "font": {"size": 10}})  # fmt: skip
     title = f"{series.name}: {target_text(t, series.unit)}"
@@ -222,7 +233,7 @@ def trends_body(tr: Trends) -> str:
     if not tr.controls:
         parts.append("<p>No control values recorded yet.</p>")
     for s in tr.controls:
-        parts.append(_div(lj_figure(s)))
+        parts.append(_div(lj_figure(s, lot_marks(tr.lot_bridges))))
     flagged = [(s.name, p) for s in tr.controls for p in s.points if p.violations]
     if flagged:
         rows = "".join(
