@@ -73,7 +73,8 @@ class Month:
     def sheet(self, k: int, rows: list[dict[str, str]]) -> Path:
         path = self.root / f"day{k}.samples.csv"
         with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["sample", "study_id", "visit", "purpose"])
+            fields = ["sample", "study_id", "visit", "purpose", "collection_date"]
+            writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
         return path
@@ -97,9 +98,10 @@ class Month:
         export = self.root / f"day{k}.csv"
         export.write_text(grid_text(sim.plate), encoding="utf-8")
         rows = [
-            {"sample": lab, "study_id": sid, "visit": visit, "purpose": purpose}
+            {"sample": lab, "study_id": sid, "visit": visit, "purpose": purpose,
+             "collection_date": f"2026-01-{k + 1:02d}" if purpose != "isr" else ""}
             for lab, (sid, visit, _, purpose) in specimens.items()
-        ]
+        ]  # fmt: skip
         out = invoke(
             "process",
             export,
@@ -348,6 +350,8 @@ def test_analysis_export_censoring_and_bounds_match_every_specimens_result_text(
             assert float(row["log10_value"]) == pytest.approx(math.log10(float(src["conc_pg_ml"])))
         assert row["reportable"] == "yes" and row["analyte"] == "IL6" and row["unit"] == "pg/mL"
         assert row["kit_lot"] == "L1" and row["reviewer"] == "Lin"
+        day = int(row["run_id"][3 : row["run_id"].index("-")])  # the sheet of plate "day{k}"
+        assert row["collection_date"] == f"2026-01-{day + 1:02d}"
     assert kinds == {"none", "left", "right"}
     assert len(rows) == len(
         json.loads(invoke("results", "--db", month.db, "--format", "json").stdout)

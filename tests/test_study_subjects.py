@@ -9,6 +9,8 @@ runs are the example plate processed for real, each from its own export bytes.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -376,3 +378,32 @@ def test_summary_worklist_with_a_layout_is_a_sheet_that_layout_takes(db_url, tmp
     sheet = load_samples(tmp_path / "next.csv")
     labels = [s.sample for s in load_layout(layout).samples()]
     assert sheet.rows and set(sheet.rows) <= set(labels)
+
+
+def test_lot_bridge_is_signed_with_a_review_accounts_password(db_url):
+    from il6assay.db.models import DbAccount, DbLotBridge
+    from il6assay.study.qc import ControlValue
+    from il6assay.study.store import record_qc
+    from tests.study_support import run_qc
+    from tests.web_support import PASSWORD, add_people
+
+    engine = make_engine(db_url)
+    add_people(engine)
+    old, new = run_qc(0, 20.0, 120.0, lot="L1"), run_qc(1, 21.0, 126.0, lot="L2")
+    for qc, mid in ((old, 60.0), (new, 63.6)):
+        qc.controls.append(ControlValue("mid", 60.0, mid, 2, 2, ["G3", "H3"]))
+    record_qc(engine, [old, new])
+    args = ["lots", "bridge", "--old", old.run_id, "--new", new.run_id, "--by", "lin"]
+    wrong = CliRunner().invoke(main, [*args, "--db", db_url], input="not it\n")
+    assert wrong.exit_code == 2 and "user name or password not accepted" in wrong.output
+    with Session(engine) as session:
+        assert session.scalars(select(DbLotBridge)).all() == []
+    right = CliRunner().invoke(main, [*args, "--db", db_url, "--json"], input=PASSWORD + "\n")
+    assert right.exit_code == 0, right.output
+    expected = math.exp((math.log(1.05) + math.log(1.05) + math.log(1.06)) / 3)
+    assert json.loads(right.stdout)["ratio"] == pytest.approx(expected)
+    with Session(engine) as session:
+        (row,) = session.scalars(select(DbLotBridge)).all()
+        lin = session.scalars(select(DbAccount).where(DbAccount.username == "lin")).one()
+        assert (row.account_id, row.signed_by, row.passed) == (lin.id, "Lin Wei (lin)", True)
+        assert (row.old_lot, row.new_lot, row.n_pairs) == ("L1", "L2", 3)
