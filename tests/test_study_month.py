@@ -225,6 +225,18 @@ def test_bridging_detects_the_new_lot_reading_10_pct_high_and_refuses_it_unbridg
     assert code == 0, output
     page = invoke("controls", "--db", month.db, "--json")
     bridges = json.loads(page.stdout)["lot_bridges"]
+    # targets per lot: L2's from its own accepted runs (plates 5 and 7), provisional
+    targets = {(t["kit_lot"], t["level"]): t for t in json.loads(page.stdout)["lot_targets"]}
+    for level in ("low", "high"):
+        means = []
+        for k in (5, 7):
+            wells = read_csv(month.folders[k] / "wells.csv")
+            values = [float(w["conc_pg_ml"]) for w in wells if w["level"] == level]
+            means.append(sum(values) / len(values))
+        l2 = targets[("L2", level)]
+        assert (l2["source"], l2["n_runs"], l2["judges"]) == ("provisional", 2, False)
+        assert l2["mean"] == pytest.approx(sum(means) / 2)
+        assert targets[("L1", level)]["n_runs"] == 5
     assert [(b["new_lot"], b["old_lot"], b["passed"]) for b in bridges] == [
         ("L2", "L1", False),
         ("L2", "L1", True),

@@ -106,11 +106,12 @@ class StudyCheck:
     def targets(self, kit_lot: str | None) -> dict[str, Target]:
         """The targets a run of this kit lot is judged against: the certificate's, else those
         established from this lot's own accepted runs (provisional until 20; issue 25)."""
+        from il6assay.study.lots import targets_of_lot
+
         lots = {h.kit_lot for h in self.history}
         if len(lots) <= 1 and kit_lot in lots | {None}:
             return targets_for(self.certificate, self.established, kit_lot)
-        own = established_targets([h for h in self.history if h.kit_lot == kit_lot])
-        return targets_for(self.certificate, own, kit_lot)
+        return targets_of_lot(self.certificate, self.history, kit_lot)
 
     def _judge_lot(self, run: Run, qc: RunQc) -> None:
         """With a method profile adopted, the LOT_BRIDGE rule (il6assay.study.lots)."""

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from il6assay.errors import InputError
@@ -32,7 +33,7 @@ from il6assay.qc.rules import RuleResult
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from il6assay.study.qc import RunQc
+    from il6assay.study.qc import RunQc, Target
 
 DEFAULT_LIMITS = (0.8, 1.25)
 MIN_PAIRS = 3
@@ -242,6 +243,35 @@ def bridges(engine: Engine) -> list[dict[str, Any]]:
             {c.name: getattr(r, c.name) for c in r.__table__.columns if c.name != "pairs"}
             for r in rows
         ]
+
+
+def targets_of_lot(
+    certificate: Mapping[str, Target], history: Sequence[RunQc], kit_lot: str | None
+) -> dict[str, Target]:
+    """The Westgard targets of a kit lot: the certificate's where they apply, else those
+    established from the lot's own accepted runs (provisional until 20)."""
+    from il6assay.study.qc import established_targets, targets_for
+
+    own = established_targets([h for h in history if h.kit_lot == kit_lot])
+    return {
+        level: replace(t, kit_lot=kit_lot) if t.kit_lot is None else t
+        for level, t in targets_for(certificate, own, kit_lot).items()
+    }
+
+
+def lot_targets(
+    certificate: Mapping[str, Target], history: Sequence[RunQc]
+) -> list[dict[str, Any]]:
+    """Every kit lot's targets per level, in the order the lots first ran (``controls --json``)."""
+    from il6assay.study.qc import RunQc as _RunQc
+
+    lots = list(dict.fromkeys(h.kit_lot for h in sorted(history, key=_RunQc.time)))
+    return [
+        {"kit_lot": lot, "level": t.level, "mean": t.mean, "sd": t.sd, "source": t.source,
+         "n_runs": t.n_runs, "judges": t.judges}
+        for lot in lots
+        for t in sorted(targets_of_lot(certificate, history, lot).values(), key=lambda t: t.level)
+    ]  # fmt: skip
 
 
 def needs_bridge(history: list[RunQc], kit_lot: str | None, before: Any) -> str | None:

@@ -207,14 +207,16 @@ def load_trends(engine: Engine, *, level: str | None = None, since: Any = None) 
     """The trends of the database's runs, with il6assay.toml's certificate targets."""
     from il6assay.plate.discover import project_config
     from il6assay.study.control_precision import control_precision
-    from il6assay.study.lots import bridges
+    from il6assay.study.lots import bridges, lot_targets
     from il6assay.study.qc import certificate_targets
     from il6assay.study.store import load_qc
     from il6assay.study.trends import trends
 
     path, config = project_config()
     certificate = certificate_targets(config, path)
-    tr = trends(load_qc(engine), certificate, level=level, since=_since(since))
+    history = load_qc(engine)
+    tr = trends(history, certificate, level=level, since=_since(since))
+    tr.lot_targets = [t for t in lot_targets(certificate, history) if level in (None, t["level"])]
     tr.precision = [p for p in control_precision(engine) if level in (None, p["level"])]
     tr.lot_bridges = bridges(engine)
     return tr
@@ -280,6 +282,18 @@ def lots_and_precision(tr: Trends) -> list[str]:
         )
     else:
         parts.append("<p>No kit-lot bridge recorded (il6assay lots bridge).</p>")
+    if tr.lot_targets:
+        rows = "".join(
+            f"<tr><td>{_e(t['kit_lot'])}</td><td>{_e(t['level'])}</td><td>{t['mean']:.3g}</td>"
+            f"<td>{t['sd']:.3g}</td><td>{_e(t['source'])}</td><td>{t['n_runs'] or ''}</td></tr>"
+            for t in tr.lot_targets
+        )
+        parts.append(
+            "<p>Westgard targets per kit lot: a lot's own accepted runs establish its targets "
+            "(provisional, judging nothing, until 20), unless the kit certificate gives them."
+            "</p><table><tr><th>kit lot</th><th>level</th><th>mean</th><th>SD</th><th>source</th>"
+            f"<th>runs</th></tr>{rows}</table>"
+        )
     parts.append(
         "<h2>Across-run precision</h2><p>Accepted runs' control wells, runs as groups "
         "(one-way ANOVA, CLSI EP05-A3): per level and kit lot, then over all lots.</p>"

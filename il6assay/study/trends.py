@@ -157,6 +157,7 @@ class Trends:
     # Issue 25: across-run precision per QC level and kit lot, and the lots' bridges.
     precision: list[dict[str, Any]] = field(default_factory=list)
     lot_bridges: list[dict[str, Any]] = field(default_factory=list)
+    lot_targets: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `controls --json`."""
@@ -166,6 +167,7 @@ class Trends:
             "notes": self.notes,
             "precision": self.precision,
             "lot_bridges": self.lot_bridges,
+            "lot_targets": self.lot_targets,
             "controls": [s.to_dict() for s in self.controls],
             "standards": [s.to_dict() for s in self.standards],
         }
