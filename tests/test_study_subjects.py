@@ -407,3 +407,21 @@ def test_lot_bridge_is_signed_with_a_review_accounts_password(db_url):
         lin = session.scalars(select(DbAccount).where(DbAccount.username == "lin")).one()
         assert (row.account_id, row.signed_by, row.passed) == (lin.id, "Lin Wei (lin)", True)
         assert (row.old_lot, row.new_lot, row.n_pairs) == ("L1", "L2", 3)
+
+
+def test_isr_select_favours_the_specimen_nearest_a_cutoff_and_refuses_a_bad_fraction(
+    db_url, tmp_path
+):
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+    sheet = tmp_path / "isr.csv"
+    out = invoke("isr", "select", "--db", db_url, "--cutoff", "12", "--seed", "1", "--out", sheet)
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
+    with (run_folder("a") / "results.csv").open(encoding="utf-8-sig") as fh:
+        numbers = [r for r in csv.DictReader(fh) if r["conc_pg_ml"]]
+    nearest_12 = min(numbers, key=lambda r: abs(math.log(float(r["conc_pg_ml"]) / 12)))
+    assert (rows[0]["study_id"], rows[0]["visit"]) == (nearest_12["study_id"], nearest_12["visit"])
+    assert len(rows) == round(0.1 * len(numbers)) and rows[0]["purpose"] == "isr"
+    assert load_samples(sheet).rows  # a sample sheet il6assay reads
+    bad = invoke("isr", "select", "--db", db_url, "--fraction", "10", "--out", sheet)
+    assert bad.exit_code == 2 and "--fraction 10 is not between 0 and 1" in bad.output
