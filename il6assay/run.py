@@ -207,6 +207,18 @@ def process_export(
         layout = read_layout(layout)  # TOML, or an XLSX/CSV sheet
     if not isinstance(samples, SampleSheet) and samples is not None:
         samples = load_samples(samples)
+    if (
+        isinstance(samples, SampleSheet)
+        and samples.by_plate is None
+        and settings.plate is None
+        and len(export.plates) > 1
+    ):
+        raise InputError(
+            f"the export holds {len(export.plates)} plates "
+            f"({', '.join(p.id for p in export.plates)}) and the sample sheet names none: "
+            "give it a plate column (each row's plate), or process one plate (--plate ID)",
+            path=samples.path,
+        )
     if settings.plate is not None or len(export.plates) == 1:
         return [process_plate(export, layout, samples, settings, allow_unmatched=allow_unmatched)]
     runs = []
@@ -246,6 +258,8 @@ def process_plate(
         samples if isinstance(samples, SampleSheet) or samples is None else load_samples(samples)
     )
     plate = choose_plate(export, settings.plate, size=layout.size)
+    if sheet is not None:
+        sheet = sheet.for_plate(plate.id, export.path.name)
     try:
         wells, read, reference = build_wells(plate, layout, settings)
     except InputError as err:

@@ -11,6 +11,11 @@ Unicode hyphen (U+2010) instead of "-"; ``swap`` gives P01 (<4.69) and P04
 (12.0) each other's study ID, so AML-004 D0's number becomes a censored
 result; ``override`` is the rejected example plate (nothing quantifiable)
 accepted by ``--override``.
+
+Each recipe but ``a`` reads its own copy of the example export, one whose
+workbook properties carry another modification time (same reads, other bytes):
+the study refuses an export whose SHA-256 another run already brought into it
+(issue 25), so the recipes are different plates, as in a real study.
 """
 
 from __future__ import annotations
@@ -70,6 +75,24 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+def distinct_export(export: Path, folder: Path, tag: int) -> Path:
+    """A copy of the example XLSX in ``folder`` whose docProps/core.xml carries modification
+    minute ``tag``: the same reads in other bytes (another plate, to the study's SHA-256 check)."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / export.name
+    stamp = f"2026-11-25T02:{tag:02d}:00Z</dcterms:modified>".encode()
+    with zipfile.ZipFile(export) as src, zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = data.replace(b"2026-11-25T01:43:47Z</dcterms:modified>", stamp)
+            dst.writestr(item, data)
+    assert copy.read_bytes() != export.read_bytes()
+    return copy
+
+
 def run_folder(name: str) -> Path:
     """The run folder ``name`` of RECIPES, processed (and reviewed) on first use."""
     global _root
@@ -90,6 +113,8 @@ def run_folder(name: str) -> Path:
     if "weighting" in recipe:
         settings = replace(settings, weighting=recipe["weighting"])
     export = EXAMPLE / ("plate_001.xlsx" if plate == "plate_001" else f"{plate}.csv")
+    if plate == "plate_001" and name != "a":
+        export = distinct_export(export, _root / f"{name}-export", sorted(RECIPES).index(name))
     run = process_plate(export, EXAMPLE / f"{plate}.layout.toml", sheet, settings)
     folder = write_run(run, _root / name, report=False)
     if recipe["review"]:

@@ -29,7 +29,7 @@ from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
 from tests import pg
 from tests.conftest import EXAMPLE, ROOT
-from tests.db_support import copy_run, count, error_lines, run_folder, snapshot
+from tests.db_support import copy_run, count, distinct_export, error_lines, run_folder, snapshot
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -407,9 +407,10 @@ def dilution_plate(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    run = process_plate(
-        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", sheet, settings
+    export = distinct_export(
+        EXAMPLE / "plate_001.xlsx", root / "export", 30 + sorted(PLATES).index(name)
     )
+    run = process_plate(export, EXAMPLE / "plate_001.layout.toml", sheet, settings)
     folder = write_run(run, root, report=False)
     review_run(folder, "accept", "Lin", "checked the curve and controls")
     _plates[name] = folder

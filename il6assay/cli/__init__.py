@@ -148,6 +148,8 @@ def process(
             allow_unmatched=allow_unmatched,
         )
         study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
+        if study:
+            study.check_subjects(runs)  # the roster, or IDs confusable with stored ones
         qcs = [study.judge(run) for run in runs] if study else []
         who = processed_by.strip() if processed_by and processed_by.strip() else None
         out_dir = out or Path(config.get("out", "il6assay-results"))
@@ -296,3 +298,14 @@ _register_web(main)
 from il6assay.cli.validate import register as _register_validate  # noqa: E402
 
 _register_validate(main)
+from il6assay.cli.subjects import register as _register_subjects  # noqa: E402
+
+_register_subjects(main)
+
+from il6assay.cli.lots import register as _register_lots  # noqa: E402
+
+_register_lots(main)
+
+from il6assay.cli.isr import register as _register_isr  # noqa: E402
+
+_register_isr(main)

@@ -138,7 +138,13 @@ def push(
 @click.option("--db", "db", help=DB_HELP)
 @click.option("--study-id", default=None, help="Only this study ID.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "json", "analysis", "sdtm-lb"]),
+    default="csv",
+    show_default=True,
+    help="analysis: the statistician's dataset (CSV; Parquet with --out FILE.parquet); "
+    "sdtm-lb: the CDISC SDTM LB domain (CSV; SAS XPORT with --out FILE.xpt). docs/analysis.md",
 )
 @click.option("--wide", is_flag=True, help="One row per study ID, columns per visit.")
 @click.option(
@@ -176,7 +182,11 @@ def results(
         _say_database(db)
         engine = make_engine(db, must_exist=True)
         require_intact(engine)
-        if dilutions:
+        if fmt in ("analysis", "sdtm-lb"):
+            if wide or dilutions:
+                raise InputError(f"--format {fmt} is one row per specimen: no --wide, --dilutions")
+            rows, text = _analysis_export(engine, study_id, fmt, out)
+        elif dilutions:
             rows, columns = current_dilutions(engine, study_id), DILUTION_COLUMNS
         else:
             rows, columns = current_results(engine, study_id), RESULT_COLUMNS
@@ -186,9 +196,10 @@ def results(
             unknown = unknown_study_id_message(engine, study_id)
             if unknown is not None:
                 raise InputError(unknown)
-        if wide:
-            columns, rows = widen(rows)
-        text = render(rows, columns, fmt, out)
+        if fmt not in ("analysis", "sdtm-lb"):
+            if wide:
+                columns, rows = widen(rows)
+            text = render(rows, columns, fmt, out)
     except ChainBroken as err:
         click.echo(f"il6assay: {err}", err=True)
         raise SystemExit(EXIT_CHANGED) from None
@@ -198,6 +209,37 @@ def results(
         click.echo(text, nl=False)
     else:
         click.echo(f"{len(rows)} row(s) written to {out}", err=True)
+
+
+def _analysis_export(
+    engine: object, study_id: str | None, fmt: str, out: Path | None
+) -> tuple[list[dict], str | None]:
+    """The analysis or SDTM LB rows, rendered as CSV, or written as Parquet or SAS XPORT."""
+    from il6assay.db.analysis import (
+        ANALYSIS_COLUMNS,
+        SDTM_LB_COLUMNS,
+        analysis_rows,
+        sdtm_lb,
+        write_parquet,
+        write_xport,
+    )
+    from il6assay.db.read import render
+    from il6assay.plate.discover import project_config
+
+    _, config = project_config()
+    matrix, studyid = str(config.get("matrix", "")), str(config.get("studyid", ""))
+    suffix = out.suffix.lower() if out is not None else ""
+    if fmt == "analysis":
+        rows = analysis_rows(engine, study_id, matrix=matrix)  # type: ignore[arg-type]
+        if suffix == ".parquet":
+            write_parquet(rows, ANALYSIS_COLUMNS, out)  # type: ignore[arg-type]
+            return rows, None
+        return rows, render(rows, ANALYSIS_COLUMNS, "csv", out)
+    rows = sdtm_lb(engine, study_id, matrix=matrix, studyid=studyid)  # type: ignore[arg-type]
+    if suffix == ".xpt":
+        write_xport(rows, out)  # type: ignore[arg-type]
+        return rows, None
+    return rows, render(rows, SDTM_LB_COLUMNS, "csv", out)
 
 
 @click.command("history")

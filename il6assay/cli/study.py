@@ -126,6 +126,9 @@ def batch(
         _fail(err)
     for o in unreadable:
         click.echo(f"il6assay: {o.error}", err=True)
+    for o in outcomes:
+        if o.status == "ignored":
+            click.echo(f"il6assay: note: {o.error}", err=True)
     click.echo(_table(outcomes), err=True)
     if index_error is not None:
         _fail(index_error)
@@ -229,22 +232,55 @@ def controls(
     type=click.Path(path_type=Path),
     help="Write the specimens to re-assay as a sample sheet CSV.",
 )
-def summary(db: str | None, html_path: Path | None, as_json: bool, worklist: Path | None) -> None:
+@click.option(
+    "--layout",
+    type=click.Path(path_type=Path),
+    help="The re-assay plate's layout: worklist sheets of its sample labels, one per plate.",
+)
+def summary(
+    db: str | None,
+    html_path: Path | None,
+    as_json: bool,
+    worklist: Path | None,
+    layout: Path | None,
+) -> None:
     """The study overview: current values, counts per visit, re-assays waiting, unreviewed runs."""
     from il6assay.db.engine import make_engine
     from il6assay.errors import InputError
     from il6assay.study.pages import page, summary_body, write_page
-    from il6assay.study.summary import overview, write_worklist
+    from il6assay.study.summary import fit_worklist, overview, worklist_paths, write_worklist
 
     try:
         ov = overview(make_engine(db, must_exist=True))
         if html_path is not None:
             write_page(html_path, page("il6assay: study overview", summary_body(ov)))
             click.echo(f"page written to {html_path}", err=True)
-        if worklist is not None:
+        if worklist is not None and layout is None:
+            from il6assay.plate.discover import project_config
+
+            config_path, config = project_config()
+            if config_path is not None and config.get("layout"):
+                layout = config_path.parent / str(config["layout"])
+        if worklist is not None and layout is not None:
+            from il6assay.plate.layout_sheet import read_layout
+
+            specs = read_layout(layout).samples()
+            labels = list(dict.fromkeys(w.sample for w in specs if w.sample))
+            sheets = fit_worklist(ov.worklist, labels)
+            paths = worklist_paths(worklist, len(sheets))
+            for path, rows in zip(paths, sheets, strict=True):
+                write_worklist(path, rows)
+            click.echo(
+                f"{len(ov.worklist)} specimen(s) to re-assay written to {len(paths)} sheet(s) of "
+                f"at most {len(labels)} ({', '.join(str(p) for p in paths) or 'none'})",
+                err=True,
+            )
+        elif worklist is not None:
             write_worklist(worklist, ov.worklist)
             click.echo(
-                f"{len(ov.worklist)} specimen(s) to re-assay written to {worklist}", err=True
+                f"{len(ov.worklist)} specimen(s) to re-assay written to {worklist} (one sheet, "
+                "samples P01, P02, ...; --layout LAYOUT cuts it into sheets of that plate)",
+                err=True,
             )
     except InputError as err:
         _fail(err)

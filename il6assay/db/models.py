@@ -139,6 +139,8 @@ class DbResult(Base):
     source_runs: Mapped[str | None] = mapped_column(Text)
     # Added by migration 0004: the study ID's spelling key (il6assay.plate.samples.spelling_key).
     study_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Added by migration 0011: the specimen's collection date, from the sample sheet when given.
+    collection_date: Mapped[str | None] = mapped_column(String(40))
 
 
 class DbDilution(Base):
@@ -388,3 +390,68 @@ class DbChainEntry(Base):
     time_utc: Mapped[str] = mapped_column(String(40))
     chain_prev: Mapped[str] = mapped_column(String(64))
     chain_hash: Mapped[str] = mapped_column(String(64))
+
+
+# Added by migration 0011: the study roster, incurred-sample reanalysis and kit-lot bridges.
+
+
+class DbSubject(Base):
+    """An enrolled study subject (``il6assay subjects import``); rows are added, never dropped."""
+
+    __tablename__ = "study_subjects"
+    __table_args__ = (UniqueConstraint("study_id", name="uq_study_subjects_study_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(String(200))
+    skeleton: Mapped[str] = mapped_column(String(200), index=True)
+    site: Mapped[str | None] = mapped_column(String(200))
+    enrolled_date: Mapped[str | None] = mapped_column(String(40))
+    imported_utc: Mapped[str] = mapped_column(String(40))
+    imported_os_account: Mapped[str] = mapped_column(String(200))
+    imported_by: Mapped[str | None] = mapped_column(String(200))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class DbIsr(Base):
+    """An incurred-sample repeat (sheet ``purpose = isr``), stored beside its original result."""
+
+    __tablename__ = "isr_results"
+    __table_args__ = (UniqueConstraint("run_pk", "study_id", "visit", name="uq_isr_run_specimen"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    study_id: Mapped[str] = mapped_column(String(200), index=True)
+    visit: Mapped[str] = mapped_column(String(100))
+    sample: Mapped[str | None] = mapped_column(String(200))
+    dilution: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[str] = mapped_column(String(40))
+    conc_pg_ml: Mapped[float | None] = mapped_column(Float)
+    lloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    uloq_pg_ml: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[str] = mapped_column(Text)
+    original_result_pk: Mapped[int] = mapped_column(ForeignKey("sample_results.id"))
+    stored_utc: Mapped[str] = mapped_column(String(40))
+
+
+class DbLotBridge(Base):
+    """A kit-lot bridging decision: new/old ratio, its 90 % interval, verdict, who signed it."""
+
+    __tablename__ = "lot_bridges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    old_lot: Mapped[str] = mapped_column(String(200), index=True)
+    new_lot: Mapped[str] = mapped_column(String(200), index=True)
+    old_run_id: Mapped[str] = mapped_column(String(200))
+    new_run_id: Mapped[str] = mapped_column(String(200))
+    n_pairs: Mapped[int] = mapped_column(Integer)
+    ratio: Mapped[float] = mapped_column(Float)
+    ci90_low: Mapped[float] = mapped_column(Float)
+    ci90_high: Mapped[float] = mapped_column(Float)
+    limit_low: Mapped[float] = mapped_column(Float)
+    limit_high: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    pairs: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("web_accounts.id"))
+    signed_by: Mapped[str] = mapped_column(String(200))
+    signed_utc: Mapped[str] = mapped_column(String(40))
+    signed_os_account: Mapped[str] = mapped_column(String(200))

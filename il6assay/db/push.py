@@ -45,6 +45,8 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.decisions import Authority, authorise_push
 from il6assay.db.engine import require_schema, unreachable, writer
+from il6assay.db.intake import check_intake, sheet_rows
+from il6assay.db.isr import store_isr
 from il6assay.db.models import (
     CURRENT,
     SUPERSEDED,
@@ -83,6 +85,7 @@ class PushOutcome:
     # Replacements that lose information, said out loud: (specimen, old, new, case text).
     losses: list[tuple[str, str, str, str]] = field(default_factory=list)
     authority: Authority | None = None  # the decision that let the run in
+    isr: int = 0  # incurred-sample repeats stored beside their originals
 
     def message(self) -> str:
         """One line for the terminal."""
@@ -98,6 +101,8 @@ class PushOutcome:
             )
         if self.authority is not None:
             text += f"; {self.authority.describe()}"
+        if self.isr:
+            text += f"; {self.isr} incurred-sample repeat(s) stored beside their originals"
         if self.skipped:
             text += f"; not pushed, no study ID: {', '.join(self.skipped)}"
         for case in dict.fromkeys(c for *_, c in self.losses):
@@ -541,6 +546,10 @@ def _push(
     authority = _check_authority(session, run)
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
+    check_intake(session, run.folder, run.run_id, [r["study_id"] for r in rows])
+    sheet = sheet_rows(run.folder)  # purpose (isr) and collection date of each sample label
+    isr_rows = [r for r in rows if _purpose(sheet, r) == "isr"]
+    rows = [r for r in rows if _purpose(sheet, r) != "isr"]
     _check_against_database(session, rows)
     keys = [_key(r) for r in rows]
     wanted, study_ids = set(keys), {k[0] for k in keys}
@@ -689,6 +698,7 @@ def _push(
         else:
             new = result_from_row(row, db_run.id)
             new.source_runs = run.run_id
+        new.collection_date = _collection_date(sheet, row) or (old.collection_date if old else None)
         session.add(new)
         session.flush()
         what = f"result of {key[0]} {key[1]} from run {run.run_id}"
@@ -723,6 +733,7 @@ def _push(
             )
         )
         session.flush()
+    store_isr(session, db_run.id, run.run_id, isr_rows, when=when, account=account, by=by)
     if losses and not supersede:
         # Nothing of this transaction is kept: raising here rolls the whole run back.
         k, o, n, case = losses[0]
@@ -732,8 +743,28 @@ def _push(
             path=run.folder.path,
         )
     return PushOutcome(
-        run.run_id, "pushed", len(rows), superseded, skipped, combined, losses, authority
+        run.run_id,
+        "pushed",
+        len(rows),
+        superseded,
+        skipped,
+        combined,
+        losses=losses,
+        authority=authority,
+        isr=len(isr_rows),
     )
+
+
+def _purpose(sheet: dict[str, Any], row: dict[str, str]) -> str:
+    """The sheet's purpose of a results row's specimen ("isr": an incurred-sample repeat)."""
+    entries = [e for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    return "isr" if any(e.purpose == "isr" for e in entries) else ""
+
+
+def _collection_date(sheet: dict[str, Any], row: dict[str, str]) -> str | None:
+    """The sheet's collection date of a results row's specimen, if it gives one."""
+    dates = [e.collection_date for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    return next((d for d in dates if d), None)
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:

@@ -358,7 +358,10 @@ def _grids_in(
 
 
 def _number(cell: _Cell, key: str) -> Any:
+    from il6assay.plate.samples import refuse_thousands
+
     text = cell.text
+    refuse_thousands(text, key, cell.at)
     value: Any = text
     if re.fullmatch(r"-?\d+,\d+", text):
         text = text.replace(",", ".")  # a decimal comma (semicolon-separated files)

@@ -27,9 +27,14 @@ from pathlib import Path
 
 from il6assay.errors import InputError
 from il6assay.plate.labels import did_you_mean
+from il6assay.plate.study_ids import check_distinct, check_script
+from il6assay.plate.study_ids import (
+    spelling_key as spelling_key,
+)  # re-exported: push imports it here
 
 REQUIRED = ("sample", "study_id", "visit")
-OPTIONAL = ("dilution", "note")
+OPTIONAL = ("dilution", "note", "plate", "export", "purpose", "collection_date")
+PURPOSES = ("", "study", "isr")  # isr: an incurred-sample repeat, stored beside the original
 MAX_FIELD_CHARS = 128 * 1024  # Python's csv module refuses longer fields; so does il6assay
 MIN_DILUTION, MAX_DILUTION = 1.0, 1e6
 # Control (Cc), format (Cf: zero-width, bidi overrides), line/paragraph separators,
@@ -56,13 +61,6 @@ def _char_name(ch: str) -> str:
     return f"{code} {name}" if name else code
 
 
-def spelling_key(study_id: str) -> str:
-    """A study ID's key for comparing spellings: NFKC, case, whitespace and dash style ignored."""
-    text = unicodedata.normalize("NFKC", study_id).casefold()
-    text = "".join("-" if unicodedata.category(ch) == "Pd" else ch for ch in text)
-    return re.sub(r"\s+", "", text)
-
-
 @dataclass(frozen=True)
 class SampleRow:
     """One sample label's study keys, as the sheet gives them."""
@@ -73,6 +71,10 @@ class SampleRow:
     dilution: float | None
     note: str
     line: int
+    plate: str = ""
+    export: str = ""
+    purpose: str = ""  # "" (a study result) or "isr" (an incurred-sample repeat)
+    collection_date: str = ""
 
 
 @dataclass
@@ -82,10 +84,45 @@ class SampleSheet:
     path: Path
     rows: dict[str, SampleRow]
     ignored_columns: list[str]
+    # With a ``plate`` column: the rows of each plate (by the plate as written); ``rows``
+    # is then empty until ``for_plate`` picks one plate's rows.
+    by_plate: dict[str, dict[str, SampleRow]] | None = None
+
+    def for_plate(self, plate_id: str, export_name: str) -> SampleSheet:
+        """This sheet for one plate of an export: rows picked by ``plate``, ``export`` checked."""
+        named = {
+            r.export for rows in (self.by_plate or {"": self.rows}).values() for r in rows.values()
+        }
+        named.discard("")
+        for name in sorted(named):
+            if name.casefold() != export_name.casefold():
+                raise InputError(
+                    f"the sample sheet is for export '{name}', not '{export_name}': "
+                    "is it this plate's sheet (or is the export a copy)?",
+                    path=self.path,
+                )
+        if self.by_plate is None:
+            return self
+        rows = next(
+            (rows for p, rows in self.by_plate.items() if p.casefold() == plate_id.casefold()),
+            None,
+        )
+        if rows is None:
+            raise InputError(
+                f"the sample sheet names plate(s) {', '.join(sorted(self.by_plate))}, "
+                f"not plate '{plate_id}' of this export: is it this plate's sheet?",
+                path=self.path,
+            )
+        return SampleSheet(self.path, rows, self.ignored_columns)
 
 
 def _key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", str(name).strip().lower())
+
+
+def read_table(path: Path) -> list[list[str]]:
+    """The rows of a CSV (any delimiter, encoding) or the first sheet of an XLSX, as text."""
+    return _table(path)
 
 
 def _table(path: Path) -> list[list[str]]:
@@ -198,7 +235,8 @@ def _load(path: Path) -> SampleSheet:
     col = {name: header.index(name) for name in (*REQUIRED, *OPTIONAL) if name in header}
     ignored = [c for c, k in zip(table[0], header, strict=True) if k and k not in col]
     rows: dict[str, SampleRow] = {}
-    seen_keys: dict[tuple[str, str, float], str] = {}
+    by_plate: dict[str, dict[str, SampleRow]] | None = {} if "plate" in col else None
+    seen_keys: dict[tuple[str, str, str, float], str] = {}
     for lineno, raw in enumerate(table[1:], start=2):
         where = f"line {lineno}"
 
@@ -209,7 +247,7 @@ def _load(path: Path) -> SampleSheet:
                 raise InputError(
                     f"column {name} is longer than {MAX_FIELD_CHARS // 1024} KB", where=where
                 )
-            if name in ("sample", "study_id", "visit"):
+            if name in ("sample", "study_id", "visit", "plate", "export"):
                 return clean_label(text, f"column {name}", where)
             return text
 
@@ -219,18 +257,32 @@ def _load(path: Path) -> SampleSheet:
         study_id, visit = cell("study_id"), cell("visit")
         if not study_id:
             raise InputError(f"sample '{sample}' has no study_id", where=where)
+        check_script(study_id, where)
         if not visit:
             raise InputError(f"sample '{sample}' has no visit", where=where)
+        plate = cell("plate")
+        if by_plate is not None:
+            if not plate:
+                raise InputError(f"sample '{sample}' has no plate", where=where)
+            rows = by_plate.setdefault(plate, {})
         if sample in rows:
             raise InputError(
                 f"sample '{sample}' appears twice (first on line {rows[sample].line})", where=where
             )
         dilution = _dilution(cell("dilution"), sample, where)
-        # One specimen may be run at several dilutions, never twice at the same one.
-        key = (study_id, visit, dilution or 1.0)
+        purpose = cell("purpose").casefold()
+        if purpose not in PURPOSES:
+            raise InputError(
+                f"purpose '{cell('purpose')}' of sample '{sample}' is not one of "
+                "study, isr (or empty)",
+                where=where,
+            )
+        # One specimen may be run at several dilutions, never twice at the same one
+        # (on one plate; an incurred-sample repeat is a specimen's second look).
+        key = (plate, study_id, visit, dilution or 1.0)
         if key in seen_keys:
             raise InputError(
-                f"study_id '{study_id}' visit '{visit}' at dilution {key[2]:g} is given to two "
+                f"study_id '{study_id}' visit '{visit}' at dilution {key[3]:g} is given to two "
                 f"samples ('{seen_keys[key]}' and '{sample}')",
                 where=where,
             )
@@ -242,13 +294,69 @@ def _load(path: Path) -> SampleSheet:
             dilution=dilution,
             note=cell("note"),
             line=lineno,
+            plate=plate,
+            export=cell("export"),
+            purpose=purpose,
+            collection_date=_date(cell("collection_date"), sample, where),
         )
+    every = [r for rs in (by_plate or {"": rows}).values() for r in rs.values()]
+    purposes: dict[tuple[str, str, str], SampleRow] = {}
+    for r in every:
+        first = purposes.setdefault((r.plate, r.study_id, r.visit), r)
+        if first.purpose != r.purpose:
+            raise InputError(
+                f"study_id '{r.study_id}' visit '{r.visit}' is an incurred-sample repeat (purpose "
+                f"isr) on one line and not on another (lines {first.line} and {r.line})",
+                where=f"line {r.line}",
+            )
+    check_distinct([r.study_id for r in every])  # AML-0O4 beside AML-004: one subject, one look
+    if by_plate is not None:
+        return SampleSheet(path=path, rows={}, ignored_columns=ignored, by_plate=by_plate)
     return SampleSheet(path=path, rows=rows, ignored_columns=ignored)
+
+
+def _date(text: str, sample: str, where: str) -> str:
+    """A collection date as ISO 8601 (YYYY-MM-DD, as XLSX dates are read); anything else refused."""
+    if not text:
+        return ""
+    from datetime import date, datetime
+
+    value = text[:10] if re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", text) else text
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        try:
+            return datetime.fromisoformat(text).date().isoformat()
+        except ValueError:
+            raise InputError(
+                f"collection_date '{text}' of sample '{sample}' is not a date (write YYYY-MM-DD)",
+                where=where,
+            ) from None
+
+
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}([,.'\u00a0\u202f ]\d{3})+([.,]\d+)?")
+
+
+def refuse_thousands(text: str, what: str, where: str | None) -> None:
+    """Refuse a number written with a thousands separator ("1,000"), naming the cell.
+
+    "1,000" is one thousand to one reader and one (a decimal comma) to another; the
+    sheet must say which: 1000, or 1.0.
+    """
+    value = text.strip()
+    decimal_point = re.fullmatch(r"[-+]?\d+\.\d+", value) is not None  # 1.000 is one
+    if _THOUSANDS.fullmatch(value) and not decimal_point:
+        raise InputError(
+            f"{what} is '{value}', written with a thousands separator (one thousand, or one "
+            "with a decimal comma?); write the number without it (1000, or 1.0)",
+            where=where,
+        )
 
 
 def _dilution(text: str, sample: str, where: str) -> float | None:
     if not text:
         return None
+    refuse_thousands(text, f"dilution of sample '{sample}'", where)
     value = text.replace(",", ".") if re.fullmatch(r"\d+,\d+", text) else text
     if re.fullmatch(r"1\s*:\s*\d+(\.\d+)?", value):  # "1:10"
         value = value.split(":")[1]
@@ -332,7 +440,7 @@ def write_samples_template(sample_labels: list[str], out: str | Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "samples"
-    columns = (*REQUIRED, *OPTIONAL)
+    columns = (*REQUIRED, "dilution", "note")  # plate, export, purpose, collection_date: optional
     for c, name in enumerate(columns, start=1):
         ws.cell(row=1, column=c, value=name).font = Font(bold=True)
         ws.column_dimensions[chr(ord("A") + c - 1)].width = 14

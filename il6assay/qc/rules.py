@@ -314,9 +314,9 @@ def verdict_text(rules: list[RuleResult]) -> str:
 # Rules judged against the study's history (the study database), not against the export:
 # processing the run's inputs again cannot recompute them, so a reprocessing (a mask, a
 # verification) carries them over from the run as recorded. Their warnings start so.
-STUDY_RULES = ("WESTGARD",)
+STUDY_RULES = ("WESTGARD", "LOT_BRIDGE")  # LOT_BRIDGE: il6assay.study.lots
 STUDY_REJECT = "WESTGARD_REJECT"  # how a study rule's rejecting detail begins
-STUDY_WARNING_PREFIXES = ("Westgard check ", "WESTGARD_")
+STUDY_WARNING_PREFIXES = ("Westgard check ", "WESTGARD_", "LOT_BRIDGE")
 
 
 def study_judgement(

@@ -37,6 +37,19 @@ NOT_EXPORTS = (".toml", ".md", ".py", ".html", ".js", ".samples.csv", ".samples.
 WRITTEN, SKIPPED, REPLACED, UNREADABLE = "written", "skipped", "replaced", "unreadable"
 LOST = "lost"  # its worker process died: nothing of this plate was written
 LOCK_FILE = ".il6assay-batch.lock"
+IGNORED = "ignored"  # an office lock or temporary file beside the exports: skipped with a note
+
+
+def lock_file(path: Path) -> bool:
+    """Whether ``path`` is an office lock or temporary file (Excel ``~$*``, LibreOffice
+    ``.~lock.*#``), never a plate-reader export."""
+    name = path.name
+    return name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#"))
+
+
+def _ignored(path: Path) -> PlateOutcome:
+    note = f"{path}: skipped, an office lock file (the workbook is open somewhere), not an export"
+    return PlateOutcome(str(path), None, IGNORED, error=note)
 
 
 @dataclass
@@ -80,16 +93,21 @@ def find_exports(paths: Iterable[Path]) -> tuple[list[Path], list[PlateOutcome]]
     bad: list[PlateOutcome] = []
     for p in paths:
         if p.is_dir():
+            locks = sorted(q for q in p.iterdir() if q.is_file() and lock_file(q))
+            bad += [_ignored(q) for q in locks]
             inner = sorted(
                 q
                 for q in p.iterdir()
                 if q.is_file()
                 and not q.name.startswith(".")
+                and not lock_file(q)
                 and not q.name.lower().endswith(NOT_EXPORTS)
             )
             if not inner:
                 bad.append(PlateOutcome(str(p), None, UNREADABLE, error=f"{p}: no exports in it"))
             exports += inner
+        elif p.is_file() and lock_file(p):
+            bad.append(_ignored(p))
         elif p.is_file():
             exports.append(p)
         else:

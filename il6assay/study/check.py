@@ -95,9 +95,40 @@ class StudyCheck:
             self.engine, self.error = None, str(err)
         self.established = established_targets(self.history)
 
+    def check_subjects(self, runs: Sequence[Run]) -> None:
+        """Refuse study IDs off the roster, or confusable with stored ones (db.roster)."""
+        from il6assay.db.roster import check_engine_subjects
+
+        if self.engine is None:
+            return
+        ids = [s.study_id for run in runs for s in run.samples if s.study_id]
+        check_engine_subjects(self.engine, list(dict.fromkeys(ids)))
+
     def targets(self, kit_lot: str | None) -> dict[str, Target]:
-        """The targets a run of this kit lot is judged against."""
-        return targets_for(self.certificate, self.established, kit_lot)
+        """The targets a run of this kit lot is judged against: the certificate's, else those
+        established from this lot's own accepted runs (provisional until 20; issue 25)."""
+        from il6assay.study.lots import targets_of_lot
+
+        lots = {h.kit_lot for h in self.history}
+        if len(lots) <= 1 and kit_lot in lots | {None}:
+            return targets_for(self.certificate, self.established, kit_lot)
+        return targets_of_lot(self.certificate, self.history, kit_lot)
+
+    def _judge_lot(self, run: Run, qc: RunQc) -> None:
+        """With a method profile adopted, the LOT_BRIDGE rule (il6assay.study.lots)."""
+        from il6assay.qc.dilutions import combine
+        from il6assay.study.lots import RULE_ID as LOT_RULE
+        from il6assay.study.lots import lot_bridge_rule
+
+        assert self.engine is not None
+        rule = lot_bridge_rule(self.engine, self.history, run.layout.kit_lot, qc.time())
+        if rule is None:
+            return
+        run.rules = [r for r in run.rules if r.id != LOT_RULE] + [rule]
+        if rule.passed is False:
+            for s in run.samples:
+                s.flag("PLATE_REJECTED")
+            run.specimens = combine(run.samples)
 
     def judge(self, run: Run) -> RunQc:
         """Judge ``run``'s controls, add the WESTGARD rule to it; returns its QC figures.
@@ -125,6 +156,7 @@ class StudyCheck:
         accepted = sum(h.accepted for h in self.history)
         apply_westgard(run, judge(qc, before, targets), targets, levels, accepted)
         bind_recorded_rejection(run, qc, self.history)
+        self._judge_lot(run, qc)
         qc = from_run(run, processed_utc=qc.processed_utc)
         self.history = sorted(
             [h for h in self.history if h.run_id != qc.run_id] + [qc], key=RunQc.time

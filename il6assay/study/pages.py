@@ -76,7 +76,16 @@ def _div(fig: go.Figure) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
 
 
-def lj_figure(series: Series) -> go.Figure:
+def lot_marks(bridges: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each bridged lot's mark on the charts: its latest bridge's ratio and verdict."""
+    marks = {}
+    for b in bridges:
+        verdict = "bridged" if b["passed"] else "bridge FAILED"
+        marks[b["new_lot"]] = f"{verdict}, ratio {b['ratio']:.2f}"
+    return marks
+
+
+def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
     """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
     import plotly.graph_objects as go
 
@@ -144,7 +153,9 @@ def lj_figure(series: Series) -> go.Figure:
         x = when.isoformat()
         shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
                        "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
-        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": f"lot {_e(lot)}",
+        mark = (marks or {}).get(lot, "no bridge" if marks is not None else "")
+        text = f"lot {_e(lot)}" + (f" ({_e(mark)})" if mark else "")
+        notes.append({"x": x, "y": 1.0, "yref": "paper", "text": text,
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                       "font": {"size": 10}})  # fmt: skip
     title = f"{series.name}: {target_text(t, series.unit)}"
@@ -195,13 +206,20 @@ def _since(since: Any) -> datetime | None:
 def load_trends(engine: Engine, *, level: str | None = None, since: Any = None) -> Trends:
     """The trends of the database's runs, with il6assay.toml's certificate targets."""
     from il6assay.plate.discover import project_config
+    from il6assay.study.control_precision import control_precision
+    from il6assay.study.lots import bridges, lot_targets
     from il6assay.study.qc import certificate_targets
     from il6assay.study.store import load_qc
     from il6assay.study.trends import trends
 
     path, config = project_config()
     certificate = certificate_targets(config, path)
-    return trends(load_qc(engine), certificate, level=level, since=_since(since))
+    history = load_qc(engine)
+    tr = trends(history, certificate, level=level, since=_since(since))
+    tr.lot_targets = [t for t in lot_targets(certificate, history) if level in (None, t["level"])]
+    tr.precision = [p for p in control_precision(engine) if level in (None, p["level"])]
+    tr.lot_bridges = bridges(engine)
+    return tr
 
 
 def trends_body(tr: Trends) -> str:
@@ -217,7 +235,7 @@ def trends_body(tr: Trends) -> str:
     if not tr.controls:
         parts.append("<p>No control values recorded yet.</p>")
     for s in tr.controls:
-        parts.append(_div(lj_figure(s)))
+        parts.append(_div(lj_figure(s, lot_marks(tr.lot_bridges))))
     flagged = [(s.name, p) for s in tr.controls for p in s.points if p.violations]
     if flagged:
         rows = "".join(
@@ -237,7 +255,65 @@ def trends_body(tr: Trends) -> str:
     )
     for s in tr.standards:
         parts.append(_div(lj_figure(s)))
+    parts += lots_and_precision(tr)
     return "\n".join(parts)
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def lots_and_precision(tr: Trends) -> list[str]:
+    """The kit lots with their bridges, and across-run precision per QC level and lot."""
+    parts = ["<h2>Kit lots and bridges</h2>"]
+    if tr.lot_bridges:
+        rows = "".join(
+            f'<tr class="{"passed" if b["passed"] else "rejected"}"><td>{_e(b["new_lot"])}</td>'
+            f"<td>{_e(b['old_lot'])}</td><td>{b['ratio']:.3f}</td><td>{b['ci90_low']:.3f} to "
+            f"{b['ci90_high']:.3f}</td><td>{b['limit_low']:g} to {b['limit_high']:g}</td>"
+            f"<td>{'equivalent' if b['passed'] else 'NOT equivalent'}</td>"
+            f"<td>{_e(b['signed_by'])}, {_e(b['signed_utc'])}</td></tr>"
+            for b in tr.lot_bridges
+        )
+        parts.append(
+            "<table><tr><th>new lot</th><th>bridged to</th><th>ratio new/old</th>"
+            "<th>90 % interval</th><th>limits</th><th>verdict</th><th>signed</th></tr>"
+            f"{rows}</table>"
+        )
+    else:
+        parts.append("<p>No kit-lot bridge recorded (il6assay lots bridge).</p>")
+    if tr.lot_targets:
+        rows = "".join(
+            f"<tr><td>{_e(t['kit_lot'])}</td><td>{_e(t['level'])}</td><td>{t['mean']:.3g}</td>"
+            f"<td>{t['sd']:.3g}</td><td>{_e(t['source'])}</td><td>{t['n_runs'] or ''}</td></tr>"
+            for t in tr.lot_targets
+        )
+        parts.append(
+            "<p>Westgard targets per kit lot: a lot's own accepted runs establish its targets "
+            "(provisional, judging nothing, until 20), unless the kit certificate gives them."
+            "</p><table><tr><th>kit lot</th><th>level</th><th>mean</th><th>SD</th><th>source</th>"
+            f"<th>runs</th></tr>{rows}</table>"
+        )
+    parts.append(
+        "<h2>Across-run precision</h2><p>Accepted runs' control wells, runs as groups "
+        "(one-way ANOVA, CLSI EP05-A3): per level and kit lot, then over all lots.</p>"
+    )
+    if not tr.precision:
+        parts.append("<p>No accepted run in the study database yet.</p>")
+        return parts
+    rows = "".join(
+        f"<tr><td>{_e(p['level'])}</td><td>{_e(p['kit_lot'])}</td><td>{p['n_runs']}</td>"
+        f"<td>{p['n']}</td><td>{p['mean']:.2f}</td><td>{_pct(p['bias_pct'])}</td>"
+        f"<td>{_pct(p['cv_within_pct'])}</td><td>{_pct(p['cv_between_pct'])}</td>"
+        f"<td>{_pct(p['cv_total_pct'])}</td></tr>"
+        for p in tr.precision
+    )
+    parts.append(
+        "<table><tr><th>level</th><th>kit lot</th><th>runs</th><th>wells</th><th>mean pg/mL</th>"
+        "<th>bias %</th><th>within-run CV %</th><th>between-run CV %</th><th>total CV %</th>"
+        f"</tr>{rows}</table>"
+    )
+    return parts
 
 
 def controls_html(

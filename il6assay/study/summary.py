@@ -166,6 +166,32 @@ def build_overview(rows: Sequence[dict[str, Any]], qcs: Sequence[Any] = ()) -> O
     )
 
 
+def fit_worklist(
+    rows: Sequence[dict[str, Any]], labels: Sequence[str]
+) -> list[list[dict[str, Any]]]:
+    """The worklist cut into sample sheets of one plate each: at most ``len(labels)`` rows, the
+    ``sample`` column the layout's sample labels in plate order (issue 25)."""
+    if not labels:
+        from il6assay.errors import InputError
+
+        raise InputError("the layout has no sample wells to put re-assays on")
+    sheets = []
+    for start in range(0, len(rows), len(labels)):
+        chunk = rows[start : start + len(labels)]
+        sheets.append([{**r, "sample": label} for r, label in zip(chunk, labels, strict=False)])
+    return sheets
+
+
+def worklist_paths(path: Any, n: int) -> list[Any]:
+    """``path`` for one sheet; ``stem_1.csv``, ``stem_2.csv``, ... for several."""
+    from pathlib import Path
+
+    path = Path(path)
+    if n <= 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{i}{path.suffix}") for i in range(1, n + 1)]
+
+
 def write_worklist(path: Any, rows: Sequence[dict[str, Any]]) -> None:
     """The worklist as a sample-sheet CSV (formula-safe, written whole or not at all)."""
     import os

@@ -154,6 +154,10 @@ class Trends:
     runs: int
     accepted_runs: int
     notes: list[str]
+    # Issue 25: across-run precision per QC level and kit lot, and the lots' bridges.
+    precision: list[dict[str, Any]] = field(default_factory=list)
+    lot_bridges: list[dict[str, Any]] = field(default_factory=list)
+    lot_targets: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `controls --json`."""
@@ -161,6 +165,9 @@ class Trends:
             "runs": self.runs,
             "accepted_runs": self.accepted_runs,
             "notes": self.notes,
+            "precision": self.precision,
+            "lot_bridges": self.lot_bridges,
+            "lot_targets": self.lot_targets,
             "controls": [s.to_dict() for s in self.controls],
             "standards": [s.to_dict() for s in self.standards],
         }
