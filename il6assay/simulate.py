@@ -134,7 +134,7 @@ def simulate_plate(
         spec = layout.wells.get(name)
         if spec is None or spec.role == "empty":
             x = None
-        elif spec.role in ("standard", "control"):
+        elif spec.role in ("standard", "control", "qc"):
             x = float(spec.nominal or 0.0)
         elif spec.role == "blank":
             x = 0.0
@@ -162,7 +162,7 @@ def _truth_by_well(layout: Layout, truth: dict[str, float]) -> dict[str, float |
         spec = layout.wells.get(name)
         if spec is None or spec.role == "empty":
             out[name] = None
-        elif spec.role in ("standard", "control"):
+        elif spec.role in ("standard", "control", "qc"):
             out[name] = float(spec.nominal or 0.0)
         elif spec.role == "blank":
             out[name] = 0.0

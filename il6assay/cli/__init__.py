@@ -60,7 +60,19 @@ def main() -> None:
     help="Curve weighting [1/(k^2+y^2): by the plate's replicate noise].",
 )
 @click.option(
-    "--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit]."
+    "--zero-standard",
+    type=click.Choice(["fit", "subtract", "exclude"]),
+    help="Zero standard: fitted as a curve point, subtracted from every OD, or left out [fit].",
+)
+@click.option(
+    "--rules",
+    type=click.Choice(["m10", "kit"]),
+    help="Acceptance rules: ICH M10 on reportable values, or a kit insert's well by well [m10].",
+)
+@click.option(
+    "--fit-standards",
+    type=click.Choice(["wells", "means"]),
+    help="Fit every standard well, or each level's mean OD as SoftMax Pro does [wells].",
 )
 @click.option(
     "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
@@ -94,6 +106,8 @@ def process(
     model: str | None,
     weighting: str | None,
     zero_standard: str | None,
+    rules: str | None,
+    fit_standards: str | None,
     allow_unmatched: bool,
     standalone_report: bool,
     lang: str | None,
@@ -106,7 +120,7 @@ def process(
     from il6assay.plate.readers.source import not_a_file
     from il6assay.record.outputs import write_run
     from il6assay.run import process_export
-    from il6assay.settings import Settings
+    from il6assay.settings import config_settings
     from il6assay.study.check import open_study
 
     try:
@@ -124,11 +138,13 @@ def process(
             if not allow_unmatched:
                 raise
             samples_path = None  # results then carry no study IDs, flagged NO_STUDY_ID
-        defaults = Settings()
-        settings = Settings(
-            model=model or config.get("model", defaults.model),
-            weighting=weighting or config.get("weighting", defaults.weighting),
-            zero_standard=zero_standard or config.get("zero_standard", defaults.zero_standard),
+        settings = config_settings(
+            config,
+            model=model,
+            weighting=weighting,
+            zero_standard=zero_standard,
+            rules=rules,
+            fit_standards=fit_standards,
             read=read_label,
             reference=reference,
             plate=plate,

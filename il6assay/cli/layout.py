@@ -18,6 +18,7 @@ ROLE_STYLE = {
     "standard": {"fg": "black", "bg": "cyan"},
     "blank": {"fg": "black", "bg": "white"},
     "control": {"fg": "black", "bg": "yellow"},
+    "qc": {"fg": "black", "bg": "bright_yellow"},
     "sample": {"fg": "black", "bg": "green"},
     "empty": {},
 }

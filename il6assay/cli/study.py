@@ -38,6 +38,16 @@ def exit_code(outcomes: list[Any]) -> int:
 @click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
 @click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn.")
 @click.option("--json", "as_json", is_flag=True, help="Print every plate's outcome as JSON.")
+@click.option(
+    "--rules",
+    type=click.Choice(["m10", "kit"]),
+    help="Acceptance rules: ICH M10 on reportable values, or a kit insert's [m10].",
+)
+@click.option(
+    "--fit-standards",
+    type=click.Choice(["wells", "means"]),
+    help="Fit every standard well, or each level's mean OD [wells].",
+)
 def batch(
     inputs: tuple[Path, ...],
     layout: Path | None,
@@ -48,6 +58,8 @@ def batch(
     db: str | None,
     allow_unmatched: bool,
     as_json: bool,
+    rules: str | None = None,
+    fit_standards: str | None = None,
 ) -> None:
     """Process every plate of the EXPORTs and folders given, in parallel; write an index.html.
 
@@ -56,7 +68,7 @@ def batch(
     """
     from il6assay.errors import InputError
     from il6assay.plate.discover import project_config
-    from il6assay.settings import Settings
+    from il6assay.settings import config_settings
     from il6assay.study.batch import run_batch
     from il6assay.study.check import open_study
     from il6assay.study.pages import index_html, write_page
@@ -64,12 +76,7 @@ def batch(
     bar: Any = None
     try:
         _, config = project_config()
-        defaults = Settings()
-        settings = Settings(
-            model=config.get("model", defaults.model),
-            weighting=config.get("weighting", defaults.weighting),
-            zero_standard=config.get("zero_standard", defaults.zero_standard),
-        )
+        settings = config_settings(config, rules=rules, fit_standards=fit_standards)
         out_dir = out or Path(config.get("out", "il6assay-results"))
         study = open_study(db)
         show_bar = sys.stderr.isatty()

@@ -51,12 +51,13 @@ def _shape_text() -> tuple[int, str, str, str]:
     return rows * cols, f"A-{last}", f"1-{cols}", f"A1-{last}{cols}"
 
 
-ROLES = ("standard", "blank", "control", "sample", "empty")
+ROLES = ("standard", "blank", "control", "qc", "sample", "empty")
 # The well parameters each role takes, besides ``role`` itself.
 PARAMS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "standard": ("level", "conc"),
     "blank": (),
     "control": ("level", "conc", "tolerance_pct"),
+    "qc": ("level", "conc", "tolerance_pct"),  # an in-matrix quality control (ICH M10)
     "sample": ("sample", "dilution"),
     "empty": (),
 }
@@ -128,6 +129,10 @@ class Layout:
     def controls(self) -> list[WellSpec]:
         """Control (QC) wells in plate order, each with its acceptance range."""
         return self._by_role("control")
+
+    def qcs(self) -> list[WellSpec]:
+        """In-matrix QC wells (role ``qc``) in plate order, each with its acceptance range."""
+        return self._by_role("qc")
 
     def samples(self) -> list[WellSpec]:
         """Sample wells in plate order, each with its label and dilution."""
@@ -781,7 +786,12 @@ def _specs_from_wells(wells: dict[tuple[int, int], list[_Say]]) -> dict[str, Wel
     return specs
 
 
-_REQUIRED = {"standard": ("level", "conc"), "control": ("level", "conc"), "sample": ("sample",)}
+_REQUIRED = {
+    "standard": ("level", "conc"),
+    "control": ("level", "conc"),
+    "qc": ("level", "conc"),
+    "sample": ("sample",),
+}
 _EXAMPLES = {"level": 'level = "S1"', "conc": "conc = 300", "sample": 'sample = "P01"'}
 
 
@@ -800,7 +810,8 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
             takers = [r for r, keys in PARAMS_BY_ROLE.items() if key in keys]
             raise InputError(
                 f"well is a {role} (from {role_label}) but gets '{key}' from {label}; "
-                f"'{key}' is for {' and '.join(takers)} wells",
+                f"'{key}' is for {', '.join(takers[:-1])}{' and ' if len(takers) > 1 else ''}"
+                f"{takers[-1]} wells",
                 where=where,
             )
     for key in _REQUIRED.get(role, ()):
@@ -811,10 +822,10 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
                 where=where,
             )
     value = {k: v for k, (v, _) in params.items()}
-    if role in ("standard", "control"):
+    if role in ("standard", "control", "qc"):
         nominal = float(value["conc"])
         low = high = None
-        if role == "control":
+        if role in ("control", "qc"):
             tol = float(value.get("tolerance_pct", DEFAULT_TOLERANCE_PCT)) / 100
             low, high = nominal * (1 - tol), nominal * (1 + tol)
         return WellSpec(well, role, level=value["level"], nominal=nominal, low=low, high=high)

@@ -57,6 +57,8 @@ class RuleResult:
     passed: bool | None  # None: not applicable (e.g. no controls in the layout)
     detail: str
     wells: list[str] = field(default_factory=list)
+    profile: str = ""  # the rule profile that applied it: "m10" or "kit" (Settings.rules)
+    section: str = ""  # the ICH M10 section(s) it applies
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -67,6 +69,8 @@ class RuleResult:
             "passed": self.passed,
             "detail": self.detail,
             "wells": self.wells,
+            "profile": self.profile,
+            "section": self.section,
         }
 
 
@@ -83,6 +87,14 @@ class StandardLevel:
     # whether it meets the precision limit of the range's ends (quantification_range).
     predicted_cv_pct: float | None = None
     precise: bool | None = None
+    # The m10 rules' reportable value: the wells' mean back-calculated concentration, its
+    # recovery and CV, the CV limit; excluded: left out of the refitted curve (il6assay.qc.m10).
+    mean_conc_pg_ml: float | None = None
+    mean_recovery_pct: float | None = None
+    cv_pct: float | None = None
+    cv_limit_pct: float | None = None
+    excluded: bool = False
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -93,6 +105,12 @@ class StandardLevel:
             "passed": self.passed,
             "predicted_cv_pct": self.predicted_cv_pct,
             "precise": self.precise,
+            "mean_conc_pg_ml": self.mean_conc_pg_ml,
+            "mean_recovery_pct": self.mean_recovery_pct,
+            "cv_pct": self.cv_pct,
+            "cv_limit_pct": self.cv_limit_pct,
+            "excluded": self.excluded,
+            "reason": self.reason,
             "wells": [
                 {
                     "well": w.name,
@@ -204,6 +222,8 @@ def quantification_range(
         passed=(lloq is not None) if curve.success else None,
         detail=detail if curve.success else "no curve",
         wells=[w.name for lv in dropped for w in lv.wells],
+        profile=settings.rules,
+        section="4.2.4",
     )
     return lloq, uloq, rule
 
@@ -223,6 +243,8 @@ def calibration_rules(
             source=ICH_M10_FIT,
             passed=fit_ok,
             detail=fit_message,
+            profile="kit",
+            section="4.2.3",
         ),
         RuleResult(
             id="STANDARD_LEVELS",
@@ -238,6 +260,8 @@ def calibration_rules(
             detail=f"{n_pass} of {len(levels)} levels pass"
             + (f"; failing: {', '.join(failed_levels)}" if failed_levels else ""),
             wells=failed_wells,
+            profile="kit",
+            section="4.2.3, 4.3.2",
         ),
         RuleResult(
             id="STANDARD_SHARE",
@@ -249,6 +273,8 @@ def calibration_rules(
             passed=fit_ok and share >= settings.min_standard_level_share - 1e-12,
             detail=f"{share:.0%} of levels pass",
             wells=failed_wells,
+            profile="kit",
+            section="4.2.3, 4.3.2",
         ),
     ]
 
@@ -262,6 +288,8 @@ def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
             source=ICH_M10_QC,
             passed=None,
             detail="the layout has no controls: not evaluated",
+            profile="kit",
+            section="4.3.2",
         )
     by_level: dict[str, list[Well]] = {}
     for w in controls:
@@ -289,6 +317,8 @@ def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
         passed=passed,
         detail=f"{overall:.0%} of control wells pass (by level: {per_level})",
         wells=[w.name for w in controls if not w.passed],
+        profile="kit",
+        section="4.3.2",
     )
 
 
@@ -324,7 +354,14 @@ def study_judgement(
     """The study-history rules and warnings among a recorded run's (curve.json, run.json)."""
     kept = [
         RuleResult(
-            r["id"], r["description"], r["source"], r["passed"], r["detail"], list(r["wells"])
+            r["id"],
+            r["description"],
+            r["source"],
+            r["passed"],
+            r["detail"],
+            list(r["wells"]),
+            r.get("profile", ""),
+            r.get("section", ""),
         )
         for r in rules
         if r.get("id") in STUDY_RULES
