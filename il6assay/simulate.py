@@ -231,6 +231,8 @@ class Validation:
     within20: int = 0
     covered: int = 0  # reported results whose 95 % CI holds the truth
     censored: int = 0
+    not_reportable: int = 0  # of the censored: no result at all (m10: HIGH_CV, LLOQ_RAISED)
+    samples: int = 0  # samples on the accepted plates
     outside: int = 0
     unflagged: int = 0
     leaked: list[tuple[float, str, float, float]] = field(default_factory=list)
@@ -285,6 +287,7 @@ def validate(
             continue
         for s in run.samples:
             truth = sim.truth[s.sample]
+            out.samples += 1
             if not lo <= truth <= hi:
                 out.outside += 1
                 if s.conc_pg_ml is not None:
@@ -295,6 +298,7 @@ def validate(
                 continue
             if s.conc_pg_ml is None:
                 out.censored += 1
+                out.not_reportable += not s.result
                 continue
             hit = abs(s.conc_pg_ml / truth - 1) <= 0.20
             cover = (s.ci_low_pg_ml or 0.0) <= truth <= (s.ci_high_pg_ml or 0.0)

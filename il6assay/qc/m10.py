@@ -23,7 +23,7 @@ import math
 from typing import Any
 
 from il6assay.plate.wells import Well
-from il6assay.qc.rules import RuleResult, StandardLevel, cv_pct
+from il6assay.qc.rules import ICH_M10_FIT, RuleResult, StandardLevel, cv_pct
 from il6assay.settings import Settings
 
 # The layout roles whose wells are the plate's QCs under the m10 rules: in-matrix QCs,
@@ -197,8 +197,7 @@ def calibration_rules(
         RuleResult(
             id="CURVE_FIT",
             description="the standard curve could be fitted",
-            source="ICH M10 (2022) section 4.2.3: a calibration curve is needed before any "
-            "other rule applies",
+            source=ICH_M10_FIT,
             passed=fit_ok,
             detail=fit_message,
             profile=PROFILE,
