@@ -238,7 +238,7 @@ ZH_DETAILS: list[tuple[str, str]] = [
     (
         r"(\d+) QC levels in (\d+) sets bracketing the samples",
         r"\1 个质控水平，\2 组，位于样本前后",
-    ),  # noqa: E501 (CJK text counts double)
+    ),
     (r"a QC lies outside the calibrated range", "有质控在校准范围之外"),
     (r"^no curve$", "没有曲线"),
     (r"^converged$", "已收敛"),
@@ -289,7 +289,7 @@ M10_DESCRIPTIONS: dict[str, Callable[[Settings], str]] = {
     ),
     "QC_DESIGN": lambda s: (
         "至少 3 个质控水平（低、中、高），至少两组，样本前后各一组（按列自上而下、从左到右的顺序）"
-    ),  # noqa: E501 (CJK text counts double)
+    ),
     "CONTROLS": lambda s: (
         f"至少 {s.control_min_share:.0%} 的质控、且每个水平至少 {s.control_min_level_share:.0%} "
         "在其接受范围内，每个质控按其可报告值（各孔均值）判断"
