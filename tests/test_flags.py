@@ -48,7 +48,9 @@ def pull_apart(plate: Plate, layout: Layout, level: str, factor: float) -> tuple
 
 def process(plate: Plate, layout: Layout, samples=None, **settings) -> Run:
     export = Export(format="test", path=Path("x.sim"), plates=[plate])
-    return process_plate(export, layout, samples, Settings(**{"rules": "kit", **settings}), allow_unmatched=True)
+    return process_plate(
+        export, layout, samples, Settings(**{"rules": "kit", **settings}), allow_unmatched=True
+    )
 
 
 def sample(run: Run, label: str) -> SampleResult:

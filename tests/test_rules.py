@@ -72,7 +72,9 @@ def pull_apart(plate: Plate, layout: Layout, level: str, factor: float = 1.4) ->
 
 def process(plate: Plate, layout: Layout, **settings) -> Run:
     export = Export(format="test", path=Path("x.sim"), plates=[plate])
-    return process_plate(export, layout, None, Settings(**{"rules": "kit", **settings}), allow_unmatched=True)
+    return process_plate(
+        export, layout, None, Settings(**{"rules": "kit", **settings}), allow_unmatched=True
+    )
 
 
 def rule(run: Run, rule_id: str):
