@@ -231,7 +231,7 @@ class Validation:
     within20: int = 0
     covered: int = 0  # reported results whose 95 % CI holds the truth
     censored: int = 0
-    not_reportable: int = 0  # of the censored: no result at all (m10: HIGH_CV, LLOQ_RAISED)
+    not_reportable: int = 0  # samples with no result at all (m10: HIGH_CV, LLOQ_RAISED)
     samples: int = 0  # samples on the accepted plates
     outside: int = 0
     unflagged: int = 0
@@ -288,6 +288,7 @@ def validate(
         for s in run.samples:
             truth = sim.truth[s.sample]
             out.samples += 1
+            out.not_reportable += not s.result  # no number and no censored bound
             if not lo <= truth <= hi:
                 out.outside += 1
                 if s.conc_pg_ml is not None:
@@ -298,7 +299,6 @@ def validate(
                 continue
             if s.conc_pg_ml is None:
                 out.censored += 1
-                out.not_reportable += not s.result
                 continue
             hit = abs(s.conc_pg_ml / truth - 1) <= 0.20
             cover = (s.ci_low_pg_ml or 0.0) <= truth <= (s.ci_high_pg_ml or 0.0)
