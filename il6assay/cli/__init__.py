@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED
+from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, rule_profile_options
 from il6assay.cli.common import fail as _fail
 
 
@@ -64,16 +64,7 @@ def main() -> None:
     type=click.Choice(["fit", "subtract", "exclude"]),
     help="Zero standard: fitted as a curve point, subtracted from every OD, or left out [fit].",
 )
-@click.option(
-    "--rules",
-    type=click.Choice(["m10", "kit"]),
-    help="Acceptance rules: ICH M10 on reportable values, or a kit insert's well by well [m10].",
-)
-@click.option(
-    "--fit-standards",
-    type=click.Choice(["wells", "means"]),
-    help="Fit every standard well, or each level's mean OD as SoftMax Pro does [wells].",
-)
+@rule_profile_options
 @click.option(
     "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
 )

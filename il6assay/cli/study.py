@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import DB_HELP, EXIT_ACCEPTED, EXIT_BAD_INPUT, EXIT_REJECTED
+from il6assay.cli.common import (
+    DB_HELP,
+    EXIT_ACCEPTED,
+    EXIT_BAD_INPUT,
+    EXIT_REJECTED,
+    rule_profile_options,
+)
 from il6assay.cli.common import fail as _fail
 
 
@@ -38,16 +44,7 @@ def exit_code(outcomes: list[Any]) -> int:
 @click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
 @click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn.")
 @click.option("--json", "as_json", is_flag=True, help="Print every plate's outcome as JSON.")
-@click.option(
-    "--rules",
-    type=click.Choice(["m10", "kit"]),
-    help="Acceptance rules: ICH M10 on reportable values, or a kit insert's [m10].",
-)
-@click.option(
-    "--fit-standards",
-    type=click.Choice(["wells", "means"]),
-    help="Fit every standard well, or each level's mean OD [wells].",
-)
+@rule_profile_options
 def batch(
     inputs: tuple[Path, ...],
     layout: Path | None,

@@ -23,7 +23,8 @@ import math
 from typing import Any
 
 from il6assay.plate.wells import Well
-from il6assay.qc.rules import ICH_M10_FIT, RuleResult, StandardLevel, cv_pct
+from il6assay.qc import rules
+from il6assay.qc.rules import RuleResult, StandardLevel, cv_pct
 from il6assay.settings import Settings
 
 # The layout roles whose wells are the plate's QCs under the m10 rules: in-matrix QCs,
@@ -180,59 +181,38 @@ def _judge_level(wells: list[Well], nominal: float, tol: float, cv_tol: float) -
 def calibration_rules(
     levels: list[StandardLevel], fit_ok: bool, fit_message: str, settings: Settings
 ) -> list[RuleResult]:
-    """CURVE_FIT, STANDARD_LEVELS and STANDARD_SHARE counted on the levels' reportable values."""
+    """CURVE_FIT, STANDARD_LEVELS and STANDARD_SHARE counted on the levels' reportable values.
+
+    The counting is the kit rules' (il6assay.qc.rules.calibration_rules) over
+    levels judged here; the words, sources and excluded levels are M10's.
+    """
+    fit, count, share = rules.calibration_rules(levels, fit_ok, fit_message, settings)
     n_pass = sum(lv.passed for lv in levels)
     failed = [lv for lv in levels if not lv.passed]
-    failed_wells = [w.name for lv in failed for w in lv.wells]
-    share = n_pass / len(levels) if levels else 0.0
     excluded = [lv for lv in levels if lv.excluded]
-    detail = f"{n_pass} of {len(levels)} levels pass on their reportable values"
+    count.detail = f"{n_pass} of {len(levels)} levels pass on their reportable values"
     if failed:
-        detail += "; failing: " + ", ".join(
+        count.detail += "; failing: " + ", ".join(
             f"{lv.level} ({lv.nominal:g}: {lv.reason or 'failed'})" for lv in failed
         )
     if excluded:
-        detail += "; excluded and refitted without: " + ", ".join(lv.level for lv in excluded)
-    return [
-        RuleResult(
-            id="CURVE_FIT",
-            description="the standard curve could be fitted",
-            source=ICH_M10_FIT,
-            passed=fit_ok,
-            detail=fit_message,
-            profile=PROFILE,
-            section="4.2.3",
-        ),
-        RuleResult(
-            id="STANDARD_LEVELS",
-            description=(
-                f"at least {settings.min_standard_levels} non-zero standard levels pass: each "
-                f"level's mean back-calculated value within ±{settings.standard_tolerance_pct:g} "
-                f"% (±{settings.standard_tolerance_extreme_pct:g} % at the lowest and highest), "
-                f"its CV within {settings.cv_limit_pct:g} % ({settings.cv_limit_lloq_pct:g} %); "
-                "a failing level is excluded and the curve refitted once without it"
-            ),
-            source=SOURCE_STANDARDS,
-            passed=fit_ok and n_pass >= settings.min_standard_levels,
-            detail=detail,
-            wells=failed_wells,
-            profile=PROFILE,
-            section="4.3.2, 4.2.3",
-        ),
-        RuleResult(
-            id="STANDARD_SHARE",
-            description=(
-                f"at least {settings.min_standard_level_share:.0%} of the non-zero standard "
-                "levels pass on their reportable values (anchor points excluded)"
-            ),
-            source=SOURCE_STANDARDS,
-            passed=fit_ok and share >= settings.min_standard_level_share - 1e-12,
-            detail=f"{share:.0%} of levels pass",
-            wells=failed_wells,
-            profile=PROFILE,
-            section="4.3.2, 4.2.3",
-        ),
-    ]
+        count.detail += "; excluded and refitted without: " + ", ".join(lv.level for lv in excluded)
+    count.description = (
+        f"at least {settings.min_standard_levels} non-zero standard levels pass: each "
+        f"level's mean back-calculated value within ±{settings.standard_tolerance_pct:g} "
+        f"% (±{settings.standard_tolerance_extreme_pct:g} % at the lowest and highest), "
+        f"its CV within {settings.cv_limit_pct:g} % ({settings.cv_limit_lloq_pct:g} %); "
+        "a failing level is excluded and the curve refitted once without it"
+    )
+    share.description = (
+        f"at least {settings.min_standard_level_share:.0%} of the non-zero standard "
+        "levels pass on their reportable values (anchor points excluded)"
+    )
+    count.source = share.source = SOURCE_STANDARDS
+    count.section = share.section = "4.3.2, 4.2.3"
+    for r in (fit, count, share):
+        r.profile = PROFILE
+    return [fit, count, share]
 
 
 def _specimen_wells(wells: list[Well]) -> list[Well]:
