@@ -294,8 +294,8 @@ def validate(
                 if s.conc_pg_ml is not None:
                     out.leaked.append((truth, s.result, run.lloq or lo, run.uloq or hi))
                     out.unflagged += not {"NEAR_LLOQ", "NEAR_ULOQ"} & set(s.flags)
-                elif not {"BELOW_LLOQ", "ABOVE_ULOQ"} & set(s.flags):
-                    out.unflagged += 1
+                elif s.result and not {"BELOW_LLOQ", "ABOVE_ULOQ"} & set(s.flags):
+                    out.unflagged += 1  # (a result not reportable at all is no claim)
                 continue
             if s.conc_pg_ml is None:
                 out.censored += 1
