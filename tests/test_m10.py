@@ -361,9 +361,11 @@ def std_well(name: str, nominal: float, conc: float) -> Well:
     return Well(spec=spec, raw={}, status="OK", od_corrected=1.0, od=1.0, conc_on_plate=conc)
 
 
-def judged(nominal: float, concs: list[float]) -> bool:
-    """The middle level (±20 %, CV 20 %) of three, with the ends' levels at 100 %."""
-    wells = [std_well("A1", 1.0, 1.0), std_well("A2", 1000.0, 1000.0)]
+def judged(nominal: float, concs: list[float], end: bool = False) -> bool:
+    """The middle level (±20 %, CV 20 %) of three, the ends' levels at 100 %; or (``end``)
+    the lowest level (±25 %, CV 25 %), with two levels above it at 100 %."""
+    others = (1000.0, 2000.0) if end else (1.0, 1000.0)
+    wells = [std_well(f"A{i}", x, x) for i, x in enumerate(others, start=1)]
     wells += [std_well(f"B{i}", nominal, c) for i, c in enumerate(concs, start=1)]
     levels = m10.evaluate_standards(wells, Settings())
     return next(lv for lv in levels if lv.nominal == nominal).passed
@@ -385,6 +387,11 @@ def test_each_m10_limit_flips_the_verdict_at_its_boundary(nominal, sign, side):
     # Precision: two replicates around nominal with CV just under / over 20 %.
     half = 0.20 * nominal / math.sqrt(2) * (1 - side * EPS)
     assert judged(nominal, [nominal - half, nominal + half]) is (side > 0)
+    # The LLOQ level: ±25 % and CV 25 %.
+    edge_end = nominal * (1 + sign * 0.25)
+    assert judged(nominal, [edge_end * (1 - side * sign * EPS)] * 2, end=True) is (side > 0)
+    half_end = 0.25 * nominal / math.sqrt(2) * (1 - side * EPS)
+    assert judged(nominal, [nominal - half_end, nominal + half_end], end=True) is (side > 0)
     # QCs: each QC's mean against ±20 %; 2/3 of the QCs; half of each level.
     low = edge * (1 - side * sign * EPS) / nominal  # both low QCs there: the level's share flips
     assert qc_verdict([low, 1.0, 1.0], low) is (side > 0)
