@@ -70,13 +70,13 @@ def score_plates(plates: int, seed: int, noise: Noise | None = None) -> Validati
 def test_m10_rules_on_the_shipped_layout_keep_accuracy_at_a_cost_in_coverage_and_reassays():
     """The same simulation under the m10 rules, on the shipped M10 layout (60 plates, seed
     7): measured 99.4 % of 877 reported within ±20 %, 92.4 % covered (the kit rules on the
-    same plates: 91-95 % over seeds 7-10, docs/curve.md), 17 results not reportable
-    (HIGH_CV, LLOQ_RAISED), no plate rejected."""
+    same plates: 91-95 % over seeds 7-10, docs/curve.md), 65 of 1980 samples not reportable
+    (HIGH_CV, LLOQ_RAISED: 3.3 %; 5.75 % over 400 plates), no plate rejected."""
     score = validate(load_layout(STANDARD_LAYOUT), 60, np.random.default_rng(7))
     assert score.reported > 850 and score.rejected_plates <= 1
     assert score.within20 / score.reported >= 0.985
     assert 0.91 <= score.covered / score.reported <= 0.97
-    assert 0 < score.not_reportable / score.samples < 0.02
+    assert 0.01 < score.not_reportable / score.samples < 0.08
 
 
 def test_realistic_plates_meet_the_issue_98_5_percent_within_20_percent_and_95_percent_ci():
