@@ -126,6 +126,8 @@ def test_refit_is_recorded_in_curve_json_and_the_audit_log(layout, tmp_path):
     assert first["excluded_standards"][0].startswith("S7 (4.6875 pg/mL)")
     assert "4.3.2" in first["reason"]
     assert "Refitted without" in (folder / "report.html").read_text()
+    verified = CliRunner().invoke(main, ["verify", str(folder)])  # the refit is reproducible
+    assert verified.exit_code == 0, verified.output
 
 
 def test_a_failing_top_level_shrinks_the_range_past_the_high_qc_and_rejects(layout):
