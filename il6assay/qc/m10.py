@@ -84,17 +84,8 @@ def evaluate_standards(
     judged them; they stay failed, with that fit's figures.
     """
     excluded = excluded or {}
-    by_level: dict[float, list[Well]] = {}
-    for w in standards:
-        if w.spec.nominal:  # the zero standard is an anchor: fitted (or not), never judged
-            by_level.setdefault(float(w.spec.nominal), []).append(w)
-    if not by_level:
-        return []
-    extremes = {min(by_level), max(by_level)}
     levels = []
-    for nominal in sorted(by_level, reverse=True):
-        wells = by_level[nominal]
-        end = nominal in extremes
+    for nominal, wells, end in rules.standard_levels(standards):
         tol = settings.standard_tolerance_extreme_pct if end else settings.standard_tolerance_pct
         cv_tol = settings.cv_limit_lloq_pct if end else settings.cv_limit_pct
         for w in wells:

@@ -125,27 +125,29 @@ class StandardLevel:
         }
 
 
+def standard_levels(standards: list[Well]) -> list[tuple[float, list[Well], bool]]:
+    """The non-zero levels, highest first: (nominal, wells, whether it is an end of the series).
+
+    Zero and missing nominals are anchors (fitted, never judged); the lowest
+    and highest non-zero levels are the ends that get the LLOQ/ULOQ limits.
+    """
+    by_level: dict[float, list[Well]] = {}
+    for w in standards:
+        if w.spec.nominal:
+            by_level.setdefault(float(w.spec.nominal), []).append(w)
+    ends = {min(by_level), max(by_level)} if by_level else set()
+    return [(x, by_level[x], x in ends) for x in sorted(by_level, reverse=True)]
+
+
 def evaluate_standards(standards: list[Well], settings: Settings) -> list[StandardLevel]:
     """Recovery of each standard well against nominal; a level passes when enough replicates do.
 
     The zero standard is an anchor point: fitted, never judged. The lowest and
     highest non-zero levels get the wider LLOQ/ULOQ tolerance.
     """
-    by_level: dict[float, list[Well]] = {}
-    for w in standards:
-        if w.spec.nominal:  # zero and None are anchors
-            by_level.setdefault(float(w.spec.nominal), []).append(w)
-    if not by_level:
-        return []
-    extremes = {min(by_level), max(by_level)}
     levels = []
-    for nominal in sorted(by_level, reverse=True):
-        wells = by_level[nominal]
-        tol = (
-            settings.standard_tolerance_extreme_pct
-            if nominal in extremes
-            else settings.standard_tolerance_pct
-        )
+    for nominal, wells, end in standard_levels(standards):
+        tol = settings.standard_tolerance_extreme_pct if end else settings.standard_tolerance_pct
         for w in wells:
             if w.conc_on_plate is not None:
                 w.recovery_pct = 100.0 * w.conc_on_plate / nominal
