@@ -292,6 +292,7 @@ def process_plate(
     k = noise["k_od"] if noise is not None else None
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
     fit_points, conc, ods, curve = _fit_standards(standards, settings, k)
+    _flag_outliers(fit_points, curve)
     back_calculate_wells(wells, curve)
     first_curve, excluded = None, {}
     if settings.rules == "m10":
@@ -304,14 +305,11 @@ def process_plate(
                 w.flags = [f for f in w.flags if f not in DERIVED_FLAGS]
                 w.conc = w.conc_on_plate = w.recovery_pct = w.passed = None
             fit_points, conc, ods, curve = _fit_standards(standards, settings, k, set(excluded))
+            _flag_outliers(fit_points, curve)
             back_calculate_wells(wells, curve)
             levels = m10.evaluate_standards(standards, settings, excluded)
     else:
         levels = evaluate_standards(standards, settings)
-    well_conc = [float(w.spec.nominal or 0.0) for w in fit_points]
-    well_ods = [float(w.od) for w in fit_points]  # type: ignore[arg-type]
-    for i in suspect_outliers(well_conc, well_ods, curve):
-        fit_points[i].flag("SUSPECT_OUTLIER")
     lloq, uloq, range_rule = quantification_range(levels, curve, settings)
     if settings.rules == "m10":
         rules = m10.calibration_rules(levels, curve.success, curve.message, settings)
@@ -373,7 +371,21 @@ def process_plate(
 
 
 # Flags a fit puts on wells: cleared before the m10 refit makes them again.
-DERIVED_FLAGS = ("BELOW_CURVE", "ABOVE_CURVE", "STANDARD_FAILED", "STANDARD_EXCLUDED")
+DERIVED_FLAGS = (
+    "SUSPECT_OUTLIER",
+    "BELOW_CURVE",
+    "ABOVE_CURVE",
+    "STANDARD_FAILED",
+    "STANDARD_EXCLUDED",
+)
+
+
+def _flag_outliers(points: list[Well], curve: CurveFit) -> None:
+    """SUSPECT_OUTLIER on the standard wells the robust test marks against this fit."""
+    conc = [float(w.spec.nominal or 0.0) for w in points]
+    ods = [float(w.od) for w in points]  # type: ignore[arg-type]
+    for i in suspect_outliers(conc, ods, curve):
+        points[i].flag("SUSPECT_OUTLIER")
 
 
 def _noise(wells: list[Well], settings: Settings) -> dict[str, Any] | None:
@@ -454,6 +466,11 @@ def compare_models(
     return out
 
 
+# Settings added with the rule profiles, at the values that reproduce il6assay 0.2: left out
+# of the run id's hash, so that a folder processed before keeps its name when verified.
+SETTINGS_BEFORE_PROFILES = {"rules": "kit", "fit_standards": "wells", "k_od": None}
+
+
 def make_run_id(run: Run) -> str:
     """Folder name: the plate's name and a short hash of every input and setting."""
     parts = []
@@ -462,7 +479,11 @@ def make_run_id(run: Run) -> str:
             # An export built in memory (a simulation) has no file: hash its reads.
             digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
             parts.append(f"{kind}:{p.name}:{digest}\n")
-    parts.append(json.dumps(run.settings.to_dict(), sort_keys=True))
+    recorded = run.settings.to_dict()
+    for key, value in SETTINGS_BEFORE_PROFILES.items():
+        if recorded.get(key) == value:  # a run at 0.2's judgement keeps 0.2's run id
+            recorded.pop(key)
+    parts.append(json.dumps(recorded, sort_keys=True))
     parts.append(f"plate:{run.plate.id}\nversion:{__version__}")
     digest = sha256_bytes("".join(parts))
     stem = _safe(run.export.path.stem) or "plate"

@@ -325,7 +325,11 @@ def test_rules_option_and_project_setting_choose_the_profile(tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     (folder,) = run_dirs(tmp_path / "a")
     curve = json.loads((folder / "curve.json").read_text())
-    assert curve["rules_profile"] == "kit" and {r["profile"] for r in curve["rules"]} == {"kit"}
+    # Under kit, curve.json keeps 0.2's shape (runs made before verify); run.json and the
+    # report name the profile.
+    assert "rules_profile" not in curve and all("profile" not in r for r in curve["rules"])
+    assert json.loads((folder / "run.json").read_text())["settings"]["rules"] == "kit"
+    assert "(ICH M10 4.3.2; rules kit)" in (folder / "report.html").read_text()
     (tmp_path / "il6assay.toml").write_text('rules = "kit"\nfit_standards = "means"\n')
     result = CliRunner().invoke(main, ["process", str(export), "--out", "b"])
     assert result.exit_code == 0, result.output

@@ -69,8 +69,9 @@ class RuleResult:
             "passed": self.passed,
             "detail": self.detail,
             "wells": self.wells,
-            "profile": self.profile,
-            "section": self.section,
+            # The kit rules' entries keep il6assay 0.2's shape, so that runs processed before
+            # rule profiles verify by recomputation (record/verify.py compares curve.json).
+            **({"profile": self.profile, "section": self.section} if self.profile == "m10" else {}),
         }
 
 
@@ -105,12 +106,18 @@ class StandardLevel:
             "passed": self.passed,
             "predicted_cv_pct": self.predicted_cv_pct,
             "precise": self.precise,
-            "mean_conc_pg_ml": self.mean_conc_pg_ml,
-            "mean_recovery_pct": self.mean_recovery_pct,
-            "cv_pct": self.cv_pct,
-            "cv_limit_pct": self.cv_limit_pct,
-            "excluded": self.excluded,
-            "reason": self.reason,
+            **(
+                {
+                    "mean_conc_pg_ml": self.mean_conc_pg_ml,
+                    "mean_recovery_pct": self.mean_recovery_pct,
+                    "cv_pct": self.cv_pct,
+                    "cv_limit_pct": self.cv_limit_pct,
+                    "excluded": self.excluded,
+                    "reason": self.reason,
+                }
+                if self.cv_limit_pct is not None  # judged by the m10 rules (0.2's shape else)
+                else {}
+            ),
             "wells": [
                 {
                     "well": w.name,

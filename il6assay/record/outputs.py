@@ -112,20 +112,32 @@ def curve_document(run: Run) -> dict[str, Any]:
         "noise": run.noise,
         "model_comparison": run.comparison,
         "controls": controls,
+        **_m10_document(run),
+        "rules": [r.to_dict() for r in run.rules],
+        "accepted": run.accepted,
+        "verdict": run.verdict,
+        "flags": FLAGS,
+    }
+
+
+def _m10_document(run: Run) -> dict[str, Any]:
+    """curve.json's keys of the m10 rules: the profile, the QCs' reportable values, the standard
+    levels left out of the refit and the first fit (through them) beside the refitted "fit".
+
+    Under the kit rules curve.json keeps il6assay 0.2's shape (run.json's settings name the
+    profile), so that runs processed before the profiles existed verify by recomputation.
+    """
+    if run.settings.rules != "m10":
+        return {}
+    return {
         "rules_profile": run.settings.rules,
         "fit_standards": run.settings.fit_standards,
-        # m10 rules: the QCs' reportable values; the standard levels left out of the refit,
-        # and the first fit (through them) beside the refitted one in "fit".
         "qcs": run.qcs,
         "excluded_levels": [
             {"level": lv.level, "nominal_pg_ml": lv.nominal, "reason": lv.reason}
             for lv in run.excluded_levels
         ],
         "first_fit": run.first_curve.summary() if run.first_curve is not None else None,
-        "rules": [r.to_dict() for r in run.rules],
-        "accepted": run.accepted,
-        "verdict": run.verdict,
-        "flags": FLAGS,
     }
 
 
