@@ -7,7 +7,13 @@ settings; ``il6assay.simulate.validate`` scores them. The bar (issue 5): of the
 in-range samples reported as numbers, >= 98.5 % within ±20 % of the truth and
 93-97 % of 95 % CIs holding it; every truth outside the range flagged.
 
-Usage: python benchmarks/simulate_accuracy.py [--plates 400] [--seed 1]
+Each noise is run under both rule profiles (``--rules m10|kit|both``, default
+both) on the same plates, so the tables show what the m10 rules cost: plates
+rejected, and results not reportable (HIGH_CV, LLOQ_RAISED) that go back on
+the re-assay worklist.
+
+Usage: python benchmarks/simulate_accuracy.py [--plates 400] [--seed 1] [--rules both]
+                                              [--layout plate_layouts/il6_96_standard.toml]
 Figures are quoted in docs/curve.md ("Accuracy on realistic plates").
 """
 
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from il6assay.plate.layout import load_layout
+from il6assay.settings import Settings
 from il6assay.simulate import Noise, validate
 
 LAYOUT = Path(__file__).resolve().parents[1] / "plate_layouts" / "il6_96_standard.toml"
@@ -29,17 +36,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plates", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rules", choices=["m10", "kit", "both"], default="both")
+    parser.add_argument("--layout", type=Path, default=LAYOUT)
     args = parser.parse_args()
-    layout = load_layout(LAYOUT)
+    layout = load_layout(args.layout)
     cases = {
         "DNase-like (2 % CV + 0.005 OD, default)": Noise(),
         "pessimistic (5 % CV + 0.005 OD)": Noise(cv=0.05),
     }
+    profiles = ["m10", "kit"] if args.rules == "both" else [args.rules]
     results = {
-        name: validate(layout, args.plates, np.random.default_rng(args.seed), noise=noise)
+        f"{name}, {rules} rules": validate(
+            layout,
+            args.plates,
+            np.random.default_rng(args.seed),
+            noise=noise,
+            settings=Settings(rules=rules),
+        )
         for name, noise in cases.items()
+        for rules in profiles
     }
-    print(f"{args.plates} simulated plates per noise, seed {args.seed}\n")
+    print(f"{args.plates} simulated plates per noise and profile, seed {args.seed}, ", end="")
+    print(f"layout {args.layout.name}\n")
     print(
         "| noise | plates | reported in range | within ±20 % | 95 % CI covers | "
         "in-range truth censored | outside truth reported | outside truth unflagged |"
@@ -47,6 +65,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, v in results.items():
         print(v.line(name))
+    print("\nWhat goes back to the bench (re-assay), per profile:\n")
+    print("| case | plates rejected | samples on accepted plates | not reportable (HIGH_CV, "
+          "LLOQ_RAISED) | per 100 samples |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for name, v in results.items():
+        per100 = 100 * v.not_reportable / max(v.samples, 1)
+        print(f"| {name} | {v.rejected_plates} | {v.samples} | {v.not_reportable} | {per100:.2f} |")
     for name, v in results.items():
         print(f"\n{name}, by true concentration (pg/mL):\n")
         print("| range | reported | within ±20 % | 95 % CI covers |")

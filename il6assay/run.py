@@ -33,6 +33,7 @@ from il6assay.plate.layout_sheet import read_layout
 from il6assay.plate.readers import read_export
 from il6assay.plate.samples import SampleSheet, load_samples, match_samples
 from il6assay.plate.wells import Well, build_wells
+from il6assay.qc import m10
 from il6assay.qc.dilutions import Specimen, combine
 from il6assay.qc.method import flag_dilutions, profile_range, profile_rules
 from il6assay.qc.results import (
@@ -53,7 +54,12 @@ from il6assay.qc.rules import (
     verdict_text,
 )
 from il6assay.qc.tables import dilution_rows, result_rows, well_rows
-from il6assay.settings import ZERO_STANDARD_CHOICES, Settings
+from il6assay.settings import (
+    FIT_STANDARDS_CHOICES,
+    RULE_PROFILES,
+    ZERO_STANDARD_CHOICES,
+    Settings,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,6 +90,10 @@ class Run:
     comparison: dict[str, Any] = field(default_factory=dict)
     detection: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] | None = None  # the plate's replicate noise, for "1/(k^2+y^2)"
+    # m10 rules: the levels left out of the refitted curve, and the first fit (with them).
+    excluded_levels: list[StandardLevel] = field(default_factory=list)
+    first_curve: CurveFit | None = None
+    qcs: list[dict[str, Any]] = field(default_factory=list)  # m10: each QC's reportable value
     processed_by: str | None = None  # who processed it (process --by), for separation of duties
     processed_utc: str | None = None  # when first processed (a refit keeps it; None: now)
 
@@ -109,6 +119,11 @@ class Run:
     def result_rows(self) -> list[dict[str, Any]]:
         """results.csv rows: one per specimen (study ID and visit), dilutions combined."""
         return result_rows(self.specimens, self.run_id, self.lloq, self.uloq)
+
+    @property
+    def lloq_raised(self) -> bool:
+        """True when an excluded standard level below the LLOQ raised it (m10 rules)."""
+        return m10.raised_lloq(self.levels, self.lloq)
 
     def dilution_rows(self) -> list[dict[str, Any]]:
         """dilutions.csv rows: every sample label at every dilution."""
@@ -144,6 +159,16 @@ def _check_settings(settings: Settings) -> None:
             f"unknown zero_standard '{settings.zero_standard}' "
             f"(expected {', '.join(ZERO_STANDARD_CHOICES)})"
         )
+    if settings.rules not in RULE_PROFILES:
+        raise InputError(f"unknown rules '{settings.rules}' (expected {', '.join(RULE_PROFILES)})")
+    if settings.fit_standards not in FIT_STANDARDS_CHOICES:
+        raise InputError(
+            f"unknown fit_standards '{settings.fit_standards}' "
+            f"(expected {', '.join(FIT_STANDARDS_CHOICES)})"
+        )
+    k = settings.k_od
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, float)) or not k > 0):
+        raise InputError(f"k_od must be a positive number of OD units, not {k!r}")
 
 
 def choose_plate(export: Export, plate_id: str | None, *, size: int = 96) -> Plate:
@@ -279,34 +304,52 @@ def process_plate(
         raise InputError("no sample sheet: give --samples FILE (or --allow-unmatched)")
 
     standards = [w for w in wells if w.spec.role == "standard"]
-    fit_points = [
-        w
-        for w in standards
-        if w.od is not None and not (settings.zero_standard == "subtract" and w.spec.nominal == 0)
-    ]
-    conc = [float(w.spec.nominal or 0.0) for w in fit_points]
-    ods = [float(w.od) for w in fit_points]  # type: ignore[arg-type]
-    noise = plate_noise(wells) if settings.weighting == NOISE_WEIGHTING else None
+    noise = _noise(wells, settings)
     k = noise["k_od"] if noise is not None else None
-    curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting, k=k)
-    for i in suspect_outliers(conc, ods, curve):
-        fit_points[i].flag("SUSPECT_OUTLIER")
     apply_sheet_dilutions(wells, sheet.rows if sheet else {})
+    fit_points, conc, ods, curve = _fit_standards(standards, settings, k)
+    _flag_outliers(fit_points, curve)
     back_calculate_wells(wells, curve)
-    levels = evaluate_standards(standards, settings)
+    first_curve, excluded = None, {}
+    if settings.rules == "m10":
+        levels = m10.evaluate_standards(standards, settings)
+        failed = [lv for lv in levels if not lv.passed]
+        if curve.success and failed and m10.refit_can_pass(levels, settings):
+            # ICH M10: a failed standard is rejected and the curve re-evaluated without it, once.
+            first_curve, excluded = curve, {lv.nominal: lv for lv in failed}
+            for w in wells:  # what the first fit made of the wells is recomputed
+                w.flags = [f for f in w.flags if f not in DERIVED_FLAGS]
+                w.conc = w.conc_on_plate = w.recovery_pct = w.passed = None
+            fit_points, conc, ods, curve = _fit_standards(standards, settings, k, set(excluded))
+            _flag_outliers(fit_points, curve)
+            back_calculate_wells(wells, curve)
+            levels = m10.evaluate_standards(standards, settings, excluded)
+    else:
+        levels = evaluate_standards(standards, settings)
     lloq, uloq, range_rule = quantification_range(levels, curve, settings)
-    lloq, uloq = profile_range(settings.method_profile, lloq, uloq)  # issue 24: validated range
-    rules = calibration_rules(levels, curve.success, curve.message, settings)
+    lloq, uloq = profile_range(settings.method_profile, lloq, uloq)  # the validated range
+    if settings.rules == "m10":
+        rules = m10.calibration_rules(levels, curve.success, curve.message, settings)
+    else:
+        rules = calibration_rules(levels, curve.success, curve.message, settings)
     rules.insert(1, range_rule)
     comparison = compare_models(conc, ods, fit_points, settings, curve, k)
-    rules.append(evaluate_controls([w for w in wells if w.spec.role == "control"], settings))
-    rules += profile_rules(settings.method_profile, wells)  # issue 24: required QCs, targets
+    qc_figures: list[dict[str, Any]] = []
+    if settings.rules == "m10":
+        rules.append(m10.qc_design_rule(wells))
+        controls_rule, qc_figures = m10.evaluate_qcs(wells, settings)
+        rules.append(controls_rule)
+        rules.append(m10.qc_range_rule(wells, lloq, uloq))
+    else:
+        rules.append(evaluate_controls(m10.qc_wells(wells), settings))
+    rules += profile_rules(settings.method_profile, wells)  # the profile's QCs and targets
 
     sample_results = group_samples(wells, sheet.rows if sheet else {})
     passing = [lv.nominal for lv in levels if lv.passed]
+    raised = m10.raised_lloq(levels, lloq)
     for s in sample_results:
-        evaluate_sample(s, curve, lloq, uloq, passing, settings)
-    flag_dilutions(settings.method_profile, sample_results)  # issue 24: validated dilutions
+        evaluate_sample(s, curve, lloq, uloq, passing, settings, lloq_raised=raised)
+    flag_dilutions(settings.method_profile, sample_results)  # the validated dilutions
     censor_wells(wells, lloq, uloq)
     run = Run(
         export=export,
@@ -328,6 +371,11 @@ def process_plate(
     )
     run.comparison = comparison
     run.noise = noise
+    run.first_curve, run.excluded_levels, run.qcs = (
+        first_curve,
+        [lv for lv in levels if lv.excluded],
+        qc_figures,
+    )
     run.detection = detection_limits(wells, curve)
     for s in sample_results:
         for code in curve.warnings:
@@ -336,9 +384,72 @@ def process_plate(
     if not run.accepted:
         for s in sample_results:
             s.flag("PLATE_REJECTED")
-    run.specimens = combine(sample_results)
+    run.specimens = combine(sample_results, settings.rules)
     run.run_id = make_run_id(run)
     return run
+
+
+# Flags a fit puts on wells: cleared before the m10 refit makes them again.
+DERIVED_FLAGS = (
+    "SUSPECT_OUTLIER",
+    "BELOW_CURVE",
+    "ABOVE_CURVE",
+    "STANDARD_FAILED",
+    "STANDARD_EXCLUDED",
+)
+
+
+def _flag_outliers(points: list[Well], curve: CurveFit) -> None:
+    """SUSPECT_OUTLIER on the standard wells the robust test marks against this fit."""
+    conc = [float(w.spec.nominal or 0.0) for w in points]
+    ods = [float(w.od) for w in points]  # type: ignore[arg-type]
+    for i in suspect_outliers(conc, ods, curve):
+        points[i].flag("SUSPECT_OUTLIER")
+
+
+def _noise(wells: list[Well], settings: Settings) -> dict[str, Any] | None:
+    """The k of the "1/(k^2+y^2)" weighting: fixed in the settings, else measured.
+
+    Under the m10 rules it is measured on the method's own wells (standards,
+    blanks, QCs), never on study samples: one specimen's wells cannot move
+    another's result. The kit rules keep the samples' replicate pairs too.
+    """
+    if settings.weighting != NOISE_WEIGHTING:
+        return None
+    if settings.k_od is not None:
+        return {"k_od": float(settings.k_od), "source": "fixed in the settings (k_od)"}
+    if settings.rules == "m10":
+        return plate_noise(wells, roles=("standard", "blank", *m10.QC_ROLES))
+    return plate_noise(wells)
+
+
+def _fit_standards(
+    standards: list[Well], settings: Settings, k: float | None, excluded: set[float] = frozenset()
+) -> tuple[list[Well], list[float], list[float], CurveFit]:
+    """The curve through the standards: every well, or each level's mean (``fit_standards``).
+
+    Returns the wells that entered the fit, the fitted (conc, OD) points and the fit.
+    The zero standard is left out when it is subtracted or excluded; masked and
+    unread wells have no OD and are left out of their level's mean too.
+    """
+    points = [
+        w
+        for w in standards
+        if w.od is not None
+        and float(w.spec.nominal or 0.0) not in excluded
+        and not (settings.zero_standard in ("subtract", "exclude") and not w.spec.nominal)
+    ]
+    if settings.fit_standards == "means":
+        by_level: dict[float, list[float]] = {}
+        for w in points:
+            by_level.setdefault(float(w.spec.nominal or 0.0), []).append(float(w.od))  # type: ignore[arg-type]
+        conc = sorted(by_level, reverse=True)
+        ods = [math.fsum(by_level[x]) / len(by_level[x]) for x in conc]
+    else:
+        conc = [float(w.spec.nominal or 0.0) for w in points]
+        ods = [float(w.od) for w in points]  # type: ignore[arg-type]
+    curve = fit_curve(conc, ods, model=settings.model, weighting=settings.weighting, k=k)
+    return points, conc, ods, curve
 
 
 def compare_models(
@@ -361,7 +472,7 @@ def compare_models(
         )
         recoveries = {}
         if fit.success:
-            for w, x in zip(points, fit.inverse(ods), strict=True):
+            for w, x in zip(points, fit.inverse([float(p.od) for p in points]), strict=True):  # type: ignore[arg-type]
                 if w.spec.nominal and math.isfinite(x):
                     recoveries[w.name] = round(100.0 * float(x) / w.spec.nominal, 2)
         out[model] = {
@@ -374,6 +485,11 @@ def compare_models(
     return out
 
 
+# Settings added with the rule profiles, at the values that reproduce il6assay 0.2: left out
+# of the run id's hash, so that a folder processed before keeps its name when verified.
+SETTINGS_BEFORE_PROFILES = {"rules": "kit", "fit_standards": "wells", "k_od": None}
+
+
 def make_run_id(run: Run, version: str = __version__) -> str:
     """Folder name: the plate's name and a short hash of every input, setting and the version."""
     parts = []
@@ -382,7 +498,11 @@ def make_run_id(run: Run, version: str = __version__) -> str:
             # An export built in memory (a simulation) has no file: hash its reads.
             digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
             parts.append(f"{kind}:{p.name}:{digest}\n")
-    parts.append(json.dumps(run.settings.to_dict(), sort_keys=True))
+    recorded = run.settings.to_dict()
+    for key, value in SETTINGS_BEFORE_PROFILES.items():
+        if recorded.get(key) == value:  # a run at 0.2's judgement keeps 0.2's run id
+            recorded.pop(key)
+    parts.append(json.dumps(recorded, sort_keys=True))
     parts.append(f"plate:{run.plate.id}\nversion:{version}")
     digest = sha256_bytes("".join(parts))
     stem = _safe(run.export.path.stem) or "plate"

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ZERO_STANDARD_CHOICES = ("fit", "subtract")
+ZERO_STANDARD_CHOICES = ("fit", "subtract", "exclude")
+# The acceptance rules a plate is judged by (docs/choices.md): "m10", ICH M10's run
+# acceptance on reportable values; "kit", the well-by-well judgement of a kit insert.
+RULE_PROFILES = ("m10", "kit")
+FIT_STANDARDS_CHOICES = ("wells", "means")  # fit every standard well, or each level's mean
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,11 @@ class Settings:
     # Curve. Defaults chosen by benchmarks/simulate_choices.py (docs/choices.md).
     model: str = "4pl"  # or "5pl", or "loglog" (a kit insert's line); never switched silently
     weighting: str = "1/(k^2+y^2)"  # k from the plate's replicate pairs (il6assay.curve.noise)
-    zero_standard: str = "fit"  # "fit": x = 0 is a curve point; "subtract": kit-insert habit
+    zero_standard: str = "fit"  # "fit": x = 0 is a curve point; "subtract": kit-insert habit;
+    # "exclude": the zero standard is neither fitted nor subtracted (ICH M10: not a curve point)
+    rules: str = "m10"  # RULE_PROFILES
+    fit_standards: str = "wells"  # "means": fit each level's mean OD, as SoftMax Pro does
+    k_od: float | None = None  # the weighting's k fixed by the method (else measured)
     # Reads: the measurement read and the reference read (None: auto).
     read: str | None = None
     reference: str | None = None  # "none" turns the reference correction off
@@ -56,5 +64,19 @@ class Settings:
         if unknown:
             raise ValueError(f"unknown settings {', '.join(unknown)}")
         values = dict(data)
+        # A run recorded before rule profiles existed was judged by what is now "kit".
+        values.setdefault("rules", "kit")
         values["masked"] = tuple(values.get("masked", ()))
         return cls(**values)
+
+
+# The settings il6assay.toml may set, and the process/batch options that override them.
+CONFIG_KEYS = ("model", "weighting", "zero_standard", "rules", "fit_standards", "k_od")
+
+
+def config_settings(config: dict[str, Any], **given: Any) -> Settings:
+    """Settings from il6assay.toml's values, each overridden by an option given (not None)."""
+    defaults = Settings()
+    values = {key: config.get(key, getattr(defaults, key)) for key in CONFIG_KEYS}
+    values.update({key: value for key, value in given.items() if value is not None})
+    return Settings(**values)

@@ -167,7 +167,7 @@ def _truth_by_well(layout: Layout, truth: dict[str, float]) -> dict[str, float |
         spec = layout.wells.get(name)
         if spec is None or spec.role == "empty":
             out[name] = None
-        elif spec.role in ("standard", "control"):
+        elif spec.role in ("standard", "control", "qc"):
             out[name] = float(spec.nominal or 0.0)
         elif spec.role == "blank":
             out[name] = 0.0
@@ -289,6 +289,8 @@ class Validation:
     within20: int = 0
     covered: int = 0  # reported results whose 95 % CI holds the truth
     censored: int = 0
+    not_reportable: int = 0  # samples with no result at all (m10: HIGH_CV, LLOQ_RAISED)
+    samples: int = 0  # samples on the accepted plates
     outside: int = 0
     unflagged: int = 0
     leaked: list[tuple[float, str, float, float]] = field(default_factory=list)
@@ -343,13 +345,15 @@ def validate(
             continue
         for s in run.samples:
             truth = sim.truth[s.sample]
+            out.samples += 1
+            out.not_reportable += not s.result  # no number and no censored bound
             if not lo <= truth <= hi:
                 out.outside += 1
                 if s.conc_pg_ml is not None:
                     out.leaked.append((truth, s.result, run.lloq or lo, run.uloq or hi))
                     out.unflagged += not {"NEAR_LLOQ", "NEAR_ULOQ"} & set(s.flags)
-                elif not {"BELOW_LLOQ", "ABOVE_ULOQ"} & set(s.flags):
-                    out.unflagged += 1
+                elif s.result and not {"BELOW_LLOQ", "ABOVE_ULOQ"} & set(s.flags):
+                    out.unflagged += 1  # (a result not reportable at all is no claim)
                 continue
             if s.conc_pg_ml is None:
                 out.censored += 1

@@ -12,6 +12,8 @@ FIXTURES = ROOT / "fixtures"
 EXAMPLE = FIXTURES / "example"
 LAYOUTS = ROOT / "plate_layouts"
 STANDARD_LAYOUT = LAYOUTS / "il6_96_standard.toml"
+# The 0.2 standard layout (two kit controls before the samples), for the "kit" rules' tests.
+KIT_LAYOUT = FIXTURES / "layouts" / "il6_96_kit_controls.toml"
 SHARED = ROOT.parent / "shared"
 
 needs_shared = pytest.mark.skipif(

@@ -8,7 +8,7 @@ again (processed unweighted, so other values and another run id); ``b`` and
 as "aml-001" on a second sample; ``fullwidth`` writes P01's AML-001 in
 fullwidth letters and digits; ``unicode_dash`` writes every study ID with a
 Unicode hyphen (U+2010) instead of "-"; ``swap`` gives P01 (<4.69) and P04
-(12.0) each other's study ID, so AML-004 D0's number becomes a censored
+(12.1) each other's study ID, so AML-004 D0's number becomes a censored
 result; ``override`` is the rejected example plate (nothing quantifiable)
 accepted by ``--override``.
 

@@ -48,7 +48,7 @@ def test_process_plate_gives_results_and_frames_without_the_cli():
     )
     assert run.accepted and run.lloq == 4.6875 and run.uloq == 300
     results, wells = run.frames()
-    assert len(results) == 35 and len(wells) == 96  # P10 and P11: one specimen
+    assert len(results) == 32 and len(wells) == 96  # P10 and P11: one specimen
     assert results.loc[results["sample"] == "P01", "result"].item() == "<4.69"
 
 

@@ -80,7 +80,7 @@ def test_json_lists_every_plate_and_every_file_that_could_not_be_read(day, tmp_p
                             "cut_short.csv"}  # fmt: skip
     assert by_file["plate_001.xlsx"]["status"] == "written"
     assert by_file["plate_001.xlsx"]["accepted"] is True
-    assert by_file["plate_001.xlsx"]["samples"] == 35
+    assert by_file["plate_001.xlsx"]["samples"] == 32
     assert by_file["plate_001.xlsx"]["flags"]["ABOVE_ULOQ"] >= 1
     assert by_file["plate_002_rejected.csv"]["accepted"] is False
     assert by_file["corrupt.xlsx"]["status"] == "unreadable"

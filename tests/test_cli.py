@@ -62,7 +62,7 @@ def test_example_plate_is_accepted_with_exit_0_and_json_summary(example_run):
     summary = json.loads(result.stdout)
     assert summary["accepted"] is True
     assert summary["run_dir"] == str(folder)
-    assert len(summary["results"]) == 35  # 36 sample labels, P10 and P11 one specimen
+    assert len(summary["results"]) == 32  # 33 sample labels, P10 and P11 one specimen
     assert "accepted" in result.stderr
 
 
@@ -140,19 +140,19 @@ def test_results_are_keyed_to_study_ids_with_censored_text_not_numbers(example_r
     assert both["dilutions"] == "P10@1 P11@10"
     with (folder / "dilutions.csv").open(encoding="utf-8-sig") as fh:
         per_dilution = {r["sample"]: r for r in csv.DictReader(fh)}
-    assert len(per_dilution) == 36
+    assert len(per_dilution) == 33
     assert per_dilution["P10"]["result"] == ">300" and per_dilution["P10"]["conc_pg_ml"] == ""
     assert per_dilution["P11"]["conc_pg_ml"] == both["conc_pg_ml"]
-    # P36 has a well the reader printed as OVER: saturated, kept, reported above the ULOQ.
-    assert rows["P36"]["result"] == ">300"
-    assert "SATURATED" in rows["P36"]["flags"].split(";")
+    # P33 has a well the reader printed as OVER: saturated, kept, reported above the ULOQ.
+    assert rows["P33"]["result"] == ">300"
+    assert "SATURATED" in rows["P33"]["flags"].split(";")
     with (folder / "wells.csv").open(encoding="utf-8-sig") as fh:
         wells = {r["well"]: r for r in csv.DictReader(fh)}
     assert len(wells) == 96
-    assert wells["H12"]["read_450"] == "OVER" and wells["H12"]["status"] == "SATURATED"
-    assert wells["H12"]["od"] == ""
+    assert wells["B12"]["read_450"] == "OVER" and wells["B12"]["status"] == "SATURATED"
+    assert wells["B12"]["od"] == ""
     assert wells["A1"]["role"] == "standard" and wells["A3"]["role"] == "blank"
-    assert wells["G3"]["role"] == "empty"
+    assert wells["G3"]["role"] == "qc" and wells["H12"]["role"] == "qc"
     # Both raw reads stay; the OD is 450 - 570.
     a1 = wells["A1"]
     assert float(a1["od"]) == pytest.approx(float(a1["read_450"]) - float(a1["read_570"]))
@@ -170,8 +170,12 @@ def test_curve_json_names_the_rule_behind_every_verdict(example_run):
         "QUANTIFICATION_RANGE",
         "STANDARD_LEVELS",
         "STANDARD_SHARE",
+        "QC_DESIGN",
         "CONTROLS",
+        "QC_RANGE",
     }
+    assert {r["profile"] for r in curve["rules"]} == {"m10"} and curve["rules_profile"] == "m10"
+    assert all(r["section"] for r in curve["rules"])
     assert set(curve["fit"]["stderr"]) == {"a", "b", "c", "d"}
 
 
@@ -362,7 +366,7 @@ def test_inspect_json_gives_format_plates_and_reads(tmp_path):
     assert doc["format"] == "grid"
     (plate,) = doc["plates"]
     assert set(plate["reads"]) == {"450", "570"}
-    assert plate["reads"]["450"]["H12"] == "SATURATED"
+    assert plate["reads"]["450"]["B12"] == "SATURATED"
     assert len(plate["reads"]["450"]) == 96
 
 

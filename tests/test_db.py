@@ -624,7 +624,7 @@ def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_
     out = invoke("push", run_folder("swap"), "--db", db_url, "--supersede", "--reason", reason)
     assert out.exit_code == 0, out.output
     assert (
-        "1 reported number(s) replaced by a censored result (--supersede): AML-004 D0 12.0 -> <4.69"
+        "1 reported number(s) replaced by a censored result (--supersede): AML-004 D0 12.1 -> <4.69"
         in out.stdout
     )
     with Session(engine) as session:
@@ -633,9 +633,9 @@ def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_
                 DbAudit.study_id == "AML-004", DbAudit.visit == "D0", DbAudit.action == "supersede"
             )
         ).one()
-    assert "reported number replaced by a censored result (12.0 -> <4.69)" in audit.what
+    assert "reported number replaced by a censored result (12.1 -> <4.69)" in audit.what
     assert json.loads(audit.new_value)["loses"] == push_module.NUMBER_TO_CENSORED
-    assert json.loads(audit.old_value)["result"] == "12.0" and audit.reason == reason
+    assert json.loads(audit.old_value)["result"] == "12.1" and audit.reason == reason
 
 
 def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_url):
@@ -649,7 +649,7 @@ def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_
     out = invoke("push", run_folder("override"), "--db", db_url, "--supersede", "--reason", reason)
     assert out.exit_code == 0, out.output
     assert "replaced by those of a plate accepted only by override (--supersede)" in out.stdout
-    assert "AML-004 D0 12.0 -> no result" in out.stdout
+    assert "AML-004 D0 12.1 -> no result" in out.stdout
     with Session(engine) as session:
         rows = session.scalars(select(DbAudit).where(DbAudit.action == "supersede")).all()
     assert rows and all(

@@ -73,7 +73,19 @@ def processed(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("dnase")
     export = write_dnase_plate(folder)
     result = CliRunner().invoke(
-        main, ["process", str(export), "--weighting", "none", "--out", str(folder / "out")]
+        # The kit rules keep every standard in the fit, as R does: under the m10 rules the
+        # lowest level (73.4 % and 76.5 %, mean 75.0 %) fails and is refitted out.
+        main,
+        [
+            "process",
+            str(export),
+            "--weighting",
+            "none",
+            "--rules",
+            "kit",
+            "--out",
+            str(folder / "out"),
+        ],
     )
     assert result.exit_code in (0, 3), result.output
     (run_dir,) = run_dirs(folder / "out")

@@ -78,7 +78,7 @@ def test_readme_database_walkthrough_runs_as_written(tmp_path, monkeypatch):
         outputs.append(result.stdout)
     assert (tmp_path / "study.db").is_file()
     assert "new study database created" in outputs[2]
-    assert "pushed 35 result(s)" in outputs[3]
+    assert "pushed 32 result(s)" in outputs[3]
     assert outputs[4].splitlines()[0].startswith("study_id,visit,result,")
-    assert len(outputs[4].splitlines()) == 36  # a header and 35 specimens
+    assert len(outputs[4].splitlines()) == 33  # a header and 32 specimens
     assert "AML-004 D0" in outputs[5] and "current" in outputs[5]

@@ -21,7 +21,7 @@ from il6assay.plate.samples import load_samples
 from il6assay.qc.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
-from tests.conftest import STANDARD_LAYOUT
+from tests.conftest import KIT_LAYOUT
 from tests.plates import make_plate, set_conc, set_od, true_od
 
 SAMPLE_WELLS = {"P01": ("A4", "A5"), "P02": ("B4", "B5"), "P03": ("C4", "C5"), "P04": ("D4", "D5")}
@@ -29,7 +29,7 @@ SAMPLE_WELLS = {"P01": ("A4", "A5"), "P02": ("B4", "B5"), "P03": ("C4", "C5"), "
 
 @pytest.fixture(scope="module")
 def layout() -> Layout:
-    return load_layout(STANDARD_LAYOUT)
+    return load_layout(KIT_LAYOUT)
 
 
 def pull_apart(plate: Plate, layout: Layout, level: str, factor: float) -> tuple[str, str]:
@@ -48,7 +48,9 @@ def pull_apart(plate: Plate, layout: Layout, level: str, factor: float) -> tuple
 
 def process(plate: Plate, layout: Layout, samples=None, **settings) -> Run:
     export = Export(format="test", path=Path("x.sim"), plates=[plate])
-    return process_plate(export, layout, samples, Settings(**settings), allow_unmatched=True)
+    return process_plate(
+        export, layout, samples, Settings(**{"rules": "kit", **settings}), allow_unmatched=True
+    )
 
 
 def sample(run: Run, label: str) -> SampleResult:

@@ -73,7 +73,7 @@ def wellmap_reading(path: Path) -> tuple[dict[str, tuple], str | None]:
             continue
         conc = _value(row.get("conc"))
         low = high = None
-        if role == "control":
+        if role in ("control", "qc"):
             tol = _value(row.get("tolerance_pct")) or 20
             low, high = conc * (1 - tol / 100), conc * (1 + tol / 100)
         dilution = _value(row.get("dilution")) or 1.0
@@ -117,19 +117,19 @@ def expected_standard_plate(concs: list[float]) -> dict[str, WellSpec]:
             wells[well] = WellSpec(well, "standard", level=f"S{ROWS.index(r) + 1}", nominal=conc)
     for well in ("A3", "B3"):
         wells[well] = WellSpec(well, "blank")
-    controls = [("C3", "low", 20), ("D3", "low", 20), ("E3", "high", 120), ("F3", "high", 120)]
-    for well, level, conc in controls:
-        wells[well] = WellSpec(
-            well, "control", level=level, nominal=conc, low=conc * 0.8, high=conc * 1.2
-        )
+    qcs = [("low", 12.0), ("mid", 60.0), ("high", 240.0)]  # in duplicate, before and after
+    for col in (3, 12):
+        for n, (level, conc) in enumerate(qcs):
+            for r in ROWS[2 + 2 * n : 4 + 2 * n]:
+                wells[f"{r}{col}"] = WellSpec(
+                    f"{r}{col}", "qc", level=level, nominal=conc, low=conc * 0.8, high=conc * 1.2
+                )
     for n in range(32):  # P01-P32, horizontal pairs down columns 4-5, 6-7, 8-9, 10-11
         r, col = ROWS[n % 8], 4 + 2 * (n // 8)
         for well in (f"{r}{col}", f"{r}{col + 1}"):
             wells[well] = WellSpec(well, "sample", sample=f"P{n + 1:02d}")
-    for n in range(4):  # P33-P36, vertical pairs in column 12
-        for r in ROWS[2 * n : 2 * n + 2]:
-            well = f"{r}12"
-            wells[well] = WellSpec(well, "sample", sample=f"P{n + 33}")
+    for r in "AB":  # P33, a vertical pair at the top of column 12
+        wells[f"{r}12"] = WellSpec(f"{r}12", "sample", sample="P33")
     return wells
 
 
@@ -140,33 +140,36 @@ LOT_A1234 = [250, 125, 62.5, 31.25, 15.625, 7.8125, 3.90625, 0]
 def test_shipped_layout_reads_to_the_documented_plate_map() -> None:
     layout = load_layout(LAYOUTS / "il6_96_standard.toml")
     expected = expected_standard_plate(DEFAULT_LOT)
-    assert len(expected) == 94
+    assert len(expected) == 96
     for r in ROWS:
         for col in range(1, 13):
             well = f"{r}{col}"
             assert layout.wells.get(well) == expected.get(well), well
     assert set(layout.wells) == set(expected)
     assert list(layout.wells)[:14] == [f"A{c}" for c in range(1, 13)] + ["B1", "B2"]
-    assert "G3" not in layout.wells and "H3" not in layout.wells
     assert layout.kit_lot == "default"
-    assert layout.files == [
-        LAYOUTS / "il6_96_standard.toml",
-        LAYOUTS / "kit_lots" / "il6_default_lot.toml",
-    ]
+    assert layout.files == [LAYOUTS / "il6_96_standard.toml"]  # a copy works on its own
+
+
+def test_a_copy_of_the_shipped_layout_reads_on_its_own(tmp_path: Path) -> None:
+    copy = tmp_path / "my_plate.toml"
+    copy.write_bytes((LAYOUTS / "il6_96_standard.toml").read_bytes())
+    assert load_layout(copy).wells == load_layout(LAYOUTS / "il6_96_standard.toml").wells
 
 
 def test_shipped_layout_helpers_list_wells_by_role_in_plate_order() -> None:
     layout = load_layout(LAYOUTS / "il6_96_standard.toml")
     assert [s.well for s in layout.standards()][:4] == ["A1", "A2", "B1", "B2"]
     assert [s.well for s in layout.blanks()] == ["A3", "B3"]
-    assert [(s.well, s.low, s.high) for s in layout.controls()] == [
-        ("C3", 16.0, 24.0),
-        ("D3", 16.0, 24.0),
-        ("E3", 96.0, 144.0),
-        ("F3", 96.0, 144.0),
+    assert layout.controls() == []
+    assert [(s.well, s.level) for s in layout.qcs()][:3] == [
+        ("C3", "low"),
+        ("C12", "low"),
+        ("D3", "low"),
     ]
+    assert len(layout.qcs()) == 12
     assert [s.well for s in layout.samples()][:3] == ["A4", "A5", "A6"]
-    assert len(layout.samples()) == 72
+    assert len(layout.samples()) == 66
     assert layout.standard_levels() == [(f"S{n + 1}", c) for n, c in enumerate(DEFAULT_LOT)]
 
 
@@ -184,7 +187,6 @@ def test_lab_layout_takes_its_lot_file_over_the_default_lot() -> None:
     assert [p.name for p in layout.files] == [
         "example_lab_layout.toml",
         "il6_96_standard.toml",
-        "il6_default_lot.toml",
         "example_lot_A1234.toml",
     ]
 

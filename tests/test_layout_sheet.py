@@ -92,10 +92,10 @@ def test_the_layout_template_has_drop_down_roles_and_a_grid_per_property(tmp_pat
     (validation,) = ws.data_validations.dataValidation
     assert validation.type == "list"
     assert validation.formula1 == (
-        '"standard,blank,control,sample,empty,qc,pool,selectivity,stability"'
+        '"standard,blank,control,qc,sample,empty,pool,selectivity,stability"'
     )
     assert str(validation.sqref) == "B2:M9"
-    assert ws["B2"].value == "standard" and ws["D4"].value == "control"
+    assert ws["B2"].value == "standard" and ws["D4"].value == "qc"
     assert wb["label"]["E6"].value == "P05" and wb["conc"]["B2"].value == 300
     assert [ws["A11"].value, ws["B11"].value] == ["kit_lot", "default"]
 
@@ -155,7 +155,7 @@ def _set(grid, well, value):
         (
             _set("conc", "C5", "12"),
             "well C5: well is a sample (from line 6, field 6) but gets 'conc' from line 26, "
-            "field 6; 'conc' is for standard and control wells",
+            "field 6; 'conc' is for standard, control and qc wells",
         ),
         # A negative nominal, and text where a number belongs.
         (_set("conc", "A1", "-3"), "line 24, field 2 (well A1): conc -3.0 is negative"),
@@ -242,7 +242,7 @@ def test_layout_show_draws_every_shipped_layout(tmp_path, name):
     if name.startswith("kit_lots"):
         assert "no sample wells: a standards-only layout" in result.stdout
     elif name.endswith(".toml"):
-        assert "36 sample(s) without a dilution" in result.stdout
+        assert "33 sample(s) without a dilution" in result.stdout
     else:
         assert "odd: nothing" in result.stdout  # the twins state every dilution
 
@@ -267,14 +267,14 @@ def test_samples_template_writes_one_row_per_sample_label_ready_for_study_ids(tm
     ws = load_workbook(out).active
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0] == ("sample", "study_id", "visit", "dilution", "note")
-    assert [r[0] for r in rows[1:]] == [f"P{n:02d}" for n in range(1, 37)]
+    assert [r[0] for r in rows[1:]] == [f"P{n:02d}" for n in range(1, 34)]
     # Filled in, it is a sample sheet the plate accepts.
-    for r in range(2, 38):
+    for r in range(2, 35):
         ws.cell(row=r, column=2, value=f"AML-{r:03d}")
         ws.cell(row=r, column=3, value="D0")
     ws.parent.save(out)
     run = process_plate(EXAMPLE / "plate_001.xlsx", STANDARD_LAYOUT, load_samples(out))
-    assert {s.study_id for s in run.samples} == {f"AML-{r:03d}" for r in range(2, 38)}
+    assert {s.study_id for s in run.samples} == {f"AML-{r:03d}" for r in range(2, 35)}
 
 
 def test_samples_template_of_a_kit_lot_file_is_refused_naming_the_layout(tmp_path):

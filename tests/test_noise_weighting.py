@@ -108,6 +108,9 @@ def test_process_with_noise_weighting_records_the_plate_noise(tmp_path):
     curve = json.loads((folder / "curve.json").read_text())
     assert curve["fit"]["weighting"] == NOISE_WEIGHTING
     noise = curve["noise"]
-    assert noise["pairs"] >= 40 and noise["k_od"] == curve["fit"]["weighting_k_od"]
+    # The m10 rules measure it on the method's wells only: 8 standard levels, the blanks
+    # and 3 QC levels; never on study samples.
+    assert noise["pairs"] == 12 and noise["k_od"] == curve["fit"]["weighting_k_od"]
+    assert "(standard, blank, qc, control)" in noise["source"]
     assert noise["k_od"] == pytest.approx(noise["sd_od"] / noise["cv"])
     assert "Noise (weights)" in (folder / "report.html").read_text()

@@ -289,7 +289,7 @@ def test_a_number_superseded_by_a_censored_result_is_cleared_in_redcap(study_db,
     """5.49 -> <9.38 in il6assay must not leave REDCap holding the number beside the new text."""
     assert api_export(study_db, redcap).exit_code == 0
     before = FakeRedcap.stored[("AML-004", "baseline_arm_1")]
-    assert before["il6_result"] == "12.0" and before["il6_conc"].startswith("12.0")
+    assert before["il6_result"] == "12.1" and before["il6_conc"].startswith("12.07")
     push_runs(make_engine(study_db), [run_folder("swap")], supersede=True, reason="tubes swapped")
     out = api_export(study_db, redcap)
     assert out.exit_code == 0, out.output
@@ -298,7 +298,7 @@ def test_a_number_superseded_by_a_censored_result_is_cleared_in_redcap(study_db,
     assert after["il6_result"] == "<4.69" and after["il6_conc"] == ""
     assert "BELOW_LLOQ" in after["il6_flags"]
     gained = FakeRedcap.stored[("AML-001", "baseline_arm_1")]  # and the other way round
-    assert gained["il6_result"] == "12.0" and gained["il6_flags"] == ""
+    assert gained["il6_result"] == "12.1" and gained["il6_flags"] == ""
 
 
 @pytest.mark.parametrize(

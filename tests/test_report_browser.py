@@ -76,8 +76,8 @@ def test_report_of_a_failing_plate_renders_offline_and_names_rules_and_wells(bro
     assert not info["missing_visible"]
     assert "rejected" in info["verdict"] and "CONTROLS" in info["verdict"]
     # The walk-through of docs/review.md: rule and wells at fault, from the page alone.
-    assert "Wells at fault: C3, D3" in info["text"]
-    assert "Wells at fault: C1, C2, D1, D2, F1." in info["text"]  # recovery
+    assert "Wells at fault: C3, D3, C12, D12." in info["text"]  # the low QC, both sets
+    assert "Wells at fault: C1, C2, D1, D2, E1, E2, F1, F2, G1, G2." in info["text"]  # means
     assert "QUANTIFICATION_RANGE" in info["verdict"]  # the swap's residuals: no precise level
     assert info["review"] == "unreviewed"
 
@@ -176,7 +176,7 @@ def _page_facts(browser, report: Path, screenshot: str) -> dict:
         "E4": cell("E4"),
         "A5_classes": page.locator('#plate-map td[title^="A5 "]').get_attribute("class"),
         "A4_classes": page.locator('#plate-map td[title^="A4 "]').get_attribute("class"),
-        "H12_classes": page.locator('#plate-map td[title^="H12 "]').get_attribute("class"),
+        "B12_classes": page.locator('#plate-map td[title^="B12 "]').get_attribute("class"),
         "legend": page.locator("#plate-legend").inner_text(),
         "history": [
             r.split("\t") for r in page.locator("#review-history tbody tr").all_inner_texts()
@@ -232,7 +232,7 @@ def test_the_report_shows_labels_on_the_plate_map_a_legend_the_review_history_an
     # A fault, a censored well and a masked well are marked differently, with a legend.
     assert "masked" in facts["A5_classes"].split()
     assert "censored" in facts["A4_classes"].split()  # P01: below the LLOQ, normal
-    assert "fault" in facts["H12_classes"].split()  # P36: saturated
+    assert "fault" in facts["B12_classes"].split()  # P33: saturated
     assert fault in facts["legend"] and "<" in facts["legend"]
     # Every review decision: who, when, why; the mask's reason from the audit log.
     assert [(h[1], h[2], h[4]) for h in facts["history"]] == [
@@ -269,13 +269,14 @@ def test_the_verdict_of_a_failing_plate_is_one_headline_with_the_details_below(b
     page.goto((run / "report.html").as_uri())
     headline = page.locator("h2.verdict").inner_text()
     assert headline == (
-        "Verdict: rejected by QUANTIFICATION_RANGE, STANDARD_LEVELS, STANDARD_SHARE, CONTROLS"
+        "Verdict: rejected by QUANTIFICATION_RANGE, STANDARD_LEVELS, STANDARD_SHARE, CONTROLS, "
+        "QC_RANGE"
     )
     why = page.locator("ul.why li").all_inner_texts()
     assert [w.split(":")[0] for w in why] == [
-        "QUANTIFICATION_RANGE", "STANDARD_LEVELS", "STANDARD_SHARE", "CONTROLS"
+        "QUANTIFICATION_RANGE", "STANDARD_LEVELS", "STANDARD_SHARE", "CONTROLS", "QC_RANGE"
     ]  # fmt: skip
-    assert "5 of 7 levels pass; failing: S3 (75), S4 (37.5)" in why[1]
+    assert "2 of 7 levels pass on their reportable values; failing: S3 (75: mean recovery" in why[1]
     context.close()
 
 

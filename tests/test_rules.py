@@ -34,7 +34,7 @@ from il6assay.qc.rules import (
 )
 from il6assay.run import Run, process_plate
 from il6assay.settings import Settings
-from tests.conftest import STANDARD_LAYOUT
+from tests.conftest import KIT_LAYOUT
 from tests.plates import make_plate, set_conc, set_od, true_od
 
 NOMINALS = {
@@ -46,7 +46,7 @@ NOMINALS = {
     "S6": 9.375,
     "S7": 4.6875,
 }
-DEFAULTS = Settings()
+DEFAULTS = Settings(rules="kit")
 
 
 # --- helpers: whole plates ------------------------------------------------------------
@@ -54,7 +54,7 @@ DEFAULTS = Settings()
 
 @pytest.fixture(scope="module")
 def layout() -> Layout:
-    return load_layout(STANDARD_LAYOUT)
+    return load_layout(KIT_LAYOUT)
 
 
 def level_wells(layout: Layout, level: str) -> list[str]:
@@ -72,7 +72,9 @@ def pull_apart(plate: Plate, layout: Layout, level: str, factor: float = 1.4) ->
 
 def process(plate: Plate, layout: Layout, **settings) -> Run:
     export = Export(format="test", path=Path("x.sim"), plates=[plate])
-    return process_plate(export, layout, None, Settings(**settings), allow_unmatched=True)
+    return process_plate(
+        export, layout, None, Settings(**{"rules": "kit", **settings}), allow_unmatched=True
+    )
 
 
 def rule(run: Run, rule_id: str):
@@ -407,6 +409,7 @@ def test_lowest_level_at_the_noise_floor_passes_on_recovery_but_is_not_the_lloq(
         Export(format="simulated", path=Path("flat_low.sim"), plates=[sim.plate]),
         layout,
         None,
+        Settings(rules="kit"),
         allow_unmatched=True,
     )
     s7, s6 = level(run, "S7"), level(run, "S6")

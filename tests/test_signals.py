@@ -25,13 +25,20 @@ from il6assay.plate.wells import RATIO_SCALE, build_wells, choose_reads
 from il6assay.run import plate_ids, process_export, process_plate
 from il6assay.settings import Settings
 from il6assay.simulate import TRF_RATIO, simulate_plate, validate
-from tests.conftest import FIXTURES, STANDARD_LAYOUT, run_dirs
+from tests.conftest import FIXTURES, KIT_LAYOUT, run_dirs
 
 READERS = FIXTURES / "readers"
 
 
 def run_cli(*args: str | Path):
-    return CliRunner().invoke(main, [str(a) for a in args])
+    """The command, under the kit rules: these exports were made on the 0.2 layout's plan."""
+    extra = ["--rules", "kit"] if args[0] == "process" else []
+    return CliRunner().invoke(main, [str(a) for a in args] + extra)
+
+
+def kit_rules(signal: str) -> Settings:
+    """The kit rules (the accuracy bar below was set under them), with TR-FRET's ratio."""
+    return Settings(rules="kit", ratio=TRF_RATIO if signal == "trf" else None)
 
 
 def plate_of(**reads: dict) -> Plate:
@@ -79,7 +86,7 @@ def test_several_candidate_reads_without_read_is_one_line_listing_the_labels() -
 
 
 def test_ratio_is_acceptor_over_donor_times_ten_thousand_with_both_raw_reads_kept() -> None:
-    layout = load_layout(STANDARD_LAYOUT)
+    layout = load_layout(KIT_LAYOUT)
     plate = Plate(id="p", reads={"trf 665": grid(5000.0), "trf 620": grid(40000.0)})
     plate.reads["trf 665"]["A1"] = Token(SATURATED, "OVER")
     plate.reads["trf 620"]["A2"] = Token(MISSING, "MISSED")
@@ -109,8 +116,10 @@ def test_simulated_rlu_and_trf_plates_reach_the_absorbance_plates_accuracy(signa
     ±20 % (the bar the absorbance plates meet, tests/test_simulation.py) and none outside
     the range unflagged. Measured: RLU 100 %, TR-FRET 99.4 % (20 plates, seed 7);
     60 plates in the slow test below."""
-    layout = load_layout(STANDARD_LAYOUT)
-    score = validate(layout, 12, np.random.default_rng(7), signal=signal)
+    layout = load_layout(KIT_LAYOUT)
+    score = validate(
+        layout, 12, np.random.default_rng(7), signal=signal, settings=kit_rules(signal)
+    )
     assert score.rejected_plates == 0
     assert score.reported > 150
     assert score.within20 / score.reported >= 0.985
@@ -120,8 +129,10 @@ def test_simulated_rlu_and_trf_plates_reach_the_absorbance_plates_accuracy(signa
 @pytest.mark.slow
 @pytest.mark.parametrize("signal", ["rlu", "trf"])
 def test_sixty_simulated_plates_of_each_signal_keep_accuracy_and_coverage(signal: str) -> None:
-    layout = load_layout(STANDARD_LAYOUT)
-    score = validate(layout, 60, np.random.default_rng(11), signal=signal)
+    layout = load_layout(KIT_LAYOUT)
+    score = validate(
+        layout, 60, np.random.default_rng(11), signal=signal, settings=kit_rules(signal)
+    )
     assert score.rejected_plates <= 1
     assert score.within20 / score.reported >= 0.985
     assert 0.88 <= score.covered / score.reported <= 0.98
@@ -132,7 +143,7 @@ def test_rlu_plate_is_processed_end_to_end_and_accepted(tmp_path: Path) -> None:
         "process",
         READERS / "rlu_plate.csv",
         "--layout",
-        STANDARD_LAYOUT,
+        KIT_LAYOUT,
         "--allow-unmatched",
         "--out",
         tmp_path,
@@ -154,7 +165,7 @@ def test_trf_plate_is_processed_as_a_ratio_with_both_raw_reads_in_wells_csv(
         "process",
         READERS / "trf_plate.csv",
         "--layout",
-        STANDARD_LAYOUT,
+        KIT_LAYOUT,
         "--allow-unmatched",
         "--ratio",
         TRF_RATIO,
@@ -172,7 +183,7 @@ def test_trf_plate_is_processed_as_a_ratio_with_both_raw_reads_in_wells_csv(
 
 def test_trf_plate_without_ratio_or_read_lists_both_reads(tmp_path: Path) -> None:
     result = run_cli(
-        "process", READERS / "trf_plate.csv", "--layout", STANDARD_LAYOUT, "--allow-unmatched"
+        "process", READERS / "trf_plate.csv", "--layout", KIT_LAYOUT, "--allow-unmatched"
     )
     assert result.exit_code == 2
     assert "several reads (trf 665, trf 620)" in result.output
@@ -187,7 +198,7 @@ def test_every_plate_with_data_of_a_multi_plate_export_gets_its_own_run_folder(
 ) -> None:
     path = READERS / "softmax_three_plates.txt"
     result = run_cli(
-        "process", path, "--layout", STANDARD_LAYOUT, "--allow-unmatched", "--out", tmp_path
+        "process", path, "--layout", KIT_LAYOUT, "--allow-unmatched", "--out", tmp_path
     )
     assert result.exit_code == 0, result.output
     # P3 has no data lines: skipped, with a warning naming it.
@@ -208,7 +219,7 @@ def test_plate_picks_one_plate_of_a_multi_plate_export(tmp_path: Path) -> None:
         "process",
         path,
         "--layout",
-        STANDARD_LAYOUT,
+        KIT_LAYOUT,
         "--allow-unmatched",
         "--plate",
         "P2",
@@ -221,15 +232,20 @@ def test_plate_picks_one_plate_of_a_multi_plate_export(tmp_path: Path) -> None:
 
 
 def test_process_export_returns_one_run_per_plate() -> None:
-    layout = load_layout(STANDARD_LAYOUT)
-    runs = process_export(READERS / "softmax_three_plates.txt", layout, allow_unmatched=True)
+    layout = load_layout(KIT_LAYOUT)
+    runs = process_export(
+        READERS / "softmax_three_plates.txt",
+        layout,
+        settings=Settings(rules="kit"),
+        allow_unmatched=True,
+    )
     assert [r.plate.id for r in runs] == ["P1", "P2"]
     assert all(r.accepted for r in runs)
     assert len({r.run_id for r in runs}) == 2
 
 
 def test_bad_input_on_one_plate_names_the_plate_and_writes_nothing(tmp_path: Path) -> None:
-    layout = load_layout(STANDARD_LAYOUT)
+    layout = load_layout(KIT_LAYOUT)
     sims = [simulate_plate(layout, np.random.default_rng(s)).plate for s in (1, 2)]
     sims[0].id, sims[1].id = "ok", "bad"
     del sims[1].reads["450"]  # only 570 left: no signal
@@ -252,7 +268,7 @@ def test_384_well_plate_is_processed_with_a_384_well_layout(tmp_path: Path) -> N
 
 def test_384_well_plate_with_a_96_well_layout_says_which_layout_to_give() -> None:
     with pytest.raises(InputError, match="give a 384-well layout"):
-        process_plate(READERS / "softmax_384_450.txt", STANDARD_LAYOUT, allow_unmatched=True)
+        process_plate(READERS / "softmax_384_450.txt", KIT_LAYOUT, allow_unmatched=True)
 
 
 def test_a_384_well_layout_refuses_wells_beyond_p24(tmp_path: Path) -> None:

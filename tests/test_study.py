@@ -1,6 +1,6 @@
 """Control trends and the study overview, on SQLite and a real PostgreSQL.
 
-The example plate's controls read low 20.34 and high 129.66 pg/mL. A study
+The example plate's QCs read low 12.10, mid 61.20 and high 241.29 pg/mL. A study
 database and the kit certificate's targets are configured in an
 il6assay.toml in the working folder, as a lab would; results are checked
 through the library (curve.json, run.json, the database).
@@ -27,7 +27,8 @@ from tests.db_support import run_folder
 from tests.study_support import history, in_control, run_qc
 
 PLATE = EXAMPLE / "plate_001.xlsx"
-LOW, HIGH = 20.338, 129.665  # the example plate's control means (pg/mL)
+LOW, HIGH = 12.097, 241.291  # the example plate's QC means (pg/mL)
+QC_MEANS = {"low": 12.1, "mid": 61.2, "high": 241.29}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,13 +70,13 @@ def westgard_rule(out: Path) -> dict:
 
 
 def test_a_control_beyond_3sd_of_the_certificate_rejects_the_run_naming_the_rule(lab, db_url):
-    configure(lab, db_url, {"low": (14.0, 1.5), "high": (130.0, 8.0)})
+    configure(lab, db_url, {"low": (8.0, 1.0), "high": (240.0, 8.0)})
     result = invoke("process", PLATE, "--out", "runs")
     assert result.exit_code == 3, result.output
     rule = westgard_rule(lab / "runs")
     assert rule["passed"] is False
     assert rule["detail"].startswith("WESTGARD_REJECT: 1-3s (low)")
-    assert rule["wells"] == ["C3", "D3"]
+    assert sorted(rule["wells"]) == ["C12", "C3", "D12", "D3"]
     (folder,) = run_dirs(lab / "runs")
     assert "WESTGARD" in json.loads((folder / "run.json").read_text())["verdict"]
     assert "WESTGARD_REJECT: 1-3s (low)" in (folder / "report.html").read_text(encoding="utf-8")
@@ -83,7 +84,7 @@ def test_a_control_beyond_3sd_of_the_certificate_rejects_the_run_naming_the_rule
         assert all("PLATE_REJECTED" in r["flags"] for r in csv.DictReader(fh))
     (qc,) = load_qc(make_engine(db_url))
     assert qc.run_id == folder.name and qc.accepted_by_rules is False
-    assert {c.level: round(c.value_pg_ml, 2) for c in qc.controls} == {"low": 20.34, "high": 129.66}
+    assert {c.level: round(c.value_pg_ml, 2) for c in qc.controls} == QC_MEANS
 
 
 def test_a_run_judged_by_westgard_verifies_masks_and_pushes_with_its_verdict(lab, db_url):
@@ -182,7 +183,7 @@ def test_fewer_than_20_accepted_runs_give_provisional_targets_that_judge_no_run(
 
 
 def test_batch_judges_its_runs_in_time_order_and_records_every_one(lab, db_url, tmp_path):
-    configure(lab, db_url, {"low": (14.0, 1.5), "high": (130.0, 8.0)})
+    configure(lab, db_url, {"low": (8.0, 1.0), "high": (240.0, 8.0)})
     result = invoke("batch", EXAMPLE, "--out", "runs", "--jobs", "2", "--json")
     assert result.exit_code == 3
     recorded = {q.run_id: q for q in load_qc(make_engine(db_url))}
@@ -247,7 +248,7 @@ def test_pushed_runs_never_recorded_are_charted_from_the_database_copy(db_url):
     assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
     (qc,) = load_qc(make_engine(db_url))
     assert qc.pushed and qc.review_status == "accepted"
-    assert {c.level: round(c.value_pg_ml, 2) for c in qc.controls} == {"low": 20.34, "high": 129.66}
+    assert {c.level: round(c.value_pg_ml, 2) for c in qc.controls} == QC_MEANS
 
 
 def test_summary_counts_specimens_per_visit_and_writes_the_reassay_worklist(db_url, tmp_path):
@@ -260,19 +261,23 @@ def test_summary_counts_specimens_per_visit_and_writes_the_reassay_worklist(db_u
     doc = json.loads(result.stdout)
     rows = current_results(make_engine(db_url))
     totals = doc["totals"]
-    assert totals["specimens"] == len(rows) == 70
+    assert totals["specimens"] == len(rows) == 64
     assert totals["reported"] == sum(r["conc_pg_ml"] is not None for r in rows)
     above = sorted(r["study_id"] for r in rows if str(r["result"]).startswith(">"))
     assert totals["waiting_reassay"] == len(above) > 0
     below = sum(str(r["result"]).startswith("<") for r in rows)
     assert totals["censored"] == below + len(above)
-    assert totals["reported"] + totals["censored"] + totals["without_result"] == 70
+    assert totals["reported"] + totals["censored"] + totals["without_result"] == 64
     assert [r["run_id"] for r in doc["unreviewed_runs"]] == ["hist_001-0000000000"]
     by_key = {(s["study_id"], s["visit"]): s for s in doc["specimens"]}
     assert by_key[("AML-010", "D0")]["dilutions"] == "1, 10"  # P10 neat and P11 at 1:10
+    # ... and the specimens the m10 rules left without a result (P19: HIGH_CV), as run.
+    unreported = sorted(r["study_id"] for r in rows if "HIGH_CV" in str(r["flags"]))
+    assert unreported and not set(unreported) & set(above)
     sheet = load_samples(worklist)  # ready to be the next plate's sample sheet
-    assert sorted(r.study_id for r in sheet.rows.values()) == above
-    assert {r.dilution for r in sheet.rows.values()} == {10.0}
+    assert sorted(r.study_id for r in sheet.rows.values()) == sorted(above + unreported)
+    assert {r.dilution for r in sheet.rows.values() if r.study_id in above} == {10.0}
+    assert {r.dilution for r in sheet.rows.values() if r.study_id in unreported} == {1.0}
 
 
 def test_summary_and_controls_write_offline_pages_beside_the_shared_plotly(db_url, tmp_path):

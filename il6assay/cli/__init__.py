@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED
+from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, rule_profile_options
 from il6assay.cli.common import fail as _fail
 
 
@@ -60,8 +60,11 @@ def main() -> None:
     help="Curve weighting [1/(k^2+y^2): by the plate's replicate noise].",
 )
 @click.option(
-    "--zero-standard", type=click.Choice(["fit", "subtract"]), help="Zero standard handling [fit]."
+    "--zero-standard",
+    type=click.Choice(["fit", "subtract", "exclude"]),
+    help="Zero standard: fitted as a curve point, subtracted from every OD, or left out [fit].",
 )
+@rule_profile_options
 @click.option(
     "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
 )
@@ -94,6 +97,8 @@ def process(
     model: str | None,
     weighting: str | None,
     zero_standard: str | None,
+    rules: str | None,
+    fit_standards: str | None,
     allow_unmatched: bool,
     standalone_report: bool,
     lang: str | None,
@@ -107,7 +112,7 @@ def process(
     from il6assay.plate.readers.source import not_a_file
     from il6assay.record.outputs import write_run
     from il6assay.run import process_export
-    from il6assay.settings import Settings
+    from il6assay.settings import config_settings
     from il6assay.study.check import configured_db, open_study
 
     try:
@@ -125,17 +130,19 @@ def process(
             if not allow_unmatched:
                 raise
             samples_path = None  # results then carry no study IDs, flagged NO_STUDY_ID
-        defaults = Settings()
-        settings = Settings(
-            model=model or config.get("model", defaults.model),
-            weighting=weighting or config.get("weighting", defaults.weighting),
-            zero_standard=zero_standard or config.get("zero_standard", defaults.zero_standard),
+        settings = config_settings(
+            config,
+            model=model,
+            weighting=weighting,
+            zero_standard=zero_standard,
+            rules=rules,
+            fit_standards=fit_standards,
             read=read_label,
             reference=reference,
             plate=plate,
             ratio=ratio,
         )
-        # issue 24: an adopted method profile in the study database holds every plate to it
+        # An adopted method profile in the study database holds every plate to it.
         settings, notes = profile_settings(settings, configured_db(None, config, config_path))
         # Every plate of the export (a run folder each) unless --plate picks one;
         # all are processed before any folder is written.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
@@ -16,6 +17,21 @@ DB_HELP = (
     "Study database: SQLite file path or postgresql+psycopg://... "
     "[$IL6ASSAY_DB, else db in ./il6assay.toml]; it must exist (il6assay db upgrade creates it)."
 )
+
+
+def rule_profile_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--rules and --fit-standards, as process and batch take them (il6assay.toml's default)."""
+    command = click.option(
+        "--fit-standards",
+        type=click.Choice(["wells", "means"]),
+        help="Fit every standard well, or each level's mean OD as SoftMax Pro does [wells].",
+    )(command)
+    return click.option(
+        "--rules",
+        type=click.Choice(["m10", "kit"]),
+        help="Acceptance rules: ICH M10 on reportable values, or a kit insert's well by "
+        "well [m10].",
+    )(command)
 
 
 def fail(err: Exception) -> NoReturn:

@@ -18,9 +18,10 @@ ROLE_STYLE = {
     "standard": {"fg": "black", "bg": "cyan"},
     "blank": {"fg": "black", "bg": "white"},
     "control": {"fg": "black", "bg": "yellow"},
+    "qc": {"fg": "black", "bg": "bright_yellow"},
     "sample": {"fg": "black", "bg": "green"},
     "empty": {},
-    "qc": {"fg": "black", "bg": "bright_yellow"},  # validation roles: docs/validation.md
+    # method validation roles (docs/validation.md)
     "pool": {"fg": "black", "bg": "bright_blue"},
     "selectivity": {"fg": "black", "bg": "bright_magenta"},
     "stability": {"fg": "black", "bg": "bright_white"},

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import DB_HELP, EXIT_ACCEPTED, EXIT_BAD_INPUT, EXIT_REJECTED
+from il6assay.cli.common import (
+    DB_HELP,
+    EXIT_ACCEPTED,
+    EXIT_BAD_INPUT,
+    EXIT_REJECTED,
+    rule_profile_options,
+)
 from il6assay.cli.common import fail as _fail
 
 
@@ -44,6 +50,7 @@ def exit_code(outcomes: list[Any]) -> int:
 @click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
 @click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn.")
 @click.option("--json", "as_json", is_flag=True, help="Print every plate's outcome as JSON.")
+@rule_profile_options
 def batch(
     inputs: tuple[Path, ...],
     layout: Path | None,
@@ -55,6 +62,8 @@ def batch(
     db: str | None,
     allow_unmatched: bool,
     as_json: bool,
+    rules: str | None = None,
+    fit_standards: str | None = None,
 ) -> None:
     """Process every plate of the EXPORTs and folders given, in parallel; write an index.html.
 
@@ -65,7 +74,7 @@ def batch(
     from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
     from il6assay.plate.discover import project_config
-    from il6assay.settings import Settings
+    from il6assay.settings import config_settings
     from il6assay.study.batch import run_batch
     from il6assay.study.check import configured_db, open_study
     from il6assay.study.pages import index_html, write_page
@@ -73,13 +82,8 @@ def batch(
     bar: Any = None
     try:
         config_path, config = project_config()
-        defaults = Settings()
-        settings = Settings(
-            model=config.get("model", defaults.model),
-            weighting=config.get("weighting", defaults.weighting),
-            zero_standard=config.get("zero_standard", defaults.zero_standard),
-        )
-        # issue 24: an adopted method profile in the study database holds every plate to it
+        settings = config_settings(config, rules=rules, fit_standards=fit_standards)
+        # An adopted method profile in the study database holds every plate to it.
         settings, notes = profile_settings(settings, configured_db(db, config, config_path))
         for note in notes:
             click.echo(f"il6assay: warning: {note}", err=True)

@@ -92,13 +92,19 @@ def noise_from_duplicates(
     return NoiseEstimate(cv=cv, sd=sd, pairs=int(keep.sum()), dropped=int((~keep).sum()))
 
 
-def replicate_pairs(wells: list[Well]) -> tuple[list[float], list[float]]:
-    """The first two read ODs of every replicate group on a plate (standard level, control
-    level, blanks, sample at a dilution): the data ``noise_from_duplicates`` needs."""
+REPLICATE_ROLES = ("standard", "control", "blank", "sample")
+
+
+def replicate_pairs(
+    wells: list[Well], roles: tuple[str, ...] = REPLICATE_ROLES
+) -> tuple[list[float], list[float]]:
+    """The first two read ODs of every replicate group of ``roles`` on a plate (standard
+    level, control level, blanks, sample at a dilution): the data ``noise_from_duplicates``
+    needs."""
     groups: dict[tuple, list[float]] = {}
     for w in wells:
         spec = w.spec
-        if w.od is None or spec.role not in ("standard", "control", "blank", "sample"):
+        if w.od is None or spec.role not in roles:
             continue
         key = (spec.role, spec.nominal, spec.level, spec.sample, spec.dilution)
         groups.setdefault(key, []).append(float(w.od))
@@ -106,13 +112,13 @@ def replicate_pairs(wells: list[Well]) -> tuple[list[float], list[float]]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def plate_noise(wells: list[Well]) -> dict[str, Any]:
+def plate_noise(wells: list[Well], roles: tuple[str, ...] = REPLICATE_ROLES) -> dict[str, Any]:
     """The k to weight the plate's curve by, and where it came from (for curve.json).
 
-    Measured on the plate's own replicate pairs when it has at least
-    MIN_PAIRS of them; otherwise DNase's k, and the record says so.
+    Measured on the replicate pairs of the plate's wells of ``roles`` when it
+    has at least MIN_PAIRS of them; otherwise DNase's k, and the record says so.
     """
-    first, second = replicate_pairs(wells)
+    first, second = replicate_pairs(wells, roles)
     if len(first) < MIN_PAIRS:
         return {
             "k_od": DNASE_K,
@@ -120,4 +126,5 @@ def plate_noise(wells: list[Well]) -> dict[str, Any]:
             f"fewer than {MIN_PAIRS})",
         }
     est = noise_from_duplicates(first, second)
-    return {**est.to_dict(), "source": f"this plate's {est.pairs} replicate pairs"}
+    which = "" if roles == REPLICATE_ROLES else f" ({', '.join(roles)})"
+    return {**est.to_dict(), "source": f"this plate's {est.pairs} replicate pairs{which}"}

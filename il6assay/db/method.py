@@ -233,8 +233,8 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
     """``settings`` held to the study database's adopted profile, and notes for the user.
 
     No database configured, or none adopted: the settings unchanged. The
-    profile fixes the model, weighting and zero-standard handling it was
-    validated with (a note says what it changed). A database that cannot be
+    profile fixes the model, weighting, zero-standard handling, rule profile and
+    weighting constant k it was validated with (a note says what it changed). A database that cannot be
     read is a note, not a refusal: ``push`` refuses such a run later.
     """
     from dataclasses import replace
@@ -253,6 +253,10 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
         return settings, []
     notes = []
     fixed = {k: profile[k] for k in ("model", "weighting", "zero_standard")}
+    if profile.get("rules"):  # the rule profile the method was validated under
+        fixed["rules"] = profile["rules"]
+    if profile.get("k") is not None:  # the noise constant measured over the validation runs
+        fixed["k_od"] = profile["k"]
     for key, value in fixed.items():
         if getattr(settings, key) != value:
             notes.append(

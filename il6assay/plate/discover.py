@@ -28,6 +28,9 @@ PROJECT_KEYS = (
     "db",
     "lang",
     "control_targets",
+    "rules",
+    "fit_standards",
+    "k_od",
 )
 
 

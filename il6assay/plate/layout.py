@@ -55,23 +55,24 @@ ROLES = (
     "standard",
     "blank",
     "control",
+    "qc",
     "sample",
     "empty",
-    "qc",
     "pool",
     "selectivity",
     "stability",
 )
+CORE_ROLES = ROLES[:6]  # a study plate's; the rest are method validation wells
 # The well parameters each role takes, besides ``role`` itself. ``qc``: an in-matrix
-# quality control; ``pool``, ``selectivity``, ``stability``: method validation wells
-# (docs/validation.md).
+# quality control (ICH M10); ``pool``, ``selectivity``, ``stability``: method validation
+# wells (docs/validation.md).
 PARAMS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "standard": ("level", "conc"),
     "blank": (),
     "control": ("level", "conc", "tolerance_pct"),
+    "qc": ("level", "conc", "tolerance_pct"),  # an in-matrix quality control (ICH M10)
     "sample": ("sample", "dilution"),
     "empty": (),
-    "qc": ("level", "conc", "tolerance_pct"),
     "pool": ("sample", "spike"),
     "selectivity": ("source", "spike"),
     "stability": ("level", "conc", "condition", "hours"),
@@ -159,6 +160,10 @@ class Layout:
     def controls(self) -> list[WellSpec]:
         """Control (QC) wells in plate order, each with its acceptance range."""
         return self._by_role("control")
+
+    def qcs(self) -> list[WellSpec]:
+        """In-matrix QC wells (role ``qc``) in plate order, each with its acceptance range."""
+        return self._by_role("qc")
 
     def samples(self) -> list[WellSpec]:
         """Sample wells in plate order, each with its label and dilution."""
@@ -895,8 +900,8 @@ def _specs_from_wells(wells: dict[tuple[int, int], list[_Say]]) -> dict[str, Wel
 _REQUIRED = {
     "standard": ("level", "conc"),
     "control": ("level", "conc"),
-    "sample": ("sample",),
     "qc": ("level", "conc"),
+    "sample": ("sample",),
     "pool": ("sample", "spike"),
     "selectivity": ("source", "spike"),
     "stability": ("level", "condition", "hours"),
@@ -925,11 +930,12 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
     for key, (_, label) in params.items():
         if key != "role" and key not in PARAMS_BY_ROLE[role]:
             takers = [r for r, keys in PARAMS_BY_ROLE.items() if key in keys]
-            core = [r for r in takers if r in ROLES[:5]]  # the validation roles said only alone
+            core = [r for r in takers if r in CORE_ROLES]  # the validation roles said only alone
             takers = core or takers
             raise InputError(
                 f"well is a {role} (from {role_label}) but gets '{key}' from {label}; "
-                f"'{key}' is for {' and '.join(takers)} wells",
+                f"'{key}' is for {', '.join(takers[:-1])}{' and ' if len(takers) > 1 else ''}"
+                f"{takers[-1]} wells",
                 where=where,
             )
     for key in _REQUIRED.get(role, ()):
@@ -940,12 +946,12 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
                 where=where,
             )
     value = {k: v for k, (v, _) in params.items()}
-    if role in ("qc", "pool", "selectivity", "stability"):
+    if role in ("pool", "selectivity", "stability"):
         return _validation_spec(well, role, value)
-    if role in ("standard", "control"):
+    if role in ("standard", "control", "qc"):
         nominal = float(value["conc"])
         low = high = None
-        if role == "control":
+        if role in ("control", "qc"):
             tol = float(value.get("tolerance_pct", DEFAULT_TOLERANCE_PCT)) / 100
             low, high = nominal * (1 - tol), nominal * (1 + tol)
         return WellSpec(well, role, level=value["level"], nominal=nominal, low=low, high=high)
@@ -960,19 +966,13 @@ def _spec(well: str, params: dict[str, tuple[Any, str]]) -> WellSpec:
 
 
 def _validation_spec(well: str, role: str, value: dict[str, Any]) -> WellSpec:
-    """A qc, pool, selectivity or stability well's spec (docs/validation.md)."""
+    """A pool, selectivity or stability well's spec (docs/validation.md)."""
     nominal = float(value["conc"]) if "conc" in value else None
-    low = high = None
-    if role == "qc" and nominal is not None:
-        tol = float(value.get("tolerance_pct", DEFAULT_TOLERANCE_PCT)) / 100
-        low, high = nominal * (1 - tol), nominal * (1 + tol)
     return WellSpec(
         well,
         role,
         level=value.get("level"),
         nominal=nominal,
-        low=low,
-        high=high,
         sample=_normal_label(value["sample"]) if "sample" in value else None,
         spike=float(value["spike"]) if "spike" in value else None,
         source=value["source"].strip() if "source" in value else None,

@@ -405,7 +405,7 @@ def _specs(grids: dict[str, dict[str, _Cell]]) -> dict[str, WellSpec]:
                         raise InputError(
                             f"label '{cell.text}' on a{'n' if role == 'empty' else ''} {role} "
                             f"well (role at {role_cell.where}); labels are for standard, "
-                            "control, sample and validation wells",
+                            "control, qc, sample and validation wells",
                             where=cell.at,
                         )
                     else:
@@ -429,21 +429,21 @@ ROLE_FILLS = {  # the role sheet's cell colours (ARGB), as `layout show` draws t
     "standard": "FFC6DBEF",
     "blank": "FFE0E0E0",
     "control": "FFFDD0A2",
+    "qc": "FFFDAE6B",
     "sample": "FFC7E9C0",
     "empty": "FFFFFFFF",
-    "qc": "FFFDAE6B",
     "pool": "FFDADAEB",
     "selectivity": "FFFCC5C0",
     "stability": "FFFFF2AE",
 }
 _README = [
     "An il6assay plate layout, one grid per sheet (il6assay.plate.layout_sheet).",
-    "role: pick standard, blank, control, sample or empty from each cell's list "
+    "role: pick standard, blank, control, qc, sample or empty from each cell's list "
     "(a blank cell is an empty well).",
-    "label: a standard's or control's level (S1, low), a sample's label (P01).",
-    "conc: the nominal pg/mL of a standard or control (from the kit lot's insert).",
+    "label: a standard's, control's or QC's level (S1, low), a sample's label (P01).",
+    "conc: the nominal pg/mL of a standard (the kit lot's insert), control or in-matrix QC.",
     "dilution: a sample's dilution factor (10 or 1:10; empty is 1, neat).",
-    "tolerance_pct: a control's acceptance range, ± % (empty is 20).",
+    "tolerance_pct: a control's or QC's acceptance range, ± % (empty is 20).",
     "kit_lot: on the role sheet, the lot in the cell after 'kit_lot'.",
     "Validation wells (docs/validation.md): qc (label = level, conc), pool (label = pool, "
     "spike), selectivity (label = source, spike), stability (label = level, condition, hours).",
@@ -458,10 +458,10 @@ def layout_grids(layout: Layout | None) -> dict[str, list[list[Any]]]:
     for spec in layout.wells.values() if layout is not None else ():
         r, c = ROWS.index(spec.well[0]), int(spec.well[1:]) - 1
         grids["role"][r][c] = spec.role
-        if spec.role in ("standard", "control"):
+        if spec.role in ("standard", "control", "qc"):
             grids["label"][r][c] = spec.level
             grids["conc"][r][c] = _plain(spec.nominal)
-        if spec.role == "control" and spec.nominal and spec.high is not None:
+        if spec.role in ("control", "qc") and spec.nominal and spec.high is not None:
             grids["tolerance_pct"][r][c] = _plain(round((spec.high / spec.nominal - 1) * 100, 9))
         if spec.role == "sample":
             grids["label"][r][c] = spec.sample

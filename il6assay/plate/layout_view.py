@@ -23,12 +23,12 @@ ROLE_COLOURS = {
     "standard": "#c6dbef",
     "blank": "#e0e0e0",
     "control": "#fdd0a2",
+    "qc": "#fdae6b",
     "sample": "#c7e9c0",
     "empty": "#ffffff",
 }
 # The method-validation roles (docs/validation.md), drawn by `layout show --html`.
 VALIDATION_COLOURS = {
-    "qc": "#fdae6b",
     "pool": "#dadaeb",
     "selectivity": "#fcc5c0",
     "stability": "#fff2ae",
@@ -37,9 +37,9 @@ ROLE_SHORT = {
     "standard": "std",
     "blank": "blank",
     "control": "ctrl",
+    "qc": "QC",
     "sample": "",
     "empty": "",
-    "qc": "qc",
     "pool": "pool",
     "selectivity": "sel",
     "stability": "stab",
@@ -92,6 +92,18 @@ def layout_summary(layout: Layout) -> list[str]:
             + ", ".join(f"{lv} {s.nominal:g} ({s.low:g}-{s.high:g})" for lv, s in controls.items())
             + " pg/mL"
         )
+    qcs: dict[str, list[WellSpec]] = {}
+    for spec in layout.qcs():
+        qcs.setdefault(spec.level or "", []).append(spec)
+    if qcs:
+        lines.append(
+            "QCs: "
+            + ", ".join(
+                f"{lv} {s[0].nominal:g} ({s[0].low:g}-{s[0].high:g}, {len(s)} wells)"
+                for lv, s in qcs.items()
+            )
+            + " pg/mL"
+        )
     samples = layout.samples()
     labels = list(dict.fromkeys(s.sample for s in samples))
     lines.append(
@@ -118,7 +130,11 @@ def layout_notes(layout: Layout, stated_dilutions: set[str] | None = None) -> li
     layout knows them; for TOML, ``toml_stated_dilutions``).
     """
     notes = []
-    for role, name in (("standard", "standard level"), ("control", "control level")):
+    for role, name in (
+        ("standard", "standard level"),
+        ("control", "control level"),
+        ("qc", "QC level"),
+    ):
         counts = Counter(s.level for s in layout.wells.values() if s.role == role)
         for level, n in counts.items():
             if n == 1:
@@ -154,8 +170,11 @@ def layout_notes(layout: Layout, stated_dilutions: set[str] | None = None) -> li
             )
     if not layout.blanks():
         notes.append("no blank wells: the limit of blank (CLSI EP17) cannot be estimated")
-    if not layout.controls():
-        notes.append("no controls: the CONTROLS rule will not be evaluated")
+    if not layout.controls() and not layout.qcs():
+        notes.append(
+            "no QCs or controls: the m10 rules reject the plate (QC_DESIGN); "
+            "the kit rules leave CONTROLS not evaluated"
+        )
     if not layout.samples():
         notes.append("no sample wells: a standards-only layout (a kit-lot file?)")
     return notes

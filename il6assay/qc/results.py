@@ -24,6 +24,12 @@ from il6assay.qc.rules import cv_pct
 from il6assay.settings import Settings
 
 REASSAY_HINT = "re-assay at a higher dilution"
+# Why the m10 rules do not report a result (ICH M10 section 4.3.4, reanalysis of study samples).
+REASSAY_HIGH_CV = "not reportable: replicate CV over the limit; re-assay"
+REASSAY_LLOQ_RAISED = (
+    "not reportable: below an LLOQ raised by an excluded standard; re-assay on a run whose "
+    "lowest standard passes"
+)
 
 # Flags, in the order they are listed; documented in the README.
 FLAGS = {
@@ -37,11 +43,18 @@ FLAGS = {
     "from '>ULOQ' (the truth may lie above the range)",
     "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
     "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
-    "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ)",
+    "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ); under the m10 rules "
+    "not reportable: no result, re-assay",
+    "LLOQ_RAISED": "(m10 rules) below the run's LLOQ, which an excluded lowest standard raised: "
+    "not reportable, re-assay",
     "SATURATED": "the reader printed a saturation token (OVRFLW, OVER, ...) for a well",
     "MISSING_REPLICATE": "a replicate well has no reading (MISSED, masked or absent)",
-    "STANDARD_FAILED": "a standard well's recovery is outside its tolerance",
-    "CONTROL_FAILED": "a control well is outside its acceptance range",
+    "STANDARD_FAILED": "a standard well's recovery is outside its tolerance (m10 rules: its "
+    "level's mean or CV is)",
+    "STANDARD_EXCLUDED": "(m10 rules) the standard's level failed and was left out of the "
+    "refitted curve",
+    "CONTROL_FAILED": "a control or QC is outside its acceptance range (m10 rules: the mean of "
+    "its wells is)",
     "FIT_FAILED": "no standard curve could be fitted: no concentrations",
     "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
     "HOOK_SUSPECTED": "standards are not monotone (the top falls back): a hook effect is possible",
@@ -51,8 +64,9 @@ FLAGS = {
         "standards' range, with wider CIs"
     ),
     "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
-    "DILUTION_DISAGREE": "a specimen's in-range dilutions differ by more than ±20 % (or one says "
-    "below the range and another above): see dilutions.csv",
+    "DILUTION_DISAGREE": "a specimen's in-range dilutions disagree (m10 rules: CV over 20 %; kit: "
+    "more than ±20 % from their mean), or one dilution's censored bound is contradicted by "
+    "another's: see dilutions.csv",
     "SUSPECT_OUTLIER": "a standard well the robust (ROUT-like) test marks as a likely outlier: "
     "for the reviewer to decide; never removed automatically",
     "MASKED": "(wells.csv) a reviewer excluded the well (il6assay mask); its read is kept",
@@ -254,8 +268,39 @@ def evaluate_sample(
     uloq: float | None,
     passing_levels: list[float],
     settings: Settings,
+    lloq_raised: bool = False,
 ) -> None:
-    """Mean OD, CVs, concentration or censored text, and flags for one sample."""
+    """Mean OD, CVs, concentration or censored text, and flags for one sample.
+
+    Under the m10 rules a censored result carries no CV, and a result with
+    HIGH_CV, or below an LLOQ raised by an excluded standard (``lloq_raised``),
+    is not reportable: no number, no censored text, the flag and re-assay advice.
+    """
+    _evaluate(s, curve, lloq, uloq, passing_levels, settings)
+    if settings.rules != "m10":
+        return
+    if s.result.startswith(("<", ">")):
+        s.conc_cv_pct = None  # the replicates' concentrations were extrapolations
+    if "BELOW_LLOQ" in s.flags and lloq_raised:
+        s.flag("LLOQ_RAISED")
+        _not_reportable(s, REASSAY_LLOQ_RAISED)
+    if "HIGH_CV" in s.flags:
+        _not_reportable(s, REASSAY_HIGH_CV)
+
+
+def _not_reportable(s: SampleResult, advice: str) -> None:
+    s.conc_on_plate = s.conc_pg_ml = s.ci_low_pg_ml = s.ci_high_pg_ml = None
+    s.result, s.advice = "", advice
+
+
+def _evaluate(
+    s: SampleResult,
+    curve: CurveFit,
+    lloq: float | None,
+    uloq: float | None,
+    passing_levels: list[float],
+    settings: Settings,
+) -> None:
     ods = [w.od for w in s.wells if w.od is not None]
     if any(w.status == SATURATED for w in s.wells):
         s.flag("SATURATED")

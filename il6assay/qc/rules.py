@@ -57,6 +57,8 @@ class RuleResult:
     passed: bool | None  # None: not applicable (e.g. no controls in the layout)
     detail: str
     wells: list[str] = field(default_factory=list)
+    profile: str = ""  # the rule profile that applied it: "m10" or "kit" (Settings.rules)
+    section: str = ""  # the ICH M10 section(s) it applies
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -67,6 +69,9 @@ class RuleResult:
             "passed": self.passed,
             "detail": self.detail,
             "wells": self.wells,
+            # The kit rules' entries keep il6assay 0.2's shape, so that runs processed before
+            # rule profiles verify by recomputation (record/verify.py compares curve.json).
+            **({"profile": self.profile, "section": self.section} if self.profile == "m10" else {}),
         }
 
 
@@ -83,6 +88,14 @@ class StandardLevel:
     # whether it meets the precision limit of the range's ends (quantification_range).
     predicted_cv_pct: float | None = None
     precise: bool | None = None
+    # The m10 rules' reportable value: the wells' mean back-calculated concentration, its
+    # recovery and CV, the CV limit; excluded: left out of the refitted curve (il6assay.qc.m10).
+    mean_conc_pg_ml: float | None = None
+    mean_recovery_pct: float | None = None
+    cv_pct: float | None = None
+    cv_limit_pct: float | None = None
+    excluded: bool = False
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -93,6 +106,18 @@ class StandardLevel:
             "passed": self.passed,
             "predicted_cv_pct": self.predicted_cv_pct,
             "precise": self.precise,
+            **(
+                {
+                    "mean_conc_pg_ml": self.mean_conc_pg_ml,
+                    "mean_recovery_pct": self.mean_recovery_pct,
+                    "cv_pct": self.cv_pct,
+                    "cv_limit_pct": self.cv_limit_pct,
+                    "excluded": self.excluded,
+                    "reason": self.reason,
+                }
+                if self.cv_limit_pct is not None  # judged by the m10 rules (0.2's shape else)
+                else {}
+            ),
             "wells": [
                 {
                     "well": w.name,
@@ -107,27 +132,29 @@ class StandardLevel:
         }
 
 
+def standard_levels(standards: list[Well]) -> list[tuple[float, list[Well], bool]]:
+    """The non-zero levels, highest first: (nominal, wells, whether it is an end of the series).
+
+    Zero and missing nominals are anchors (fitted, never judged); the lowest
+    and highest non-zero levels are the ends that get the LLOQ/ULOQ limits.
+    """
+    by_level: dict[float, list[Well]] = {}
+    for w in standards:
+        if w.spec.nominal:
+            by_level.setdefault(float(w.spec.nominal), []).append(w)
+    ends = {min(by_level), max(by_level)} if by_level else set()
+    return [(x, by_level[x], x in ends) for x in sorted(by_level, reverse=True)]
+
+
 def evaluate_standards(standards: list[Well], settings: Settings) -> list[StandardLevel]:
     """Recovery of each standard well against nominal; a level passes when enough replicates do.
 
     The zero standard is an anchor point: fitted, never judged. The lowest and
     highest non-zero levels get the wider LLOQ/ULOQ tolerance.
     """
-    by_level: dict[float, list[Well]] = {}
-    for w in standards:
-        if w.spec.nominal:  # zero and None are anchors
-            by_level.setdefault(float(w.spec.nominal), []).append(w)
-    if not by_level:
-        return []
-    extremes = {min(by_level), max(by_level)}
     levels = []
-    for nominal in sorted(by_level, reverse=True):
-        wells = by_level[nominal]
-        tol = (
-            settings.standard_tolerance_extreme_pct
-            if nominal in extremes
-            else settings.standard_tolerance_pct
-        )
+    for nominal, wells, end in standard_levels(standards):
+        tol = settings.standard_tolerance_extreme_pct if end else settings.standard_tolerance_pct
         for w in wells:
             if w.conc_on_plate is not None:
                 w.recovery_pct = 100.0 * w.conc_on_plate / nominal
@@ -204,6 +231,8 @@ def quantification_range(
         passed=(lloq is not None) if curve.success else None,
         detail=detail if curve.success else "no curve",
         wells=[w.name for lv in dropped for w in lv.wells],
+        profile=settings.rules,
+        section="4.2.4",
     )
     return lloq, uloq, rule
 
@@ -223,6 +252,8 @@ def calibration_rules(
             source=ICH_M10_FIT,
             passed=fit_ok,
             detail=fit_message,
+            profile="kit",
+            section="4.2.3",
         ),
         RuleResult(
             id="STANDARD_LEVELS",
@@ -238,6 +269,8 @@ def calibration_rules(
             detail=f"{n_pass} of {len(levels)} levels pass"
             + (f"; failing: {', '.join(failed_levels)}" if failed_levels else ""),
             wells=failed_wells,
+            profile="kit",
+            section="4.2.3, 4.3.2",
         ),
         RuleResult(
             id="STANDARD_SHARE",
@@ -249,6 +282,8 @@ def calibration_rules(
             passed=fit_ok and share >= settings.min_standard_level_share - 1e-12,
             detail=f"{share:.0%} of levels pass",
             wells=failed_wells,
+            profile="kit",
+            section="4.2.3, 4.3.2",
         ),
     ]
 
@@ -262,6 +297,8 @@ def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
             source=ICH_M10_QC,
             passed=None,
             detail="the layout has no controls: not evaluated",
+            profile="kit",
+            section="4.3.2",
         )
     by_level: dict[str, list[Well]] = {}
     for w in controls:
@@ -289,6 +326,8 @@ def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
         passed=passed,
         detail=f"{overall:.0%} of control wells pass (by level: {per_level})",
         wells=[w.name for w in controls if not w.passed],
+        profile="kit",
+        section="4.3.2",
     )
 
 
@@ -325,7 +364,14 @@ def study_judgement(
     """The study-history rules and warnings among a recorded run's (curve.json, run.json)."""
     kept = [
         RuleResult(
-            r["id"], r["description"], r["source"], r["passed"], r["detail"], list(r["wells"])
+            r["id"],
+            r["description"],
+            r["source"],
+            r["passed"],
+            r["detail"],
+            list(r["wells"]),
+            r.get("profile", ""),
+            r.get("section", ""),
         )
         for r in rules
         if r.get("id") in STUDY_RULES

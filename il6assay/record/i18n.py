@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from il6assay.qc import m10
 from il6assay.qc.method import SOURCE as METHOD_QC_SOURCE
 from il6assay.qc.results import FLAGS
 from il6assay.qc.rules import (
@@ -132,7 +133,10 @@ ZH: dict[str, str] = {
     "standard": "标准品",
     "blank": "空白",
     "control": "质控",
+    "qc": "基质质控（QC）",
     "empty": "空孔",
+    "Rules": "规则",
+    "Refitted without": "重新拟合时剔除",
     "Standard curve": "标准曲线",
     "IL-6 (pg/mL, on the plate)": "IL-6（pg/mL，板上浓度）",
     "standards (hollow: masked; red x: failed)": "标准品（空心：已屏蔽；红叉：不通过）",
@@ -146,11 +150,19 @@ ZH: dict[str, str] = {
 
 # A role in a plate-map cell, so that the map reads in black and white too
 # (a blank well's label says "blank").
-ROLE_SHORT = {"standard": "std", "blank": "", "control": "ctrl", "sample": "smp", "empty": ""}
+ROLE_SHORT = {
+    "standard": "std",
+    "blank": "",
+    "control": "ctrl",
+    "qc": "QC",
+    "sample": "smp",
+    "empty": "",
+}
 ZH_ROLE_SHORT = {  # a blank well's label already says 空白
     "standard": "标准",
     "blank": "",
     "control": "质控",
+    "qc": "QC",
     "sample": "样本",
     "empty": "",
 }
@@ -163,11 +175,13 @@ ZH_FLAGS: dict[str, str] = {
     "NEAR_ULOQ": "数值的 95 % 置信区间高于 ULOQ：在 95 % 水平上无法与“>ULOQ”区分",
     "BELOW_CURVE": "OD 不高于曲线的零剂量渐近线：无法反算",
     "ABOVE_CURVE": "OD 不低于曲线的顶部渐近线：无法反算",
-    "HIGH_CV": "复孔 CV 超过限值（20 %，LLOQ 附近 25 %）",
+    "HIGH_CV": "复孔 CV 超过限值（20 %，LLOQ 附近 25 %）；m10 规则下不可报告：无结果，需重测",
     "SATURATED": "读板仪对该孔给出饱和标记（OVRFLW、OVER 等）",
     "MISSING_REPLICATE": "有复孔无读数（MISSED、已屏蔽或缺失）",
     "STANDARD_FAILED": "标准品孔的回收率超出允许偏差",
-    "CONTROL_FAILED": "质控孔超出其接受范围",
+    "CONTROL_FAILED": "质控超出其接受范围（m10 规则：按其各孔均值判断）",
+    "STANDARD_EXCLUDED": "（m10 规则）该标准品水平未通过，已从重新拟合的曲线中剔除",
+    "LLOQ_RAISED": "（m10 规则）低于因剔除标准品而提高的 LLOQ：不可报告，需重测",
     "FIT_FAILED": "无法拟合标准曲线：没有浓度",
     "PLATE_REJECTED": "本板未通过验收规则：结果不可报告",
     "HOOK_SUSPECTED": "标准品不单调（顶部回落）：可能存在钩状效应",
@@ -184,6 +198,22 @@ ZH_SOURCES: dict[str, str] = {
     ICH_M10_QC: "ICH M10（2022）第 4.3.2 节 分析批的接受标准（配体结合分析）：质控样本",
     ICH_M10_PRECISION: "ICH M10（2022）第 4.2.4 节 准确度与精密度：CV 不超过 20 %（LLOQ 与 ULOQ 处 25 %）",  # noqa: E501 (CJK text counts double)
     ICH_M10_FIT: "ICH M10（2022）第 4.2.3 节：先要有校准曲线（通常为四或五参数 logistic），其余规则才适用",  # noqa: E501 (CJK text counts double)
+    m10.SOURCE_STANDARDS: (
+        "ICH M10（2022）第 4.3.2 节 分析批的接受标准，及第 4.2.3 节 校准曲线与范围："
+        "每个水平的可报告值（反算浓度均值）在标示值 ±20 % 内（LLOQ 与 ULOQ 处 ±25 %），"
+        "CV 不超过 20 %（25 %）；不合格的标准品剔除后重新评估曲线"
+    ),
+    m10.SOURCE_QC_DESIGN: (
+        "ICH M10（2022）第 4.3.1 节 分析批：质控至少 3 个水平（低、中、高），"
+        "至少两组，置于研究样本之前与之后"
+    ),
+    m10.SOURCE_QC: (
+        "ICH M10（2022）第 4.3.2 节 分析批的接受标准：至少 2/3 的质控、"
+        "且每个水平至少 50 % 在标示值 ±20 % 内"
+    ),
+    m10.SOURCE_QC_RANGE: (
+        "ICH M10（2022）第 4.3.2 节：剔除标准品后，修订的校准范围仍须覆盖低、中、高质控"
+    ),
     LOQ_SOURCE: (
         "CLSI EP17-A2（2012）：定量限是满足偏倚与不精密度目标的最低水平；"
         "ICH M10（2022）第 4.2.4 节：LLOQ 与 ULOQ 处精密度不超过 25 %"
@@ -216,6 +246,15 @@ ZH_DETAILS: list[tuple[str, str]] = [
     ),
     (r"not quantifiable \(predicted CV over the limit\): ", "无法定量（预测 CV 超限）："),
     (r"the layout has no controls: not evaluated", "布局中没有质控：未评估"),
+    (r"levels pass on their reportable values", "个水平按可报告值通过"),
+    (r"excluded and refitted without: ", "已剔除并重新拟合，不含："),
+    (r"(\d+%) of (\d+) QCs pass \(by level: (.*)\)", r"\2 个质控中 \1 通过（按水平：\3）"),
+    (r"no QCs: see QC_DESIGN", "没有质控：见 QC_DESIGN"),
+    (
+        r"(\d+) QC levels in (\d+) sets bracketing the samples",
+        r"\1 个质控水平，\2 组，位于样本前后",
+    ),
+    (r"a QC lies outside the calibrated range", "有质控在校准范围之外"),
     (r"^no curve$", "没有曲线"),
     (r"^converged$", "已收敛"),
     (r"from this plate's (\d+) replicate pairs", r"来自本板 \1 对复孔"),
@@ -230,6 +269,8 @@ ZH_DETAILS: list[tuple[str, str]] = [
 
 def rule_description_zh(rule_id: str, s: Settings) -> str | None:
     """A rule's description in Chinese, with the run's settings (None: no translation)."""
+    if s.rules == "m10" and rule_id in M10_DESCRIPTIONS:
+        return M10_DESCRIPTIONS[rule_id](s)
     descriptions = {
         "CURVE_FIT": "能够拟合标准曲线",
         "QUANTIFICATION_RANGE": (
@@ -249,6 +290,28 @@ def rule_description_zh(rule_id: str, s: Settings) -> str | None:
         "METHOD_QC": "方法档案要求的质控水平均在板上，且质控孔在档案的目标范围内",
     }
     return descriptions.get(rule_id)
+
+
+M10_DESCRIPTIONS: dict[str, Callable[[Settings], str]] = {
+    "STANDARD_LEVELS": lambda s: (
+        f"至少 {s.min_standard_levels} 个非零标准品水平通过：每个水平的反算浓度均值在 "
+        f"±{s.standard_tolerance_pct:g} % 内"
+        f"（最低与最高水平 ±{s.standard_tolerance_extreme_pct:g} %），"
+        f"CV 不超过 {s.cv_limit_pct:g} %（{s.cv_limit_lloq_pct:g} %）；"
+        "不通过的水平剔除，曲线重新拟合一次"
+    ),
+    "STANDARD_SHARE": lambda s: (
+        f"至少 {s.min_standard_level_share:.0%} 的非零标准品水平按可报告值通过（不含锚定点）"
+    ),
+    "QC_DESIGN": lambda s: (
+        "至少 3 个质控水平（低、中、高），至少两组，样本前后各一组（按列自上而下、从左到右的顺序）"
+    ),
+    "CONTROLS": lambda s: (
+        f"至少 {s.control_min_share:.0%} 的质控、且每个水平至少 {s.control_min_level_share:.0%} "
+        "在其接受范围内，每个质控按其可报告值（各孔均值）判断"
+    ),
+    "QC_RANGE": lambda s: "校准范围（LLOQ..ULOQ）覆盖低、中、高质控",
+}
 
 
 def check_lang(lang: str | None) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from il6assay import __version__
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_file
+from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
 from il6assay.record.audit import disk_error
 from il6assay.run import Run
@@ -95,7 +96,7 @@ def curve_document(run: Run) -> dict[str, Any]:
             "flags": w.flags,
         }
         for w in run.wells
-        if w.spec.role == "control"
+        if w.spec.role in QC_ROLES
     ]
     return {
         "run_id": run.run_id,
@@ -112,10 +113,32 @@ def curve_document(run: Run) -> dict[str, Any]:
         "noise": run.noise,
         "model_comparison": run.comparison,
         "controls": controls,
+        **_m10_document(run),
         "rules": [r.to_dict() for r in run.rules],
         "accepted": run.accepted,
         "verdict": run.verdict,
         "flags": FLAGS,
+    }
+
+
+def _m10_document(run: Run) -> dict[str, Any]:
+    """curve.json's keys of the m10 rules: the profile, the QCs' reportable values, the standard
+    levels left out of the refit and the first fit (through them) beside the refitted "fit".
+
+    Under the kit rules curve.json keeps il6assay 0.2's shape (run.json's settings name the
+    profile), so that runs processed before the profiles existed verify by recomputation.
+    """
+    if run.settings.rules != "m10":
+        return {}
+    return {
+        "rules_profile": run.settings.rules,
+        "fit_standards": run.settings.fit_standards,
+        "qcs": run.qcs,
+        "excluded_levels": [
+            {"level": lv.level, "nominal_pg_ml": lv.nominal, "reason": lv.reason}
+            for lv in run.excluded_levels
+        ],
+        "first_fit": run.first_curve.summary() if run.first_curve is not None else None,
     }
 
 
@@ -381,6 +404,16 @@ def process_entry(run: Run) -> dict[str, Any]:
         "settings": run.settings.to_dict(),
         "verdict_by_rules": "accepted" if run.accepted else "rejected",
         "review_after": "unreviewed",
+        **(
+            {
+                "excluded_standards": [
+                    f"{lv.level} ({lv.nominal:g} pg/mL): {lv.reason}" for lv in run.excluded_levels
+                ],
+                "reason": "ICH M10 section 4.3.2: failed standard levels rejected, curve refitted",
+            }
+            if run.excluded_levels
+            else {}
+        ),
     }
 
 

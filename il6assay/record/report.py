@@ -26,7 +26,9 @@ import numpy as np
 
 from il6assay.plate.hashing import sha256_file
 from il6assay.plate.layout_view import ROLE_COLOURS, well_label
+from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, REASSAY_HINT, format_sig
+from il6assay.qc.rules import RuleResult
 from il6assay.record.audit import review_state
 from il6assay.record.i18n import Words
 from il6assay.run import Run
@@ -423,7 +425,7 @@ def controls_table(run: Run, words: Words | None = None) -> str:
     w_ = words or Words()
     rows = []
     for w in run.wells:
-        if w.spec.role != "control":
+        if w.spec.role not in QC_ROLES:
             continue
         rng = f"{_num(w.spec.low, 'g')} - {_num(w.spec.high, 'g')}"
         rows.append(
@@ -585,9 +587,17 @@ def _rules_list(run: Run, words: Words | None = None) -> str:
             f'<li class="{mark.lower().replace("/", "")}"><b>{html.escape(w_(mark))}</b> '
             f"{html.escape(r.id)}: {html.escape(description)}. "
             f"{html.escape(w_.detail(r.detail))}.{html.escape(wells)} "
-            f"<i>{html.escape(w_('Source'))}: {html.escape(w_.source(r.source))}</i></li>"
+            f"<i>{html.escape(w_('Source'))}: {html.escape(w_.source(r.source))}"
+            f"{html.escape(_profile_text(r))}</i></li>"
         )
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def _profile_text(r: RuleResult) -> str:
+    """ " (ICH M10 4.3.2; rules m10)": the rule's section and the profile that applied it."""
+    parts = [f"ICH M10 {r.section}" if r.section else "", f"rules {r.profile}" if r.profile else ""]
+    shown = "; ".join(p for p in parts if p)
+    return f" ({shown})" if shown else ""
 
 
 def verdict_headline(run: Run, words: Words | None = None) -> tuple[str, list[str]]:
@@ -730,6 +740,11 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
             f"{_fmt(run.detection.get('lod_pg_ml'))} pg/mL",
         ),
         ("LLOQ / ULOQ", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
+        ("Rules", f"{run.settings.rules}, fit_standards {run.settings.fit_standards}"),
+        (
+            "Refitted without",
+            ", ".join(f"{lv.level} ({lv.nominal:g} pg/mL)" for lv in run.excluded_levels),
+        ),
         ("Masked wells", ", ".join(run.settings.masked)),
     ]
     rows = "".join(

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.rules import STUDY_REJECT, RuleResult
 from il6assay.study.qc import (
     BASELINE_RUNS,
@@ -242,7 +243,7 @@ def apply_westgard(
         detail = "; ".join(parts) if parts else "no rule broken"
         detail += ". Targets: " + "; ".join(judging[lv].describe() for lv in sorted(judging))
     fault = {lv for v in rejects for lv in v.levels}
-    wells = [w.name for w in run.wells if w.spec.role == "control" and w.spec.level in fault]
+    wells = [w.name for w in run.wells if w.spec.role in QC_ROLES and w.spec.level in fault]
     rule = RuleResult(RULE_ID, DESCRIPTION, SOURCE, passed, detail, wells)
     run.rules = [r for r in run.rules if r.id != RULE_ID] + [rule]
     if warnings:
@@ -250,5 +251,5 @@ def apply_westgard(
     if rejects:
         for s in run.samples:
             s.flag("PLATE_REJECTED")
-        run.specimens = combine(run.samples)
+        run.specimens = combine(run.samples, run.settings.rules)
     return rule

@@ -11,7 +11,11 @@ pushed (recorded in ``qc_runs``, not rejected) are listed as unreviewed.
 
 ``worklist_rows`` is the re-assay worklist as a sample sheet for the next
 plate (columns ``sample, study_id, visit, dilution, note``, samples
-numbered P01, P02, ... as the standard layout's labels).
+numbered P01, P02, ... as the standard layout's labels): the specimens above
+the ULOQ, at the next dilution, and those the m10 rules left without a
+result (HIGH_CV: replicate CV over the limit; LLOQ_RAISED: below an LLOQ an
+excluded standard raised), at the dilution they were run at, the note naming
+the reason.
 """
 
 from __future__ import annotations
@@ -55,6 +59,22 @@ def _dilutions(row: dict[str, Any]) -> list[float]:
         if math.isfinite(value) and value > 0:
             out.append(value)
     return sorted(set(out)) or [1.0]
+
+
+# Flags of a result the m10 rules do not report (il6assay.qc.results), and why, for the worklist.
+NOT_REPORTABLE = {
+    "HIGH_CV": "replicate CV over the limit",
+    "LLOQ_RAISED": "below an LLOQ raised by an excluded standard",
+}
+
+
+def not_reportable_reason(row: dict[str, Any]) -> str | None:
+    """Why a result without a number or bound must be re-assayed (None: it need not be)."""
+    if row.get("conc_pg_ml") is not None or str(row.get("result") or ""):
+        return None
+    flags = str(row.get("flags") or "").split(";")
+    reasons = [f"{code}: {why}" for code, why in NOT_REPORTABLE.items() if code in flags]
+    return "; ".join(reasons) or None
 
 
 def next_dilution(row: dict[str, Any]) -> float:
@@ -125,7 +145,10 @@ def build_overview(rows: Sequence[dict[str, Any]], qcs: Sequence[Any] = ()) -> O
             "dilutions": ", ".join(f"{d:g}" for d in _dilutions(row)),
             "run_id": row.get("run_id"),
             "reassay_dilution": next_dilution(row) if kind == CENSORED_HIGH else None,
+            "reassay_reason": not_reportable_reason(row),
         }
+        if entry["reassay_reason"]:
+            entry["reassay_dilution"] = min(_dilutions(row))
         specimens.append(entry)
         for counts in (
             visits.setdefault(str(row["visit"]), VisitCounts(str(row["visit"]))),
@@ -143,9 +166,17 @@ def build_overview(rows: Sequence[dict[str, Any]], qcs: Sequence[Any] = ()) -> O
             "study_id": s["study_id"],
             "visit": s["visit"],
             "dilution": f"{s['reassay_dilution']:g}",
-            "note": f"re-assay: {s['result']} at dilution(s) {s['dilutions']} (run {s['run_id']})",
+            "note": (
+                f"re-assay: {s['reassay_reason']} at dilution(s) {s['dilutions']} "
+                f"(run {s['run_id']})"
+                if s["reassay_reason"]
+                else f"re-assay: {s['result']} at dilution(s) {s['dilutions']} (run {s['run_id']})"
+            ),
         }
-        for i, s in enumerate((s for s in specimens if s["category"] == CENSORED_HIGH), start=1)
+        for i, s in enumerate(
+            (s for s in specimens if s["category"] == CENSORED_HIGH or s["reassay_reason"]),
+            start=1,
+        )
     ]
     unreviewed = [
         {
