@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import csv
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -82,12 +83,12 @@ def distinct_export(export: Path, folder: Path, tag: int) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / export.name
-    stamp = f"2026-11-25T02:{tag:02d}:00Z</dcterms:modified>".encode()
+    stamp = f"2000-01-01T02:{tag:02d}:00Z</dcterms:modified>".encode()
     with zipfile.ZipFile(export) as src, zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "docProps/core.xml":
-                data = data.replace(b"2026-11-25T01:43:47Z</dcterms:modified>", stamp)
+                data = re.sub(rb"[0-9T:-]+Z</dcterms:modified>", stamp, data)
             dst.writestr(item, data)
     assert copy.read_bytes() != export.read_bytes()
     return copy

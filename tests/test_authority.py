@@ -197,9 +197,10 @@ def test_another_version_still_compares_the_report_within_the_tolerance(run, mon
 def test_a_sample_sheet_with_columns_il6assay_ignores_verifies_and_pushes(db_url, tmp_path):
     with SHEET.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
-    rows[0] += ["plate", "purpose", "collection_date"]
+    # Columns il6assay does not read (plate, purpose and collection_date it now does).
+    rows[0] += ["freezer_box", "aliquot", "comment"]
     for row in rows[1:]:
-        row += ["P1", "baseline", "2026-11-30"]
+        row += ["B7", "2", "thawed once"]
     sheet = tmp_path / "elsewhere" / "visit sheet.csv"
     sheet.parent.mkdir()
     with sheet.open("w", encoding="utf-8", newline="") as fh:
@@ -207,7 +208,7 @@ def test_a_sample_sheet_with_columns_il6assay_ignores_verifies_and_pushes(db_url
     assert cli("process", PLATE, "--samples", sheet, "--out", tmp_path / "runs").exit_code == 0
     (folder,) = run_dirs(tmp_path / "runs")
     assert record(folder)["warnings"] == [
-        "visit sheet.csv: ignored column(s) plate, purpose, collection_date (not stored)"
+        "visit sheet.csv: ignored column(s) freezer_box, aliquot, comment (not stored)"
     ]
     assert cli("verify", folder).exit_code == 0
     assert cli("review", folder, "--accept", "--by", "Lin", "--reason", "ok").exit_code == 0

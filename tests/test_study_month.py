@@ -192,7 +192,7 @@ def test_bridging_detects_the_new_lot_reading_10_pct_high_and_refuses_it_unbridg
         for lab in old_rows
         if old_rows[lab]["conc_pg_ml"] and new_rows[lab]["conc_pg_ml"]
     ]
-    for level in ("low", "high"):
+    for level in ("low", "mid", "high"):
         means = []
         for k in (3, 5):
             wells = read_csv(month.folders[k] / "wells.csv")
@@ -207,7 +207,11 @@ def test_bridging_detects_the_new_lot_reading_10_pct_high_and_refuses_it_unbridg
     assert doc["ratio"] == pytest.approx(math.exp(mean), rel=1e-6)
     assert doc["ci90"] == pytest.approx([math.exp(mean - half), math.exp(mean + half)], rel=1e-6)
     assert len(doc["pairs"]) == n
-    assert doc["ci90"][0] > 1.0 and doc["ci90"][0] < L2_BIAS < doc["ci90"][1]  # bias found
+    # The bias is found: the interval excludes 1. Every pair shares the same two plates, so
+    # each plate's own calibration error (a few %) moves all pairs together: the interval
+    # (pair scatter) need not hold the simulated 1.10, but the ratio is within that error.
+    assert doc["ci90"][0] > 1.0
+    assert doc["ratio"] == pytest.approx(L2_BIAS, rel=0.05)
     assert doc["passed"] is False
     # a method profile adopted (issue 24's db.method, stood in for here): L2 is not bridged
     monkeypatch.setattr("il6assay.study.lots.method_profile_adopted", lambda engine: True)
@@ -227,7 +231,7 @@ def test_bridging_detects_the_new_lot_reading_10_pct_high_and_refuses_it_unbridg
     bridges = json.loads(page.stdout)["lot_bridges"]
     # targets per lot: L2's from its own accepted runs (plates 5 and 7), provisional
     targets = {(t["kit_lot"], t["level"]): t for t in json.loads(page.stdout)["lot_targets"]}
-    for level in ("low", "high"):
+    for level in ("low", "mid", "high"):
         means = []
         for k in (5, 7):
             wells = read_csv(month.folders[k] / "wells.csv")
@@ -291,7 +295,7 @@ def test_qc_precision_per_level_and_lot_matches_a_hand_computed_anova(month):
     doc = json.loads(invoke("controls", "--db", month.db, "--json").stdout)
     got = {(p["level"], p["kit_lot"]): p for p in doc["precision"]}
     pushed = [k for k in month.folders if k <= 5]
-    for level in ("low", "high"):
+    for level in ("low", "mid", "high"):
         for lot, plates in (("L1", [0, 1, 2, 3, 4]), ("L2", [5]), ("all lots", pushed)):
             groups = []
             for k in plates:

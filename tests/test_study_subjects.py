@@ -29,7 +29,7 @@ from il6assay.plate.layout_sheet import layout_csv
 from il6assay.plate.samples import load_samples
 from il6assay.plate.study_ids import latin_look_alike, nearest, scripts, skeleton
 from tests import pg
-from tests.conftest import EXAMPLE, STANDARD_LAYOUT, run_dirs
+from tests.conftest import EXAMPLE, KIT_LAYOUT, run_dirs
 from tests.db_support import distinct_export, run_folder, snapshot
 
 READERS = EXAMPLE.parent / "readers"
@@ -138,7 +138,7 @@ def test_another_plates_sheet_is_refused_by_its_plate_or_export_column(tmp_path)
 
 
 def _standard_sheet(path: Path, plates: list[str] | None) -> Path:
-    layout = load_layout(STANDARD_LAYOUT)
+    layout = load_layout(KIT_LAYOUT)
     labels = list(dict.fromkeys(s.sample for s in layout.wells.values() if s.role == "sample"))
     rows = []
     for plate in plates or [""]:
@@ -149,17 +149,15 @@ def _standard_sheet(path: Path, plates: list[str] | None) -> Path:
 
 
 def test_two_plate_export_given_one_sheet_is_refused_unless_the_sheet_names_each_plate(tmp_path):
+    # The export was made on the 0.2 layout's plan (kit controls): judged by the kit rules.
     export = READERS / "softmax_three_plates.txt"
+    kit = ["--layout", KIT_LAYOUT, "--rules", "kit"]
     one = _standard_sheet(tmp_path / "one.csv", None)
-    out = invoke(
-        "process", export, "--layout", STANDARD_LAYOUT, "--samples", one, "--out", tmp_path
-    )
+    out = invoke("process", export, *kit, "--samples", one, "--out", tmp_path)
     assert out.exit_code == 2, out.output
     assert "holds 2 plates (P1, P2) and the sample sheet names none" in out.output
     both = _standard_sheet(tmp_path / "both.csv", ["P1", "P2"])
-    out = invoke(
-        "process", export, "--layout", STANDARD_LAYOUT, "--samples", both, "--out", tmp_path / "o"
-    )
+    out = invoke("process", export, *kit, "--samples", both, "--out", tmp_path / "o")
     assert out.exit_code == 0, out.output
     for folder in run_dirs(tmp_path / "o"):
         with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
@@ -374,7 +372,8 @@ def test_summary_worklist_with_a_layout_is_a_sheet_that_layout_takes(db_url, tmp
     layout = EXAMPLE / "plate_001.layout.toml"
     out = invoke("summary", "--db", db_url, "--worklist", tmp_path / "next.csv", "--layout", layout)
     assert out.exit_code == 0, out.output
-    assert "written to 1 sheet(s) of at most 36" in out.output
+    capacity = len({s.sample for s in load_layout(layout).wells.values() if s.role == "sample"})
+    assert f"written to 1 sheet(s) of at most {capacity}" in out.output
     sheet = load_samples(tmp_path / "next.csv")
     labels = [s.sample for s in load_layout(layout).samples()]
     assert sheet.rows and set(sheet.rows) <= set(labels)

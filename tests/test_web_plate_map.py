@@ -9,6 +9,7 @@ curve's y axis spans the data, never an extrapolated asymptote.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -36,9 +37,14 @@ def test_the_plate_map_tells_faults_censored_masked_and_roles_apart_with_od_and_
     assert len(censored) > 10 and len(faults) < 5
     assert all(c["mark"] in ("<", ">") for c in censored)
     assert all(c["mark"] == "✕" for c in faults)
-    assert {c["role"] for c in wells.values()} >= {"standard", "blank", "control", "sample"}
-    a4 = wells["A4"]  # P01, below the LLOQ
-    assert a4["od"] == "0.069" and a4["result"] == "<4.69 pg/mL" and "BELOW_LLOQ" in a4["flags"]
+    assert {c["role"] for c in wells.values()} >= {"standard", "blank", "qc", "sample"}
+    a4 = wells["A4"]  # P01, below the LLOQ: its OD and result as wells.csv and results.csv say
+    with (folder / "wells.csv").open(encoding="utf-8-sig", newline="") as fh:
+        od = float(next(r for r in csv.DictReader(fh) if r["well"] == "A4")["od"])
+    with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
+        p01 = next(r for r in csv.DictReader(fh) if r["sample"] == "P01")
+    assert p01["result"].startswith("<") and a4["od"] == f"{od:.3f}"
+    assert a4["result"] == f"{p01['result']} pg/mL" and "BELOW_LLOQ" in a4["flags"]
     assert wells["A1"]["result"].startswith("recovery ")  # a standard: its recovery
     done = CliRunner().invoke(
         main, ["mask", str(folder), "--well", "A4", "--reason", "bubble", "--by", "Lin Wei"]

@@ -204,7 +204,7 @@ def bind_recorded_rejection(run: Run, qc: RunQc, history: Sequence[RunQc]) -> Ru
         f"{REJECT}: the study recorded a Westgard rejection of this export "
         f"(run {bound.run_id}: {said.removeprefix(REJECT + ': ')}), which binds every run of it"
     )
-    wells = [w.name for w in run.wells if w.spec.role == "control"]
+    wells = [w.name for w in run.wells if w.spec.role in QC_ROLES]
     rule = RuleResult(RULE_ID, DESCRIPTION, SOURCE, False, detail, wells)
     run.rules = [r for r in run.rules if r.id != RULE_ID] + [rule]
     for s in run.samples:

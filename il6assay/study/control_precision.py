@@ -2,7 +2,7 @@
 
 Over the accepted runs in the study database (``runs``: pushed runs, accepted
 by review), each control well's back-calculated concentration (``wells``,
-role ``control``) is grouped by run; ``il6assay.study.precision.variance_components``
+role ``qc`` or ``control``) is grouped by run; ``il6assay.study.precision.variance_components``
 (one-way random-effects ANOVA, CLSI EP05-A3) gives the overall mean, the bias
 against the nominal concentration, and the within-run, between-run and total
 CV. One row per level and kit lot, then one per level over all lots (lot to lot
@@ -26,13 +26,14 @@ def control_values(engine: Engine) -> dict[tuple[str, str], dict[str, list[float
     from sqlalchemy.orm import Session
 
     from il6assay.db.models import DbRun, DbWell
+    from il6assay.qc.m10 import QC_ROLES
 
     out: dict[tuple[str, str], dict[str, list[float]]] = {}
     with Session(engine) as session:
         query = (
             select(DbRun.run_id, DbRun.kit_lot, DbWell.level, DbWell.conc_pg_ml, DbWell.status)
             .join(DbWell, DbWell.run_pk == DbRun.id)
-            .where(DbWell.role == "control", DbRun.review_status == "accepted")
+            .where(DbWell.role.in_(QC_ROLES), DbRun.review_status == "accepted")
             .order_by(DbRun.id, DbWell.well)
         )
         for run_id, lot, level, conc, status in session.execute(query):
@@ -49,6 +50,7 @@ def control_precision(engine: Engine) -> list[dict[str, Any]]:
     from sqlalchemy.orm import Session
 
     from il6assay.db.models import DbWell
+    from il6assay.qc.m10 import QC_ROLES
     from il6assay.study.precision import variance_components
 
     with Session(engine) as session:
@@ -56,7 +58,7 @@ def control_precision(engine: Engine) -> list[dict[str, Any]]:
             level: value
             for level, value in session.execute(
                 select(DbWell.level, DbWell.nominal_pg_ml)
-                .where(DbWell.role == "control")
+                .where(DbWell.role.in_(QC_ROLES))
                 .distinct()
             )
             if value is not None
