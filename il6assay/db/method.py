@@ -234,8 +234,9 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
 
     No database configured, or none adopted: the settings unchanged. The
     profile fixes the model, weighting, zero-standard handling, rule profile and
-    weighting constant k it was validated with (a note says what it changed). A database that cannot be
-    read is a note, not a refusal: ``push`` refuses such a run later.
+    weighting constant k it was validated with (a note says what it changed). A
+    database that cannot be read is a note, not a refusal: ``push`` refuses such
+    a run later.
     """
     from dataclasses import replace
 
