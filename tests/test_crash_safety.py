@@ -42,6 +42,7 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
+from il6assay.db.chain_key import anchor_path, key_path
 from il6assay.record.audit import read_entries
 from tests.conftest import EXAMPLE
 
@@ -596,7 +597,13 @@ def test_kill_at_every_write_of_push_on_postgresql_leaves_the_database_before_or
             )
             copy = f"t_{os.urandom(6).hex()}"
             conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
-        return server.url(copy)
+        url = server.url(copy)
+        # the copy's chain key (kept outside the database) is the template's
+        old_key, new_key = key_path(template_url), key_path(url)
+        new_key.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(old_key, new_key)
+        shutil.copyfile(anchor_path(old_key), anchor_path(new_key))
+        return url
 
     def rows(url: str) -> list[int]:
         dsn = f"{admin.rsplit('=', 1)[0]}={url.rsplit('/', 1)[1]}"

@@ -167,7 +167,7 @@ def test_the_whole_review_walk_in_chromium_against_il6assay_serve_started_as_the
     assert sig["content_sha256"] == content_sha256(open_run(folder))
     engine = make_engine(str(work / db) if backend == "sqlite" else db)
     with Session(engine) as session:
-        rows = session.scalars(select(DbSignature)).all()
+        rows = session.scalars(select(DbSignature).where(DbSignature.run_id == run_id)).all()
         assert [(r.run_id, r.meaning) for r in rows] == [(run_id, "approved")]
 
 
