@@ -33,6 +33,9 @@ QC_ROLES = ("qc", "control")
 # Roles that are neither calibration nor QC: the study's specimens, and what method
 # validation puts on a plate in their place; the QC sets must bracket them.
 NOT_SPECIMEN_ROLES = ("standard", "blank", "empty", *QC_ROLES)
+# A plate holding these is a method-validation run (docs/validation.md): no study samples
+# for its QCs to bracket.
+VALIDATION_ROLES = ("pool", "selectivity", "stability")
 
 PROFILE = "m10"
 SOURCE_STANDARDS = (
@@ -246,7 +249,8 @@ def qc_design_rule(wells: list[Well], min_levels: int = 3) -> RuleResult:
             f"{len(levels)} QC level(s) ({', '.join(levels)}); at least {min_levels} "
             "(low, mid, high) needed"
         )
-    if groups and has_specimens:
+    validation = any(w.spec.role in VALIDATION_ROLES for w in wells)
+    if groups and has_specimens and not validation:
         if set(levels) - before:
             problems.append(
                 "no full QC set before the samples in reading order (missing: "
@@ -264,6 +268,15 @@ def qc_design_rule(wells: list[Well], min_levels: int = 3) -> RuleResult:
         if single:
             problems.append("a QC level in one well only: " + ", ".join(single))
     sets = min((sum(x == lv for x, _ in groups) for lv in levels), default=0)
+    if validation and not problems:
+        detail = (
+            f"{len(levels)} QC levels on a method-validation plate: its QCs are what it "
+            "measures, so the bracketing of study samples (section 4.3.1) does not apply"
+        )
+    else:
+        detail = "; ".join(problems) or (
+            f"{len(levels)} QC levels in {sets} sets bracketing the samples"
+        )
     return RuleResult(
         id="QC_DESIGN",
         description=(
@@ -272,8 +285,7 @@ def qc_design_rule(wells: list[Well], min_levels: int = 3) -> RuleResult:
         ),
         source=SOURCE_QC_DESIGN,
         passed=not problems,
-        detail="; ".join(problems)
-        or f"{len(levels)} QC levels in {sets} sets bracketing the samples",
+        detail=detail,
         wells=[w.name for g in groups.values() for w in g] if problems and groups else [],
         profile=PROFILE,
         section="4.3.1",
