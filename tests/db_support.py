@@ -78,16 +78,18 @@ RECIPES: dict[str, dict[str, Any]] = {
 def distinct_export(export: Path, folder: Path, tag: int) -> Path:
     """A copy of the example XLSX in ``folder`` whose docProps/core.xml carries modification
     minute ``tag``: the same reads in other bytes (another plate, to the study's SHA-256 check)."""
+    import re
     import zipfile
 
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / export.name
-    stamp = f"2026-11-25T02:{tag:02d}:00Z</dcterms:modified>".encode()
+    stamp = f">2026-11-25T02:{tag:02d}:00Z</dcterms:modified>".encode()
+    modified = re.compile(rb">[^<]*</dcterms:modified>")  # whatever time the fixture carries
     with zipfile.ZipFile(export) as src, zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "docProps/core.xml":
-                data = data.replace(b"2026-11-25T01:43:47Z</dcterms:modified>", stamp)
+                data = modified.sub(stamp, data)
             dst.writestr(item, data)
     assert copy.read_bytes() != export.read_bytes()
     return copy
