@@ -6,6 +6,8 @@ schema (a test compares them); change both together, with a new migration.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Float,
@@ -25,6 +27,14 @@ SUPERSEDED = "superseded"
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+
+def _skeleton_of(context: Any) -> str | None:
+    """The skeleton of the study ID being inserted (a column default)."""
+    from il6assay.plate.study_ids import skeleton
+
+    study_id = context.get_current_parameters().get("study_id")
+    return skeleton(study_id) if study_id else None
 
 
 class DbRun(Base):
@@ -141,6 +151,11 @@ class DbResult(Base):
     study_key: Mapped[str | None] = mapped_column(String(200), index=True)
     # Added by migration 0011: the specimen's collection date, from the sample sheet when given.
     collection_date: Mapped[str | None] = mapped_column(String(40))
+    # Added by migration 0012: the study ID's TR39 skeleton (il6assay.plate.study_ids.skeleton),
+    # set on every insert, so the look-alike check is one indexed lookup (NULL: rows from before).
+    study_skeleton: Mapped[str | None] = mapped_column(
+        String(200), index=True, default=_skeleton_of
+    )
 
 
 class DbDilution(Base):

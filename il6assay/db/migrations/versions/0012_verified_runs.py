@@ -1,6 +1,9 @@
 """Runs verified by recomputation, so that a run verified once is not processed twice (issue 27).
 
-Adds ``verified_runs`` (chained like every table); no existing row or value changes.
+Adds ``verified_runs`` (chained like every table) and ``sample_results.study_skeleton``
+(the study ID's TR39 skeleton, indexed: the look-alike check at push is one indexed
+lookup, flat with the study). Existing rows keep NULL there (a new NULL changes no
+row's chained hash); the check reads those rows' IDs as before.
 
 Revision ID: 0012
 Revises: 0011
@@ -18,7 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create verified_runs."""
+    """Create verified_runs; add sample_results.study_skeleton (indexed)."""
+    op.add_column("sample_results", sa.Column("study_skeleton", sa.String(200)))
+    op.create_index("ix_sample_results_study_skeleton", "sample_results", ["study_skeleton"])
     op.create_table(
         "verified_runs",
         sa.Column("id", sa.Integer, primary_key=True),
