@@ -9,7 +9,9 @@ Rules (docs/database.md):
 - only a run whose review status is "accepted" is pushed, after ``verified_run``
   has checked every file against its recorded SHA-256, the audit chain and the
   review it records, and processed the plate again from its inputs to the same
-  results, flags and verdict (``il6assay.record.verify``);
+  results, flags and verdict (``il6assay.record.verify``), unless the study
+  database remembers verifying this very folder (``il6assay.db.verified``; a
+  verification the push makes is written in the run's own transaction);
 - one transaction per run: the run, its curve, wells, results, dilution rows
   and audit rows land together or not at all;
 - a run already stored (same run id, same outputs) is a no-op that says so;
