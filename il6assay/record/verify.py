@@ -435,6 +435,7 @@ def _compare_xlsx_cells(folder: Path, scratch: Path) -> list[str]:
 
 
 _plotly_digest: dict[str, str] = {}
+_plotly_name: list[str] = []
 
 
 def shared_plotly_differences(results_folder: Path, notes: list[str]) -> list[str]:
@@ -442,7 +443,9 @@ def shared_plotly_differences(results_folder: Path, notes: list[str]) -> list[st
     from il6assay.plate.hashing import sha256_bytes
     from il6assay.record.report import plotly_js_name, plotly_js_source
 
-    name = plotly_js_name()
+    if not _plotly_name:  # read once per process (a package metadata lookup each time)
+        _plotly_name.append(plotly_js_name())
+    name = _plotly_name[0]
     path = results_folder / name
     if not path.is_file():
         notes.append(f"{name} is not beside the run (the report says so in words)")
