@@ -162,3 +162,21 @@ def test_a_report_edited_with_every_hash_recomputed_is_processed_and_compared_ag
     out = cli("push", run, "--db", db_url)
     assert out.exit_code == 2 and "report.html differs from what processing writes" in out.stderr
     assert len(verified_rows(db_url)) == 1  # only the untouched folder's verification
+
+
+def test_a_run_processed_with_the_study_database_is_pushed_without_processing_it_again(
+    tmp_path, db_url, monkeypatch
+):
+    monkeypatch.setenv("IL6ASSAY_DB", db_url)  # the study database process records into
+    monkeypatch.setattr(verify, "_cache", {})
+    out = tmp_path / "runs"
+    assert cli("process", EXAMPLE / "plate_001.xlsx", "--out", out).exit_code == 0
+    (folder,) = run_dirs(out)
+    (row,) = verified_rows(db_url)
+    assert row.run_id == folder.name and row.verified_for == "process"
+    assert cli("review", folder, "--accept", "--by", "Lin", "--reason", "ok").exit_code == 0
+    never_processed(monkeypatch)
+    checked = cli("verify", folder, "--db", db_url)
+    assert checked.exit_code == 0 and "made from inputs/ on" in checked.output
+    pushed = cli("push", folder, "--db", db_url, "--by", "Lin")
+    assert pushed.exit_code == 0 and "pushed 32 result(s)" in pushed.output

@@ -28,7 +28,7 @@ from il6assay.record.folder import RunFolder
 
 @dataclass
 class StudyMemory:
-    """The study database's record of verified runs (``for_what``: "push" or "verify").
+    """The study database's record of verified runs (``for_what``: "process", "push", "verify").
 
     ``deferred``: a verification is not written at once but kept in ``pending`` (by run
     folder), for push to write in the run's own transaction: a refused push writes nothing.
@@ -48,8 +48,9 @@ class StudyMemory:
             raise unreachable(err, self.engine) from None
         if row is None:
             return None
+        how = "made" if row.verified_for == "process" else "recomputed"
         return (
-            f"recomputed from inputs/ on {row.verified_utc} by il6assay {row.verified_by_version} "
+            f"{how} from inputs/ on {row.verified_utc} by il6assay {row.verified_by_version} "
             f"({row.verified_for}), as the study database records; the same inputs, settings "
             "and files: not processed again"
         )
