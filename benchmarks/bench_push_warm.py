@@ -11,7 +11,9 @@ does, two ways:
 - ``first push``: the run never verified in this database: processed again
   from its inputs, every output compared, the verification remembered;
 - ``verified before``: the run verified by ``verify --db`` first (not timed):
-  every file, the audit chain and the review checked, not processed again.
+  every file, the audit chain and the review checked, not processed again
+  (the same path as a run ``process``/``batch`` wrote with the database
+  configured, or a second push).
 
 Printed: the median CPU time (``time.process_time``) of each, per study size,
 and the CPU time of ``analysis_rows`` + CSV rendering (what ``results
