@@ -312,7 +312,9 @@ def test_kill_at_every_write_leaves_before_after_or_what_status_names_and_repair
     assert not full.killed and full.exit_code in (0, 3), full.stderr
     after = fingerprint(out)
     assert after != before
-    assert full.writes > 3
+    # A push of a run batch made with the study database (remembered in verified_runs)
+    # writes no scratch folder: the commit and the chain's anchor are its writes.
+    assert full.writes >= (3 if command == "push" else 4)
     seen = set()
     assert full.what is not None and len(full.what) == full.writes
     for n in kill_points(full.what, out, every):

@@ -256,6 +256,17 @@ def test_without_a_roster_an_id_confusable_with_a_stored_one_is_refused_at_push(
     assert snapshot(make_engine(db_url)) == before
 
 
+def test_an_id_stored_before_0012_without_a_skeleton_still_blocks_its_look_alike(db_url, runs):
+    from sqlalchemy import text
+
+    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0  # AML-004 stored
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # as rows stored before migration 0012 are
+        conn.execute(text("UPDATE sample_results SET study_skeleton = NULL"))
+    out = invoke("push", runs["zero_o"], "--db", db_url)
+    assert out.exit_code == 2 and "'AML-0O4' is confusable with 'AML-004'" in out.output
+
+
 def test_with_a_roster_ids_off_it_are_refused_at_push_and_process_naming_the_nearest(
     db_url, runs, tmp_path
 ):

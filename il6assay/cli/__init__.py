@@ -168,6 +168,7 @@ def process(
             )
         if study and qcs:
             study.record(qcs)
+            study.remember(folders)  # made from their inputs: push need not process them again
     except InputError as err:
         _fail(err)
     for warning in dict.fromkeys([*notes, *(w for run in runs for w in run.warnings)]):

@@ -217,7 +217,14 @@ def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def verify(run_dirs: tuple[Path, ...]) -> None:
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    help="Remember each run verified in this study database (a later push does not process "
+    "it again), and process none verified there before. Only when given.",
+)
+def verify(run_dirs: tuple[Path, ...], db: str | None) -> None:
     """Process each run again from its inputs/ and require the same results, flags and verdict.
 
     Also checks every file against its hash, the audit chain and the review.
@@ -228,7 +235,13 @@ def verify(run_dirs: tuple[Path, ...]) -> None:
     from il6assay.record.verify import verify_run
 
     try:
-        results = [verify_run(p) for p in expand_runs(list(run_dirs))]
+        folders = expand_runs(list(run_dirs))
+        memory = None
+        if db is not None:
+            from il6assay.db.verified import study_memory
+
+            memory = study_memory(db, "verify")
+        results = [verify_run(p, memory) for p in folders]
     except InputError as err:
         _fail(err)
     for result in results:

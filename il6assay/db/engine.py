@@ -15,6 +15,7 @@ its version.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -173,14 +174,22 @@ def _config() -> Any:
     return config
 
 
+@functools.cache
+def _revisions() -> tuple[str, tuple[str, ...]]:
+    """The head and every revision, oldest first: read once per process (a read compiles them)."""
+    script = _script()
+    known = tuple(s.revision for s in reversed(list(script.walk_revisions())))
+    return str(script.get_current_head()), known
+
+
 def head_revision() -> str:
     """The newest schema version this il6assay knows."""
-    return str(_script().get_current_head())
+    return _revisions()[0]
 
 
 def known_revisions() -> list[str]:
     """Every schema version this il6assay knows, oldest first."""
-    return [s.revision for s in reversed(list(_script().walk_revisions()))]
+    return list(_revisions()[1])
 
 
 def current_revision(connection: Any) -> str | None:

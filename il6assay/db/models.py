@@ -6,6 +6,8 @@ schema (a test compares them); change both together, with a new migration.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Float,
@@ -25,6 +27,14 @@ SUPERSEDED = "superseded"
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+
+def _skeleton_of(context: Any) -> str | None:
+    """The skeleton of the study ID being inserted (a column default)."""
+    from il6assay.plate.study_ids import skeleton
+
+    study_id = context.get_current_parameters().get("study_id")
+    return skeleton(study_id) if study_id else None
 
 
 class DbRun(Base):
@@ -141,6 +151,11 @@ class DbResult(Base):
     study_key: Mapped[str | None] = mapped_column(String(200), index=True)
     # Added by migration 0011: the specimen's collection date, from the sample sheet when given.
     collection_date: Mapped[str | None] = mapped_column(String(40))
+    # Added by migration 0012: the study ID's TR39 skeleton (il6assay.plate.study_ids.skeleton),
+    # set on every insert, so the look-alike check is one indexed lookup (NULL: rows from before).
+    study_skeleton: Mapped[str | None] = mapped_column(
+        String(200), index=True, default=_skeleton_of
+    )
 
 
 class DbDilution(Base):
@@ -455,3 +470,30 @@ class DbLotBridge(Base):
     signed_by: Mapped[str] = mapped_column(String(200))
     signed_utc: Mapped[str] = mapped_column(String(40))
     signed_os_account: Mapped[str] = mapped_column(String(200))
+
+
+# Added by migration 0012: what push and verify --db verified, so no run is processed twice.
+
+
+class DbVerifiedRun(Base):
+    """A run folder verified by recomputation: its inputs, settings and tools, and the outputs.
+
+    ``key_sha256`` hashes what processing depends on (the input copies' hashes, the
+    settings and masked wells, run.json's tool and library versions, the report's
+    options) and the il6assay and library versions that verified it; ``outputs_sha256``
+    and ``record_sha256`` are the outputs and the processing fields of run.json found
+    to be what those inputs give (``il6assay.record.verify``). Rows are only added.
+    """
+
+    __tablename__ = "verified_runs"
+    __table_args__ = (UniqueConstraint("key_sha256", "record_sha256", name="uq_verified_runs"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(200), index=True)
+    outputs_sha256: Mapped[str] = mapped_column(Text)
+    verified_by_version: Mapped[str] = mapped_column(String(40))
+    verified_utc: Mapped[str] = mapped_column(String(40))
+    verified_os_account: Mapped[str] = mapped_column(String(200))
+    verified_for: Mapped[str] = mapped_column(String(20))  # "push" or "verify"

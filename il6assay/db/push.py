@@ -9,7 +9,9 @@ Rules (docs/database.md):
 - only a run whose review status is "accepted" is pushed, after ``verified_run``
   has checked every file against its recorded SHA-256, the audit chain and the
   review it records, and processed the plate again from its inputs to the same
-  results, flags and verdict (``il6assay.record.verify``);
+  results, flags and verdict (``il6assay.record.verify``), unless the study
+  database remembers verifying this very folder (``il6assay.db.verified``; a
+  verification the push makes is written in the run's own transaction);
 - one transaction per run: the run, its curve, wells, results, dilution rows
   and audit rows land together or not at all;
 - a run already stored (same run id, same outputs) is a no-op that says so;
@@ -58,6 +60,7 @@ from il6assay.db.models import (
     DbRun,
     DbWell,
 )
+from il6assay.db.verified import StudyMemory, add_verification
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes
 from il6assay.plate.samples import clean_label, spelling_key
@@ -66,7 +69,7 @@ from il6assay.qc.results import SampleResult
 from il6assay.qc.rules import STUDY_REJECT, STUDY_RULES
 from il6assay.record.audit import now_utc, os_account
 from il6assay.record.folder import RunFolder
-from il6assay.record.verify import verified_run
+from il6assay.record.verify import Memory, verified_run
 
 ATTEMPTS = 3  # a push that lost a race (unique key taken meanwhile) is retried from scratch
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -121,6 +124,7 @@ class RunData:
     dilutions: list[dict[str, str]]
     wells: list[dict[str, str]]
     curve: dict[str, Any]
+    verification: dict[str, str] | None = None  # to record with the run (il6assay.db.verified)
 
     @property
     def run_id(self) -> str:
@@ -141,9 +145,14 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
-def load_run(run_dir: str | Path) -> RunData:
-    """A run folder ready to push: hashes verified, review accepted, study IDs spelled one way."""
-    folder = verified_run(run_dir)  # hashes, audit chain, review, and recomputed from inputs/
+def load_run(run_dir: str | Path, memory: Memory | None = None) -> RunData:
+    """A run folder ready to push: hashes verified, review accepted, study IDs spelled one way.
+
+    ``memory``: where verifications are remembered (the study database), so that a run
+    verified before is not processed again (``il6assay.record.verify``).
+    """
+    # Hashes, audit chain, review, and recomputed from inputs/ (unless verified before).
+    folder = verified_run(run_dir, memory)
     review = folder.record.get("review") or {}
     status = review.get("status", "unreviewed")
     if status != "accepted":
@@ -233,13 +242,16 @@ def push_runs(
     """Check every run folder first, then push each in its own transaction."""
     if supersede and not (reason and reason.strip()):
         raise InputError("--supersede needs a reason (--reason TEXT)")
-    runs = [load_run(d) for d in run_dirs]
     require_schema(engine)
     from il6assay.db.chain_key import key_path, read_key
     from il6assay.db.method import check_run_profile
 
     # Nothing is checked or written without the chain's key.
     read_key(key_path(engine.url.render_as_string(False)))
+    memory = StudyMemory(engine, "push", deferred=True)  # written with each run, if pushed
+    runs = [load_run(d, memory) for d in run_dirs]
+    for run in runs:
+        run.verification = memory.pending.pop(run.folder.path, None)
 
     try:
         for run in runs:  # a run judged under another method profile is refused
@@ -610,6 +622,8 @@ def _push(
         run_json=_dumps(record),
     )
     session.add(db_run)
+    if run.verification is not None:
+        add_verification(session, run.verification)
     session.flush()
     fit = run.curve.get("fit") or {}
     session.add(
@@ -687,9 +701,11 @@ def _push(
             old.status = SUPERSEDED
             old.supersede_reason = combine_reason if action == "combine" else user_reason
             old.superseded_utc = when
-        session.flush()  # the old rows stop being current before the new ones are
+        if old is not None or again:
+            session.flush()  # the old rows stop being current before the new ones are
         session.add_all(new_dilutions)
-        session.flush()
+        if again:
+            session.flush()  # their ids, for superseded_by
         for d in again:
             d.superseded_by = next(n.id for n in new_dilutions if n.dilution == d.dilution)
         if kept:
@@ -700,7 +716,8 @@ def _push(
             new.source_runs = run.run_id
         new.collection_date = _collection_date(sheet, row) or (old.collection_date if old else None)
         session.add(new)
-        session.flush()
+        if old is not None:
+            session.flush()  # its id, for the old row's superseded_by
         what = f"result of {key[0]} {key[1]} from run {run.run_id}"
         if kept:
             others = ", ".join(dict.fromkeys(run_ids[d.run_pk] for d in kept))
@@ -732,7 +749,7 @@ def _push(
                 new_value=_dumps({**_value(new), **({"loses": case} if case else {})}),
             )
         )
-        session.flush()
+    session.flush()  # a new specimen's rows are written together, in one flush
     store_isr(session, db_run.id, run.run_id, isr_rows, when=when, account=account, by=by)
     if losses and not supersede:
         # Nothing of this transaction is kept: raising here rolls the whole run back.

@@ -185,8 +185,23 @@ def check_subjects(session: Session, study_ids: list[str]) -> None:
         return
     if not study_ids:
         return
-    stored = session.scalars(select(DbResult.study_id).distinct())
-    check_distinct(study_ids, known=stored)
+    # Stored IDs sharing a skeleton with this run's (indexed), and those stored before
+    # skeletons were (migration 0012): the same check as against every stored ID.
+    skeletons = sorted({skeleton(sid) for sid in study_ids})
+    stored = set(
+        session.scalars(
+            select(DbResult.study_id).where(DbResult.study_skeleton.is_(None)).distinct()
+        )
+    )
+    for start in range(0, len(skeletons), 500):
+        stored.update(
+            session.scalars(
+                select(DbResult.study_id)
+                .where(DbResult.study_skeleton.in_(skeletons[start : start + 500]))
+                .distinct()
+            )
+        )
+    check_distinct(study_ids, known=sorted(stored))
 
 
 def check_engine_subjects(engine: Engine, study_ids: list[str]) -> None:

@@ -19,6 +19,15 @@ folder sets how strictly:
   report.html word by word (plotly.js itself set aside).
 
 Files are named by their name in compared text, never their path.
+
+A verification can be remembered outside the folder (``Memory``: the study
+database's ``verified_runs``, ``il6assay.db.verified``), keyed by what
+processing depends on (``verification_key``) and the run.json it found true
+(``record_sha256``, which carries every output's hash). A folder with the same
+key and the same run.json, whose files match those hashes, is the folder that
+was verified, byte for byte: it is not processed again. The checks that do
+not depend on processing (schema, hashes, audit chain, review, the shared
+plotly.js) are made every time.
 Only masking changes settings, so the settings must be those of the first
 (processing) entry of the audit log with the masked wells its mask entries
 leave. An edited result, verdict or review thus fails whatever was done to
@@ -36,11 +45,11 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from il6assay import __version__
 from il6assay.errors import InputError
-from il6assay.plate.hashing import sha256_file
+from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.record.audit import AUDIT_FILE
 from il6assay.record.folder import RunFolder, open_run, reprocess
 from il6assay.record.schema import RunChanged
@@ -66,6 +75,7 @@ class Verification:
     differences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     folder: RunFolder | None = None
+    recalled: str | None = None  # when the study database says it was verified before
 
     @property
     def ok(self) -> bool:
@@ -74,7 +84,9 @@ class Verification:
 
     def message(self) -> str:
         """One line for the terminal."""
-        if self.ok:
+        if self.ok and self.recalled:
+            text = f"{self.run_dir}: verified ({self.recalled})"
+        elif self.ok:
             text = (
                 f"{self.run_dir}: verified (recomputed from inputs/: same results, flags, verdict)"
             )
@@ -85,11 +97,53 @@ class Verification:
         return text + "".join(f"; note: {n}" for n in self.notes)
 
 
-def verify_run(path: str | Path) -> Verification:
+class Memory(Protocol):
+    """Where verifications are remembered (the study database), outside every run folder."""
+
+    def recall(self, key: str, record_sha256: str) -> str | None:
+        """A note saying when this run was verified, or None when it never was."""
+
+    def remember(self, folder: RunFolder, key: str, record_sha256: str) -> None:
+        """Record that this run folder was verified by recomputation."""
+
+
+def verification_key(folder: RunFolder) -> str:
+    """The SHA-256 of what processing the run depends on, and of the tools verifying it now.
+
+    The input copies' hashes, the settings (run.json's and the audit log's first and
+    masked wells), run.json's il6assay and library versions, the report's options, the
+    reader, the folder's name, and this il6assay's and its libraries' versions.
+    """
+    record, entries = folder.record, folder.entries
+    parts = {
+        "folder": folder.path.name,
+        "inputs": {k: [e["sha256"] for e in v] for k, v in sorted(record["inputs"].items())},
+        "settings": record["settings"],
+        "processed_with": entries[0].get("settings") if entries else None,
+        "masked_by_log": list(_masked_by_the_log(entries)),
+        "version": record["version"],
+        "libraries": record["libraries"],
+        "report": record.get("report"),
+        "allow_unmatched": record.get("allow_unmatched"),
+        "reader": record["export"].get("format"),
+        "verified_with": [__version__, _tools()],
+    }
+    return sha256_bytes(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def record_sha256(record: dict[str, Any]) -> str:
+    """The SHA-256 of run.json but its review: every processing field and every output's hash."""
+    body = {k: v for k, v in record.items() if k != "review"}
+    return sha256_bytes(json.dumps(body, sort_keys=True, ensure_ascii=False))
+
+
+def verify_run(path: str | Path, memory: Memory | None = None) -> Verification:
     """Check a run folder and recompute it from its inputs; differences are listed, not raised.
 
-    A run.json that is not a run record at all (malformed, not a run folder)
-    is an InputError, as for every command.
+    With ``memory``, a run folder verified before (the same inputs, settings, tools
+    and run.json, every file matching its hash) is not processed again, and a run
+    verified now is remembered. A run.json that is not a run record at all
+    (malformed, not a run folder) is an InputError, as for every command.
     """
     path = Path(path)
     try:
@@ -97,24 +151,33 @@ def verify_run(path: str | Path) -> Verification:
     except RunChanged as err:
         return Verification(path, path.name, [err.message])
     result = Verification(path, folder.record["run_id"], folder=folder)
-    key = (
-        str(path.resolve()),
-        folder.entries[-1]["content_sha256"],
-        sha256_file(path / AUDIT_FILE),
-    )
-    if key not in _cache:
-        _cache[key] = _recompute(folder)
-    differences, notes = _cache[key]
-    result.differences, result.notes = list(differences), list(notes)
+    known = None
+    if memory is not None:
+        key, digest = verification_key(folder), record_sha256(folder.record)
+        known = memory.recall(key, digest)
+    if known is not None:
+        result.recalled = known
+    else:
+        cache_key = (
+            str(path.resolve()),
+            folder.entries[-1]["content_sha256"],
+            sha256_file(path / AUDIT_FILE),
+        )
+        if cache_key not in _cache:
+            _cache[cache_key] = _recompute(folder)
+        differences, notes = _cache[cache_key]
+        result.differences, result.notes = list(differences), list(notes)
+        if memory is not None and result.ok:
+            memory.remember(folder, key, digest)
     report = folder.record.get("report")
     if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
         result.differences += shared_plotly_differences(path.parent, result.notes)
     return result
 
 
-def verified_run(path: str | Path) -> RunFolder:
+def verified_run(path: str | Path, memory: Memory | None = None) -> RunFolder:
     """The run folder, verified; a RunChanged naming the first difference otherwise (for push)."""
-    result = verify_run(path)
+    result = verify_run(path, memory)
     if not result.ok or result.folder is None:
         raise RunChanged(
             f"{result.differences[0]} (found by il6assay verify; the run cannot be pushed)",
@@ -196,14 +259,25 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
     return differences, notes
 
 
+_versions: dict[Any, dict[str, str]] = {}
+
+
+def _tools() -> dict[str, str]:
+    """This process's Python and library versions (read once: they do not change while it runs)."""
+    from il6assay.record import outputs
+
+    read = outputs.library_versions
+    if read not in _versions:
+        _versions[read] = read()
+    return _versions[read]
+
+
 def _changed_versions(record: dict[str, Any]) -> list[str]:
     """What differs between the tools that made the run and these: il6assay, Python, libraries."""
-    from il6assay.record.outputs import library_versions
-
     out = []
     if record["version"] != __version__:
         out.append(f"il6assay {record['version']}, recomputed by {__version__}")
-    now = library_versions()
+    now = _tools()
     for name, version in sorted(now.items()):
         was = record["libraries"].get(name)
         if was != version:
@@ -361,6 +435,7 @@ def _compare_xlsx_cells(folder: Path, scratch: Path) -> list[str]:
 
 
 _plotly_digest: dict[str, str] = {}
+_plotly_name: list[str] = []
 
 
 def shared_plotly_differences(results_folder: Path, notes: list[str]) -> list[str]:
@@ -368,7 +443,9 @@ def shared_plotly_differences(results_folder: Path, notes: list[str]) -> list[st
     from il6assay.plate.hashing import sha256_bytes
     from il6assay.record.report import plotly_js_name, plotly_js_source
 
-    name = plotly_js_name()
+    if not _plotly_name:  # read once per process (a package metadata lookup each time)
+        _plotly_name.append(plotly_js_name())
+    name = _plotly_name[0]
     path = results_folder / name
     if not path.is_file():
         notes.append(f"{name} is not beside the run (the report says so in words)")

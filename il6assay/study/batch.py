@@ -536,6 +536,8 @@ def _run_jobs(
             o = _outcome(job, run, *result)
             if run.run_id in qcs:
                 study.record([qcs[run.run_id]])
+                if o.run_dir:  # made from its inputs: push need not process it again
+                    study.remember([Path(o.run_dir)])
         outcomes.append(o)
         if progress:
             progress(o)

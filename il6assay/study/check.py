@@ -174,6 +174,24 @@ class StudyCheck:
             return ["not recorded" for _ in qcs]
         return record_qc(self.engine, qcs, check_schema=False)
 
+    def remember(self, folders: Sequence[Path]) -> None:
+        """Record the run folders just written as verified (``verified_runs``): processing
+        made them from their inputs, so a push of them unchanged need not process them again."""
+        from il6assay.db.verified import StudyMemory
+        from il6assay.errors import InputError
+        from il6assay.record.folder import open_run
+        from il6assay.record.verify import record_sha256, verification_key
+
+        if self.engine is None:
+            return
+        memory = StudyMemory(self.engine, "process")
+        try:
+            for path in folders:
+                folder = open_run(path)
+                memory.remember(folder, verification_key(folder), record_sha256(folder.record))
+        except InputError:
+            return  # not remembered: push then processes the run again, nothing is lost
+
 
 def recorded_rejection(
     export_sha256: str | None, run_id: str, history: Sequence[RunQc]
