@@ -234,17 +234,17 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
 
     No database configured, or none adopted: the settings unchanged. The
     profile fixes the model, weighting, zero-standard handling, rule profile and
-    weighting constant k it was validated with (a note says what it changed). A database that cannot be
-    read is a note, not a refusal: ``push`` refuses such a run later.
+    weighting constant k it was validated with (a note says what it changed). A database
+    that cannot be read is a note, not a refusal: ``push`` refuses such a run later.
     """
+    if not db:  # before the imports: no database, no SQLAlchemy
+        return settings, []
     from dataclasses import replace
 
     from sqlalchemy.exc import DBAPIError
 
     from il6assay.db.engine import make_engine
 
-    if not db:
-        return settings, []
     try:
         profile = current_profile(make_engine(db, must_exist=True))
     except (InputError, DBAPIError) as err:

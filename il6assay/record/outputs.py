@@ -56,30 +56,39 @@ def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Non
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
-    """An XLSX with one sheet per table; text cells are stored as text, never formulas."""
+    """An XLSX with one sheet per table; text cells are stored as text, never formulas.
+
+    Written in openpyxl's write-only (streaming) mode: rows go out as they come.
+    """
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     for title, (columns, rows) in sheets.items():
         ws = wb.create_sheet(title)
-        for c, name in enumerate(columns, start=1):  # headers too: --wide builds them from visits
-            header = ws.cell(row=1, column=c)
-            header.value = safe_text(str(name))
-            header.data_type = "s"
-        for r, row in enumerate(rows, start=2):
-            for c, name in enumerate(columns, start=1):
+        ws.freeze_panes = "A2"
+        # headers too: --wide builds them from visits
+        ws.append([_text_cell(ws, safe_text(str(name))) for name in columns])
+        for row in rows:
+            cells: list[Any] = []
+            for name in columns:
                 value = row.get(name)
                 if value is None or (isinstance(value, float) and not math.isfinite(value)):
-                    continue
-                cell = ws.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = safe_text(value)
-                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
+                    cells.append(None)
+                elif isinstance(value, str):
+                    cells.append(_text_cell(ws, safe_text(value)))
                 else:
-                    cell.value = value
-        ws.freeze_panes = "A2"
+                    cells.append(value)
+            ws.append(cells)
     wb.save(path)
+
+
+def _text_cell(ws: Any, text: str) -> Any:
+    """A cell stored as text (openpyxl would store "=..." as a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    return cell
 
 
 def curve_document(run: Run) -> dict[str, Any]:
