@@ -250,7 +250,7 @@ TAMPERINGS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "workbook edited, every hash recomputed": (
         edit_workbook_and_rehash,
         "accepted",
-        "results.xlsx: xl/worksheets/sheet1.xml differs from what processing writes",
+        "results.xlsx: its parts are not those processing writes",  # re-saved: other parts
     ),
     "review forged in run.json": (
         forge_review_in_run_json,
