@@ -10,7 +10,6 @@ are compared with those of the code before issue 27 (git commit 247fcd7).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -21,7 +20,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,22 +243,15 @@ def _old_code(tmp_path: Path) -> Path | None:
 
 
 def _simulated_plates(folder: Path, n: int) -> None:
-    from il6assay.plate.layout import load_layout
-    from il6assay.simulate import grid_text, simulate_plate
-
-    layout = load_layout(LAYOUT)
-    rng = np.random.default_rng(27)
-    labels = sorted({w.sample for w in layout.wells.values() if w.role == "sample" and w.sample})
-    folder.mkdir()
-    for i in range(n):
-        sim = simulate_plate(layout, rng, plate_id=f"plate_{i:03d}")
-        (folder / f"plate_{i:03d}.csv").write_text(grid_text(sim.plate), encoding="utf-8")
-        with (folder / f"plate_{i:03d}.samples.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["sample", "study_id", "visit", "dilution", "note"])
-            for j, label in enumerate(labels):
-                writer.writerow([label, f"SIM-{i:03d}-{j:02d}", "D0", "", ""])
-    shutil.copy(EXAMPLE / "plate_001.xlsx", folder / "plate_001.xlsx")  # a real export too
+    """``n`` simulated grid exports with their sample sheets (as bench_study makes them),
+    and the shipped example export (a real XLSX) beside them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_study import make_plates
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    make_plates(folder, n, seed=27)
+    shutil.copy(EXAMPLE / "plate_001.xlsx", folder / "plate_001.xlsx")
     shutil.copy(EXAMPLE / "plate_001.samples.csv", folder / "plate_001.samples.csv")
 
 

@@ -65,6 +65,9 @@ class PlateJob:
     acquired: str | None
     order: int
     allow_unmatched: bool = False
+    # What planning read (the Export and the Layout): processed as read, not read again.
+    read: Any = field(default=None, repr=False, compare=False)
+    layout_read: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -165,6 +168,8 @@ def plan(
                     acquired=plate.metadata.get("read_datetime"),
                     order=order,
                     allow_unmatched=allow_unmatched,
+                    read=parsed,
+                    layout_read=layout_doc,
                 )
             )
     return sorted(jobs_, key=_time_key), bad
@@ -245,8 +250,8 @@ def process_job(job: PlateJob) -> Any:
 
     try:
         return process_plate(
-            job.export,
-            job.layout,
+            job.read if job.read is not None else job.export,
+            job.layout_read if job.layout_read is not None else job.layout,
             job.samples,
             job.settings,
             allow_unmatched=job.allow_unmatched,
