@@ -307,3 +307,19 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
         old_log, new_log = (json.loads((d / "audit.jsonl").read_text()) for d in (a, b))
         for key in ("action", "run_id", "settings", "verdict_by_rules", "review_after"):
             assert old_log[key] == new_log[key], (name, key)
+
+
+def test_an_altered_shared_plotly_js_is_replaced_by_the_next_run_written_beside_it(tmp_path):
+    from il6assay.record.report import plotly_js_name, plotly_js_path
+
+    def process(*extra: str) -> None:
+        argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE / "plate_001.xlsx"),
+                "--out", str(tmp_path / "out"), *extra]  # fmt: skip
+        assert subprocess.run(argv, capture_output=True, cwd=tmp_path).returncode in (0, 3)
+
+    process()
+    shared = tmp_path / "out" / plotly_js_name()
+    assert shared.read_bytes() == plotly_js_path().read_bytes()  # the package's file, copied
+    shared.write_bytes(shared.read_bytes() + b"\nfetch('https://x.example');\n")
+    process("--model", "5pl")  # another run into the same results folder
+    assert shared.read_bytes() == plotly_js_path().read_bytes()

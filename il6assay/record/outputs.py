@@ -319,10 +319,12 @@ def write_run(
         if report and not standalone_report:
             # The shared plotly.js copy only once the run folder is whole: a refused
             # run leaves nothing behind in --out.
+            # Copied if missing, replaced if it is not plotly's own (il6assay.record.report).
             from il6assay.record.report import ensure_shared_plotly, plotly_js_name
 
-            if not (out_dir / plotly_js_name()).is_file():
-                plotly_made = ensure_shared_plotly(out_dir)
+            existed = (out_dir / plotly_js_name()).is_file()
+            shared = ensure_shared_plotly(out_dir)
+            plotly_made = None if existed else shared
         if replacing is not None and final.exists():
             _swap_in(tmp, final, old)
             os.rename(old, replacing)

@@ -18,6 +18,7 @@ The review status is read from ``review.js`` beside the report, which
 from __future__ import annotations
 
 import base64
+import filecmp
 import functools
 import html
 import importlib.util
@@ -83,22 +84,16 @@ def plotly_js_source() -> str:
     return plotly_js_path().read_text(encoding="utf-8")
 
 
-@functools.cache
-def plotly_js_sha256() -> str:
-    """SHA-256 of the installed plotly.min.js (read once per process)."""
-    return sha256_file(plotly_js_path())
-
-
 def ensure_shared_plotly(out_dir: Path) -> Path:
     """The shared plotly.js copy in ``out_dir``: copied once (atomically), rewritten if altered.
 
-    A copy whose SHA-256 is not the installed plotly.min.js's (a hand edit, a
+    A copy that is not byte for byte the installed plotly.min.js (a hand edit, a
     truncated copy) is replaced; checked once per folder and process.
     """
     target = out_dir / plotly_js_name()
     if target in _checked_copies and target.is_file():
         return target
-    if not target.is_file() or sha256_file(target) != plotly_js_sha256():
+    if not target.is_file() or not filecmp.cmp(target, plotly_js_path(), shallow=False):
         tmp = target.with_name(f".{target.name}.partial")
         shutil.copyfile(plotly_js_path(), tmp)
         tmp.replace(target)
