@@ -307,6 +307,11 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
         old_log, new_log = (json.loads((d / "audit.jsonl").read_text()) for d in (a, b))
         for key in ("action", "run_id", "settings", "verdict_by_rules", "review_after"):
             assert old_log[key] == new_log[key], (name, key)
+    # A run folder written before is verified by this code (its openpyxl workbook cell by cell).
+    old_run = next(p for p in (tmp_path / "old").iterdir() if p.name.startswith("plate_001-"))
+    verify = [sys.executable, "-m", "il6assay.cli", "verify", str(old_run)]
+    done = subprocess.run(verify, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "verified" in done.stdout + done.stderr, done.stderr
 
 
 def test_an_altered_shared_plotly_js_is_replaced_by_the_next_run_written_beside_it(tmp_path):
