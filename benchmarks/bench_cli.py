@@ -77,6 +77,60 @@ def process_before_after(ref: str, repeat: int) -> None:
             )
 
 
+def same_results(run_dir: Path, reference: dict) -> list[str]:
+    """Where the reference's results differ from il6assay's (LLOQ/ULOQ, results within 1 %)."""
+    import csv
+    import json
+
+    curve = json.loads((run_dir / "curve.json").read_text(encoding="utf-8"))
+    problems = [
+        f"{key}: il6assay {curve[key + '_pg_ml']}, reference {reference[key]}"
+        for key in ("lloq", "uloq")
+        if curve[key + "_pg_ml"] != reference[key]
+    ]
+    with (run_dir / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
+        ours = {(r["study_id"], r["visit"]): r for r in csv.DictReader(fh)}
+    if len(ours) != len(reference["results"]):
+        problems.append(f"{len(ours)} specimens, reference {len(reference['results'])}")
+    for ref in reference["results"]:
+        row = ours.get((ref["study_id"], ref["visit"]))
+        if row is None:
+            problems.append(f"{ref['study_id']} {ref['visit']}: not in il6assay's results")
+        elif ref["conc_pg_ml"] is None or not row["conc_pg_ml"]:
+            if ref["result"] != row["result"] or (ref["conc_pg_ml"] is None) != (
+                not row["conc_pg_ml"]
+            ):
+                problems.append(f"{ref['study_id']}: {row['result']!r} vs {ref['result']!r}")
+        elif abs(ref["conc_pg_ml"] / float(row["conc_pg_ml"]) - 1) > 0.01:
+            problems.append(f"{ref['study_id']}: {row['conc_pg_ml']} vs {ref['conc_pg_ml']}")
+    return problems
+
+
+def process_against_reference(repeat: int) -> None:
+    """`il6assay process` beside benchmarks/reference_process.py (the limit), interleaved."""
+    import json
+
+    script = Path(__file__).with_name("reference_process.py")
+    ours, limit = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            ours.append(timed([*il6assay_command(), "process", str(EXAMPLE), "--out",
+                               f"{tmp}/run{i}"], cwd=tmp)[1])  # fmt: skip
+            limit.append(timed([sys.executable, str(script), f"{tmp}/ref{i}"], cwd=tmp)[1])
+        reference = json.loads(
+            subprocess.run(
+                [sys.executable, str(script), f"{tmp}/ref-check"], capture_output=True, check=True
+            ).stdout
+        )
+        problems = same_results(next(Path(tmp, "run0").iterdir()), reference)
+    a, b = statistics.median(ours), statistics.median(limit)
+    same = "yes (LLOQ/ULOQ equal, every result within 1 %)"
+    print(
+        f"process CPU median {a:.3f} s, reference script (the limit) {b:.3f} s: {a / b:.2f}x "
+        f"(goals: <= 0.40 s, <= 2.5x); same results: " + ("; ".join(problems) or same)
+    )
+
+
 def process_imports_scipy_stats() -> bool:
     """Whether processing the example plate in a fresh interpreter imports scipy.stats."""
     code = (
@@ -124,6 +178,7 @@ def main() -> None:
     plain = statistics.median(timed(base)[1] for _ in range(args.repeat))
     stats = statistics.median(timed(with_stats)[1] for _ in range(args.repeat))
     print(f"importing scipy.stats on top of scipy.special/optimize: +{stats - plain:.3f} s CPU")
+    process_against_reference(args.repeat)
     if args.before:
         process_before_after(args.before, args.repeat)
 

@@ -79,7 +79,6 @@ RECIPES: dict[str, dict[str, Any]] = {
 def distinct_export(export: Path, folder: Path, tag: int) -> Path:
     """A copy of the example XLSX in ``folder`` whose docProps/core.xml carries modification
     minute ``tag``: the same reads in other bytes (another plate, to the study's SHA-256 check)."""
-    import re
     import zipfile
 
     folder.mkdir(parents=True, exist_ok=True)

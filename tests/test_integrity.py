@@ -250,7 +250,7 @@ TAMPERINGS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "workbook edited, every hash recomputed": (
         edit_workbook_and_rehash,
         "accepted",
-        "results.xlsx: xl/worksheets/sheet1.xml differs from what processing writes",
+        "results.xlsx, sheet results, row 2 column 8: recorded 999",  # re-saved by openpyxl
     ),
     "review forged in run.json": (
         forge_review_in_run_json,

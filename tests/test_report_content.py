@@ -171,7 +171,7 @@ def test_the_od_heat_map_marks_faults_not_censored_samples():
         EXAMPLE / "plate_001.samples.csv",
     )  # fmt: skip
     fig = plate_figure(run)
-    (marks,) = [t for t in fig.data if t.name == "fault"]
-    marked = {f"{y}{x}" for x, y in zip(marks.x, marks.y, strict=True)}
+    (marks,) = [t for t in fig["data"] if t.get("name") == "fault"]
+    marked = {f"{y}{x}" for x, y in zip(marks["x"], marks["y"], strict=True)}
     # P33 saturated, P19 (C8, C9) HIGH_CV; P01 (A4, A5) below the LLOQ is not a fault
     assert marked == {"A12", "B12", "C8", "C9"}

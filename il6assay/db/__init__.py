@@ -5,3 +5,6 @@ schema is in ``models``, connections and migrations in ``engine``, the push in
 ``push``, reading back in ``read``, REDCap in ``redcap`` (the click commands
 are in ``il6assay.cli.db``).
 """
+
+# The environment variable naming the study database (read without importing SQLAlchemy).
+ENV_VAR = "IL6ASSAY_DB"

@@ -24,9 +24,9 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
+from il6assay.db import ENV_VAR  # defined without SQLAlchemy, for study.check
 from il6assay.errors import InputError
 
-ENV_VAR = "IL6ASSAY_DB"
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 60
 MIGRATIONS = "il6assay.db:migrations"

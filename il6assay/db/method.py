@@ -238,14 +238,14 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
     database that cannot be read is a note, not a refusal: ``push`` refuses such
     a run later.
     """
+    if not db:  # before the imports: no database, no SQLAlchemy
+        return settings, []
     from dataclasses import replace
 
     from sqlalchemy.exc import DBAPIError
 
     from il6assay.db.engine import make_engine
 
-    if not db:
-        return settings, []
     try:
         profile = current_profile(make_engine(db, must_exist=True))
     except (InputError, DBAPIError) as err:

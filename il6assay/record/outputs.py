@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import platform
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,30 +57,19 @@ def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Non
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
-    """An XLSX with one sheet per table; text cells are stored as text, never formulas."""
-    from openpyxl import Workbook
+    """An XLSX with one sheet per table; text cells are stored as text, never formulas.
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, (columns, rows) in sheets.items():
-        ws = wb.create_sheet(title)
-        for c, name in enumerate(columns, start=1):  # headers too: --wide builds them from visits
-            header = ws.cell(row=1, column=c)
-            header.value = safe_text(str(name))
-            header.data_type = "s"
-        for r, row in enumerate(rows, start=2):
-            for c, name in enumerate(columns, start=1):
-                value = row.get(name)
-                if value is None or (isinstance(value, float) and not math.isfinite(value)):
-                    continue
-                cell = ws.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = safe_text(value)
-                    cell.data_type = "s"  # openpyxl would store "=..." as a formula
-                else:
-                    cell.value = value
-        ws.freeze_panes = "A2"
-    wb.save(path)
+    Streamed row by row (il6assay.record.xlsx), the header frozen; empty and
+    non-finite values are no cell.
+    """
+    from il6assay.record.xlsx import write_workbook
+
+    def table(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
+        yield [safe_text(str(name)) for name in columns]  # --wide builds them from visits
+        for row in rows:
+            yield [safe_text(row.get(name)) for name in columns]
+
+    write_workbook(path, {title: table(*content) for title, content in sheets.items()})
 
 
 def curve_document(run: Run) -> dict[str, Any]:
@@ -142,16 +132,22 @@ def _m10_document(run: Run) -> dict[str, Any]:
     }
 
 
-def _library_versions() -> dict[str, str]:
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """The libraries' installed versions, looked up once per process (13 ms each time)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
+    found = []
     for name in ("numpy", "scipy", "openpyxl", "plotly", "click"):
         try:
-            out[name] = version(name)
+            found.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+            found.append((name, "not installed"))
+    return tuple(found)
+
+
+def _library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **dict(_installed_versions())}
 
 
 def library_versions() -> dict[str, str]:
@@ -323,10 +319,12 @@ def write_run(
         if report and not standalone_report:
             # The shared plotly.js copy only once the run folder is whole: a refused
             # run leaves nothing behind in --out.
+            # Copied if missing, replaced if it is not plotly's own (il6assay.record.report).
             from il6assay.record.report import ensure_shared_plotly, plotly_js_name
 
-            if not (out_dir / plotly_js_name()).is_file():
-                plotly_made = ensure_shared_plotly(out_dir)
+            existed = (out_dir / plotly_js_name()).is_file()
+            shared = ensure_shared_plotly(out_dir)
+            plotly_made = None if existed else shared
         if replacing is not None and final.exists():
             _swap_in(tmp, final, old)
             os.rename(old, replacing)

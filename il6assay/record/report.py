@@ -17,10 +17,16 @@ The review status is read from ``review.js`` beside the report, which
 
 from __future__ import annotations
 
+import base64
+import filecmp
+import functools
 import html
+import importlib.util
 import json
+import shutil
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +39,8 @@ from il6assay.record.audit import review_state
 from il6assay.record.i18n import Words
 from il6assay.run import Run
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
+# A figure: plain data for plotly.js, {"data": [traces], "layout": {...}}; no plotly objects.
+Figure = dict[str, Any]
 
 PASS, FAIL = "#1f77b4", "#d62728"
 REVIEW_JS = "review.js"
@@ -49,26 +55,53 @@ CENSORED_NOTE = "Results outside LLOQ..ULOQ are censored text, never extrapolate
 
 def plotly_js_name() -> str:
     """File name of the shared plotly.js copy (versioned, so two versions never clash)."""
+    return f"plotly-{_plotly_version()}.min.js"
+
+
+@functools.cache
+def _plotly_version() -> str:
     from importlib.metadata import version
 
-    return f"plotly-{version('plotly')}.min.js"
+    return version("plotly")
+
+
+@functools.cache
+def _plotly_folder() -> Path:
+    """The installed plotly package's folder, found without importing plotly (0.2 s of CPU)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("plotly is not installed (its plotly.min.js draws the figures)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def plotly_js_path() -> Path:
+    """The plotly.min.js shipped inside the installed plotly package (the file itself)."""
+    return _plotly_folder() / "package_data" / "plotly.min.js"
 
 
 def plotly_js_source() -> str:
-    """The plotly.min.js shipped inside the plotly package."""
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
+    """The plotly.min.js shipped inside the plotly package, as text."""
+    return plotly_js_path().read_text(encoding="utf-8")
 
 
 def ensure_shared_plotly(out_dir: Path) -> Path:
-    """Write the shared plotly.js copy into ``out_dir`` once (atomically)."""
+    """The shared plotly.js copy in ``out_dir``: copied once (atomically), rewritten if altered.
+
+    A copy that is not byte for byte the installed plotly.min.js (a hand edit, a
+    truncated copy) is replaced; checked once per folder and process.
+    """
     target = out_dir / plotly_js_name()
-    if not target.is_file():
+    if target in _checked_copies and target.is_file():
+        return target
+    if not target.is_file() or not filecmp.cmp(target, plotly_js_path(), shallow=False):
         tmp = target.with_name(f".{target.name}.partial")
-        tmp.write_text(plotly_js_source(), encoding="utf-8")
+        shutil.copyfile(plotly_js_path(), tmp)
         tmp.replace(target)
+    _checked_copies.add(target)
     return target
+
+
+_checked_copies: set[Path] = set()
 
 
 def review_js(review: dict[str, Any]) -> str:
@@ -122,19 +155,27 @@ def _hover(name: str, od: float | None, conc: float | None, extra: str = "") -> 
     return f"{html.escape(name)}<br>OD {od_text}<br>{conc_text}{extra}"
 
 
-def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
+def _scatter(**props: Any) -> dict[str, Any]:
+    return {**props, "type": "scatter"}
+
+
+def _hline(y: float, line: dict[str, Any]) -> dict[str, Any]:
+    """A horizontal line across the plot, as plotly's add_hline draws it."""
+    return {"line": line, "type": "line", "x0": 0, "x1": 1, "xref": "x domain",
+            "y0": y, "y1": y, "yref": "y"}  # fmt: skip
+
+
+def curve_figure(run: Run, words: Words | None = None) -> Figure:
     """The standard curve: standards, fit with 95 % band, samples, LLOQ/ULOQ."""
-    import plotly.graph_objects as go
-
     w_ = words or Words()
-
-    fig = go.Figure()
+    data: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
     std = [w for w in run.wells if w.spec.role == "standard" and w.spec.nominal]
     shown = [w for w in std if w.od is not None or w.status == "MASKED"]
     if shown:
         ys = [w.od if w.od is not None else w.od_corrected for w in shown]
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=[w.spec.nominal for w in shown],
                 y=ys,
                 mode="markers",
@@ -161,14 +202,14 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
         if w.spec.role == "standard" and not w.spec.nominal and w.od is not None
     ]
     if zeros:
-        fig.add_hline(y=float(np.mean(zeros)), line={"dash": "dot", "color": "grey"})
+        shapes.append(_hline(float(np.mean(zeros)), {"color": "grey", "dash": "dot"}))
     if run.curve.success and std:
         lo = min(w.spec.nominal for w in std) / 4
         hi = max(w.spec.nominal for w in std) * 4
         xs = np.geomspace(lo, hi, 200)
         band_lo, band_hi = run.curve.predict_band(xs)
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=np.concatenate([xs, xs[::-1]]),
                 y=np.concatenate([band_hi, band_lo[::-1]]),
                 fill="toself",
@@ -178,8 +219,8 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=xs,
                 y=run.curve.predict(xs),
                 mode="lines",
@@ -190,8 +231,8 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
         )
     placed = [s for s in run.samples if s.conc_on_plate is not None and s.od_mean is not None]
     if placed:
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=[s.conc_on_plate for s in placed],
                 y=[s.od_mean for s in placed],
                 mode="markers",
@@ -212,9 +253,9 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
     top = max([w.od for w in std if w.od is not None] + [0.0]) * 1.05
     for value, name in ((run.lloq, "LLOQ"), (run.uloq, "ULOQ")):
         if value:
-            # A trace, not add_vline: shapes on log axes mix units between line and label.
-            fig.add_trace(
-                go.Scatter(
+            # A trace, not a shape: shapes on log axes mix units between line and label.
+            data.append(
+                _scatter(
                     x=[value, value],
                     y=[0, top],
                     mode="lines+text",
@@ -231,37 +272,35 @@ def curve_figure(run: Run, words: Words | None = None) -> go.Figure:
     # The y axis spans the data, never an extrapolated asymptote (an open-ended fit's line
     # and band may run far past the standards: they are drawn, cut at the axis).
     seen = [y for y in ys + zeros + [s.od_mean for s in placed] if y is not None] if shown else []
-    y_axis: dict[str, Any] = {"title": read}
+    y_axis: dict[str, Any] = {"title": {"text": read}}
     if seen:
         low, high = min(min(seen), 0.0), max(seen)
         pad = 0.08 * ((high - low) or 1.0)
         y_axis["range"] = [low - pad, high + pad]
-    fig.update_layout(
-        title=w_("Standard curve"),
-        xaxis={"type": "log", "title": w_("IL-6 (pg/mL, on the plate)")},
-        yaxis=y_axis,
-        template="plotly_white",
-        width=FIGURE_WIDTH,
-        height=480,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-    )
-    return fig
+    layout = {
+        "template": _template(),
+        **({"shapes": shapes} if shapes else {}),
+        "xaxis": {"type": "log", "title": {"text": w_("IL-6 (pg/mL, on the plate)")}},
+        "yaxis": y_axis,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "title": {"text": w_("Standard curve")},
+        "width": FIGURE_WIDTH,
+        "height": 480,
+    }
+    return {"data": data, "layout": layout}
 
 
-def residual_figure(run: Run, words: Words | None = None) -> go.Figure:
+def residual_figure(run: Run, words: Words | None = None) -> Figure:
     """Residuals (OD - fitted OD) of the standard wells against their nominal concentration."""
-    import plotly.graph_objects as go
-
     w_ = words or Words()
-
-    fig = go.Figure()
+    data: list[dict[str, Any]] = []
     std = [
         w for w in run.wells if w.spec.role == "standard" and w.spec.nominal and w.od is not None
     ]
     if run.curve.success and std:
         res = [w.od - float(run.curve.predict(w.spec.nominal)) for w in std]
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=[w.spec.nominal for w in std],
                 y=res,
                 mode="markers",
@@ -271,26 +310,29 @@ def residual_figure(run: Run, words: Words | None = None) -> go.Figure:
                 name="residuals",
             )
         )
-    fig.add_hline(y=0, line={"color": "grey"})
-    fig.update_layout(
-        title=w_("Residuals of the standards"),
-        xaxis={"type": "log", "title": w_("nominal IL-6 (pg/mL)")},
-        yaxis={"title": w_("OD - fitted OD")},
-        template="plotly_white",
-        width=FIGURE_WIDTH,
-        height=300,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        showlegend=False,
-    )
-    return fig
+    layout = {
+        "template": _template(),
+        "shapes": [_hline(0, {"color": "grey"})],
+        "xaxis": {"type": "log", "title": {"text": w_("nominal IL-6 (pg/mL)")}},
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "title": {"text": w_("Residuals of the standards")},
+        "yaxis": {"title": {"text": w_("OD - fitted OD")}},
+        "width": FIGURE_WIDTH,
+        "height": 300,
+        "showlegend": False,
+    }
+    return {"data": data, "layout": layout}
 
 
-def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
+# plotly's "Blues" colour scale (ColorBrewer), as plotly writes it out.
+BLUES = [[0.0, "rgb(247,251,255)"], [0.125, "rgb(222,235,247)"], [0.25, "rgb(198,219,239)"],
+         [0.375, "rgb(158,202,225)"], [0.5, "rgb(107,174,214)"], [0.625, "rgb(66,146,198)"],
+         [0.75, "rgb(33,113,181)"], [0.875, "rgb(8,81,156)"], [1.0, "rgb(8,48,107)"]]  # fmt: skip
+
+
+def plate_figure(run: Run, words: Words | None = None) -> Figure:
     """8x12 heat map of the corrected OD, each well's role and flags on hover; faults x."""
-    import plotly.graph_objects as go
-
     w_ = words or Words()
-
     rows = "ABCDEFGHIJKLMNOP"[: run.plate.rows]
     cols = list(range(1, run.plate.cols + 1))
     by_name = {w.name: w for w in run.wells}
@@ -311,25 +353,26 @@ def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
             )
         z.append(z_row)
         text.append(t_row)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=cols,
-            y=list(rows),
-            text=text,
-            hoverinfo="text",
-            colorscale="Blues",
-            colorbar={"title": "OD"},
-            xgap=2,
-            ygap=2,
-        )
-    )
+    data: list[dict[str, Any]] = [
+        {
+            "z": z,
+            "x": cols,
+            "y": list(rows),
+            "text": text,
+            "hoverinfo": "text",
+            "colorscale": BLUES,
+            "colorbar": {"title": {"text": "OD"}},
+            "xgap": 2,
+            "ygap": 2,
+            "type": "heatmap",
+        }
+    ]
     # Faults only: a censored sample (<LLOQ, >ULOQ) is a normal result, not marked here.
     marks = _well_marks(run)
     flagged = [w for w in run.wells if marks.get(w.name, set()) & set(FAULT_FLAGS)]
     if flagged:
-        fig.add_trace(
-            go.Scatter(
+        data.append(
+            _scatter(
                 x=[int(w.name[1:]) for w in flagged],
                 y=[w.name[0] for w in flagged],
                 mode="markers",
@@ -339,17 +382,116 @@ def plate_figure(run: Run, words: Words | None = None) -> go.Figure:
                 name="fault",
             )
         )
-    fig.update_layout(
-        title=w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)"),
-        yaxis={"autorange": "reversed", "type": "category"},
-        xaxis={"dtick": 1, "side": "top"},
-        template="plotly_white",
-        width=FIGURE_WIDTH,
-        height=360,
-        margin={"l": 40, "r": 20, "t": 70, "b": 20},
-        showlegend=False,
+    layout = {
+        "template": _template(),
+        "yaxis": {"autorange": "reversed", "type": "category"},
+        "xaxis": {"dtick": 1, "side": "top"},
+        "margin": {"l": 40, "r": 20, "t": 70, "b": 20},
+        "title": {
+            "text": w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)")
+        },
+        "width": FIGURE_WIDTH,
+        "height": 360,
+        "showlegend": False,
+    }
+    return {"data": data, "layout": layout}
+
+
+@functools.cache
+def _template_json() -> str:
+    """plotly's "plotly_white" template, as the installed package ships it (read once)."""
+    path = _plotly_folder() / "package_data" / "templates" / "plotly_white.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    data = doc["data"]
+    # plotly writes the template's traces in its own order, and its layout alphabetically.
+    order = [k for k in _TEMPLATE_TRACES if k in data] + [
+        k for k in data if k not in _TEMPLATE_TRACES
+    ]
+    traces = {k: [_trace_order(t) for t in data[k]] for k in order}
+    return json.dumps({"data": traces, "layout": _sorted(doc["layout"])})
+
+
+_TEMPLATE_TRACES = (
+    "barpolar", "bar", "carpet", "choropleth", "contourcarpet", "contour", "heatmap",
+    "histogram2dcontour", "histogram2d", "histogram", "mesh3d", "parcoords", "pie", "scatter3d",
+    "scattercarpet", "scattergeo", "scattergl", "scattermap", "scatterpolargl", "scatterpolar",
+    "scatter", "scatterternary", "surface", "table",
+)  # fmt: skip
+
+
+def _sorted(value: Any) -> Any:
+    """``value`` with the keys of every mapping in it in alphabetical order."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _template() -> dict[str, Any]:
+    return json.loads(_template_json())  # a fresh copy: a figure is the caller's to change
+
+
+# What plotly writes in place of a float64 array: plotly.js's typed-array spec.
+def _typed(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.size:
+        if value.dtype != np.float64:
+            value = value.astype(np.float64)
+        return {"dtype": "f8", "bdata": base64.b64encode(value.tobytes()).decode("ascii")}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _trace_order(trace: dict[str, Any]) -> dict[str, Any]:
+    """A trace's keys as plotly writes them: alphabetical at every level, its type last."""
+
+    body = {k: _sorted(trace[k]) for k in sorted(trace) if k != "type"}
+    return {**body, "type": trace["type"]}
+
+
+_UNSAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"))
+
+
+def figure_json(value: Any) -> str:
+    """JSON for plotly.js as plotly writes it: compact, NaN as null, ``< > /`` escaped."""
+    text = json.dumps(value, separators=(",", ":"), default=_typed)
+    if "NaN" in text or "Infinity" in text:
+        strict = json.loads(text, parse_constant=lambda _: None)
+        text = json.dumps(strict, separators=(",", ":"))
+    for unsafe, safe in _UNSAFE:
+        text = text.replace(unsafe, safe)
+    return text
+
+
+def figure_div(fig: Figure, div_id: str, config: dict[str, Any]) -> str:
+    """The <div> and script that draw ``fig`` with plotly.js, as plotly's to_html writes them."""
+    data = figure_json([_trace_order(t) for t in fig["data"]])
+    layout = figure_json(fig["layout"])
+    jconfig = json.dumps({**config, "responsive": True})
+    height, width = f"{fig['layout']['height']}px", f"{fig['layout']['width']}px"
+    script = (
+        f'                if (document.getElementById("{div_id}")) {{'
+        f"                    Plotly.newPlot("
+        f'                        "{div_id}",'
+        f"                        {data},"
+        f"                        {layout},"
+        f"                        {jconfig}"
+        f"                    )"
+        f"                }}"
     )
-    return fig
+    return (
+        f'<div style="height:{height}; width:{width};">'
+        f'                            <div id="{div_id}" class="plotly-graph-div" '
+        f'style="height:100%; width:100%;"></div>'
+        f"            <script>"
+        f"                window.PLOTLYENV=window.PLOTLYENV || {{}};"
+        f"                {script};"
+        f"            </script>"
+        f"        </div>"
+    )
 
 
 def _table(
@@ -697,9 +839,19 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
     ``lang``: "en" or "zh-CN"; only words change, never numbers, IDs or flag codes.
     """
     w_ = Words(lang)
-    figures = [curve_figure(run, w_), residual_figure(run, w_), plate_figure(run, w_)]
+    figures = {
+        "curve": curve_figure(run, w_),
+        "residuals": residual_figure(run, w_),
+        "plate": plate_figure(run, w_),
+    }
     config = {"displaylogo": False}
-    divs = [f.to_html(full_html=False, include_plotlyjs=False, config=config) for f in figures]
+    # Element ids from the run and the figure: the same run writes the same report.
+    divs = [
+        figure_div(
+            fig, str(uuid.uuid5(uuid.NAMESPACE_URL, f"il6assay:{run.run_id}:{name}")), config
+        )
+        for name, fig in figures.items()
+    ]
     if standalone:
         plotly = f"<script>{plotly_js_source()}</script>"
     else:

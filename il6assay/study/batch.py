@@ -65,6 +65,9 @@ class PlateJob:
     acquired: str | None
     order: int
     allow_unmatched: bool = False
+    # What planning read (the Export and the Layout): processed as read, not read again.
+    read: Any = field(default=None, repr=False, compare=False)
+    layout_read: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -165,6 +168,8 @@ def plan(
                     acquired=plate.metadata.get("read_datetime"),
                     order=order,
                     allow_unmatched=allow_unmatched,
+                    read=parsed,
+                    layout_read=layout_doc,
                 )
             )
     return sorted(jobs_, key=_time_key), bad
@@ -245,8 +250,8 @@ def process_job(job: PlateJob) -> Any:
 
     try:
         return process_plate(
-            job.export,
-            job.layout,
+            job.read if job.read is not None else job.export,
+            job.layout_read if job.layout_read is not None else job.layout,
             job.samples,
             job.settings,
             allow_unmatched=job.allow_unmatched,
@@ -566,9 +571,7 @@ def _run_jobs(
             finish(job, run, result)
         return outcomes
 
-    import il6assay.record.outputs
-    import il6assay.record.report
-    import il6assay.run  # noqa: F401
+    warm_imports()
     from il6assay.study.workers import Task, Workers
 
     window = 4 * n_jobs
@@ -605,6 +608,34 @@ def _run_jobs(
             harvest(block=False)
         harvest(block=True)
     return outcomes
+
+
+# What reading, fitting and writing a plate import on first use. A worker is forked from
+# this process: imported here once, they are every worker's for free (imported in each
+# worker, scipy.optimize alone cost 0.3-0.4 s of CPU a plate).
+WORKER_IMPORTS = (
+    "il6assay.run",
+    "il6assay.record.outputs",
+    "il6assay.record.report",
+    "il6assay.record.audit",
+    "scipy.optimize",
+    "scipy.special",
+    "il6assay.record.xlsx",
+)
+
+
+def warm_imports() -> None:
+    """Import what every worker needs before the workers are forked: each plate's reader too."""
+    import importlib
+
+    from il6assay.plate.readers import READER_MODULES
+
+    for name in (*WORKER_IMPORTS, *READER_MODULES):
+        importlib.import_module(name)
+    from il6assay.record.outputs import library_versions
+    from il6assay.record.report import plotly_js_name
+
+    library_versions(), plotly_js_name()  # looked up once, not once a plate
 
 
 def _lost(job: PlateJob, err: BaseException) -> str:

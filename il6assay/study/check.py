@@ -46,7 +46,7 @@ def configured_db(
     db: str | None, config: Mapping[str, Any], config_path: Path | None
 ) -> str | None:
     """The study database named by ``db``, $IL6ASSAY_DB or il6assay.toml's ``db``; None if none."""
-    from il6assay.db.engine import ENV_VAR
+    from il6assay.db import ENV_VAR  # not db.engine: that imports SQLAlchemy
 
     if db:
         return db

@@ -68,7 +68,7 @@ from il6assay.plate.export import (
     empty_grid,
     read_label,
 )
-from il6assay.plate.readers._common import iso_datetime
+from il6assay.plate.readers._common import column_letter, iso_datetime
 from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
@@ -192,9 +192,7 @@ class _Rows:
             return f"line {number}" if j is None else f"line {number}, field {j + 1}"
         if j is None:
             return f"sheet '{sheet}' row {number}"
-        from openpyxl.utils import get_column_letter
-
-        return f"sheet '{sheet}' {get_column_letter(j + skip + 1)}{number}"
+        return f"sheet '{sheet}' {column_letter(j + skip)}{number}"
 
 
 def sniff(source: Source) -> Sniff:

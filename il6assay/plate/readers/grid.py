@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from il6assay.errors import InputError
 from il6assay.plate.export import ABSORBANCE, Plate, Reading, empty_grid, read_mode
-from il6assay.plate.readers._common import check_row_width
+from il6assay.plate.readers._common import check_row_width, column_letter
 from il6assay.plate.readers.source import Sniff, Source
 from il6assay.plate.tokens import guess_decimal, parse_reading
 
@@ -308,9 +308,7 @@ def _line_where(i: int, j: int | None) -> str:
 
 def _cell_where(sheet: str) -> Where:
     def where(i: int, j: int | None) -> str:
-        from openpyxl.utils import get_column_letter
-
-        col = get_column_letter((j or 0) + 1)
+        col = column_letter(j or 0)
         return f"sheet '{sheet}' row {i + 1}" if j is None else f"sheet '{sheet}' {col}{i + 1}"
 
     return where

@@ -440,6 +440,7 @@ def _check_extent(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
     so the work is linear in the file and the memory is one chunk.
     """
     import zipfile
+
     rows = columns = 0
     row = column = 0
     tail = b""

@@ -1,0 +1,82 @@
+"""CPU time a plate of `il6assay batch` costs, at several batch sizes, measured in one run.
+
+Makes the largest number of simulated plates asked for (grid CSV exports of
+the shipped layout, each with its sample sheet: ``bench_study.make_plates``),
+then runs `il6assay batch` as a technician types it (a fresh process, no study
+database) over the first N of them for each N, and prints the CPU time of
+the command and its workers (user + system, children included) per plate.
+Flat means the per-plate figure does not grow with N. Goal (issue 27): at most
+0.05 s of CPU a plate, flat from 100 to 2,000 plates. Figures: docs/speed.md.
+
+Usage: python benchmarks/bench_batch.py [--plates 100 500 2000] [--jobs 2] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_study import LAYOUT, il6assay_command, make_plates
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def batch_cpu(plates: Path, runs: Path, jobs: int) -> tuple[float, float]:
+    """(CPU s, wall s) of one `il6assay batch` over the exports in ``plates``."""
+    env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
+    argv = [*il6assay_command(), "batch", str(plates), "--layout", str(LAYOUT), "--out",
+            str(runs), "--jobs", str(jobs)]  # fmt: skip
+    cpu0, t0 = children_cpu(), time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"batch exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return children_cpu() - cpu0, time.perf_counter() - t0
+
+
+def main() -> None:
+    """Print a markdown table: plates, batch CPU, CPU per plate, wall."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plates", type=int, nargs="+", default=[100, 500, 2000])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=27)
+    parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="il6assay-bench-batch-"))
+    try:
+        every = work / "plates"
+        if not every.exists():
+            make_plates(every, max(args.plates), args.seed)
+        print(f"{os.cpu_count()} cores, --jobs {args.jobs}, no study database\n")
+        print("| plates | batch CPU (s) | CPU a plate (s) | wall (s) |")
+        print("|---|---|---|---|")
+        for n in sorted(args.plates):
+            subset = work / f"plates-{n}"
+            if not subset.exists():
+                subset.mkdir()
+                for i in range(n):
+                    for name in (f"plate_{i:04d}.csv", f"plate_{i:04d}.samples.csv"):
+                        os.link(every / name, subset / name)
+            runs = work / f"runs-{n}"
+            shutil.rmtree(runs, ignore_errors=True)
+            cpu, wall = batch_cpu(subset, runs, args.jobs)
+            print(f"| {n} | {cpu:.1f} | {cpu / n:.3f} | {wall:.0f} |", flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""A plate's path imports and writes only what it needs, and writes what it wrote before (issue 27).
+
+Each command runs in a fresh interpreter as a user types it (click's ``main``
+with its arguments), and the heavy modules it loaded are listed afterwards.
+The report's figures are plain data for plotly.js, compared here with what
+plotly itself writes for them; results.xlsx is streamed by il6assay.record.xlsx
+and compared, cell by cell, with what openpyxl wrote; and a batch's run folders
+are compared with those of the code before issue 27 (git commit 247fcd7).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "fixtures" / "example"
+LAYOUT = ROOT / "plate_layouts" / "il6_96_standard.toml"
+BEFORE = "247fcd7"  # the code before issue 27's process path: the "before" of the outputs
+HEAVY = ("sqlalchemy", "flask", "pandas", "plotly", "narwhals", "openpyxl", "PIL", "scipy", "numpy")
+
+
+def loaded_after(args: list[str], cwd: Path) -> tuple[set[str], int]:
+    """The heavy top-level modules a fresh interpreter holds after ``il6assay ARGS``; its exit."""
+    code = (
+        "import json, sys\n"
+        "from il6assay.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(json.loads(sys.argv[1])))\n"
+        "print(json.dumps([heavy, code]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}  # no study database
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+    heavy, exit_code = json.loads(proc.stdout.strip().splitlines()[-1])
+    return set(heavy), exit_code
+
+
+def test_process_without_a_database_imports_only_numpy_and_scipy_of_the_heavy_modules(tmp_path):
+    heavy, code = loaded_after(
+        ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", "out"], tmp_path
+    )
+    assert code == 0 and (tmp_path / "out").is_dir()
+    # No SQLAlchemy without a study database, no plotly (the figures are plain JSON and
+    # plotly.min.js is copied as a file), no openpyxl (results.xlsx is streamed by il6assay)
+    assert heavy == {"numpy", "scipy"}
+
+
+def test_help_readers_and_inspect_import_none_of_the_numerical_or_database_modules(tmp_path):
+    assert loaded_after(["--help"], tmp_path) == (set(), 0)
+    assert loaded_after(["readers"], tmp_path) == (set(), 0)
+    heavy, code = loaded_after(["inspect", str(EXAMPLE / "plate_001.xlsx")], tmp_path)
+    assert code == 0 and heavy <= {"numpy"}  # reading an export fits nothing
+
+
+def test_batch_without_a_database_imports_no_sqlalchemy_flask_or_pandas(tmp_path):
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for name in ("plate_001.xlsx", "plate_001.samples.csv", "plate_001.layout.toml"):
+        shutil.copy(EXAMPLE / name, plates / name)
+    heavy, code = loaded_after(
+        ["batch", str(plates), "--layout", str(LAYOUT), "--out", "out", "--jobs", "1"], tmp_path
+    )
+    assert code == 0 and not heavy & {"sqlalchemy", "flask", "pandas"}
+
+
+def _example_run():
+    from il6assay.run import process_plate
+
+    return process_plate(
+        EXAMPLE / "plate_001.xlsx",
+        EXAMPLE / "plate_001.layout.toml",
+        EXAMPLE / "plate_001.samples.csv",
+    )
+
+
+def _plot_call(div: str) -> tuple[str, list]:
+    """A figure's <div> with its newPlot arguments taken out, and those arguments as data."""
+    decoder = json.JSONDecoder()
+    start = div.index("Plotly.newPlot(") + len("Plotly.newPlot(")
+    args, pos = [], start
+    for _ in range(4):  # the element id, data, layout, config
+        pos = len(div) - len(div[pos:].lstrip(" ,"))
+        value, end = decoder.raw_decode(div, pos)
+        args.append(value)
+        pos = end
+    return div[:start] + div[pos:], args
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_reports_figures_are_what_plotly_validates_and_writes_for_them(lang):
+    import plotly.io as pio
+
+    from il6assay.record.i18n import Words
+    from il6assay.record.report import curve_figure, figure_div, plate_figure, residual_figure
+    from il6assay.run import process_plate
+    from il6assay.settings import Settings
+
+    words = Words(lang)
+    config = {"displaylogo": False}
+    runs = [
+        _example_run(),
+        process_plate(  # a masked standard (hollow), the model and its band drawn otherwise
+            EXAMPLE / "plate_001.xlsx",
+            EXAMPLE / "plate_001.layout.toml",
+            EXAMPLE / "plate_001.samples.csv",
+            Settings(model="5pl", masked=("A1",)),
+        ),
+    ]
+    for run in runs:
+        for make in (curve_figure, residual_figure, plate_figure):
+            fig = make(run, words)
+            ours = figure_div(fig, "fig-id", config)
+            # plotly validates the figure (a wrong property fails here) and writes it; its
+            # keys in its own order (report.html's bytes: the batch comparison below)
+            theirs = pio.to_html(
+                fig, config=config, full_html=False, include_plotlyjs=False, div_id="fig-id"
+            )
+            assert _plot_call(ours) == _plot_call(theirs), make.__name__
+            assert "\\u003cbr\\u003e" in ours or make is residual_figure  # < > / escaped as plotly
+
+
+def test_a_report_is_the_same_bytes_each_time_its_run_is_written(tmp_path):
+    from il6assay.record.outputs import write_run
+
+    run = _example_run()
+    first = write_run(run, tmp_path / "a")
+    second = write_run(run, tmp_path / "b")
+    for name in ("report.html", "results.xlsx"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def _openpyxl_workbook(path: Path, sheets: dict) -> None:
+    """How results.xlsx was written before issue 27 (openpyxl), for the comparison."""
+    from openpyxl import Workbook
+
+    from il6assay.record.outputs import safe_text
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, (columns, rows) in sheets.items():
+        ws = wb.create_sheet(title)
+        for c, name in enumerate(columns, start=1):
+            header = ws.cell(row=1, column=c)
+            header.value = safe_text(str(name))
+            header.data_type = "s"
+        for r, row in enumerate(rows, start=2):
+            for c, name in enumerate(columns, start=1):
+                value = row.get(name)
+                if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                    continue
+                cell = ws.cell(row=r, column=c)
+                if isinstance(value, str):
+                    cell.value = safe_text(value)
+                    cell.data_type = "s"
+                else:
+                    cell.value = value
+        ws.freeze_panes = "A2"
+    wb.save(path)
+
+
+def _cells(path: Path) -> list:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    return [wb.sheetnames] + [
+        (ws.title, ws.freeze_panes, [[(c.value, c.data_type) for c in row] for row in ws.rows])
+        for ws in wb
+    ]
+
+
+def test_results_xlsx_holds_the_cells_openpyxl_wrote_text_never_a_formula(tmp_path):
+    from il6assay.record.outputs import write_xlsx
+
+    run = _example_run()
+    well_cols, wells = run.well_rows()
+    tricky = [
+        {"a": "=SUM(A1:A2)", "b": 0.1 + 0.2, "c": 1 / 3, "d": True, "e": ""},
+        {"a": "  padded ", "b": float("nan"), "c": 300.0, "d": False, "e": "<4.69 & >3000"},
+        {"a": "第一板 IL-6", "b": -1e-300, "c": 12345678901234567, "d": None, "e": "+1"},
+    ]
+    sheets = {
+        "results": (list(run.result_rows()[0]), run.result_rows()),
+        "wells": (well_cols, wells),
+        "odd 'names' & <text>": (["a", "b", "c", "d", "e", "=header"], tricky),
+    }
+    _openpyxl_workbook(tmp_path / "before.xlsx", sheets)
+    write_xlsx(tmp_path / "now.xlsx", sheets)
+    assert _cells(tmp_path / "now.xlsx") == _cells(tmp_path / "before.xlsx")
+    with zipfile.ZipFile(tmp_path / "now.xlsx") as zf:
+        assert zf.testzip() is None and all(
+            i.date_time == (1980, 1, 1, 0, 0, 0) for i in zf.infolist()
+        )
+
+
+def test_a_control_character_openpyxl_refused_is_kept_as_excels_escape(tmp_path):
+    from openpyxl import load_workbook
+
+    from il6assay.record.outputs import write_xlsx
+
+    write_xlsx(tmp_path / "x.xlsx", {"s": (["note"], [{"note": "bell\x07here"}])})
+    assert load_workbook(tmp_path / "x.xlsx")["s"]["A2"].value == "bell_x0007_here"
+
+
+# --- outputs unchanged: a batch's run folders before issue 27 and now ---------------------
+
+_ELEMENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# What differs, and why (docs/speed.md): the time a run was made; report.html's element ids
+# (random before, from the run id now) and so its hash; results.xlsx's parts (streamed now,
+# the same sheets and cells) and so its hash; the audit entry's time and its chained hashes.
+DIFFERENT_BY_DESIGN = {"report.html", "results.xlsx", "run.json", "audit.jsonl"}
+
+
+def _old_code(tmp_path: Path) -> Path | None:
+    if shutil.which("git") is None:
+        return None
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", BEFORE, "il6assay"], capture_output=True
+    )
+    if archive.returncode != 0:
+        return None
+    old = tmp_path / "before"
+    old.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    return old
+
+
+def _simulated_plates(folder: Path, n: int) -> None:
+    """``n`` simulated grid exports with their sample sheets (as bench_study makes them),
+    and the shipped example export (a real XLSX) beside them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_study import make_plates
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    make_plates(folder, n, seed=27)
+    shutil.copy(EXAMPLE / "plate_001.xlsx", folder / "plate_001.xlsx")
+    shutil.copy(EXAMPLE / "plate_001.samples.csv", folder / "plate_001.samples.csv")
+
+
+def _batch(code: Path, plates: Path, out: Path, jobs: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
+    env["PYTHONPATH"] = str(code)
+    argv = [sys.executable, "-m", "il6assay.cli", "batch", str(plates), "--layout", str(LAYOUT),
+            "--out", str(out), "--jobs", str(jobs)]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=plates.parent)
+    assert proc.returncode in (0, 3), proc.stderr
+
+
+def _without_times(doc: dict) -> dict:
+    doc = dict(doc)
+    doc.pop("created_utc", None)
+    hashes = dict(doc.get("outputs_sha256", {}))
+    for name in ("report.html", "results.xlsx"):
+        hashes.pop(name, None)
+    doc["outputs_sha256"] = hashes
+    return doc
+
+
+def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_differences(
+    tmp_path,
+):
+    old_code = _old_code(tmp_path)
+    if old_code is None:
+        pytest.skip(f"git or commit {BEFORE} not available to run the code before")
+    plates = tmp_path / "plates"
+    _simulated_plates(plates, 3)
+    _batch(old_code, plates, tmp_path / "old", jobs=1)
+    _batch(ROOT, plates, tmp_path / "new", jobs=2)
+    old_runs = sorted(p.name for p in (tmp_path / "old").iterdir())
+    assert old_runs == sorted(p.name for p in (tmp_path / "new").iterdir())
+    assert len([n for n in old_runs if n.startswith("plate_")]) == 4
+    for name in old_runs:
+        a, b = tmp_path / "old" / name, tmp_path / "new" / name
+        if a.is_file():  # plotly-<version>.min.js: the same bytes
+            assert name == "index.html" or a.read_bytes() == b.read_bytes(), name
+            continue
+        files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+        for rel in files:
+            old, new = (a / rel).read_bytes(), (b / rel).read_bytes()
+            if rel not in DIFFERENT_BY_DESIGN:
+                assert old == new, f"{name}/{rel}"
+        old_html, new_html = (a / "report.html").read_bytes(), (b / "report.html").read_bytes()
+        assert old_html != new_html  # the code before ran: its element ids were random
+        assert _ELEMENT_ID.sub(b"ID", old_html) == _ELEMENT_ID.sub(b"ID", new_html), name
+        assert _cells(a / "results.xlsx") == _cells(b / "results.xlsx"), name
+        old_doc, new_doc = (json.loads((d / "run.json").read_text()) for d in (a, b))
+        assert _without_times(old_doc) == _without_times(new_doc), name
+        old_log, new_log = (json.loads((d / "audit.jsonl").read_text()) for d in (a, b))
+        for key in ("action", "run_id", "settings", "verdict_by_rules", "review_after"):
+            assert old_log[key] == new_log[key], (name, key)
+    # A run folder written before is verified by this code (its openpyxl workbook cell by cell).
+    old_run = next(p for p in (tmp_path / "old").iterdir() if p.name.startswith("plate_001-"))
+    verify = [sys.executable, "-m", "il6assay.cli", "verify", str(old_run)]
+    done = subprocess.run(verify, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "verified" in done.stdout + done.stderr, done.stderr
+
+
+def test_an_altered_shared_plotly_js_is_replaced_by_the_next_run_written_beside_it(tmp_path):
+    from il6assay.record.report import plotly_js_name, plotly_js_path
+
+    def process(*extra: str) -> None:
+        argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE / "plate_001.xlsx"),
+                "--out", str(tmp_path / "out"), *extra]  # fmt: skip
+        assert subprocess.run(argv, capture_output=True, cwd=tmp_path).returncode in (0, 3)
+
+    process()
+    shared = tmp_path / "out" / plotly_js_name()
+    assert shared.read_bytes() == plotly_js_path().read_bytes()  # the package's file, copied
+    shared.write_bytes(shared.read_bytes() + b"\nfetch('https://x.example');\n")
+    process("--model", "5pl")  # another run into the same results folder
+    assert shared.read_bytes() == plotly_js_path().read_bytes()
