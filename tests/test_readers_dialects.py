@@ -221,3 +221,25 @@ def test_softmax_partial_plate_leaves_the_wells_it_did_not_read_empty() -> None:
     read = plate.reads["230"]
     assert read["C3"] == 3.147 and read["A1"] is None and read["G3"] is None
     assert sum(v is not None for v in read.values()) == 32  # rows C-F, columns 3-10
+
+
+def test_softmax_block_declaring_24_wells_with_wells_past_h12_is_a_384_well_plate(
+    tmp_path: Path,
+) -> None:
+    text = (FIXTURES / "softmax_384_450.txt").read_text(encoding="utf-8")
+    path = tmp_path / "declares_24.txt"
+    path.write_text(text.replace("\t1\t24\t384\t1\t16\t", "\t1\t24\t24\t1\t16\t", 1), "utf-8")
+    (plate,) = read_export(path).plates
+    real = read_export(FIXTURES / "softmax_384_450.txt").plates[0]
+    assert (plate.rows, plate.cols, plate.metadata["declared_wells"]) == (16, 24, 24)
+    assert plate.reads == real.reads
+
+
+@needs_shared
+def test_softmax_group_tables_giving_one_well_two_values_are_refused(tmp_path: Path) -> None:
+    (variant,) = [v for v in dialects.VARIANTS if v.name == "softmax_groups_only.txt"]
+    path, _ = dialects.write_variant(variant, tmp_path)
+    text = path.read_text("utf-16").replace("\tA5\t0.044\t", "\tA2\t0.044\t", 1)
+    path.write_text(text, "utf-16")
+    with pytest.raises(InputError, match=r"well A2 of plate 'AssayPlate_09875' has 3\.084 in one"):
+        read_export(path)
