@@ -234,7 +234,7 @@ def _group_plates(
     ``Values``, SoftMax's ``!WellValues``), with the plate's name in ``WellPlateName``.
     Tables without those columns are skipped; none with them is a one-line refusal.
     """
-    reads: dict[str, dict[str, tuple[Reading, str]]] = {}
+    listed: list[tuple[str, str, str, str, str]] = []  # (plate, well, text, table, where)
     used: list[str] = []
     for block in groups:
         header = block.lines[1] if len(block.lines) > 1 else _Line(0, [])
@@ -249,26 +249,27 @@ def _group_plates(
         for line in block.lines[2:]:
             if line.blank:
                 break
-            well, text = line.cell(well_j), line.cell(value_j)
-            m = _WELL.match(well)
-            if not m:
+            well = line.cell(well_j)
+            if not _WELL.match(well):
                 continue  # a well list SoftMax prints as a range or a note, not one well
             plate = (line.cell(plate_j) if plate_j is not None else "") or "Groups"
             where = f"line {line.number}, field {value_j + 1}"
-            try:
-                value = parse_reading(text, "," if "," in text and "." not in text else ".")
-            except InputError as err:
-                raise InputError(
-                    f"well {well} ({block.title}): {err.message}", where=where
-                ) from None
-            grid = reads.setdefault(plate, {})
-            if well in grid and grid[well][0] != value:
-                raise InputError(
-                    f"well {well} of plate '{plate}' has {grid[well][1]} in one group table and "
-                    f"{text} in {block.title}",
-                    where=where,
-                )
-            grid[well] = (value, text)
+            listed.append((plate, well, line.cell(value_j), block.title, where))
+    decimal = guess_decimal(text for _p, _w, text, _t, _where in listed)
+    reads: dict[str, dict[str, tuple[Reading, str]]] = {}
+    for plate, well, text, table, where in listed:
+        try:
+            value = parse_reading(text, decimal)
+        except InputError as err:
+            raise InputError(f"well {well} ({table}): {err.message}", where=where) from None
+        grid = reads.setdefault(plate, {})
+        if well in grid and grid[well][0] != value:
+            raise InputError(
+                f"well {well} of plate '{plate}' has {grid[well][1]} in one group table and "
+                f"{text} in {table}",
+                where=where,
+            )
+        grid[well] = (value, text)
     if not reads:
         raise InputError(
             f"no 'Plate:' block in this SoftMax Pro export, only {', '.join(skipped)}, and no "
