@@ -93,7 +93,8 @@ def oracle(path: Path) -> Wells:
 
 
 def _plain(well: str) -> str:
-    return f"{well[0]}{int(well[1:])}"
+    row = well.rstrip("0123456789")  # "A01" -> "A1", 1536-well "AE3" as it is
+    return f"{row}{int(well[len(row) :])}"
 
 
 def ours(path: Path) -> Wells:

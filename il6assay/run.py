@@ -189,6 +189,12 @@ def choose_plate(export: Export, plate_id: str | None, *, size: int = 96) -> Pla
         )
     else:
         plate = export.plates[0]
+    if plate.size == 1536:
+        raise InputError(
+            f"plate '{plate.id}' is a 1536-well plate: il6assay has no 1536-well layout, so it "
+            "reads and inspects such a plate but does not process it",
+            path=export.path,
+        )
     if plate.size != size:
         hint = (
             "give a 384-well layout (wells = 384 in the layout file)"

@@ -183,7 +183,6 @@ def test_refused_exports_are_the_known_ones() -> None:
         [
             *(["gen5_kinetic_growth_curve.txt"] if EXPORTS.is_dir() else []),
             "asm_kinetic.json",
-            "bmg_mars_luminescence_1536.csv",
             "grid_bad_token.csv",
             "grid_not_8x12.csv",
             "icontrol_infinite_200pro_kinetic.csv",

@@ -36,6 +36,9 @@ READ_ALIASES = {
     ("bmg_mars_labtech_format.csv", "1"): "450",
     # allotropy reports an AlphaLISA read as fluorescence; Gen5 calls it Alpha.
     ("gen5_fl_alphalisa_endpoint_singleplate.txt", "fluorescence"): "alpha",
+    # SoftMax group tables' Value column (the dialect variant without its Plate block): the
+    # real file's 260 nm read at the wells the tables list.
+    ("softmax_groups_only.txt", "260"): "Value",
 }
 # Partial SoftMax plates whose unread wells allotropy reports as -0.0.
 ZERO_FOR_EMPTY = {

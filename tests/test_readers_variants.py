@@ -183,7 +183,7 @@ def test_envision_384_absorbance_with_a_free_text_label_is_read(tmp_path: Path) 
 # --- plate sizes -------------------------------------------------------------------------------
 
 
-def test_1536_well_grid_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_1536_well_grid_with_rows_aa_to_af_is_read(tmp_path: Path) -> None:
     lines = [
         "User: USER,Path: C:\\BMG,Test run no.: 4",
         "Test name: big,Date: 4/15/2024,Time: 10:05:00 AM",
@@ -197,11 +197,28 @@ def test_1536_well_grid_is_refused_in_one_line(tmp_path: Path) -> None:
     lines.append(",".join(["", *(str(c) for c in range(1, 49))]))
     rows = [f"{chr(65 + r)}" if r < 26 else f"A{chr(65 + r - 26)}" for r in range(32)]
     lines += [",".join([r, *("0.1" for _ in range(48))]) for r in rows]
+    lines[-1] = lines[-1][:-3] + "0.7"  # AF48
     path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines))
+    (plate,) = read_export(path).plates
+    assert (plate.rows, plate.cols) == (32, 48)
+    assert plate.reads["450"]["AF48"] == 0.7 and plate.reads["450"]["AA1"] == 0.1
+
+
+def test_grid_wider_than_a_1536_well_plate_is_refused_in_one_line(tmp_path: Path) -> None:
+    lines = [
+        "User: USER,Path: C:\\BMG,Test run no.: 4",
+        "Test name: big,Date: 4/15/2024,Time: 10:05:00 AM",
+    ]
+    lines += ["", "ID1: X"]
+    lines += ["Absorbance", "", "Raw Data (450)", ""]
+    lines.append(",".join(["", *(str(c) for c in range(1, 73))]))
+    lines += [",".join([r, *("0.1" for _ in range(72))]) for r in "ABCDEFGH"]
+    path = tmp_path / "wide.csv"
     path.write_text("\n".join(lines))
     with pytest.raises(InputError) as info:
         read_export(path)
-    assert "columns 1-48" in str(info.value) and "384-well" in str(info.value)
+    assert "columns 1-72" in str(info.value) and "1536-well (1-48)" in str(info.value)
     assert "\n" not in str(info.value)
 
 

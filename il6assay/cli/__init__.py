@@ -216,6 +216,7 @@ def readers() -> None:
 def inspect(export: Path, reader: str | None, as_json: bool, verbose: bool) -> None:
     """Show what was read from EXPORT: format, plates, reads (mode, optics), metadata, grids."""
     from il6assay.errors import InputError
+    from il6assay.plate.export import row_letter
     from il6assay.plate.readers import NoReaderError, read_export
 
     try:
@@ -246,7 +247,7 @@ def inspect(export: Path, reader: str | None, as_json: bool, verbose: bool) -> N
             click.echo(f"\n  read {label} ({mode}{', ' + optics if optics else ''})")
             click.echo("     " + "".join(f"{c:>9}" for c in range(1, plate.cols + 1)))
             for r in range(plate.rows):
-                letter = "ABCDEFGHIJKLMNOP"[r]
+                letter = row_letter(r)
                 cells = [_cell(grid.get(f"{letter}{c}")) for c in range(1, plate.cols + 1)]
                 click.echo(f"  {letter}  " + "".join(f"{v:>9}" for v in cells))
 

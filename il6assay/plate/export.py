@@ -156,13 +156,14 @@ def unique_label(label: str, taken: Iterable[str]) -> str:
 
 def well_names(rows: int = 8, cols: int = 12) -> list[str]:
     """Well names in row-major order ("A1", "A2", ... ) for a plate's size."""
-    letters = [_row_letter(i) for i in range(rows)]
+    letters = [row_letter(i) for i in range(rows)]
     return [f"{r}{c}" for r in letters for c in range(1, cols + 1)]
 
 
-def _row_letter(i: int) -> str:
-    # 96/384-well plates use A..P; 1536 would use AA..AF (not supported here).
-    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]
+def row_letter(i: int) -> str:
+    """The row name of 0-based row ``i``: A..Z, then AA..AF (a 1536-well plate's rows 27-32)."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return letters[i] if i < 26 else "A" + letters[i - 26]
 
 
 @dataclass
@@ -183,7 +184,7 @@ class Plate:
 
     @property
     def size(self) -> int:
-        """Number of wells (96 or 384)."""
+        """Number of wells (96, 384 or 1536)."""
         return self.rows * self.cols
 
 

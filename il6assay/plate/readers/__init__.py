@@ -31,7 +31,7 @@ __all__ = [
     "reader_names",
 ]
 
-MAX_WELLS = 384  # 1536-well plates are refused in one line (no layout describes one)
+MAX_WELLS = 1536  # 1536-well plates are read (rows A-Z, AA-AF); `process` refuses them
 
 
 class NoReaderError(InputError):
@@ -140,14 +140,14 @@ def _finish(plates: list[Plate]) -> list[str]:
     """Checks and labels every reader's plates share; returns the readers' warnings.
 
     Each plate's ``metadata["reads"]`` lists its reads with mode and optics
-    (:func:`~il6assay.plate.export.read_info`); a plate over 384 wells is refused.
+    (:func:`~il6assay.plate.export.read_info`); a plate over 1536 wells is refused.
     """
     warnings: list[str] = []
     for plate in plates:
         if plate.size > MAX_WELLS:
             raise InputError(
-                f"plate '{plate.id}' has {plate.size} wells: il6assay reads 96- and 384-well "
-                "plates (1536-well plates are not read)"
+                f"plate '{plate.id}' has {plate.size} wells: il6assay reads 96-, 384- and "
+                "1536-well plates"
             )
         plate.metadata["reads"] = [read_info(label) for label in plate.reads]
         for w in plate.metadata.pop("warnings", []):

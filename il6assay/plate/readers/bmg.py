@@ -6,8 +6,11 @@ no.:`` on the first line; ``Test name:``, ``Date:``, ``Time:``; ``ID1:``,
 grid per data set, each under a title line: ``Raw Data (450)``, ``Raw Data
 (450 1)`` (wavelength, then the chromatic number of a multichromatic read),
 ``Raw Data  (484)`` (MARS sometimes writes repeated spaces, allotropy#1243).
-A grid is a header row of column numbers (1-12 or 1-24) and rows A-H or A-P;
-empty cells are wells not read (partial plates). Lines may carry trailing
+A grid is a header row of column numbers (1-12, 1-24 or 1-48) and rows A-H, A-P, or
+for a 1536-well plate A-Z then a-f (MARS's spelling; read as the conventional AA-AF, so
+MARS row ``e`` column 3 is well ``AE3``; ``AA``-``AF`` are accepted as well); a grid may
+print a subset of its rows (MARS's 1536-well ``A, G, M, S, Y, e``); empty cells are wells
+not read (partial plates). Lines may carry trailing
 delimiters or none ("missing line end separators": then a grid row ends at its
 last well with a value, and a short row is wells not read; in a file whose lines
 do end in separators a short row is a cut line, refused); fields are comma
@@ -29,8 +32,8 @@ What is read:
   the label. Grids under any other title (MARS's calculated data) are
   skipped and listed in ``metadata["skipped"]``: the fit and blanks are ours.
 - Refused: an unknown read mode, a spectrum or kinetic export, an
-  absorbance ``Raw Data`` title without a wavelength, 1536-well grids, an
-  unknown word in a well.
+  absorbance ``Raw Data`` title without a wavelength, grids of other
+  widths, an unknown word in a well.
 - Metadata: ``software`` ("BMG LABTECH MARS"), ``user``, ``path``,
   ``test_run``, ``test_name``, ``test_id``, ``id1``..``id3``, ``date``
   and ``time`` (raw, as printed), ``read_datetime`` (ISO 8601, only when
@@ -48,7 +51,7 @@ import re
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.plate.export import ABSORBANCE, Plate, Reading, unique_label
+from il6assay.plate.export import ABSORBANCE, Plate, Reading, row_letter, unique_label
 from il6assay.plate.readers._common import (
     BMG_HEADER_KEYS,
     BMG_KEY_VALUE,
@@ -57,7 +60,6 @@ from il6assay.plate.readers._common import (
     iso_datetime,
     parse_grid_rows,
 )
-from il6assay.plate.readers._common import ROW_LETTERS as _ROWS
 from il6assay.plate.readers._common import SIZES_BY_COLUMNS as _SIZES
 from il6assay.plate.readers.source import Sniff, Source
 
@@ -68,6 +70,10 @@ DESCRIPTION = (
 )
 
 SOFTWARE = "BMG LABTECH MARS"
+# MARS's row letters of a 1536-well plate past Z, and the conventional names il6assay uses.
+_MARS_ROWS = "abcdef"
+_ROWS_1536 = [row_letter(i) for i in range(32)]
+_SIZES = {**_SIZES, 48: (32, 48)}
 SNIFF_ROWS = 12
 
 _RAW_DATA = re.compile(r"raw\s+data\s*\(\s*(.*?)\s*\)\Z", re.IGNORECASE)
@@ -194,8 +200,8 @@ def _plate(
         numbers = _header_numbers(rows[header]) or []
         if len(numbers) not in _SIZES:
             raise InputError(
-                f"grid with columns 1-{len(numbers)}: il6assay reads 96-well (1-12) "
-                "and 384-well (1-24) plates",
+                f"grid with columns 1-{len(numbers)}: il6assay reads 96-well (1-12), "
+                "384-well (1-24) and 1536-well (1-48) plates",
                 where=f"line {header + 1}",
             )
         grid_size = _SIZES[len(numbers)]
@@ -236,7 +242,14 @@ def _temperature(meta: dict[str, Any], text: str) -> None:
 
 
 def _is_letter(cell: str) -> bool:
-    return len(cell) == 1 and cell in _ROWS
+    return _row_name(cell) in _ROWS_1536
+
+
+def _row_name(cell: str) -> str:
+    """A grid row's conventional name: MARS's ``a``..``f`` (1536 wells) are ``AA``..``AF``."""
+    if len(cell) == 1 and cell in _MARS_ROWS:
+        return "A" + cell.upper()
+    return cell
 
 
 def _header_numbers(row: list[str]) -> list[int] | None:
@@ -259,14 +272,17 @@ def _grid(
     widths: list[int] | None = None,
 ) -> dict[str, Reading]:
     nrows, ncols = size
-    letters = set(_ROWS[:nrows])
+    letters = set(_ROWS_1536[:nrows])
     body: list[int] = []
+    rows = list(rows)  # row names made conventional below, the caller's rows untouched
     for i in range(header + 1, end):
         row = rows[i]
+        if row and _row_name(row[0]) != row[0]:
+            row = rows[i] = [_row_name(row[0]), *row[1:]]
         if not row or row[0] not in letters:
             if row and _is_letter(row[0]):
                 raise InputError(
-                    f"row {row[0]} in a grid with rows A-{_ROWS[nrows - 1]}",
+                    f"row {row[0]} in a grid with rows A-{_ROWS_1536[nrows - 1]}",
                     where=f"line {i + 1}",
                 )
             break

@@ -258,11 +258,7 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
             i = _skip_table(rows, i)
             continue
         elif key in ("well", "well positions") and _values(row)[:1] in (["Mean"], ["Mittelwert"]):
-            raise InputError(
-                "multiple reads per well (a 'Well'/'Mean' list): il6assay reads one value per "
-                "well; export the measurement without multiple reads per well",
-                where=where(i),
-            )
+            raise InputError(_well_scan(current, row), where=where(i))
         elif head == "<>":
             if current is None:
                 raise InputError("a data table before any read's settings", where=where(i))
@@ -274,6 +270,23 @@ def _plate(rows: list[list[str]], default_id: str, where: Any) -> Plate:
             current.settings.setdefault(key, " ".join(_values(row)))
         i += 1
     return _finish(sections, meta, skipped, default_id, where)
+
+
+def _well_scan(section: _Section | None, row: list[str]) -> str:
+    """The refusal of a multiple-reads-per-well list: a well scan of one endpoint, named."""
+    name = f"read '{section.name}'" if section is not None and section.name else "a read"
+    points = [c for c in _values(row)[1:] if re.fullmatch(r"\d+;\d+", c.strip())]
+    pattern = " ".join(
+        v
+        for k, v in (section.settings.items() if section is not None else ())
+        if k.startswith(("multiple reads per well", "mehrfachmessung"))
+    )
+    what = f"{len(points)} reads per well" if points else "several reads per well"
+    return (
+        f"{name} is a well scan: multiple reads per well of one endpoint ({what}"
+        f"{', ' + pattern if pattern else ''}; a 'Well'/'Mean' list): il6assay reads one "
+        "value per well; export the measurement without multiple reads per well"
+    )
 
 
 def _table_owner(

@@ -28,7 +28,9 @@ What is read:
   numbers / well names printed in the header row, not by the header's first-
   column/number-of-columns fields, which mislead on partial plates
   (allotropy#333, #1013); the plate's size comes from the number of wells (96
-  or 384). Wells the export leaves empty (a partial plate) are ``None``.
+  or 384); a header declaring another count (``24``, a plate read in part) misleads:
+  the plate is the smallest 96- or 384-well one holding the wells printed, the count kept
+  in ``metadata["declared_wells"]``. Wells the export leaves empty are ``None``.
 - Reads: one per wavelength, labelled by the wavelength ("450"). A
   wavelength listed twice in one block (``"426 426 426"``) gives ``"426"``,
   ``"426 (2)"``, ``"426 (3)"``, listed in ``metadata["duplicate_wavelengths"]``.
@@ -39,8 +41,11 @@ What is read:
   blocks, reduced grids, and plate blocks of other read types or modes.
 - Refused: a file whose plate blocks are all kinetic, spectral, well-scan or
   non-absorbance (the error names the first such block); a file that ends
-  before its declared number of blocks; a file of group tables only (their
-  values are SoftMax's reduced values, named in the error).
+  before its declared number of blocks; a file of group tables only none of which
+  lists wells with their values (the error names the tables).
+- Group tables only (no ``Plate:`` block): each table's ``Wells``/``Value`` columns give
+  the listed wells' values (SoftMax's ``!WellValues``), one plate per ``WellPlateName``,
+  read label ``Value`` (no mode: the tables name no wavelength).
 - Numbers: the block's decimal mark is guessed from its cells (a European PC
   writes ``0,123``). A block that otherwise uses points but has a cell like
   ``0,02`` (a comma that cannot be a thousands separator) reads it as 0.02
@@ -110,6 +115,8 @@ _MODES = {
     "alphascreen": ALPHA,
     "alpha": ALPHA,
 }
+# The read of a group-tables-only file: SoftMax's per-well plate value, mode not printed.
+GROUP_READ = "Value"
 _DATA_TYPES = ("raw", "reduced", "both")
 
 
@@ -202,14 +209,9 @@ def read(source: Source) -> list[Plate]:
             raise InputError(
                 f"no plate block with data in this SoftMax Pro export ({'; '.join(warnings)})"
             )
-        if skipped:
-            # Group tables alone: their Value column is SoftMax's reduced value per well
-            # (after its blank and wavelength reduction), not the reader's raw read.
-            raise InputError(
-                f"no 'Plate:' block in this SoftMax Pro export, only {', '.join(skipped)}: "
-                "group tables hold SoftMax's reduced values, not raw reads; export the "
-                "plate section too"
-            )
+        groups = [b for b in blocks if b.kind == "Group"]
+        if groups:
+            return _group_plates(groups, file_meta, skipped)
         raise InputError("no 'Plate:' block in this SoftMax Pro export")
     seen: dict[str, int] = {}
     for plate in plates:
@@ -221,6 +223,91 @@ def read(source: Source) -> list[Plate]:
     if plates and warnings:
         plates[0].metadata["warnings"] = warnings
     return plates
+
+
+def _group_plates(
+    groups: list[_Block], file_meta: dict[str, Any], skipped: list[str]
+) -> list[Plate]:
+    """A file of group tables only: each well's value from the tables' Wells/Value columns.
+
+    A table lists wells (``Wells``, or ``Well``) and their plate values (``Value``, or
+    ``Values``, SoftMax's ``!WellValues``), with the plate's name in ``WellPlateName``.
+    Tables without those columns are skipped; none with them is a one-line refusal.
+    """
+    listed: list[tuple[str, str, str, str, str]] = []  # (plate, well, text, table, where)
+    used: list[str] = []
+    for block in groups:
+        header = block.lines[1] if len(block.lines) > 1 else _Line(0, [])
+        names = [c.lower() for c in header.cells]
+        well_j = next((names.index(n) for n in ("wells", "well") if n in names), None)
+        value_j = next((names.index(n) for n in ("value", "values") if n in names), None)
+        formula = _group_formula(block, header.cell(value_j) if value_j is not None else "")
+        if well_j is None or value_j is None or formula not in ("", "!wellvalues"):
+            continue
+        plate_j = names.index("wellplatename") if "wellplatename" in names else None
+        used.append(block.title)
+        for line in block.lines[2:]:
+            if line.blank:
+                break
+            well = line.cell(well_j)
+            if not _WELL.match(well):
+                continue  # a well list SoftMax prints as a range or a note, not one well
+            plate = (line.cell(plate_j) if plate_j is not None else "") or "Groups"
+            where = f"line {line.number}, field {value_j + 1}"
+            listed.append((plate, well, line.cell(value_j), block.title, where))
+    decimal = guess_decimal(text for _p, _w, text, _t, _where in listed)
+    reads: dict[str, dict[str, tuple[Reading, str]]] = {}
+    for plate, well, text, table, where in listed:
+        try:
+            value = parse_reading(text, decimal)
+        except InputError as err:
+            raise InputError(f"well {well} ({table}): {err.message}", where=where) from None
+        grid = reads.setdefault(plate, {})
+        if well in grid and grid[well][0] != value:
+            raise InputError(
+                f"well {well} of plate '{plate}' has {grid[well][1]} in one group table and "
+                f"{text} in {table}",
+                where=where,
+            )
+        grid[well] = (value, text)
+    if not reads:
+        raise InputError(
+            f"no 'Plate:' block in this SoftMax Pro export, only {', '.join(skipped)}, and no "
+            "group table lists wells with their values ('Wells' and 'Value' columns): export "
+            "the plate section"
+        )
+    plates = []
+    for name, grid in reads.items():
+        rows, cols = _fitting_size(
+            [(w, "", t, 0, 0) for w, (_v, t) in grid.items()], name, "group tables"
+        )
+        values = empty_grid(rows, cols)
+        values.update({w: v for w, (v, _t) in grid.items()})
+        meta: dict[str, Any] = {
+            "software": "SoftMax Pro",
+            "plate_name": name,
+            "source": "group tables",
+            "group_tables": used,
+            **file_meta,
+            "read_datetime": None,
+            "skipped": [s for s in skipped if s not in used],
+        }
+        plates.append(
+            Plate(id=name, reads={GROUP_READ: values}, metadata=meta, rows=rows, cols=cols)
+        )
+    return plates
+
+
+def _group_formula(block: _Block, column: str) -> str:
+    """The formula of a group column (``!WellValues``), lower case; "" when not printed."""
+    for k, line in enumerate(block.lines):
+        if line.cell(0) == "Group Column" and line.cell(2) == "Formula":
+            for row in block.lines[k + 1 :]:
+                if row.blank:
+                    break
+                if row.cell(1) == column:
+                    return row.cell(2).lower()
+    return ""
 
 
 def _mode(text: str) -> str | None:
@@ -325,7 +412,9 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
             f"'{header.cell(15 + shift)}'",
             where=where,
         )
-    rows, cols = _size(header, where, 18 + shift)
+    declared_wells = header.cell(18 + shift)
+    size = _size(header, where, 18 + shift)
+    rows, cols = size or (16, 24)
     excitation: list[int] = []
     if mode in (FLUORESCENCE, TRF, POLARIZATION, ALPHA):
         excitation = _numbers(header, 19 + shift, name, where)
@@ -365,6 +454,12 @@ def _plate(block: _Block, file_meta: dict[str, Any]) -> Plate:
             where=where,
         )
     meta["temperature"] = temperature
+    if size is None:
+        # The header's well count misleads (24 wells of a 96-well plate): the plate is the
+        # smallest 96- or 384-well plate that holds every well the block prints.
+        rows, cols = _fitting_size(cells, name, where)
+        cells = [c for c in cells if c[2] or _in_plate(c[0], rows, cols)]
+        meta["declared_wells"] = int(declared_wells)
     if reduced:
         meta["skipped"].append(f"reduced data of plate '{name}'")
     reads = _values(cells, labels, rows, cols, meta)
@@ -381,15 +476,37 @@ def _numbers(header: _Line, j: int, name: str, where: str) -> list[int]:
         ) from None
 
 
-def _size(header: _Line, where: str, j: int = 18) -> tuple[int, int]:
+def _size(header: _Line, where: str, j: int = 18) -> tuple[int, int] | None:
+    """The plate's rows and columns from the header's well count; None for another count."""
     wells = header.cell(j)
     if wells.isdigit() and int(wells) in _SIZES:
         return _SIZES[int(wells)]
+    if wells.isdigit() and 0 < int(wells) < 384:
+        return None  # a partial count (24 wells): the size comes from the wells printed
     raise InputError(
         f"plate '{header.cell(1)}': {wells or 'no'} wells in the block header "
         "(this reader takes 96- or 384-well plates)",
         where=where,
     )
+
+
+def _in_plate(well: str, rows: int, cols: int) -> bool:
+    m = _WELL.match(well)
+    return bool(m) and _LETTERS.index(m[1]) < rows and int(m[2]) <= cols
+
+
+def _fitting_size(cells: list[_Cell], name: str, where: str) -> tuple[int, int]:
+    """The smallest 96- or 384-well plate holding every well printed with a value."""
+    rows = cols = 0
+    for well, _label, text, _number, _j in cells:
+        m = _WELL.match(well)
+        if m and text:
+            rows = max(rows, _LETTERS.index(m[1]) + 1)
+            cols = max(cols, int(m[2]))
+    for size in sorted(_SIZES):
+        if rows <= _SIZES[size][0] and cols <= _SIZES[size][1]:
+            return _SIZES[size]
+    raise InputError(f"plate '{name}': wells beyond a 384-well plate", where=where)
 
 
 def _labels(
