@@ -455,3 +455,29 @@ class DbLotBridge(Base):
     signed_by: Mapped[str] = mapped_column(String(200))
     signed_utc: Mapped[str] = mapped_column(String(40))
     signed_os_account: Mapped[str] = mapped_column(String(200))
+
+
+class DbRunIndex(Base):
+    """A run folder's queue row, copied from its run.json: what the review app lists and filters.
+
+    Derived, never the record (the run folder is): rewritten whenever run.json changes
+    (its size, time or inode: ``stamp``), so the queue never reads the folders.
+    """
+
+    __tablename__ = "web_run_index"
+    __table_args__ = (UniqueConstraint("run_id", name="uq_web_run_index_run"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200))
+    root: Mapped[str] = mapped_column(Text, index=True)
+    folder: Mapped[str] = mapped_column(Text)
+    stamp: Mapped[str] = mapped_column(String(100))
+    created_utc: Mapped[str] = mapped_column(String(40), index=True)
+    plate_id: Mapped[str] = mapped_column(String(200))
+    kit_lot: Mapped[str] = mapped_column(String(200))
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    failed: Mapped[str] = mapped_column(Text)
+    warning: Mapped[str] = mapped_column(Text)
+    review: Mapped[str] = mapped_column(String(40), index=True)
+    processed_by: Mapped[str] = mapped_column(String(200))
+    indexed_utc: Mapped[str] = mapped_column(String(40))

@@ -572,3 +572,61 @@ def _recovery_figure(entries: list[Any]) -> go.Figure:
         height=320,
     )
     return fig
+
+
+# The study pages the review app serves, cached until the study database changes.
+# Tables a study page reads, whose last id moves with every row stored; with the row chain
+# (every stored insert and update extends it) and the audit table (record_qc's updates).
+WATCHED = (
+    "row_chain", "audit", "runs", "qc_runs", "qc_controls", "lot_bridges", "sample_results",
+    "isr_results", "method_profiles", "study_subjects",
+)  # fmt: skip
+CACHE_SIZE = 64
+_CACHE: dict[tuple[Any, ...], tuple[str, str]] = {}
+_BUILDING: dict[str, Any] = {}
+
+
+def study_version(engine: Engine) -> str:
+    """The study's change mark: the last id of each watched table, and il6assay.toml's stamp.
+
+    Read from the database, so every server process on it sees the same mark.
+    """
+    from sqlalchemy import func, select
+
+    from il6assay.db.models import Base
+    from il6assay.plate.discover import PROJECT_FILE
+
+    tables = [Base.metadata.tables[name] for name in WATCHED if name in Base.metadata.tables]
+    query = select(*(select(func.max(t.c.id)).scalar_subquery() for t in tables))
+    with engine.connect() as connection:
+        marks = list(connection.execute(query).one())
+    try:
+        st = (Path.cwd() / PROJECT_FILE).stat()
+        marks += [st.st_size, st.st_mtime_ns]
+    except OSError:
+        marks.append(None)
+    return json.dumps(marks)
+
+
+def cached_page(engine: Engine, make: Any, **args: Any) -> str:
+    """``make(engine, **args)`` (controls_html, summary_html), built again only when the study
+    database has changed since (a QC record, a push, a decision: ``study_version``)."""
+    import threading
+
+    key = (engine.url.render_as_string(hide_password=True), make.__name__, sorted(args.items()))
+    key = tuple(json.dumps(k, default=str) for k in key)
+    version = study_version(engine)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    lock = _BUILDING.setdefault(make.__name__, threading.Lock())
+    with lock:  # one build per page and change; those asking meanwhile wait for it
+        version = study_version(engine)
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        text = make(engine, **args)
+        while len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)), None)
+        _CACHE[key] = (version, text)
+    return text

@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from il6assay.db.run_index import refresh as index_runs
 from il6assay.errors import InputError
 from il6assay.web.accounts import Account, authenticate, prepare_checks
 from il6assay.web.decisions import (
@@ -59,7 +60,8 @@ from il6assay.web.decisions import (
 )
 from il6assay.web.files import SERVED, plotly_js, vouched_file
 from il6assay.web.limits import LoginLimits, pause
-from il6assay.web.runs import kit_lots, plate_map, queue, run_index
+from il6assay.web.runs import find_run, kit_lots, plate_map
+from il6assay.web.runs import queue_page as queue_rows
 from il6assay.web.sessions import (
     IDLE_TIMEOUT,
     csrf_matches,
@@ -94,6 +96,7 @@ PREVIEW_LIFETIME_S = 30 * 60
 # Served to anyone (nothing of the study in them), without a session and never redirected.
 PUBLIC = ("static", "favicon", "plotly_file", "frame_plotly", "frame_file")
 MAX_FRAMES = 5000
+QUEUE_PAGE = 100  # runs per queue page
 
 
 @dataclass
@@ -127,6 +130,8 @@ def create_app(
 
     roots = [Path(r).resolve() for r in roots]  # a relative --runs means the starting folder
     prepare_checks()
+    with contextlib.suppress(DBAPIError):  # indexed at start; a database away: on the first page
+        index_runs(engine, roots)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_hex(32),  # unused by our sessions; Flask wants one
@@ -187,7 +192,7 @@ def create_app(
         )
 
     def folder_of(run_id: str) -> Path:
-        folder = run_index(roots).get(run_id)
+        folder = find_run(engine, roots, run_id)
         if folder is None:
             abort(404)
         return folder
@@ -394,8 +399,29 @@ def create_app(
         need("view")
         args = {k: (request.args.get(k) or None) for k in ("since", "until", "verdict", "kit_lot")}
         review = request.args.get("review", "unreviewed")
-        rows = queue(engine, roots, review=review, **args)
-        return page("queue.html", rows=rows, args=args, review=review, lots=kit_lots(roots))
+        number = max(1, _number(request.args.get("page") or "1"))
+        rows, total = queue_rows(
+            engine,
+            roots,
+            {**args, "review": review},
+            limit=QUEUE_PAGE,
+            offset=(number - 1) * QUEUE_PAGE,
+        )
+        pages = max(1, -(-total // QUEUE_PAGE))
+        link = {k: v for k, v in {**args, "review": review}.items() if v}
+        return page(
+            "queue.html",
+            rows=rows,
+            args=args,
+            review=review,
+            lots=kit_lots(engine, roots),
+            total=total,
+            first=(number - 1) * QUEUE_PAGE + 1,
+            number=number,
+            pages=pages,
+            previous=url_for("queue_page", **link, page=number - 1) if number > 1 else None,
+            following=url_for("queue_page", **link, page=number + 1) if number < pages else None,
+        )
 
     def run_page(run_id: str, **extra: Any) -> Any:
         folder = open_settled(folder_of(run_id))
@@ -461,6 +487,7 @@ def create_app(
             discard_preview(preview)
             return redirect(url_for("run_view", run_id=run_id))
         entry = commit_mask(engine, folder_of(run_id), account, preview, request.form["reason"])
+        index_runs(engine, roots)  # the queue's row of the run, rewritten at once
         pending.pop(preview.id, None)
         return run_page(run_id, notice=f"{entry['action']} of {', '.join(entry['wells'])} kept")
 
@@ -478,6 +505,7 @@ def create_app(
             seen_content=request.form.get("content", ""),
             override=request.form.get("override") == "yes",
         )
+        index_runs(engine, roots)
         meaning = signed.entry["signature"]["meaning"]
         return run_page(run_id, notice=f"signed: {meaning} by {account.printed_name}")
 
@@ -487,6 +515,7 @@ def create_app(
         from il6assay.db.push import push_runs
 
         outcomes = push_runs(engine, [folder_of(run_id)], by=account.printed_name)
+        index_runs(engine, roots)
         return run_page(run_id, notice="; ".join(o.message() for o in outcomes))
 
     @app.get("/runs/<run_id>/history")
@@ -525,7 +554,10 @@ def create_app(
         """A study page with the app's header, plotly.js from the app, its scripts by nonce."""
         nonce = secrets.token_urlsafe(16)
         header = render_template("header.html", **common())
-        text = make(engine, plotly_src=url_for("plotly_file", name=plotly_js()[0]), **args)
+        from il6assay.study.pages import cached_page
+
+        src = url_for("plotly_file", name=plotly_js()[0])
+        text = cached_page(engine, make, plotly_src=src, **args)
         style = url_for("static", filename="style.css")
         text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
         text = text.replace("<body>", f"<body>\n{header}", 1)
