@@ -290,7 +290,11 @@ def lab_folder(work: Path, db: str) -> dict[str, str]:
         out = il6assay(work, "process", str(export), "--by", "tech", "--json", *extra)
         ids[key] = Path(json.loads(out)["run_dir"]).name
     pushed = f"il6assay-results/{ids['pushed']}"
-    il6assay(work, "review", pushed, "--accept", "--by", "Chen Yu", "--reason", "checked")
+    # With review accounts in the database, a review is signed as the account --by names.
+    il6assay(
+        work, "review", pushed, "--accept", "--by", "chen", "--reason", "checked",
+        "--db", db, "--password-env", "IL6_PW", env=secret,
+    )  # fmt: skip
     il6assay(work, "push", pushed, "--by", "Chen Yu", "--db", db)
     return ids
 
