@@ -16,13 +16,14 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,9 +31,16 @@ from il6assay.db.engine import writer
 from il6assay.db.models import DbRunIndex
 
 CHUNK = 500
+SHOWN = (
+    "run_id", "created_utc", "plate_id", "kit_lot", "accepted", "failed", "warning", "review",
+    "processed_by",
+)  # fmt: skip
+FULL_CHECK_S = 2.0  # a page checks every run folder at most this often (new runs: at once)
 _LOCK = threading.Lock()
 # Per process: (database URL, root) -> run id -> (folder, stamp), as last written or read.
 _KNOWN: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+# Per process: (database URL, roots) -> when they were last checked whole, and their stamps.
+_CHECKED: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[Any, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ def row_values(folder: Path) -> dict[str, Any]:
         "warning": warning,
         "review": str(review.get("status") or "unreviewed")[:40],
         "processed_by": str(record.get("processed_by") or "")[:200],
+        "queue_rank": 2 if not record.get("accepted") else 1 if warning else 0,
     }
 
 
@@ -156,11 +165,37 @@ def _differences(url: str, tops: list[str], found: dict[str, Found]) -> tuple[li
     return changed, [run_id for run_id in known if run_id not in found]
 
 
-def refresh(engine: Engine, roots: list[Path]) -> int:
-    """Bring the index of ``roots`` up to date with their folders; returns the rows rewritten."""
+def _root_stamps(tops: list[str]) -> tuple[Any, ...]:
+    """Each root's own size, time and inode: a run folder added or removed changes them."""
+    return tuple(_stamp_any(t) for t in tops)
+
+
+def _stamp_any(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def refresh(engine: Engine, roots: list[Path], *, at_most_every: float = 0.0) -> int:
+    """Bring the index of ``roots`` up to date with their folders; returns the rows rewritten.
+
+    ``at_most_every``: seconds; within them of the last full check, and with no run folder
+    added to or removed from a root, the run folders are not looked at again (a change made
+    inside a run folder by the command line then shows within that time).
+    """
     url, tops = _url(engine), [str(r) for r in roots]
+    recent = _CHECKED.get((url, tuple(tops)))
+    roots_now = _root_stamps(tops)
+    if at_most_every > 0 and recent is not None:
+        when, seen_roots = recent
+        if seen_roots == roots_now and time.monotonic() - when < at_most_every:
+            return 0
+    checked_at = time.monotonic()
     found = scan(roots)
     with _LOCK:
+        _CHECKED[(url, tuple(tops))] = (checked_at, roots_now)
         if any((url, t) not in _KNOWN for t in tops):
             with Session(engine) as session:
                 _load(session, url, tops)
@@ -188,6 +223,8 @@ def forget(engine: Engine) -> None:
     with _LOCK:
         for key in [k for k in _KNOWN if k[0] == url]:
             _KNOWN.pop(key, None)
+        for checked in [k for k in _CHECKED if k[0] == url]:
+            _CHECKED.pop(checked, None)
 
 
 def _filtered(query: Any, roots: list[str], filters: dict[str, str | None]) -> Any:
@@ -216,21 +253,19 @@ def listed(
     *,
     limit: int | None = None,
     offset: int = 0,
-) -> tuple[list[DbRunIndex], int]:
+) -> tuple[list[Any], int]:
     """The index rows matching ``filters`` in the queue's order (rejected by the rules first,
     then a Westgard warning, then the rest, newest first in each), and how many match."""
     tops = [str(r) for r in roots]
-    group = case((DbRunIndex.accepted.is_(False), 0), (DbRunIndex.warning != "", 1), else_=2)
-    query = _filtered(select(DbRunIndex), tops, filters).order_by(
-        group, DbRunIndex.created_utc.desc(), DbRunIndex.run_id.desc()
+    query = _filtered(select(*(getattr(DbRunIndex, c) for c in SHOWN)), tops, filters).order_by(
+        DbRunIndex.queue_rank.desc(), DbRunIndex.created_utc.desc(), DbRunIndex.run_id.desc()
     )
     if limit is not None:
         query = query.limit(limit).offset(offset)
     counting = _filtered(select(func.count(DbRunIndex.id)), tops, filters)
-    with Session(engine) as session:
-        rows = list(session.scalars(query))
-        total = session.scalar(counting) or 0
-        session.expunge_all()
+    with engine.connect() as connection:
+        rows = list(connection.execute(query))
+        total = connection.execute(counting).scalar() or 0
     return rows, int(total)
 
 

@@ -575,14 +575,17 @@ def _recovery_figure(entries: list[Any]) -> go.Figure:
 
 
 # The study pages the review app serves, cached until the study database changes.
-# Tables a study page reads, whose last id moves with every row stored; with the row chain
-# (every stored insert and update extends it) and the audit table (record_qc's updates).
+# Tables a study page reads, whose last id moves with every row stored; and the audit table,
+# which every update of them (a QC record changed, a run superseded) extends, less the rows
+# about people (sign-ins, accounts, the review app's masks and signatures: SKIPPED), so a
+# reviewer signing in does not make every cached page be built again.
 WATCHED = (
-    "row_chain", "audit", "runs", "qc_runs", "qc_controls", "lot_bridges", "sample_results",
+    "runs", "qc_runs", "qc_controls", "lot_bridges", "sample_results",
     "isr_results", "method_profiles", "study_subjects",
 )  # fmt: skip
+SKIPPED = ("login", "signature-", "account-", "policy", "web-")
 CACHE_SIZE = 64
-_CACHE: dict[tuple[Any, ...], tuple[str, str]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[str, Any]] = {}
 _BUILDING: dict[str, Any] = {}
 
 
@@ -591,13 +594,18 @@ def study_version(engine: Engine) -> str:
 
     Read from the database, so every server process on it sees the same mark.
     """
-    from sqlalchemy import func, select
+    from sqlalchemy import func, or_, select
 
     from il6assay.db.models import Base
     from il6assay.plate.discover import PROJECT_FILE
 
     tables = [Base.metadata.tables[name] for name in WATCHED if name in Base.metadata.tables]
-    query = select(*(select(func.max(t.c.id)).scalar_subquery() for t in tables))
+    audit = Base.metadata.tables["audit"]
+    about_people = or_(*(audit.c.action.startswith(p, autoescape=True) for p in SKIPPED))
+    last_audit = (
+        select(audit.c.id).where(~about_people).order_by(audit.c.id.desc()).limit(1)
+    ).scalar_subquery()  # read backwards from the newest row: a few rows, not the table
+    query = select(last_audit, *(select(func.max(t.c.id)).scalar_subquery() for t in tables))
     with engine.connect() as connection:
         marks = list(connection.execute(query).one())
     try:
@@ -608,12 +616,18 @@ def study_version(engine: Engine) -> str:
     return json.dumps(marks)
 
 
-def cached_page(engine: Engine, make: Any, **args: Any) -> str:
-    """``make(engine, **args)`` (controls_html, summary_html), built again only when the study
-    database has changed since (a QC record, a push, a decision: ``study_version``)."""
+def cached_page(engine: Engine, make: Any, *, finish: Any = None, **args: Any) -> Any:
+    """``make(engine, **args)`` (controls_html, summary_html), passed through ``finish`` when
+    given, built again only when the study database has changed since (a QC record, a push:
+    ``study_version``)."""
     import threading
 
-    key = (engine.url.render_as_string(hide_password=True), make.__name__, sorted(args.items()))
+    key = (
+        engine.url.render_as_string(hide_password=True),
+        make.__name__,
+        getattr(finish, "__qualname__", None),
+        sorted(args.items()),
+    )
     key = tuple(json.dumps(k, default=str) for k in key)
     version = study_version(engine)
     hit = _CACHE.get(key)
@@ -626,6 +640,8 @@ def cached_page(engine: Engine, make: Any, **args: Any) -> str:
         if hit is not None and hit[0] == version:
             return hit[1]
         text = make(engine, **args)
+        if finish is not None:
+            text = finish(text)
         while len(_CACHE) >= CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)), None)
         _CACHE[key] = (version, text)

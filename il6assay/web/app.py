@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from il6assay.db.run_index import FULL_CHECK_S
 from il6assay.db.run_index import refresh as index_runs
 from il6assay.errors import InputError
 from il6assay.web.accounts import Account, authenticate, prepare_checks
@@ -97,6 +98,7 @@ PREVIEW_LIFETIME_S = 30 * 60
 PUBLIC = ("static", "favicon", "plotly_file", "frame_plotly", "frame_file")
 MAX_FRAMES = 5000
 QUEUE_PAGE = 100  # runs per queue page
+NONCE_MARK = secrets.token_hex(16)  # where a cached study page takes each response's nonce
 
 
 @dataclass
@@ -176,6 +178,24 @@ def create_app(
                     frames.pop(next(iter(frames)))  # the oldest
             frames[key] = Frame(token, g.account.id, folder)
         return url_for("frame_file", key=key, run_id=folder.name, name="report.html")
+
+    plotly_checked: dict[str, tuple[tuple[int, ...] | None, list[str]]] = {}
+
+    def plotly_check(results: Path, check: Any) -> list[str]:
+        """The shared plotly.js check, hashed again only when the file's size, time or inode
+        moved (3.5 MB hashed on every run page would be most of the page's cost)."""
+        from il6assay.record.report import plotly_js_name
+
+        try:
+            st = (results / plotly_js_name()).stat()
+            stamp: tuple[int, ...] | None = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        except OSError:
+            stamp = None
+        seen = plotly_checked.get(str(results))
+        if seen is None or seen[0] != stamp or stamp is None:
+            seen = (stamp, check(results, []))
+            plotly_checked[str(results)] = seen
+        return seen[1]
 
     def secure() -> bool:
         return https or request.is_secure
@@ -406,6 +426,7 @@ def create_app(
             {**args, "review": review},
             limit=QUEUE_PAGE,
             offset=(number - 1) * QUEUE_PAGE,
+            check_every=FULL_CHECK_S,
         )
         pages = max(1, -(-total // QUEUE_PAGE))
         link = {k: v for k, v in {**args, "review": review}.items() if v}
@@ -430,7 +451,7 @@ def create_app(
         if report is not None and report.get("plotly_js") != "embedded":
             from il6assay.record.verify import shared_plotly_differences
 
-            changed = shared_plotly_differences(folder.path.parent, [])
+            changed = plotly_check(folder.path.parent, shared_plotly_differences)
             if changed:
                 plotly_note = f"{changed[0]} (il6assay status reports it); the app uses its own"
         return page(
@@ -552,19 +573,28 @@ def create_app(
 
     def _study(make: Any, **args: Any) -> Any:
         """A study page with the app's header, plotly.js from the app, its scripts by nonce."""
-        nonce = secrets.token_urlsafe(16)
-        header = render_template("header.html", **common())
         from il6assay.study.pages import cached_page
 
-        src = url_for("plotly_file", name=plotly_js()[0])
-        text = cached_page(engine, make, plotly_src=src, **args)
-        style = url_for("static", filename="style.css")
-        text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
-        text = text.replace("<body>", f"<body>\n{header}", 1)
+        nonce = secrets.token_urlsafe(16)
         # Every <script> in the page is the page's own (what users wrote is HTML-escaped).
-        text = text.replace("<script", f'<script nonce="{nonce}"')
+        header = render_template("header.html", **common()).replace(
+            "<script", f'<script nonce="{nonce}"'
+        )
+        style = url_for("static", filename="style.css")
+
+        def prepared(text: str) -> tuple[bytes, bytes]:
+            """The page as bytes, split where the header goes, scripts marked for the nonce
+            (done once per change of the study; a request only fills in its nonce)."""
+            text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
+            text = text.replace("<script", f'<script nonce="{NONCE_MARK}"')
+            head, _, body = text.partition("<body>")
+            return (head + "<body>\n").encode(), body.encode()
+
+        src = url_for("plotly_file", name=plotly_js()[0])
+        head, body = cached_page(engine, make, finish=prepared, plotly_src=src, **args)
         g.csp = STUDY_CSP.format(nonce=nonce)
-        response = app.make_response(text)
+        data = b"".join((head, header.encode(), body.replace(NONCE_MARK.encode(), nonce.encode())))
+        response = app.make_response(data)
         response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
 

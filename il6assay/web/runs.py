@@ -60,9 +60,13 @@ def queue_page(
     *,
     limit: int | None = None,
     offset: int = 0,
+    check_every: float = 0.0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the queue (indexed rows, after the change check) and how many runs match."""
-    refresh(engine, roots)
+    """One page of the queue (indexed rows, after the change check) and how many runs match.
+
+    ``check_every``: look into every run folder at most this often (seconds; new runs at once).
+    """
+    refresh(engine, roots, at_most_every=check_every)
     found, total = listed(engine, roots, filters, limit=limit, offset=offset)
     ids = [r.run_id for r in found]
     last_signed: dict[str, DbSignature] = {}

@@ -35,12 +35,15 @@ def upgrade() -> None:
         sa.Column("warning", sa.Text, nullable=False),
         sa.Column("review", sa.String(40), nullable=False),
         sa.Column("processed_by", sa.String(200), nullable=False),
+        sa.Column("queue_rank", sa.Integer, nullable=False),
         sa.Column("indexed_utc", sa.String(40), nullable=False),
         sa.UniqueConstraint("run_id", name="uq_web_run_index_run"),
     )
-    op.create_index("ix_web_run_index_root", "web_run_index", ["root"])
-    op.create_index("ix_web_run_index_created_utc", "web_run_index", ["created_utc"])
-    op.create_index("ix_web_run_index_review", "web_run_index", ["review"])
+    op.create_index(
+        "ix_web_run_index_queue",
+        "web_run_index",
+        ["root", "review", "queue_rank", "created_utc", "run_id"],
+    )
 
 
 def downgrade() -> None:
