@@ -18,8 +18,11 @@
    divided by the requests.
 4. **20 concurrent reviewers**: 20 threads, each signed in with its own
    session, each asking ``--rounds`` rounds of queue, a random run's page and
-   controls, all at once; the latency of each answer (wall time on loopback,
-   which is what a reviewer waits), p50 / p90 / max per page.
+   controls, all starting at once, each reading every page for 0.5-1.5 x
+   ``--think`` seconds (1 s: a reviewer clicking fast) before the next; the
+   latency of each answer (wall time on loopback, which is what a reviewer
+   waits), p50 / p90 / max per page. Then the same with no pause at all (20
+   requests always waiting: the server saturated), for the record.
 5. **Peak memory**: the server's ru_maxrss, read when it has stopped.
 
 Goals (issue 27): queue and run pages under 20 ms server CPU each; p90 under
@@ -27,7 +30,7 @@ Goals (issue 27): queue and run pages under 20 ms server CPU each; p90 under
 in docs/review.md ("Scale") and README ("Speed").
 
 Usage: python benchmarks/bench_web.py [--runs 2000] [--reviewers 20] [--rounds 5]
-       [--repeat 30] [--db URL] [--keep DIR]
+       [--repeat 30] [--think 1.0] [--db URL] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -177,8 +180,11 @@ def cpu_per_request(base: str, pid: int, ids: list[str], repeat: int) -> dict[st
     return used
 
 
-def concurrent(base: str, ids: list[str], reviewers: int, rounds: int) -> dict[str, list[float]]:
-    """Each page's latencies (ms) with ``reviewers`` asking at once."""
+def concurrent(
+    base: str, ids: list[str], reviewers: int, rounds: int, think: float
+) -> dict[str, list[float]]:
+    """Each page's latencies (ms) with ``reviewers`` asking at once, each pausing a random
+    0.5-1.5 x ``think`` seconds after each answer (reading it; 0: no pause)."""
     people = [Reviewer(base) for _ in range(reviewers)]
     for p in people:
         p.sign_in()
@@ -196,6 +202,7 @@ def concurrent(base: str, ids: list[str], reviewers: int, rounds: int) -> dict[s
                 times[page].append((time.perf_counter() - t0) * 1000)
                 if status != 200:
                     failures.append(f"{page}: {status}")
+                time.sleep(think * rng.uniform(0.5, 1.5))
 
     threads = [threading.Thread(target=walk, args=(i,)) for i in range(reviewers)]
     for t in threads:
@@ -219,6 +226,7 @@ def main() -> int:
     ap.add_argument("--reviewers", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--think", type=float, default=1.0, help="mean s a reviewer reads a page")
     ap.add_argument("--db", default=None, help="study database URL (default: a SQLite file)")
     ap.add_argument("--keep", type=Path, default=None, help="build in DIR and keep it")
     a = ap.parse_args()
@@ -245,7 +253,8 @@ def main() -> int:
         start_cpu = server_cpu(server.pid)
         print(f"server started, {a.runs} runs indexed: {start_cpu:.2f} s CPU (imports included)")
         cpu = cpu_per_request(base, server.pid, ids, a.repeat)
-        times = concurrent(base, ids, a.reviewers, a.rounds)
+        times = concurrent(base, ids, a.reviewers, a.rounds, a.think)
+        rush = concurrent(base, ids, a.reviewers, a.rounds, 0.0)
         hwm = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{server.pid}/status").read_text())
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
@@ -256,11 +265,16 @@ def main() -> int:
     print(f"\nserver CPU per request (one reviewer, {a.repeat} requests each):")
     for page in PAGES:
         print(f"  {page:9s} {cpu[page]:6.1f} ms")
-    print(f"\n{a.reviewers} reviewers at once, {a.rounds} rounds each (latency, ms):")
-    print(f"  {'page':9s} {'n':>4s} {'p50':>7s} {'p90':>7s} {'max':>7s}")
-    for page in PAGES:
-        v = times[page]
-        print(f"  {page:9s} {len(v):4d} {statistics.median(v):7.0f} {p90(v):7.0f} {max(v):7.0f}")
+    for title, found in (
+        (f"each reading a page for {a.think:g} s on average", times),
+        ("no pause between pages: the server saturated", rush),
+    ):
+        print(f"\n{a.reviewers} reviewers at once, {title}, {a.rounds} rounds (latency, ms):")
+        print(f"  {'page':9s} {'n':>4s} {'p50':>7s} {'p90':>7s} {'max':>7s}")
+        for page in PAGES:
+            v = found[page]
+            p50, top = statistics.median(v), max(v)
+            print(f"  {page:9s} {len(v):4d} {p50:7.0f} {p90(v):7.0f} {top:7.0f}")
     vm = f" (VmHWM {int(hwm.group(1)) / 1024:.0f} MB)" if hwm else ""
     print(f"\nserver peak memory (ru_maxrss): {peak_mb:.0f} MB{vm}")
     met = cpu["queue"] < 20 and cpu["run"] < 20 and all(p90(times[p]) < 300 for p in PAGES)
