@@ -39,6 +39,8 @@ FULL_CHECK_S = 2.0  # a page checks every run folder at most this often (new run
 _LOCK = threading.Lock()
 # Per process: (database URL, root) -> run id -> (folder, stamp), as last written or read.
 _KNOWN: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+_GENERATION = [0]  # moved on each time this process rewrites index rows
+_LOTS: dict[tuple[Any, ...], list[str]] = {}
 # Per process: (database URL, roots) -> when they were last checked whole, and their stamps.
 _CHECKED: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[Any, ...]]] = {}
 
@@ -210,6 +212,7 @@ def refresh(engine: Engine, roots: list[Path], *, at_most_every: float = 0.0) ->
                 _load(session, url, tops)
                 changed, gone = _differences(url, tops, found)
                 _write(session, changed, gone)
+        _GENERATION[0] += 1
         for t in tops:
             _KNOWN[(url, t)] = {}
         for f in found.values():
@@ -270,7 +273,16 @@ def listed(
 
 
 def kit_lots(engine: Engine, roots: list[Path]) -> list[str]:
-    """The kit lots of the indexed runs under ``roots``."""
+    """The kit lots of the indexed runs under ``roots`` (read again after this process's
+    change check rewrote a row: every process checks the same folders)."""
+    key = (_url(engine), tuple(str(r) for r in roots), _GENERATION[0])
+    if key not in _LOTS:
+        _LOTS.clear()
+        _LOTS[key] = _read_lots(engine, roots)
+    return list(_LOTS[key])
+
+
+def _read_lots(engine: Engine, roots: list[Path]) -> list[str]:
     query = (
         select(DbRunIndex.kit_lot)
         .where(DbRunIndex.root.in_([str(r) for r in roots]), DbRunIndex.kit_lot != "")

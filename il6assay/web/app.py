@@ -97,7 +97,7 @@ PREVIEW_LIFETIME_S = 30 * 60
 # Served to anyone (nothing of the study in them), without a session and never redirected.
 PUBLIC = ("static", "favicon", "plotly_file", "frame_plotly", "frame_file")
 MAX_FRAMES = 5000
-QUEUE_PAGE = 100  # runs per queue page
+QUEUE_PAGE = 50  # runs per queue page
 NONCE_MARK = secrets.token_hex(16)  # where a cached study page takes each response's nonce
 
 
