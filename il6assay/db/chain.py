@@ -40,6 +40,7 @@ CHAIN_TABLE = "row_chain"
 UNCHAINED = {
     "web_sessions": "sign-in sessions: a cookie's hash and times, renewed on every page",
     "web_run_state": "a run's change counter, only a guard against two people deciding at once",
+    "web_run_index": "the review app's queue rows, copied from run folders and rewritten freely",
     CHAIN_TABLE: "the chain itself (append-only, each entry keyed to the one before)",
 }
 GENESIS = "0" * 64

@@ -497,3 +497,34 @@ class DbVerifiedRun(Base):
     verified_utc: Mapped[str] = mapped_column(String(40))
     verified_os_account: Mapped[str] = mapped_column(String(200))
     verified_for: Mapped[str] = mapped_column(String(20))  # "push" or "verify"
+
+
+class DbRunIndex(Base):
+    """A run folder's queue row, copied from its run.json: what the review app lists and filters.
+
+    Derived, never the record (the run folder is): rewritten whenever run.json changes
+    (its size, time or inode: ``stamp``), so the queue never reads the folders.
+    """
+
+    __tablename__ = "web_run_index"
+    __table_args__ = (
+        UniqueConstraint("run_id", name="uq_web_run_index_run"),
+        Index("ix_web_run_index_queue", "root", "review", "queue_rank", "created_utc", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200))
+    root: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str] = mapped_column(Text)
+    stamp: Mapped[str] = mapped_column(String(100))
+    created_utc: Mapped[str] = mapped_column(String(40))
+    plate_id: Mapped[str] = mapped_column(String(200))
+    kit_lot: Mapped[str] = mapped_column(String(200))
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    failed: Mapped[str] = mapped_column(Text)
+    warning: Mapped[str] = mapped_column(Text)
+    review: Mapped[str] = mapped_column(String(40))
+    processed_by: Mapped[str] = mapped_column(String(200))
+    # The queue's order: 2 rejected by the rules, 1 a Westgard warning, 0 the rest.
+    queue_rank: Mapped[int] = mapped_column(Integer)
+    indexed_utc: Mapped[str] = mapped_column(String(40))

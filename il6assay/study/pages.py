@@ -572,3 +572,77 @@ def _recovery_figure(entries: list[Any]) -> go.Figure:
         height=320,
     )
     return fig
+
+
+# The study pages the review app serves, cached until the study database changes.
+# Tables a study page reads, whose last id moves with every row stored; and the audit table,
+# which every update of them (a QC record changed, a run superseded) extends, less the rows
+# about people (sign-ins, accounts, the review app's masks and signatures: SKIPPED), so a
+# reviewer signing in does not make every cached page be built again.
+WATCHED = (
+    "runs", "qc_runs", "qc_controls", "lot_bridges", "sample_results",
+    "isr_results", "method_profiles", "study_subjects",
+)  # fmt: skip
+SKIPPED = ("login", "signature-", "account-", "policy", "web-")
+CACHE_SIZE = 64
+_CACHE: dict[tuple[Any, ...], tuple[str, Any]] = {}
+_BUILDING: dict[str, Any] = {}
+
+
+def study_version(engine: Engine) -> str:
+    """The study's change mark: the last id of each watched table, and il6assay.toml's stamp.
+
+    Read from the database, so every server process on it sees the same mark.
+    """
+    from sqlalchemy import func, or_, select
+
+    from il6assay.db.models import Base
+    from il6assay.plate.discover import PROJECT_FILE
+
+    tables = [Base.metadata.tables[name] for name in WATCHED if name in Base.metadata.tables]
+    audit = Base.metadata.tables["audit"]
+    about_people = or_(*(audit.c.action.startswith(p, autoescape=True) for p in SKIPPED))
+    last_audit = (
+        select(audit.c.id).where(~about_people).order_by(audit.c.id.desc()).limit(1)
+    ).scalar_subquery()  # read backwards from the newest row: a few rows, not the table
+    query = select(last_audit, *(select(func.max(t.c.id)).scalar_subquery() for t in tables))
+    with engine.connect() as connection:
+        marks = list(connection.execute(query).one())
+    try:
+        st = (Path.cwd() / PROJECT_FILE).stat()
+        marks += [st.st_size, st.st_mtime_ns]
+    except OSError:
+        marks.append(None)
+    return json.dumps(marks)
+
+
+def cached_page(engine: Engine, make: Any, *, finish: Any = None, **args: Any) -> Any:
+    """``make(engine, **args)`` (controls_html, summary_html), passed through ``finish`` when
+    given, built again only when the study database has changed since (a QC record, a push:
+    ``study_version``)."""
+    import threading
+
+    key = (
+        engine.url.render_as_string(hide_password=True),
+        make.__name__,
+        getattr(finish, "__qualname__", None),
+        sorted(args.items()),
+    )
+    key = tuple(json.dumps(k, default=str) for k in key)
+    version = study_version(engine)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    lock = _BUILDING.setdefault(make.__name__, threading.Lock())
+    with lock:  # one build per page and change; those asking meanwhile wait for it
+        version = study_version(engine)
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        text = make(engine, **args)
+        if finish is not None:
+            text = finish(text)
+        while len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)), None)
+        _CACHE[key] = (version, text)
+    return text

@@ -41,6 +41,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from il6assay.db.run_index import FULL_CHECK_S
+from il6assay.db.run_index import refresh as index_runs
 from il6assay.errors import InputError
 from il6assay.web.accounts import Account, authenticate, prepare_checks
 from il6assay.web.decisions import (
@@ -59,7 +61,8 @@ from il6assay.web.decisions import (
 )
 from il6assay.web.files import SERVED, plotly_js, vouched_file
 from il6assay.web.limits import LoginLimits, pause
-from il6assay.web.runs import kit_lots, plate_map, queue, run_index
+from il6assay.web.runs import find_run, kit_lots, plate_map
+from il6assay.web.runs import queue_page as queue_rows
 from il6assay.web.sessions import (
     IDLE_TIMEOUT,
     csrf_matches,
@@ -94,6 +97,8 @@ PREVIEW_LIFETIME_S = 30 * 60
 # Served to anyone (nothing of the study in them), without a session and never redirected.
 PUBLIC = ("static", "favicon", "plotly_file", "frame_plotly", "frame_file")
 MAX_FRAMES = 5000
+QUEUE_PAGE = 50  # runs per queue page
+NONCE_MARK = secrets.token_hex(16)  # where a cached study page takes each response's nonce
 
 
 @dataclass
@@ -127,6 +132,8 @@ def create_app(
 
     roots = [Path(r).resolve() for r in roots]  # a relative --runs means the starting folder
     prepare_checks()
+    with contextlib.suppress(DBAPIError):  # indexed at start; a database away: on the first page
+        index_runs(engine, roots)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_hex(32),  # unused by our sessions; Flask wants one
@@ -172,6 +179,24 @@ def create_app(
             frames[key] = Frame(token, g.account.id, folder)
         return url_for("frame_file", key=key, run_id=folder.name, name="report.html")
 
+    plotly_checked: dict[str, tuple[tuple[int, ...] | None, list[str]]] = {}
+
+    def plotly_check(results: Path, check: Any) -> list[str]:
+        """The shared plotly.js check, hashed again only when the file's size, time or inode
+        moved (3.5 MB hashed on every run page would be most of the page's cost)."""
+        from il6assay.record.report import plotly_js_name
+
+        try:
+            st = (results / plotly_js_name()).stat()
+            stamp: tuple[int, ...] | None = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        except OSError:
+            stamp = None
+        seen = plotly_checked.get(str(results))
+        if seen is None or seen[0] != stamp or stamp is None:
+            seen = (stamp, check(results, []))
+            plotly_checked[str(results)] = seen
+        return seen[1]
+
     def secure() -> bool:
         return https or request.is_secure
 
@@ -187,7 +212,7 @@ def create_app(
         )
 
     def folder_of(run_id: str) -> Path:
-        folder = run_index(roots).get(run_id)
+        folder = find_run(engine, roots, run_id)
         if folder is None:
             abort(404)
         return folder
@@ -394,8 +419,30 @@ def create_app(
         need("view")
         args = {k: (request.args.get(k) or None) for k in ("since", "until", "verdict", "kit_lot")}
         review = request.args.get("review", "unreviewed")
-        rows = queue(engine, roots, review=review, **args)
-        return page("queue.html", rows=rows, args=args, review=review, lots=kit_lots(roots))
+        number = max(1, _number(request.args.get("page") or "1"))
+        rows, total = queue_rows(
+            engine,
+            roots,
+            {**args, "review": review},
+            limit=QUEUE_PAGE,
+            offset=(number - 1) * QUEUE_PAGE,
+            check_every=FULL_CHECK_S,
+        )
+        pages = max(1, -(-total // QUEUE_PAGE))
+        link = {k: v for k, v in {**args, "review": review}.items() if v}
+        return page(
+            "queue.html",
+            rows=rows,
+            args=args,
+            review=review,
+            lots=kit_lots(engine, roots),
+            total=total,
+            first=(number - 1) * QUEUE_PAGE + 1,
+            number=number,
+            pages=pages,
+            previous=url_for("queue_page", **link, page=number - 1) if number > 1 else None,
+            following=url_for("queue_page", **link, page=number + 1) if number < pages else None,
+        )
 
     def run_page(run_id: str, **extra: Any) -> Any:
         folder = open_settled(folder_of(run_id))
@@ -404,7 +451,7 @@ def create_app(
         if report is not None and report.get("plotly_js") != "embedded":
             from il6assay.record.verify import shared_plotly_differences
 
-            changed = shared_plotly_differences(folder.path.parent, [])
+            changed = plotly_check(folder.path.parent, shared_plotly_differences)
             if changed:
                 plotly_note = f"{changed[0]} (il6assay status reports it); the app uses its own"
         return page(
@@ -461,6 +508,7 @@ def create_app(
             discard_preview(preview)
             return redirect(url_for("run_view", run_id=run_id))
         entry = commit_mask(engine, folder_of(run_id), account, preview, request.form["reason"])
+        index_runs(engine, roots)  # the queue's row of the run, rewritten at once
         pending.pop(preview.id, None)
         return run_page(run_id, notice=f"{entry['action']} of {', '.join(entry['wells'])} kept")
 
@@ -478,6 +526,7 @@ def create_app(
             seen_content=request.form.get("content", ""),
             override=request.form.get("override") == "yes",
         )
+        index_runs(engine, roots)
         meaning = signed.entry["signature"]["meaning"]
         return run_page(run_id, notice=f"signed: {meaning} by {account.printed_name}")
 
@@ -487,6 +536,7 @@ def create_app(
         from il6assay.db.push import push_runs
 
         outcomes = push_runs(engine, [folder_of(run_id)], by=account.printed_name)
+        index_runs(engine, roots)
         return run_page(run_id, notice="; ".join(o.message() for o in outcomes))
 
     @app.get("/runs/<run_id>/history")
@@ -523,16 +573,28 @@ def create_app(
 
     def _study(make: Any, **args: Any) -> Any:
         """A study page with the app's header, plotly.js from the app, its scripts by nonce."""
+        from il6assay.study.pages import cached_page
+
         nonce = secrets.token_urlsafe(16)
-        header = render_template("header.html", **common())
-        text = make(engine, plotly_src=url_for("plotly_file", name=plotly_js()[0]), **args)
-        style = url_for("static", filename="style.css")
-        text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
-        text = text.replace("<body>", f"<body>\n{header}", 1)
         # Every <script> in the page is the page's own (what users wrote is HTML-escaped).
-        text = text.replace("<script", f'<script nonce="{nonce}"')
+        header = render_template("header.html", **common()).replace(
+            "<script", f'<script nonce="{nonce}"'
+        )
+        style = url_for("static", filename="style.css")
+
+        def prepared(text: str) -> tuple[bytes, bytes]:
+            """The page as bytes, split where the header goes, scripts marked for the nonce
+            (done once per change of the study; a request only fills in its nonce)."""
+            text = text.replace("</head>", f'<link rel="stylesheet" href="{style}">\n</head>', 1)
+            text = text.replace("<script", f'<script nonce="{NONCE_MARK}"')
+            head, _, body = text.partition("<body>")
+            return (head + "<body>\n").encode(), body.encode()
+
+        src = url_for("plotly_file", name=plotly_js()[0])
+        head, body = cached_page(engine, make, finish=prepared, plotly_src=src, **args)
         g.csp = STUDY_CSP.format(nonce=nonce)
-        response = app.make_response(text)
+        data = b"".join((head, header.encode(), body.replace(NONCE_MARK.encode(), nonce.encode())))
+        response = app.make_response(data)
         response.headers["Content-Type"] = "text/html; charset=utf-8"
         return response
 

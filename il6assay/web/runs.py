@@ -1,6 +1,8 @@
 """The runs the review app serves: found in run folders, joined with the study database.
 
-A run is named by its folder's name (the run id). The queue lists runs with
+A run is named by its folder's name (the run id). The queue reads the run
+index (il6assay.db.run_index: rows copied from run.json, brought up to date by
+a change check on every page), never the folders. It lists runs with
 their date, plate, kit lot, verdict by the rules, review state, who processed
 them, their last signature and whether they are in the database, filtered by
 date, verdict, kit lot and review state; rejected runs first, then runs with
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +22,13 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.chain_check import check_rows
 from il6assay.db.models import DbRun, DbSignature
+from il6assay.db.run_index import folder_of, listed, refresh, scan
+from il6assay.db.run_index import kit_lots as indexed_lots
 
 
 def run_index(roots: list[Path]) -> dict[str, Path]:
     """Run id -> folder, for run folders and folders of runs (hidden folders skipped)."""
-    found: dict[str, Path] = {}
-    for root in roots:
-        if (root / "run.json").is_file():
-            found.setdefault(root.name, root)
-        elif root.is_dir():
-            for p in sorted(root.iterdir()):
-                if p.name.startswith(".") or p.is_symlink():
-                    continue
-                if (p / "run.json").is_file():
-                    found.setdefault(p.name, p)
-    return found
-
-
-def _record(folder: Path) -> dict[str, Any]:
-    try:
-        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return {run_id: Path(f.folder) for run_id, f in scan(roots).items()}
 
 
 def queue(
@@ -54,62 +40,79 @@ def queue(
     verdict: str | None = None,
     kit_lot: str | None = None,
     review: str | None = "unreviewed",
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """The queue's rows, newest first; ``review=None`` (or "all") lists every review state."""
+    return queue_page(
+        engine,
+        roots,
+        {"since": since, "until": until, "verdict": verdict, "kit_lot": kit_lot, "review": review},
+        limit=limit,
+        offset=offset,
+    )[0]
+
+
+def queue_page(
+    engine: Engine,
+    roots: list[Path],
+    filters: dict[str, str | None],
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    check_every: float = 0.0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the queue (indexed rows, after the change check) and how many runs match.
+
+    ``check_every``: look into every run folder at most this often (seconds; new runs at once).
+    """
+    refresh(engine, roots, at_most_every=check_every)
+    found, total = listed(engine, roots, filters, limit=limit, offset=offset)
+    ids = [r.run_id for r in found]
+    last_signed: dict[str, DbSignature] = {}
+    pushed: set[str] = set()
     with Session(engine) as session:
-        pushed = set(session.scalars(select(DbRun.run_id)).all())
-        last_signed: dict[str, DbSignature] = {}
-        for sig in session.scalars(select(DbSignature).order_by(DbSignature.id)).all():
-            last_signed[sig.run_id] = sig
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            pushed.update(session.scalars(select(DbRun.run_id).where(DbRun.run_id.in_(chunk))))
+            for sig in session.scalars(
+                select(DbSignature).where(DbSignature.run_id.in_(chunk)).order_by(DbSignature.id)
+            ):
+                last_signed[sig.run_id] = sig
         check_rows(session, "web_signatures", [s.id for s in last_signed.values()])
     rows = []
-    for run_id, folder in run_index(roots).items():
-        record = _record(folder)
-        created = str(record.get("created_utc") or "")
-        state = (record.get("review") or {}).get("status", "unreviewed")
-        by_rules = "accepted" if record.get("accepted") else "rejected"
-        lot = record.get("kit_lot") or ""
-        if since and created[:10] < since:
-            continue
-        if until and created[:10] > until:
-            continue
-        if verdict and verdict != "all" and by_rules != verdict:
-            continue
-        if kit_lot and kit_lot.strip().casefold() not in lot.casefold():
-            continue
-        if review and review != "all" and state != review:
-            continue
-        sig = last_signed.get(run_id)
-        failed = str(record.get("verdict") or "")
-        if failed.startswith("rejected:"):
-            failed = failed[len("rejected:") :].strip()
-        warning = "; ".join(
-            str(w) for w in record.get("warnings") or [] if "WESTGARD_WARNING" in str(w)
-        )
+    for r in found:
+        sig = last_signed.get(r.run_id)
         rows.append(
             {
-                "run_id": run_id,
-                "created_utc": created,
-                "plate_id": (record.get("export") or {}).get("plate_id") or "",
-                "kit_lot": lot,
-                "verdict": by_rules,
-                "failed": failed,
-                "warning": warning,
-                "review": state,
-                "processed_by": record.get("processed_by") or "",
+                "run_id": r.run_id,
+                "created_utc": r.created_utc,
+                "plate_id": r.plate_id,
+                "kit_lot": r.kit_lot,
+                "verdict": "accepted" if r.accepted else "rejected",
+                "failed": r.failed,
+                "warning": r.warning,
+                "review": r.review,
+                "processed_by": r.processed_by,
                 "signed": f"{sig.meaning} by {sig.printed_name}, {sig.signed_utc}" if sig else "",
-                "in_database": run_id in pushed,
+                "in_database": r.run_id in pushed,
             }
         )
-    rows.sort(key=lambda r: (r["created_utc"], r["run_id"]), reverse=True)
-    rows.sort(key=lambda r: 0 if r["verdict"] == "rejected" else 1 if r["warning"] else 2)
-    return rows
+    return rows, total
 
 
-def kit_lots(roots: list[Path]) -> list[str]:
+def kit_lots(engine: Engine, roots: list[Path]) -> list[str]:
     """The kit lots of the served runs, for the queue's filter."""
-    lots = {_record(f).get("kit_lot") for f in run_index(roots).values()}
-    return sorted(lot for lot in lots if lot)
+    return indexed_lots(engine, roots)
+
+
+def find_run(engine: Engine, roots: list[Path], run_id: str) -> Path | None:
+    """The folder of a served run (from the index; a run not indexed yet after a change check)."""
+    folder = folder_of(engine, roots, run_id)
+    if folder is None or not (folder / "run.json").is_file() or folder.is_symlink():
+        refresh(engine, roots)
+        folder = folder_of(engine, roots, run_id)
+    return folder
 
 
 # How the plate map marks a well (as the offline report does, il6assay.record.report).

@@ -2,8 +2,9 @@
 
 The cookie holds a random 256-bit token; the database holds only its SHA-256
 (a copy of the database does not let anyone in), the account, a per-session
-CSRF token and when it was last used. A session unused for the idle timeout
-(15 minutes by default) is ended; signing out ends it at once; a disabled
+CSRF token and when it was last used (written at most once a minute, so most
+pages only read). A session unused for the idle timeout (15 minutes by default)
+is ended; signing out ends it at once; a disabled
 account's sessions stop working on their next request.
 """
 
@@ -21,6 +22,9 @@ from il6assay.db.models import DbAccount, DbSession
 from il6assay.web.accounts import Account
 
 IDLE_TIMEOUT = timedelta(minutes=15)
+# A session's last use is written at most this often (and at least 15 times per idle timeout):
+# a page is then a read, not a write; a session may end up to this much before its timeout.
+TOUCH = timedelta(seconds=60)
 
 
 def _digest(token: str) -> str:
@@ -60,6 +64,17 @@ def resume_session(
     if not token:
         return None
     now = _now()
+    with Session(engine) as session:  # most pages: a read, no write lock taken
+        row = session.scalars(
+            select(DbSession).where(DbSession.token_sha256 == _digest(token))
+        ).first()
+        if row is None or row.ended_utc is not None:
+            return None
+        account = session.get(DbAccount, row.account_id)
+        seen = datetime.fromisoformat(row.last_seen_utc)
+        if seen + min(TOUCH, idle / 15) > now and account is not None and account.active:
+            found = Account(account.id, account.username, account.printed_name, account.role)
+            return found, row.csrf_token
     with Session(writer(engine)) as session, session.begin():
         row = session.scalars(
             select(DbSession).where(DbSession.token_sha256 == _digest(token))

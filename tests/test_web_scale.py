@@ -1,0 +1,115 @@
+"""The review app does not grow with the study: an indexed queue, paged, and cached study pages.
+
+The queue lists rows of ``web_run_index`` (copied from run.json), kept current by
+a change check that sees runs added, changed (a review on the command line)
+and removed; the controls and summary pages are built once per change of the
+study database (a QC record, a push), not per request nor per sign-in. Each
+test runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from il6assay.cli import main
+from il6assay.db.models import DbRunIndex
+from il6assay.db.run_index import refresh
+from il6assay.study.pages import cached_page, controls_html
+from il6assay.study.qc import from_folder
+from il6assay.study.store import record_qc
+from il6assay.web.runs import queue
+from tests.web_support import Client, accounts_engine, results_folder, run_folder, serving
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path):
+    engine = accounts_engine(request, tmp_path)
+    yield engine
+    engine.dispose()
+
+
+def _ids(rows: list[dict]) -> list[str]:
+    return [r["run_id"] for r in rows]
+
+
+def test_the_queue_lists_indexed_rows_and_follows_runs_added_reviewed_and_removed(engine, tmp_path):
+    results = results_folder(tmp_path, "by_tech", "rejected")
+    tech, rejected = run_folder(results, "by_tech"), run_folder(results, "rejected")
+    assert _ids(queue(engine, [results])) == [rejected.name, tech.name]  # rejected first
+    with Session(engine) as session:  # the rows are what the queue shows, not the folders
+        session.execute(
+            update(DbRunIndex).where(DbRunIndex.run_id == tech.name).values(plate_id="FROM-ROW")
+        )
+        session.commit()
+    assert [r["plate_id"] for r in queue(engine, [results]) if r["run_id"] == tech.name] == [
+        "FROM-ROW"
+    ]
+    # Reviewed on the command line: its run.json changed, so its row is read again.
+    done = CliRunner().invoke(
+        main, ["review", str(tech), "--accept", "--by", "Lin Wei", "--reason", "fine"]
+    )
+    assert done.exit_code == 0, done.output
+    assert _ids(queue(engine, [results])) == [rejected.name]
+    accepted = queue(engine, [results], review="accepted")
+    assert _ids(accepted) == [tech.name] and accepted[0]["plate_id"] != "FROM-ROW"
+    # A run added (processed elsewhere, copied in) and one removed.
+    shutil.copytree(tech, results / "copied-run")
+    shutil.rmtree(rejected)
+    # Same processing time: the run id decides, newest-first order reversed (p > c).
+    assert _ids(queue(engine, [results], review="all")) == [tech.name, "copied-run"]
+    with Session(engine) as session:
+        assert set(session.scalars(select(DbRunIndex.run_id))) == {tech.name, "copied-run"}
+    assert refresh(engine, [results]) == 0  # nothing changed: nothing read or written
+
+
+def test_the_queue_page_shows_fifty_runs_a_page_with_links_and_an_unknown_run_is_a_404(
+    engine, tmp_path
+):
+    results = results_folder(tmp_path, "by_tech")
+    source = run_folder(results, "by_tech")
+    for i in range(54):  # distinct run ids (folder names); files hard-linked, not copied
+        shutil.copytree(source, results / f"copy-{i:03d}", copy_function=os.link)
+    with serving(engine, [results]) as url:
+        lin = Client(url)
+        lin.login("lin")
+        first = lin.get("/queue").text
+        assert "Runs 1-50 of 55, page 1 of 2" in first
+        assert len(re.findall(r'<a href="/runs/', first)) == 50
+        second = lin.get(
+            re.search(r'id="queue-next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+        )
+        assert second.status == 200 and "Runs 51-55 of 55, page 2 of 2" in second.text
+        assert len(re.findall(r'<a href="/runs/', second.text)) == 5
+        assert lin.get("/runs/copy-007").status == 200
+        assert lin.get("/runs/no-such-run").status == 404
+
+
+def test_the_controls_page_is_built_once_per_change_of_the_study_not_per_request_or_sign_in(
+    engine, tmp_path
+):
+    results = results_folder(tmp_path, "by_tech", "w_1y")
+    builds: list[int] = []
+
+    def controls(engine, **args):
+        builds.append(1)
+        return controls_html(engine, **args)
+
+    record_qc(engine, [from_folder(run_folder(results, "by_tech"))])
+    first = cached_page(engine, controls, plotly_src="/plotly.js")
+    assert cached_page(engine, controls, plotly_src="/plotly.js") is first and len(builds) == 1
+    with serving(engine, [results]) as url:  # a sign-in is audited, and changes no study page
+        Client(url).login("lin")
+    assert cached_page(engine, controls, plotly_src="/plotly.js") is first and len(builds) == 1
+    record_qc(engine, [from_folder(run_folder(results, "w_1y"))])  # a QC record: built again
+    again = cached_page(engine, controls, plotly_src="/plotly.js")
+    assert len(builds) == 2 and "2 run(s) shown" in again and "1 run(s) shown" in first
+    other = cached_page(engine, controls, plotly_src="/plotly.js", level="low")
+    assert len(builds) == 3 and other != again  # each level and date its own page
