@@ -299,6 +299,35 @@ def test_with_a_roster_ids_off_it_are_refused_at_push_and_process_naming_the_nea
     assert not (tmp_path / "o").exists()
 
 
+def test_batch_with_a_roster_refuses_the_plate_with_an_id_off_it_and_writes_the_others(
+    db_url, tmp_path
+):
+    enrolled = [f"AML-{i:03d}" for i in range(1, 37)]
+    assert (
+        invoke("subjects", "import", roster(tmp_path / "r.csv", enrolled), "--db", db_url).exit_code
+        == 0
+    )
+    day = tmp_path / "day"
+    day.mkdir()
+    for name in ("good", "off"):
+        shutil.copy(EXAMPLE / "plate_001.xlsx", day / f"{name}.xlsx")
+    write_sheet(day / "good.samples.csv", example_rows())
+    rows = example_rows()
+    rows[3]["study_id"] = "AML-099"  # P04: not enrolled
+    write_sheet(day / "off.samples.csv", rows)
+    layout = EXAMPLE / "plate_001.layout.toml"
+    out = invoke(
+        "batch", day, "--layout", layout, "--out", tmp_path / "o", "--db", db_url, "--jobs", "1",
+        "--json",
+    )  # fmt: skip
+    assert out.exit_code == 2, out.output
+    outcomes = {Path(o["export"]).stem: o for o in json.loads(out.stdout)}
+    assert outcomes["off"]["status"] == "unreadable" and outcomes["off"]["run_dir"] is None
+    assert "'AML-099' is not on the study roster" in outcomes["off"]["error"]
+    assert outcomes["good"]["status"] == "written"
+    assert [p.name.split("-")[0] for p in run_dirs(tmp_path / "o")] == ["good"]
+
+
 def test_roster_reimport_adds_never_drops_and_refuses_a_changed_site(db_url, tmp_path):
     first = roster(tmp_path / "r1.csv", ["AML-001", "AML-002"])
     assert invoke("subjects", "import", first, "--db", db_url).exit_code == 0

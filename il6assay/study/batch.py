@@ -556,6 +556,15 @@ def _run_jobs(
                 progress(o)
             return None
         if study is not None:
+            try:  # the roster, or IDs confusable with stored ones: as process refuses them
+                study.check_subjects([run])
+            except InputError as err:
+                error = str(err.at(job.export))
+                o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, job.run_id, error=error)
+                outcomes.append(o)
+                if progress:
+                    progress(o)
+                return None
             qcs[run.run_id] = study.judge(run)
         return run
 
