@@ -15,7 +15,6 @@ its version.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from il6assay.errors import InputError
 
-ENV_VAR = "IL6ASSAY_DB"
+ENV_VAR = "IL6ASSAY_DB"  # read by il6assay.project (DB_ENV)
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 60
 MIGRATIONS = "il6assay.db:migrations"
@@ -34,22 +33,14 @@ _PG_LOCK = 7_246_001  # advisory lock serialising concurrent migrations on Postg
 
 def locate(db: str | None, cwd: Path | None = None) -> tuple[str, str]:
     """The database URL and what named it: ``--db``, $IL6ASSAY_DB or ./il6assay.toml's ``db``."""
-    from il6assay.plate.discover import PROJECT_FILE, project_config
+    from il6assay.project import PROJECT_FILE, load_project
 
-    if db is not None and db.strip():
-        value, source = db.strip(), "--db"
-    elif os.environ.get(ENV_VAR, "").strip():
-        value, source = os.environ[ENV_VAR].strip(), f"${ENV_VAR}"
-    else:
-        config_path, config = project_config(cwd)
-        if config_path is None or not str(config.get("db", "")).strip():
-            raise InputError(
-                f"no study database named: give --db URL, set ${ENV_VAR}, or write "
-                f'db = "study.db" in ./{PROJECT_FILE}'
-            )
-        value, source = str(config["db"]).strip(), str(config_path)
-        if "://" not in value:
-            value = str(config_path.parent / Path(value).expanduser())
+    value, source = load_project(cwd).database(db)  # the one rule (il6assay.project)
+    if value is None:
+        raise InputError(
+            f"no study database named: give --db URL, set ${ENV_VAR}, or write "
+            f'db = "study.db" in ./{PROJECT_FILE}'
+        )
     return _url(value), source
 
 
