@@ -1,9 +1,9 @@
 """Connecting to the study database, and creating or migrating its schema.
 
 A database is named by ``--db``, else ``IL6ASSAY_DB``, else the ``db`` key of
-the working folder's ``il6assay.toml`` (a relative path there is relative to
-that file); nothing named is an error, never a file made up in the folder one
-stands in. A plain path is a SQLite file; ``postgresql+psycopg://user@host/db``
+the working folder's ``il6assay.toml`` (``~`` expanded, a relative path relative
+to that file: il6assay.project's one rule); nothing named is an error, never a
+file made up in the folder one stands in. A plain path is a SQLite file; ``postgresql+psycopg://user@host/db``
 is a PostgreSQL server. Only ``il6assay db upgrade`` creates a database: push,
 results, history and export-redcap refuse one that does not exist or has no
 schema, so a typo in ``--db`` never starts a second study database. The
