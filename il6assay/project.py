@@ -31,6 +31,7 @@ PROJECT_KEYS = (
     "studyid",
     *CONFIG_KEYS,
 )
+TEXT_KEYS = ("layout", "out", "db", "lang", "matrix", "studyid")  # paths and names: text
 DEFAULT_OUT = "il6assay-results"
 
 
@@ -77,32 +78,38 @@ def _db_value(value: str, base: Path | None) -> str:
     return str(project_path(value, base).absolute())
 
 
-def load_project(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
-    """The project's settings from ``cwd``'s il6assay.toml (if any), $IL6ASSAY_DB and defaults."""
+def _read(path: Path) -> dict[str, Any]:
+    """il6assay.toml's keys, checked: known ones only, text where a text is meant."""
     import tomllib
 
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid TOML ({err})", path=path) from None
+    except OSError as err:
+        raise InputError(f"cannot read it: {err.strerror}", path=path) from None
+    unknown = sorted(set(data) - set(PROJECT_KEYS))
+    if unknown:
+        raise InputError(
+            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(PROJECT_KEYS)}", path=path
+        )
+    for key in TEXT_KEYS:
+        if key in data and not isinstance(data[key], str):
+            raise InputError(f"{key} = {data[key]!r}: expected a text in quotes", path=path)
+    return data
+
+
+def load_project(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
+    """The project's settings from ``cwd``'s il6assay.toml (if any), $IL6ASSAY_DB and defaults."""
     env = os.environ if environ is None else environ
-    path = (cwd / PROJECT_FILE) if cwd is not None else Path(PROJECT_FILE)
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise InputError(f"not valid TOML ({err})", path=path) from None
-        except OSError as err:
-            raise InputError(f"cannot read it: {err.strerror}", path=path) from None
-        unknown = sorted(set(data) - set(PROJECT_KEYS))
-        if unknown:
-            raise InputError(
-                f"unknown key(s) {', '.join(unknown)}; known: {', '.join(PROJECT_KEYS)}", path=path
-            )
-    else:
-        path = None  # type: ignore[assignment]
+    candidate = (cwd / PROJECT_FILE) if cwd is not None else Path(PROJECT_FILE)
+    path = candidate if candidate.is_file() else None
+    data = _read(path) if path is not None else {}
     base = path.parent if path is not None else None
     db, db_source = None, ""
     if env.get(DB_ENV, "").strip():  # relative to the folder one stands in, ~ expanded
         db, db_source = _db_value(env[DB_ENV].strip(), None), f"${DB_ENV}"
-    elif str(data.get("db", "")).strip():
+    elif path is not None and str(data.get("db", "")).strip():
         db, db_source = _db_value(str(data["db"]).strip(), base), str(path.absolute())
     return Project(
         path=path,

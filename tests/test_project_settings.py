@@ -182,3 +182,11 @@ def test_only_the_settings_module_opens_il6assay_toml(project, monkeypatch):
         if named and reads:
             readers.append(path.relative_to(PACKAGE).as_posix())
     assert readers == ["project.py"]
+
+
+def test_a_path_that_is_not_text_in_il6assay_toml_is_one_line_naming_the_file(project):
+    _toml(project, "db = 5\n")
+    result = il6("process", Path("day") / EXPORT)
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert "il6assay.toml" in line and "db = 5: expected a text in quotes" in line
