@@ -6,6 +6,7 @@ traced to the choices that made it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,7 +75,7 @@ class Settings:
 CONFIG_KEYS = ("model", "weighting", "zero_standard", "rules", "fit_standards", "k_od")
 
 
-def config_settings(config: dict[str, Any], **given: Any) -> Settings:
+def config_settings(config: Mapping[str, Any], **given: Any) -> Settings:
     """Settings from il6assay.toml's values, each overridden by an option given (not None)."""
     defaults = Settings()
     values = {key: config.get(key, getattr(defaults, key)) for key in CONFIG_KEYS}

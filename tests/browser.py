@@ -108,6 +108,9 @@ def watched(browser: Any) -> Iterator[Any]:
 @contextlib.contextmanager
 def launched() -> Iterator[Any]:
     """A headless chromium (the ``browser`` fixture of tests/conftest.py yields one per module)."""
+    from tests.running import require_marker
+
+    require_marker("browser", "chromium")
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

@@ -21,6 +21,32 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+# The quick run, `pytest -m "not browser and not pg"`: the markers are put on each test by
+# the fixtures it uses (the chromium fixture; a backend parameter "postgresql"), and a test
+# that starts chromium or PostgreSQL without its marker fails (tests/pg.py, tests/browser.py).
+BROWSER_FIXTURES = ("browser",)
+PG_PARAM = "postgresql"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``browser`` or ``pg`` by the fixtures and backend parameters it uses."""
+    for item in items:
+        if any(name in BROWSER_FIXTURES for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and PG_PARAM in callspec.params.values():
+            item.add_marker(pytest.mark.pg)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tell tests/pg.py and tests/browser.py which markers the running test carries."""
+    from tests import running
+
+    running.markers = {m.name for m in item.iter_markers()}
+    running.test = item.nodeid
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _chain_keys_in_a_temporary_config(tmp_path_factory: pytest.TempPathFactory) -> None:
     """PostgreSQL test databases keep their chain keys in a temporary config folder, not ~."""

@@ -135,6 +135,9 @@ def server(config: pytest.Config | None = None) -> PgServer:
     Stopped when the pytest session ends (``config``'s cleanup), or at exit at the latest.
     """
     global _server, _failure
+    from tests.running import require_marker
+
+    require_marker("pg", "PostgreSQL")
     if _server is None and _failure is None:
         bin_dir = find_bin()
         if bin_dir is None:

@@ -569,6 +569,7 @@ def test_batch_force_refuses_a_pushed_run_without_a_reason(tmp_path: Path, db_ur
     assert "pushed" not in processing["replaces"]["review"]  # the review as run.json said it
 
 
+@pytest.mark.pg  # starts PostgreSQL itself, not through a backend parameter
 def test_kill_at_every_write_of_push_on_postgresql_leaves_the_database_before_or_after(
     runs: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -108,30 +108,29 @@ def process(
     """Fit the standard curve of EXPORT and write study-keyed results."""
     from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
-    from il6assay.plate.discover import find_layout, find_samples, project_config
+    from il6assay.plate.discover import find_layout, find_samples
     from il6assay.plate.readers.source import not_a_file
+    from il6assay.project import load_project
     from il6assay.record.outputs import write_run
     from il6assay.run import process_export
-    from il6assay.settings import config_settings
-    from il6assay.study.check import configured_db, open_study
+    from il6assay.study.check import open_study
 
     try:
         problem = not_a_file(export)
         if problem:
             raise InputError(problem, path=export)
-        config_path, config = project_config()
+        project = load_project()  # il6assay.toml, $IL6ASSAY_DB and the defaults, read once
         from il6assay.record.i18n import check_lang
 
-        report_lang = check_lang(lang or config.get("lang"))
-        layout_path = find_layout(export, layout)
+        report_lang = check_lang(lang or project.lang)
+        layout_path = find_layout(export, layout, project.layout)
         try:
             samples_path = find_samples(export, samples)
         except InputError:
             if not allow_unmatched:
                 raise
             samples_path = None  # results then carry no study IDs, flagged NO_STUDY_ID
-        settings = config_settings(
-            config,
+        settings = project.settings(
             model=model,
             weighting=weighting,
             zero_standard=zero_standard,
@@ -143,7 +142,7 @@ def process(
             ratio=ratio,
         )
         # An adopted method profile in the study database holds every plate to it.
-        settings, notes = profile_settings(settings, configured_db(None, config, config_path))
+        settings, notes = profile_settings(settings, project.database()[0])
         # Every plate of the export (a run folder each) unless --plate picks one;
         # all are processed before any folder is written.
         runs = process_export(
@@ -154,12 +153,12 @@ def process(
             reader=reader,
             allow_unmatched=allow_unmatched,
         )
-        study = open_study()  # a configured study database: Westgard check (il6assay.study.check)
+        study = open_study(project)  # a study database configured: Westgard (il6assay.study.check)
         if study:
             study.check_subjects(runs)  # the roster, or IDs confusable with stored ones
         qcs = [study.judge(run) for run in runs] if study else []
         who = processed_by.strip() if processed_by and processed_by.strip() else None
-        out_dir = out or Path(config.get("out", "il6assay-results"))
+        out_dir = out or project.out
         folders = []
         for run in runs:
             run.processed_by = who

@@ -224,10 +224,10 @@ def _analysis_export(
         write_xport,
     )
     from il6assay.db.read import render
-    from il6assay.plate.discover import project_config
+    from il6assay.project import load_project
 
-    _, config = project_config()
-    matrix, studyid = str(config.get("matrix", "")), str(config.get("studyid", ""))
+    project = load_project()
+    matrix, studyid = project.matrix, project.studyid
     suffix = out.suffix.lower() if out is not None else ""
     if fmt == "analysis":
         rows = analysis_rows(engine, study_id, matrix=matrix)  # type: ignore[arg-type]

@@ -65,14 +65,9 @@ def layout_template(out: Path, source: Path | None) -> None:
 def layout_show(layout: Path, html_out: Path | None) -> None:
     """Draw LAYOUT's plate (roles, levels, labels) and say what looks odd."""
     from il6assay.errors import InputError
+    from il6assay.plate.layout import toml_stated_dilutions
     from il6assay.plate.layout_sheet import read_layout, stated_dilutions
-    from il6assay.plate.layout_view import (
-        layout_cells,
-        layout_html,
-        layout_notes,
-        layout_summary,
-        toml_stated_dilutions,
-    )
+    from il6assay.plate.layout_view import layout_cells, layout_html, layout_notes, layout_summary
 
     try:
         parsed = read_layout(layout)

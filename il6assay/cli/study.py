@@ -73,22 +73,23 @@ def batch(
     """
     from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
-    from il6assay.plate.discover import project_config
-    from il6assay.settings import config_settings
+    from il6assay.project import load_project
+    from il6assay.record.i18n import check_lang
     from il6assay.study.batch import run_batch
-    from il6assay.study.check import configured_db, open_study
+    from il6assay.study.check import open_study
     from il6assay.study.pages import index_html, write_page
 
     bar: Any = None
     try:
-        config_path, config = project_config()
-        settings = config_settings(config, rules=rules, fit_standards=fit_standards)
+        project = load_project()  # il6assay.toml, $IL6ASSAY_DB and the defaults, read once
+        report_lang = check_lang(project.lang)
+        settings = project.settings(rules=rules, fit_standards=fit_standards)
         # An adopted method profile in the study database holds every plate to it.
-        settings, notes = profile_settings(settings, configured_db(db, config, config_path))
+        settings, notes = profile_settings(settings, project.database(db)[0])
         for note in notes:
             click.echo(f"il6assay: warning: {note}", err=True)
-        out_dir = out or Path(config.get("out", "il6assay-results"))
-        study = open_study(db)
+        out_dir = out or project.out
+        study = open_study(project, db)
         show_bar = sys.stderr.isatty()
 
         def planned(total: int) -> None:
@@ -114,6 +115,8 @@ def batch(
             study=study,
             progress=progress,
             planned=planned,
+            lang=report_lang,
+            default_layout=project.layout,
         )
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -260,11 +263,9 @@ def summary(
             write_page(html_path, page("il6assay: study overview", summary_body(ov)))
             click.echo(f"page written to {html_path}", err=True)
         if worklist is not None and layout is None:
-            from il6assay.plate.discover import project_config
+            from il6assay.project import load_project
 
-            config_path, config = project_config()
-            if config_path is not None and config.get("layout"):
-                layout = config_path.parent / str(config["layout"])
+            layout = load_project().layout
         if worklist is not None and layout is not None:
             from il6assay.plate.layout_sheet import read_layout
 

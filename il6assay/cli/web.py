@@ -37,7 +37,8 @@ def _password(password_env: str | None) -> str:
     "runs",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="A results folder or run folder to serve (repeat) [./il6assay-results].",
+    help="A results folder or run folder to serve (repeat) [out in il6assay.toml, else "
+    "./il6assay-results].",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
@@ -61,7 +62,9 @@ def serve(
     from il6assay.web.server import serve as run_server
 
     try:
-        roots = [r.resolve() for r in (list(runs) or [Path("il6assay-results")])]
+        from il6assay.project import load_project
+
+        roots = [r.resolve() for r in (list(runs) or [load_project().out])]
         missing = [r for r in roots if not r.is_dir()]
         if missing:
             raise InputError("no such folder", path=missing[0])

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from il6assay.curve.fit import _WEIGHT_POWER, CurveFit, _Problem, solve, student_t_sf
+from il6assay.curve.fit import CurveFit, student_t_sf
+from il6assay.curve.models import WEIGHT_POWER
+from il6assay.curve.solvers import solve
+from il6assay.curve.starts import FitProblem
 
 Q = 0.01
 SOURCE = "ROUT (Motulsky & Brown 2006): robust fit, then FDR (Q = 1 %) on residuals"
@@ -31,9 +34,9 @@ def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> lis
         keep = x > 0  # the line is fitted to the standards above zero only
         if not keep.all():
             return [int(i) for i in np.flatnonzero(keep)[suspect_outliers(x[keep], y[keep], curve)]]
-    problem = _Problem(x, y, curve.model == "5pl", model=curve.model)
+    problem = FitProblem(x, y, curve.model == "5pl", model=curve.model)
     problem.k = curve.k
-    problem.w = problem.weights_from(curve._theta, _WEIGHT_POWER[curve.weighting])
+    problem.w = problem.weights_from(curve._theta, WEIGHT_POWER[curve.weighting])
     # The robust loss needs the residuals' scale: take it from the least-squares
     # residuals, one pass (iterating lets the scale shrink and the fit overfit).
     residuals = problem.fun_jac(curve._theta)[0]

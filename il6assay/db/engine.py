@@ -1,9 +1,9 @@
 """Connecting to the study database, and creating or migrating its schema.
 
 A database is named by ``--db``, else ``IL6ASSAY_DB``, else the ``db`` key of
-the working folder's ``il6assay.toml`` (a relative path there is relative to
-that file); nothing named is an error, never a file made up in the folder one
-stands in. A plain path is a SQLite file; ``postgresql+psycopg://user@host/db``
+the working folder's ``il6assay.toml`` (``~`` expanded, a relative path relative
+to that file: il6assay.project's one rule); nothing named is an error, never a
+file made up in the folder one stands in. A plain path is a SQLite file; ``postgresql+psycopg://user@host/db``
 is a PostgreSQL server. Only ``il6assay db upgrade`` creates a database: push,
 results, history and export-redcap refuse one that does not exist or has no
 schema, so a typo in ``--db`` never starts a second study database. The
@@ -16,7 +16,6 @@ its version.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +34,14 @@ _PG_LOCK = 7_246_001  # advisory lock serialising concurrent migrations on Postg
 
 def locate(db: str | None, cwd: Path | None = None) -> tuple[str, str]:
     """The database URL and what named it: ``--db``, $IL6ASSAY_DB or ./il6assay.toml's ``db``."""
-    from il6assay.plate.discover import PROJECT_FILE, project_config
+    from il6assay.project import PROJECT_FILE, load_project
 
-    if db is not None and db.strip():
-        value, source = db.strip(), "--db"
-    elif os.environ.get(ENV_VAR, "").strip():
-        value, source = os.environ[ENV_VAR].strip(), f"${ENV_VAR}"
-    else:
-        config_path, config = project_config(cwd)
-        if config_path is None or not str(config.get("db", "")).strip():
-            raise InputError(
-                f"no study database named: give --db URL, set ${ENV_VAR}, or write "
-                f'db = "study.db" in ./{PROJECT_FILE}'
-            )
-        value, source = str(config["db"]).strip(), str(config_path)
-        if "://" not in value:
-            value = str(config_path.parent / Path(value).expanduser())
+    value, source = load_project(cwd).database(db)  # the one rule (il6assay.project)
+    if value is None:
+        raise InputError(
+            f"no study database named: give --db URL, set ${ENV_VAR}, or write "
+            f'db = "study.db" in ./{PROJECT_FILE}'
+        )
     return _url(value), source
 
 

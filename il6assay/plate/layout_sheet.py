@@ -40,18 +40,18 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.labels import fold
-from il6assay.plate.layout import (
+from il6assay.plate.layout import load_layout
+from il6assay.plate.layout_wells import (
     N_COLS,
     N_ROWS,
     ROLES,
     ROWS,
     Layout,
     WellSpec,
-    _check_standards,
-    _check_value,
-    _did_you_mean,
-    _specs_from_wells,
-    load_layout,
+    check_standards,
+    check_value,
+    did_you_mean,
+    specs_from_wells,
 )
 
 GRIDS = ("role", "label", "conc", "dilution", "tolerance_pct", "spike", "condition", "hours")
@@ -129,7 +129,7 @@ def load_sheet_layout(path: str | Path) -> Layout:
         grids, kit_lot = _read_grids(source)
         specs = _specs(grids)
         try:
-            _check_standards(specs)
+            check_standards(specs)
         except InputError as err:
             # It names wells ("300 (A1) and 250 (A2)"): say which cells hold their values.
             wells = re.findall(r"\(([A-H]\d{1,2})\)", err.message)
@@ -172,7 +172,7 @@ def _read_grids(source: Any) -> tuple[dict[str, dict[str, _Cell]], str | None]:
                     f"sheet '{name}' is not a layout grid; expected sheets named "
                     + ", ".join(GRIDS)
                     + " (and README, lists, which are not read)"
-                    + _did_you_mean(name, GRIDS)
+                    + did_you_mean(name, GRIDS)
                 )
 
             def where(i: int, j: int, name: str = name) -> str:
@@ -300,7 +300,7 @@ def _grids_in(
             raise InputError(
                 f"grid title '{title_text}' is not a property; expected one of "
                 + ", ".join(GRIDS)
-                + _did_you_mean(title_text, GRIDS),
+                + did_you_mean(title_text, GRIDS),
                 where=title_where,
             )
         if prop is None:
@@ -372,7 +372,7 @@ def _number(cell: _Cell, key: str) -> Any:
         if value.is_integer() and key != "conc":
             value = int(value)
     except ValueError:
-        value = text  # _check_value says what is wrong with it
+        value = text  # check_value says what is wrong with it
     return value
 
 
@@ -392,7 +392,7 @@ def _specs(grids: dict[str, dict[str, _Cell]]) -> dict[str, WellSpec]:
                     raise InputError(
                         f"unknown role '{role_cell.text}'; expected one of "
                         + ", ".join(f"'{x}'" for x in ROLES)
-                        + _did_you_mean(role, ROLES),
+                        + did_you_mean(role, ROLES),
                         where=role_cell.at,
                     )
                 well_says.append((_RANK, role_cell.where, {"role": role}))
@@ -415,11 +415,11 @@ def _specs(grids: dict[str, dict[str, _Cell]]) -> dict[str, WellSpec]:
                 else:
                     key, value = prop, _number(cell, prop)
                 if role or key != "label":
-                    _check_value(key, value, cell.at)
+                    check_value(key, value, cell.at)
                 well_says.append((_RANK, label, {key: value}))
             if well_says:
                 says[r, c] = well_says
-    return _specs_from_wells(says)
+    return specs_from_wells(says)
 
 
 # Writing a sheet layout

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from pathlib import Path
 
 from il6assay.plate.labels import fold, natural_sorted
 from il6assay.plate.layout import N_COLS, N_ROWS, ROWS, Layout, WellSpec
@@ -127,7 +126,7 @@ def layout_notes(layout: Layout, stated_dilutions: set[str] | None = None) -> li
     """What looks odd in a layout, one line each ([] when nothing does).
 
     ``stated_dilutions``: the wells whose dilution the file states (a sheet
-    layout knows them; for TOML, ``toml_stated_dilutions``).
+    layout knows them; for TOML, ``layout.toml_stated_dilutions``).
     """
     notes = []
     for role, name in (
@@ -178,19 +177,6 @@ def layout_notes(layout: Layout, stated_dilutions: set[str] | None = None) -> li
     if not layout.samples():
         notes.append("no sample wells: a standards-only layout (a kit-lot file?)")
     return notes
-
-
-def toml_stated_dilutions(path: str | Path) -> set[str]:
-    """The wells of a TOML layout whose dilution some section states (not left to default 1)."""
-    from il6assay.plate import layout as toml
-
-    config = toml._load_config(Path(path), (), [])
-    wells = toml._wells_from_config(config)
-    stated = set()
-    for (i, j), says in wells.items():
-        if any("dilution" in params for _, _, params in says):
-            stated.add(toml._well_name(i, j))
-    return stated
 
 
 def layout_html(layout: Layout, notes: list[str] | None = None) -> str:

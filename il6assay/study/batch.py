@@ -127,6 +127,7 @@ def plan(
     samples: Path | None = None,
     allow_unmatched: bool = False,
     jobs: int | None = None,
+    default_layout: Path | None = None,
 ) -> tuple[list[PlateJob], list[PlateOutcome]]:
     """Every plate of every export as a job, in time order; unreadable exports as outcomes.
 
@@ -137,7 +138,8 @@ def plan(
 
     jobs_: list[PlateJob] = []
     bad: list[PlateOutcome] = []
-    reads = _read_exports(exports, layout, samples, allow_unmatched, jobs or default_jobs())
+    n_jobs = jobs or default_jobs()
+    reads = _read_exports(exports, layout, samples, allow_unmatched, n_jobs, default_layout)
     for order, (export, read) in enumerate(zip(exports, reads, strict=True)):
         if isinstance(read, str):
             bad.append(PlateOutcome(str(export), None, UNREADABLE, error=read))
@@ -176,22 +178,26 @@ def plan(
 
 
 def read_inputs(
-    export: Path, layout: Path | None, samples: Path | None, allow_unmatched: bool
+    export: Path,
+    layout: Path | None,
+    samples: Path | None,
+    allow_unmatched: bool,
+    default_layout: Path | None = None,
 ) -> tuple[Any, Path, Path | None, Any]:
     """Planning one export: read it, find and load its layout, find its sample sheet."""
     from il6assay.plate.discover import find_layout, find_samples
-    from il6assay.plate.layout import load_layout
+    from il6assay.plate.layout_sheet import read_layout
     from il6assay.plate.readers import read_export
 
     parsed = read_export(export)
-    layout_path = find_layout(export, layout)
+    layout_path = find_layout(export, layout, default_layout)
     try:
         samples_path: Path | None = find_samples(export, samples)
     except InputError:
         if not allow_unmatched:
             raise
         samples_path = None
-    return parsed, layout_path, samples_path, load_layout(layout_path)
+    return parsed, layout_path, samples_path, read_layout(layout_path)
 
 
 def _read_exports(
@@ -200,20 +206,24 @@ def _read_exports(
     samples: Path | None,
     allow_unmatched: bool,
     n_jobs: int,
+    default_layout: Path | None = None,
 ) -> list[Any]:
     """``read_inputs`` of each export, or its one-line error (a dead reader's included)."""
     if len(exports) <= 1 or n_jobs <= 1 or not hasattr(os, "fork"):
         out: list[Any] = []
         for export in exports:
             try:
-                out.append(read_inputs(export, layout, samples, allow_unmatched))
+                out.append(read_inputs(export, layout, samples, allow_unmatched, default_layout))
             except InputError as err:
                 out.append(str(err))
         return out
     from il6assay.study.workers import WorkerDied, Workers
 
     with Workers(n_jobs) as pool:
-        tasks = [pool.submit(read_inputs, e, layout, samples, allow_unmatched) for e in exports]
+        tasks = [
+            pool.submit(read_inputs, e, layout, samples, allow_unmatched, default_layout)
+            for e in exports
+        ]
         out = []
         for export, task in zip(exports, tasks, strict=True):
             try:
@@ -261,7 +271,7 @@ def process_job(job: PlateJob) -> Any:
 
 
 def write_job(
-    run: Any, out_dir: Path, replace_existing: bool, reason: str | None = None
+    run: Any, out_dir: Path, replace_existing: bool, reason: str | None = None, lang: str = "en"
 ) -> tuple[str, str]:
     """Worker step 2: write the run folder; with --force, the old one is set aside whole.
 
@@ -291,8 +301,8 @@ def write_job(
                 "reason": reason,
             }
         }
-        return str(write_run(run, out_dir, replacing=aside, note=note)), REPLACED
-    return str(write_run(run, out_dir)), WRITTEN
+        return str(write_run(run, out_dir, replacing=aside, note=note, lang=lang)), REPLACED
+    return str(write_run(run, out_dir, lang=lang)), WRITTEN
 
 
 def _review_of(folder: Path) -> str:
@@ -342,13 +352,16 @@ def run_batch(
     study: Any = None,
     progress: Callable[[PlateOutcome], None] | None = None,
     planned: Callable[[int], None] | None = None,
+    lang: str = "en",
+    default_layout: Path | None = None,
 ) -> list[PlateOutcome]:
     """Process every plate of ``paths`` into ``out_dir``; one outcome per plate or bad file.
 
     ``study`` is an ``il6assay.study.check.StudyCheck`` (or None): it judges each
     run's controls before the run is written and records every written run.
     ``force`` replaces a reviewed or pushed run only with a ``reason`` (on the
-    new run's record). One batch at a time writes to ``out_dir`` (a lock).
+    new run's record). One batch at a time writes to ``out_dir`` (a lock). ``lang``
+    is the reports' language; ``default_layout`` the project's (il6assay.toml's).
     """
     settings = settings or Settings()
     out_dir = Path(out_dir)
@@ -370,6 +383,8 @@ def run_batch(
             study,
             progress,
             planned,
+            lang,
+            default_layout,
         )
 
 
@@ -416,6 +431,8 @@ def _run_batch(
     study: Any,
     progress: Callable[[PlateOutcome], None] | None,
     planned: Callable[[int], None] | None,
+    lang: str = "en",
+    default_layout: Path | None = None,
 ) -> list[PlateOutcome]:
     exports, outcomes = find_exports(paths)
     todo, bad = plan(
@@ -426,6 +443,7 @@ def _run_batch(
         samples=samples,
         allow_unmatched=allow_unmatched,
         jobs=jobs,
+        default_layout=default_layout,
     )
     outcomes += bad
     if planned is not None:
@@ -456,7 +474,7 @@ def _run_batch(
 
             raise disk_error(err, out_dir) from None
     reason = reason.strip() if reason and reason.strip() else None
-    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress, reason)
+    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress, reason, lang)
     outcomes += done
     return outcomes
 
@@ -518,6 +536,7 @@ def _run_jobs(
     study: Any,
     progress: Callable[[PlateOutcome], None] | None,
     reason: str | None = None,
+    lang: str = "en",
 ) -> list[PlateOutcome]:
     """Process then write each plate; judge in time order in between; record what was written.
 
@@ -574,7 +593,7 @@ def _run_jobs(
             if run is None:
                 continue
             try:
-                result: Any = write_job(run, out_dir, True, reason)
+                result: Any = write_job(run, out_dir, True, reason, lang)
             except InputError as err:
                 result = err
             finish(job, run, result)
@@ -613,7 +632,7 @@ def _run_jobs(
             run = judged(job, answer(task))
             fill()
             if run is not None:
-                writing.append((job, run, pool.submit(write_job, run, out_dir, True, reason)))
+                writing.append((job, run, pool.submit(write_job, run, out_dir, True, reason, lang)))
             harvest(block=False)
         harvest(block=True)
     return outcomes

@@ -15,7 +15,6 @@ is then recorded in the database (``qc_runs``) for the trends.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,55 +35,39 @@ from il6assay.study.westgard import SOURCE, Violation
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from il6assay.project import Project
     from il6assay.run import Run
 
 DESCRIPTION = "control values against the study's targets (Westgard multirule, across runs)"
 REJECT = STUDY_REJECT
 
 
-def configured_db(
-    db: str | None, config: Mapping[str, Any], config_path: Path | None
-) -> str | None:
-    """The study database named by ``db``, $IL6ASSAY_DB or il6assay.toml's ``db``; None if none."""
-    from il6assay.db import ENV_VAR  # not db.engine: that imports SQLAlchemy
-
-    if db:
-        return db
-    if os.environ.get(ENV_VAR):
-        return os.environ[ENV_VAR]
-    value = config.get("db")
-    if not value:
-        return None
-    text = str(value)
-    if "://" in text or config_path is None:
-        return text
-    return str((config_path.parent / text).resolve())
-
-
-def open_study(db: str | None = None, cwd: Path | None = None) -> StudyCheck | None:
+def open_study(project: Project, db: str | None = None) -> StudyCheck | None:
     """The study check for ``process``/``batch``: None when no study database is configured.
 
-    A configured database that cannot be reached is not a reason to refuse a plate:
-    the check then says it was not evaluated and why (and the run is not recorded).
+    ``db`` is ``--db``; else the project's database ($IL6ASSAY_DB or il6assay.toml's
+    ``db``, by il6assay.project's one path rule). A configured database that cannot be
+    reached is not a reason to refuse a plate: the check then says it was not evaluated
+    and why (and the run is not recorded).
     """
-    from il6assay.plate.discover import project_config
-
-    config_path, config = project_config(cwd)
-    url = configured_db(db, config, config_path)
+    url, _ = project.database(db)
     if url is None:
         return None
-    return StudyCheck(url, config, config_path)
+    return StudyCheck(url, project.control_targets, project.path)
 
 
 class StudyCheck:
     """The study's QC history and targets, loaded once; judges and records runs in time order."""
 
-    def __init__(self, db: str, config: Mapping[str, Any], config_path: Path | None = None):
+    def __init__(
+        self, db: str, control_targets: Mapping[str, Any], config_path: Path | None = None
+    ):
         from il6assay.db.engine import make_engine, require_schema
         from il6assay.errors import InputError
         from il6assay.study.store import load_qc
 
-        self.certificate = certificate_targets(config, config_path)  # bad targets: bad input
+        # bad targets: bad input
+        self.certificate = certificate_targets(control_targets, config_path)
         self.engine: Engine | None = None
         self.error: str | None = None
         self.history: list[RunQc] = []

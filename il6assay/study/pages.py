@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from sqlalchemy import Engine
 
+    from il6assay.project import Project
     from il6assay.study.summary import Overview
     from il6assay.study.trends import Series, Trends
 
@@ -203,17 +204,19 @@ def _since(since: Any) -> datetime | None:
     return value
 
 
-def load_trends(engine: Engine, *, level: str | None = None, since: Any = None) -> Trends:
-    """The trends of the database's runs, with il6assay.toml's certificate targets."""
-    from il6assay.plate.discover import project_config
+def load_trends(
+    engine: Engine, *, level: str | None = None, since: Any = None, project: Project | None = None
+) -> Trends:
+    """The trends of the database's runs, with the project's certificate targets."""
+    from il6assay.project import load_project
     from il6assay.study.control_precision import control_precision
     from il6assay.study.lots import bridges, lot_targets
     from il6assay.study.qc import certificate_targets
     from il6assay.study.store import load_qc
     from il6assay.study.trends import trends
 
-    path, config = project_config()
-    certificate = certificate_targets(config, path)
+    project = project or load_project()
+    certificate = certificate_targets(project.control_targets, project.path)
     history = load_qc(engine)
     tr = trends(history, certificate, level=level, since=_since(since))
     tr.lot_targets = [t for t in lot_targets(certificate, history) if level in (None, t["level"])]

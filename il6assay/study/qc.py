@@ -242,9 +242,8 @@ class Target:
         )
 
 
-def certificate_targets(config: Mapping[str, Any], path: Any = None) -> dict[str, Target]:
-    """The ``[control_targets.LEVEL]`` tables of il6assay.toml, checked."""
-    raw = config.get("control_targets", {})
+def certificate_targets(raw: Any, path: Any = None) -> dict[str, Target]:
+    """The ``[control_targets.LEVEL]`` tables of il6assay.toml (``path``), checked."""
     if not isinstance(raw, Mapping):
         raise InputError("control_targets must be a table of levels", path=path)
     out = {}

@@ -44,7 +44,7 @@ class NoReaderError(InputError):
 
 # Every module of this package is a reader, except the helpers named here and
 # private ones (``_name.py``): adding a vendor is adding one file.
-_NOT_READERS = {"source"}
+_NOT_READERS = {"source", "guards", "decoding"}  # file access, hostile-input guards, text
 
 
 def _discover() -> tuple[str, ...]:

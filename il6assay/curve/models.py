@@ -1,0 +1,167 @@
+"""The curve models: their formulas, inverses, derivatives and the weightings' SD functions.
+
+4PL and 5PL logistics and the log-log line (formulas in il6assay.curve.fit's docstring);
+``model_parts`` gives a model's values and Jacobian in the internal parameters
+theta = (a, b, ln c, d[, g]) the solvers work in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MODELS: dict[str, tuple[str, ...]] = {
+    "4pl": ("a", "b", "c", "d"),
+    "5pl": ("a", "b", "c", "d", "g"),
+    "loglog": ("alpha", "beta"),
+}
+FORMULAS = {
+    "4pl": "y = d + (a - d) / (1 + (x / c) ** b)",
+    "5pl": "y = d + (a - d) / (1 + (x / c) ** b) ** g",
+    "loglog": "ln y = alpha + beta * ln x",
+}
+PARAM_NAMES = MODELS["4pl"]
+NOISE_WEIGHTING = "1/(k^2+y^2)"
+WEIGHTINGS = ("none", "1/y", "1/y^2", NOISE_WEIGHTING)
+# SD function of each weighting: sd(y) = sigma * sqrt(y^(2 power) + k^2); k > 0 only for
+# NOISE_WEIGHTING, whose k = sd/cv is the OD where additive and proportional noise are equal.
+WEIGHT_POWER = {"none": 0.0, "1/y": 0.5, "1/y^2": 1.0, NOISE_WEIGHTING: 1.0}
+# Fitted ODs below this share of the curve's span are floored when they set
+# weights, so that a near-zero (or negative, blank-subtracted) OD does not
+# get an unbounded weight.
+WEIGHT_FLOOR_SHARE = 0.01
+# A model the rest of il6assay may ask for, but the grid search does not apply to.
+LINE_MODELS = ("loglog",)
+
+
+def logistic(
+    x: np.ndarray | float, a: float, b: float, c: float, d: float, g: float = 1.0
+) -> np.ndarray:
+    """The 4PL (g = 1) or 5PL curve at concentrations ``x`` (x = 0 gives y = a)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore"):
+        t = b * (np.log(x) - math.log(c))
+    return d + (a - d) * np.exp(-g * np.logaddexp(0.0, t))
+
+
+def logistic_inverse(
+    y: np.ndarray | float, a: float, b: float, c: float, d: float, g: float = 1.0
+) -> np.ndarray:
+    """Concentration giving OD ``y``; NaN unless y lies strictly between a and d."""
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inside = (y - a) * (d - y) > 0
+        share = np.where(inside, (y - d) / (a - d), np.nan)  # = (1 + u) ** -g
+        u = share ** (-1.0 / g) - 1.0
+        x = c * u ** (1.0 / b)
+    return np.where(inside & (u > 0), x, np.nan)
+
+
+def four_pl(x: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
+    """The 4PL curve at concentrations ``x``."""
+    return logistic(x, a, b, c, d)
+
+
+def four_pl_inverse(y: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
+    """The 4PL's concentration for OD ``y`` (NaN outside the asymptotes)."""
+    return logistic_inverse(y, a, b, c, d)
+
+
+def loglog(x: np.ndarray | float, alpha: float, beta: float) -> np.ndarray:
+    """The log-log line at concentrations ``x``: y = exp(alpha) * x ** beta."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return np.exp(alpha + beta * np.log(x))
+
+
+def loglog_inverse(y: np.ndarray | float, alpha: float, beta: float) -> np.ndarray:
+    """The log-log line's concentration for OD ``y``; NaN unless y > 0."""
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return np.exp((np.log(np.where(y > 0, y, np.nan)) - alpha) / beta)
+
+
+def evaluate(model: str, params: dict[str, float], x: np.ndarray | float) -> np.ndarray:
+    """OD of ``model`` with ``params`` at concentrations ``x``."""
+    return loglog(x, **params) if model == "loglog" else logistic(x, **params)
+
+
+def invert(model: str, params: dict[str, float], y: np.ndarray | float) -> np.ndarray:
+    """Concentration of ``model`` with ``params`` for ODs ``y`` (NaN where not invertible)."""
+    return loglog_inverse(y, **params) if model == "loglog" else logistic_inverse(y, **params)
+
+
+def log_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x > 0, ln x with -inf at x = 0): computed once per data set, used by every evaluation."""
+    pos = x > 0
+    logx = np.full(x.shape, -np.inf)
+    np.log(x, out=logx, where=pos)
+    return pos, logx
+
+
+def logistic_parts(
+    theta: np.ndarray,
+    x: np.ndarray,
+    five: bool,
+    logs: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g]).
+
+    ``logs`` is ``log_x(x)``, passed by callers that evaluate the same x many times.
+    """
+    pos, logx = logs if logs is not None else log_x(x)
+    a, b, lnc, d = (float(v) for v in theta[:4])
+    # Clamped: a solver's trial step may try absurd asymmetries on the way.
+    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
+    t = b * (logx - lnc)
+    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
+    s = np.exp(-g * sp)  # (1 + u)^-g
+    e = 0.5 * (1.0 + np.tanh(0.5 * t))  # u / (1 + u), exact at t = ±inf
+    f = d + (a - d) * s
+    ds = (a - d) * -g * s * e  # (a - d) * ds/dt
+    jac = np.empty((x.size, 5 if five else 4))
+    jac[:, 0] = s
+    jac[:, 1] = ds * np.where(pos, logx - lnc, 0.0)
+    jac[:, 2] = ds * -b
+    jac[:, 3] = 1.0 - s
+    if five:
+        jac[:, 4] = (a - d) * -g * np.where(s > 0, s * sp, 0.0)
+    f_x = np.full(x.shape, np.nan)
+    np.divide(ds * b, x, out=f_x, where=pos)
+    return f, jac, f_x
+
+
+def _loglog_parts(
+    theta: np.ndarray, x: np.ndarray, logs: tuple[np.ndarray, np.ndarray] | None = None
+):
+    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
+    pos, logx = logs if logs is not None else log_x(x)
+    alpha, beta = float(theta[0]), float(theta[1])
+    lx = np.where(pos, logx, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = np.where(pos, np.exp(np.minimum(alpha + beta * lx, 700.0)), 0.0 if beta > 0 else np.inf)
+    jac = np.empty((x.size, 2))
+    jac[:, 0] = f
+    jac[:, 1] = f * lx
+    f_x = np.full(x.shape, np.nan)
+    np.divide(beta * f, x, out=f_x, where=pos)
+    return f, jac, f_x
+
+
+def model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None):
+    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x."""
+    if model == "loglog":
+        return _loglog_parts(theta, x, logs)
+    return logistic_parts(theta, x, model == "5pl", logs)
+
+
+def to_params(theta: np.ndarray, five: bool, model: str | None = None) -> dict[str, float]:
+    """The named parameters (a, b, c, d[, g] or alpha, beta) of internal parameters theta."""
+    if model == "loglog":
+        return {"alpha": float(theta[0]), "beta": float(theta[1])}
+    a, b, lnc, d = (float(v) for v in theta[:4])
+    params = {"a": a, "b": b, "c": float(np.exp(lnc)), "d": d}
+    if five:
+        params["g"] = float(np.exp(theta[4]))
+    return params
