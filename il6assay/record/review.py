@@ -64,6 +64,23 @@ def review_runs(
     return [_record(folder, entry) for folder, entry in prepared]
 
 
+def prepare_review(
+    run_dir: str | Path,
+    decision: str,
+    by: str,
+    reason: str,
+    override: bool,
+    extra: dict[str, Any] | None = None,
+) -> tuple[RunFolder, dict[str, Any]]:
+    """The checked run and the audit entry a decision on it would add; nothing is written."""
+    return _prepare(run_dir, decision, by, reason, override, extra)
+
+
+def record_review(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
+    """Write a prepared decision: its audit entry, then run.json and review.js (see _record)."""
+    return _record(folder, entry)
+
+
 def _prepare(
     run_dir: str | Path,
     decision: str,
