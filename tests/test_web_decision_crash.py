@@ -21,36 +21,23 @@ import re
 import shutil
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from il6assay.cli import main
 from il6assay.db.chain_key import anchor_path, key_path
 from il6assay.db.engine import make_engine, resolve_url
 from il6assay.db.models import DbSignature
 from il6assay.record.audit import read_entries
 from il6assay.record.schema import load_record
 from tests import pg
-from tests.test_authority import processed
+from tests.test_authority import cli, no_configured_database, processed  # noqa: F401 (autouse)
 from tests.test_crash_safety import _instrument
 from tests.web_support import PASSWORD, add_people
 
 BEFORE = (0, "unreviewed")
 AFTER = (1, "accepted")
-
-
-def cli(*args: str | Path) -> Any:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture(autouse=True)
-def no_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("IL6ASSAY_DB", raising=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

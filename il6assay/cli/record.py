@@ -304,11 +304,13 @@ def repair(run_dirs: tuple[Path, ...], by: str, db: str | None) -> None:
             engine = accounts_database(db)
         for folder in run_dirs:
             done = repair_run(folder, by)
-            if engine is not None and (Path(folder) / "run.json").is_file():
+            if engine is not None:
+                from il6assay.record.review import expand_runs
                 from il6assay.web.decisions import mend_copies
 
-                mended = mend_copies(engine, Path(folder), by.strip())
-                done += mended + (repair_run(folder, by) if mended else [])
+                for run in expand_runs([Path(folder)]):
+                    mended = mend_copies(engine, run, by.strip())
+                    done += mended + (repair_run(run, by) if mended else [])
             for line in done or ["nothing to repair"]:
                 click.echo(f"{folder}: {line}", err=True)
     except InputError as err:

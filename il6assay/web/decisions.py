@@ -6,11 +6,15 @@ time in UTC and in the server's local zone, the meaning ("approved" for an
 accept, "rejected" for a reject, "reviewed" for a signed review that decides
 nothing, e.g. a first reviewer's before a second approves), the reason and
 the run's content hash (the SHA-256 of its recorded output hashes, the same as the database's
-``runs.content_sha256``). It goes to the run's audit log, through
-``record.review.review_run`` (so run.json and review.js follow), and to the
-``web_signatures`` table, in one database transaction that also moves the
-run's change counter on: two reviewers deciding at once cannot both win, and
-a page older than the run's last change is refused.
+``runs.content_sha256``). The database first: one transaction moves the run's
+change counter on (two reviewers deciding at once cannot both win, and a page
+older than the run's last change is refused) and commits the
+``web_signatures`` row holding the exact audit line the folder will get; then
+that line goes to the run's audit log (run.json and review.js follow). A
+folder that cannot be written withdraws the row. A kill between the two
+leaves the folder behind the database, which ``copy_problem`` (``il6assay
+status --db``) names and ``mend_copies`` (``il6assay repair --db``) mends, as
+it voids a signed entry the database does not hold (docs/integrity.md).
 """
 
 from __future__ import annotations
