@@ -33,7 +33,7 @@ from il6assay.record.audit import read_entries
 from il6assay.record.schema import load_record
 from tests import pg
 from tests.test_authority import cli, no_configured_database, processed  # noqa: F401 (autouse)
-from tests.test_crash_safety import _instrument
+from tests.test_crash_safety import _instrument, reap
 from tests.web_support import PASSWORD, add_people
 
 BEFORE = (0, "unreviewed")
@@ -119,12 +119,8 @@ def sign_in_child(url: str, run: Path, kill_at: int = 0, fail: int = 0) -> tuple
                 fh.write(f"{count[0]}\n{outcome}")
         finally:
             os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as fh:
-        text = fh.read()
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        assert os.WTERMSIG(status) == signal.SIGKILL
+    text = reap(pid, read, write)
+    if text is None:
         return True, kill_at
     writes, outcome = text.split("\n", 1)
     assert outcome == "signed" or fail, outcome
