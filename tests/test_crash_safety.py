@@ -128,16 +128,24 @@ def run_child(args: list[str], kill_at: int = 0, fail_at: int = 0, fail: int = 0
                 json.dump(report, fh)
         finally:
             os._exit(0)
+    text = reap(pid, read, write)
+    if text is None:
+        return Child(killed=True, writes=kill_at)
+    report = json.loads(text)
+    what = [tuple(w) for w in report["what"]]
+    return Child(False, report["writes"], report["exit"], report["stderr"], what)  # type: ignore[arg-type]
+
+
+def reap(pid: int, read: int, write: int) -> str | None:
+    """The forked child's report from the pipe, or None when it was killed (SIGKILL only)."""
     os.close(write)
     with os.fdopen(read) as fh:
         text = fh.read()
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         assert os.WTERMSIG(status) == signal.SIGKILL
-        return Child(killed=True, writes=kill_at)
-    report = json.loads(text)
-    what = [tuple(w) for w in report["what"]]
-    return Child(False, report["writes"], report["exit"], report["stderr"], what)  # type: ignore[arg-type]
+        return None
+    return text
 
 
 def kill_points(writes: list[tuple[str, str]], out: Path, every: bool) -> list[int]:

@@ -538,10 +538,10 @@ def test_a_review_prepared_before_another_command_changed_the_log_is_refused(run
     from il6assay.errors import InputError
     from il6assay.record import review
 
-    folder, entry = review._prepare(run, "reject", "Lin", "smear", False)
+    folder, entry = review.prepare_review(run, "reject", "Lin", "smear", False)
     assert cli("review", run, "--reject", "--by", "Wu", "--reason", "smear").exit_code == 0
     with pytest.raises(InputError, match="changed since the entry was prepared"):
-        review._record(folder, entry)
+        review.record_review(folder, entry)
     assert cli("status", run).exit_code == 0  # the log and run.json still agree
 
 

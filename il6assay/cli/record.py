@@ -179,12 +179,20 @@ def review(
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
-def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    help="Also compare each run's signed decisions with this study database's signatures "
+    "(a signing interrupted between the two is named). Only when given.",
+)
+def status(run_dirs: tuple[Path, ...], as_json: bool, db: str | None) -> None:
     """List runs (or the runs in a results folder) with verdict, review and integrity.
 
     Exit 1 when any run was changed, its audit chain is broken, it is too
-    old to check, or a killed command left it half done (`il6assay repair`
-    mends that); 2 when a run.json is malformed.
+    old to check, a killed command left it half done, or (with --db) its
+    signed decisions and the database's disagree (`il6assay repair` mends
+    those); 2 when a run.json is malformed.
     """
     from il6assay.errors import InputError
     from il6assay.record.repair import interrupted
@@ -200,6 +208,8 @@ def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
             except InputError:
                 if not named:
                     raise
+        if db is not None:
+            _signature_copies(rows, db)
     except InputError as err:
         _fail(err)
     if as_json:
@@ -213,6 +223,19 @@ def status(run_dirs: tuple[Path, ...], as_json: bool) -> None:
                 f"{r['run_id']}  rules: {r['verdict']}  review: {r['review']}{who}{flag}{check}"
             )
     sys.exit(EXIT_OK if all(r["integrity"] == "ok" for r in rows) else EXIT_CHANGED)
+
+
+def _signature_copies(rows: list[dict], db: str) -> None:
+    """Name, in ``integrity``, each intact run whose signed entries the database disagrees with."""
+    from il6assay.web.decisions import copy_problem
+    from il6assay.web.signing import accounts_database
+
+    engine = accounts_database(db)
+    if engine is None:
+        return  # no review accounts: no signatures to compare
+    for r in rows:
+        if r["integrity"] == "ok":
+            r["integrity"] = copy_problem(engine, Path(r["run_dir"]), db) or "ok"
 
 
 @click.command()
@@ -252,21 +275,42 @@ def verify(run_dirs: tuple[Path, ...], db: str | None) -> None:
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--by", "by", default="", help="Who repairs (required; kept in the audit log).")
-def repair(run_dirs: tuple[Path, ...], by: str) -> None:
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    help="Also bring each run's signed decisions in step with this study database's "
+    "signatures (copy one the log lacks, void one the database does not hold).",
+)
+def repair(run_dirs: tuple[Path, ...], by: str, db: str | None) -> None:
     """Mend what an interrupted (killed) command left of each RUN_DIR, as `status` names it.
 
     Puts back a run folder set aside by an interrupted mask or batch --force,
     files an earlier run replaced by batch --force in .replaced/, removes
     unfinished copies, and rewrites run.json's review and review.js from the
-    audit log after an interrupted review. Exit 0 when every run is whole
-    again, 2 when a run's problem is not an interrupted command's.
+    audit log after an interrupted review. With --db, a signature the database
+    holds and the log lacks is copied into the log, and a signed entry the
+    database does not hold is voided by an appended entry. Exit 0 when every
+    run is whole again, 2 when a run's problem is not an interrupted command's.
     """
     from il6assay.errors import InputError
     from il6assay.record.repair import repair_run
 
     try:
+        engine = None
+        if db is not None:
+            from il6assay.web.signing import accounts_database
+
+            engine = accounts_database(db)
         for folder in run_dirs:
             done = repair_run(folder, by)
+            if engine is not None:
+                from il6assay.record.review import expand_runs
+                from il6assay.web.decisions import mend_copies
+
+                for run in expand_runs([Path(folder)]):
+                    mended = mend_copies(engine, run, by.strip())
+                    done += mended + (repair_run(run, by) if mended else [])
             for line in done or ["nothing to repair"]:
                 click.echo(f"{folder}: {line}", err=True)
     except InputError as err:

@@ -40,6 +40,9 @@ CONTENT_ACTIONS = ("process", "mask", "unmask")
 # Review actions and the review status each leaves.
 REVIEW_ACTIONS = {"review-accept": "accepted", "review-reject": "rejected"}
 LINK_KEYS = ("prev_sha256", "content_sha256", "files_sha256")
+# An entry that voids an earlier one (by its line's SHA-256, ``voids_sha256``): a signed
+# decision whose database record was never committed. Lines are never deleted.
+VOID_ACTION = "void-signature"
 
 
 def os_account() -> str:
@@ -105,9 +108,14 @@ def _raw_lines(folder: Path) -> list[str] | None:
     return text.split("\n")
 
 
+def line_sha256(entry: dict[str, Any]) -> str:
+    """The SHA-256 of an entry's line as written (what the next line's ``prev_sha256`` holds)."""
+    return sha256_bytes(_line(entry))
+
+
 def chain_head(entries: list[dict[str, Any]]) -> str | None:
     """The ``prev_sha256`` the entry after ``entries`` (as read by ``read_chain``) must carry."""
-    return sha256_bytes(_line(entries[-1])) if entries else None
+    return line_sha256(entries[-1]) if entries else None
 
 
 def next_link(folder: str | Path) -> dict[str, Any]:
@@ -293,8 +301,11 @@ def _check_review(entry: dict[str, Any], where: str, broken: Any) -> None:
 def review_state(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's review as its (verified) audit log says: what run.json and review.js hold."""
     state: dict[str, Any] = {"status": "unreviewed"}
+    voided = {e.get("voids_sha256") for e in entries if e.get("action") == VOID_ACTION}
     for entry in entries:
         action = entry.get("action")
+        if voided and line_sha256(entry) in voided:
+            continue  # a decision the log itself voids
         if action in CONTENT_ACTIONS:
             state = {"status": "unreviewed"}
         elif action in REVIEW_ACTIONS:

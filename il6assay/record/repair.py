@@ -15,6 +15,11 @@ the run as it was, the run as it would be, or one of these states, which
 - **run.json's review or review.js behind the audit log** (a review killed
   after its audit entry): both are rewritten from the verified log, and the
   repair is recorded in it (who, when, what).
+- **a signed decision and the study database out of step** (a web decision
+  killed between its commit and the folder's copy, or a folder signed by a
+  process killed before its commit): named by ``il6assay status --db`` and
+  mended by ``il6assay repair --db`` (``il6assay.web.decisions.mend_copies``,
+  then the rewrite above).
 
 Anything else that fails the run's checks (an edited output, a broken chain)
 is not an interrupted command, and repair refuses it.

@@ -46,8 +46,8 @@ def review_run(
 
     ``extra`` adds keys to the audit entry (the web review's electronic signature).
     """
-    folder, entry = _prepare(run_dir, decision, by, reason, override, extra)
-    return _record(folder, entry)
+    folder, entry = prepare_review(run_dir, decision, by, reason, override, extra)
+    return record_review(folder, entry)
 
 
 def review_runs(
@@ -60,11 +60,11 @@ def review_runs(
     extra: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Record one decision for several runs: every run is checked before any is recorded."""
-    prepared = [_prepare(d, decision, by, reason, override, extra) for d in run_dirs]
-    return [_record(folder, entry) for folder, entry in prepared]
+    prepared = [prepare_review(d, decision, by, reason, override, extra) for d in run_dirs]
+    return [record_review(folder, entry) for folder, entry in prepared]
 
 
-def _prepare(
+def prepare_review(
     run_dir: str | Path,
     decision: str,
     by: str,
@@ -72,7 +72,7 @@ def _prepare(
     override: bool,
     extra: dict[str, Any] | None = None,
 ) -> tuple[RunFolder, dict[str, Any]]:
-    """The checked run and the audit entry a decision on it would add."""
+    """The checked run and the audit entry a decision on it would add; nothing is written."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     folder = open_run(run_dir)
@@ -106,7 +106,7 @@ def _prepare(
     return folder, entry
 
 
-def _record(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
+def record_review(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
     """Stage run.json and review.js, append the audit entry, then swap both in.
 
     run.json's review and review.js are derived from the entry as written

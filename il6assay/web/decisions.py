@@ -6,11 +6,15 @@ time in UTC and in the server's local zone, the meaning ("approved" for an
 accept, "rejected" for a reject, "reviewed" for a signed review that decides
 nothing, e.g. a first reviewer's before a second approves), the reason and
 the run's content hash (the SHA-256 of its recorded output hashes, the same as the database's
-``runs.content_sha256``). It goes to the run's audit log, through
-``record.review.review_run`` (so run.json and review.js follow), and to the
-``web_signatures`` table, in one database transaction that also moves the
-run's change counter on: two reviewers deciding at once cannot both win, and
-a page older than the run's last change is refused.
+``runs.content_sha256``). The database first: one transaction moves the run's
+change counter on (two reviewers deciding at once cannot both win, and a page
+older than the run's last change is refused) and commits the
+``web_signatures`` row holding the exact audit line the folder will get; then
+that line goes to the run's audit log (run.json and review.js follow). A
+folder that cannot be written withdraws the row. A kill between the two
+leaves the folder behind the database, which ``copy_problem`` (``il6assay
+status --db``) names and ``mend_copies`` (``il6assay repair --db``) mends, as
+it voids a signed entry the database does not hold (docs/integrity.md).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from il6assay.db.engine import writer
 from il6assay.db.models import DbAudit, DbRunState, DbSignature
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
-from il6assay.record.audit import append_entry, now_utc, os_account, read_entries
+from il6assay.record.audit import append_entry, next_link, now_utc, os_account, read_entries
 from il6assay.record.folder import RunFolder, open_run, reprocess
 from il6assay.settings import Settings
 from il6assay.web.accounts import OFF, OWN_MASKS, Account, authenticate, separation_policy
@@ -189,8 +193,6 @@ def sign_decision(
     override: bool = False,
 ) -> Signed:
     """Accept or reject a run with an electronic signature (see the module's docstring)."""
-    from il6assay.record.review import refresh_review_js, review_run
-
     if decision not in MEANINGS:
         raise Refused(f"decision must be one of {', '.join(MEANINGS)}")
     if not account.may("review"):
@@ -216,6 +218,9 @@ def sign_decision(
     _ensure_state(engine, run_id)
     moment = datetime.now(UTC)
     local = moment.astimezone()
+    extra: dict[str, Any] = {"signed": True, "account": account.username}
+    # 1. The database first (the authority): the signature row, holding the exact line the
+    # folder's audit log will get, committed with the run's counter moved on.
     with Session(writer(engine)) as session, session.begin():
         version = _advance(session, run_id, seen_version)
         signature = {
@@ -252,34 +257,89 @@ def sign_decision(
         )
         session.add(row)
         session.flush()  # a second signature of the same version fails here
-        extra = {"signed": True, "account": account.username, "signature": signature}
+        extra.update(signature=signature, signature_id=row.id)
         try:
-            if decision == "review":  # a signed review that decides nothing: status unchanged
-                append_entry(
-                    folder.path,
-                    {"action": "review-signed", "by": account.printed_name,
-                     "reason": reason.strip(), "review_status": status,
-                     "outputs_sha256": folder.record.get("outputs_sha256", {}), **extra},
-                )  # fmt: skip
-                refresh_review_js(folder.path)  # the report's review history shows it
-            else:
-                review_run(
-                    folder.path,
-                    decision,
-                    account.printed_name,
-                    reason,
-                    override=override,
-                    extra=extra,
-                )
+            entry = _folder_copy(folder, decision, account, reason, status, override, extra)
         except InputError as err:
             raise Refused(err.message) from None
-        written = read_entries(folder.path)[-1]  # the line as stamped (and chained) in the log
-        if written.get("signature") != signature:
-            raise RuntimeError("the audit log's last entry is not the signature just written")
-        entry = written
         row.audit_entry = json.dumps(entry, ensure_ascii=False, sort_keys=True)
         signature_id = row.id
+    # 2. Then the folder's copy. Killed before it lands: the folder is behind the database,
+    # which ``il6assay status --db`` names and ``il6assay repair --db`` completes from the row.
+    try:
+        entry = write_copy(folder.path, entry)
+    except InputError as err:
+        if _copy_landed(folder.path, signature_id):  # run.json/review.js behind: repair mends
+            raise Refused(
+                f"{err.message}; the signature is recorded and in audit.jsonl, run.json or "
+                f"review.js is behind it: il6assay repair {folder.path} --by NAME"
+            ) from None
+        _withdraw(engine, signature_id, run_id, account, err.message)
+        raise Refused(err.message) from None
     return Signed(entry, signature_id, version)
+
+
+def _folder_copy(
+    folder: RunFolder,
+    decision: str,
+    account: Account,
+    reason: str,
+    status: str,
+    override: bool,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The exact audit line a signature adds to the folder's log (time, account, chain links)."""
+    from il6assay.record.review import prepare_review
+
+    if decision == "review":  # a signed review that decides nothing: status unchanged
+        body = {"action": "review-signed", "by": account.printed_name, "reason": reason.strip(),
+                "review_status": status,
+                "outputs_sha256": folder.record.get("outputs_sha256", {}), **extra}  # fmt: skip
+    else:
+        _, body = prepare_review(folder.path, decision, account.printed_name, reason, override,
+                                 extra)  # fmt: skip
+    return {"time_utc": now_utc(), "os_account": os_account(), **body, **next_link(folder.path)}
+
+
+def write_copy(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Append a signature's line to the run's audit log exactly as the database holds it, then
+    bring run.json's review and review.js in step; refused if the log moved on since."""
+    from il6assay.record.review import record_review, refresh_review_js
+
+    if entry["action"] == "review-signed":
+        written = append_entry(run_dir, entry, stamp=False)
+        refresh_review_js(run_dir)  # the report's review history shows it
+        return written
+    return record_review(open_run(run_dir), entry)
+
+
+def _copy_landed(run_dir: Path, signature_id: int) -> bool:
+    """Whether the folder's audit log holds the copy of signature ``signature_id``."""
+    try:
+        return any(e.get("signature_id") == signature_id for e in read_entries(run_dir))
+    except (InputError, OSError):
+        return True  # the log cannot be read: never withdraw what may be there
+
+
+def _withdraw(engine: Engine, signature_id: int, run_id: str, account: Account, why: str) -> None:
+    """Delete a committed signature whose folder copy could not be written (the run is as it
+    was); the deletion is chained and recorded in the database's audit table."""
+    with Session(writer(engine)) as session, session.begin():
+        row = session.get(DbSignature, signature_id)
+        if row is not None:
+            session.delete(row)
+        session.add(
+            DbAudit(
+                time_utc=now_utc(),
+                os_account=os_account(),
+                by_name=account.printed_name,
+                action="web-signature-withdrawn",
+                run_id=run_id,
+                what=f"signature #{signature_id} withdrawn: the run folder could not be written",
+                reason=why,
+                new_value=None,
+            )
+        )
 
 
 @dataclass
@@ -491,3 +551,106 @@ def database_events(engine: Engine, run_id: str) -> list[dict[str, Any]]:
             }
             for r in rows
         ]
+
+
+# -- a signing interrupted between the database and the folder: named, then mended ---------
+
+SIGNED_ACTIONS = ("review-accept", "review-reject", "review-signed")
+
+
+@dataclass
+class CopyState:
+    """How a run folder's signed entries stand against the database's signature rows."""
+
+    behind: list[dict[str, Any]]  # rows' lines for the run's content that audit.jsonl lacks
+    ahead: list[tuple[int, dict[str, Any]]]  # (line, entry): signed, the database holds none
+
+
+def copy_state(engine: Engine, run_dir: Path) -> CopyState:
+    """Compare the run's audit log with the ``web_signatures`` rows of its run id."""
+    from il6assay.record.audit import VOID_ACTION, line_sha256
+    from il6assay.record.schema import load_record
+
+    run_dir = Path(run_dir)
+    entries = read_entries(run_dir)
+    current = sha256_bytes(json.dumps(load_record(run_dir)["outputs_sha256"], sort_keys=True))
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(DbSignature).where(DbSignature.run_id == run_dir.name).order_by(DbSignature.id)
+        ).all()
+        held: dict[int, tuple[str, dict[str, Any]]] = {}
+        for r in rows:
+            with contextlib.suppress(ValueError):  # a malformed row: db verify names it
+                held[r.id] = (r.content_sha256, json.loads(r.audit_entry or "{}"))
+    logged = {e.get("signature_id") for e in entries}
+    behind = [
+        line
+        for sid, (content, line) in held.items()
+        if line and sid not in logged and line not in entries and content == current
+    ]
+    lines = [line for _, line in held.values()]
+    voided = {e.get("voids_sha256") for e in entries if e.get("action") == VOID_ACTION}
+    ahead = []
+    for n, e in enumerate(entries, start=1):
+        if e.get("action") not in SIGNED_ACTIONS or e.get("signed") is not True:
+            continue
+        row = held.get(e.get("signature_id"))  # type: ignore[arg-type]
+        same = row is not None and row[1].get("signature") == e.get("signature")
+        if e not in lines and not same and line_sha256(e) not in voided:
+            ahead.append((n, e))
+    return CopyState(behind, ahead)
+
+
+def _who(entry: dict[str, Any]) -> str:
+    sig = entry.get("signature") or {}
+    return f"{entry.get('action')} by {sig.get('printed_name') or entry.get('by')}"
+
+
+def copy_problem(engine: Engine, run_dir: Path, db: str) -> str | None:
+    """What ``il6assay status --db`` says of a run whose signed entries and rows disagree."""
+    state = copy_state(engine, run_dir)
+    mend = f"`il6assay repair {run_dir} --db {db} --by NAME`"
+    if state.ahead:
+        n, e = state.ahead[0]
+        return (
+            f"audit.jsonl line {n} ({_who(e)}) claims a signature the study database does not "
+            f"hold (a signing interrupted before its commit, or written by hand): {mend} voids it"
+        )
+    if state.behind:
+        e = state.behind[0]
+        return (
+            f"the study database holds signature #{e.get('signature_id')} ({_who(e)}) that "
+            f"audit.jsonl lacks (a signing interrupted before the folder's copy): {mend} copies it"
+        )
+    return None
+
+
+def mend_copies(engine: Engine, run_dir: Path, by: str) -> list[str]:
+    """Void signed entries the database does not hold; copy rows the log lacks (appends only).
+
+    run.json's review and review.js are then behind the log: ``repair_run`` rewrites them.
+    """
+    from il6assay.record.audit import LINK_KEYS, VOID_ACTION, line_sha256
+
+    state = copy_state(engine, run_dir)
+    done = []
+    for n, e in state.ahead:
+        append_entry(
+            run_dir,
+            {
+                "action": VOID_ACTION,
+                "by": by,
+                "reason": "the study database holds no signature for this entry: the signing "
+                "was interrupted before its commit (or the entry was not made by il6assay)",
+                "voided_line": n,
+                "voids_sha256": line_sha256(e),
+            },
+        )
+        done.append(f"voided audit.jsonl line {n} ({_who(e)}): the database holds no signature")
+    for e in state.behind:
+        append_entry(run_dir, {k: v for k, v in e.items() if k not in LINK_KEYS}, stamp=False)
+        done.append(
+            f"copied signature #{e.get('signature_id')} ({_who(e)}) from the study database "
+            "into audit.jsonl"
+        )
+    return done
