@@ -99,6 +99,16 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def project_stamp(cwd: Path | None = None) -> list[int] | None:
+    """The size and modification time of ``cwd``'s il6assay.toml (None without one): a change
+    mark for what is built from it (the review app's cached study pages)."""
+    try:
+        st = ((cwd or Path.cwd()) / PROJECT_FILE).stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def load_project(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
     """The project's settings from ``cwd``'s il6assay.toml (if any), $IL6ASSAY_DB and defaults."""
     env = os.environ if environ is None else environ

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests import pg
 from tests.conftest import EXAMPLE
 from tests.web_support import (
@@ -32,6 +34,7 @@ def _runs_shown(page: str) -> int:
     return int(found.group(1))
 
 
+@pytest.mark.pg  # starts PostgreSQL itself, not through a backend parameter
 def test_two_serve_processes_on_one_postgresql_share_sessions_decisions_queue_and_caches(
     request, tmp_path
 ):

@@ -600,7 +600,7 @@ def study_version(engine: Engine) -> str:
     from sqlalchemy import func, or_, select
 
     from il6assay.db.models import Base
-    from il6assay.plate.discover import PROJECT_FILE
+    from il6assay.project import project_stamp
 
     tables = [Base.metadata.tables[name] for name in WATCHED if name in Base.metadata.tables]
     audit = Base.metadata.tables["audit"]
@@ -611,11 +611,8 @@ def study_version(engine: Engine) -> str:
     query = select(last_audit, *(select(func.max(t.c.id)).scalar_subquery() for t in tables))
     with engine.connect() as connection:
         marks = list(connection.execute(query).one())
-    try:
-        st = (Path.cwd() / PROJECT_FILE).stat()
-        marks += [st.st_size, st.st_mtime_ns]
-    except OSError:
-        marks.append(None)
+    stamp = project_stamp()
+    marks += stamp if stamp is not None else [None]
     return json.dumps(marks)
 
 
