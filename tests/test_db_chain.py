@@ -202,6 +202,41 @@ def test_a_forged_signature_row_is_named(study):
     assert lines[0].endswith("not in the chain (written outside il6assay)")
 
 
+def test_an_accept_forged_in_the_database_is_refused_by_what_push_asks(study):
+    """Someone who can write the database but not the key adds an accept after the signed
+    rejection of the template's run: the decision push weighs (db.decisions.authorise_push)
+    is refused naming the forged row, never trusted."""
+    from sqlalchemy.orm import Session
+
+    from il6assay.db.chain_check import ChainBroken
+    from il6assay.db.decisions import authorise_push
+
+    kept = (
+        "run_id, content_sha256, account_id, username, printed_name, role, reason, override, "
+        "signed_utc, signed_local, separation, audit_entry, export_sha256"
+    )
+    sql(
+        study,
+        f"INSERT INTO web_signatures (run_version, decision, meaning, {kept}) "
+        f"SELECT run_version + 1, 'accept', 'approved', {kept} FROM web_signatures",
+    )
+    forged = one(study, "SELECT max(id) FROM web_signatures")[0]
+    run_id, content, export = one(
+        study,
+        f"SELECT run_id, content_sha256, export_sha256 FROM web_signatures WHERE id = {forged}",
+    )
+    with Session(make_engine(study)) as session, pytest.raises(ChainBroken) as refused:
+        authorise_push(
+            session,
+            run_id=run_id,
+            export_sha256=export,
+            content_sha256=content,
+            processed_by="tech",
+            entries=[],
+        )
+    assert f"web_signatures #{forged} is not in the chain" in str(refused.value)
+
+
 def test_a_deleted_audit_row_is_named_even_with_its_trigger_put_back(study):
     b = backend(study)
     aid = one(study, "SELECT min(id) FROM audit WHERE action = 'push'")[0]

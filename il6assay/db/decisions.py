@@ -120,6 +120,11 @@ def authorise_push(
         .where(about, DbSignature.decision.in_(DECISIONS))
         .order_by(DbSignature.id)
     ).all()
+    # Every decision weighed here must be as its keyed chain entry says: a row edited or
+    # inserted by someone who can write the database but not the key is refused, not trusted.
+    from il6assay.db.chain_check import check_rows
+
+    check_rows(session, "web_signatures", [d.id for d in decided])
     accepts = [
         d
         for d in decided
