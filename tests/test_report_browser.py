@@ -1,8 +1,9 @@
 """The report in a real headless browser: offline, every figure drawn, no console errors.
 
 Uses Debian's chromium (/usr/bin/chromium) through Playwright, which is told
-where the browser is: nothing downloads a browser. The network is cut (the
-context is offline and every non-file request is aborted and recorded).
+where the browser is: nothing downloads a browser. The context is offline and
+no request is intercepted: every request the page makes is recorded, and any
+leaving the report's own files, or failing to load, fails the test.
 Screenshots are saved in test-artifacts/ (the QC walk-through in
 docs/review.md uses the one of the failing plate).
 """
@@ -32,14 +33,10 @@ def open_report(browser, report: Path, screenshot: str | None = None) -> dict:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
 
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    # Nothing is intercepted: the browser fetches what it fetches. Every request it makes
+    # is watched; one leaving the report's files, or a file that fails to load, is recorded.
+    page.on("request", lambda r: None if r.url.startswith("file:") else outside.append(r.url))
+    page.on("requestfailed", lambda r: errors.append(f"failed to load {r.url}"))
     page.goto(report.as_uri())
     page.wait_for_load_state("load")
     plots = page.locator(".js-plotly-plot")
