@@ -100,18 +100,9 @@ def _row(folder: Path, stash: Path) -> dict[str, Any]:
             f"between its two renames, the run is set aside as {stash.name}; "
             f"`il6assay repair {folder} --by NAME` puts it back"
         )
-    return {
-        "run_dir": str(folder),
-        "run_id": folder.name,
-        "plate_id": None,
-        "verdict": "unknown",
-        "failed": None,
-        "review": "unknown",
-        "reviewed_by": None,
-        "reviewed_utc": None,
-        "override": False,
-        "integrity": what,
-    }
+    from il6assay.record.review import unknown_status
+
+    return unknown_status(folder, what)
 
 
 def repair_run(path: str | Path, by: str) -> list[str]:

@@ -157,6 +157,22 @@ def refresh_review_js(folder: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def unknown_status(folder: Path, integrity: str) -> dict[str, Any]:
+    """``run_status``'s row for a folder whose run cannot be read: only what is wrong."""
+    return {
+        "run_dir": str(folder),
+        "run_id": folder.name,
+        "plate_id": None,
+        "verdict": "unknown",
+        "failed": None,
+        "review": "unknown",
+        "reviewed_by": None,
+        "reviewed_utc": None,
+        "override": False,
+        "integrity": integrity,
+    }
+
+
 def run_status(path: str | Path) -> dict[str, Any]:
     """One run's verdict, review state and integrity, for ``il6assay status``.
 
@@ -167,18 +183,7 @@ def run_status(path: str | Path) -> dict[str, Any]:
     try:
         record = load_record(folder)
     except LegacyRunFolder as err:
-        return {
-            "run_dir": str(folder),
-            "run_id": folder.name,
-            "plate_id": None,
-            "verdict": "unknown",
-            "failed": None,
-            "review": "unknown",
-            "reviewed_by": None,
-            "reviewed_utc": None,
-            "override": False,
-            "integrity": err.message,
-        }
+        return unknown_status(folder, err.message)
     try:
         open_run(folder)
         integrity = "ok"
