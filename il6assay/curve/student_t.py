@@ -95,11 +95,13 @@ def _incomplete_beta(a: float, b: float, x: float, y: float, log_x: float, log_y
 def _ratio_parts(t: float, df: float) -> tuple[float, float, float, float]:
     """x = df / (df + t^2), y = t^2 / (df + t^2) and their logarithms, for t > 0."""
     s = t * t / df
-    if s < 1e300:
+    if 1e-300 < s < 1e300:
         log_1p = math.log1p(s)
         return 1.0 / (1.0 + s), s / (1.0 + s), -log_1p, math.log(s) - log_1p
-    # t^2 / df (nearly) overflows: ln(1 + s) = ln s to double precision
     log_s = 2.0 * math.log(t) - math.log(df)
+    if s <= 1e-300:  # t^2 / df (nearly) underflows: ln(1 + s) = s
+        return 1.0 / (1.0 + s), math.exp(log_s), -s, log_s - s
+    # t^2 / df (nearly) overflows: ln(1 + s) = ln s to double precision
     return math.exp(-log_s), 1.0, -log_s, 0.0
 
 
@@ -179,11 +181,28 @@ def student_t_quantile(p: float, df: float) -> float:
             step_to = u - gap / slope if slope != 0 else 0.5 * (lo + hi)
             if not lo < step_to < hi:
                 step_to = 0.5 * (lo + hi)
-        if abs(step_to - u) <= 1e-16 * max(1.0, abs(u)) or hi - lo <= 1e-16 * max(1.0, abs(u)):
+        if abs(step_to - u) <= 1e-12 * max(1.0, abs(u)) or hi - lo <= 1e-16 * max(1.0, abs(u)):
             u = step_to
             break
         u = step_to
-    return sign * math.exp(u)
+    return sign * _polish(math.exp(u), target, df, probability)
+
+
+def _polish(t: float, target: float, df: float, probability) -> float:
+    """Newton steps on P(t) - target itself (no logarithm's rounding), to the last bit."""
+    derivative = 2.0 if probability is _central else -1.0
+    for _ in range(4):
+        if not 0.0 < t < math.inf:
+            return t
+        value = probability(t, df)
+        step = (value - target) / (derivative * math.exp(_log_density(t, df)))
+        if not math.isfinite(step):
+            return t
+        new = t - step
+        if new == t or abs(step) <= 0.5 * math.ulp(t):
+            return new
+        t = new
+    return t
 
 
 def _start(target: float, df: float, *, central: bool) -> float:
