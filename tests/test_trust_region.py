@@ -147,3 +147,14 @@ def test_the_outlier_test_marks_the_wells_it_marked_with_scipys_solver(monkeypat
     monkeypatch.setattr(solvers, "least_squares_box", scipys)
     assert [suspect_outliers(list(CONC), list(od), fit) for od, fit in fits] == ours
     assert any(ours)  # the splashed plates have their outlier found
+
+
+def test_the_outlier_tests_percentile_is_numpys_to_the_bit():
+    from il6assay.curve.outliers import percentile
+
+    rng = np.random.default_rng(27)
+    for i in range(3000):
+        values = np.abs(rng.standard_normal(rng.integers(1, 40))) * 10 ** rng.uniform(-5, 3)
+        q = 68.27 if i % 2 else rng.uniform(0, 100)
+        assert percentile(values, q) == float(np.percentile(values, q)), (values, q)
+    assert percentile(np.array([1.0, np.nan]), 50) != percentile(np.array([1.0, np.nan]), 50)

@@ -286,6 +286,15 @@ class CurveFit:
         }
 
 
+def _levels(conc: np.ndarray) -> np.ndarray:
+    """The distinct concentrations, ascending: np.unique's answer for finite numbers, without
+    the numpy.ma import plain np.unique makes (8 ms of a fresh process's CPU)."""
+    ordered = np.sort(conc)
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def _num(v: float) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
@@ -358,7 +367,7 @@ def fit_curve(
     if model in LINE_MODELS:
         x, y = x[x > 0], y[x > 0]  # the zero standard has no place on a log-log line
         n = x.size
-    levels = np.unique(x[x > 0])
+    levels = _levels(x[x > 0])
     if n <= p or levels.size < 3:
         return _failed(
             model,
@@ -506,7 +515,7 @@ def open_ends(fit: CurveFit, conc: np.ndarray, at_bounds: list[str] | tuple[str,
     if fit.model in LINE_MODELS or not fit.success:
         return (), math.nan, math.nan
     a, d = fit.params["a"], fit.params["d"]
-    levels = np.unique(conc[conc > 0])
+    levels = _levels(conc[conc > 0])
     if levels.size < 1 or d == a:
         return (), math.nan, math.nan
     top = (float(fit.predict(levels[-1])) - a) / (d - a)
