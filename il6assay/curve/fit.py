@@ -32,8 +32,9 @@ with the upper asymptote far above the top OD and one from the straight line
 of log OD on log dose, a bounded Levenberg-Marquardt (``box_lm``) runs, and
 the lowest sum of squares wins. It is polished by MINPACK's lmder (scipy's
 compiled extension, called as ``scipy.optimize.leastsq`` calls it) when it lies
-inside the box. Every stage has an evaluation budget, so no fit runs unbounded. When nothing converges the
-result has ``success=False`` and the reason, never an exception.
+inside the box. Every stage has an evaluation budget, so no fit runs unbounded.
+When nothing converges the result has ``success=False`` and the reason, never an
+exception.
 
 Weighting (``weighting=``) multiplies each squared residual by 1/w**2 where w
 is an SD-like weight computed from the *fitted* curve, as Prism does: the
