@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -77,11 +77,12 @@ def _noise_as_scipy_fitted_it(first, second, cutoff: float = 3.5) -> tuple[float
 
 @needs_shared
 def test_the_noise_model_of_the_dnase_duplicates_is_the_one_scipys_minimize_gave():
-    pairs: dict[tuple[str, str], list[float]] = defaultdict(list)
     with (SHARED / "reference_data" / "dnase.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            pairs[(row["Run"], row["conc"])].append(float(row["density"]))
-    first, second = zip(*(p for p in pairs.values() if len(p) == 2), strict=True)
+        rows = sorted(csv.DictReader(fh), key=lambda r: (r["Run"], float(r["conc"])))
+    runs = itertools.groupby(rows, key=lambda r: (r["Run"], r["conc"]))
+    pairs = [[float(r["density"]) for r in group] for _, group in runs]
+    first = [p[0] for p in pairs if len(p) == 2]  # R's DNase: each run's duplicates
+    second = [p[1] for p in pairs if len(p) == 2]
     est = noise_from_duplicates(first, second)
     assert est.dropped == 2  # two gross errors: the refit without them is compared too
     assert (est.sd, est.cv, est.pairs) == _noise_as_scipy_fitted_it(first, second)
