@@ -158,3 +158,24 @@ def test_the_outlier_tests_percentile_is_numpys_to_the_bit():
         q = 68.27 if i % 2 else rng.uniform(0, 100)
         assert percentile(values, q) == float(np.percentile(values, q)), (values, q)
     assert percentile(np.array([1.0, np.nan]), 50) != percentile(np.array([1.0, np.nan]), 50)
+
+
+def test_minpack_is_imported_from_scipy_optimize_where_its_file_is_not_found(monkeypatch):
+    import importlib.machinery
+
+    import il6assay.curve.solvers as solvers
+
+    loaded = solvers.minpack_lmder()
+    monkeypatch.setattr(solvers, "_LMDER", [])
+    monkeypatch.setattr(importlib.machinery, "EXTENSION_SUFFIXES", [".not-there.so"])
+    fallback = solvers.minpack_lmder()  # scipy.optimize's own import of the same extension
+    assert fallback.__module__ == loaded.__module__ == "scipy.optimize._minpack"
+    od = _plate(1)
+    problem = FitProblem(CONC, od, False)
+    theta = fit_curve(CONC, od)._theta * 1.01
+    answers = [
+        lmder(lambda th: problem.fun_jac(th)[0], lambda th: problem.fun_jac(th)[1], theta,
+              (), 0, 0, 1e-15, 1e-15, 1e-15, 40, 100.0, None)[0]
+        for lmder in (loaded, fallback)
+    ]  # fmt: skip
+    assert answers[0].tobytes() == answers[1].tobytes()

@@ -100,7 +100,9 @@ def solve(
     """Minimise ||r(theta)||^2 from ``theta0``; None when the solver fails.
 
     Unbounded: MINPACK Levenberg-Marquardt. Bounded or robust: trust-region
-    reflective. The one engine every curve (and the NIST problems) goes through.
+    reflective (scipy's ``trf`` for bounds, ported: a robust loss without bounds
+    runs it with infinite ones, where scipy would take its unbounded variant).
+    The one engine every curve (and the NIST problems) goes through.
     """
     # The dense LM pays off for the loose, warm-started reweighting passes;
     # MINPACK is as fast from a cold start and is the reference for tight ones.
