@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from il6assay.curve.nelder_mead import nelder_mead
+
 if TYPE_CHECKING:
     from il6assay.plate.wells import Well
 
@@ -64,8 +66,6 @@ def noise_from_duplicates(
     bubble, a splash), not the reader's noise: they are dropped and the model
     refitted once. This is how the simulator's default noise was measured.
     """
-    from scipy.optimize import minimize
-
     y1, y2 = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     mean, diff = (y1 + y2) / 2, y1 - y2
 
@@ -80,7 +80,7 @@ def noise_from_duplicates(
             var = 2 * (sd**2 + (cv * m) ** 2)
             return float(0.5 * np.sum(np.log(var) + d**2 / var))
 
-        best = minimize(nll, np.log([0.005, 0.03]), method="Nelder-Mead", options={"xatol": 1e-6})
+        best = nelder_mead(nll, np.log([0.005, 0.03]), xatol=1e-6)
         return params(best.x)
 
     keep = np.ones(mean.size, dtype=bool)

@@ -11,6 +11,8 @@ majority.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from il6assay.curve.fit import CurveFit, student_t_sf
@@ -20,6 +22,21 @@ from il6assay.curve.starts import FitProblem
 
 Q = 0.01
 SOURCE = "ROUT (Motulsky & Brown 2006): robust fit, then FDR (Q = 1 %) on residuals"
+
+
+def percentile(values: np.ndarray, q: float) -> float:
+    """np.percentile(values, q) of finite numbers, linear method, to the bit (numpy's virtual
+    index and two-sided interpolation), without the numpy.ma import np.percentile makes."""
+    ordered = np.sort(np.asarray(values, dtype=float).ravel())
+    n = ordered.size
+    if n == 0 or math.isnan(ordered[-1]):
+        return math.nan
+    virtual = (n - 1) * (q / 100)
+    below = min(max(math.floor(virtual), 0), n - 1)
+    low, high = ordered[below], ordered[min(below + 1, n - 1)]
+    gamma = virtual - below
+    step = high - low
+    return float(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
 
 
 def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> list[int]:
@@ -40,7 +57,7 @@ def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> lis
     # The robust loss needs the residuals' scale: take it from the least-squares
     # residuals, one pass (iterating lets the scale shrink and the fit overfit).
     residuals = problem.fun_jac(curve._theta)[0]
-    scale = float(np.percentile(np.abs(residuals), 68.27)) * n / (n - p)
+    scale = percentile(np.abs(residuals), 68.27) * n / (n - p)
     if not np.isfinite(scale) or scale <= 0:
         return []
     robust = solve(
@@ -48,7 +65,7 @@ def suspect_outliers(conc: list[float], od: list[float], curve: CurveFit) -> lis
     )
     theta = robust.theta if robust is not None else curve._theta
     residuals = problem.fun_jac(theta)[0]
-    scale = float(np.percentile(np.abs(residuals), 68.27)) * n / (n - p)
+    scale = percentile(np.abs(residuals), 68.27) * n / (n - p)
     if not np.isfinite(scale) or scale <= 0:
         return []
     t = np.abs(residuals) / scale
