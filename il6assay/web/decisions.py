@@ -411,7 +411,7 @@ def preview_mask(
         root=root,
         changes=[
             {"what": c["what"], "before": shown(c["before"]), "after": shown(c["after"])}
-            for c in changes_between(folder.path, target)
+            for c in changes_between(folder, run)
         ],
         verdict=run.verdict,
         results_sha256=sha256_file(target / "results.csv"),
