@@ -57,6 +57,7 @@ class RunFolder:
     path: Path
     record: RunRecord
     entries: list[dict[str, Any]] = field(default_factory=list)
+    checked: bool = True  # False: read by ``read_run``, its files and audit log not verified
 
     def input_copy(self, kind: str) -> Path | None:
         """The run's own copy of its export, layout or sample sheet."""
@@ -264,7 +265,7 @@ def open_run(path: str | Path) -> RunFolder:
         check_review(folder, record, entries)
     except InputError as err:
         raise err.at(folder) from None
-    return RunFolder(folder, RunRecord.of(record), entries)
+    return RunFolder(folder, RunRecord(record), entries)
 
 
 def read_record(path: str | Path) -> RunRecord:
@@ -273,7 +274,17 @@ def read_record(path: str | Path) -> RunRecord:
     For what must be said about a run whose files changed (``status``), or to tell
     runs apart before opening them; anything that acts on a run uses ``open_run``.
     """
-    return RunRecord.of(load_record(path))
+    return RunRecord(load_record(path))
+
+
+def read_run(path: str | Path) -> RunFolder:
+    """A run folder as it is, its files not checked against their hashes, no audit log read.
+
+    For pages that list runs whatever their state (the results folder's index shows
+    a changed run with what ``status`` says of it); never for acting on a run.
+    """
+    folder = Path(path)
+    return RunFolder(folder, read_record(folder), [], checked=False)
 
 
 def reprocess(folder: RunFolder, settings: Settings) -> Run:

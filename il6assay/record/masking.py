@@ -131,6 +131,7 @@ def mask_wells(
                     "outputs_sha256": record["outputs_sha256"],
                     **(extra or {}),
                 },
+                record=record,
             )
         )
         from il6assay.record.report import review_js_of

@@ -37,9 +37,9 @@ from il6assay.errors import InputError
 from il6assay.record.audit import AUDIT_FILE, append_entry, now_utc, read_entries, review_state
 from il6assay.record.folder import ReviewOutOfStep, open_run
 from il6assay.record.outputs import PARTIAL, STASH, TRASH, disk_error, remove_folder
+from il6assay.record.results_folder import REPLACED_DIR  # batch --force: earlier runs, whole
 from il6assay.record.schema import RECORD_FILE, REVIEW_JS, RunChanged
 
-REPLACED_DIR = ".replaced"  # batch --force: earlier run folders, kept whole
 _LEFTOVER = re.compile(rf"^\.(?P<run>.+)\.(?P<kind>{PARTIAL}|{STASH}|{TRASH})-[^.]+$")
 
 

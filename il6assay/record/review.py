@@ -232,6 +232,11 @@ def expand_runs(
             found += inner
         elif p.is_dir():
             raise InputError("not an il6assay run folder (no run.json)", path=p)
+        elif p.exists():
+            raise InputError(
+                "a file, neither a run folder nor a file il6assay shares in a results folder",
+                path=p,
+            )
         else:
             raise InputError("no such folder", path=p)
     found = list(dict.fromkeys(found))

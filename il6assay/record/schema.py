@@ -16,14 +16,13 @@ nothing is added to install.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from il6assay.errors import InputError
 
@@ -360,6 +359,15 @@ class ReportRecord:
         return self.plotly_js == "embedded"
 
 
+def _copied(value: Any) -> Any:
+    """A fresh copy of a JSON value (maps and lists copied all the way down)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
 def read_only(value: Any) -> Any:
     """A read-only copy of a JSON value: maps as mapping proxies, lists as tuples."""
     if isinstance(value, dict):
@@ -369,14 +377,36 @@ def read_only(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, eq=False)
-class RunRecord(Mapping[str, Any]):
+_FIELDS = (
+    "run_id",
+    "version",
+    "created_utc",
+    "export",
+    "kit_lot",
+    "inputs",
+    "settings",
+    "allow_unmatched",
+    "libraries",
+    "accepted",
+    "verdict",
+    "review",
+    "warnings",
+    "outputs_sha256",
+    "report",
+    "processed_by",
+)
+
+
+class RunRecord(dict[str, Any]):
     """run.json, checked, as typed read-only fields; ``raw`` is a fresh dict for writing.
 
-    It is also a read-only mapping of run.json's keys (each value a copy), so
-    ``record["verdict"]`` and ``dict(record, review=...)`` keep working.
+    The fields (``record.verdict``, ``record.review.status``, ``record.export.plate_id``,
+    ...) are typed and frozen. It is also run.json's dict, read-only: ``record["verdict"]``,
+    ``record.get(...)``, ``dict(record, review=...)`` and ``json.dumps(record)`` work,
+    each value read is a copy, and any change is refused (change ``raw`` and write it).
     """
 
+    __slots__ = _FIELDS
     run_id: str
     version: str
     created_utc: str
@@ -393,18 +423,15 @@ class RunRecord(Mapping[str, Any]):
     outputs_sha256: Mapping[str, str]
     report: ReportRecord | None
     processed_by: str | None
-    _doc: dict[str, Any] = field(repr=False)
 
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> RunRecord:
-        """The typed view of a record ``parse_record`` has checked (the dict is copied)."""
-        doc = copy.deepcopy(doc)
+    def __init__(self, doc: dict[str, Any]) -> None:
+        super().__init__(doc)
         export, review, report = doc["export"], doc["review"], doc.get("report")
-        return cls(
-            run_id=doc["run_id"],
-            version=doc["version"],
-            created_utc=doc["created_utc"],
-            export=ExportRecord(
+        fields = {
+            "run_id": doc["run_id"],
+            "version": doc["version"],
+            "created_utc": doc["created_utc"],
+            "export": ExportRecord(
                 file=export["file"],
                 format=export["format"],
                 plate_id=export["plate_id"],
@@ -413,30 +440,36 @@ class RunRecord(Mapping[str, Any]):
                 read=export["read"],
                 reference=export["reference"],
             ),
-            kit_lot=doc["kit_lot"],
-            inputs=MappingProxyType(
+            "kit_lot": doc["kit_lot"],
+            "inputs": MappingProxyType(
                 {
                     kind: tuple(InputCopy(e["file"], e["copy"], e["sha256"]) for e in entries)
                     for kind, entries in doc["inputs"].items()
                 }
             ),
-            settings=read_only(doc["settings"]),
-            allow_unmatched=doc["allow_unmatched"],
-            libraries=MappingProxyType(dict(doc["libraries"])),
-            accepted=doc["accepted"],
-            verdict=doc["verdict"],
-            review=ReviewRecord(**{k: review[k] for k in REVIEW if k in review}),
-            warnings=tuple(doc["warnings"]),
-            outputs_sha256=MappingProxyType(dict(doc["outputs_sha256"])),
-            report=None if report is None else ReportRecord(**report),
-            processed_by=doc.get("processed_by"),
-            _doc=doc,
-        )
+            "settings": read_only(doc["settings"]),
+            "allow_unmatched": doc["allow_unmatched"],
+            "libraries": MappingProxyType(dict(doc["libraries"])),
+            "accepted": doc["accepted"],
+            "verdict": doc["verdict"],
+            "review": ReviewRecord(**{k: review[k] for k in REVIEW if k in review}),
+            "warnings": tuple(doc["warnings"]),
+            "outputs_sha256": MappingProxyType(dict(doc["outputs_sha256"])),
+            "report": None if report is None else ReportRecord(**report),
+            "processed_by": doc.get("processed_by"),
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> RunRecord:
+        """The typed view of a record ``parse_record`` has checked (a copy of ``doc``)."""
+        return cls(_copied(doc))
 
     @property
     def raw(self) -> dict[str, Any]:
         """run.json as a plain dict, a fresh copy (to change and write)."""
-        return copy.deepcopy(self._doc)
+        return {k: _copied(v) for k, v in dict.items(self)}
 
     @property
     def export_sha256(self) -> str:
@@ -454,11 +487,38 @@ class RunRecord(Mapping[str, Any]):
         entries = self.inputs.get(kind) or ()
         return entries[0] if entries else None
 
+    # Read: copies, so that no caller changes the record every other reader sees.
     def __getitem__(self, key: str) -> Any:
-        return copy.deepcopy(self._doc[key])
+        return _copied(dict.__getitem__(self, key))
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._doc)
+    def get(self, key: str, default: Any = None) -> Any:
+        """run.json's value at ``key`` (a copy), or ``default``."""
+        return _copied(dict.get(self, key, default))
 
-    def __len__(self) -> int:
-        return len(self._doc)
+    def values(self) -> Any:
+        """Copies of run.json's values."""
+        return self.raw.values()
+
+    def items(self) -> Any:
+        """run.json's keys with copies of their values."""
+        return self.raw.items()
+
+    def __copy__(self) -> RunRecord:
+        return RunRecord(self.raw)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RunRecord:
+        return RunRecord(self.raw)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RunRecord, (self.raw,))
+
+    # Write: refused.
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field '{name}' of a run's record")
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a run's record is read-only: change record.raw and write that")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refused
+    __ior__ = _refused
+    __delattr__ = _refused

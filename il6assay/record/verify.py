@@ -43,6 +43,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -114,7 +115,7 @@ def verification_key(folder: RunFolder) -> str:
     masked wells), run.json's il6assay and library versions, the report's options, the
     reader, the folder's name, and this il6assay's and its libraries' versions.
     """
-    record, entries = folder.record, folder.entries
+    record, entries = folder.record.raw, folder.entries
     parts = {
         "folder": folder.path.name,
         "inputs": {k: [e["sha256"] for e in v] for k, v in sorted(record["inputs"].items())},
@@ -131,7 +132,7 @@ def verification_key(folder: RunFolder) -> str:
     return sha256_bytes(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str))
 
 
-def record_sha256(record: dict[str, Any]) -> str:
+def record_sha256(record: Mapping[str, Any]) -> str:
     """The SHA-256 of run.json but its review: every processing field and every output's hash."""
     body = {k: v for k, v in record.items() if k != "review"}
     return sha256_bytes(json.dumps(body, sort_keys=True, ensure_ascii=False))
@@ -150,10 +151,10 @@ def verify_run(path: str | Path, memory: Memory | None = None) -> Verification:
         folder = open_run(path)
     except RunChanged as err:
         return Verification(path, path.name, [err.message])
-    result = Verification(path, folder.record["run_id"], folder=folder)
+    result = Verification(path, folder.record.run_id, folder=folder)
     known = None
     if memory is not None:
-        key, digest = verification_key(folder), record_sha256(folder.record)
+        key, digest = verification_key(folder), record_sha256(folder.record.raw)
         known = memory.recall(key, digest)
     if known is not None:
         result.recalled = known
@@ -169,8 +170,8 @@ def verify_run(path: str | Path, memory: Memory | None = None) -> Verification:
         result.differences, result.notes = list(differences), list(notes)
         if memory is not None and result.ok:
             memory.remember(folder, key, digest)
-    report = folder.record.get("report")
-    if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
+    report = folder.record.report
+    if report is not None and not report.embedded:  # outside the run: not cached
         result.differences += shared_plotly_differences(path.parent, result.notes)
     return result
 
@@ -187,7 +188,7 @@ def verified_run(path: str | Path, memory: Memory | None = None) -> RunFolder:
 
 
 def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
-    record, entries = folder.record, folder.entries
+    record, entries = folder.record.raw, folder.entries
     differences: list[str] = []
     notes: list[str] = []
     changed = _changed_versions(record)
@@ -247,7 +248,7 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
         differences += _compare_record(record, scratch, same_version)
         for name in CSV_FILES:
             differences += _compare_csv(folder.path, scratch, name, same_version)
-        differences += _compare_curve(folder.path, scratch, same_version)
+        differences += _compare_curve(folder, scratch, same_version)
         if same_version:
             differences += _compare_xlsx(folder.path, scratch)
         else:
@@ -352,14 +353,14 @@ def _compare_csv(folder: Path, scratch: Path, name: str, exact: bool) -> list[st
     return [f"{name} differs from what processing writes (its bytes)"] if exact else []
 
 
-def _compare_curve(folder: Path, scratch: Path, exact: bool) -> list[str]:
+def _compare_curve(folder: RunFolder, scratch: Path, exact: bool) -> list[str]:
     name = "curve.json"
-    if exact and (folder / name).read_bytes() == (scratch / name).read_bytes():
+    if exact and (folder.path / name).read_bytes() == (scratch / name).read_bytes():
         return []
     try:
-        old = json.loads((folder / name).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return [f"{name} is not valid JSON"]
+        old = folder.curve.raw
+    except InputError as err:
+        return [err.message]
     new = json.loads((scratch / name).read_text(encoding="utf-8"))
     where = _first_json_difference(old, new, "", exact)
     if where is None:

@@ -178,7 +178,7 @@ def load_run(path: str | Path) -> ValidationRun:
     if layout_copy is None:
         raise InputError("run.json names no layout copy", path=folder.path)
     layout = read_layout(layout_copy)
-    curve = json.loads((folder.path / "curve.json").read_text(encoding="utf-8"))
+    curve = folder.curve.raw
     noise = curve.get("noise") or {}
     run = ValidationRun(
         path=folder.path,
