@@ -34,6 +34,7 @@ from il6assay.record.schema import (
     RunRecord,
     check,
     content_files,
+    json_copy,
     load_record,
     output_files,
     read_only,
@@ -92,7 +93,7 @@ class RunFolder:
 
 @dataclass(frozen=True)
 class CurveRecord:
-    """curve.json, checked: the fit, the calibrated range and the verdict; ``doc`` is all of it."""
+    """curve.json, checked: the fit, the calibrated range and the verdict; ``raw`` is all of it."""
 
     fit: Mapping[str, Any]
     lloq_pg_ml: float | None
@@ -100,7 +101,7 @@ class CurveRecord:
     accepted: bool
     verdict: str
     rules: tuple[Mapping[str, Any], ...]
-    doc: Mapping[str, Any] = field(repr=False)
+    _doc: dict[str, Any] = field(repr=False)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -110,15 +111,7 @@ class CurveRecord:
     @property
     def raw(self) -> dict[str, Any]:
         """curve.json as a plain dict, a fresh copy (to store or change)."""
-        return json.loads(json.dumps(_thawed(self.doc)))
-
-
-def _thawed(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thawed(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thawed(v) for v in value]
-    return value
+        return json_copy(self._doc)
 
 
 def read_curve(folder: Path) -> CurveRecord:
@@ -143,7 +136,7 @@ def read_curve(folder: Path) -> CurveRecord:
         accepted=doc["accepted"],
         verdict=doc["verdict"],
         rules=frozen["rules"],
-        doc=frozen,
+        _doc=doc,
     )
 
 

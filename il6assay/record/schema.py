@@ -359,12 +359,12 @@ class ReportRecord:
         return self.plotly_js == "embedded"
 
 
-def _copied(value: Any) -> Any:
+def json_copy(value: Any) -> Any:
     """A fresh copy of a JSON value (maps and lists copied all the way down)."""
     if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: json_copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copied(v) for v in value]
+        return [json_copy(v) for v in value]
     return value
 
 
@@ -464,12 +464,12 @@ class RunRecord(dict[str, Any]):
     @classmethod
     def of(cls, doc: dict[str, Any]) -> RunRecord:
         """The typed view of a record ``parse_record`` has checked (a copy of ``doc``)."""
-        return cls(_copied(doc))
+        return cls(json_copy(doc))
 
     @property
     def raw(self) -> dict[str, Any]:
         """run.json as a plain dict, a fresh copy (to change and write)."""
-        return {k: _copied(v) for k, v in dict.items(self)}
+        return {k: json_copy(v) for k, v in dict.items(self)}
 
     @property
     def export_sha256(self) -> str:
@@ -489,11 +489,11 @@ class RunRecord(dict[str, Any]):
 
     # Read: copies, so that no caller changes the record every other reader sees.
     def __getitem__(self, key: str) -> Any:
-        return _copied(dict.__getitem__(self, key))
+        return json_copy(dict.__getitem__(self, key))
 
     def get(self, key: str, default: Any = None) -> Any:
         """run.json's value at ``key`` (a copy), or ``default``."""
-        return _copied(dict.get(self, key, default))
+        return json_copy(dict.get(self, key, default))
 
     def values(self) -> Any:
         """Copies of run.json's values."""
