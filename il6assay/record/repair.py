@@ -173,10 +173,10 @@ def _repair(folder: Path, by: str) -> list[str]:
 def _rederive_review(folder: Path, by: str, problem: str) -> str:
     """Rewrite run.json's review and review.js from the verified log, recording the repair."""
     from il6assay.record.audit import read_chain
+    from il6assay.record.folder import read_record
     from il6assay.record.report import review_js_of
-    from il6assay.record.schema import load_record
 
-    record = load_record(folder)
+    record = read_record(folder).raw  # to rewrite: its review is what is out of step
     read_chain(folder, record)  # the log itself must verify: it is what the review is made from
     append_entry(
         folder,
