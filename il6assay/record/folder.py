@@ -8,6 +8,13 @@ chain is broken or that does not end at the run as it is now, and a review
 in run.json or review.js that the log does not say. ``reprocess`` runs the
 plate again from the folder's own ``inputs/`` copies, as masking and
 verification (``il6assay.record.verify``) need.
+
+This is the one module that parses a run folder's files: the ``RunFolder``
+``open_run`` gives reads run.json (``record``, typed), curve.json (``curve``),
+results.csv, dilutions.csv and wells.csv (``results``, ``dilutions``,
+``wells``) once each, checked, and keeps them; ``read_record`` and
+``read_run`` read a folder without checking its files, for what must show a
+changed run.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.record.audit import append_entry
-from il6assay.record.folder import RunFolder, open_run, reprocess
+from il6assay.record.folder import RunFolder, open_run, read_run, reprocess
 from il6assay.run import Run
 
 _SNAPSHOT = ("result", "conc_pg_ml", "flags")
@@ -68,9 +68,14 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]
     return changes
 
 
-def changes_between(before: RunFolder, after: Run) -> list[dict[str, Any]]:
-    """What differs between a run folder and its refit's results, curve, range and verdict."""
-    return _diff(_snapshot(before), _snapshot_of(after))
+def changes_between(before: RunFolder | Path, after: Run | Path) -> list[dict[str, Any]]:
+    """What differs between a run folder and its refit's results, curve, range and verdict.
+
+    ``after`` is best the refit in memory; a folder given by its path is read (``read_run``).
+    """
+    old = before if isinstance(before, RunFolder) else read_run(before)
+    new = _snapshot(read_run(after)) if isinstance(after, Path) else _snapshot_of(after)
+    return _diff(_snapshot(old), new)
 
 
 def mask_wells(
