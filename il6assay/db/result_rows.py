@@ -15,6 +15,7 @@ from il6assay.db.models import CURRENT, DbDilution, DbResult
 from il6assay.plate.samples import spelling_key
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
+from il6assay.record.schema import RunRecord
 
 
 def number(text: str | None) -> float | None:
@@ -126,10 +127,9 @@ NUMBER_TO_EMPTY = "reported number(s) replaced by no result"
 OVERRIDE_PLATE = "result(s) replaced by those of a plate accepted only by override"
 
 
-def accepted_by_override(record: dict[str, Any]) -> bool:
+def accepted_by_override(record: RunRecord) -> bool:
     """Whether the run's plate failed the acceptance rules and was accepted by override."""
-    review = record.get("review") or {}
-    return not record.get("accepted") or bool(review.get("override", False))
+    return not record.accepted or record.review.override
 
 
 def loss_case(old: DbResult, new: DbResult, override: bool) -> str | None:

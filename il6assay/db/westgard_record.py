@@ -8,8 +8,7 @@ processing (``qc_runs``, written by ``process``): ``check_study_judgement``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,14 +16,15 @@ from sqlalchemy.orm import Session
 from il6assay.db.models import DbQcRun
 from il6assay.errors import InputError
 from il6assay.qc.rules import STUDY_REJECT, STUDY_RULES
+from il6assay.record.schema import RunRecord
 
 if TYPE_CHECKING:
     from il6assay.db.accepted_run import RunData
 
 
-def export_sha256_of(record: Mapping[str, Any]) -> str | None:
+def export_sha256_of(record: RunRecord) -> str | None:
     """The SHA-256 of the run's raw export, as run.json records it (and the run id hashes)."""
-    return (((record.get("inputs") or {}).get("export") or [{}])[0]).get("sha256")
+    return record.export_sha256
 
 
 def westgard_rejected(row: DbQcRun) -> bool:
@@ -47,11 +47,8 @@ def check_study_judgement(session: Session, run: RunData) -> None:
     study database must be one this database recorded, with the same verdict.
     """
     record = run.folder.record
-    judged = [
-        r
-        for r in run.curve.get("rules") or []
-        if r.get("id") in STUDY_RULES and r.get("passed") is not None
-    ]
+    rules = run.folder.curve.rules
+    judged = [r for r in rules if r.get("id") in STUDY_RULES and r.get("passed") is not None]
     export = export_sha256_of(record)
     about = DbQcRun.run_id == run.run_id
     if export:
