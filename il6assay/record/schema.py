@@ -403,7 +403,8 @@ class RunRecord(dict[str, Any]):
     The fields (``record.verdict``, ``record.review.status``, ``record.export.plate_id``,
     ...) are typed and frozen. It is also run.json's dict, read-only: ``record["verdict"]``,
     ``record.get(...)``, ``dict(record, review=...)`` and ``json.dumps(record)`` work,
-    each value read is a copy, and any change is refused (change ``raw`` and write it).
+    each value read is a copy, and any change is refused (change ``raw`` and write it;
+    ``dict(record)`` and ``{**record}`` are shallow, for reading or dumping only).
     """
 
     __slots__ = _FIELDS
@@ -502,6 +503,13 @@ class RunRecord(dict[str, Any]):
     def items(self) -> Any:
         """run.json's keys with copies of their values."""
         return self.raw.items()
+
+    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+        """run.json as a plain dict, a fresh copy (as ``raw``)."""
+        return self.raw
+
+    def __or__(self, other: Any) -> dict[str, Any]:
+        return self.raw | other
 
     def __copy__(self) -> RunRecord:
         return RunRecord(self.raw)
