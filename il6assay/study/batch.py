@@ -315,9 +315,9 @@ def _review_of(folder: Path) -> str:
 
 
 def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
-    outcome = PlateOutcome(str(job.export), job.plate_id, SKIPPED, job.run_id, str(folder))
     from il6assay.record.folder import read_run
 
+    outcome = PlateOutcome(str(job.export), job.plate_id, SKIPPED, job.run_id, str(folder))
     try:
         run = read_run(folder)
         record, rows = run.record, run.results
