@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.cli import main
 from il6assay.db import push as push_module
+from il6assay.db import result_rows
 from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import SUPERSEDED, DbAudit, DbDilution, DbResult, DbRun, DbWell
 from il6assay.db.push import push_runs
@@ -588,7 +589,7 @@ def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plate
     engine = make_engine(db_url)
     push_runs(engine, [plates["A"]])
     before = snapshot(engine)
-    real = push_module.combine_rows
+    real = result_rows.combine_rows  # push combines dilutions through il6assay.db.result_rows
     calls = {"n": 0}
 
     def dies_on_the_second(rows):
@@ -597,7 +598,7 @@ def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plate
             raise RuntimeError("killed mid-run")
         return real(rows)
 
-    monkeypatch.setattr(push_module, "combine_rows", dies_on_the_second)
+    monkeypatch.setattr(result_rows, "combine_rows", dies_on_the_second)
     with pytest.raises(RuntimeError, match="killed mid-run"):
         push_runs(engine, [plates["B"]])
     assert snapshot(engine) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -38,3 +39,11 @@ def fail(err: Exception) -> NoReturn:
     """Print ``err`` as one line on stderr and exit with EXIT_BAD_INPUT (no traceback)."""
     click.echo(f"il6assay: {err}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def run_folders(run_dirs: tuple[Path, ...]) -> list[Path]:
+    """The RUN_DIRs given, but a results folder's shared files (plotly.js, index.html, ...),
+    each skipped with a one-line note on stderr: what ``il6assay CMD runs/*`` expands to."""
+    from il6assay.record.results_folder import without_shared_files
+
+    return without_shared_files(list(run_dirs), lambda text: click.echo(text, err=True))

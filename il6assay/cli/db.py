@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from il6assay.cli.common import DB_HELP
+from il6assay.cli.common import DB_HELP, run_folders
 from il6assay.cli.common import fail as _fail
 
 
@@ -119,7 +119,7 @@ def push(
     from il6assay.record.review import expand_runs
 
     try:
-        folders = expand_runs(list(run_dirs))
+        folders = expand_runs(run_folders(run_dirs))
         _say_database(db)
         engine = make_engine(db, must_exist=True)
         push_runs(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from il6assay.cli.common import DB_HELP, EXIT_CHANGED, EXIT_OK, EXIT_REJECTED
+from il6assay.cli.common import DB_HELP, EXIT_CHANGED, EXIT_OK, EXIT_REJECTED, run_folders
 from il6assay.cli.common import fail as _fail
 
 PASSWORD_ENV_HELP = (
@@ -78,7 +78,8 @@ def _mask_command(unmask: bool):  # returns the command's function, before click
 
         accepted = True
         try:
-            folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
+            named = run_folders(run_dirs)
+            folders = expand_runs(named, folders_of_runs=False, one_per_plate=True)
             for folder in folders:  # every run checked before any is rewritten
                 open_run(folder)
             signer = _accounts(db, by, password_env)
@@ -144,7 +145,8 @@ def review(
             raise InputError("--accept and --reject cannot be used together; say one")
         if not (accept or reject):
             raise InputError("say --accept or --reject", path=run_dirs[0])
-        folders = expand_runs(list(run_dirs), folders_of_runs=False, one_per_plate=True)
+        named = run_folders(run_dirs)
+        folders = expand_runs(named, folders_of_runs=False, one_per_plate=True)
         decision = "accept" if accept else "reject"
         signer = _accounts(db, by, password_env)
         if signer is not None:
@@ -200,7 +202,7 @@ def status(run_dirs: tuple[Path, ...], as_json: bool, db: str | None) -> None:
 
     try:
         rows = []
-        for path in run_dirs:
+        for path in run_folders(run_dirs):
             named = interrupted([path])  # what a killed command left: missing runs, set aside
             rows += named
             try:
@@ -258,7 +260,7 @@ def verify(run_dirs: tuple[Path, ...], db: str | None) -> None:
     from il6assay.record.verify import verify_run
 
     try:
-        folders = expand_runs(list(run_dirs))
+        folders = expand_runs(run_folders(run_dirs))
         memory = None
         if db is not None:
             from il6assay.db.verified import study_memory
@@ -302,7 +304,7 @@ def repair(run_dirs: tuple[Path, ...], by: str, db: str | None) -> None:
             from il6assay.web.signing import accounts_database
 
             engine = accounts_database(db)
-        for folder in run_dirs:
+        for folder in run_folders(run_dirs):
             done = repair_run(folder, by)
             if engine is not None:
                 from il6assay.record.review import expand_runs

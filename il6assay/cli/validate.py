@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import DB_HELP, EXIT_REJECTED
+from il6assay.cli.common import DB_HELP, EXIT_REJECTED, run_folders
 from il6assay.cli.common import fail as _fail
 
 
@@ -40,7 +40,7 @@ def validate(
     from il6assay.study.validation_report import write_validation
 
     try:
-        doc = validate_runs(run_dirs, load_plan(plan))
+        doc = validate_runs(run_folders(run_dirs), load_plan(plan))
         folder = write_validation(doc, out or Path("il6assay-validation"))
     except InputError as err:
         _fail(err)

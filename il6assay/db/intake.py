@@ -14,6 +14,7 @@ Called by ``push`` inside its transaction, after the run folder was verified:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,10 @@ from il6assay.record.folder import RunFolder
 
 def export_sha256(folder: RunFolder) -> str | None:
     """The SHA-256 of the run's export, as its verified input copy records it."""
-    export = ((folder.record.get("inputs") or {}).get("export") or [{}])[0]
-    return export.get("sha256")
+    return folder.record.export_sha256
 
 
-def _plate_key(record: dict[str, Any]) -> str | None:
+def _plate_key(record: Mapping[str, Any]) -> str | None:
     """Which plate of its export a run is: its plate id, or None when the reader named the
     plate after the file (a one-plate export, whose copy under another name is the same plate)."""
     plate_id = (record.get("export") or {}).get("plate_id")
@@ -46,7 +46,7 @@ def check_export_not_stored(session: Session, folder: RunFolder, run_id: str) ->
     digest = export_sha256(folder)
     if not digest:
         return
-    plate_id = (folder.record.get("export") or {}).get("plate_id")
+    plate_id = folder.record.export.plate_id
     mine = _plate_key(folder.record)
     held = session.scalars(
         select(DbRun).where(DbRun.export_sha256 == digest, DbRun.run_id != run_id)
@@ -62,14 +62,12 @@ def check_export_not_stored(session: Session, folder: RunFolder, run_id: str) ->
 
 def sheet_rows(folder: RunFolder) -> dict[str, SampleRow]:
     """The run's sample-sheet rows by sample label, read from its verified copy in ``inputs/``."""
-    inputs = folder.record.get("inputs") or {}
-    copies = inputs.get("samples") or []
-    if not copies:
+    copy = folder.input_copy("samples")
+    if copy is None:
         return {}
-    sheet = load_samples(folder.path / copies[0]["copy"])
-    export = (inputs.get("export") or [{}])[0]
-    plate_id = (folder.record.get("export") or {}).get("plate_id") or ""
-    return sheet.for_plate(plate_id, Path(export.get("copy", "")).name).rows
+    sheet = load_samples(copy)
+    plate_id = folder.record.export.plate_id or ""
+    return sheet.for_plate(plate_id, Path(folder.record.inputs["export"][0].copy).name).rows
 
 
 def check_intake(session: Session, folder: RunFolder, run_id: str, study_ids: list[str]) -> None:

@@ -30,21 +30,32 @@ Rules (docs/database.md):
   or differently from the database's spelling, is refused; the comparison is
   one indexed lookup of ``sample_results.study_key`` per run (migration 0004),
   so push time does not grow with the study.
+
+Its parts, each a module of ``il6assay.db``: ``accepted_run`` (the run folder
+verified, accepted and read: ``load_run``), ``westgard_record`` (the study's
+recorded Westgard verdicts that bind a run), ``result_rows`` (results as rows,
+dilutions combined across plates, replacements that lose information); this
+module checks every run, then writes each in its own transaction.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from il6assay.db.accepted_run import (  # re-exported: push's public names
+    RunData,
+    check_normal_form,
+    check_spellings,
+    key_of,
+    load_run,
+)
 from il6assay.db.decisions import Authority, authorise_push
 from il6assay.db.engine import require_schema, unreachable, writer
 from il6assay.db.intake import check_intake, sheet_rows
@@ -55,24 +66,47 @@ from il6assay.db.models import (
     DbAudit,
     DbCurve,
     DbDilution,
-    DbQcRun,
     DbResult,
     DbRun,
     DbWell,
 )
+from il6assay.db.result_rows import (  # re-exported: push's public names
+    NUMBER_TO_CENSORED,
+    NUMBER_TO_EMPTY,
+    OVERRIDE_PLATE,
+    accepted_by_override,
+    audit_value,
+    combined_result,
+    dilution_from_row,
+    dilution_list,
+    dumps,
+    loss_case,
+    number,
+    result_from_row,
+)
 from il6assay.db.verified import StudyMemory, add_verification
+from il6assay.db.westgard_record import check_study_judgement, export_sha256_of
 from il6assay.errors import InputError
-from il6assay.plate.hashing import sha256_bytes
-from il6assay.plate.samples import clean_label, spelling_key
-from il6assay.qc.dilutions import combine_rows
-from il6assay.qc.results import SampleResult
-from il6assay.qc.rules import STUDY_REJECT, STUDY_RULES
+from il6assay.plate.samples import spelling_key
 from il6assay.record.audit import now_utc, os_account
-from il6assay.record.folder import RunFolder
-from il6assay.record.verify import Memory, verified_run
+
+__all__ = [
+    "NUMBER_TO_CENSORED",
+    "NUMBER_TO_EMPTY",
+    "OVERRIDE_PLATE",
+    "PushOutcome",
+    "RunData",
+    "check_normal_form",
+    "check_spellings",
+    "combined_result",
+    "dilution_from_row",
+    "load_run",
+    "push_run",
+    "push_runs",
+    "result_from_row",
+]
 
 ATTEMPTS = 3  # a push that lost a race (unique key taken meanwhile) is retried from scratch
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -114,122 +148,6 @@ class PushOutcome:
         return text
 
 
-@dataclass
-class RunData:
-    """A checked run folder read for the database."""
-
-    folder: RunFolder
-    content_sha256: str
-    results: list[dict[str, str]]
-    dilutions: list[dict[str, str]]
-    wells: list[dict[str, str]]
-    curve: dict[str, Any]
-    verification: dict[str, str] | None = None  # to record with the run (il6assay.db.verified)
-
-    @property
-    def run_id(self) -> str:
-        """The run's id (its folder name)."""
-        return str(self.folder.record.get("run_id") or self.folder.path.name)
-
-
-def _cell(value: str | None) -> str:
-    """A CSV cell as written, without the apostrophe that guards formula-like text."""
-    text = value or ""
-    if text.startswith("'") and text[1:2] in _FORMULA_PREFIXES and text[1:2] != "":
-        return text[1:]
-    return text
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def load_run(run_dir: str | Path, memory: Memory | None = None) -> RunData:
-    """A run folder ready to push: hashes verified, review accepted, study IDs spelled one way.
-
-    ``memory``: where verifications are remembered (the study database), so that a run
-    verified before is not processed again (``il6assay.record.verify``).
-    """
-    # Hashes, audit chain, review, and recomputed from inputs/ (unless verified before).
-    folder = verified_run(run_dir, memory)
-    review = folder.record.get("review") or {}
-    status = review.get("status", "unreviewed")
-    if status != "accepted":
-        raise InputError(
-            f"run is not accepted by review (review status: {status}); only accepted runs "
-            "are pushed (il6assay review RUN_DIR --accept --by NAME --reason TEXT)",
-            path=folder.path,
-        )
-    results = _read_csv(folder.path / "results.csv")
-    check_normal_form(results, folder.path)
-    check_spellings([r["study_id"] for r in results if r.get("study_id")], folder.path)
-    if not (folder.path / "dilutions.csv").is_file():
-        raise InputError("dilutions.csv is missing from the run folder", path=folder.path)
-    dilutions = _read_csv(folder.path / "dilutions.csv")
-    with_id = [r for r in dilutions if r.get("study_id")]
-    if {_key(r) for r in results if r.get("study_id")} != {_key(r) for r in with_id} or any(
-        _float(r.get("dilution")) is None for r in with_id
-    ):
-        raise InputError(
-            "dilutions.csv does not match results.csv (specimens or dilutions); "
-            "process the plate again",
-            path=folder.path,
-        )
-    outputs = folder.record.get("outputs_sha256") or {}
-    content = sha256_bytes(json.dumps(outputs, sort_keys=True))
-    return RunData(
-        folder=folder,
-        content_sha256=content,
-        results=results,
-        dilutions=dilutions,
-        wells=_read_csv(folder.path / "wells.csv"),
-        curve=json.loads((folder.path / "curve.json").read_text(encoding="utf-8")),
-    )
-
-
-def _key(row: dict[str, str]) -> tuple[str, str]:
-    """A CSV row's specimen: study ID and visit."""
-    return (row["study_id"], row.get("visit", ""))
-
-
-def check_normal_form(results: list[dict[str, str]], path: Path | None = None) -> None:
-    """Refuse a study ID, visit or sample label not in its one normal form (NFKC, trimmed, clean).
-
-    A run processed by this il6assay always passes (the sample sheet is read so);
-    a run folder from before, or one carrying an invisible character, does not.
-    """
-    for line, row in enumerate(results, start=2):
-        for column in ("study_id", "visit", "sample"):
-            value = row.get(column) or ""
-            where = f"results.csv line {line}"
-            try:
-                normal = clean_label(value, column, where)
-            except InputError as err:
-                raise err.at(path) from None
-            if normal != value:
-                raise InputError(
-                    f"{column} {value!a} is not in its normal form (NFKC, trimmed); "
-                    "process the plate again with this il6assay",
-                    path=path,
-                    where=where,
-                )
-
-
-def check_spellings(study_ids: list[str], path: Path | None = None) -> None:
-    """Refuse study IDs that differ only by case, spaces, width or dashes ("AML-001", "aml-001")."""
-    seen: dict[str, str] = {}
-    for sid in study_ids:
-        key = spelling_key(sid)
-        if key in seen and seen[key] != sid:
-            raise InputError(
-                f"study ID spelled two ways in the sample sheet: '{seen[key]}' and '{sid}'; "
-                "correct the sheet and process the plate again",
-                path=path,
-            )
-        seen.setdefault(key, sid)
-
-
 def push_runs(
     engine: Engine,
     run_dirs: list[Path],
@@ -255,7 +173,7 @@ def push_runs(
 
     try:
         for run in runs:  # a run judged under another method profile is refused
-            check_run_profile(engine, run.folder.record, run.folder.path)
+            check_run_profile(engine, run.folder.record.raw, run.folder.path)
         with Session(engine) as session:  # every run's decision and QC record before any write
             for run in runs:
                 if _stored(session, run):
@@ -307,110 +225,6 @@ def _is_connect_failure(err: DBAPIError) -> bool:
     return isinstance(err, OperationalError)
 
 
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    value = _float(text)
-    return int(value) if value is not None else None
-
-
-def _value(row: DbResult | dict[str, Any]) -> dict[str, Any]:
-    """A result's value as the audit table records it."""
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return {
-        "result": get("result"),
-        "conc_pg_ml": get("conc_pg_ml"),
-        "flags": get("flags"),
-        "ci_low_pg_ml": get("ci_low_pg_ml"),
-        "ci_high_pg_ml": get("ci_high_pg_ml"),
-        "dilution": get("dilution"),
-        "dilutions": get("dilutions"),
-        "source_runs": get("source_runs"),
-    }
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _shared_fields(row: dict[str, str], run_pk: int) -> dict[str, Any]:
-    """The columns results.csv and dilutions.csv rows give sample_results and dilution_results."""
-    return {
-        "run_pk": run_pk,
-        "study_id": row["study_id"],
-        "visit": row.get("visit", ""),
-        "sample": row.get("sample") or None,
-        "result": row.get("result", ""),
-        "od_mean": _float(row.get("od_mean")),
-        **{
-            name: _float(row.get(name))
-            for name in (
-                "conc_pg_ml",
-                "ci_low_pg_ml",
-                "ci_high_pg_ml",
-                "lloq_pg_ml",
-                "uloq_pg_ml",
-                "conc_cv_pct",
-            )
-        },
-        "flags": row.get("flags", ""),
-        "advice": row.get("advice") or None,
-        "wells": row.get("wells") or None,
-        "status": CURRENT,
-    }
-
-
-def result_from_row(row: dict[str, str], run_pk: int) -> DbResult:
-    """One results.csv row as a current sample_results row."""
-    return DbResult(
-        **_shared_fields(row, run_pk),
-        study_key=spelling_key(row["study_id"]),
-        dilution=row.get("dilution") or None,
-        n_wells=_int(row.get("n_wells")),
-        dilutions=row.get("dilutions") or None,
-    )
-
-
-def dilution_from_row(row: dict[str, str], run_pk: int) -> DbDilution:
-    """One dilutions.csv row as a current dilution_results row."""
-    return DbDilution(**_shared_fields(row, run_pk), dilution=_float(row.get("dilution")))
-
-
-def stored_sample(row: DbDilution) -> SampleResult:
-    """A stored dilution row as the SampleResult the dilution rules work on."""
-    return SampleResult.from_row({c.name: getattr(row, c.name) for c in row.__table__.columns})
-
-
-def combined_result(parts: list[DbDilution], run_ids: dict[int, str], run_pk: int) -> DbResult:
-    """A specimen's current dilution rows from several runs as one sample_results row.
-
-    The result, CI, flags and advice come from ``il6assay.qc.dilutions`` (the
-    rules results.csv follows on one plate). LLOQ and ULOQ are those of the
-    row whose dilution the combination carries: the dilution used, or for a
-    mean the specimen's lowest dilution, as on one plate (each row's limits are
-    its own run's, times its dilution). Wells are named with their run
-    (``RUN_ID:B6``) since well names repeat across plates.
-    """
-    parts = sorted(parts, key=lambda d: (d.run_pk, d.dilution))
-    combined = combine_rows([stored_sample(d) for d in parts])
-    limits = next(d for d in parts if d.dilution == combined.dilution)
-    row = combined.row(run_ids[run_pk], None, None)
-    new = result_from_row({k: "" if v is None else str(v) for k, v in row.items()}, run_pk)
-    new.lloq_pg_ml, new.uloq_pg_ml = limits.lloq_pg_ml, limits.uloq_pg_ml
-    new.wells = " ".join(f"{run_ids[d.run_pk]}:{w}" for d in parts for w in (d.wells or "").split())
-    new.source_runs = " ".join(dict.fromkeys(run_ids[d.run_pk] for d in parts))
-    return new
-
-
-def _dilution_list(rows: list[DbDilution]) -> str:
-    return ", ".join(f"{d.dilution:g}" for d in sorted(rows, key=lambda d: d.dilution))
-
-
 def _run_name(session: Session, run_pk: int) -> str:
     run = session.get(DbRun, run_pk)
     return run.run_id if run is not None else "?"
@@ -442,89 +256,6 @@ def _refusal(
     )
 
 
-NUMBER_TO_CENSORED = "reported number(s) replaced by a censored result"
-NUMBER_TO_EMPTY = "reported number(s) replaced by no result"
-OVERRIDE_PLATE = "result(s) replaced by those of a plate accepted only by override"
-
-
-def accepted_by_override(record: dict[str, Any]) -> bool:
-    """Whether the run's plate failed the acceptance rules and was accepted by override."""
-    review = record.get("review") or {}
-    return not record.get("accepted") or bool(review.get("override", False))
-
-
-def loss_case(old: DbResult, new: DbResult, override: bool) -> str | None:
-    """The way replacing ``old`` by ``new`` loses information, or None when it does not.
-
-    A reported number replaced by a censored (``<4.69``) or empty result, or any
-    result replaced by those of a plate accepted only by override: such a push
-    needs ``--supersede`` and says so, in its message and in the audit.
-    """
-    if override:
-        return OVERRIDE_PLATE
-    if old.conc_pg_ml is not None and new.conc_pg_ml is None:
-        censored = (new.result or "").startswith(("<", ">"))
-        return NUMBER_TO_CENSORED if censored else NUMBER_TO_EMPTY
-    return None
-
-
-def export_sha256_of(record: dict[str, Any]) -> str | None:
-    """The SHA-256 of the run's raw export, as run.json records it (and the run id hashes)."""
-    return (((record.get("inputs") or {}).get("export") or [{}])[0]).get("sha256")
-
-
-def westgard_rejected(row: DbQcRun) -> bool:
-    """Whether a recorded run's Westgard check rejected it."""
-    try:
-        texts = json.loads(row.westgard or "[]")
-    except json.JSONDecodeError:
-        texts = [row.westgard]
-    return any(str(t).startswith(STUDY_REJECT) for t in texts)
-
-
-def _check_study_judgement(session: Session, run: RunData) -> None:
-    """Every Westgard verdict the study recorded for this export binds this run.
-
-    Recomputation from ``inputs/`` cannot check a verdict that came from the study's
-    control history, so the database's own record (``qc_runs``, written by ``process``)
-    is consulted for every push: a recorded rejection of the same export (by its
-    SHA-256, or of the same run id) refuses a run that does not carry it (the export
-    processed again where no study database was configured); a run judged against a
-    study database must be one this database recorded, with the same verdict.
-    """
-    record = run.folder.record
-    curve = json.loads((run.folder.path / "curve.json").read_text(encoding="utf-8"))
-    judged = [
-        r
-        for r in curve.get("rules") or []
-        if r.get("id") in STUDY_RULES and r.get("passed") is not None
-    ]
-    export = export_sha256_of(record)
-    about = DbQcRun.run_id == run.run_id
-    if export:
-        about = or_(about, DbQcRun.export_sha256 == export)
-    recorded = session.scalars(select(DbQcRun).where(about).order_by(DbQcRun.id)).all()
-    rejection = next((r for r in recorded if westgard_rejected(r)), None)
-    if rejection is not None and not any(r.get("passed") is False for r in judged):
-        raise InputError(
-            f"the study recorded a Westgard rejection of this export (run {rejection.run_id}, "
-            f"processed {rejection.processed_utc}), and this run does not carry it (processed "
-            "without the study database?): the rejection binds every run of the export"
-        )
-    stored = next((r for r in recorded if r.run_id == run.run_id), None)
-    if judged and stored is None:
-        raise InputError(
-            "the run was judged by the Westgard rules against a study database that has no "
-            "record of it: push it to the study database it was processed with"
-        )
-    if stored is not None and bool(stored.accepted_by_rules) != bool(record["accepted"]):
-        said = "accepted" if stored.accepted_by_rules else "rejected"
-        raise InputError(
-            f"the run's verdict is not the one this study database recorded when it was "
-            f"processed ({said} by the rules, Westgard included): the run folder was changed"
-        )
-
-
 def _stored(session: Session, run: RunData) -> bool:
     """Whether this run, with this content, is already in the database."""
     found = session.scalar(
@@ -537,13 +268,13 @@ def _stored(session: Session, run: RunData) -> bool:
 
 def _check_authority(session: Session, run: RunData) -> Authority:
     """The study's QC record and the decision that let the run in (or an InputError)."""
-    _check_study_judgement(session, run)
+    check_study_judgement(session, run)
     return authorise_push(
         session,
         run_id=run.run_id,
         export_sha256=export_sha256_of(run.folder.record),
         content_sha256=run.content_sha256,
-        processed_by=run.folder.record.get("processed_by"),
+        processed_by=run.folder.record.processed_by,
         entries=run.folder.entries,
     )
 
@@ -563,7 +294,7 @@ def _push(
     isr_rows = [r for r in rows if _purpose(sheet, r) == "isr"]
     rows = [r for r in rows if _purpose(sheet, r) != "isr"]
     _check_against_database(session, rows)
-    keys = [_key(r) for r in rows]
+    keys = [key_of(r) for r in rows]
     wanted, study_ids = set(keys), {k[0] for k in keys}
     current = {
         (r.study_id, r.visit): r
@@ -584,12 +315,12 @@ def _push(
     brought: dict[tuple[str, str], list[dict[str, str]]] = {}
     for d in run.dilutions:
         if d.get("study_id"):
-            brought.setdefault(_key(d), []).append(d)
+            brought.setdefault(key_of(d), []).append(d)
     # A dilution already current is a re-assay of it; a result pushed before dilution
     # rows were kept (migration 0003) cannot be combined: both need --supersede.
     reassayed: dict[tuple[str, str], list[DbDilution]] = {}
     for key in keys:
-        again = {_float(d.get("dilution")) for d in brought.get(key, [])}
+        again = {number(d.get("dilution")) for d in brought.get(key, [])}
         hit = [d for d in held.get(key, []) if d.dilution in again]
         if hit:
             reassayed[key] = hit
@@ -598,28 +329,26 @@ def _push(
         raise InputError(_refusal(session, needs, reassayed, current), path=run.folder.path)
 
     when, account, by = now_utc(), os_account(), (by or "").strip() or None
-    review = record.get("review") or {}
-    export = record.get("export") or {}
-    export_inputs = (record.get("inputs") or {}).get("export") or [{}]
+    raw = record.raw  # run.json as stored: the database keeps its own copy
     db_run = DbRun(
         run_id=run.run_id,
         content_sha256=run.content_sha256,
-        plate_id=export.get("plate_id"),
-        export_sha256=export_inputs[0].get("sha256"),
-        reader=export.get("format"),
-        reader_metadata=_dumps(export.get("metadata") or {}),
-        kit_lot=record.get("kit_lot"),
-        settings=_dumps(record.get("settings") or {}),
-        accepted_by_rules=bool(record.get("accepted")),
-        verdict=str(record.get("verdict", "")),
-        review_status=review.get("status", "unreviewed"),
-        **authority.review_fields(review),  # who decided: the database's signature if any
-        tool_version=record.get("version"),
-        created_utc=record.get("created_utc"),
+        plate_id=record.export.plate_id,
+        export_sha256=record.export_sha256,
+        reader=record.export.format,
+        reader_metadata=dumps(raw["export"]["metadata"]),
+        kit_lot=record.kit_lot,
+        settings=dumps(raw["settings"]),
+        accepted_by_rules=record.accepted,
+        verdict=record.verdict,
+        review_status=record.review.status,
+        **authority.review_fields(raw["review"]),  # who decided: the database's signature if any
+        tool_version=record.version,
+        created_utc=record.created_utc,
         pushed_utc=when,
         pushed_os_account=account,
         pushed_by=by,
-        run_json=_dumps(record),
+        run_json=dumps(raw),
     )
     session.add(db_run)
     if run.verification is not None:
@@ -631,12 +360,12 @@ def _push(
             run_pk=db_run.id,
             model=fit.get("model"),
             weighting=fit.get("weighting"),
-            params=_dumps(fit.get("params")),
-            stderr=_dumps(fit.get("stderr")),
-            covariance=_dumps(fit.get("covariance")),
+            params=dumps(fit.get("params")),
+            stderr=dumps(fit.get("stderr")),
+            covariance=dumps(fit.get("covariance")),
             lloq_pg_ml=run.curve.get("lloq_pg_ml"),
             uloq_pg_ml=run.curve.get("uloq_pg_ml"),
-            curve_json=_dumps(run.curve),
+            curve_json=dumps(run.curve),
         )
     )
     for w in run.wells:
@@ -647,12 +376,12 @@ def _push(
                 role=w.get("role") or None,
                 level=w.get("level") or None,
                 sample=w.get("sample") or None,
-                dilution=_float(w.get("dilution")),
-                nominal_pg_ml=_float(w.get("nominal_pg_ml")),
-                reads=_dumps({k[5:]: v for k, v in w.items() if k.startswith("read_")}),
+                dilution=number(w.get("dilution")),
+                nominal_pg_ml=number(w.get("nominal_pg_ml")),
+                reads=dumps({k[5:]: v for k, v in w.items() if k.startswith("read_")}),
                 status=w.get("status") or None,
-                od=_float(w.get("od")),
-                conc_pg_ml=_float(w.get("conc_pg_ml")),
+                od=number(w.get("od")),
+                conc_pg_ml=number(w.get("conc_pg_ml")),
                 flags=w.get("flags") or None,
             )
         )
@@ -666,7 +395,7 @@ def _push(
             run_id=run.run_id,
             what=f"run {run.run_id} pushed with {len(rows)} result(s)",
             reason=(reason or "").strip() or None,
-            new_value=_dumps(
+            new_value=dumps(
                 {
                     "content_sha256": run.content_sha256,
                     "export_sha256": db_run.export_sha256,
@@ -685,14 +414,14 @@ def _push(
     losses: list[tuple[str, str, str, str]] = []
     override = accepted_by_override(record)
     for row in rows:
-        key = _key(row)
+        key = key_of(row)
         old = current.get(key)
         again = reassayed.get(key, [])
         kept = [d for d in held.get(key, []) if d not in again]
         new_dilutions = [dilution_from_row(d, db_run.id) for d in brought.get(key, [])]
         action = "add" if old is None else ("supersede" if key in needs else "combine")
         combine_reason = (
-            f"combined with dilution {_dilution_list(new_dilutions)} from run {run.run_id} "
+            f"combined with dilution {dilution_list(new_dilutions)} from run {run.run_id} "
             "(another plate)"
         )
         for d in again:
@@ -722,8 +451,8 @@ def _push(
         if kept:
             others = ", ".join(dict.fromkeys(run_ids[d.run_pk] for d in kept))
             what += (
-                f" combines its dilution {_dilution_list(new_dilutions)} with dilution "
-                f"{_dilution_list(kept)} of run {others}"
+                f" combines its dilution {dilution_list(new_dilutions)} with dilution "
+                f"{dilution_list(kept)} of run {others}"
             )
         case = loss_case(old, new, override) if old is not None else None
         if old is not None:
@@ -745,8 +474,8 @@ def _push(
                 visit=key[1],
                 what=what,
                 reason=combine_reason if action == "combine" else (user_reason or None),
-                old_value=_dumps(_value(old)) if old is not None else None,
-                new_value=_dumps({**_value(new), **({"loses": case} if case else {})}),
+                old_value=dumps(audit_value(old)) if old is not None else None,
+                new_value=dumps({**audit_value(new), **({"loses": case} if case else {})}),
             )
         )
     session.flush()  # a new specimen's rows are written together, in one flush
@@ -774,13 +503,13 @@ def _push(
 
 def _purpose(sheet: dict[str, Any], row: dict[str, str]) -> str:
     """The sheet's purpose of a results row's specimen ("isr": an incurred-sample repeat)."""
-    entries = [e for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    entries = [e for e in sheet.values() if (e.study_id, e.visit) == key_of(row)]
     return "isr" if any(e.purpose == "isr" for e in entries) else ""
 
 
 def _collection_date(sheet: dict[str, Any], row: dict[str, str]) -> str | None:
     """The sheet's collection date of a results row's specimen, if it gives one."""
-    dates = [e.collection_date for e in sheet.values() if (e.study_id, e.visit) == _key(row)]
+    dates = [e.collection_date for e in sheet.values() if (e.study_id, e.visit) == key_of(row)]
     return next((d for d in dates if d), None)
 
 

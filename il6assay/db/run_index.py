@@ -12,12 +12,11 @@ shared by every server process on the same database.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.engine import writer
 from il6assay.db.models import DbRunIndex
+from il6assay.errors import InputError
 
 CHUNK = 500
 SHOWN = (
@@ -92,11 +92,11 @@ def scan(roots: Iterable[Path]) -> dict[str, Found]:
 
 def row_values(folder: Path) -> dict[str, Any]:
     """The queue's fields of a run folder's run.json (empty ones when it cannot be read)."""
+    from il6assay.record.folder import read_record
+
     try:
-        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}
-    if not isinstance(record, dict):
+        record: Mapping[str, Any] = read_record(folder)
+    except (OSError, InputError):
         record = {}
     failed = str(record.get("verdict") or "")
     if failed.startswith("rejected:"):

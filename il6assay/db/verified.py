@@ -60,8 +60,8 @@ class StudyMemory:
         fields = {
             "key_sha256": key,
             "record_sha256": record_sha256,
-            "run_id": str(folder.record["run_id"]),
-            "outputs_sha256": json.dumps(folder.record["outputs_sha256"], sort_keys=True),
+            "run_id": folder.record.run_id,
+            "outputs_sha256": json.dumps(dict(folder.record.outputs_sha256), sort_keys=True),
             "verified_by_version": __version__,
             "verified_utc": now_utc(),
             "verified_os_account": os_account(),

@@ -130,8 +130,16 @@ def next_link(folder: str | Path) -> dict[str, Any]:
     }
 
 
-def append_entry(folder: Path, entry: dict[str, Any], *, stamp: bool = True) -> dict[str, Any]:
+def append_entry(
+    folder: Path,
+    entry: dict[str, Any],
+    *,
+    stamp: bool = True,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Append one entry (time and OS account added unless ``stamp=False``) to the audit log.
+
+    ``record``: the run.json its writer just wrote there (else it is read from the folder).
 
     The chain's links (``prev_sha256``, ``content_sha256``, ``files_sha256``) are
     computed here; an entry that already carries them (signed over them) must
@@ -156,7 +164,7 @@ def append_entry(folder: Path, entry: dict[str, Any], *, stamp: bool = True) -> 
                 "audit.jsonl is missing or empty: the run's history cannot be continued",
                 path=folder,
             )
-        files = files_sha256(folder)
+        files = files_sha256(folder, record)
         link = {
             "prev_sha256": sha256_bytes(lines[-1]) if lines else None,
             "content_sha256": content_sha256(files),

@@ -10,30 +10,41 @@ their recorded hashes, is refused: the record must describe what is there.
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from il6assay.errors import InputError
-from il6assay.record.audit import append_entry, read_entries
-from il6assay.record.folder import open_run, reprocess
+from il6assay.record.audit import append_entry
+from il6assay.record.folder import RunFolder, open_run, read_run, reprocess
 from il6assay.run import Run
-from il6assay.settings import Settings
+
+_SNAPSHOT = ("result", "conc_pg_ml", "flags")
 
 
-def _snapshot(folder: Path) -> dict[str, Any]:
-    """The values a mask can change: results by sample, curve, range, verdict."""
-    with (folder / "results.csv").open(encoding="utf-8-sig") as fh:
-        results = {
-            row["sample"]: {k: row[k] for k in ("result", "conc_pg_ml", "flags")}
-            for row in csv.DictReader(fh)
-        }
-    curve = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
+def _snapshot(folder: RunFolder) -> dict[str, Any]:
+    """The values a mask can change, as the run folder records them: results, curve, verdict."""
+    curve = folder.curve
     return {
-        "results": results,
-        "params": curve["fit"]["params"],
+        "results": {row["sample"]: {k: row[k] for k in _SNAPSHOT} for row in folder.results},
+        "params": curve.params,
+        "lloq_pg_ml": curve.lloq_pg_ml,
+        "uloq_pg_ml": curve.uloq_pg_ml,
+        "accepted": curve.accepted,
+    }
+
+
+def _snapshot_of(run: Run) -> dict[str, Any]:
+    """``_snapshot`` of a run in memory, as its folder will record it (nothing is read back)."""
+    from il6assay.record.outputs import curve_json_value, table_text
+
+    curve = curve_json_value(run)
+    return {
+        "results": {
+            table_text(row["sample"]): {k: table_text(row.get(k)) for k in _SNAPSHOT}
+            for row in run.result_rows()
+        },
+        "params": dict(curve["fit"].get("params") or {}),
         "lloq_pg_ml": curve["lloq_pg_ml"],
         "uloq_pg_ml": curve["uloq_pg_ml"],
         "accepted": curve["accepted"],
@@ -57,9 +68,14 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]
     return changes
 
 
-def changes_between(before: Path, after: Path) -> list[dict[str, Any]]:
-    """What differs between two run folders' results, curve, range and verdict (a mask's diff)."""
-    return _diff(_snapshot(before), _snapshot(after))
+def changes_between(before: RunFolder | Path, after: Run | Path) -> list[dict[str, Any]]:
+    """What differs between a run folder and its refit's results, curve, range and verdict.
+
+    ``after`` is best the refit in memory; a folder given by its path is read (``read_run``).
+    """
+    old = before if isinstance(before, RunFolder) else read_run(before)
+    new = _snapshot(read_run(after)) if isinstance(after, Path) else _snapshot_of(after)
+    return _diff(_snapshot(old), new)
 
 
 def mask_wells(
@@ -84,7 +100,7 @@ def mask_wells(
     wells = [w.strip().upper() for w in wells]
     if not wells:
         raise InputError(f"name the well(s) to {action} with --well", path=folder.path)
-    settings = Settings.from_dict(folder.record["settings"])
+    settings = folder.record.run_settings()
     masked = set(settings.masked)
     if unmask:
         not_masked = [w for w in wells if w not in masked]
@@ -98,14 +114,13 @@ def mask_wells(
         masked |= set(wells)
     new_settings = replace(settings, masked=tuple(sorted(masked)))
     run = reprocess(folder, new_settings)
-    before = _snapshot(folder.path)
+    before, after = _snapshot(folder), _snapshot_of(run)
     from il6assay.record.outputs import replace_run
 
-    previous_review = folder.record.get("review", {}).get("status", "unreviewed")
+    previous_review = folder.record.review.status
     entry: dict[str, Any] = {}
 
-    def record_change(new_folder: Path) -> None:
-        record = json.loads((new_folder / "run.json").read_text(encoding="utf-8"))
+    def record_change(new_folder: Path, record: dict[str, Any]) -> None:
         entry.update(
             append_entry(
                 new_folder,
@@ -117,21 +132,24 @@ def mask_wells(
                     "masked_after": list(new_settings.masked),
                     "review_before": previous_review,
                     "review_after": "unreviewed",
-                    "changes": _diff(before, _snapshot(new_folder)),
+                    "changes": _diff(before, after),
                     "outputs_sha256": record["outputs_sha256"],
                     **(extra or {}),
                 },
+                record=record,
             )
         )
         from il6assay.record.report import review_js_of
 
-        # The report shows each mask's reason and the review history from review.js.
+        # The report shows each mask's reason and the review history from review.js: the
+        # log as opened (carried over whole) and the entry just appended.
         (new_folder / "review.js").write_text(
-            review_js_of(read_entries(new_folder)), encoding="utf-8"
+            review_js_of([*folder.entries, entry]), encoding="utf-8"
         )
 
-    standalone = (folder.record.get("report") or {}).get("plotly_js") == "embedded"
-    lang = (folder.record.get("report") or {}).get("lang", "en")
+    report = folder.record.report
+    standalone = report is not None and report.embedded
+    lang = report.lang if report is not None else "en"
     replace_run(
         run,
         folder.path,

@@ -47,6 +47,26 @@ def _csv_value(value: Any) -> Any:
     return safe_text(value)
 
 
+def table_text(value: Any) -> str:
+    """The text a run's CSV table holds for ``value``, as the run folder reads it back.
+
+    What ``write_csv`` writes (floats as ``repr``, as the csv module does), without the
+    formula guard (``il6assay.record.schema.unguarded``): masking compares a refit in
+    memory with the folder's tables without writing and reading them again.
+    """
+    from il6assay.record.schema import unguarded
+
+    value = _csv_value(value)
+    if isinstance(value, str):
+        return unguarded(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def curve_json_value(run: Run) -> dict[str, Any]:
+    """curve.json's content as a reader of the written file gets it (plain JSON values)."""
+    return json.loads(json.dumps(curve_document(run), default=_json_default))
+
+
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """A UTF-8 CSV (with BOM, so Excel on a Chinese-locale PC reads it right), formula-safe."""
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
@@ -207,14 +227,15 @@ def replace_run(
     run: Run,
     folder: Path,
     keep: tuple[str, ...] = (),
-    before_swap: Callable[[Path], None] | None = None,
+    before_swap: Callable[[Path, dict[str, Any]], None] | None = None,
     standalone_report: bool = False,
     lang: str = "en",
 ) -> None:
     """Rewrite an existing run folder whole: new outputs swapped in, ``keep`` files carried over.
 
-    ``before_swap(new_folder)`` runs on the complete new folder before it
-    replaces the old one (to record the change there): all of it, or nothing.
+    ``before_swap(new_folder, record)`` runs on the complete new folder (``record``: the
+    run.json written there) before it replaces the old one (to record the change there):
+    all of it, or nothing.
     A full disk or a read-only folder is an InputError, with the run as it was.
     """
     try:
@@ -227,12 +248,12 @@ def replace_run(
             from il6assay.record.report import ensure_shared_plotly
 
             ensure_shared_plotly(folder.parent)
-        _write_all(run, tmp, report=True, standalone=standalone_report, lang=lang)
+        record = _write_all(run, tmp, report=True, standalone=standalone_report, lang=lang)
         for name in keep:
             if (folder / name).exists():
                 shutil.copy2(folder / name, tmp / name)
         if before_swap is not None:
-            before_swap(tmp)
+            before_swap(tmp, record)
         _swap_in(tmp, folder, old)
     except BaseException as err:
         if old.exists() and not folder.exists():
@@ -356,7 +377,7 @@ REVIEW_FILES = ("review.js", "audit.jsonl")
 
 def _write_all(
     run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
-) -> None:
+) -> dict[str, Any]:
     results = run.result_rows()
     well_cols, wells = run.well_rows()
     write_csv(folder / "results.csv", RESULT_COLUMNS, results)
@@ -385,6 +406,7 @@ def _write_all(
         # Nothing reviewed yet: the log's first entry (processing) comes once the folder is whole.
         (folder / "review.js").write_text(review_js_of([]), encoding="utf-8")
     _write_json(folder / "run.json", doc)
+    return doc
 
 
 def render_outputs(

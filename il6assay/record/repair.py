@@ -37,9 +37,9 @@ from il6assay.errors import InputError
 from il6assay.record.audit import AUDIT_FILE, append_entry, now_utc, read_entries, review_state
 from il6assay.record.folder import ReviewOutOfStep, open_run
 from il6assay.record.outputs import PARTIAL, STASH, TRASH, disk_error, remove_folder
+from il6assay.record.results_folder import REPLACED_DIR  # batch --force: earlier runs, whole
 from il6assay.record.schema import RECORD_FILE, REVIEW_JS, RunChanged
 
-REPLACED_DIR = ".replaced"  # batch --force: earlier run folders, kept whole
 _LEFTOVER = re.compile(rf"^\.(?P<run>.+)\.(?P<kind>{PARTIAL}|{STASH}|{TRASH})-[^.]+$")
 
 
@@ -173,10 +173,10 @@ def _repair(folder: Path, by: str) -> list[str]:
 def _rederive_review(folder: Path, by: str, problem: str) -> str:
     """Rewrite run.json's review and review.js from the verified log, recording the repair."""
     from il6assay.record.audit import read_chain
+    from il6assay.record.folder import read_record
     from il6assay.record.report import review_js_of
-    from il6assay.record.schema import load_record
 
-    record = load_record(folder)
+    record = read_record(folder).raw  # to rewrite: its review is what is out of step
     read_chain(folder, record)  # the log itself must verify: it is what the review is made from
     append_entry(
         folder,

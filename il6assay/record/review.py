@@ -27,8 +27,8 @@ from il6assay.record.audit import (
     read_entries,
     review_of,
 )
-from il6assay.record.folder import RunFolder, open_run
-from il6assay.record.schema import LegacyRunFolder, RunChanged, load_record
+from il6assay.record.folder import RunFolder, open_run, read_record
+from il6assay.record.schema import LegacyRunFolder, RunChanged
 
 DECISIONS = ("accept", "reject")
 
@@ -83,9 +83,9 @@ def prepare_review(
     record = folder.record
     if override and decision != "accept":
         raise InputError("--override applies to --accept only", path=folder.path)
-    if decision == "accept" and not record["accepted"] and not override:
+    if decision == "accept" and not record.accepted and not override:
         raise InputError(
-            f"the plate fails the acceptance rules ({record['verdict']}); "
+            f"the plate fails the acceptance rules ({record.verdict}); "
             "accepting it needs --override and a reason",
             path=folder.path,
         )
@@ -95,10 +95,10 @@ def prepare_review(
         "by": by.strip(),
         "reason": reason.strip(),
         "override": bool(override),
-        "verdict_by_rules": "accepted" if record["accepted"] else "rejected",
-        "review_before": record["review"]["status"],
+        "verdict_by_rules": "accepted" if record.accepted else "rejected",
+        "review_before": record.review.status,
         "review_after": status,
-        "outputs_sha256": record["outputs_sha256"],
+        "outputs_sha256": dict(record.outputs_sha256),
         # The log as checked: if another command appends meanwhile, this entry is refused.
         "prev_sha256": chain_head(folder.entries),
         **(extra or {}),
@@ -119,9 +119,9 @@ def record_review(folder: RunFolder, entry: dict[str, Any]) -> dict[str, Any]:
     try:
         written = {"time_utc": now_utc(), "os_account": os_account(), **entry}
         review = review_of(written)
-        record = dict(folder.record, review=review)
+        record = dict(folder.record.raw, review=review)
         texts = [("run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")]
-        if record.get("report") is not None:
+        if folder.record.report is not None:
             texts.append(("review.js", review_js_of([*folder.entries, written])))
         for name, text in texts:
             tmp = folder.path / f".{name}.partial"
@@ -181,30 +181,30 @@ def run_status(path: str | Path) -> dict[str, Any]:
     """
     folder = Path(path)
     try:
-        record = load_record(folder)
+        record = read_record(folder)
     except LegacyRunFolder as err:
         return unknown_status(folder, err.message)
     try:
-        open_run(folder)
+        record = open_run(folder).record
         integrity = "ok"
     except RunChanged as err:
         integrity = err.message
-    report = record.get("report")
-    if integrity == "ok" and report is not None and report.get("plotly_js") != "embedded":
+    report = record.report
+    if integrity == "ok" and report is not None and not report.embedded:
         from il6assay.record.verify import shared_plotly_differences
 
         integrity = next(iter(shared_plotly_differences(folder.parent, [])), "ok")
-    review = record["review"]
+    review = record.review
     return {
         "run_dir": str(folder),
-        "run_id": record["run_id"],
-        "plate_id": record["export"]["plate_id"],
-        "verdict": "accepted" if record["accepted"] else "rejected",
-        "failed": record["verdict"],
-        "review": review["status"],
-        "reviewed_by": review.get("by"),
-        "reviewed_utc": review.get("time_utc"),
-        "override": review.get("override", False),
+        "run_id": record.run_id,
+        "plate_id": record.export.plate_id,
+        "verdict": "accepted" if record.accepted else "rejected",
+        "failed": record.verdict,
+        "review": review.status,
+        "reviewed_by": review.by,
+        "reviewed_utc": review.time_utc,
+        "override": review.override,
         "integrity": integrity,
     }
 
@@ -232,14 +232,19 @@ def expand_runs(
             found += inner
         elif p.is_dir():
             raise InputError("not an il6assay run folder (no run.json)", path=p)
+        elif p.exists():
+            raise InputError(
+                "a file, neither a run folder nor a file il6assay shares in a results folder",
+                path=p,
+            )
         else:
             raise InputError("no such folder", path=p)
     found = list(dict.fromkeys(found))
     if one_per_plate:
         seen: dict[tuple[str, str | None], Path] = {}
         for p in found:
-            record = load_record(p)
-            plate = (record["inputs"]["export"][0]["sha256"], record["export"]["plate_id"])
+            record = read_record(p)
+            plate = (record.export_sha256, record.export.plate_id)
             if plate in seen:
                 raise InputError(
                     f"{seen[plate]} and {p} are the same plate ({plate[1] or 'its export'}) "

@@ -43,6 +43,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,7 +53,7 @@ from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.record.audit import AUDIT_FILE
 from il6assay.record.folder import RunFolder, open_run, reprocess
-from il6assay.record.schema import RunChanged
+from il6assay.record.schema import RunChanged, RunRecord
 from il6assay.settings import Settings
 
 # Numbers recomputed by another il6assay version must agree to 0.1 % (results are
@@ -114,7 +115,8 @@ def verification_key(folder: RunFolder) -> str:
     masked wells), run.json's il6assay and library versions, the report's options, the
     reader, the folder's name, and this il6assay's and its libraries' versions.
     """
-    record, entries = folder.record, folder.entries
+    # run.json's values as recorded (plain JSON): the key must hash the same for a same run.
+    record, entries = folder.record.raw, folder.entries
     parts = {
         "folder": folder.path.name,
         "inputs": {k: [e["sha256"] for e in v] for k, v in sorted(record["inputs"].items())},
@@ -131,7 +133,7 @@ def verification_key(folder: RunFolder) -> str:
     return sha256_bytes(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str))
 
 
-def record_sha256(record: dict[str, Any]) -> str:
+def record_sha256(record: Mapping[str, Any]) -> str:
     """The SHA-256 of run.json but its review: every processing field and every output's hash."""
     body = {k: v for k, v in record.items() if k != "review"}
     return sha256_bytes(json.dumps(body, sort_keys=True, ensure_ascii=False))
@@ -150,10 +152,10 @@ def verify_run(path: str | Path, memory: Memory | None = None) -> Verification:
         folder = open_run(path)
     except RunChanged as err:
         return Verification(path, path.name, [err.message])
-    result = Verification(path, folder.record["run_id"], folder=folder)
+    result = Verification(path, folder.record.run_id, folder=folder)
     known = None
     if memory is not None:
-        key, digest = verification_key(folder), record_sha256(folder.record)
+        key, digest = verification_key(folder), record_sha256(folder.record.raw)
         known = memory.recall(key, digest)
     if known is not None:
         result.recalled = known
@@ -169,8 +171,8 @@ def verify_run(path: str | Path, memory: Memory | None = None) -> Verification:
         result.differences, result.notes = list(differences), list(notes)
         if memory is not None and result.ok:
             memory.remember(folder, key, digest)
-    report = folder.record.get("report")
-    if report is not None and report.get("plotly_js") != "embedded":  # outside the run: not cached
+    report = folder.record.report
+    if report is not None and not report.embedded:  # outside the run: not cached
         result.differences += shared_plotly_differences(path.parent, result.notes)
     return result
 
@@ -197,12 +199,12 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
             f"made with {', '.join(changed)}: numbers compared within {REL_TOLERANCE:.1%}, "
             "results.xlsx cell by cell, report.html word by word"
         )
-    if record["run_id"] != folder.path.name:
+    if record.run_id != folder.path.name:
         differences.append(
-            f"run.json's run_id {record['run_id']} is not the folder's name {folder.path.name}"
+            f"run.json's run_id {record.run_id} is not the folder's name {folder.path.name}"
         )
     try:
-        settings = Settings.from_dict(record["settings"])
+        settings = record.run_settings()
         first = Settings.from_dict(entries[0].get("settings") or {})
     except (TypeError, ValueError) as err:
         return [f"run.json's settings are not settings il6assay writes ({err})"], notes
@@ -225,29 +227,29 @@ def _recompute(folder: RunFolder) -> tuple[list[str], list[str]]:
 
     # Whatever run.json's version says: the run id hashes it too, so an edited version
     # gives another id, and a replaced input copy is found under any version.
-    original = make_run_id(replace(run, settings=first), version=str(record["version"]))
+    original = make_run_id(replace(run, settings=first), version=record.version)
     if original != folder.path.name:
         differences.append(
             f"the folder's name {folder.path.name} is not the run id its input copies, "
-            f"settings and version ({record['version']}) give ({original}): an input copy, "
+            f"settings and version ({record.version}) give ({original}): an input copy, "
             "the settings or run.json's version were replaced"
         )
     from il6assay.record.outputs import render_outputs
 
     scratch = Path(tempfile.mkdtemp(prefix="il6assay-verify-"))
     try:
-        report = record.get("report")
+        report = record.report
         render_outputs(
             run,
             scratch,
             report=report is not None,
-            lang=(report or {}).get("lang", "en"),
-            standalone=bool(report) and report.get("plotly_js") == "embedded",
+            lang=report.lang if report is not None else "en",
+            standalone=report is not None and report.embedded,
         )
-        differences += _compare_record(record, scratch, same_version)
+        differences += _compare_record(record.raw, scratch, same_version)
         for name in CSV_FILES:
             differences += _compare_csv(folder.path, scratch, name, same_version)
-        differences += _compare_curve(folder.path, scratch, same_version)
+        differences += _compare_curve(folder, scratch, same_version)
         if same_version:
             differences += _compare_xlsx(folder.path, scratch)
         else:
@@ -272,14 +274,14 @@ def _tools() -> dict[str, str]:
     return _versions[read]
 
 
-def _changed_versions(record: dict[str, Any]) -> list[str]:
+def _changed_versions(record: RunRecord) -> list[str]:
     """What differs between the tools that made the run and these: il6assay, Python, libraries."""
     out = []
-    if record["version"] != __version__:
-        out.append(f"il6assay {record['version']}, recomputed by {__version__}")
+    if record.version != __version__:
+        out.append(f"il6assay {record.version}, recomputed by {__version__}")
     now = _tools()
     for name, version in sorted(now.items()):
-        was = record["libraries"].get(name)
+        was = record.libraries.get(name)
         if was != version:
             out.append(f"{name} {was or 'unknown'}, recomputed with {version}")
     return out
@@ -352,14 +354,14 @@ def _compare_csv(folder: Path, scratch: Path, name: str, exact: bool) -> list[st
     return [f"{name} differs from what processing writes (its bytes)"] if exact else []
 
 
-def _compare_curve(folder: Path, scratch: Path, exact: bool) -> list[str]:
+def _compare_curve(folder: RunFolder, scratch: Path, exact: bool) -> list[str]:
     name = "curve.json"
-    if exact and (folder / name).read_bytes() == (scratch / name).read_bytes():
+    if exact and (folder.path / name).read_bytes() == (scratch / name).read_bytes():
         return []
     try:
-        old = json.loads((folder / name).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return [f"{name} is not valid JSON"]
+        old = folder.curve.raw
+    except InputError as err:
+        return [err.message]
     new = json.loads((scratch / name).read_text(encoding="utf-8"))
     where = _first_json_difference(old, new, "", exact)
     if where is None:

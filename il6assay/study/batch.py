@@ -19,8 +19,6 @@ recorded in it.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -307,24 +305,28 @@ def write_job(
 
 def _review_of(folder: Path) -> str:
     """What the run folder's review was, in words ("accepted by Lin"), as its run.json says."""
+    from il6assay.record.folder import read_record
+
     try:
-        review = json.loads((folder / "run.json").read_text(encoding="utf-8"))["review"]
-        return str(review["status"]) + (f" by {review['by']}" if review.get("by") else "")
-    except (OSError, ValueError, KeyError, TypeError):
+        review = read_record(folder).review
+        return review.status + (f" by {review.by}" if review.by else "")
+    except (OSError, InputError):
         return "unknown (run.json unreadable)"
 
 
 def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
+    from il6assay.record.folder import read_run
+
     outcome = PlateOutcome(str(job.export), job.plate_id, SKIPPED, job.run_id, str(folder))
     try:
-        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, ValueError) as err:
-        outcome.status, outcome.error = UNREADABLE, f"{folder}: existing run cannot be read ({err})"
+        run = read_run(folder)
+        record, rows = run.record, run.results
+    except (OSError, InputError) as err:
+        why = getattr(err, "message", err)
+        outcome.status, outcome.error = UNREADABLE, f"{folder}: existing run cannot be read ({why})"
         return outcome
-    outcome.accepted = bool(record.get("accepted"))
-    outcome.verdict = str(record.get("verdict"))
+    outcome.accepted = record.accepted
+    outcome.verdict = record.verdict
     outcome.samples = len(rows)
     outcome.flags = _flags(rows)
     return outcome

@@ -487,19 +487,17 @@ def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
 
 def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
     """The results folder's index: every run, in the order a reviewer works, with its report."""
-    import csv
-
+    from il6assay.errors import InputError
+    from il6assay.record.folder import read_run
     from il6assay.record.review import run_status
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
         try:
-            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            run = read_run(folder)
+            record, rows, curve = run.record.raw, run.results, run.curve.raw
             status = run_status(folder)
-            with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-            curve = json.loads((folder / "curve.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, InputError):
             continue
         flags: dict[str, int] = {}
         for row in rows:

@@ -198,16 +198,10 @@ def from_run(run: Run, *, processed_utc: str | None = None) -> RunQc:
 
 def from_folder(path: Any) -> RunQc:
     """The QC figures of a run folder, checked against its recorded hashes first."""
-    import json
-
     from il6assay.record.folder import open_run
 
     folder = open_run(path)
-    try:
-        curve_doc = json.loads((folder.path / "curve.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise InputError(f"curve.json cannot be read ({err})", path=folder.path) from None
-    return from_documents(folder.record, curve_doc)
+    return from_documents(folder.record, folder.curve.raw)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ sources is said (``pass`` null and a ``reason``), never guessed.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import statistics
@@ -156,11 +155,6 @@ class ValidationRun:
     dilutions: list[dict[str, str]] = field(default_factory=list)
 
 
-def _csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def load_run(path: str | Path) -> ValidationRun:
     """An accepted run folder, checked (``open_run``), with its wells and layout specs."""
     from il6assay.plate.layout_sheet import read_layout
@@ -178,7 +172,7 @@ def load_run(path: str | Path) -> ValidationRun:
     if layout_copy is None:
         raise InputError("run.json names no layout copy", path=folder.path)
     layout = read_layout(layout_copy)
-    curve = json.loads((folder.path / "curve.json").read_text(encoding="utf-8"))
+    curve = folder.curve.raw
     noise = curve.get("noise") or {}
     run = ValidationRun(
         path=folder.path,
@@ -190,11 +184,11 @@ def load_run(path: str | Path) -> ValidationRun:
         uloq=curve.get("uloq_pg_ml"),
         noise_k=noise.get("k_od") if isinstance(noise, dict) else None,
     )
-    for row in _csv(folder.path / "wells.csv"):
+    for row in map(dict, folder.wells):
         spec = layout.wells.get(row["well"])
         if spec is not None:
             run.wells.append((spec, row))
-    run.dilutions = _csv(folder.path / "dilutions.csv")
+    run.dilutions = [dict(r) for r in folder.dilutions]
     return run
 
 

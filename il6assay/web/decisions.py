@@ -411,7 +411,7 @@ def preview_mask(
         root=root,
         changes=[
             {"what": c["what"], "before": shown(c["before"]), "after": shown(c["after"])}
-            for c in changes_between(folder.path, target)
+            for c in changes_between(folder, run)
         ],
         verdict=run.verdict,
         results_sha256=sha256_file(target / "results.csv"),
@@ -569,11 +569,11 @@ class CopyState:
 def copy_state(engine: Engine, run_dir: Path) -> CopyState:
     """Compare the run's audit log with the ``web_signatures`` rows of its run id."""
     from il6assay.record.audit import VOID_ACTION, line_sha256
-    from il6assay.record.schema import load_record
+    from il6assay.record.folder import read_record
 
     run_dir = Path(run_dir)
     entries = read_entries(run_dir)
-    current = sha256_bytes(json.dumps(load_record(run_dir)["outputs_sha256"], sort_keys=True))
+    current = sha256_bytes(json.dumps(dict(read_record(run_dir).outputs_sha256), sort_keys=True))
     with Session(engine) as session:
         rows = session.scalars(
             select(DbSignature).where(DbSignature.run_id == run_dir.name).order_by(DbSignature.id)

@@ -13,7 +13,6 @@ is a symbolic link is not served.
 from __future__ import annotations
 
 import contextlib
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -122,14 +121,12 @@ CENSOR_FLAGS = {"BELOW_LLOQ": "<", "ABOVE_ULOQ": ">"}
 
 def _sample_results(folder: Path) -> dict[str, dict[str, str]]:
     """Well -> its sample's row of dilutions.csv (result and flags at that dilution)."""
+    from il6assay.record.folder import TABLE_COLUMNS, read_table
+
     found: dict[str, dict[str, str]] = {}
-    path = folder / "dilutions.csv"
-    if not path.is_file():
-        return found
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            for well in (row.get("wells") or "").split():
-                found[well] = row
+    for row in read_table(folder, "dilutions.csv", TABLE_COLUMNS["dilutions.csv"]):
+        for well in (row.get("wells") or "").split():
+            found[well] = dict(row)
     return found
 
 
@@ -147,8 +144,10 @@ def _mark(status: str, flags: set[str]) -> tuple[str, str]:
 def plate_map(folder: Path) -> list[list[dict[str, str]]]:
     """wells.csv as rows A-H of wells: name, role, label, OD, result, flags and the well's mark
     (masked, fault, censored), as the offline report marks them."""
-    with (folder / "wells.csv").open(encoding="utf-8-sig", newline="") as fh:
-        wells = {row["well"]: row for row in csv.DictReader(fh)}
+    from il6assay.record.folder import TABLE_COLUMNS, read_table
+
+    table = read_table(folder, "wells.csv", TABLE_COLUMNS["wells.csv"])
+    wells = {r["well"]: dict(r) for r in table}
     samples = _sample_results(folder)
     letters = sorted({w[0] for w in wells})
     cols = sorted({int(w[1:]) for w in wells})

@@ -96,7 +96,7 @@ def sign_reviews(
     prepared = []
     for run_dir in run_dirs:
         folder = open_run(run_dir)
-        status = (folder.record.get("review") or {}).get("status", "unreviewed")
+        status = folder.record.review.status
         if status != "unreviewed":
             raise InputError(
                 f"the run is already {status}; a decision stands until a mask or unmask "
