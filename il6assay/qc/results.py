@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.curve.fit import CurveFit
+from il6assay.messages import catalogue
 from il6assay.plate.export import MASKED, MISSING, SATURATED
 from il6assay.plate.layout import WellSpec
 from il6assay.plate.samples import SampleRow
@@ -31,49 +32,10 @@ REASSAY_LLOQ_RAISED = (
     "lowest standard passes"
 )
 
-# Flags, in the order they are listed; documented in the README.
-FLAGS = {
-    "BELOW_LLOQ": "below the run's LLOQ: reported as '<LLOQ x dilution'",
-    "ABOVE_ULOQ": (
-        "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution"
-    ),
-    "NEAR_LLOQ": "a number whose 95 % CI reaches below the LLOQ: at 95 % it cannot be told "
-    "from '<LLOQ' (the truth may lie below the range)",
-    "NEAR_ULOQ": "a number whose 95 % CI reaches above the ULOQ: at 95 % it cannot be told "
-    "from '>ULOQ' (the truth may lie above the range)",
-    "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
-    "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
-    "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ); under the m10 rules "
-    "not reportable: no result, re-assay",
-    "LLOQ_RAISED": "(m10 rules) below the run's LLOQ, which an excluded lowest standard raised: "
-    "not reportable, re-assay",
-    "SATURATED": "the reader printed a saturation token (OVRFLW, OVER, ...) for a well",
-    "MISSING_REPLICATE": "a replicate well has no reading (MISSED, masked or absent)",
-    "STANDARD_FAILED": "a standard well's recovery is outside its tolerance (m10 rules: its "
-    "level's mean or CV is)",
-    "STANDARD_EXCLUDED": "(m10 rules) the standard's level failed and was left out of the "
-    "refitted curve",
-    "CONTROL_FAILED": "a control or QC is outside its acceptance range (m10 rules: the mean of "
-    "its wells is)",
-    "FIT_FAILED": "no standard curve could be fitted: no concentrations",
-    "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
-    "HOOK_SUSPECTED": "standards are not monotone (the top falls back): a hook effect is possible",
-    "INCOMPLETE_CURVE": (
-        "an end of the curve has no plateau in the standards (curve.json fit.open_ends names it: "
-        "upper or lower): that asymptote is extrapolated, kept finite, results only inside the "
-        "standards' range, with wider CIs"
-    ),
-    "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
-    "DILUTION_DISAGREE": "a specimen's in-range dilutions disagree (m10 rules: CV over 20 %; kit: "
-    "more than ±20 % from their mean), or one dilution's censored bound is contradicted by "
-    "another's: see dilutions.csv",
-    "SUSPECT_OUTLIER": "a standard well the robust (ROUT-like) test marks as a likely outlier: "
-    "for the reviewer to decide; never removed automatically",
-    "MASKED": "(wells.csv) a reviewer excluded the well (il6assay mask); its read is kept",
-    "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
-    "DILUTION_NOT_VALIDATED": "the sample's dilution is outside the adopted method profile's "
-    "validated range: not reportable; re-assay at a validated dilution",
-}
+# Flags, in the order they are listed; documented in the README. Their words are the message
+# catalogue's ([flag] in il6assay/messages/en.toml; run.json's legend holds this English).
+FLAGS = {key.removeprefix("flag."): words for key, words in catalogue("en").items()
+         if key.startswith("flag.")}  # fmt: skip
 
 
 def format_sig(value: float, digits: int = 3) -> str:

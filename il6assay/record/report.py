@@ -49,8 +49,6 @@ FIGURE_WIDTH = 700
 # Faults on the plate map (marked x, red); censoring is normal and marked apart (< >).
 FAULT_FLAGS = ("STANDARD_FAILED", "CONTROL_FAILED", "HIGH_CV", "SATURATED")
 CENSOR_FLAGS = {"BELOW_LLOQ": "<", "ABOVE_ULOQ": ">"}
-LEGEND_CENSORED = "censored: below the LLOQ or above the ULOQ (reported as text, not a fault)"
-CENSORED_NOTE = "Results outside LLOQ..ULOQ are censored text, never extrapolated numbers."
 
 
 def plotly_js_name() -> str:
@@ -179,7 +177,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
                 x=[w.spec.nominal for w in shown],
                 y=ys,
                 mode="markers",
-                name=w_("standards (hollow: masked; red x: failed)"),
+                name=w_("curve_standards"),
                 marker={
                     "size": 10,
                     "color": [PASS if w.passed else FAIL for w in shown],
@@ -215,7 +213,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
                 fill="toself",
                 fillcolor="rgba(255,127,14,0.15)",
                 line={"width": 0},
-                name=w_("95 % band"),
+                name=w_("band95"),
                 hoverinfo="skip",
             )
         )
@@ -236,7 +234,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
                 x=[s.conc_on_plate for s in placed],
                 y=[s.od_mean for s in placed],
                 mode="markers",
-                name=w_("samples (in range, on the plate)"),
+                name=w_("curve_samples"),
                 marker={"size": 7, "symbol": "diamond", "color": "#2ca02c"},
                 text=[
                     _hover(
@@ -267,7 +265,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
                 )
             )
     # Absorbance reads are labelled by their wavelength alone ("450"); other signals by mode.
-    kind = "OD" if str(run.read).split(" ")[0].isdigit() else w_("Signal")
+    kind = "OD" if str(run.read).split(" ")[0].isdigit() else w_("signal")
     read = f"{kind} ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
     # The y axis spans the data, never an extrapolated asymptote (an open-ended fit's line
     # and band may run far past the standards: they are drawn, cut at the axis).
@@ -280,10 +278,10 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
     layout = {
         "template": _template(),
         **({"shapes": shapes} if shapes else {}),
-        "xaxis": {"type": "log", "title": {"text": w_("IL-6 (pg/mL, on the plate)")}},
+        "xaxis": {"type": "log", "title": {"text": w_("curve_x_axis")}},
         "yaxis": y_axis,
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "title": {"text": w_("Standard curve")},
+        "title": {"text": w_("curve_title")},
         "width": FIGURE_WIDTH,
         "height": 480,
     }
@@ -313,10 +311,10 @@ def residual_figure(run: Run, words: Words | None = None) -> Figure:
     layout = {
         "template": _template(),
         "shapes": [_hline(0, {"color": "grey"})],
-        "xaxis": {"type": "log", "title": {"text": w_("nominal IL-6 (pg/mL)")}},
+        "xaxis": {"type": "log", "title": {"text": w_("residuals_x_axis")}},
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "title": {"text": w_("Residuals of the standards")},
-        "yaxis": {"title": {"text": w_("OD - fitted OD")}},
+        "title": {"text": w_("residuals_title")},
+        "yaxis": {"title": {"text": w_("residuals_y_axis")}},
         "width": FIGURE_WIDTH,
         "height": 300,
         "showlegend": False,
@@ -387,9 +385,7 @@ def plate_figure(run: Run, words: Words | None = None) -> Figure:
         "yaxis": {"autorange": "reversed", "type": "category"},
         "xaxis": {"dtick": 1, "side": "top"},
         "margin": {"l": 40, "r": 20, "t": 70, "b": 20},
-        "title": {
-            "text": w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)")
-        },
+        "title": {"text": w_("plate_figure_title")},
         "width": FIGURE_WIDTH,
         "height": 360,
         "showlegend": False,
@@ -513,7 +509,7 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
 
 
 def _verdict_word(passed: bool | None, w: Words) -> str:
-    return w({True: "pass", False: "FAIL", None: "n/a"}[passed])
+    return w({True: "pass", False: "fail", None: "n_a"}[passed])
 
 
 def standards_table(run: Run, words: Words | None = None) -> str:
@@ -548,7 +544,7 @@ def standards_table(run: Run, words: Words | None = None) -> str:
                     not w.passed,
                 )
             )
-    anchor = w_("anchor: fitted, not judged")
+    anchor = w_("anchor_fitted_not_judged")
     for w in run.wells:
         if w.spec.role == "standard" and not w.spec.nominal:
             od = w.od if w.od is not None else w.od_corrected
@@ -557,8 +553,8 @@ def standards_table(run: Run, words: Words | None = None) -> str:
                 ([w.spec.level or "", w.name, nominal, _num(od), "", "", "", "", anchor, anchor,
                   " ".join(w.flags)], False)
             )  # fmt: skip
-    headers = ["level", "well", "nominal (pg/mL)", "OD", "back-calculated", "recovery %",
-               "tolerance", "level CV %", "well verdict", "level verdict", "flags"]  # fmt: skip
+    headers = ["level", "well", "nominal_pg_ml", "od", "back_calculated", "recovery", "tolerance",
+               "level_cv", "well_verdict", "level_verdict", "flags"]  # fmt: skip
     return _table([w_(h) for h in headers], rows, "standards")
 
 
@@ -573,16 +569,16 @@ def controls_table(run: Run, words: Words | None = None) -> str:
         rows.append(
             (
                 [w.spec.level or "", w.name, _num(w.spec.nominal, "g"), rng,
-                 format_sig(w.conc) if w.conc is not None else w_("no value"),
+                 format_sig(w.conc) if w.conc is not None else w_("no_value"),
                  _num(w.recovery_pct, ".1f"), _verdict_word(bool(w.passed), w_),
                  " ".join(w.flags)],
                 not w.passed,
             )
         )  # fmt: skip
     if not rows:
-        return f"<p>{w_('The layout has no controls.')}</p>"
-    headers = ["level", "well", "nominal (pg/mL)", "range", "measured", "recovery %", "", "flags"]
-    return _table([w_(h) for h in headers], rows, "controls")
+        return f"<p>{w_('no_controls')}</p>"
+    headers = ["level", "well", "nominal_pg_ml", "range", "measured", "recovery", "", "flags"]
+    return _table([w_(h) if h else "" for h in headers], rows, "controls")
 
 
 def advice_text(advice: str, dilution: float, words: Words | None = None) -> str:
@@ -590,7 +586,7 @@ def advice_text(advice: str, dilution: float, words: Words | None = None) -> str
     w_ = words or Words()
     if advice == REASSAY_HINT:
         step = f"1:{dilution * 10:g}"
-        return f"{w_('re-assay at')} {step}" if w_.zh else f"{advice} (e.g. {step})"
+        return w_("reassay_advice", advice=advice, step=step)
     return advice
 
 
@@ -610,8 +606,8 @@ def samples_table(run: Run, words: Words | None = None) -> str:
                 bool(s.flags),
             )
         )  # fmt: skip
-    headers = ["study ID", "visit", "sample", "dilution", "OD mean", "CV %", "result (pg/mL)",
-               "95 % CI", "flags", "advice"]  # fmt: skip
+    headers = ["study_id", "visit", "sample", "dilution", "od_mean", "cv", "result_pg_ml", "ci95",
+               "flags", "advice"]  # fmt: skip
     return _table([w_(h) for h in headers], rows, "samples")
 
 
@@ -647,7 +643,7 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             role = w.spec.role if w is not None else "empty"
             label = well_label(w.spec) if w is not None else ""
             if role == "blank":
-                label = w_("blank")
+                label = w_.role("blank")
             flags = marks.get(name, set())
             classes = [role]
             mark = ""
@@ -668,7 +664,7 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             if w is not None and w.status in ("SATURATED", "MISSING") and od is None:
                 od_text = w.status.lower()
             title = " ".join(
-                x for x in (name, w_(role), label, od_text, " ".join(sorted(flags))) if x
+                x for x in (name, w_.role(role), label, od_text, " ".join(sorted(flags))) if x
             )
             cells.append(
                 f'<td class="{" ".join(classes)}" title="{html.escape(title)}">'
@@ -680,14 +676,14 @@ def plate_map(run: Run, words: Words | None = None) -> str:
         rows_html.append(f"<tr><th>{r}</th>{''.join(cells)}</tr>")
     head = "".join(f"<th>{c}</th>" for c in range(1, run.plate.cols + 1))
     legend_roles = "".join(
-        f'<span class="key {role}">{html.escape(w_(role))}</span>'
+        f'<span class="key {role}">{html.escape(w_.role(role))}</span>'
         for role in ROLE_COLOURS
         if role != "empty"
     )
     keys = (
-        ("fault", "✕", "fault: failed standard or control, high CV, saturated"),
-        ("censored", "&lt; &gt;", LEGEND_CENSORED),
-        ("masked", "M", "masked by a reviewer (read kept, not used)"),
+        ("fault", "✕", "legend_fault"),
+        ("censored", "&lt; &gt;", "legend_censored"),
+        ("masked", "M", "legend_masked"),
     )
     legend_marks = "".join(
         f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
@@ -700,7 +696,7 @@ def plate_map(run: Run, words: Words | None = None) -> str:
     return (
         f'<table class="platemap" id="plate-map"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(rows_html)}</tbody></table>"
-        f'<div class="legend" id="plate-legend"><b>{html.escape(w_("Legend"))}:</b> '
+        f'<div class="legend" id="plate-legend"><b>{html.escape(w_("legend"))}:</b> '
         f"{legend_roles}<br>{legend_marks}</div>"
     )
 
@@ -711,7 +707,7 @@ def flag_legend(run: Run, words: Words | None = None) -> str:
     present = {f for w in run.wells for f in w.flags} | {f for s in run.samples for f in s.flags}
     codes = [c for c in FLAGS if c in present] + sorted(present - set(FLAGS))
     if not codes:
-        return f"<p>{html.escape(w_('No flags on this plate.'))}</p>"
+        return f"<p>{html.escape(w_('no_flags_on_this_plate'))}</p>"
     rows = [([code, w_.flag(code)], False) for code in codes]
     return _table([w_("flag"), w_("meaning")], rows, "flag-legend")
 
@@ -721,15 +717,16 @@ def _rules_list(run: Run, words: Words | None = None) -> str:
     items = []
     for r in run.rules:
         mark = {True: "pass", False: "FAIL", None: "n/a"}[r.passed]
+        word = w_({True: "pass", False: "fail", None: "n_a"}[r.passed])
         wells = ""
         if r.wells and r.passed is False:
-            wells = f" {w_('Wells at fault')}: {', '.join(r.wells)}."
-        description = w_.description(r.id, r.description, run.settings)
+            wells = f" {w_('wells_at_fault')}: {', '.join(r.wells)}."
+        description = w_.description(r)
         items.append(
-            f'<li class="{mark.lower().replace("/", "")}"><b>{html.escape(w_(mark))}</b> '
+            f'<li class="{mark.lower().replace("/", "")}"><b>{html.escape(word)}</b> '
             f"{html.escape(r.id)}: {html.escape(description)}. "
-            f"{html.escape(w_.detail(r.detail))}.{html.escape(wells)} "
-            f"<i>{html.escape(w_('Source'))}: {html.escape(w_.source(r.source))}"
+            f"{html.escape(w_.detail(r))}.{html.escape(wells)} "
+            f"<i>{html.escape(w_('source'))}: {html.escape(w_.source(r.source))}"
             f"{html.escape(_profile_text(r))}</i></li>"
         )
     return "<ul>" + "".join(items) + "</ul>"
@@ -747,17 +744,9 @@ def verdict_headline(run: Run, words: Words | None = None) -> tuple[str, list[st
     w_ = words or Words()
     failed = run.failed_rules
     if not failed:
-        return w_("accepted by the acceptance rules"), []
-    line = f"{w_('rejected by')} {', '.join(r.id for r in failed)}"
-    return line, [f"{r.id}: {w_.detail(r.detail)}" for r in failed]
-
-
-def _noise_text(noise: dict[str, Any]) -> str:
-    """The weighting's k and where it came from, with the measured noise when there is one."""
-    text = f"k = {noise['k_od']:.3g} OD, from {noise['source']}"
-    if "cv" in noise:
-        text += f": {100 * noise['cv']:.2g} % CV + {noise['sd_od']:.2g} OD"
-    return text
+        return w_("verdict_accepted"), []
+    line = f"{w_('verdict_rejected_by')} {', '.join(r.id for r in failed)}"
+    return line, [f"{r.id}: {w_.detail(r)}" for r in failed]
 
 
 def _aics(run: Run, words: Words | None = None) -> str:
@@ -768,7 +757,7 @@ def _aics(run: Run, words: Words | None = None) -> str:
         parts.append(f"{aic:.2f}" if aic is not None else "n/a")
     return (
         " / ".join(parts)
-        + f" ({w_('chosen')}: {run.settings.model.upper()}; {w_('lower is better')})"
+        + f" ({w_('chosen')}: {run.settings.model.upper()}; {w_('lower_is_better')})"
     )
 
 
@@ -779,24 +768,24 @@ def _fmt(v: float | None) -> str:
 def _masked_table(run: Run, w_: Words) -> str:
     """The masked wells; review.js fills in who masked each, when and why (the audit log's)."""
     if not run.settings.masked:
-        return f'<p id="masked-none">{html.escape(w_("No wells are masked."))}</p>'
+        return f'<p id="masked-none">{html.escape(w_("no_wells_are_masked"))}</p>'
     rows = "".join(
         f'<tr data-well="{html.escape(well)}"><td>{html.escape(well)}</td><td class="m-by"></td>'
         f'<td class="m-time"></td><td class="m-reason">'
-        f"{html.escape(w_('reason in the audit log (audit.jsonl)'))}</td></tr>"
+        f"{html.escape(w_('mask_reason_in_audit'))}</td></tr>"
         for well in run.settings.masked
     )
-    heads = (w_("well"), w_("masked by"), w_("time (UTC)"), w_("reason"))
+    heads = (w_("well"), w_("masked_by"), w_("time_utc"), w_("reason"))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
     return f'<table id="masked"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _history_table(w_: Words) -> str:
     """The review history's frame; review.js fills its rows (who, when, decision, why)."""
-    heads = (w_("time (UTC)"), w_("decision"), w_("who"), w_("OS account"), w_("reason"),
+    heads = (w_("time_utc"), w_("decision"), w_("who"), w_("os_account"), w_("reason"),
              w_("override"))  # fmt: skip
     head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-    empty = f'<tr class="none"><td colspan="6">{html.escape(w_("No review yet."))}</td></tr>'
+    empty = f'<tr class="none"><td colspan="6">{html.escape(w_("no_review_yet"))}</td></tr>'
     return (
         f'<table id="review-history"><thead><tr>{head}</tr></thead><tbody>{empty}</tbody></table>'
     )
@@ -804,17 +793,7 @@ def _history_table(w_: Words) -> str:
 
 def _missing_plotly_text(w_: Words) -> str:
     """What a report whose shared plotly.js is missing says, in the report's language."""
-    name = f"<code>{plotly_js_name()}</code>"
-    if w_.zh:
-        return (
-            f"图表需要存放本运行文件夹的上级文件夹中的 {name}（il6assay 为所有运行只写一份）。"
-            "请将运行文件夹与它一起移动，或用 <code>--standalone-report</code> 重新处理。"
-        )
-    return (
-        f"The figures need {name} in the folder that holds this run folder (il6assay "
-        "writes it there once for all runs). Move run folders together with it, or process "
-        "again with <code>--standalone-report</code>."
-    )
+    return w_("missing_plotly", name=f"<code>{plotly_js_name()}</code>")
 
 
 _PRINT_CSS = """
@@ -860,51 +839,47 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
     status = "accepted" if run.accepted else "rejected"
     none = w_("none")
     header = [
-        ("Plate", run.plate.id),
-        ("Input file", f"{run.export.path.name} (SHA-256 {sha256_file(run.export.path)})"),
-        ("Reader", str(meta.get("reader_type") or meta.get("reader_model") or run.export.format)),
+        ("plate", run.plate.id),
+        ("input_file", f"{run.export.path.name} (SHA-256 {sha256_file(run.export.path)})"),
+        ("reader", str(meta.get("reader_type") or meta.get("reader_model") or run.export.format)),
         (
-            "Date read",
-            str(meta.get("read_datetime") or meta.get("date") or w_("not in the export")),
+            "date_read",
+            str(meta.get("read_datetime") or meta.get("date") or w_("not_in_the_export")),
         ),
-        ("Kit lot", run.layout.kit_lot or w_("not given")),
+        ("kit_lot", run.layout.kit_lot or w_("not_given")),
         (
-            "Model",
+            "model",
             f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
-            f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
+            f"{w_('zero_standard')}: {run.settings.zero_standard}; {w_.fit(run.curve.message)}",
         ),
-        *(
-            [("Noise (weights)", w_.detail(_noise_text(run.noise)))]
-            if run.noise is not None
-            else []
-        ),
+        *([("noise_weights", w_.noise(run.noise))] if run.noise is not None else []),
         (
-            "Curve warnings",
+            "curve_warnings",
             "; ".join(
                 f"{k}: {w_.flag(k) if w_.zh and k in FLAGS else v}"
                 for k, v in run.curve.warnings.items()
             ),
         ),
-        ("AIC (4PL / 5PL / log-log)", _aics(run, w_)),
+        ("aic", _aics(run, w_)),
         (
-            "LoB / LoD (CLSI EP17)",
+            "lob_lod",
             f"{_fmt(run.detection.get('lob_pg_ml'))} / "
             f"{_fmt(run.detection.get('lod_pg_ml'))} pg/mL",
         ),
-        ("LLOQ / ULOQ", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
-        ("Rules", f"{run.settings.rules}, fit_standards {run.settings.fit_standards}"),
+        ("lloq_uloq", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
+        ("rules", f"{run.settings.rules}, fit_standards {run.settings.fit_standards}"),
         (
-            "Refitted without",
+            "refitted_without",
             ", ".join(f"{lv.level} ({lv.nominal:g} pg/mL)" for lv in run.excluded_levels),
         ),
-        ("Masked wells", ", ".join(run.settings.masked)),
+        ("masked_wells", ", ".join(run.settings.masked)),
     ]
     rows = "".join(
         f"<tr><th>{html.escape(w_(k))}</th><td>{html.escape(v or none)}</td></tr>"
         for k, v in header
     )
     rows += (
-        f"<tr><th>{html.escape(w_('Review'))}</th>"
+        f"<tr><th>{html.escape(w_('review'))}</th>"
         f'<td id="review">{html.escape(w_("unreviewed"))}</td></tr>'
     )
     headline, why = verdict_headline(run, w_)
@@ -912,16 +887,17 @@ def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = 
     role_css = "".join(
         f"table.platemap td.{r}, .key.{r} {{ background: {c}; }}\n" for r, c in ROLE_COLOURS.items()
     )
-    js_words = {
-        k: w_(k)
-        for k in ("unreviewed", "accepted", "rejected", "by", "at",
-                  "OVERRIDE of the acceptance rules")
+    js_words = {  # review.js's English decision words -> this language's
+        english: w_(key)
+        for english, key in (("unreviewed", "unreviewed"), ("accepted", "accepted"),
+                             ("rejected", "rejected"), ("by", "by"), ("at", "at"),
+                             ("OVERRIDE of the acceptance rules", "override_of_rules"))
     }  # fmt: skip
     html_lang = "zh-CN" if w_.zh else "en"
     page = f"""<!DOCTYPE html>
 <html lang="{html_lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(w_("il6assay report"))}: {html.escape(run.run_id)}</title>
+<title>{html.escape(w_("title_report"))}: {html.escape(run.run_id)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.2em auto; max-width: 1150px; padding: 0 1em; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }}
@@ -958,29 +934,29 @@ table.platemap td.suspect .mk {{ color: #8a5a00; }}
 <script src="{REVIEW_JS}"></script>
 </head><body>
 <div id="plotly-missing" hidden>{_missing_plotly_text(w_)}</div>
-<h1>{html.escape(w_("il6assay run"))} {html.escape(run.run_id)}</h1>
-<h2 class="verdict {status}">{html.escape(w_("Verdict"))}: {html.escape(headline)}</h2>
+<h1>{html.escape(w_("title_run"))} {html.escape(run.run_id)}</h1>
+<h2 class="verdict {status}">{html.escape(w_("verdict"))}: {html.escape(headline)}</h2>
 {f'<ul class="why">{why_html}</ul>' if why else ""}
 <table>{rows}</table>
-<h2>{html.escape(w_("Review history"))}</h2>
+<h2>{html.escape(w_("review_history"))}</h2>
 {_history_table(w_)}
-<h2>{html.escape(w_("Masked wells"))}</h2>
+<h2>{html.escape(w_("masked_wells"))}</h2>
 {_masked_table(run, w_)}
-<h2>{html.escape(w_("Acceptance rules"))}</h2>
+<h2>{html.escape(w_("acceptance_rules"))}</h2>
 {_rules_list(run, w_)}
 {divs[0]}
 {divs[1]}
-<h2>{html.escape(w_("Standards"))}</h2>
+<h2>{html.escape(w_("standards"))}</h2>
 {standards_table(run, w_)}
-<h2>{html.escape(w_("Plate map"))}</h2>
+<h2>{html.escape(w_("plate_map"))}</h2>
 {plate_map(run, w_)}
 {divs[2]}
-<h2>{html.escape(w_("Controls"))}</h2>
+<h2>{html.escape(w_("controls"))}</h2>
 {controls_table(run, w_)}
-<h2>{html.escape(w_("Samples"))}</h2>
+<h2>{html.escape(w_("samples"))}</h2>
 {samples_table(run, w_)}
-<p>{html.escape(w_(CENSORED_NOTE))}</p>
-<h2>{html.escape(w_("Flags on this plate"))}</h2>
+<p>{html.escape(w_("censored_note"))}</p>
+<h2>{html.escape(w_("flags_on_this_plate"))}</h2>
 {flag_legend(run, w_)}
 <script>
 if (typeof Plotly === "undefined") {{
