@@ -20,7 +20,7 @@ import functools
 import re
 from typing import Any
 
-from il6assay.messages import DEFAULT_LANG, LANGS, catalogue, has_text, text
+from il6assay.messages import DEFAULT_LANG, LANGS, catalogue, text
 from il6assay.qc.rules import RuleResult, in_words
 
 __all__ = ["DEFAULT_LANG", "LANGS", "Words", "check_lang"]
@@ -37,6 +37,29 @@ def check_lang(lang: str | None) -> str:
     if code not in aliases:
         raise InputError(f"unknown report language '{lang}'; expected one of {', '.join(LANGS)}")
     return aliases[code]
+
+
+@functools.cache
+def _all_words(lang: str) -> dict[str, str]:
+    """Every key's words in ``lang``, English where ``lang`` has none (text()'s fallback)."""
+    return {**catalogue(DEFAULT_LANG), **catalogue(lang)}
+
+
+class Labels(dict[str, str]):
+    """The report's labels by key, read as attributes too (``t.verdict`` in a template)."""
+
+    __getattr__ = dict.__getitem__
+
+
+@functools.cache
+def _labels(lang: str) -> Labels:
+    return Labels(
+        {
+            k.removeprefix("report."): v
+            for k, v in _all_words(lang).items()
+            if k.startswith("report.")
+        }
+    )
 
 
 @functools.cache
@@ -75,13 +98,21 @@ class Words:
     def __init__(self, lang: str = DEFAULT_LANG) -> None:
         self.lang = check_lang(lang)
         self.zh = self.lang == "zh-CN"
+        self.english = self.lang == DEFAULT_LANG  # a rule's stored words are already these
+        self._words = _all_words(self.lang)  # a report asks hundreds of times: one dict
 
     def __call__(self, key: str, /, **fields: Any) -> str:
         """A label of the report (``[report]`` ``key``), its fields filled."""
-        return text(self.lang, f"report.{key}", **fields)
+        words = self._words[f"report.{key}"]
+        return words.format(**fields) if fields else words
+
+    @property
+    def labels(self) -> Labels:
+        """Every label of the report without fields, for a template: ``t.verdict``."""
+        return _labels(self.lang)
 
     def _known(self, key: str, otherwise: str) -> str:
-        return text(self.lang, key) if has_text(DEFAULT_LANG, key) else otherwise
+        return self._words.get(key, otherwise)
 
     def role(self, role: str) -> str:
         """A well's role in words ('standard', '标准品'); an unknown role as it is."""
@@ -102,25 +133,27 @@ class Words:
 
     def description(self, rule: RuleResult) -> str:
         """A rule's description, in this language."""
-        if rule.description_msg is None:
+        if rule.description_msg is None or self.english:  # stored English: made of the keys
             return rule.description
         key, fields = rule.description_msg
         return text(self.lang, key, **fields)
 
     def detail(self, rule: RuleResult) -> str:
         """A rule's detail (numbers and labels kept), in this language."""
+        if self.english:  # the stored English is what the keys make in English
+            return rule.detail
         if rule.detail_msgs:
             return in_words(self.lang, *rule.detail_msgs)
         return self.fit(rule.detail)
 
     def fit(self, english: str) -> str:
         """One of the curve's messages, in this language (as it is when not in ``[fit]``)."""
-        found = fit_message(english)
+        found = None if self.english else fit_message(english)
         return english if found is None else text(self.lang, found[0], **found[1])
 
     def noise(self, noise: dict[str, Any]) -> str:
         """The weighting's k and where it came from, with the measured noise when there is one."""
-        found = fit_message(str(noise["source"]))
+        found = None if self.english else fit_message(str(noise["source"]))
         lang = self.lang if found is not None else DEFAULT_LANG  # an unknown source: English
         source = noise["source"] if found is None else text(lang, found[0], **found[1])
         line = text(lang, "report.noise", k=noise["k_od"], source=source)
