@@ -1,7 +1,7 @@
 """The Jinja2 environment il6assay's pages are rendered with: report.html, index, study pages.
 
 Every value a template shows is HTML-escaped (``html.escape``, so quotes as
-``&quot;`` and ``&#x27;``, as the pages always had them); only what the code
+``&quot;`` and ``&#x27;``, as the pages always had them), None as nothing; only what the code
 marks safe (``markupsafe.Markup``: a figure's own HTML, an embedded script)
 goes in as it is. Jinja2 is imported here, when a page is rendered, never by
 ``il6assay --help``.
@@ -35,7 +35,7 @@ def _environment(folder: Path) -> Any:
         if type(value) is not str:  # a number, None, or Markup (what the code marked safe)
             if isinstance(value, Markup):
                 return value
-            value = str(value)
+            value = "" if value is None else str(value)  # None shows as nothing
         return escape(value) if special(value) else value  # most values need no escaping
 
     # Every {{ value }} goes through ``escaped``: escaping is the default, as with Jinja2's

@@ -34,14 +34,7 @@ if TYPE_CHECKING:
 
 ACCEPTED, REJECTED, WARN = "#1f77b4", "#d62728", "#ff7f0e"
 CONFIG = {"displaylogo": False}
-STYLE = """
-body { font-family: sans-serif; margin: 1.2em auto; max-width: 1200px; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
-tr.rejected td { background: #fde2e1; } tr.warning td { background: #fff3cd; }
-.note { background: #fff3cd; padding: 0.4em 0.6em; border: 1px solid #d4a72c; }
-#plotly-missing { background: #fde2e1; padding: 0.6em; border: 1px solid #b42318; }
-"""
+TEMPLATES = Path(__file__).parent / "templates"  # page.html around each page's content
 
 
 def _e(value: Any) -> str:
@@ -49,32 +42,26 @@ def _e(value: Any) -> str:
 
 
 def page(title: str, body: str, *, plotly_src: str | None = None) -> str:
-    """A whole page around ``body``, loading the shared plotly.js by a relative path."""
+    """A whole page around ``body`` (HTML, its values escaped by its maker), loading the shared
+    plotly.js by a relative path (the template templates/page.html)."""
+    from markupsafe import Markup
+
     from il6assay.record.report import plotly_js_name
+    from il6assay.record.templating import render
 
     src = plotly_src or plotly_js_name()
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{STYLE}</style>
-<script src="{_e(src)}"></script>
-</head><body>
-<div id="plotly-missing" hidden>The charts need <code>{_e(src)}</code> beside this page
-(il6assay writes it there with the page).</div>
-<h1>{_e(title)}</h1>
-{body}
-<script>
-if (typeof Plotly === "undefined") {{
-  document.getElementById("plotly-missing").hidden = false;
-}}
-</script>
-</body></html>
-"""
+    return render(TEMPLATES, "page.html", title=title, body=Markup(body), src=src)
 
 
 def _div(fig: go.Figure) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
+    from markupsafe import Markup
+
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG))
+
+
+def _num(value: Any, spec: str) -> str:
+    """A number as ``format(value, spec)`` writes it; None as nothing (the templates' num)."""
+    return "" if value is None else format(value, spec)
 
 
 def lot_marks(bridges: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -226,97 +213,19 @@ def load_trends(
 
 
 def trends_body(tr: Trends) -> str:
-    """The controls page's content."""
-    parts = [
-        f"<p>{tr.runs} run(s) shown, {tr.accepted_runs} accepted. Filled markers: accepted "
-        "runs; hollow: rejected (by the acceptance rules or a reviewer). Red: a rejecting "
-        "Westgard rule (1-3s, 2-2s, R-4s, 4-1s, 10-x); orange: a 1-2s warning. Each run is "
-        "judged after the accepted runs before it. Dash-dot lines: kit lot changes.</p>"
-    ]
-    parts += [f'<p class="note">{_e(n)}</p>' for n in tr.notes]
-    parts.append("<h2>Controls</h2>")
-    if not tr.controls:
-        parts.append("<p>No control values recorded yet.</p>")
-    for s in tr.controls:
-        parts.append(_div(lj_figure(s, lot_marks(tr.lot_bridges))))
-    flagged = [(s.name, p) for s in tr.controls for p in s.points if p.violations]
-    if flagged:
-        rows = "".join(
-            f'<tr class="{"rejected" if p.reject else "warning"}"><td>{_e(p.time.isoformat())}'
-            f"</td><td>{_e(p.run_id)}</td><td>{_e(name)}</td><td>{_e('; '.join(p.violations))}"
-            "</td></tr>"
-            for name, p in flagged
-        )
-        parts.append(
-            "<h2>Westgard violations</h2><table><tr><th>time</th><th>run</th><th>level</th>"
-            f"<th>rules</th></tr>{rows}</table>"
-        )
-    parts.append(
-        "<h2>Standards</h2><p>The top standard's OD, the curve's midpoint c and the "
-        "calibrated range per run; lines: mean and ±1/2/3 SD of the first 20 accepted runs. "
-        "Charted, not judged: drift shows here before the controls fail.</p>"
-    )
-    for s in tr.standards:
-        parts.append(_div(lj_figure(s)))
-    parts += lots_and_precision(tr)
-    return "\n".join(parts)
+    """The controls page's content (the template templates/controls.html)."""
+    from il6assay.record.templating import render
 
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def lots_and_precision(tr: Trends) -> list[str]:
-    """The kit lots with their bridges, and across-run precision per QC level and lot."""
-    parts = ["<h2>Kit lots and bridges</h2>"]
-    if tr.lot_bridges:
-        rows = "".join(
-            f'<tr class="{"passed" if b["passed"] else "rejected"}"><td>{_e(b["new_lot"])}</td>'
-            f"<td>{_e(b['old_lot'])}</td><td>{b['ratio']:.3f}</td><td>{b['ci90_low']:.3f} to "
-            f"{b['ci90_high']:.3f}</td><td>{b['limit_low']:g} to {b['limit_high']:g}</td>"
-            f"<td>{'equivalent' if b['passed'] else 'NOT equivalent'}</td>"
-            f"<td>{_e(b['signed_by'])}, {_e(b['signed_utc'])}</td></tr>"
-            for b in tr.lot_bridges
-        )
-        parts.append(
-            "<table><tr><th>new lot</th><th>bridged to</th><th>ratio new/old</th>"
-            "<th>90 % interval</th><th>limits</th><th>verdict</th><th>signed</th></tr>"
-            f"{rows}</table>"
-        )
-    else:
-        parts.append("<p>No kit-lot bridge recorded (il6assay lots bridge).</p>")
-    if tr.lot_targets:
-        rows = "".join(
-            f"<tr><td>{_e(t['kit_lot'])}</td><td>{_e(t['level'])}</td><td>{t['mean']:.3g}</td>"
-            f"<td>{t['sd']:.3g}</td><td>{_e(t['source'])}</td><td>{t['n_runs'] or ''}</td></tr>"
-            for t in tr.lot_targets
-        )
-        parts.append(
-            "<p>Westgard targets per kit lot: a lot's own accepted runs establish its targets "
-            "(provisional, judging nothing, until 20), unless the kit certificate gives them."
-            "</p><table><tr><th>kit lot</th><th>level</th><th>mean</th><th>SD</th><th>source</th>"
-            f"<th>runs</th></tr>{rows}</table>"
-        )
-    parts.append(
-        "<h2>Across-run precision</h2><p>Accepted runs' control wells, runs as groups "
-        "(one-way ANOVA, CLSI EP05-A3): per level and kit lot, then over all lots.</p>"
+    marks = lot_marks(tr.lot_bridges)
+    return render(
+        TEMPLATES,
+        "controls.html",
+        tr=tr,
+        controls=[_div(lj_figure(s, marks)) for s in tr.controls],
+        flagged=[(s.name, p) for s in tr.controls for p in s.points if p.violations],
+        standards=[_div(lj_figure(s)) for s in tr.standards],
+        num=_num,
     )
-    if not tr.precision:
-        parts.append("<p>No accepted run in the study database yet.</p>")
-        return parts
-    rows = "".join(
-        f"<tr><td>{_e(p['level'])}</td><td>{_e(p['kit_lot'])}</td><td>{p['n_runs']}</td>"
-        f"<td>{p['n']}</td><td>{p['mean']:.2f}</td><td>{_pct(p['bias_pct'])}</td>"
-        f"<td>{_pct(p['cv_within_pct'])}</td><td>{_pct(p['cv_between_pct'])}</td>"
-        f"<td>{_pct(p['cv_total_pct'])}</td></tr>"
-        for p in tr.precision
-    )
-    parts.append(
-        "<table><tr><th>level</th><th>kit lot</th><th>runs</th><th>wells</th><th>mean pg/mL</th>"
-        "<th>bias %</th><th>within-run CV %</th><th>between-run CV %</th><th>total CV %</th>"
-        f"</tr>{rows}</table>"
-    )
-    return parts
 
 
 def controls_html(
@@ -386,57 +295,11 @@ def distribution_figure(ov: Overview) -> go.Figure:
 
 
 def summary_body(ov: Overview) -> str:
-    """The overview page's content."""
-    head = (
-        "<tr><th>visit</th><th>specimens</th><th>reported</th><th>censored</th>"
-        "<th>of which below LLOQ</th><th>waiting for a re-assay (above ULOQ)</th>"
-        "<th>without a result</th></tr>"
-    )
-    counts = "".join(
-        f"<tr><td>{_e(v.visit)}</td><td>{v.specimens}</td><td>{v.reported}</td>"
-        f"<td>{v.censored}</td><td>{v.below_lloq}</td><td>{v.waiting_reassay}</td>"
-        f"<td>{v.without_result}</td></tr>"
-        for v in [*ov.visits, ov.totals]
-    )
-    parts = [f"<h2>Specimens</h2><table>{head}{counts}</table>"]
-    if ov.specimens:
-        parts.append(_div(distribution_figure(ov)))
-    if ov.worklist:
-        rows = "".join(
-            f"<tr><td>{_e(w['sample'])}</td><td>{_e(w['study_id'])}</td><td>{_e(w['visit'])}</td>"
-            f"<td>{_e(w['dilution'])}</td><td>{_e(w['note'])}</td></tr>"
-            for w in ov.worklist
-        )
-        parts.append(
-            "<h2>To re-assay</h2><p>Above the ULOQ at every dilution run: re-assay at 10 times "
-            "the highest (<code>il6assay summary --worklist FILE.csv</code> writes this as the "
-            "next plate's sample sheet).</p><table><tr><th>sample</th><th>study ID</th>"
-            f"<th>visit</th><th>dilution</th><th>note</th></tr>{rows}</table>"
-        )
-    if ov.unreviewed_runs:
-        rows = "".join(
-            f"<tr><td>{_e(r['run_id'])}</td><td>{_e(r['run_time'])}</td>"
-            f"<td>{_e(r['verdict'])}</td><td>{_e(r['review_status'])}</td></tr>"
-            for r in ov.unreviewed_runs
-        )
-        parts.append(
-            f"<h2>Runs not yet pushed ({len(ov.unreviewed_runs)})</h2><p>Processed and "
-            "recorded, not reviewed and pushed: their specimens are not counted above.</p>"
-            f"<table><tr><th>run</th><th>time</th><th>verdict</th><th>review</th></tr>{rows}"
-            "</table>"
-        )
-    cells = "".join(
-        f"<tr><td>{_e(s['study_id'])}</td><td>{_e(s['visit'])}</td><td>{_e(s['result'])}</td>"
-        f"<td>{_e(s['category'])}</td><td>{_e(s['dilutions'])}</td><td>{_e(s['flags'])}</td>"
-        f"<td>{_e(s['run_id'])}</td></tr>"
-        for s in ov.specimens
-    )
-    parts.append(
-        "<h2>Current values</h2><table><tr><th>study ID</th><th>visit</th><th>result (pg/mL)"
-        "</th><th>status</th><th>dilutions</th><th>flags</th><th>run</th></tr>"
-        f"{cells}</table>"
-    )
-    return "\n".join(parts)
+    """The overview page's content (the template templates/summary.html)."""
+    from il6assay.record.templating import render
+
+    chart = _div(distribution_figure(ov)) if ov.specimens else None
+    return render(TEMPLATES, "summary.html", ov=ov, visits=[*ov.visits, ov.totals], chart=chart)
 
 
 def summary_html(engine: Engine, *, plotly_src: str | None = None) -> str:
@@ -490,6 +353,7 @@ def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
     import csv
 
     from il6assay.record.review import run_status
+    from il6assay.record.templating import render
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
@@ -511,35 +375,19 @@ def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
         entries.append((_group(status, record), parse_time(when), folder, record, status, rows,
                         flags, curve))  # fmt: skip
     entries.sort(key=lambda e: (e[0], e[1], e[2].name))
-    parts = []
-    if unreadable:
-        items = "".join(f"<li>{_e(o.error)}</li>" for o in unreadable)
-        parts.append(f"<h2>Could not be read ({len(unreadable)})</h2><ul>{items}</ul>")
+    groups = []
     for g, heading in enumerate(REVIEW_ORDER):
-        group = [e for e in entries if e[0] == g]
-        if not group:
-            continue
-        rows_html = "".join(
-            f'<tr class="{"rejected" if not rec.get("accepted") else ""}">'
-            f'<td><a href="{_e(folder.name)}/report.html">{_e(folder.name)}</a></td>'
-            f"<td>{_e(when.isoformat())}</td><td>{_e(rec.get('verdict'))}</td>"
-            f"<td>{_e(st['review'])}</td><td>{len(rows)}</td>"
-            f"<td>{_e(', '.join(f'{k} {v}' for k, v in sorted(flags.items())))}</td>"
-            f"<td>{_e('' if st['integrity'] == 'ok' else 'CHANGED: ' + st['integrity'])}</td></tr>"
-            for _, when, folder, rec, st, rows, flags, _c in group
-        )
-        parts.append(
-            f"<h2>{_e(heading)} ({len(group)})</h2><table><tr><th>run (report)</th><th>time</th>"
-            "<th>verdict</th><th>review</th><th>specimens</th><th>flags (count)</th>"
-            f"<th>integrity</th></tr>{rows_html}</table>"
-        )
-    if entries:
-        parts.append(_div(_recovery_figure(entries)))
-    body = (
-        f"<p>{len(entries)} run(s) in this folder, in the order a reviewer works: rejected "
-        "plates first, then Westgard warnings, then accepted and unreviewed, then reviewed; "
-        "by run time within each.</p>" + "\n".join(parts)
-    )
+        runs = [
+            (folder, when, record, status, rows,
+             ", ".join(f"{k} {v}" for k, v in sorted(flags.items())))
+            for group, when, folder, record, status, rows, flags, _curve in entries
+            if group == g
+        ]  # fmt: skip
+        if runs:
+            groups.append((heading, runs))
+    chart = _div(_recovery_figure(entries)) if entries else None
+    body = render(TEMPLATES, "index.html", total=len(entries), unreadable=list(unreadable),
+                  groups=groups, chart=chart)  # fmt: skip
     return page("il6assay: runs in this folder", body)
 
 
