@@ -176,3 +176,19 @@ def test_the_od_heat_map_marks_faults_not_censored_samples():
     marked = {f"{y}{x}" for x, y in zip(marks["x"], marks["y"], strict=True)}
     # P33 saturated, P19 (C8, C9) HIGH_CV; P01 (A4, A5) below the LLOQ is not a fault
     assert marked == {"A12", "B12", "C8", "C9"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_what_a_user_wrote_is_shown_as_text_in_the_report_never_as_markup(tmp_path, lang):
+    from il6assay.record.report import write_report
+
+    hostile = "AML-<script>alert('x')</script>"
+    text = (EXAMPLE / "plate_001.samples.csv").read_text(encoding="utf-8-sig")
+    (tmp_path / "s.csv").write_text(text.replace("AML-001", hostile, 1), encoding="utf-8")
+    run = process_plate(
+        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", tmp_path / "s.csv"
+    )
+    write_report(run, tmp_path / "report.html", lang=lang)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page
+    assert "<td>AML-&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</td>" in page
