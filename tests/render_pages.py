@@ -6,7 +6,8 @@ example plate and the failing fixture plates, in English and Simplified
 Chinese where the page has a language, and returns ``{file name: text}``
 with only what is volatile normalised (``normalise``). ``python -m
 tests.render_pages`` writes them to ``fixtures/renders/`` (the golden files);
-``tests/test_page_renders.py`` compares a fresh render with them.
+``tests/test_page_renders.py`` compares a fresh render with them. The study pages and
+the index in Chinese were added after the move (they had no Chinese before).
 
 Normalised, and nothing else:
 - the embedded plotly.js of a standalone report (the installed package's
@@ -159,7 +160,10 @@ def index_render(work: Path) -> dict[str, str]:
         done = CliRunner().invoke(main, ["process", str(EXAMPLE / stem), "--out", str(out_dir)])
         assert done.exit_code in (0, 3), done.output
     folders = tuple(p for p in out_dir.iterdir() if (p / "run.json").is_file())
-    return {"index.html": normalise(index_html(out_dir), folders)}
+    return {
+        "index.html": normalise(index_html(out_dir), folders),
+        "index-zh-CN.html": normalise(index_html(out_dir, lang="zh-CN"), folders),
+    }
 
 
 def study_renders(work: Path) -> dict[str, str]:
@@ -190,6 +194,8 @@ def study_renders(work: Path) -> dict[str, str]:
         "controls.html": controls_html(engine),
         "controls-low.html": controls_html(engine, level="low", since="2026-01-10"),
         "summary.html": summary_html(engine),
+        "controls-zh-CN.html": controls_html(engine, lang="zh-CN"),
+        "summary-zh-CN.html": summary_html(engine, lang="zh-CN"),
     }
     engine.dispose()
     return {name: normalise(text, (run_folder("a"),)) for name, text in pages.items()}

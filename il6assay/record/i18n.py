@@ -52,14 +52,10 @@ class Labels(dict[str, str]):
 
 
 @functools.cache
-def _labels(lang: str) -> Labels:
-    return Labels(
-        {
-            k.removeprefix("report."): v
-            for k, v in _all_words(lang).items()
-            if k.startswith("report.")
-        }
-    )
+def _labels(lang: str, table: str) -> Labels:
+    prefix = f"{table}."
+    words = _all_words(lang)
+    return Labels({k[len(prefix) :]: v for k, v in words.items() if k.startswith(prefix)})
 
 
 @functools.cache
@@ -95,21 +91,22 @@ def fit_message(english: str) -> tuple[str, dict[str, Any]] | None:
 class Words:
     """The report's words in one language: ``w("plate")``, ``w.flag("HIGH_CV")``."""
 
-    def __init__(self, lang: str = DEFAULT_LANG) -> None:
+    def __init__(self, lang: str = DEFAULT_LANG, table: str = "report") -> None:
         self.lang = check_lang(lang)
+        self.table = table  # whose labels: the report's, or the study pages' ("study")
         self.zh = self.lang == "zh-CN"
         self.english = self.lang == DEFAULT_LANG  # a rule's stored words are already these
         self._words = _all_words(self.lang)  # a report asks hundreds of times: one dict
 
     def __call__(self, key: str, /, **fields: Any) -> str:
-        """A label of the report (``[report]`` ``key``), its fields filled."""
-        words = self._words[f"report.{key}"]
+        """A label of the report (``[report]`` ``key``, or the table given), its fields filled."""
+        words = self._words[f"{self.table}.{key}"]
         return words.format(**fields) if fields else words
 
     @property
     def labels(self) -> Labels:
-        """Every label of the report without fields, for a template: ``t.verdict``."""
-        return _labels(self.lang)
+        """Every label of the table, for a template: ``t.verdict``."""
+        return _labels(self.lang, self.table)
 
     def _known(self, key: str, otherwise: str) -> str:
         return self._words.get(key, otherwise)

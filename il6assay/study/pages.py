@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from il6assay.record.i18n import Words
 from il6assay.study.qc import parse_time
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def page(title: str, body: str, *, plotly_src: str | None = None) -> str:
+def page(title: str, body: str, *, plotly_src: str | None = None, lang: str = "en") -> str:
     """A whole page around ``body`` (HTML, its values escaped by its maker), loading the shared
     plotly.js by a relative path (the template templates/page.html)."""
     from markupsafe import Markup
@@ -50,7 +51,8 @@ def page(title: str, body: str, *, plotly_src: str | None = None) -> str:
     from il6assay.record.templating import render
 
     src = plotly_src or plotly_js_name()
-    return render(TEMPLATES, "page.html", title=title, body=Markup(body), src=src)
+    w = Words(lang, "study")
+    return render(TEMPLATES, "page.html", w=w, title=title, body=Markup(body), src=src)
 
 
 def _div(fig: go.Figure) -> str:
@@ -64,22 +66,26 @@ def _num(value: Any, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
 
-def lot_marks(bridges: Sequence[dict[str, Any]]) -> dict[str, str]:
+def lot_marks(bridges: Sequence[dict[str, Any]], words: Words | None = None) -> dict[str, str]:
     """Each bridged lot's mark on the charts: its latest bridge's ratio and verdict."""
+    w = words or Words(table="study")
     marks = {}
     for b in bridges:
-        verdict = "bridged" if b["passed"] else "bridge FAILED"
-        marks[b["new_lot"]] = f"{verdict}, ratio {b['ratio']:.2f}"
+        verdict = w("bridged") if b["passed"] else w("bridge_failed")
+        marks[b["new_lot"]] = w("lot_mark", verdict=verdict, ratio=b["ratio"])
     return marks
 
 
-def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
+def lj_figure(
+    series: Series, marks: dict[str, str] | None = None, words: Words | None = None
+) -> go.Figure:
     """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
     import plotly.graph_objects as go
 
+    w = words or Words(table="study")
     fig = go.Figure()
     pts = [p for p in series.points if p.value is not None]
-    for accepted, name in ((True, "accepted run"), (False, "rejected run (hollow)")):
+    for accepted, name in ((True, w("fig_accepted_run")), (False, w("fig_rejected_run"))):
         chosen = [p for p in pts if p.accepted == accepted]
         if not chosen:
             continue
@@ -102,7 +108,7 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
                             _e(p.run_id),
                             f"{p.value:.4g} {_e(series.unit)}"
                             + (f" (z {p.z:+.2f})" if p.z is not None else ""),
-                            f"kit lot {_e(p.kit_lot or 'not given')}",
+                            w("fig_kit_lot", lot=_e(p.kit_lot or w("not_given"))),
                             *[_e(v) for v in p.violations],
                         ]
                     )
@@ -118,7 +124,7 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
                 y=[p.value for p in pts],
                 mode="lines",
                 line={"color": "#999", "width": 1},
-                name="run order",
+                name=w("fig_run_order"),
                 hoverinfo="skip",
             )
         )
@@ -134,22 +140,22 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
             y = t.mean + k * t.sd
             shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
                            "line": {"color": color, "dash": dash, "width": 1}})  # fmt: skip
-            label = "mean" if k == 0 else f"{k:+d} SD"
+            label = w("fig_mean") if k == 0 else w("fig_sd", k=k)
             notes.append({"xref": "paper", "x": 1.0, "y": y, "xanchor": "left", "showarrow": False,
                           "text": label, "font": {"size": 10}})  # fmt: skip
     for when, lot in series.lot_changes:
         x = when.isoformat()
         shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
                        "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
-        mark = (marks or {}).get(lot, "no bridge" if marks is not None else "")
-        text = f"lot {_e(lot)}" + (f" ({_e(mark)})" if mark else "")
+        mark = (marks or {}).get(lot, w("fig_no_bridge") if marks is not None else "")
+        text = w("fig_lot", lot=_e(lot)) + (f" ({_e(mark)})" if mark else "")
         notes.append({"x": x, "y": 1.0, "yref": "paper", "text": text,
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                       "font": {"size": 10}})  # fmt: skip
-    title = f"{series.name}: {target_text(t, series.unit)}"
+    title = f"{series.name}: {target_text(t, series.unit, w)}"
     fig.update_layout(
         title={"text": _e(title), "font": {"size": 13}},
-        xaxis_title="run time (acquisition, else processing)",
+        xaxis_title=w("fig_run_time"),
         yaxis_title=_e(series.unit) or _e(series.name),
         template="plotly_white",
         height=340,
@@ -161,19 +167,20 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
     return fig
 
 
-def target_text(t: Any, unit: str) -> str:
+def target_text(t: Any, unit: str, words: Words | None = None) -> str:
     """The target lines' values and where they come from, for a chart's title."""
+    w = words or Words(table="study")
     if t is None:
-        return "no target lines (fewer than 2 accepted runs, or no spread)"
+        return w("target_none")
     unit = f" {unit}" if unit else ""
     if t.source == "certificate":
-        lot = f", kit lot {t.kit_lot}" if t.kit_lot else ""
-        where = f"kit certificate{lot}" + (f" ({t.note})" if t.note else "")
+        lot = w("target_lot", lot=t.kit_lot) if t.kit_lot else ""
+        where = w("target_certificate", lot=lot) + (f" ({t.note})" if t.note else "")
     elif t.source == "established":
-        where = f"established from the first {t.n_runs} accepted runs"
+        where = w("target_established", n=t.n_runs)
     else:
-        where = f"PROVISIONAL, from {t.n_runs} accepted run(s) (fewer than 20)"
-    return f"mean {t.mean:.4g} ± SD {t.sd:.3g}{unit}, {where}"
+        where = w("target_provisional", n=t.n_runs)
+    return w("target_line", mean=t.mean, sd=t.sd, unit=unit, where=where)
 
 
 def _since(since: Any) -> datetime | None:
@@ -212,42 +219,51 @@ def load_trends(
     return tr
 
 
-def trends_body(tr: Trends) -> str:
+def trends_body(tr: Trends, lang: str = "en") -> str:
     """The controls page's content (the template templates/controls.html)."""
     from il6assay.record.templating import render
 
-    marks = lot_marks(tr.lot_bridges)
+    w = Words(lang, "study")
+    marks = lot_marks(tr.lot_bridges, w)
     return render(
         TEMPLATES,
         "controls.html",
+        w=w,
+        t=w.labels,
         tr=tr,
-        controls=[_div(lj_figure(s, marks)) for s in tr.controls],
+        controls=[_div(lj_figure(s, marks, w)) for s in tr.controls],
         flagged=[(s.name, p) for s in tr.controls for p in s.points if p.violations],
-        standards=[_div(lj_figure(s)) for s in tr.standards],
+        standards=[_div(lj_figure(s, words=w)) for s in tr.standards],
         num=_num,
     )
 
 
 def controls_html(
-    engine: Engine, *, level: str | None = None, since: Any = None, plotly_src: str | None = None
+    engine: Engine,
+    *,
+    level: str | None = None,
+    since: Any = None,
+    plotly_src: str | None = None,
+    lang: str = "en",
 ) -> str:
     """The Levey-Jennings page of the study's controls and standards (a whole offline page;
     ``plotly_src``: where a web server serves plotly.js, else beside the page)."""
     tr = load_trends(engine, level=level, since=since)
-    title = "il6assay: controls and standards across runs"
-    return page(title, trends_body(tr), plotly_src=plotly_src)
+    title = Words(lang, "study")("title_controls")
+    return page(title, trends_body(tr, lang), plotly_src=plotly_src, lang=lang)
 
 
-def distribution_figure(ov: Overview) -> go.Figure:
+def distribution_figure(ov: Overview, words: Words | None = None) -> go.Figure:
     """Per visit: reported values on a log axis; censored ones at their limit, as triangles."""
     import plotly.graph_objects as go
 
+    w = words or Words(table="study")
     fig = go.Figure()
     visits = sorted({s["visit"] for s in ov.specimens})
     kinds = (
-        ("reported", "circle", "#1f77b4", "conc_pg_ml", "reported"),
-        ("below LLOQ", "triangle-down-open", "#7f7f7f", "lloq_pg_ml", "below LLOQ (at the LLOQ)"),
-        ("above ULOQ", "triangle-up", "#d62728", "uloq_pg_ml", "above ULOQ (at the ULOQ)"),
+        ("reported", "circle", "#1f77b4", "conc_pg_ml", w("dist_reported")),
+        ("below LLOQ", "triangle-down-open", "#7f7f7f", "lloq_pg_ml", w("dist_below")),
+        ("above ULOQ", "triangle-up", "#d62728", "uloq_pg_ml", w("dist_above")),
     )
     for kind, symbol, color, key, name in kinds:
         chosen = [s for s in ov.specimens if s["category"] == kind and s.get(key)]
@@ -261,7 +277,7 @@ def distribution_figure(ov: Overview) -> go.Figure:
                         go.Box(
                             x=[_e(visit)] * len(vs),
                             y=[s[key] for s in vs],
-                            name=f"{_e(visit)} reported",
+                            name=w("dist_visit_reported", visit=_e(visit)),
                             boxpoints="all",
                             jitter=0.4,
                             pointpos=0,
@@ -285,28 +301,32 @@ def distribution_figure(ov: Overview) -> go.Figure:
             )
         )
     fig.update_layout(
-        title={"text": "IL-6 per visit (pg/mL, log axis)", "font": {"size": 13}},
-        yaxis={"type": "log", "title": "IL-6 (pg/mL)"},
-        xaxis={"title": "visit", "type": "category"},
+        title={"text": w("dist_title"), "font": {"size": 13}},
+        yaxis={"type": "log", "title": w("dist_y")},
+        xaxis={"title": w("col_visit"), "type": "category"},
         template="plotly_white",
         height=420,
     )
     return fig
 
 
-def summary_body(ov: Overview) -> str:
+def summary_body(ov: Overview, lang: str = "en") -> str:
     """The overview page's content (the template templates/summary.html)."""
     from il6assay.record.templating import render
 
-    chart = _div(distribution_figure(ov)) if ov.specimens else None
-    return render(TEMPLATES, "summary.html", ov=ov, visits=[*ov.visits, ov.totals], chart=chart)
+    w = Words(lang, "study")
+    chart = _div(distribution_figure(ov, w)) if ov.specimens else None
+    return render(TEMPLATES, "summary.html", w=w, t=w.labels, ov=ov,
+                  visits=[*ov.visits, ov.totals], chart=chart)  # fmt: skip
 
 
-def summary_html(engine: Engine, *, plotly_src: str | None = None) -> str:
+def summary_html(engine: Engine, *, plotly_src: str | None = None, lang: str = "en") -> str:
     """The study overview page (a whole offline page; ``plotly_src`` as for controls_html)."""
     from il6assay.study.summary import overview
 
-    return page("il6assay: study overview", summary_body(overview(engine)), plotly_src=plotly_src)
+    title = Words(lang, "study")("title_summary")
+    body = summary_body(overview(engine), lang)
+    return page(title, body, plotly_src=plotly_src, lang=lang)
 
 
 def write_page(path: Path, text: str) -> Path:
@@ -330,12 +350,8 @@ def write_page(path: Path, text: str) -> Path:
 
 # ---- a batch's index.html -------------------------------------------------------------------
 
-REVIEW_ORDER = (
-    "rejected by the rules: decide (re-run, or accept with --override and a reason)",
-    "accepted with a Westgard warning",
-    "accepted, unreviewed",
-    "reviewed",
-)
+# The index's groups, in the order a reviewer works them (their headings: [study] group_*).
+REVIEW_ORDER = ("group_rejected", "group_westgard", "group_unreviewed", "group_reviewed")
 
 
 def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
@@ -348,8 +364,9 @@ def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
     return 2
 
 
-def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
-    """The results folder's index: every run, in the order a reviewer works, with its report."""
+def index_html(out_dir: Path, unreadable: Sequence[Any] = (), lang: str = "en") -> str:
+    """The results folder's index: every run, in the order a reviewer works, with its report
+    (``lang``: the report language, "en" or "zh-CN")."""
     import csv
 
     from il6assay.record.review import run_status
@@ -385,13 +402,14 @@ def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
         ]  # fmt: skip
         if runs:
             groups.append((heading, runs))
-    chart = _div(_recovery_figure(entries)) if entries else None
-    body = render(TEMPLATES, "index.html", total=len(entries), unreadable=list(unreadable),
-                  groups=groups, chart=chart)  # fmt: skip
-    return page("il6assay: runs in this folder", body)
+    w = Words(lang, "study")
+    chart = _div(_recovery_figure(entries, w)) if entries else None
+    body = render(TEMPLATES, "index.html", w=w, t=w.labels, total=len(entries),
+                  unreadable=list(unreadable), groups=groups, chart=chart)  # fmt: skip
+    return page(w("title_index"), body, lang=lang)
 
 
-def _recovery_figure(entries: list[Any]) -> go.Figure:
+def _recovery_figure(entries: list[Any], w: Words) -> go.Figure:
     """Controls' recovery (% of nominal) per run, in time order: a first look across the batch."""
     import plotly.graph_objects as go
 
@@ -416,9 +434,9 @@ def _recovery_figure(entries: list[Any]) -> go.Figure:
         )  # fmt: skip
     fig.add_hline(y=100, line={"color": "#2ca02c", "width": 1})
     fig.update_layout(
-        title={"text": "Controls, % of nominal, per run", "font": {"size": 13}},
-        yaxis_title="recovery (%)",
-        xaxis={"showticklabels": False, "title": "runs in time order"},
+        title={"text": w("rec_title"), "font": {"size": 13}},
+        yaxis_title=w("rec_y"),
+        xaxis={"showticklabels": False, "title": w("rec_x")},
         template="plotly_white",
         height=320,
     )
