@@ -4,7 +4,10 @@ Top to bottom: the header (plate, input file and its SHA-256, reader, date
 read, kit lot, model, the verdict with each failed rule, the review status),
 the acceptance rules, the standard curve (log axis, masked standards hollow,
 95 % band, samples on the curve, LLOQ/ULOQ), the standards' residuals and
-table, the plate map, the controls and the samples.
+table, the plate map, the controls and the samples. The page is the Jinja2
+template ``templates/report.html`` (its parts in ``report_parts.html``); this
+module gathers what it shows, its words from the message catalogue
+(``il6assay.record.i18n``), its figures from ``il6assay.record.figures``.
 
 plotly.js never comes from the network. By default one copy,
 ``plotly-<version>.min.js``, sits in the results folder beside the run
