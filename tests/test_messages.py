@@ -44,14 +44,33 @@ def test_every_flag_code_has_chinese_text():
 
 
 @pytest.fixture(scope="module")
-def judged(tmp_path_factory: pytest.TempPathFactory) -> list:
-    """The rules of the example and failing plates under both profiles and a method profile."""
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list:
+    """The example and failing plates under both profiles and a method profile, processed."""
     work = tmp_path_factory.mktemp("plates")
-    runs = []
-    for name, (export, layout, samples, changes) in plates(work).items():
-        if name in ("example", "example_kit", "rejected_kit", "profile", "profile_no_mid"):
-            runs.append(process_plate(export, layout, samples, replace(Settings(), **changes)))
+    return [
+        process_plate(export, layout, samples, replace(Settings(), **changes))
+        for name, (export, layout, samples, changes) in plates(work).items()
+        if name in ("example", "example_kit", "rejected_kit", "profile", "profile_no_mid")
+    ]
+
+
+@pytest.fixture(scope="module")
+def judged(runs: list) -> list:
+    """Every rule of those runs."""
     return [rule for run in runs for rule in run.rules]
+
+
+def test_every_advice_a_sample_gets_has_its_key_and_chinese_text(runs):
+    advised = [s for run in runs for s in run.samples if s.advice]
+    assert {s.advice_msg[0] for s in advised if s.advice_msg} >= {
+        "advice.reassay_hint",
+        "advice.high_cv",
+        "advice.validated_dilution",
+    }
+    zh = Words("zh-CN")
+    for s in advised:
+        assert s.advice_msg is not None, s.advice
+        assert has_text("zh-CN", s.advice_msg[0]) and zh.advice(s) != s.advice
 
 
 def test_every_rule_of_both_profiles_and_method_qc_has_chinese_text(judged):

@@ -101,4 +101,5 @@ def flag_dilutions(profile: Mapping[str, Any] | None, samples: Sequence[SampleRe
         s.flag(FLAG)
         s.conc_on_plate = s.conc_pg_ml = s.ci_low_pg_ml = s.ci_high_pg_ml = None
         s.result = "not reportable"
-        s.advice = f"re-assay at a validated dilution (1:{low:g} to 1:{high:g})"
+        s.advice_msg = said("advice.validated_dilution", low=low, high=high)
+        s.advice = text("en", s.advice_msg[0], **s.advice_msg[1])

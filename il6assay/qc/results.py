@@ -16,21 +16,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.curve.fit import CurveFit
-from il6assay.messages import catalogue
+from il6assay.messages import catalogue, text
 from il6assay.plate.export import MASKED, MISSING, SATURATED
 from il6assay.plate.layout import WellSpec
 from il6assay.plate.samples import SampleRow
 from il6assay.plate.wells import Well
-from il6assay.qc.rules import cv_pct
+from il6assay.qc.rules import Message, cv_pct, said
 from il6assay.settings import Settings
 
-REASSAY_HINT = "re-assay at a higher dilution"
-# Why the m10 rules do not report a result (ICH M10 section 4.3.4, reanalysis of study samples).
-REASSAY_HIGH_CV = "not reportable: replicate CV over the limit; re-assay"
-REASSAY_LLOQ_RAISED = (
-    "not reportable: below an LLOQ raised by an excluded standard; re-assay on a run whose "
-    "lowest standard passes"
-)
+# A sample's advice (the words: [advice] in il6assay/messages/en.toml; results.csv holds this
+# English). Why the m10 rules do not report a result: ICH M10 section 4.3.4, reanalysis.
+REASSAY_HINT = text("en", "advice.reassay_hint")
+REASSAY_HIGH_CV = text("en", "advice.high_cv")
+REASSAY_LLOQ_RAISED = text("en", "advice.lloq_raised")
 
 # Flags, in the order they are listed; documented in the README. Their words are the message
 # catalogue's ([flag] in il6assay/messages/en.toml; run.json's legend holds this English).
@@ -71,6 +69,8 @@ class SampleResult:
     flags: list[str] = field(default_factory=list)
     dilution_label: str | None = None  # several dilutions averaged: "1;10"
     combined_from: list[str] = field(default_factory=list)  # "P10@1", "P11@10"
+    # The advice's catalogue key and fields, for the report in any language (not stored).
+    advice_msg: Message | None = field(default=None, compare=False, repr=False)
 
     def flag(self, code: str) -> None:
         """Add a flag once."""
@@ -245,14 +245,14 @@ def evaluate_sample(
         s.conc_cv_pct = None  # the replicates' concentrations were extrapolations
     if "BELOW_LLOQ" in s.flags and lloq_raised:
         s.flag("LLOQ_RAISED")
-        _not_reportable(s, REASSAY_LLOQ_RAISED)
+        _not_reportable(s, "advice.lloq_raised")
     if "HIGH_CV" in s.flags:
-        _not_reportable(s, REASSAY_HIGH_CV)
+        _not_reportable(s, "advice.high_cv")
 
 
 def _not_reportable(s: SampleResult, advice: str) -> None:
     s.conc_on_plate = s.conc_pg_ml = s.ci_low_pg_ml = s.ci_high_pg_ml = None
-    s.result, s.advice = "", advice
+    s.result, s.advice, s.advice_msg = "", text("en", advice), said(advice)
 
 
 def _evaluate(
@@ -284,7 +284,7 @@ def _evaluate(
     if "SATURATED" in s.flags:
         # A saturated replicate is beyond the reader's range: above any standard.
         s.flag("ABOVE_ULOQ")
-        s.result, s.advice = high_text, REASSAY_HINT
+        s.result, s.advice, s.advice_msg = high_text, REASSAY_HINT, said("advice.reassay_hint")
         return
     if s.od_mean is None:
         return
@@ -309,7 +309,7 @@ def _evaluate(
         if side:
             s.flag("ABOVE_CURVE")
         s.flag("ABOVE_ULOQ")
-        s.result, s.advice = high_text, REASSAY_HINT
+        s.result, s.advice, s.advice_msg = high_text, REASSAY_HINT, said("advice.reassay_hint")
     else:
         s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from il6assay.messages import DEFAULT_LANG, LANGS, catalogue, text
+from il6assay.qc.results import SampleResult
 from il6assay.qc.rules import RuleResult, in_words
 
 __all__ = ["DEFAULT_LANG", "LANGS", "Words", "check_lang"]
@@ -142,6 +143,13 @@ class Words:
         if rule.detail_msgs:
             return in_words(self.lang, *rule.detail_msgs)
         return self.fit(rule.detail)
+
+    def advice(self, sample: SampleResult) -> str:
+        """A sample's advice, in this language (as stored when it carries no key)."""
+        if sample.advice_msg is None or self.english:
+            return sample.advice
+        key, fields = sample.advice_msg
+        return text(self.lang, key, **fields)
 
     def fit(self, english: str) -> str:
         """One of the curve's messages, in this language (as it is when not in ``[fit]``)."""

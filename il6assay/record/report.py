@@ -31,7 +31,7 @@ from typing import Any
 from il6assay.plate.hashing import sha256_file
 from il6assay.plate.layout_view import ROLE_COLOURS, well_label
 from il6assay.qc.m10 import QC_ROLES
-from il6assay.qc.results import FLAGS, REASSAY_HINT, format_sig
+from il6assay.qc.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
 from il6assay.qc.rules import RuleResult
 from il6assay.record.audit import review_state
 from il6assay.record.figures import (
@@ -225,13 +225,12 @@ def controls_table(run: Run, words: Words | None = None) -> Table | None:
     return _table([w_(h) if h else "" for h in headers], rows, "controls")
 
 
-def advice_text(advice: str, dilution: float, words: Words | None = None) -> str:
+def advice_text(sample: SampleResult, words: Words | None = None) -> str:
     """A sample's advice for the reviewer: "re-assay at a higher dilution (e.g. 1:10)"."""
     w_ = words or Words()
-    if advice == REASSAY_HINT:
-        step = f"1:{dilution * 10:g}"
-        return w_("reassay_advice", advice=advice, step=step)
-    return advice
+    if sample.advice == REASSAY_HINT:
+        return w_("reassay_advice", advice=sample.advice, step=f"1:{sample.dilution * 10:g}")
+    return w_.advice(sample)
 
 
 def samples_table(run: Run, words: Words | None = None) -> Table:
@@ -246,7 +245,7 @@ def samples_table(run: Run, words: Words | None = None) -> Table:
             (
                 [s.study_id, s.visit, s.sample, f"{s.dilution:g}", _num(s.od_mean),
                  _num(s.od_cv_pct, ".1f"), s.result, ci, " ".join(s.flags),
-                 advice_text(s.advice, s.dilution, w_)],
+                 advice_text(s, w_)],
                 bool(s.flags),
             )
         )  # fmt: skip
