@@ -104,3 +104,18 @@ def test_a_rules_chinese_detail_comes_from_its_keys_not_its_english_words(judged
     # A rule read back from curve.json (no keys) shows its stored words as they are.
     stored = replace(rule, description_msg=None, detail_msgs=())
     assert zh.detail(stored) == rule.detail and zh.description(stored) == rule.description
+
+
+def test_the_study_rules_english_is_the_codes_own_and_has_chinese():
+    from il6assay.qc.rules import RuleResult
+    from il6assay.study import check, lots, westgard
+
+    zh = Words("zh-CN")
+    for rule_id, description, source in (
+        ("WESTGARD", check.DESCRIPTION, westgard.SOURCE),
+        ("LOT_BRIDGE", lots.DESCRIPTION, lots.SOURCE),
+    ):
+        assert catalogue("en")[f"rule.study.{rule_id}"] == description
+        rule = RuleResult(rule_id, description, source, True, "detail as stored")
+        assert zh.description(rule) == catalogue("zh-CN")[f"rule.study.{rule_id}"]
+        assert zh.source(source) != source

@@ -131,8 +131,12 @@ class Words:
 
     def description(self, rule: RuleResult) -> str:
         """A rule's description, in this language."""
-        if rule.description_msg is None or self.english:  # stored English: made of the keys
+        if self.english:  # the stored English is what the keys make in English
             return rule.description
+        if rule.description_msg is None:  # a study rule, or one read back from curve.json
+            key = f"rule.study.{rule.id}"
+            known = catalogue(DEFAULT_LANG).get(key) == rule.description
+            return text(self.lang, key) if known else rule.description
         key, fields = rule.description_msg
         return text(self.lang, key, **fields)
 
