@@ -16,9 +16,10 @@ from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.errors import InputError
+from il6assay.messages import has_text
 from il6assay.qc.results import FLAGS
 from il6assay.record.audit import read_entries
-from il6assay.record.i18n import ZH_FLAGS, ZH_SOURCES, Words, check_lang
+from il6assay.record.i18n import Words, check_lang
 from il6assay.record.report import review_payload
 from il6assay.run import process_plate
 from tests.conftest import EXAMPLE, ROOT, run_dirs
@@ -74,7 +75,7 @@ def test_an_unknown_language_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_every_flag_and_rule_source_has_a_chinese_text():
-    assert set(ZH_FLAGS) == set(FLAGS)
+    assert all(has_text("zh-CN", f"flag.{code}") for code in FLAGS)
     run = process_plate(
         EXAMPLE / "plate_002_rejected.csv",
         EXAMPLE / "plate_002_rejected.layout.toml",
@@ -82,11 +83,11 @@ def test_every_flag_and_rule_source_has_a_chinese_text():
     )
     zh = Words("zh-CN")
     for rule in run.rules:
-        assert rule.source in ZH_SOURCES, rule.id
-        assert zh.description(rule.id, rule.description, run.settings) != rule.description
+        assert zh.source(rule.source) != rule.source, rule.id
+        assert zh.description(rule) != rule.description, rule.id
         # The detail's numbers are carried over unchanged.
         english_numbers = re.findall(r"\d+(?:\.\d+)?", rule.detail)
-        zh_numbers = re.findall(r"\d+(?:\.\d+)?", zh.detail(rule.detail))
+        zh_numbers = re.findall(r"\d+(?:\.\d+)?", zh.detail(rule))
         assert sorted(zh_numbers) == sorted(english_numbers)
 
 
@@ -175,3 +176,19 @@ def test_the_od_heat_map_marks_faults_not_censored_samples():
     marked = {f"{y}{x}" for x, y in zip(marks["x"], marks["y"], strict=True)}
     # P33 saturated, P19 (C8, C9) HIGH_CV; P01 (A4, A5) below the LLOQ is not a fault
     assert marked == {"A12", "B12", "C8", "C9"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_what_a_user_wrote_is_shown_as_text_in_the_report_never_as_markup(tmp_path, lang):
+    from il6assay.record.report import write_report
+
+    hostile = "AML-<script>alert('x')</script>"
+    text = (EXAMPLE / "plate_001.samples.csv").read_text(encoding="utf-8-sig")
+    (tmp_path / "s.csv").write_text(text.replace("AML-001", hostile, 1), encoding="utf-8")
+    run = process_plate(
+        EXAMPLE / "plate_001.xlsx", EXAMPLE / "plate_001.layout.toml", tmp_path / "s.csv"
+    )
+    write_report(run, tmp_path / "report.html", lang=lang)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page
+    assert "<td>AML-&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</td>" in page

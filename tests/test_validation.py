@@ -418,14 +418,13 @@ def test_the_method_qc_rule_reads_in_chinese_with_its_numbers_kept():
     import re
 
     from il6assay.qc.method import profile_rules
-    from il6assay.record.i18n import ZH_SOURCES, Words
-    from il6assay.settings import Settings
+    from il6assay.record.i18n import Words
 
     zh = Words("zh-CN")
     wells = [_qc_well("A1", "low", 15.0), _qc_well("C1", "mid", 90.0), _qc_well("D1", "mid", 60.0)]
     for rule in (profile_rules(PROFILE, wells)[0], profile_rules(PROFILE, wells[:1])[0]):
-        assert rule.source in ZH_SOURCES
-        assert zh.description(rule.id, rule.description, Settings()) != rule.description
-        text = zh.detail(rule.detail)
+        assert zh.source(rule.source) != rule.source
+        assert zh.description(rule) != rule.description
+        text = zh.detail(rule)
         assert not re.search(r"[a-z]{4,} [a-z]{4,}", text.replace("mid", "")), text
         assert sorted(re.findall(r"\d+", text)) == sorted(re.findall(r"\d+", rule.detail))

@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from il6assay.messages import text
 from il6assay.plate.wells import Well
 from il6assay.qc import rules
-from il6assay.qc.rules import RuleResult, StandardLevel, cv_pct
+from il6assay.qc.rules import Message, RuleResult, StandardLevel, cv_pct, said, setting_fields
 from il6assay.settings import Settings
 
 # The layout roles whose wells are the plate's QCs under the m10 rules: in-matrix QCs,
@@ -38,24 +39,10 @@ NOT_SPECIMEN_ROLES = ("standard", "blank", "empty", *QC_ROLES)
 VALIDATION_ROLES = ("pool", "selectivity", "stability")
 
 PROFILE = "m10"
-SOURCE_STANDARDS = (
-    "ICH M10 (2022) section 4.3.2, acceptance criteria for an analytical run, with section "
-    "4.2.3, calibration curve and range: each level's reportable (mean back-calculated) "
-    "value within ±20 % of nominal (±25 % at the LLOQ and ULOQ) with a CV within 20 % (25 %); "
-    "a failing standard is rejected and the curve re-evaluated without it"
-)
-SOURCE_QC_DESIGN = (
-    "ICH M10 (2022) section 4.3.1, analytical run: QCs at at least 3 levels (low, mid, high) "
-    "in at least two sets, placed before and after the study samples"
-)
-SOURCE_QC = (
-    "ICH M10 (2022) section 4.3.2, acceptance criteria for an analytical run: at least 2/3 "
-    "of the QCs and at least 50 % at each level within ±20 % of nominal"
-)
-SOURCE_QC_RANGE = (
-    "ICH M10 (2022) section 4.3.2: after a standard is rejected the revised calibration "
-    "range must still cover the low, mid and high QCs"
-)
+SOURCE_STANDARDS = text("en", "source.M10_STANDARDS")
+SOURCE_QC_DESIGN = text("en", "source.M10_QC_DESIGN")
+SOURCE_QC = text("en", "source.M10_QC")
+SOURCE_QC_RANGE = text("en", "source.M10_QC_RANGE")
 
 
 def reading_order(name: str) -> tuple[int, int]:
@@ -184,24 +171,18 @@ def calibration_rules(
     n_pass = sum(lv.passed for lv in levels)
     failed = [lv for lv in levels if not lv.passed]
     excluded = [lv for lv in levels if lv.excluded]
-    count.detail = f"{n_pass} of {len(levels)} levels pass on their reportable values"
+    parts = [said("detail.levels_pass_reportable", n_pass=n_pass, n=len(levels))]
     if failed:
-        count.detail += "; failing: " + ", ".join(
+        failing = ", ".join(
             f"{lv.level} ({lv.nominal:g}: {lv.reason or 'failed'})" for lv in failed
         )
+        parts.append(said("detail.failing", levels=failing))
     if excluded:
-        count.detail += "; excluded and refitted without: " + ", ".join(lv.level for lv in excluded)
-    count.description = (
-        f"at least {settings.min_standard_levels} non-zero standard levels pass: each "
-        f"level's mean back-calculated value within ±{settings.standard_tolerance_pct:g} "
-        f"% (±{settings.standard_tolerance_extreme_pct:g} % at the lowest and highest), "
-        f"its CV within {settings.cv_limit_pct:g} % ({settings.cv_limit_lloq_pct:g} %); "
-        "a failing level is excluded and the curve refitted once without it"
-    )
-    share.description = (
-        f"at least {settings.min_standard_level_share:.0%} of the non-zero standard "
-        "levels pass on their reportable values (anchor points excluded)"
-    )
+        parts.append(said("detail.excluded", levels=", ".join(lv.level for lv in excluded)))
+    count.tell(*parts)
+    numbers = setting_fields(settings)
+    count.describe(said("rule.m10.STANDARD_LEVELS", **numbers))
+    share.describe(said("rule.m10.STANDARD_SHARE", **numbers))
     count.source = share.source = SOURCE_STANDARDS
     count.section = share.section = "4.3.2, 4.2.3"
     for r in (fit, count, share):
@@ -238,55 +219,38 @@ def qc_design_rule(wells: list[Well], min_levels: int = 3) -> RuleResult:
     has_specimens = bool(_specimen_wells(wells))
     before = {lv for lv, side in groups if side == "before"}
     after = {lv for lv, side in groups if side == "after"}
-    problems = []
+    problems: list[Message] = []
     if not groups:
-        problems.append(
-            "the layout has no QCs (role qc, or a control with a nominal conc): "
-            "ICH M10 needs QCs at low, mid and high levels on every plate"
-        )
+        problems.append(said("detail.qc_design_none"))
     elif len(levels) < min_levels:
         problems.append(
-            f"{len(levels)} QC level(s) ({', '.join(levels)}); at least {min_levels} "
-            "(low, mid, high) needed"
-        )
+            said("detail.qc_design_few", n=len(levels), levels=", ".join(levels),
+                 min_levels=min_levels)
+        )  # fmt: skip
     validation = any(w.spec.role in VALIDATION_ROLES for w in wells)
     if groups and has_specimens and not validation:
         if set(levels) - before:
-            problems.append(
-                "no full QC set before the samples in reading order (missing: "
-                + ", ".join(sorted(set(levels) - before))
-                + ")"
-            )
+            missing = ", ".join(sorted(set(levels) - before))
+            problems.append(said("detail.qc_design_no_set_before", levels=missing))
         if set(levels) - after:
-            problems.append(
-                "no full QC set after the samples in reading order (missing: "
-                + ", ".join(sorted(set(levels) - after))
-                + ")"
-            )
+            missing = ", ".join(sorted(set(levels) - after))
+            problems.append(said("detail.qc_design_no_set_after", levels=missing))
     elif groups:
         single = [lv for lv in levels if sum(len(g) for (x, _), g in groups.items() if x == lv) < 2]
         if single:
-            problems.append("a QC level in one well only: " + ", ".join(single))
+            problems.append(said("detail.qc_design_single", levels=", ".join(single)))
     sets = min((sum(x == lv for x, _ in groups) for lv in levels), default=0)
     if validation and not problems:
-        detail = (
-            f"{len(levels)} QC levels on a method-validation plate: its QCs are what it "
-            "measures, so the bracketing of study samples (section 4.3.1) does not apply"
-        )
+        parts = [said("detail.qc_design_validation", n=len(levels))]
     else:
-        detail = "; ".join(problems) or (
-            f"{len(levels)} QC levels in {sets} sets bracketing the samples"
-        )
-    return RuleResult(
-        id="QC_DESIGN",
-        description=(
-            f"at least {min_levels} QC levels (low, mid, high) in at least two sets, one before "
-            "and one after the samples in reading order (down each column, left to right)"
-        ),
-        source=SOURCE_QC_DESIGN,
-        passed=not problems,
-        detail=detail,
-        wells=[w.name for g in groups.values() for w in g] if problems and groups else [],
+        parts = problems or [said("detail.qc_design_ok", n=len(levels), sets=sets)]
+    return RuleResult.keyed(
+        "QC_DESIGN",
+        said("rule.m10.QC_DESIGN", min_levels=min_levels),
+        SOURCE_QC_DESIGN,
+        not problems,
+        parts,
+        [w.name for g in groups.values() for w in g] if problems and groups else [],
         profile=PROFILE,
         section="4.3.1",
     )
@@ -295,14 +259,11 @@ def qc_design_rule(wells: list[Well], min_levels: int = 3) -> RuleResult:
 def evaluate_qcs(wells: list[Well], settings: Settings) -> tuple[RuleResult, list[dict[str, Any]]]:
     """CONTROLS on the QCs' reportable values; and each QC's figures for curve.json."""
     groups = group_qcs(wells)
-    description = (
-        f"at least {settings.control_min_share:.0%} of the QCs, and at least "
-        f"{settings.control_min_level_share:.0%} at each level, within their ranges, each QC "
-        "judged on its reportable value (the mean of its wells)"
-    )
+    about = said("rule.m10.CONTROLS", **setting_fields(settings))
     if not groups:
-        rule = RuleResult(
-            "CONTROLS", description, SOURCE_QC, None, "no QCs: see QC_DESIGN", [], PROFILE, "4.3.2"
+        parts = [said("detail.no_qcs_see_design")]
+        rule = RuleResult.keyed(
+            "CONTROLS", about, SOURCE_QC, None, parts, profile=PROFILE, section="4.3.2"
         )
         return rule, []
     figures = []
@@ -342,13 +303,13 @@ def evaluate_qcs(wells: list[Well], settings: Settings) -> tuple[RuleResult, lis
         s >= settings.control_min_level_share - 1e-12 for s in shares.values()
     )
     per_level = ", ".join(f"{k} {s:.0%}" for k, s in shares.items())
-    rule = RuleResult(
-        id="CONTROLS",
-        description=description,
-        source=SOURCE_QC,
-        passed=passed,
-        detail=f"{overall:.0%} of {len(figures)} QCs pass (by level: {per_level})",
-        wells=[w for f in figures if not f["passed"] for w in f["wells"]],
+    rule = RuleResult.keyed(
+        "CONTROLS",
+        about,
+        SOURCE_QC,
+        passed,
+        [said("detail.qcs_pass", share=overall, n=len(figures), by_level=per_level)],
+        [w for f in figures if not f["passed"] for w in f["wells"]],
         profile=PROFILE,
         section="4.3.2",
     )
@@ -359,11 +320,12 @@ def qc_range_rule(wells: list[Well], lloq: float | None, uloq: float | None) -> 
     """QC_RANGE: the calibrated range covers the lowest and the highest QC level."""
     qcs = qc_wells(wells)
     nominals = sorted({float(w.spec.nominal) for w in qcs})  # type: ignore[arg-type]
-    description = "the calibrated range (LLOQ..ULOQ) covers the low, mid and high QCs"
+    about = said("rule.m10.QC_RANGE")
     if not nominals:
-        return RuleResult(
-            "QC_RANGE", description, SOURCE_QC_RANGE, None, "no QCs", [], PROFILE, "4.3.2"
-        )
+        return RuleResult.keyed(
+            "QC_RANGE", about, SOURCE_QC_RANGE, None, [said("detail.no_qcs")], profile=PROFILE,
+            section="4.3.2",
+        )  # fmt: skip
     low, high = nominals[0], nominals[-1]
     covered = lloq is not None and uloq is not None and lloq <= low and high <= uloq
     outside = [
@@ -371,15 +333,17 @@ def qc_range_rule(wells: list[Well], lloq: float | None, uloq: float | None) -> 
         for w in qcs
         if lloq is None or uloq is None or not lloq <= float(w.spec.nominal) <= uloq  # type: ignore[arg-type]
     ]
-    span = f"{lloq:g}-{uloq:g} pg/mL" if lloq is not None and uloq is not None else "none"
-    return RuleResult(
-        id="QC_RANGE",
-        description=description,
-        source=SOURCE_QC_RANGE,
-        passed=covered,
-        detail=f"range {span}; QCs {low:g}-{high:g} pg/mL"
-        + ("" if covered else ": a QC lies outside the calibrated range"),
-        wells=outside,
+    known = lloq is not None and uloq is not None
+    span = said("detail.qc_range", lloq=lloq, uloq=uloq) if known else said("detail.qc_range_none")
+    qcs_text = said("detail.qc_range_qcs" if covered else "detail.qc_range_outside", low=low,
+                    high=high)  # fmt: skip
+    return RuleResult.keyed(
+        "QC_RANGE",
+        about,
+        SOURCE_QC_RANGE,
+        covered,
+        [span, qcs_text],
+        outside,
         profile=PROFILE,
         section="4.3.2",
     )

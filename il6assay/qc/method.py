@@ -24,16 +24,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from il6assay.messages import text
 from il6assay.plate.wells import Well
 from il6assay.qc.results import SampleResult
-from il6assay.qc.rules import RuleResult
+from il6assay.qc.rules import RuleResult, said
 
 RULE_ID = "METHOD_QC"
-DESCRIPTION = "required QC levels present and within the method profile's targets"
-SOURCE = (
-    "ICH M10 §4.3.2 (study-run QCs: at least 2/3 within ±20 % of target, at least 50 % per "
-    "level); targets and required levels from the adopted method profile"
-)
+ABOUT = said("rule.METHOD_QC")
+DESCRIPTION = text("en", ABOUT[0])
+SOURCE = text("en", "source.METHOD_QC")
 FLAG = "DILUTION_NOT_VALIDATED"
 MIN_SHARE = 2 / 3
 MIN_LEVEL_SHARE = 0.5
@@ -58,18 +57,11 @@ def profile_rules(profile: Mapping[str, Any] | None, wells: Sequence[Well]) -> l
     qcs = [w for w in wells if w.spec.role == "qc"]
     present = {w.spec.level for w in qcs}
     missing = [lv for lv, t in targets.items() if t.get("required") and lv not in present]
-    tag = f"profile {profile.get('id', '?')}"
+    tag = profile.get("id", "?")
     if missing:
-        return [
-            RuleResult(
-                RULE_ID,
-                DESCRIPTION,
-                SOURCE,
-                False,
-                f"required QC level(s) {', '.join(missing)} missing from the plate ({tag})",
-            )
-        ]
-    judged, within, failed_wells, parts = 0, 0, [], []
+        parts = [said("detail.profile_missing", levels=", ".join(missing), profile=tag)]
+        return [RuleResult.keyed(RULE_ID, ABOUT, SOURCE, False, parts)]
+    judged, within, failed_wells = 0, 0, []
     per_level: dict[str, list[bool]] = {}
     for w in qcs:
         target = targets.get(w.spec.level or "")
@@ -88,13 +80,14 @@ def profile_rules(profile: Mapping[str, Any] | None, wells: Sequence[Well]) -> l
         if not ok:
             failed_wells.append(w.name)
     if not judged:
-        return [RuleResult(RULE_ID, DESCRIPTION, SOURCE, None, f"no QC wells to judge ({tag})")]
+        parts = [said("detail.profile_no_qc", profile=tag)]
+        return [RuleResult.keyed(RULE_ID, ABOUT, SOURCE, None, parts)]
     bad_levels = [lv for lv, oks in per_level.items() if sum(oks) < MIN_LEVEL_SHARE * len(oks)]
     passed = within >= MIN_SHARE * judged and not bad_levels
-    parts.append(f"{within}/{judged} QC wells within the profile's targets ({tag})")
+    parts = [said("detail.profile_within", within=within, judged=judged, profile=tag)]
     if bad_levels:
-        parts.append("level(s) " + ", ".join(bad_levels) + " below half within")
-    return [RuleResult(RULE_ID, DESCRIPTION, SOURCE, passed, "; ".join(parts), failed_wells)]
+        parts.append(said("detail.profile_level_below_half", levels=", ".join(bad_levels)))
+    return [RuleResult.keyed(RULE_ID, ABOUT, SOURCE, passed, parts, failed_wells)]
 
 
 def flag_dilutions(profile: Mapping[str, Any] | None, samples: Sequence[SampleResult]) -> None:
@@ -108,4 +101,5 @@ def flag_dilutions(profile: Mapping[str, Any] | None, samples: Sequence[SampleRe
         s.flag(FLAG)
         s.conc_on_plate = s.conc_pg_ml = s.ci_low_pg_ml = s.ci_high_pg_ml = None
         s.result = "not reportable"
-        s.advice = f"re-assay at a validated dilution (1:{low:g} to 1:{high:g})"
+        s.advice_msg = said("advice.validated_dilution", low=low, high=high)
+        s.advice = text("en", s.advice_msg[0], **s.advice_msg[1])

@@ -16,64 +16,24 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from il6assay.curve.fit import CurveFit
+from il6assay.messages import catalogue, text
 from il6assay.plate.export import MASKED, MISSING, SATURATED
 from il6assay.plate.layout import WellSpec
 from il6assay.plate.samples import SampleRow
 from il6assay.plate.wells import Well
-from il6assay.qc.rules import cv_pct
+from il6assay.qc.rules import Message, cv_pct, said
 from il6assay.settings import Settings
 
-REASSAY_HINT = "re-assay at a higher dilution"
-# Why the m10 rules do not report a result (ICH M10 section 4.3.4, reanalysis of study samples).
-REASSAY_HIGH_CV = "not reportable: replicate CV over the limit; re-assay"
-REASSAY_LLOQ_RAISED = (
-    "not reportable: below an LLOQ raised by an excluded standard; re-assay on a run whose "
-    "lowest standard passes"
-)
+# A sample's advice (the words: [advice] in il6assay/messages/en.toml; results.csv holds this
+# English). Why the m10 rules do not report a result: ICH M10 section 4.3.4, reanalysis.
+REASSAY_HINT = text("en", "advice.reassay_hint")
+REASSAY_HIGH_CV = text("en", "advice.high_cv")
+REASSAY_LLOQ_RAISED = text("en", "advice.lloq_raised")
 
-# Flags, in the order they are listed; documented in the README.
-FLAGS = {
-    "BELOW_LLOQ": "below the run's LLOQ: reported as '<LLOQ x dilution'",
-    "ABOVE_ULOQ": (
-        "above the run's ULOQ: reported as '>ULOQ x dilution'; re-assay at a higher dilution"
-    ),
-    "NEAR_LLOQ": "a number whose 95 % CI reaches below the LLOQ: at 95 % it cannot be told "
-    "from '<LLOQ' (the truth may lie below the range)",
-    "NEAR_ULOQ": "a number whose 95 % CI reaches above the ULOQ: at 95 % it cannot be told "
-    "from '>ULOQ' (the truth may lie above the range)",
-    "BELOW_CURVE": "OD at or below the curve's zero-dose asymptote: not invertible",
-    "ABOVE_CURVE": "OD at or above the curve's top asymptote: not invertible",
-    "HIGH_CV": "replicate CV above the limit (20 %, 25 % near the LLOQ); under the m10 rules "
-    "not reportable: no result, re-assay",
-    "LLOQ_RAISED": "(m10 rules) below the run's LLOQ, which an excluded lowest standard raised: "
-    "not reportable, re-assay",
-    "SATURATED": "the reader printed a saturation token (OVRFLW, OVER, ...) for a well",
-    "MISSING_REPLICATE": "a replicate well has no reading (MISSED, masked or absent)",
-    "STANDARD_FAILED": "a standard well's recovery is outside its tolerance (m10 rules: its "
-    "level's mean or CV is)",
-    "STANDARD_EXCLUDED": "(m10 rules) the standard's level failed and was left out of the "
-    "refitted curve",
-    "CONTROL_FAILED": "a control or QC is outside its acceptance range (m10 rules: the mean of "
-    "its wells is)",
-    "FIT_FAILED": "no standard curve could be fitted: no concentrations",
-    "PLATE_REJECTED": "the plate fails an acceptance rule: results are not for reporting",
-    "HOOK_SUSPECTED": "standards are not monotone (the top falls back): a hook effect is possible",
-    "INCOMPLETE_CURVE": (
-        "an end of the curve has no plateau in the standards (curve.json fit.open_ends names it: "
-        "upper or lower): that asymptote is extrapolated, kept finite, results only inside the "
-        "standards' range, with wider CIs"
-    ),
-    "NO_CALIBRATED_RANGE": "no standard level passes: there is no range to report in",
-    "DILUTION_DISAGREE": "a specimen's in-range dilutions disagree (m10 rules: CV over 20 %; kit: "
-    "more than ±20 % from their mean), or one dilution's censored bound is contradicted by "
-    "another's: see dilutions.csv",
-    "SUSPECT_OUTLIER": "a standard well the robust (ROUT-like) test marks as a likely outlier: "
-    "for the reviewer to decide; never removed automatically",
-    "MASKED": "(wells.csv) a reviewer excluded the well (il6assay mask); its read is kept",
-    "NO_STUDY_ID": "the sample has no row in the sample sheet (--allow-unmatched)",
-    "DILUTION_NOT_VALIDATED": "the sample's dilution is outside the adopted method profile's "
-    "validated range: not reportable; re-assay at a validated dilution",
-}
+# Flags, in the order they are listed; documented in the README. Their words are the message
+# catalogue's ([flag] in il6assay/messages/en.toml; run.json's legend holds this English).
+FLAGS = {key.removeprefix("flag."): words for key, words in catalogue("en").items()
+         if key.startswith("flag.")}  # fmt: skip
 
 
 def format_sig(value: float, digits: int = 3) -> str:
@@ -109,6 +69,8 @@ class SampleResult:
     flags: list[str] = field(default_factory=list)
     dilution_label: str | None = None  # several dilutions averaged: "1;10"
     combined_from: list[str] = field(default_factory=list)  # "P10@1", "P11@10"
+    # The advice's catalogue key and fields, for the report in any language (not stored).
+    advice_msg: Message | None = field(default=None, compare=False, repr=False)
 
     def flag(self, code: str) -> None:
         """Add a flag once."""
@@ -283,14 +245,14 @@ def evaluate_sample(
         s.conc_cv_pct = None  # the replicates' concentrations were extrapolations
     if "BELOW_LLOQ" in s.flags and lloq_raised:
         s.flag("LLOQ_RAISED")
-        _not_reportable(s, REASSAY_LLOQ_RAISED)
+        _not_reportable(s, "advice.lloq_raised")
     if "HIGH_CV" in s.flags:
-        _not_reportable(s, REASSAY_HIGH_CV)
+        _not_reportable(s, "advice.high_cv")
 
 
 def _not_reportable(s: SampleResult, advice: str) -> None:
     s.conc_on_plate = s.conc_pg_ml = s.ci_low_pg_ml = s.ci_high_pg_ml = None
-    s.result, s.advice = "", advice
+    s.result, s.advice, s.advice_msg = "", text("en", advice), said(advice)
 
 
 def _evaluate(
@@ -322,7 +284,7 @@ def _evaluate(
     if "SATURATED" in s.flags:
         # A saturated replicate is beyond the reader's range: above any standard.
         s.flag("ABOVE_ULOQ")
-        s.result, s.advice = high_text, REASSAY_HINT
+        s.result, s.advice, s.advice_msg = high_text, REASSAY_HINT, said("advice.reassay_hint")
         return
     if s.od_mean is None:
         return
@@ -347,7 +309,7 @@ def _evaluate(
         if side:
             s.flag("ABOVE_CURVE")
         s.flag("ABOVE_ULOQ")
-        s.result, s.advice = high_text, REASSAY_HINT
+        s.result, s.advice, s.advice_msg = high_text, REASSAY_HINT, said("advice.reassay_hint")
     else:
         s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution

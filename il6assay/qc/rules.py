@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from il6assay.messages import text
 from il6assay.plate.wells import Well
 from il6assay.settings import Settings
 
@@ -24,27 +25,35 @@ if TYPE_CHECKING:
 
 # Each rule's source cites the guidance itself: section numbers of ICH M10 (2022),
 # "Bioanalytical method validation and study sample analysis", section 4 (ligand-binding
-# assays), and CLSI EP17-A2 (2012), "Evaluation of detection capability".
-ICH_M10_CAL = (
-    "ICH M10 (2022) section 4.2.3, calibration curve and range, applied to each run as "
-    "section 4.3.2, acceptance criteria for an analytical run (ligand-binding assays)"
-)
-ICH_M10_QC = (
-    "ICH M10 (2022) section 4.3.2, acceptance criteria for an analytical run "
-    "(ligand-binding assays): QC samples"
-)
-ICH_M10_PRECISION = (
-    "ICH M10 (2022) section 4.2.4, accuracy and precision: CV within 20 % "
-    "(25 % at the LLOQ and ULOQ)"
-)
-ICH_M10_FIT = (
-    "ICH M10 (2022) section 4.2.3: a calibration curve (usually a 4- or 5-parameter "
-    "logistic) is needed before any other rule applies"
-)
-LOQ_SOURCE = (
-    "CLSI EP17-A2 (2012): the LoQ is the lowest level meeting the bias and imprecision "
-    "goals; ICH M10 (2022) section 4.2.4: precision within 25 % at the LLOQ and ULOQ"
-)
+# assays), and CLSI EP17-A2 (2012), "Evaluation of detection capability". The words are
+# the message catalogue's ([source] in il6assay/messages/en.toml), as every rule's are.
+ICH_M10_CAL = text("en", "source.ICH_M10_CAL")
+ICH_M10_QC = text("en", "source.ICH_M10_QC")
+ICH_M10_PRECISION = text("en", "source.ICH_M10_PRECISION")
+ICH_M10_FIT = text("en", "source.ICH_M10_FIT")
+LOQ_SOURCE = text("en", "source.LOQ")
+
+# A catalogue key and its fields: the words of a rule's description or of a part of its
+# detail, in any language (il6assay.messages); the English is what curve.json stores.
+Message = tuple[str, dict[str, Any]]
+
+
+def said(key: str, **fields: Any) -> Message:
+    """A message: the catalogue key (``"detail.failing"``) and the fields its words take."""
+    return key, fields
+
+
+def in_words(lang: str, *parts: Message) -> str:
+    """The parts' words in ``lang``, joined by the language's separator ("; ", "；")."""
+    return text(lang, "detail.separator").join(text(lang, key, **f) for key, f in parts)
+
+
+def setting_fields(settings: Settings) -> dict[str, Any]:
+    """The settings' numbers a rule's description names (its catalogue fields)."""
+    names = ("standard_tolerance_pct", "standard_tolerance_extreme_pct", "min_standard_levels",
+             "min_standard_level_share", "min_replicate_share", "control_min_share",
+             "control_min_level_share", "cv_limit_pct", "cv_limit_lloq_pct")  # fmt: skip
+    return {name: getattr(settings, name) for name in names}
 
 
 @dataclass
@@ -59,6 +68,28 @@ class RuleResult:
     wells: list[str] = field(default_factory=list)
     profile: str = ""  # the rule profile that applied it: "m10" or "kit" (Settings.rules)
     section: str = ""  # the ICH M10 section(s) it applies
+    # The description's and the detail's messages, for the report in any language; not in
+    # curve.json, which keeps the English words above (a rule read back from it has none).
+    description_msg: Message | None = field(default=None, compare=False, repr=False)
+    detail_msgs: tuple[Message, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def keyed(
+        cls, rule_id: str, about: Message, source: str, passed: bool | None,
+        parts: list[Message], wells: list[str] | None = None, **where: str,
+    ) -> RuleResult:  # fmt: skip
+        """A rule whose description and detail are the English of these messages."""
+        return cls(rule_id, text("en", about[0], **about[1]), source, passed,
+                   in_words("en", *parts), wells or [], description_msg=about,
+                   detail_msgs=tuple(parts), **where)  # fmt: skip
+
+    def describe(self, about: Message) -> None:
+        """Give the rule another description (the m10 profile's words for a kit count)."""
+        self.description, self.description_msg = text("en", about[0], **about[1]), about
+
+    def tell(self, *parts: Message) -> None:
+        """Give the rule another detail, made of ``parts``."""
+        self.detail, self.detail_msgs = in_words("en", *parts), parts
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for curve.json."""
@@ -212,25 +243,23 @@ def quantification_range(
             lv.precise = lv.predicted_cv_pct <= limit + 1e-9
     lloq, uloq = calibration_range(levels) if curve.success else (None, None)
     dropped = [lv for lv in levels if lv.passed and lv.precise is False]
-    detail = (
-        f"LLOQ {lloq:g}, ULOQ {uloq:g} pg/mL"
+    parts = [
+        said("detail.range", lloq=lloq, uloq=uloq)
         if lloq is not None and uloq is not None
-        else "no standard level passes on both recovery and precision: nothing can be quantified"
-    )
+        else said("detail.range_none")
+    ]
     if dropped:
-        detail += "; not quantifiable (predicted CV over the limit): " + ", ".join(
+        levels_text = ", ".join(
             f"{lv.level} ({lv.nominal:g}: {lv.predicted_cv_pct:.0f} %)" for lv in dropped
         )
-    rule = RuleResult(
-        id="QUANTIFICATION_RANGE",
-        description=(
-            "the LLOQ and ULOQ are the lowest and highest passing standard levels at which a "
-            f"result's predicted CV (delta method, the level's replicates) is at most {limit:g} %"
-        ),
-        source=LOQ_SOURCE,
-        passed=(lloq is not None) if curve.success else None,
-        detail=detail if curve.success else "no curve",
-        wells=[w.name for lv in dropped for w in lv.wells],
+        parts.append(said("detail.imprecise", levels=levels_text))
+    rule = RuleResult.keyed(
+        "QUANTIFICATION_RANGE",
+        said("rule.QUANTIFICATION_RANGE", **setting_fields(settings)),
+        LOQ_SOURCE,
+        (lloq is not None) if curve.success else None,
+        parts if curve.success else [said("detail.no_curve")],
+        [w.name for lv in dropped for w in lv.wells],
         profile=settings.rules,
         section="4.2.4",
     )
@@ -245,43 +274,39 @@ def calibration_rules(
     failed_wells = [w.name for lv in levels for w in lv.wells if not w.passed]
     failed_levels = [f"{lv.level} ({lv.nominal:g})" for lv in levels if not lv.passed]
     share = n_pass / len(levels) if levels else 0.0
+    numbers = setting_fields(settings)
+    count = [said("detail.levels_pass", n_pass=n_pass, n=len(levels))]
+    if failed_levels:
+        count.append(said("detail.failing", levels=", ".join(failed_levels)))
+    about_fit = said("rule.CURVE_FIT")
     return [
         RuleResult(
             id="CURVE_FIT",
-            description="the 4PL standard curve could be fitted",
+            description=text("en", about_fit[0]),
             source=ICH_M10_FIT,
             passed=fit_ok,
-            detail=fit_message,
+            detail=fit_message,  # the curve's own message (il6assay.curve): no key of ours
             profile="kit",
             section="4.2.3",
+            description_msg=about_fit,
         ),
-        RuleResult(
-            id="STANDARD_LEVELS",
-            description=(
-                f"at least {settings.min_standard_levels} non-zero standard levels pass "
-                f"(±{settings.standard_tolerance_pct:g} %, "
-                f"±{settings.standard_tolerance_extreme_pct:g} % "
-                f"at the lowest and highest; a level passes when ≥ "
-                f"{settings.min_replicate_share:.0%} of its replicates do)"
-            ),
-            source=ICH_M10_CAL,
-            passed=fit_ok and n_pass >= settings.min_standard_levels,
-            detail=f"{n_pass} of {len(levels)} levels pass"
-            + (f"; failing: {', '.join(failed_levels)}" if failed_levels else ""),
-            wells=failed_wells,
+        RuleResult.keyed(
+            "STANDARD_LEVELS",
+            said("rule.STANDARD_LEVELS", **numbers),
+            ICH_M10_CAL,
+            fit_ok and n_pass >= settings.min_standard_levels,
+            count,
+            failed_wells,
             profile="kit",
             section="4.2.3, 4.3.2",
         ),
-        RuleResult(
-            id="STANDARD_SHARE",
-            description=(
-                f"at least {settings.min_standard_level_share:.0%} of the non-zero standard "
-                "levels pass (anchor points excluded)"
-            ),
-            source=ICH_M10_CAL,
-            passed=fit_ok and share >= settings.min_standard_level_share - 1e-12,
-            detail=f"{share:.0%} of levels pass",
-            wells=failed_wells,
+        RuleResult.keyed(
+            "STANDARD_SHARE",
+            said("rule.STANDARD_SHARE", **numbers),
+            ICH_M10_CAL,
+            fit_ok and share >= settings.min_standard_level_share - 1e-12,
+            [said("detail.share_pass", share=share)],
+            failed_wells,
             profile="kit",
             section="4.2.3, 4.3.2",
         ),
@@ -291,12 +316,12 @@ def calibration_rules(
 def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
     """Each control well within its acceptance range; ≥ 2/3 overall and ≥ 50 % per level."""
     if not controls:
-        return RuleResult(
-            id="CONTROLS",
-            description="kit controls within their acceptance ranges",
-            source=ICH_M10_QC,
-            passed=None,
-            detail="the layout has no controls: not evaluated",
+        return RuleResult.keyed(
+            "CONTROLS",
+            said("rule.unevaluated.CONTROLS", **setting_fields(settings)),
+            ICH_M10_QC,
+            None,
+            [said("detail.no_controls")],
             profile="kit",
             section="4.3.2",
         )
@@ -316,16 +341,13 @@ def evaluate_controls(controls: list[Well], settings: Settings) -> RuleResult:
         s >= settings.control_min_level_share - 1e-12 for s in level_shares.values()
     )
     per_level = ", ".join(f"{k} {s:.0%}" for k, s in level_shares.items())
-    return RuleResult(
-        id="CONTROLS",
-        description=(
-            f"at least {settings.control_min_share:.0%} of control wells, and at least "
-            f"{settings.control_min_level_share:.0%} at each level, within their ranges"
-        ),
-        source=ICH_M10_QC,
-        passed=passed,
-        detail=f"{overall:.0%} of control wells pass (by level: {per_level})",
-        wells=[w.name for w in controls if not w.passed],
+    return RuleResult.keyed(
+        "CONTROLS",
+        said("rule.CONTROLS", **setting_fields(settings)),
+        ICH_M10_QC,
+        passed,
+        [said("detail.controls_pass", share=overall, by_level=per_level)],
+        [w.name for w in controls if not w.passed],
         profile="kit",
         section="4.3.2",
     )

@@ -4,7 +4,10 @@ Top to bottom: the header (plate, input file and its SHA-256, reader, date
 read, kit lot, model, the verdict with each failed rule, the review status),
 the acceptance rules, the standard curve (log axis, masked standards hollow,
 95 % band, samples on the curve, LLOQ/ULOQ), the standards' residuals and
-table, the plate map, the controls and the samples.
+table, the plate map, the controls and the samples. The page is the Jinja2
+template ``templates/report.html`` (its parts in ``report_parts.html``); this
+module gathers what it shows, its words from the message catalogue
+(``il6assay.record.i18n``), its figures from ``il6assay.record.figures``.
 
 plotly.js never comes from the network. By default one copy,
 ``plotly-<version>.min.js``, sits in the results folder beside the run
@@ -17,40 +20,36 @@ The review status is read from ``review.js`` beside the report, which
 
 from __future__ import annotations
 
-import base64
 import filecmp
 import functools
-import html
-import importlib.util
 import json
 import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from il6assay.plate.hashing import sha256_file
 from il6assay.plate.layout_view import ROLE_COLOURS, well_label
 from il6assay.qc.m10 import QC_ROLES
-from il6assay.qc.results import FLAGS, REASSAY_HINT, format_sig
+from il6assay.qc.results import FLAGS, REASSAY_HINT, SampleResult, format_sig
 from il6assay.qc.rules import RuleResult
 from il6assay.record.audit import review_state
+from il6assay.record.figures import (
+    CENSOR_FLAGS,
+    FAULT_FLAGS,
+    curve_figure,
+    figure_div,
+    plate_figure,
+    plotly_folder,
+    residual_figure,
+    well_marks,
+)
 from il6assay.record.i18n import Words
 from il6assay.run import Run
 
-# A figure: plain data for plotly.js, {"data": [traces], "layout": {...}}; no plotly objects.
-Figure = dict[str, Any]
-
-PASS, FAIL = "#1f77b4", "#d62728"
 REVIEW_JS = "review.js"
-# Figures fit an A4 page's printable width (210 mm - 2 x 12 mm at 96 dpi: 703 px).
-FIGURE_WIDTH = 700
-# Faults on the plate map (marked x, red); censoring is normal and marked apart (< >).
-FAULT_FLAGS = ("STANDARD_FAILED", "CONTROL_FAILED", "HIGH_CV", "SATURATED")
-CENSOR_FLAGS = {"BELOW_LLOQ": "<", "ABOVE_ULOQ": ">"}
-LEGEND_CENSORED = "censored: below the LLOQ or above the ULOQ (reported as text, not a fault)"
-CENSORED_NOTE = "Results outside LLOQ..ULOQ are censored text, never extrapolated numbers."
+# A table for the template: {"headers": [...], "rows": [(cells, flagged)], "id": ...}.
+Table = dict[str, Any]
 
 
 def plotly_js_name() -> str:
@@ -65,18 +64,9 @@ def _plotly_version() -> str:
     return version("plotly")
 
 
-@functools.cache
-def _plotly_folder() -> Path:
-    """The installed plotly package's folder, found without importing plotly (0.2 s of CPU)."""
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("plotly is not installed (its plotly.min.js draws the figures)")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def plotly_js_path() -> Path:
     """The plotly.min.js shipped inside the installed plotly package (the file itself)."""
-    return _plotly_folder() / "package_data" / "plotly.min.js"
+    return plotly_folder() / "package_data" / "plotly.min.js"
 
 
 def plotly_js_source() -> str:
@@ -149,363 +139,13 @@ def review_payload(entries: list[dict[str, Any]], review: dict[str, Any]) -> dic
     return {**review, "history": history, "masks": masks}
 
 
-def _hover(name: str, od: float | None, conc: float | None, extra: str = "") -> str:
-    od_text = f"{od:.4f}" if od is not None else "n/a"
-    conc_text = f"{format_sig(conc)} pg/mL" if conc is not None else "no concentration"
-    return f"{html.escape(name)}<br>OD {od_text}<br>{conc_text}{extra}"
+TEMPLATES = Path(__file__).parent / "templates"
+VERDICT = {True: "pass", False: "fail", None: "n_a"}  # a verdict's label key
+NO_FLAGS: frozenset[str] = frozenset()
 
 
-def _scatter(**props: Any) -> dict[str, Any]:
-    return {**props, "type": "scatter"}
-
-
-def _hline(y: float, line: dict[str, Any]) -> dict[str, Any]:
-    """A horizontal line across the plot, as plotly's add_hline draws it."""
-    return {"line": line, "type": "line", "x0": 0, "x1": 1, "xref": "x domain",
-            "y0": y, "y1": y, "yref": "y"}  # fmt: skip
-
-
-def curve_figure(run: Run, words: Words | None = None) -> Figure:
-    """The standard curve: standards, fit with 95 % band, samples, LLOQ/ULOQ."""
-    w_ = words or Words()
-    data: list[dict[str, Any]] = []
-    shapes: list[dict[str, Any]] = []
-    std = [w for w in run.wells if w.spec.role == "standard" and w.spec.nominal]
-    shown = [w for w in std if w.od is not None or w.status == "MASKED"]
-    if shown:
-        ys = [w.od if w.od is not None else w.od_corrected for w in shown]
-        data.append(
-            _scatter(
-                x=[w.spec.nominal for w in shown],
-                y=ys,
-                mode="markers",
-                name=w_("standards (hollow: masked; red x: failed)"),
-                marker={
-                    "size": 10,
-                    "color": [PASS if w.passed else FAIL for w in shown],
-                    "symbol": [
-                        "circle-open" if w.status == "MASKED" else ("circle" if w.passed else "x")
-                        for w in shown
-                    ],
-                    "line": {"width": 2},
-                },
-                text=[
-                    _hover(w.name, y, w.conc_on_plate, f"<br>{';'.join(w.flags)}")
-                    for w, y in zip(shown, ys, strict=True)
-                ],
-                hoverinfo="text",
-            )
-        )
-    zeros = [
-        w.od
-        for w in run.wells
-        if w.spec.role == "standard" and not w.spec.nominal and w.od is not None
-    ]
-    if zeros:
-        shapes.append(_hline(float(np.mean(zeros)), {"color": "grey", "dash": "dot"}))
-    if run.curve.success and std:
-        lo = min(w.spec.nominal for w in std) / 4
-        hi = max(w.spec.nominal for w in std) * 4
-        xs = np.geomspace(lo, hi, 200)
-        band_lo, band_hi = run.curve.predict_band(xs)
-        data.append(
-            _scatter(
-                x=np.concatenate([xs, xs[::-1]]),
-                y=np.concatenate([band_hi, band_lo[::-1]]),
-                fill="toself",
-                fillcolor="rgba(255,127,14,0.15)",
-                line={"width": 0},
-                name=w_("95 % band"),
-                hoverinfo="skip",
-            )
-        )
-        data.append(
-            _scatter(
-                x=xs,
-                y=run.curve.predict(xs),
-                mode="lines",
-                name=f"{run.curve.model.upper()} {w_('fit')}",
-                line={"color": "#ff7f0e"},
-                hoverinfo="skip",
-            )
-        )
-    placed = [s for s in run.samples if s.conc_on_plate is not None and s.od_mean is not None]
-    if placed:
-        data.append(
-            _scatter(
-                x=[s.conc_on_plate for s in placed],
-                y=[s.od_mean for s in placed],
-                mode="markers",
-                name=w_("samples (in range, on the plate)"),
-                marker={"size": 7, "symbol": "diamond", "color": "#2ca02c"},
-                text=[
-                    _hover(
-                        f"{s.sample} ({s.study_id}) wells {' '.join(w.name for w in s.wells)}",
-                        s.od_mean,
-                        s.conc_on_plate,
-                        f"<br>result {html.escape(s.result)} pg/mL (x{s.dilution:g})",
-                    )
-                    for s in placed
-                ],
-                hoverinfo="text",
-            )
-        )
-    top = max([w.od for w in std if w.od is not None] + [0.0]) * 1.05
-    for value, name in ((run.lloq, "LLOQ"), (run.uloq, "ULOQ")):
-        if value:
-            # A trace, not a shape: shapes on log axes mix units between line and label.
-            data.append(
-                _scatter(
-                    x=[value, value],
-                    y=[0, top],
-                    mode="lines+text",
-                    text=["", f"{name} {format_sig(value)}"],
-                    textposition="top center",
-                    line={"dash": "dash", "color": "#8c564b", "width": 1.5},
-                    name=f"{name} {format_sig(value)} pg/mL",
-                    hoverinfo="name",
-                )
-            )
-    # Absorbance reads are labelled by their wavelength alone ("450"); other signals by mode.
-    kind = "OD" if str(run.read).split(" ")[0].isdigit() else w_("Signal")
-    read = f"{kind} ({run.read}" + (f" - {run.reference}" if run.reference else "") + ")"
-    # The y axis spans the data, never an extrapolated asymptote (an open-ended fit's line
-    # and band may run far past the standards: they are drawn, cut at the axis).
-    seen = [y for y in ys + zeros + [s.od_mean for s in placed] if y is not None] if shown else []
-    y_axis: dict[str, Any] = {"title": {"text": read}}
-    if seen:
-        low, high = min(min(seen), 0.0), max(seen)
-        pad = 0.08 * ((high - low) or 1.0)
-        y_axis["range"] = [low - pad, high + pad]
-    layout = {
-        "template": _template(),
-        **({"shapes": shapes} if shapes else {}),
-        "xaxis": {"type": "log", "title": {"text": w_("IL-6 (pg/mL, on the plate)")}},
-        "yaxis": y_axis,
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "title": {"text": w_("Standard curve")},
-        "width": FIGURE_WIDTH,
-        "height": 480,
-    }
-    return {"data": data, "layout": layout}
-
-
-def residual_figure(run: Run, words: Words | None = None) -> Figure:
-    """Residuals (OD - fitted OD) of the standard wells against their nominal concentration."""
-    w_ = words or Words()
-    data: list[dict[str, Any]] = []
-    std = [
-        w for w in run.wells if w.spec.role == "standard" and w.spec.nominal and w.od is not None
-    ]
-    if run.curve.success and std:
-        res = [w.od - float(run.curve.predict(w.spec.nominal)) for w in std]
-        data.append(
-            _scatter(
-                x=[w.spec.nominal for w in std],
-                y=res,
-                mode="markers",
-                marker={"size": 9, "color": [PASS if w.passed else FAIL for w in std]},
-                text=[f"{w.name}: residual {r:+.4f}" for w, r in zip(std, res, strict=True)],
-                hoverinfo="text",
-                name="residuals",
-            )
-        )
-    layout = {
-        "template": _template(),
-        "shapes": [_hline(0, {"color": "grey"})],
-        "xaxis": {"type": "log", "title": {"text": w_("nominal IL-6 (pg/mL)")}},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "title": {"text": w_("Residuals of the standards")},
-        "yaxis": {"title": {"text": w_("OD - fitted OD")}},
-        "width": FIGURE_WIDTH,
-        "height": 300,
-        "showlegend": False,
-    }
-    return {"data": data, "layout": layout}
-
-
-# plotly's "Blues" colour scale (ColorBrewer), as plotly writes it out.
-BLUES = [[0.0, "rgb(247,251,255)"], [0.125, "rgb(222,235,247)"], [0.25, "rgb(198,219,239)"],
-         [0.375, "rgb(158,202,225)"], [0.5, "rgb(107,174,214)"], [0.625, "rgb(66,146,198)"],
-         [0.75, "rgb(33,113,181)"], [0.875, "rgb(8,81,156)"], [1.0, "rgb(8,48,107)"]]  # fmt: skip
-
-
-def plate_figure(run: Run, words: Words | None = None) -> Figure:
-    """8x12 heat map of the corrected OD, each well's role and flags on hover; faults x."""
-    w_ = words or Words()
-    rows = "ABCDEFGHIJKLMNOP"[: run.plate.rows]
-    cols = list(range(1, run.plate.cols + 1))
-    by_name = {w.name: w for w in run.wells}
-    z, text = [], []
-    for r in rows:
-        z_row, t_row = [], []
-        for c in cols:
-            w = by_name.get(f"{r}{c}")
-            od = None if w is None else w.od_corrected
-            z_row.append(od)
-            if w is None:
-                t_row.append(f"{r}{c}")
-                continue
-            what = w.spec.sample or w.spec.level or ""
-            t_row.append(
-                f"{w.name} {w.spec.role} {html.escape(what)}<br>"
-                f"OD {'n/a' if od is None else f'{od:.4f}'} ({w.status})<br>{';'.join(w.flags)}"
-            )
-        z.append(z_row)
-        text.append(t_row)
-    data: list[dict[str, Any]] = [
-        {
-            "z": z,
-            "x": cols,
-            "y": list(rows),
-            "text": text,
-            "hoverinfo": "text",
-            "colorscale": BLUES,
-            "colorbar": {"title": {"text": "OD"}},
-            "xgap": 2,
-            "ygap": 2,
-            "type": "heatmap",
-        }
-    ]
-    # Faults only: a censored sample (<LLOQ, >ULOQ) is a normal result, not marked here.
-    marks = _well_marks(run)
-    flagged = [w for w in run.wells if marks.get(w.name, set()) & set(FAULT_FLAGS)]
-    if flagged:
-        data.append(
-            _scatter(
-                x=[int(w.name[1:]) for w in flagged],
-                y=[w.name[0] for w in flagged],
-                mode="markers",
-                marker={"symbol": "x-thin", "size": 14, "line": {"width": 2, "color": FAIL}},
-                text=[f"{w.name}: {';'.join(sorted(marks[w.name]))}" for w in flagged],
-                hoverinfo="text",
-                name="fault",
-            )
-        )
-    layout = {
-        "template": _template(),
-        "yaxis": {"autorange": "reversed", "type": "category"},
-        "xaxis": {"dtick": 1, "side": "top"},
-        "margin": {"l": 40, "r": 20, "t": 70, "b": 20},
-        "title": {
-            "text": w_("Corrected OD (x: fault: failed standard or control, high CV, saturated)")
-        },
-        "width": FIGURE_WIDTH,
-        "height": 360,
-        "showlegend": False,
-    }
-    return {"data": data, "layout": layout}
-
-
-@functools.cache
-def _template_json() -> str:
-    """plotly's "plotly_white" template, as the installed package ships it (read once)."""
-    path = _plotly_folder() / "package_data" / "templates" / "plotly_white.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    data = doc["data"]
-    # plotly writes the template's traces in its own order, and its layout alphabetically.
-    order = [k for k in _TEMPLATE_TRACES if k in data] + [
-        k for k in data if k not in _TEMPLATE_TRACES
-    ]
-    traces = {k: [_trace_order(t) for t in data[k]] for k in order}
-    return json.dumps({"data": traces, "layout": _sorted(doc["layout"])})
-
-
-_TEMPLATE_TRACES = (
-    "barpolar", "bar", "carpet", "choropleth", "contourcarpet", "contour", "heatmap",
-    "histogram2dcontour", "histogram2d", "histogram", "mesh3d", "parcoords", "pie", "scatter3d",
-    "scattercarpet", "scattergeo", "scattergl", "scattermap", "scatterpolargl", "scatterpolar",
-    "scatter", "scatterternary", "surface", "table",
-)  # fmt: skip
-
-
-def _sorted(value: Any) -> Any:
-    """``value`` with the keys of every mapping in it in alphabetical order."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-def _template() -> dict[str, Any]:
-    return json.loads(_template_json())  # a fresh copy: a figure is the caller's to change
-
-
-# What plotly writes in place of a float64 array: plotly.js's typed-array spec.
-def _typed(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.size:
-        if value.dtype != np.float64:
-            value = value.astype(np.float64)
-        return {"dtype": "f8", "bdata": base64.b64encode(value.tobytes()).decode("ascii")}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
-
-
-def _trace_order(trace: dict[str, Any]) -> dict[str, Any]:
-    """A trace's keys as plotly writes them: alphabetical at every level, its type last."""
-
-    body = {k: _sorted(trace[k]) for k in sorted(trace) if k != "type"}
-    return {**body, "type": trace["type"]}
-
-
-_UNSAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"))
-
-
-def figure_json(value: Any) -> str:
-    """JSON for plotly.js as plotly writes it: compact, NaN as null, ``< > /`` escaped."""
-    text = json.dumps(value, separators=(",", ":"), default=_typed)
-    if "NaN" in text or "Infinity" in text:
-        strict = json.loads(text, parse_constant=lambda _: None)
-        text = json.dumps(strict, separators=(",", ":"))
-    for unsafe, safe in _UNSAFE:
-        text = text.replace(unsafe, safe)
-    return text
-
-
-def figure_div(fig: Figure, div_id: str, config: dict[str, Any]) -> str:
-    """The <div> and script that draw ``fig`` with plotly.js, as plotly's to_html writes them."""
-    data = figure_json([_trace_order(t) for t in fig["data"]])
-    layout = figure_json(fig["layout"])
-    jconfig = json.dumps({**config, "responsive": True})
-    height, width = f"{fig['layout']['height']}px", f"{fig['layout']['width']}px"
-    script = (
-        f'                if (document.getElementById("{div_id}")) {{'
-        f"                    Plotly.newPlot("
-        f'                        "{div_id}",'
-        f"                        {data},"
-        f"                        {layout},"
-        f"                        {jconfig}"
-        f"                    )"
-        f"                }}"
-    )
-    return (
-        f'<div style="height:{height}; width:{width};">'
-        f'                            <div id="{div_id}" class="plotly-graph-div" '
-        f'style="height:100%; width:100%;"></div>'
-        f"            <script>"
-        f"                window.PLOTLYENV=window.PLOTLYENV || {{}};"
-        f"                {script};"
-        f"            </script>"
-        f"        </div>"
-    )
-
-
-def _table(
-    headers: list[str], rows: list[tuple[list[str], bool]], table_id: str | None = None
-) -> str:
-    head = "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr></thead>"
-    body = "".join(
-        ('<tr class="flagged">' if flagged else "<tr>")
-        + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-        + "</tr>"
-        for cells, flagged in rows
-    )
-    ident = f' id="{table_id}"' if table_id else ""
-    return f"<table{ident}>{head}<tbody>{body}</tbody></table>"
+def _table(headers: list[str], rows: list[tuple[list[str], bool]], table_id: str) -> Table:
+    return {"headers": headers, "rows": rows, "id": table_id}
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
@@ -513,10 +153,10 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
 
 
 def _verdict_word(passed: bool | None, w: Words) -> str:
-    return w({True: "pass", False: "FAIL", None: "n/a"}[passed])
+    return w(VERDICT[passed])
 
 
-def standards_table(run: Run, words: Words | None = None) -> str:
+def standards_table(run: Run, words: Words | None = None) -> Table:
     """Nominal, back-calculated, recovery, CV and verdict of every standard well, zero included.
 
     The zero standard (and any standard without a nominal) is an anchor
@@ -548,7 +188,7 @@ def standards_table(run: Run, words: Words | None = None) -> str:
                     not w.passed,
                 )
             )
-    anchor = w_("anchor: fitted, not judged")
+    anchor = w_("anchor_fitted_not_judged")
     for w in run.wells:
         if w.spec.role == "standard" and not w.spec.nominal:
             od = w.od if w.od is not None else w.od_corrected
@@ -557,13 +197,13 @@ def standards_table(run: Run, words: Words | None = None) -> str:
                 ([w.spec.level or "", w.name, nominal, _num(od), "", "", "", "", anchor, anchor,
                   " ".join(w.flags)], False)
             )  # fmt: skip
-    headers = ["level", "well", "nominal (pg/mL)", "OD", "back-calculated", "recovery %",
-               "tolerance", "level CV %", "well verdict", "level verdict", "flags"]  # fmt: skip
+    headers = ["level", "well", "nominal_pg_ml", "od", "back_calculated", "recovery", "tolerance",
+               "level_cv", "well_verdict", "level_verdict", "flags"]  # fmt: skip
     return _table([w_(h) for h in headers], rows, "standards")
 
 
-def controls_table(run: Run, words: Words | None = None) -> str:
-    """Each control well against its acceptance range."""
+def controls_table(run: Run, words: Words | None = None) -> Table | None:
+    """Each control well against its acceptance range (None: the layout has no controls)."""
     w_ = words or Words()
     rows = []
     for w in run.wells:
@@ -573,28 +213,27 @@ def controls_table(run: Run, words: Words | None = None) -> str:
         rows.append(
             (
                 [w.spec.level or "", w.name, _num(w.spec.nominal, "g"), rng,
-                 format_sig(w.conc) if w.conc is not None else w_("no value"),
+                 format_sig(w.conc) if w.conc is not None else w_("no_value"),
                  _num(w.recovery_pct, ".1f"), _verdict_word(bool(w.passed), w_),
                  " ".join(w.flags)],
                 not w.passed,
             )
         )  # fmt: skip
     if not rows:
-        return f"<p>{w_('The layout has no controls.')}</p>"
-    headers = ["level", "well", "nominal (pg/mL)", "range", "measured", "recovery %", "", "flags"]
-    return _table([w_(h) for h in headers], rows, "controls")
+        return None
+    headers = ["level", "well", "nominal_pg_ml", "range", "measured", "recovery", "", "flags"]
+    return _table([w_(h) if h else "" for h in headers], rows, "controls")
 
 
-def advice_text(advice: str, dilution: float, words: Words | None = None) -> str:
+def advice_text(sample: SampleResult, words: Words | None = None) -> str:
     """A sample's advice for the reviewer: "re-assay at a higher dilution (e.g. 1:10)"."""
     w_ = words or Words()
-    if advice == REASSAY_HINT:
-        step = f"1:{dilution * 10:g}"
-        return f"{w_('re-assay at')} {step}" if w_.zh else f"{advice} (e.g. {step})"
-    return advice
+    if sample.advice == REASSAY_HINT:
+        return w_("reassay_advice", advice=sample.advice, step=f"1:{sample.dilution * 10:g}")
+    return w_.advice(sample)
 
 
-def samples_table(run: Run, words: Words | None = None) -> str:
+def samples_table(run: Run, words: Words | None = None) -> Table:
     """Every sample at every dilution: study ID, visit, OD, CV, result with CI, flags, advice."""
     w_ = words or Words()
     rows = []
@@ -606,40 +245,29 @@ def samples_table(run: Run, words: Words | None = None) -> str:
             (
                 [s.study_id, s.visit, s.sample, f"{s.dilution:g}", _num(s.od_mean),
                  _num(s.od_cv_pct, ".1f"), s.result, ci, " ".join(s.flags),
-                 advice_text(s.advice, s.dilution, w_)],
+                 advice_text(s, w_)],
                 bool(s.flags),
             )
         )  # fmt: skip
-    headers = ["study ID", "visit", "sample", "dilution", "OD mean", "CV %", "result (pg/mL)",
-               "95 % CI", "flags", "advice"]  # fmt: skip
+    headers = ["study_id", "visit", "sample", "dilution", "od_mean", "cv", "result_pg_ml", "ci95",
+               "flags", "advice"]  # fmt: skip
     return _table([w_(h) for h in headers], rows, "samples")
 
 
-def _well_marks(run: Run) -> dict[str, set[str]]:
-    """Each well's flags as the plate map marks them: its own, and its sample's."""
-    marks = {w.name: set(w.flags) for w in run.wells}
-    for s in run.samples:
-        for w in s.wells:
-            marks.setdefault(w.name, set()).update(
-                f for f in s.flags if f in FAULT_FLAGS or f in CENSOR_FLAGS
-            )
-    return marks
-
-
-def plate_map(run: Run, words: Words | None = None) -> str:
+def plate_map(run: Run, words: Words | None = None) -> dict[str, Any]:
     """The plate as a labelled grid: each well's role, label and OD, faults and censoring marked.
 
     Colour is the role (as ``il6assay layout show`` draws it); a fault (a
     failed standard or control, high CV, saturation) is a red frame and x; a
     censored sample well (below the LLOQ, above the ULOQ: normal, not a
     fault) a dashed blue frame and < or >; a masked well is hatched, M.
+    The template report_parts.html draws it.
     """
     w_ = words or Words()
     by_name = {w.name: w for w in run.wells}
-    marks = _well_marks(run)
-    rows_html = []
-    letters = "ABCDEFGHIJKLMNOP"[: run.plate.rows]
-    for r in letters:
+    marks = well_marks(run)
+    rows = []
+    for r in "ABCDEFGHIJKLMNOP"[: run.plate.rows]:
         cells = []
         for c in range(1, run.plate.cols + 1):
             name = f"{r}{c}"
@@ -647,17 +275,17 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             role = w.spec.role if w is not None else "empty"
             label = well_label(w.spec) if w is not None else ""
             if role == "blank":
-                label = w_("blank")
-            flags = marks.get(name, set())
+                label = w_.role("blank")
+            flags = marks.get(name, NO_FLAGS)
             classes = [role]
             mark = ""
             if w is not None and w.status == "MASKED":
                 classes.append("masked")
                 mark = "M"
-            elif flags & set(FAULT_FLAGS):
+            elif not flags.isdisjoint(FAULT_FLAGS):
                 classes.append("fault")
                 mark = "✕"
-            elif flags & set(CENSOR_FLAGS):
+            elif not flags.isdisjoint(CENSOR_FLAGS):
                 classes.append("censored")
                 mark = "".join(sym for f, sym in CENSOR_FLAGS.items() if f in flags)
             if "SUSPECT_OUTLIER" in flags:
@@ -667,72 +295,46 @@ def plate_map(run: Run, words: Words | None = None) -> str:
             od_text = "" if od is None else f"{od:.3f}"
             if w is not None and w.status in ("SATURATED", "MISSING") and od is None:
                 od_text = w.status.lower()
-            title = " ".join(
-                x for x in (name, w_(role), label, od_text, " ".join(sorted(flags))) if x
-            )
+            words = (name, w_.role(role), label, od_text, " ".join(sorted(flags)))
+            title = " ".join(x for x in words if x)
             cells.append(
-                f'<td class="{" ".join(classes)}" title="{html.escape(title)}">'
-                f'<span class="wn">{name} <i>{html.escape(w_.role_short(role))}</i></span>'
-                f'<span class="mk">{html.escape(mark)}</span>'
-                f'<span class="lb">{html.escape(label)}</span>'
-                f'<span class="od">{html.escape(od_text)}</span></td>'
+                (" ".join(classes), title, name, w_.role_short(role), mark, label, od_text)
             )
-        rows_html.append(f"<tr><th>{r}</th>{''.join(cells)}</tr>")
-    head = "".join(f"<th>{c}</th>" for c in range(1, run.plate.cols + 1))
-    legend_roles = "".join(
-        f'<span class="key {role}">{html.escape(w_(role))}</span>'
-        for role in ROLE_COLOURS
-        if role != "empty"
-    )
-    keys = (
-        ("fault", "✕", "fault: failed standard or control, high CV, saturated"),
-        ("censored", "&lt; &gt;", LEGEND_CENSORED),
-        ("masked", "M", "masked by a reviewer (read kept, not used)"),
-    )
-    legend_marks = "".join(
-        f'<span class="key {cls}"><b>{sym}</b> {html.escape(w_(text))}</span>'
-        for cls, sym, text in keys
-    ) + (
-        '<span class="key suspect"><b>?</b> SUSPECT_OUTLIER</span>'
-        if any("SUSPECT_OUTLIER" in f for f in marks.values())
-        else ""
-    )
-    return (
-        f'<table class="platemap" id="plate-map"><thead><tr><th></th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows_html)}</tbody></table>"
-        f'<div class="legend" id="plate-legend"><b>{html.escape(w_("Legend"))}:</b> '
-        f"{legend_roles}<br>{legend_marks}</div>"
-    )
+        rows.append((r, cells))
+    return {
+        "cols": list(range(1, run.plate.cols + 1)),
+        "rows": rows,
+        "roles": [(role, w_.role(role)) for role in ROLE_COLOURS if role != "empty"],
+        "suspect": any("SUSPECT_OUTLIER" in f for f in marks.values()),
+    }
 
 
-def flag_legend(run: Run, words: Words | None = None) -> str:
-    """Every flag that appears in this report, with what it means (in the report's language)."""
+def flag_legend(run: Run, words: Words | None = None) -> Table | None:
+    """Every flag that appears in this report, with what it means (None: no flags)."""
     w_ = words or Words()
     present = {f for w in run.wells for f in w.flags} | {f for s in run.samples for f in s.flags}
     codes = [c for c in FLAGS if c in present] + sorted(present - set(FLAGS))
     if not codes:
-        return f"<p>{html.escape(w_('No flags on this plate.'))}</p>"
+        return None
     rows = [([code, w_.flag(code)], False) for code in codes]
     return _table([w_("flag"), w_("meaning")], rows, "flag-legend")
 
 
-def _rules_list(run: Run, words: Words | None = None) -> str:
-    w_ = words or Words()
-    items = []
-    for r in run.rules:
-        mark = {True: "pass", False: "FAIL", None: "n/a"}[r.passed]
-        wells = ""
-        if r.wells and r.passed is False:
-            wells = f" {w_('Wells at fault')}: {', '.join(r.wells)}."
-        description = w_.description(r.id, r.description, run.settings)
-        items.append(
-            f'<li class="{mark.lower().replace("/", "")}"><b>{html.escape(w_(mark))}</b> '
-            f"{html.escape(r.id)}: {html.escape(description)}. "
-            f"{html.escape(w_.detail(r.detail))}.{html.escape(wells)} "
-            f"<i>{html.escape(w_('Source'))}: {html.escape(w_.source(r.source))}"
-            f"{html.escape(_profile_text(r))}</i></li>"
-        )
-    return "<ul>" + "".join(items) + "</ul>"
+def _rules_list(run: Run, w_: Words) -> list[dict[str, str]]:
+    """Each rule's verdict, words, wells at fault and source, for the template."""
+    return [
+        {
+            "mark": {True: "pass", False: "fail", None: "na"}[r.passed],
+            "verdict": VERDICT[r.passed],
+            "id": r.id,
+            "description": w_.description(r),
+            "detail": w_.detail(r),
+            "wells": ", ".join(r.wells) if r.wells and r.passed is False else "",
+            "source": w_.source(r.source),
+            "profile": _profile_text(r),
+        }
+        for r in run.rules
+    ]
 
 
 def _profile_text(r: RuleResult) -> str:
@@ -747,17 +349,9 @@ def verdict_headline(run: Run, words: Words | None = None) -> tuple[str, list[st
     w_ = words or Words()
     failed = run.failed_rules
     if not failed:
-        return w_("accepted by the acceptance rules"), []
-    line = f"{w_('rejected by')} {', '.join(r.id for r in failed)}"
-    return line, [f"{r.id}: {w_.detail(r.detail)}" for r in failed]
-
-
-def _noise_text(noise: dict[str, Any]) -> str:
-    """The weighting's k and where it came from, with the measured noise when there is one."""
-    text = f"k = {noise['k_od']:.3g} OD, from {noise['source']}"
-    if "cv" in noise:
-        text += f": {100 * noise['cv']:.2g} % CV + {noise['sd_od']:.2g} OD"
-    return text
+        return w_("verdict_accepted"), []
+    line = f"{w_('verdict_rejected_by')} {', '.join(r.id for r in failed)}"
+    return line, [f"{r.id}: {w_.detail(r)}" for r in failed]
 
 
 def _aics(run: Run, words: Words | None = None) -> str:
@@ -768,7 +362,7 @@ def _aics(run: Run, words: Words | None = None) -> str:
         parts.append(f"{aic:.2f}" if aic is not None else "n/a")
     return (
         " / ".join(parts)
-        + f" ({w_('chosen')}: {run.settings.model.upper()}; {w_('lower is better')})"
+        + f" ({w_('chosen')}: {run.settings.model.upper()}; {w_('lower_is_better')})"
     )
 
 
@@ -776,252 +370,99 @@ def _fmt(v: float | None) -> str:
     return format_sig(v) if v is not None else "none"
 
 
-def _masked_table(run: Run, w_: Words) -> str:
-    """The masked wells; review.js fills in who masked each, when and why (the audit log's)."""
-    if not run.settings.masked:
-        return f'<p id="masked-none">{html.escape(w_("No wells are masked."))}</p>'
-    rows = "".join(
-        f'<tr data-well="{html.escape(well)}"><td>{html.escape(well)}</td><td class="m-by"></td>'
-        f'<td class="m-time"></td><td class="m-reason">'
-        f"{html.escape(w_('reason in the audit log (audit.jsonl)'))}</td></tr>"
-        for well in run.settings.masked
+def _header(run: Run, w_: Words) -> list[tuple[str, str]]:
+    """The report's header rows: (label key, value)."""
+    meta = run.plate.metadata
+    warnings = "; ".join(
+        f"{k}: {w_.flag(k) if w_.zh and k in FLAGS else v}" for k, v in run.curve.warnings.items()
     )
-    heads = (w_("well"), w_("masked by"), w_("time (UTC)"), w_("reason"))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-    return f'<table id="masked"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-
-
-def _history_table(w_: Words) -> str:
-    """The review history's frame; review.js fills its rows (who, when, decision, why)."""
-    heads = (w_("time (UTC)"), w_("decision"), w_("who"), w_("OS account"), w_("reason"),
-             w_("override"))  # fmt: skip
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-    empty = f'<tr class="none"><td colspan="6">{html.escape(w_("No review yet."))}</td></tr>'
-    return (
-        f'<table id="review-history"><thead><tr>{head}</tr></thead><tbody>{empty}</tbody></table>'
-    )
-
-
-def _missing_plotly_text(w_: Words) -> str:
-    """What a report whose shared plotly.js is missing says, in the report's language."""
-    name = f"<code>{plotly_js_name()}</code>"
-    if w_.zh:
-        return (
-            f"图表需要存放本运行文件夹的上级文件夹中的 {name}（il6assay 为所有运行只写一份）。"
-            "请将运行文件夹与它一起移动，或用 <code>--standalone-report</code> 重新处理。"
-        )
-    return (
-        f"The figures need {name} in the folder that holds this run folder (il6assay "
-        "writes it there once for all runs). Move run folders together with it, or process "
-        "again with <code>--standalone-report</code>."
-    )
-
-
-_PRINT_CSS = """
-@page { size: A4; margin: 12mm; }
-@media print {
-  body { max-width: none; margin: 0; padding: 0; font-size: 9.5pt; }
-  h1 { font-size: 14pt; } h2 { font-size: 12pt; break-after: avoid; }
-  table { font-size: 8pt; max-width: 100%; }
-  th, td { padding: 1px 4px; }
-  tr, li, .legend, table.platemap, .js-plotly-plot { break-inside: avoid; }
-  thead { display: table-header-group; }
-  .modebar, #plotly-missing { display: none !important; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
+    return [
+        ("plate", run.plate.id),
+        ("input_file", f"{run.export.path.name} (SHA-256 {sha256_file(run.export.path)})"),
+        ("reader", str(meta.get("reader_type") or meta.get("reader_model") or run.export.format)),
+        (
+            "date_read",
+            str(meta.get("read_datetime") or meta.get("date") or w_("not_in_the_export")),
+        ),
+        ("kit_lot", run.layout.kit_lot or w_("not_given")),
+        (
+            "model",
+            f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
+            f"{w_('zero_standard')}: {run.settings.zero_standard}; {w_.fit(run.curve.message)}",
+        ),
+        *([("noise_weights", w_.noise(run.noise))] if run.noise is not None else []),
+        ("curve_warnings", warnings),
+        ("aic", _aics(run, w_)),
+        (
+            "lob_lod",
+            f"{_fmt(run.detection.get('lob_pg_ml'))} / "
+            f"{_fmt(run.detection.get('lod_pg_ml'))} pg/mL",
+        ),
+        ("lloq_uloq", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
+        ("rules", f"{run.settings.rules}, fit_standards {run.settings.fit_standards}"),
+        (
+            "refitted_without",
+            ", ".join(f"{lv.level} ({lv.nominal:g} pg/mL)" for lv in run.excluded_levels),
+        ),
+        ("masked_wells", ", ".join(run.settings.masked)),
+    ]
 
 
 def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = "en") -> None:
     """Write report.html for a run (plotly.js shared beside the run folder, or embedded).
 
     ``lang``: "en" or "zh-CN"; only words change, never numbers, IDs or flag codes.
+    The page is the template ``templates/report.html``; this gathers what it shows.
     """
+    from markupsafe import Markup
+
+    from il6assay.record.templating import render
+
     w_ = Words(lang)
-    figures = {
-        "curve": curve_figure(run, w_),
-        "residuals": residual_figure(run, w_),
-        "plate": plate_figure(run, w_),
-    }
     config = {"displaylogo": False}
+    makers = {"curve": curve_figure, "residuals": residual_figure, "plate": plate_figure}
     # Element ids from the run and the figure: the same run writes the same report.
-    divs = [
-        figure_div(
-            fig, str(uuid.uuid5(uuid.NAMESPACE_URL, f"il6assay:{run.run_id}:{name}")), config
+    figures = {
+        name: Markup(
+            figure_div(
+                make(run, w_),
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"il6assay:{run.run_id}:{name}")),
+                config,
+            )
         )
-        for name, fig in figures.items()
-    ]
-    if standalone:
-        plotly = f"<script>{plotly_js_source()}</script>"
-    else:
-        plotly = f'<script src="../{plotly_js_name()}"></script>'
-    meta = run.plate.metadata
-    status = "accepted" if run.accepted else "rejected"
-    none = w_("none")
-    header = [
-        ("Plate", run.plate.id),
-        ("Input file", f"{run.export.path.name} (SHA-256 {sha256_file(run.export.path)})"),
-        ("Reader", str(meta.get("reader_type") or meta.get("reader_model") or run.export.format)),
-        (
-            "Date read",
-            str(meta.get("read_datetime") or meta.get("date") or w_("not in the export")),
-        ),
-        ("Kit lot", run.layout.kit_lot or w_("not given")),
-        (
-            "Model",
-            f"{run.curve.model.upper()}, {w_('weighting')} {run.settings.weighting}, "
-            f"{w_('zero standard')}: {run.settings.zero_standard}; {w_.detail(run.curve.message)}",
-        ),
-        *(
-            [("Noise (weights)", w_.detail(_noise_text(run.noise)))]
-            if run.noise is not None
-            else []
-        ),
-        (
-            "Curve warnings",
-            "; ".join(
-                f"{k}: {w_.flag(k) if w_.zh and k in FLAGS else v}"
-                for k, v in run.curve.warnings.items()
-            ),
-        ),
-        ("AIC (4PL / 5PL / log-log)", _aics(run, w_)),
-        (
-            "LoB / LoD (CLSI EP17)",
-            f"{_fmt(run.detection.get('lob_pg_ml'))} / "
-            f"{_fmt(run.detection.get('lod_pg_ml'))} pg/mL",
-        ),
-        ("LLOQ / ULOQ", f"{_fmt(run.lloq)} / {_fmt(run.uloq)} pg/mL"),
-        ("Rules", f"{run.settings.rules}, fit_standards {run.settings.fit_standards}"),
-        (
-            "Refitted without",
-            ", ".join(f"{lv.level} ({lv.nominal:g} pg/mL)" for lv in run.excluded_levels),
-        ),
-        ("Masked wells", ", ".join(run.settings.masked)),
-    ]
-    rows = "".join(
-        f"<tr><th>{html.escape(w_(k))}</th><td>{html.escape(v or none)}</td></tr>"
-        for k, v in header
-    )
-    rows += (
-        f"<tr><th>{html.escape(w_('Review'))}</th>"
-        f'<td id="review">{html.escape(w_("unreviewed"))}</td></tr>'
-    )
+        for name, make in makers.items()
+    }
     headline, why = verdict_headline(run, w_)
-    why_html = "".join(f"<li>{html.escape(line)}</li>" for line in why)
-    role_css = "".join(
-        f"table.platemap td.{r}, .key.{r} {{ background: {c}; }}\n" for r, c in ROLE_COLOURS.items()
-    )
-    js_words = {
-        k: w_(k)
-        for k in ("unreviewed", "accepted", "rejected", "by", "at",
-                  "OVERRIDE of the acceptance rules")
+    js_words = {  # review.js's English decision words -> this language's
+        english: w_(key)
+        for english, key in (("unreviewed", "unreviewed"), ("accepted", "accepted"),
+                             ("rejected", "rejected"), ("by", "by"), ("at", "at"),
+                             ("OVERRIDE of the acceptance rules", "override_of_rules"))
     }  # fmt: skip
-    html_lang = "zh-CN" if w_.zh else "en"
-    page = f"""<!DOCTYPE html>
-<html lang="{html_lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(w_("il6assay report"))}: {html.escape(run.run_id)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.2em auto; max-width: 1150px; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
-tr.flagged td {{ background: #fff3cd; }}
-h2.verdict {{ margin-bottom: 0.2em; }}
-.verdict.accepted {{ color: #1a7f37; }} .verdict.rejected {{ color: #b42318; }}
-ul.why {{ margin-top: 0.2em; color: #333; }}
-li.fail {{ color: #b42318; }}
-#plotly-missing {{ background: #fde2e1; padding: 0.6em; border: 1px solid #b42318; }}
-table.platemap {{ table-layout: fixed; }}
-table.platemap th {{ text-align: center; padding: 1px; }}
-table.platemap td {{ width: 48px; height: 46px; padding: 1px 2px; vertical-align: top;
-  position: relative; font-size: 11px; line-height: 1.15; border: 1px solid #999; }}
-table.platemap .wn {{ display: block; color: #555; font-size: 9px; white-space: nowrap;
-  padding-right: 9px; overflow: hidden; }}
-table.platemap .wn i {{ font-style: normal; color: #222; }}
-table.platemap .lb {{ display: block; font-weight: bold; overflow: hidden; white-space: nowrap; }}
-table.platemap .od {{ display: block; color: #333; font-size: 10px; }}
-table.platemap .mk {{ position: absolute; top: 1px; right: 2px; font-weight: bold; }}
-{role_css}table.platemap td.fault {{ outline: 3px solid #b42318; outline-offset: -3px; }}
-table.platemap td.fault .mk {{ color: #b42318; }}
-table.platemap td.censored {{ outline: 2px dashed #1f5fa8; outline-offset: -3px; }}
-table.platemap td.censored .mk {{ color: #1f5fa8; }}
-table.platemap td.masked {{ background-image: repeating-linear-gradient(45deg, transparent 0 5px,
-  rgba(0,0,0,0.18) 5px 7px); color: #555; }}
-table.platemap td.suspect .mk {{ color: #8a5a00; }}
-.legend {{ font-size: 0.85em; margin: 0.3em 0 1em; line-height: 2; }}
-.key {{ display: inline-block; padding: 0 6px; margin-right: 6px; border: 1px solid #999; }}
-.key.fault {{ outline: 2px solid #b42318; }} .key.fault b {{ color: #b42318; }}
-.key.censored {{ outline: 2px dashed #1f5fa8; }} .key.censored b {{ color: #1f5fa8; }}
-{_PRINT_CSS}</style>
-{plotly}
-<script src="{REVIEW_JS}"></script>
-</head><body>
-<div id="plotly-missing" hidden>{_missing_plotly_text(w_)}</div>
-<h1>{html.escape(w_("il6assay run"))} {html.escape(run.run_id)}</h1>
-<h2 class="verdict {status}">{html.escape(w_("Verdict"))}: {html.escape(headline)}</h2>
-{f'<ul class="why">{why_html}</ul>' if why else ""}
-<table>{rows}</table>
-<h2>{html.escape(w_("Review history"))}</h2>
-{_history_table(w_)}
-<h2>{html.escape(w_("Masked wells"))}</h2>
-{_masked_table(run, w_)}
-<h2>{html.escape(w_("Acceptance rules"))}</h2>
-{_rules_list(run, w_)}
-{divs[0]}
-{divs[1]}
-<h2>{html.escape(w_("Standards"))}</h2>
-{standards_table(run, w_)}
-<h2>{html.escape(w_("Plate map"))}</h2>
-{plate_map(run, w_)}
-{divs[2]}
-<h2>{html.escape(w_("Controls"))}</h2>
-{controls_table(run, w_)}
-<h2>{html.escape(w_("Samples"))}</h2>
-{samples_table(run, w_)}
-<p>{html.escape(w_(CENSORED_NOTE))}</p>
-<h2>{html.escape(w_("Flags on this plate"))}</h2>
-{flag_legend(run, w_)}
-<script>
-if (typeof Plotly === "undefined") {{
-  document.getElementById("plotly-missing").hidden = false;
-}}
-var WORDS = {json.dumps(js_words, ensure_ascii=False)};
-function word(k) {{ return WORDS[k] || k; }}
-var review = window.IL6_REVIEW;
-if (review && review.status) {{
-  var text = word(review.status);
-  if (review.by) {{
-    text += " " + word("by") + " " + review.by + " " + word("at") + " " + review.time_utc +
-      ": " + review.reason;
-  }}
-  if (review.override) {{ text += " (" + word("OVERRIDE of the acceptance rules") + ")"; }}
-  document.getElementById("review").textContent = text;
-}}
-if (review && review.history && review.history.length) {{
-  var body = document.querySelector("#review-history tbody");
-  body.textContent = "";
-  review.history.forEach(function (h) {{
-    var tr = document.createElement("tr");
-    [h.time_utc, word(h.decision), h.by, h.os_account, h.reason,
-     h.override ? word("OVERRIDE of the acceptance rules") : ""].forEach(function (v) {{
-      var td = document.createElement("td");
-      td.textContent = v == null ? "" : v;
-      tr.appendChild(td);
-    }});
-    body.appendChild(tr);
-  }});
-}}
-if (review && review.masks) {{
-  document.querySelectorAll("#masked tr[data-well]").forEach(function (tr) {{
-    var m = review.masks[tr.dataset.well];
-    if (!m) {{ return; }}
-    tr.querySelector(".m-by").textContent = m.by || "";
-    tr.querySelector(".m-time").textContent = m.time_utc || "";
-    tr.querySelector(".m-reason").textContent = m.reason || "";
-  }});
-}}
-</script>
-</body></html>
-"""
+    page = render(
+        TEMPLATES,
+        "report.html",
+        w=w_,
+        t=w_.labels,
+        html_lang="zh-CN" if w_.zh else "en",
+        run_id=run.run_id,
+        status="accepted" if run.accepted else "rejected",
+        headline=headline,
+        why=why,
+        header=_header(run, w_),
+        standalone=standalone,
+        plotly_js=Markup(plotly_js_source()) if standalone else "",
+        plotly_name=plotly_js_name(),
+        review_js=REVIEW_JS,
+        role_colours=ROLE_COLOURS,
+        masked=run.settings.masked,
+        rules=_rules_list(run, w_),
+        figures=figures,
+        standards=standards_table(run, w_),
+        plate=plate_map(run, w_),
+        controls=controls_table(run, w_),
+        samples=samples_table(run, w_),
+        flags=flag_legend(run, w_),
+        js_words=Markup(json.dumps(js_words, ensure_ascii=False)),
+    )
     path.write_text(page, encoding="utf-8")

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from il6assay.record.i18n import Words
 from il6assay.study.qc import parse_time
 
 if TYPE_CHECKING:
@@ -34,65 +35,57 @@ if TYPE_CHECKING:
 
 ACCEPTED, REJECTED, WARN = "#1f77b4", "#d62728", "#ff7f0e"
 CONFIG = {"displaylogo": False}
-STYLE = """
-body { font-family: sans-serif; margin: 1.2em auto; max-width: 1200px; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
-tr.rejected td { background: #fde2e1; } tr.warning td { background: #fff3cd; }
-.note { background: #fff3cd; padding: 0.4em 0.6em; border: 1px solid #d4a72c; }
-#plotly-missing { background: #fde2e1; padding: 0.6em; border: 1px solid #b42318; }
-"""
+TEMPLATES = Path(__file__).parent / "templates"  # page.html around each page's content
 
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def page(title: str, body: str, *, plotly_src: str | None = None) -> str:
-    """A whole page around ``body``, loading the shared plotly.js by a relative path."""
+def page(title: str, body: str, *, plotly_src: str | None = None, lang: str = "en") -> str:
+    """A whole page around ``body`` (HTML, its values escaped by its maker), loading the shared
+    plotly.js by a relative path (the template templates/page.html)."""
+    from markupsafe import Markup
+
     from il6assay.record.report import plotly_js_name
+    from il6assay.record.templating import render
 
     src = plotly_src or plotly_js_name()
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{STYLE}</style>
-<script src="{_e(src)}"></script>
-</head><body>
-<div id="plotly-missing" hidden>The charts need <code>{_e(src)}</code> beside this page
-(il6assay writes it there with the page).</div>
-<h1>{_e(title)}</h1>
-{body}
-<script>
-if (typeof Plotly === "undefined") {{
-  document.getElementById("plotly-missing").hidden = false;
-}}
-</script>
-</body></html>
-"""
+    w = Words(lang, "study")
+    return render(TEMPLATES, "page.html", w=w, title=title, body=Markup(body), src=src)
 
 
 def _div(fig: go.Figure) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG)
+    from markupsafe import Markup
+
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG))
 
 
-def lot_marks(bridges: Sequence[dict[str, Any]]) -> dict[str, str]:
+def _num(value: Any, spec: str) -> str:
+    """A number as ``format(value, spec)`` writes it; None as nothing (the templates' num)."""
+    return "" if value is None else format(value, spec)
+
+
+def lot_marks(bridges: Sequence[dict[str, Any]], words: Words | None = None) -> dict[str, str]:
     """Each bridged lot's mark on the charts: its latest bridge's ratio and verdict."""
+    w = words or Words(table="study")
     marks = {}
     for b in bridges:
-        verdict = "bridged" if b["passed"] else "bridge FAILED"
-        marks[b["new_lot"]] = f"{verdict}, ratio {b['ratio']:.2f}"
+        verdict = w("bridged") if b["passed"] else w("bridge_failed")
+        marks[b["new_lot"]] = w("lot_mark", verdict=verdict, ratio=b["ratio"])
     return marks
 
 
-def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
+def lj_figure(
+    series: Series, marks: dict[str, str] | None = None, words: Words | None = None
+) -> go.Figure:
     """Levey-Jennings chart: values by time, mean and ±1/2/3 SD, lot changes, rejects hollow."""
     import plotly.graph_objects as go
 
+    w = words or Words(table="study")
     fig = go.Figure()
     pts = [p for p in series.points if p.value is not None]
-    for accepted, name in ((True, "accepted run"), (False, "rejected run (hollow)")):
+    for accepted, name in ((True, w("fig_accepted_run")), (False, w("fig_rejected_run"))):
         chosen = [p for p in pts if p.accepted == accepted]
         if not chosen:
             continue
@@ -115,7 +108,7 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
                             _e(p.run_id),
                             f"{p.value:.4g} {_e(series.unit)}"
                             + (f" (z {p.z:+.2f})" if p.z is not None else ""),
-                            f"kit lot {_e(p.kit_lot or 'not given')}",
+                            w("fig_kit_lot", lot=_e(p.kit_lot or w("not_given"))),
                             *[_e(v) for v in p.violations],
                         ]
                     )
@@ -131,7 +124,7 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
                 y=[p.value for p in pts],
                 mode="lines",
                 line={"color": "#999", "width": 1},
-                name="run order",
+                name=w("fig_run_order"),
                 hoverinfo="skip",
             )
         )
@@ -147,22 +140,22 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
             y = t.mean + k * t.sd
             shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
                            "line": {"color": color, "dash": dash, "width": 1}})  # fmt: skip
-            label = "mean" if k == 0 else f"{k:+d} SD"
+            label = w("fig_mean") if k == 0 else w("fig_sd", k=k)
             notes.append({"xref": "paper", "x": 1.0, "y": y, "xanchor": "left", "showarrow": False,
                           "text": label, "font": {"size": 10}})  # fmt: skip
     for when, lot in series.lot_changes:
         x = when.isoformat()
         shapes.append({"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
                        "line": {"color": "#7f7f7f", "dash": "dashdot", "width": 1}})  # fmt: skip
-        mark = (marks or {}).get(lot, "no bridge" if marks is not None else "")
-        text = f"lot {_e(lot)}" + (f" ({_e(mark)})" if mark else "")
+        mark = (marks or {}).get(lot, w("fig_no_bridge") if marks is not None else "")
+        text = w("fig_lot", lot=_e(lot)) + (f" ({_e(mark)})" if mark else "")
         notes.append({"x": x, "y": 1.0, "yref": "paper", "text": text,
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                       "font": {"size": 10}})  # fmt: skip
-    title = f"{series.name}: {target_text(t, series.unit)}"
+    title = f"{series.name}: {target_text(t, series.unit, w)}"
     fig.update_layout(
         title={"text": _e(title), "font": {"size": 13}},
-        xaxis_title="run time (acquisition, else processing)",
+        xaxis_title=w("fig_run_time"),
         yaxis_title=_e(series.unit) or _e(series.name),
         template="plotly_white",
         height=340,
@@ -174,19 +167,20 @@ def lj_figure(series: Series, marks: dict[str, str] | None = None) -> go.Figure:
     return fig
 
 
-def target_text(t: Any, unit: str) -> str:
+def target_text(t: Any, unit: str, words: Words | None = None) -> str:
     """The target lines' values and where they come from, for a chart's title."""
+    w = words or Words(table="study")
     if t is None:
-        return "no target lines (fewer than 2 accepted runs, or no spread)"
+        return w("target_none")
     unit = f" {unit}" if unit else ""
     if t.source == "certificate":
-        lot = f", kit lot {t.kit_lot}" if t.kit_lot else ""
-        where = f"kit certificate{lot}" + (f" ({t.note})" if t.note else "")
+        lot = w("target_lot", lot=t.kit_lot) if t.kit_lot else ""
+        where = w("target_certificate", lot=lot) + (f" ({t.note})" if t.note else "")
     elif t.source == "established":
-        where = f"established from the first {t.n_runs} accepted runs"
+        where = w("target_established", n=t.n_runs)
     else:
-        where = f"PROVISIONAL, from {t.n_runs} accepted run(s) (fewer than 20)"
-    return f"mean {t.mean:.4g} ± SD {t.sd:.3g}{unit}, {where}"
+        where = w("target_provisional", n=t.n_runs)
+    return w("target_line", mean=t.mean, sd=t.sd, unit=unit, where=where)
 
 
 def _since(since: Any) -> datetime | None:
@@ -225,120 +219,51 @@ def load_trends(
     return tr
 
 
-def trends_body(tr: Trends) -> str:
-    """The controls page's content."""
-    parts = [
-        f"<p>{tr.runs} run(s) shown, {tr.accepted_runs} accepted. Filled markers: accepted "
-        "runs; hollow: rejected (by the acceptance rules or a reviewer). Red: a rejecting "
-        "Westgard rule (1-3s, 2-2s, R-4s, 4-1s, 10-x); orange: a 1-2s warning. Each run is "
-        "judged after the accepted runs before it. Dash-dot lines: kit lot changes.</p>"
-    ]
-    parts += [f'<p class="note">{_e(n)}</p>' for n in tr.notes]
-    parts.append("<h2>Controls</h2>")
-    if not tr.controls:
-        parts.append("<p>No control values recorded yet.</p>")
-    for s in tr.controls:
-        parts.append(_div(lj_figure(s, lot_marks(tr.lot_bridges))))
-    flagged = [(s.name, p) for s in tr.controls for p in s.points if p.violations]
-    if flagged:
-        rows = "".join(
-            f'<tr class="{"rejected" if p.reject else "warning"}"><td>{_e(p.time.isoformat())}'
-            f"</td><td>{_e(p.run_id)}</td><td>{_e(name)}</td><td>{_e('; '.join(p.violations))}"
-            "</td></tr>"
-            for name, p in flagged
-        )
-        parts.append(
-            "<h2>Westgard violations</h2><table><tr><th>time</th><th>run</th><th>level</th>"
-            f"<th>rules</th></tr>{rows}</table>"
-        )
-    parts.append(
-        "<h2>Standards</h2><p>The top standard's OD, the curve's midpoint c and the "
-        "calibrated range per run; lines: mean and ±1/2/3 SD of the first 20 accepted runs. "
-        "Charted, not judged: drift shows here before the controls fail.</p>"
-    )
-    for s in tr.standards:
-        parts.append(_div(lj_figure(s)))
-    parts += lots_and_precision(tr)
-    return "\n".join(parts)
+def trends_body(tr: Trends, lang: str = "en") -> str:
+    """The controls page's content (the template templates/controls.html)."""
+    from il6assay.record.templating import render
 
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def lots_and_precision(tr: Trends) -> list[str]:
-    """The kit lots with their bridges, and across-run precision per QC level and lot."""
-    parts = ["<h2>Kit lots and bridges</h2>"]
-    if tr.lot_bridges:
-        rows = "".join(
-            f'<tr class="{"passed" if b["passed"] else "rejected"}"><td>{_e(b["new_lot"])}</td>'
-            f"<td>{_e(b['old_lot'])}</td><td>{b['ratio']:.3f}</td><td>{b['ci90_low']:.3f} to "
-            f"{b['ci90_high']:.3f}</td><td>{b['limit_low']:g} to {b['limit_high']:g}</td>"
-            f"<td>{'equivalent' if b['passed'] else 'NOT equivalent'}</td>"
-            f"<td>{_e(b['signed_by'])}, {_e(b['signed_utc'])}</td></tr>"
-            for b in tr.lot_bridges
-        )
-        parts.append(
-            "<table><tr><th>new lot</th><th>bridged to</th><th>ratio new/old</th>"
-            "<th>90 % interval</th><th>limits</th><th>verdict</th><th>signed</th></tr>"
-            f"{rows}</table>"
-        )
-    else:
-        parts.append("<p>No kit-lot bridge recorded (il6assay lots bridge).</p>")
-    if tr.lot_targets:
-        rows = "".join(
-            f"<tr><td>{_e(t['kit_lot'])}</td><td>{_e(t['level'])}</td><td>{t['mean']:.3g}</td>"
-            f"<td>{t['sd']:.3g}</td><td>{_e(t['source'])}</td><td>{t['n_runs'] or ''}</td></tr>"
-            for t in tr.lot_targets
-        )
-        parts.append(
-            "<p>Westgard targets per kit lot: a lot's own accepted runs establish its targets "
-            "(provisional, judging nothing, until 20), unless the kit certificate gives them."
-            "</p><table><tr><th>kit lot</th><th>level</th><th>mean</th><th>SD</th><th>source</th>"
-            f"<th>runs</th></tr>{rows}</table>"
-        )
-    parts.append(
-        "<h2>Across-run precision</h2><p>Accepted runs' control wells, runs as groups "
-        "(one-way ANOVA, CLSI EP05-A3): per level and kit lot, then over all lots.</p>"
+    w = Words(lang, "study")
+    marks = lot_marks(tr.lot_bridges, w)
+    return render(
+        TEMPLATES,
+        "controls.html",
+        w=w,
+        t=w.labels,
+        tr=tr,
+        controls=[_div(lj_figure(s, marks, w)) for s in tr.controls],
+        flagged=[(s.name, p) for s in tr.controls for p in s.points if p.violations],
+        standards=[_div(lj_figure(s, words=w)) for s in tr.standards],
+        num=_num,
     )
-    if not tr.precision:
-        parts.append("<p>No accepted run in the study database yet.</p>")
-        return parts
-    rows = "".join(
-        f"<tr><td>{_e(p['level'])}</td><td>{_e(p['kit_lot'])}</td><td>{p['n_runs']}</td>"
-        f"<td>{p['n']}</td><td>{p['mean']:.2f}</td><td>{_pct(p['bias_pct'])}</td>"
-        f"<td>{_pct(p['cv_within_pct'])}</td><td>{_pct(p['cv_between_pct'])}</td>"
-        f"<td>{_pct(p['cv_total_pct'])}</td></tr>"
-        for p in tr.precision
-    )
-    parts.append(
-        "<table><tr><th>level</th><th>kit lot</th><th>runs</th><th>wells</th><th>mean pg/mL</th>"
-        "<th>bias %</th><th>within-run CV %</th><th>between-run CV %</th><th>total CV %</th>"
-        f"</tr>{rows}</table>"
-    )
-    return parts
 
 
 def controls_html(
-    engine: Engine, *, level: str | None = None, since: Any = None, plotly_src: str | None = None
+    engine: Engine,
+    *,
+    level: str | None = None,
+    since: Any = None,
+    plotly_src: str | None = None,
+    lang: str = "en",
 ) -> str:
     """The Levey-Jennings page of the study's controls and standards (a whole offline page;
     ``plotly_src``: where a web server serves plotly.js, else beside the page)."""
     tr = load_trends(engine, level=level, since=since)
-    title = "il6assay: controls and standards across runs"
-    return page(title, trends_body(tr), plotly_src=plotly_src)
+    title = Words(lang, "study")("title_controls")
+    return page(title, trends_body(tr, lang), plotly_src=plotly_src, lang=lang)
 
 
-def distribution_figure(ov: Overview) -> go.Figure:
+def distribution_figure(ov: Overview, words: Words | None = None) -> go.Figure:
     """Per visit: reported values on a log axis; censored ones at their limit, as triangles."""
     import plotly.graph_objects as go
 
+    w = words or Words(table="study")
     fig = go.Figure()
     visits = sorted({s["visit"] for s in ov.specimens})
     kinds = (
-        ("reported", "circle", "#1f77b4", "conc_pg_ml", "reported"),
-        ("below LLOQ", "triangle-down-open", "#7f7f7f", "lloq_pg_ml", "below LLOQ (at the LLOQ)"),
-        ("above ULOQ", "triangle-up", "#d62728", "uloq_pg_ml", "above ULOQ (at the ULOQ)"),
+        ("reported", "circle", "#1f77b4", "conc_pg_ml", w("dist_reported")),
+        ("below LLOQ", "triangle-down-open", "#7f7f7f", "lloq_pg_ml", w("dist_below")),
+        ("above ULOQ", "triangle-up", "#d62728", "uloq_pg_ml", w("dist_above")),
     )
     for kind, symbol, color, key, name in kinds:
         chosen = [s for s in ov.specimens if s["category"] == kind and s.get(key)]
@@ -352,7 +277,7 @@ def distribution_figure(ov: Overview) -> go.Figure:
                         go.Box(
                             x=[_e(visit)] * len(vs),
                             y=[s[key] for s in vs],
-                            name=f"{_e(visit)} reported",
+                            name=w("dist_visit_reported", visit=_e(visit)),
                             boxpoints="all",
                             jitter=0.4,
                             pointpos=0,
@@ -376,74 +301,32 @@ def distribution_figure(ov: Overview) -> go.Figure:
             )
         )
     fig.update_layout(
-        title={"text": "IL-6 per visit (pg/mL, log axis)", "font": {"size": 13}},
-        yaxis={"type": "log", "title": "IL-6 (pg/mL)"},
-        xaxis={"title": "visit", "type": "category"},
+        title={"text": w("dist_title"), "font": {"size": 13}},
+        yaxis={"type": "log", "title": w("dist_y")},
+        xaxis={"title": w("col_visit"), "type": "category"},
         template="plotly_white",
         height=420,
     )
     return fig
 
 
-def summary_body(ov: Overview) -> str:
-    """The overview page's content."""
-    head = (
-        "<tr><th>visit</th><th>specimens</th><th>reported</th><th>censored</th>"
-        "<th>of which below LLOQ</th><th>waiting for a re-assay (above ULOQ)</th>"
-        "<th>without a result</th></tr>"
-    )
-    counts = "".join(
-        f"<tr><td>{_e(v.visit)}</td><td>{v.specimens}</td><td>{v.reported}</td>"
-        f"<td>{v.censored}</td><td>{v.below_lloq}</td><td>{v.waiting_reassay}</td>"
-        f"<td>{v.without_result}</td></tr>"
-        for v in [*ov.visits, ov.totals]
-    )
-    parts = [f"<h2>Specimens</h2><table>{head}{counts}</table>"]
-    if ov.specimens:
-        parts.append(_div(distribution_figure(ov)))
-    if ov.worklist:
-        rows = "".join(
-            f"<tr><td>{_e(w['sample'])}</td><td>{_e(w['study_id'])}</td><td>{_e(w['visit'])}</td>"
-            f"<td>{_e(w['dilution'])}</td><td>{_e(w['note'])}</td></tr>"
-            for w in ov.worklist
-        )
-        parts.append(
-            "<h2>To re-assay</h2><p>Above the ULOQ at every dilution run: re-assay at 10 times "
-            "the highest (<code>il6assay summary --worklist FILE.csv</code> writes this as the "
-            "next plate's sample sheet).</p><table><tr><th>sample</th><th>study ID</th>"
-            f"<th>visit</th><th>dilution</th><th>note</th></tr>{rows}</table>"
-        )
-    if ov.unreviewed_runs:
-        rows = "".join(
-            f"<tr><td>{_e(r['run_id'])}</td><td>{_e(r['run_time'])}</td>"
-            f"<td>{_e(r['verdict'])}</td><td>{_e(r['review_status'])}</td></tr>"
-            for r in ov.unreviewed_runs
-        )
-        parts.append(
-            f"<h2>Runs not yet pushed ({len(ov.unreviewed_runs)})</h2><p>Processed and "
-            "recorded, not reviewed and pushed: their specimens are not counted above.</p>"
-            f"<table><tr><th>run</th><th>time</th><th>verdict</th><th>review</th></tr>{rows}"
-            "</table>"
-        )
-    cells = "".join(
-        f"<tr><td>{_e(s['study_id'])}</td><td>{_e(s['visit'])}</td><td>{_e(s['result'])}</td>"
-        f"<td>{_e(s['category'])}</td><td>{_e(s['dilutions'])}</td><td>{_e(s['flags'])}</td>"
-        f"<td>{_e(s['run_id'])}</td></tr>"
-        for s in ov.specimens
-    )
-    parts.append(
-        "<h2>Current values</h2><table><tr><th>study ID</th><th>visit</th><th>result (pg/mL)"
-        "</th><th>status</th><th>dilutions</th><th>flags</th><th>run</th></tr>"
-        f"{cells}</table>"
-    )
-    return "\n".join(parts)
+def summary_body(ov: Overview, lang: str = "en") -> str:
+    """The overview page's content (the template templates/summary.html)."""
+    from il6assay.record.templating import render
+
+    w = Words(lang, "study")
+    chart = _div(distribution_figure(ov, w)) if ov.specimens else None
+    return render(TEMPLATES, "summary.html", w=w, t=w.labels, ov=ov,
+                  visits=[*ov.visits, ov.totals], chart=chart)  # fmt: skip
 
 
-def summary_html(engine: Engine, *, plotly_src: str | None = None) -> str:
+def summary_html(engine: Engine, *, plotly_src: str | None = None, lang: str = "en") -> str:
     """The study overview page (a whole offline page; ``plotly_src`` as for controls_html)."""
     from il6assay.study.summary import overview
 
-    return page("il6assay: study overview", summary_body(overview(engine)), plotly_src=plotly_src)
+    title = Words(lang, "study")("title_summary")
+    body = summary_body(overview(engine), lang)
+    return page(title, body, plotly_src=plotly_src, lang=lang)
 
 
 def write_page(path: Path, text: str) -> Path:
@@ -467,12 +350,8 @@ def write_page(path: Path, text: str) -> Path:
 
 # ---- a batch's index.html -------------------------------------------------------------------
 
-REVIEW_ORDER = (
-    "rejected by the rules: decide (re-run, or accept with --override and a reason)",
-    "accepted with a Westgard warning",
-    "accepted, unreviewed",
-    "reviewed",
-)
+# The index's groups, in the order a reviewer works them (their headings: [study] group_*).
+REVIEW_ORDER = ("group_rejected", "group_westgard", "group_unreviewed", "group_reviewed")
 
 
 def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
@@ -485,11 +364,13 @@ def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
     return 2
 
 
-def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
-    """The results folder's index: every run, in the order a reviewer works, with its report."""
+def index_html(out_dir: Path, unreadable: Sequence[Any] = (), lang: str = "en") -> str:
+    """The results folder's index: every run, in the order a reviewer works, with its report
+    (``lang``: the report language, "en" or "zh-CN")."""
     from il6assay.errors import InputError
     from il6assay.record.folder import read_run
     from il6assay.record.review import run_status
+    from il6assay.record.templating import render
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
@@ -509,39 +390,24 @@ def index_html(out_dir: Path, unreadable: Sequence[Any] = ()) -> str:
         entries.append((_group(status, record), parse_time(when), folder, record, status, rows,
                         flags, curve))  # fmt: skip
     entries.sort(key=lambda e: (e[0], e[1], e[2].name))
-    parts = []
-    if unreadable:
-        items = "".join(f"<li>{_e(o.error)}</li>" for o in unreadable)
-        parts.append(f"<h2>Could not be read ({len(unreadable)})</h2><ul>{items}</ul>")
+    groups = []
     for g, heading in enumerate(REVIEW_ORDER):
-        group = [e for e in entries if e[0] == g]
-        if not group:
-            continue
-        rows_html = "".join(
-            f'<tr class="{"rejected" if not rec.get("accepted") else ""}">'
-            f'<td><a href="{_e(folder.name)}/report.html">{_e(folder.name)}</a></td>'
-            f"<td>{_e(when.isoformat())}</td><td>{_e(rec.get('verdict'))}</td>"
-            f"<td>{_e(st['review'])}</td><td>{len(rows)}</td>"
-            f"<td>{_e(', '.join(f'{k} {v}' for k, v in sorted(flags.items())))}</td>"
-            f"<td>{_e('' if st['integrity'] == 'ok' else 'CHANGED: ' + st['integrity'])}</td></tr>"
-            for _, when, folder, rec, st, rows, flags, _c in group
-        )
-        parts.append(
-            f"<h2>{_e(heading)} ({len(group)})</h2><table><tr><th>run (report)</th><th>time</th>"
-            "<th>verdict</th><th>review</th><th>specimens</th><th>flags (count)</th>"
-            f"<th>integrity</th></tr>{rows_html}</table>"
-        )
-    if entries:
-        parts.append(_div(_recovery_figure(entries)))
-    body = (
-        f"<p>{len(entries)} run(s) in this folder, in the order a reviewer works: rejected "
-        "plates first, then Westgard warnings, then accepted and unreviewed, then reviewed; "
-        "by run time within each.</p>" + "\n".join(parts)
-    )
-    return page("il6assay: runs in this folder", body)
+        runs = [
+            (folder, when, record, status, rows,
+             ", ".join(f"{k} {v}" for k, v in sorted(flags.items())))
+            for group, when, folder, record, status, rows, flags, _curve in entries
+            if group == g
+        ]  # fmt: skip
+        if runs:
+            groups.append((heading, runs))
+    w = Words(lang, "study")
+    chart = _div(_recovery_figure(entries, w)) if entries else None
+    body = render(TEMPLATES, "index.html", w=w, t=w.labels, total=len(entries),
+                  unreadable=list(unreadable), groups=groups, chart=chart)  # fmt: skip
+    return page(w("title_index"), body, lang=lang)
 
 
-def _recovery_figure(entries: list[Any]) -> go.Figure:
+def _recovery_figure(entries: list[Any], w: Words) -> go.Figure:
     """Controls' recovery (% of nominal) per run, in time order: a first look across the batch."""
     import plotly.graph_objects as go
 
@@ -566,9 +432,9 @@ def _recovery_figure(entries: list[Any]) -> go.Figure:
         )  # fmt: skip
     fig.add_hline(y=100, line={"color": "#2ca02c", "width": 1})
     fig.update_layout(
-        title={"text": "Controls, % of nominal, per run", "font": {"size": 13}},
-        yaxis_title="recovery (%)",
-        xaxis={"showticklabels": False, "title": "runs in time order"},
+        title={"text": w("rec_title"), "font": {"size": 13}},
+        yaxis_title=w("rec_y"),
+        xaxis={"showticklabels": False, "title": w("rec_x")},
         template="plotly_white",
         height=320,
     )
