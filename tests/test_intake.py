@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.record.audit import LINK_KEYS
+from tests import pg
 from tests.conftest import EXAMPLE, LAYOUTS, run_dirs
 
 EXPORT = "plate_001.xlsx"
@@ -53,7 +54,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _volatile_set_aside(folder: Path) -> dict[str, bytes | object]:
     """Every file of a run folder by its path: bytes, but for the documented volatile fields
-    (run.json's ``created_utc``; each audit entry's ``time`` and chained hashes)."""
+    (run.json's ``created_utc``; each audit entry's ``time_utc`` and chain links)."""
     files: dict[str, bytes | object] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
@@ -64,7 +65,8 @@ def _volatile_set_aside(folder: Path) -> dict[str, bytes | object]:
         elif name == "audit.jsonl":
             entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
             for entry in entries:
-                for key in ("time", *LINK_KEYS):
+                assert entry.pop("time_utc")
+                for key in LINK_KEYS:
                     entry.pop(key, None)
             files[name] = entries
         else:
@@ -103,6 +105,43 @@ def test_process_and_batch_with_every_option_give_the_same_run_folder(project, j
     assert run["inputs"]["layout"][0]["copy"] == "inputs/layout/standard.xlsx"
     # standalone: process wrote no shared plotly.js beside the run folder
     assert [x.name for x in (project / "p").iterdir()] == [p.name]
+
+
+def _study(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
+    """A fresh study database on the test's backend, made by db upgrade."""
+    sqlite = request.param == "sqlite"
+    url = str(tmp_path / f"{name}.db") if sqlite else pg.database_url(request)
+    made = il6("db", "upgrade", "--db", url)
+    assert made.exit_code == 0, made.output
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_studies(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """Two empty study databases alike (one for each command), on either backend."""
+    return _study(request, tmp_path, "p"), _study(request, tmp_path, "b")
+
+
+def test_with_a_study_database_process_and_batch_judge_and_record_a_plate_alike(
+    project, two_studies
+):
+    p_db, b_db = two_studies
+    targets = '[control_targets.low]\nmean = 8.0\nsd = 1.0\nsource = "certificate"\n'
+    toml = project / "il6assay.toml"
+    toml.write_text(f"db = {json.dumps(p_db)}\n" + toml.read_text() + targets, encoding="utf-8")
+    processed = il6("process", Path("day") / EXPORT, "--out", "p", "--lang", "zh-CN")
+    batched = il6("batch", "day", "--out", "b", "--jobs", "2", "--db", b_db, "--lang", "zh-CN")
+    assert processed.exit_code == batched.exit_code == 3, (processed.output, batched.output)
+    (p,), (b,) = run_dirs(project / "p"), run_dirs(project / "b")
+    assert _volatile_set_aside(p) == _volatile_set_aside(b)
+    curve = json.loads((p / "curve.json").read_text(encoding="utf-8"))
+    (rule,) = [r for r in curve["rules"] if r["id"] == "WESTGARD"]
+    assert rule["passed"] is False and "1-3s (low)" in rule["detail"]
+    from il6assay.db.engine import make_engine
+    from il6assay.study.store import load_qc
+
+    for url in (p_db, b_db):  # each command recorded its run in its own database
+        assert [q.run_id for q in load_qc(make_engine(url))] == [p.name]
 
 
 def test_a_plate_an_option_cannot_find_is_the_same_one_line_error_from_process_and_batch(
