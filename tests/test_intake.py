@@ -128,9 +128,10 @@ def test_with_a_study_database_process_and_batch_judge_and_record_a_plate_alike(
     p_db, b_db = two_studies
     targets = '[control_targets.low]\nmean = 8.0\nsd = 1.0\nsource = "certificate"\n'
     toml = project / "il6assay.toml"
-    toml.write_text(f"db = {json.dumps(p_db)}\n" + toml.read_text() + targets, encoding="utf-8")
-    processed = il6("process", Path("day") / EXPORT, "--out", "p", "--lang", "zh-CN")
-    batched = il6("batch", "day", "--out", "b", "--jobs", "2", "--db", b_db, "--lang", "zh-CN")
+    # batch's database from il6assay.toml, process's from --db (over il6assay.toml's)
+    toml.write_text(f"db = {json.dumps(b_db)}\n" + toml.read_text() + targets, encoding="utf-8")
+    processed = il6("process", Path("day") / EXPORT, "--out", "p", "--db", p_db, "--lang", "zh-CN")
+    batched = il6("batch", "day", "--out", "b", "--jobs", "2", "--lang", "zh-CN")
     assert processed.exit_code == batched.exit_code == 3, (processed.output, batched.output)
     (p,), (b,) = run_dirs(project / "p"), run_dirs(project / "b")
     assert _volatile_set_aside(p) == _volatile_set_aside(b)

@@ -37,6 +37,7 @@ def main() -> None:
 )
 @click.option("--samples", type=click.Path(path_type=Path), help="Sample sheet (CSV or XLSX).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
+@click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
 @intake_options
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 def process(
@@ -44,6 +45,7 @@ def process(
     layout: Path | None,
     samples: Path | None,
     out: Path | None,
+    db: str | None,
     as_json: bool,
     **options: Any,
 ) -> None:
@@ -54,7 +56,7 @@ def process(
 
     try:
         # il6assay.toml, $IL6ASSAY_DB and the defaults, read once; the options over them
-        intake = open_intake(load_project(), out=out, **options)
+        intake = open_intake(load_project(), db=db, out=out, **options)
         # Every plate of the export (a run folder each) unless --plate picks one;
         # all are processed and judged before any folder is written.
         taken = take_in(intake, export, layout, samples)

@@ -64,6 +64,8 @@ def batch(
 ) -> None:
     """Process every plate of the EXPORTs and folders given, in parallel; write an index.html.
 
+    Each export is taken in as `il6assay process` takes it in, with the same options.
+
     Exit 0 when every plate was accepted, 3 when some failed acceptance, 2 when
     some file could not be read or a plate was lost with its worker (each is
     reported; the others are written).
