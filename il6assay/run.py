@@ -238,18 +238,7 @@ def process_export(
         layout = read_layout(layout)  # TOML, or an XLSX/CSV sheet
     if not isinstance(samples, SampleSheet) and samples is not None:
         samples = load_samples(samples)
-    if (
-        isinstance(samples, SampleSheet)
-        and samples.by_plate is None
-        and settings.plate is None
-        and len(export.plates) > 1
-    ):
-        raise InputError(
-            f"the export holds {len(export.plates)} plates "
-            f"({', '.join(p.id for p in export.plates)}) and the sample sheet names none: "
-            "give it a plate column (each row's plate), or process one plate (--plate ID)",
-            path=samples.path,
-        )
+    check_sheet_plates(export, samples, settings)
     if settings.plate is not None or len(export.plates) == 1:
         return [process_plate(export, layout, samples, settings, allow_unmatched=allow_unmatched)]
     runs = []
@@ -267,6 +256,22 @@ def process_export(
             raise
         runs.append(run)
     return runs
+
+
+def check_sheet_plates(export: Export, samples: Any, settings: Settings) -> None:
+    """Refuse a sample sheet without a plate column for every plate of a multi-plate export."""
+    if (
+        isinstance(samples, SampleSheet)
+        and samples.by_plate is None
+        and settings.plate is None
+        and len(export.plates) > 1
+    ):
+        raise InputError(
+            f"the export holds {len(export.plates)} plates "
+            f"({', '.join(p.id for p in export.plates)}) and the sample sheet names none: "
+            "give it a plate column (each row's plate), or process one plate (--plate ID)",
+            path=samples.path,
+        )
 
 
 def process_plate(
@@ -498,22 +503,33 @@ SETTINGS_BEFORE_PROFILES = {"rules": "kit", "fit_standards": "wells", "k_od": No
 
 def make_run_id(run: Run, version: str = __version__) -> str:
     """Folder name: the plate's name and a short hash of every input, setting and the version."""
+    return run_id_for(run.export, run.plate, run.settings, run.input_files(), version)
+
+
+def run_id_for(
+    export: Export,
+    plate: Plate,
+    settings: Settings,
+    files: dict[str, list[Path]],
+    version: str = __version__,
+) -> str:
+    """The run id of ``plate`` processed with ``settings`` from ``files`` (by kind), unprocessed."""
     parts = []
-    for kind, paths in run.input_files().items():
+    for kind, paths in files.items():
         for p in paths:
             # An export built in memory (a simulation) has no file: hash its reads.
-            digest = sha256_file(p) if p.is_file() else _reads_digest(run.plate)
+            digest = sha256_file(p) if p.is_file() else _reads_digest(plate)
             parts.append(f"{kind}:{p.name}:{digest}\n")
-    recorded = run.settings.to_dict()
+    recorded = settings.to_dict()
     for key, value in SETTINGS_BEFORE_PROFILES.items():
         if recorded.get(key) == value:  # a run at 0.2's judgement keeps 0.2's run id
             recorded.pop(key)
     parts.append(json.dumps(recorded, sort_keys=True))
-    parts.append(f"plate:{run.plate.id}\nversion:{version}")
+    parts.append(f"plate:{plate.id}\nversion:{version}")
     digest = sha256_bytes("".join(parts))
-    stem = _safe(run.export.path.stem) or "plate"
-    plate = _safe(run.plate.id)
-    name = stem if plate in ("", stem) or len(run.export.plates) == 1 else f"{stem}_{plate}"
+    stem = _safe(export.path.stem) or "plate"
+    plate_name = _safe(plate.id)
+    name = stem if plate_name in ("", stem) or len(export.plates) == 1 else f"{stem}_{plate_name}"
     return f"{name}-{digest[:10]}"
 
 

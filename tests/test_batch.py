@@ -160,3 +160,29 @@ def test_a_missing_input_is_reported_and_the_rest_still_processed(day, tmp_path)
     assert result.exit_code == 2
     assert "nope.xlsx: no such file" in result.stderr
     assert len(run_dirs(tmp_path / "r")) == 1
+
+
+def test_a_shared_plotly_js_altered_to_its_size_and_time_is_still_refused_in_one_process(
+    day, tmp_path, monkeypatch
+):
+    """The index and status hash the shared copy once while it is unchanged (not once a run),
+    and a same-size edit with its modification time set back is still seen (its ctime)."""
+    import os
+    import time
+
+    from il6assay.record.report import plotly_js_name
+
+    out = tmp_path / "runs"
+    batch(day, "--out", out, "--jobs", "1")
+    later = time.time_ns() + 5_000_000_000  # the copy is no longer fresh: it is remembered
+    monkeypatch.setattr(time, "time_ns", lambda: later)
+    status = CliRunner().invoke(main, ["status", str(out)])
+    assert "plotly" not in status.output
+    shared = out / plotly_js_name()
+    before = shared.stat()
+    data = shared.read_bytes()
+    shared.write_bytes(data[:-9] + b"alert(1)\n")  # the same size
+    os.utime(shared, ns=(before.st_atime_ns, before.st_mtime_ns))
+    status = CliRunner().invoke(main, ["status", str(out)])
+    assert status.exit_code == 1
+    assert "is not plotly's own copy" in status.output

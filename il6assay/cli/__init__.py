@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, rule_profile_options
+from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, intake_options
 from il6assay.cli.common import fail as _fail
 
 
@@ -37,146 +37,39 @@ def main() -> None:
 )
 @click.option("--samples", type=click.Path(path_type=Path), help="Sample sheet (CSV or XLSX).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [./il6assay-results].")
-@click.option("--reader", help="Export format, skipping detection (see `il6assay readers`).")
-@click.option(
-    "--plate", help="Plate id: process only this plate of a multi-plate export [every plate]."
-)
-@click.option(
-    "--read", "read_label", help="Measurement read label, e.g. 450, 'lum' [450, or the only read]."
-)
-@click.option(
-    "--ratio", help="Signal = read A / read B x 10^4 per well (TR-FRET), e.g. 'trf 665/trf 620'."
-)
-@click.option("--reference", help="Reference read label, or 'none' [570/540/620/630 if present].")
-@click.option(
-    "--model",
-    type=click.Choice(["4pl", "5pl", "loglog"]),
-    help="Curve model [4pl]; loglog: a straight line of log OD on log dose, as some kit "
-    "inserts prescribe (chosen only here, never by itself).",
-)
-@click.option(
-    "--weighting",
-    type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),
-    help="Curve weighting [1/(k^2+y^2): by the plate's replicate noise].",
-)
-@click.option(
-    "--zero-standard",
-    type=click.Choice(["fit", "subtract", "exclude"]),
-    help="Zero standard: fitted as a curve point, subtracted from every OD, or left out [fit].",
-)
-@rule_profile_options
-@click.option(
-    "--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn instead of failing."
-)
-@click.option(
-    "--standalone-report",
-    is_flag=True,
-    help="Embed plotly.js in report.html instead of sharing one copy beside the run folders.",
-)
-@click.option(
-    "--lang",
-    help="Report language: en or zh-CN, Simplified Chinese [en; lang in il6assay.toml].",
-)
+@click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
+@intake_options
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
-@click.option(
-    "--by",
-    "processed_by",
-    default=None,
-    help="Who processes (your il6assay account name; recorded in run.json) [the OS account].",
-)
 def process(
     export: Path,
     layout: Path | None,
     samples: Path | None,
     out: Path | None,
-    reader: str | None,
-    plate: str | None,
-    read_label: str | None,
-    ratio: str | None,
-    reference: str | None,
-    model: str | None,
-    weighting: str | None,
-    zero_standard: str | None,
-    rules: str | None,
-    fit_standards: str | None,
-    allow_unmatched: bool,
-    standalone_report: bool,
-    lang: str | None,
+    db: str | None,
     as_json: bool,
-    processed_by: str | None = None,
+    **options: Any,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
-    from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
-    from il6assay.plate.discover import find_layout, find_samples
-    from il6assay.plate.readers.source import not_a_file
     from il6assay.project import load_project
-    from il6assay.record.outputs import write_run
-    from il6assay.run import process_export
-    from il6assay.study.check import open_study
+    from il6assay.study.plate_intake import open_intake, take_in
 
     try:
-        problem = not_a_file(export)
-        if problem:
-            raise InputError(problem, path=export)
-        project = load_project()  # il6assay.toml, $IL6ASSAY_DB and the defaults, read once
-        from il6assay.record.i18n import check_lang
-
-        report_lang = check_lang(lang or project.lang)
-        layout_path = find_layout(export, layout, project.layout)
-        try:
-            samples_path = find_samples(export, samples)
-        except InputError:
-            if not allow_unmatched:
-                raise
-            samples_path = None  # results then carry no study IDs, flagged NO_STUDY_ID
-        settings = project.settings(
-            model=model,
-            weighting=weighting,
-            zero_standard=zero_standard,
-            rules=rules,
-            fit_standards=fit_standards,
-            read=read_label,
-            reference=reference,
-            plate=plate,
-            ratio=ratio,
-        )
-        # An adopted method profile in the study database holds every plate to it.
-        settings, notes = profile_settings(settings, project.database()[0])
+        # il6assay.toml, $IL6ASSAY_DB and the defaults, read once; the options over them
+        intake = open_intake(load_project(), db=db, out=out, **options)
         # Every plate of the export (a run folder each) unless --plate picks one;
-        # all are processed before any folder is written.
-        runs = process_export(
-            export,
-            layout_path,
-            samples_path,
-            settings,
-            reader=reader,
-            allow_unmatched=allow_unmatched,
-        )
-        study = open_study(project)  # a study database configured: Westgard (il6assay.study.check)
-        if study:
-            study.check_subjects(runs)  # the roster, or IDs confusable with stored ones
-        qcs = [study.judge(run) for run in runs] if study else []
-        who = processed_by.strip() if processed_by and processed_by.strip() else None
-        out_dir = out or project.out
-        folders = []
-        for run in runs:
-            run.processed_by = who
-            folders.append(
-                write_run(run, out_dir, standalone_report=standalone_report, lang=report_lang)
-            )
-        if study and qcs:
-            study.record(qcs)
-            study.remember(folders)  # made from their inputs: push need not process them again
+        # all are processed and judged before any folder is written.
+        taken = take_in(intake, export, layout, samples)
     except InputError as err:
         _fail(err)
-    for warning in dict.fromkeys([*notes, *(w for run in runs for w in run.warnings)]):
+    runs = [t.run for t in taken]
+    for warning in dict.fromkeys([*intake.notes, *(w for run in runs for w in run.warnings)]):
         click.echo(f"il6assay: warning: {warning}", err=True)
-    for run, folder in zip(runs, folders, strict=True):
-        click.echo(f"{run.run_id}: {run.verdict}", err=True)
-        click.echo(f"results written to {folder}", err=True)
+    for t in taken:
+        click.echo(f"{t.run.run_id}: {t.run.verdict}", err=True)
+        click.echo(f"results written to {t.folder}", err=True)
     if as_json:
-        summaries = [_summary(run, folder) for run, folder in zip(runs, folders, strict=True)]
+        summaries = [_summary(t.run, t.folder) for t in taken]
         doc = summaries[0] if len(summaries) == 1 else summaries
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     sys.exit(EXIT_ACCEPTED if all(run.accepted for run in runs) else EXIT_REJECTED)

@@ -35,6 +35,73 @@ def rule_profile_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def intake_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How a plate is taken in, the same for process and batch (il6assay.study.plate_intake):
+    the reader, plate, reads, curve, rules, sheet matching, report and who processes."""
+    options = [
+        click.option(
+            "--reader", help="Export format, skipping detection (see `il6assay readers`)."
+        ),
+        click.option(
+            "--plate",
+            help="Plate id: process only this plate of a multi-plate export [every plate].",
+        ),
+        click.option(
+            "--read", help="Measurement read label, e.g. 450, 'lum' [450, or the only read]."
+        ),
+        click.option(
+            "--ratio",
+            help="Signal = read A / read B x 10^4 per well (TR-FRET), e.g. 'trf 665/trf 620'.",
+        ),
+        click.option(
+            "--reference", help="Reference read label, or 'none' [570/540/620/630 if present]."
+        ),
+        click.option(
+            "--model",
+            type=click.Choice(["4pl", "5pl", "loglog"]),
+            help="Curve model [4pl]; loglog: a straight line of log OD on log dose, as some kit "
+            "inserts prescribe (chosen only here, never by itself).",
+        ),
+        click.option(
+            "--weighting",
+            type=click.Choice(["none", "1/y", "1/y^2", "1/(k^2+y^2)"]),
+            help="Curve weighting [1/(k^2+y^2): by the plate's replicate noise].",
+        ),
+        click.option(
+            "--zero-standard",
+            type=click.Choice(["fit", "subtract", "exclude"]),
+            help="Zero standard: fitted as a curve point, subtracted from every OD, or left "
+            "out [fit].",
+        ),
+        rule_profile_options,
+        click.option(
+            "--allow-unmatched",
+            is_flag=True,
+            help="Sample/sheet mismatches warn instead of failing.",
+        ),
+        click.option(
+            "--standalone-report",
+            is_flag=True,
+            help="Embed plotly.js in report.html instead of sharing one copy beside the run "
+            "folders.",
+        ),
+        click.option(
+            "--lang",
+            help="Report language: en or zh-CN, Simplified Chinese [en; lang in il6assay.toml].",
+        ),
+        click.option(
+            "--by",
+            "processed_by",
+            default=None,
+            help="Who processes (your il6assay account name; recorded in run.json) "
+            "[the OS account].",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def fail(err: Exception) -> NoReturn:
     """Print ``err`` as one line on stderr and exit with EXIT_BAD_INPUT (no traceback)."""
     click.echo(f"il6assay: {err}", err=True)

@@ -18,7 +18,7 @@ from il6assay.cli.common import (
     EXIT_ACCEPTED,
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
-    rule_profile_options,
+    intake_options,
 )
 from il6assay.cli.common import fail as _fail
 
@@ -48,9 +48,8 @@ def exit_code(outcomes: list[Any]) -> int:
     "kept in the new run's audit log).",
 )
 @click.option("--db", "db", help="Study database for the Westgard check and the QC record.")
-@click.option("--allow-unmatched", is_flag=True, help="Sample/sheet mismatches warn.")
+@intake_options
 @click.option("--json", "as_json", is_flag=True, help="Print every plate's outcome as JSON.")
-@rule_profile_options
 def batch(
     inputs: tuple[Path, ...],
     layout: Path | None,
@@ -60,36 +59,30 @@ def batch(
     force: bool,
     reason: str | None,
     db: str | None,
-    allow_unmatched: bool,
     as_json: bool,
-    rules: str | None = None,
-    fit_standards: str | None = None,
+    **options: Any,
 ) -> None:
     """Process every plate of the EXPORTs and folders given, in parallel; write an index.html.
+
+    Each export is taken in as `il6assay process` takes it in, with the same options.
 
     Exit 0 when every plate was accepted, 3 when some failed acceptance, 2 when
     some file could not be read or a plate was lost with its worker (each is
     reported; the others are written).
     """
-    from il6assay.db.method import profile_settings
     from il6assay.errors import InputError
     from il6assay.project import load_project
-    from il6assay.record.i18n import check_lang
     from il6assay.study.batch import run_batch
-    from il6assay.study.check import open_study
     from il6assay.study.pages import index_html, write_page
+    from il6assay.study.plate_intake import open_intake
 
     bar: Any = None
     try:
-        project = load_project()  # il6assay.toml, $IL6ASSAY_DB and the defaults, read once
-        report_lang = check_lang(project.lang)
-        settings = project.settings(rules=rules, fit_standards=fit_standards)
-        # An adopted method profile in the study database holds every plate to it.
-        settings, notes = profile_settings(settings, project.database(db)[0])
-        for note in notes:
+        # il6assay.toml, $IL6ASSAY_DB and the defaults, read once; the options over them
+        intake = open_intake(load_project(), db=db, out=out, **options)
+        for note in intake.notes:
             click.echo(f"il6assay: warning: {note}", err=True)
-        out_dir = out or project.out
-        study = open_study(project, db)
+        out_dir, study = intake.out_dir, intake.study
         show_bar = sys.stderr.isatty()
 
         def planned(total: int) -> None:
@@ -104,19 +97,14 @@ def batch(
 
         outcomes = run_batch(
             list(inputs),
-            out_dir,
-            settings=settings,
+            intake,
             layout=layout,
             samples=samples,
             jobs=jobs,
             force=force,
             reason=reason,
-            allow_unmatched=allow_unmatched,
-            study=study,
             progress=progress,
             planned=planned,
-            lang=report_lang,
-            default_layout=project.layout,
         )
         if bar is not None:
             bar.__exit__(None, None, None)

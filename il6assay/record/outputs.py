@@ -25,7 +25,7 @@ from typing import Any
 
 from il6assay import __version__
 from il6assay.errors import InputError
-from il6assay.plate.hashing import sha256_file
+from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
 from il6assay.record.audit import disk_error
@@ -192,12 +192,13 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
             rel = real.relative_to(base)
             target = inputs_dir / kind / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, target)
+            data = p.read_bytes()  # read once: the copy's bytes are the bytes hashed
+            target.write_bytes(data)
             record.setdefault(kind, []).append(
                 {
                     "file": str(p),
                     "copy": target.relative_to(inputs_dir.parent).as_posix(),
-                    "sha256": sha256_file(p),
+                    "sha256": sha256_bytes(data),
                 }
             )
     return record

@@ -1,15 +1,18 @@
 """A day's plates in one call: every export of the given files and folders, by worker processes.
 
-Each export is paired with its layout and sample sheet by the convention
-``process`` uses (``--layout``/``--samples`` for all, else beside the export,
-else il6assay.toml's layout); every plate of a multi-plate export is a run.
-Plates are processed in time order (the export's acquisition time, else the
+Every export is taken in as ``process`` takes it in, by the same steps of
+il6assay.study.plate_intake (the same options, layouts, settings and
+language): paired with its layout and sample sheet (``--layout``/``--samples``
+for all, else beside the export, else il6assay.toml's layout); every plate of
+a multi-plate export is a run. Plates are planned (read and named by their run
+id) and processed in time order (the export's acquisition time, else the
 order of the files) by N worker processes forked from this one, so the
-libraries are imported once. A worker reads and fits a plate; when a study
-database is configured the plate's controls are judged (Westgard, after the
-runs before it, in time order) here in the parent; a worker then writes the
-run folder. One bad file never stops the batch: it becomes an outcome with
-its one-line error.
+libraries are imported once. Without a study database a worker processes and
+writes a plate in one task and returns its outcome; with one, a worker
+processes the plate, its controls are judged (Westgard, after the runs before
+it, in time order) here in the parent, and a worker then writes the run
+folder. One bad file never stops the batch: it becomes an outcome with its
+one-line error.
 
 A plate whose run folder (the same inputs and settings) is already in the
 output folder is skipped unless ``force``: then it is processed again and
@@ -23,13 +26,14 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from il6assay.errors import InputError
-from il6assay.settings import Settings
+
+if TYPE_CHECKING:
+    from il6assay.study.plate_intake import Intake, PlannedPlate
 
 NOT_EXPORTS = (".toml", ".md", ".py", ".html", ".js", ".samples.csv", ".samples.xlsx")
 WRITTEN, SKIPPED, REPLACED, UNREADABLE = "written", "skipped", "replaced", "unreadable"
@@ -52,20 +56,31 @@ def _ignored(path: Path) -> PlateOutcome:
 
 @dataclass
 class PlateJob:
-    """One plate to process: its export, layout, sample sheet, settings and expected run id."""
+    """One plate to process: the intake it follows, the plate as planned, the file's order."""
 
-    export: Path
-    layout: Path
-    samples: Path | None
-    settings: Settings
-    plate_id: str | None
-    run_id: str
-    acquired: str | None
+    intake: Intake
+    plate: PlannedPlate
     order: int
-    allow_unmatched: bool = False
-    # What planning read (the Export and the Layout): processed as read, not read again.
-    read: Any = field(default=None, repr=False, compare=False)
-    layout_read: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def export(self) -> Path:
+        """The export file the plate is in."""
+        return self.plate.inputs.export
+
+    @property
+    def plate_id(self) -> str | None:
+        """The plate's id when its export holds several, else None."""
+        return self.plate.plate_id
+
+    @property
+    def run_id(self) -> str:
+        """The run id (and folder name) its inputs and settings give."""
+        return self.plate.run_id
+
+    @property
+    def acquired(self) -> str | None:
+        """The reader's acquisition time, if the export says it."""
+        return self.plate.acquired
 
 
 @dataclass
@@ -118,116 +133,63 @@ def find_exports(paths: Iterable[Path]) -> tuple[list[Path], list[PlateOutcome]]
 
 def plan(
     exports: Sequence[Path],
-    out_dir: Path,
-    settings: Settings,
+    intake: Intake,
     *,
     layout: Path | None = None,
     samples: Path | None = None,
-    allow_unmatched: bool = False,
     jobs: int | None = None,
-    default_layout: Path | None = None,
 ) -> tuple[list[PlateJob], list[PlateOutcome]]:
     """Every plate of every export as a job, in time order; unreadable exports as outcomes.
 
     The exports are read by ``jobs`` worker processes: a file that kills its
     reader (a library's abort) is that file's one-line error, never the batch's.
     """
-    from il6assay.run import make_run_id
-
     jobs_: list[PlateJob] = []
     bad: list[PlateOutcome] = []
-    n_jobs = jobs or default_jobs()
-    reads = _read_exports(exports, layout, samples, allow_unmatched, n_jobs, default_layout)
-    for order, (export, read) in enumerate(zip(exports, reads, strict=True)):
-        if isinstance(read, str):
-            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=read))
+    planned = _plan_exports(exports, intake, layout, samples, jobs or default_jobs())
+    for order, (export, plates) in enumerate(zip(exports, planned, strict=True)):
+        if isinstance(plates, str):
+            bad.append(PlateOutcome(str(export), None, UNREADABLE, error=plates))
             continue
-        parsed, layout_path, samples_path, layout_doc = read
-        for plate in parsed.plates:
-            plate_id = plate.id if len(parsed.plates) > 1 else None
-            plate_settings = replace(settings, plate=plate_id)
-            files = {
-                "export": [export],
-                "layout": list(layout_doc.files),
-                "samples": [samples_path] if samples_path else [],
-            }
-            run_like = SimpleNamespace(
-                input_files=lambda files=files: files,
-                settings=plate_settings,
-                plate=plate,
-                export=parsed,
-            )
-            jobs_.append(
-                PlateJob(
-                    export=export,
-                    layout=layout_path,
-                    samples=samples_path,
-                    settings=plate_settings,
-                    plate_id=plate_id,
-                    run_id=make_run_id(run_like),  # type: ignore[arg-type]
-                    acquired=plate.metadata.get("read_datetime"),
-                    order=order,
-                    allow_unmatched=allow_unmatched,
-                    read=parsed,
-                    layout_read=layout_doc,
-                )
-            )
+        jobs_ += [PlateJob(intake, plate, order) for plate in plates]
     return sorted(jobs_, key=_time_key), bad
 
 
-def read_inputs(
-    export: Path,
-    layout: Path | None,
-    samples: Path | None,
-    allow_unmatched: bool,
-    default_layout: Path | None = None,
-) -> tuple[Any, Path, Path | None, Any]:
-    """Planning one export: read it, find and load its layout, find its sample sheet."""
-    from il6assay.plate.discover import find_layout, find_samples
-    from il6assay.plate.layout_sheet import read_layout
-    from il6assay.plate.readers import read_export
+def plan_export(
+    intake: Intake, export: Path, layout: Path | None, samples: Path | None
+) -> list[PlannedPlate]:
+    """Planning one export (in a worker): read it and its layout and sheet, name its plates."""
+    from il6assay.study.plate_intake import plan_plates, read_inputs
 
-    parsed = read_export(export)
-    layout_path = find_layout(export, layout, default_layout)
-    try:
-        samples_path: Path | None = find_samples(export, samples)
-    except InputError:
-        if not allow_unmatched:
-            raise
-        samples_path = None
-    return parsed, layout_path, samples_path, read_layout(layout_path)
+    return plan_plates(intake, read_inputs(intake, export, layout, samples))
 
 
-def _read_exports(
+def _plan_exports(
     exports: Sequence[Path],
+    intake: Intake,
     layout: Path | None,
     samples: Path | None,
-    allow_unmatched: bool,
     n_jobs: int,
-    default_layout: Path | None = None,
 ) -> list[Any]:
-    """``read_inputs`` of each export, or its one-line error (a dead reader's included)."""
+    """``plan_export`` of each export, or its one-line error (a dead reader's included)."""
     if len(exports) <= 1 or n_jobs <= 1 or not hasattr(os, "fork"):
         out: list[Any] = []
         for export in exports:
             try:
-                out.append(read_inputs(export, layout, samples, allow_unmatched, default_layout))
+                out.append(plan_export(intake, export, layout, samples))
             except InputError as err:
-                out.append(str(err))
+                out.append(str(err.at(export)))
         return out
     from il6assay.study.workers import WorkerDied, Workers
 
     with Workers(n_jobs) as pool:
-        tasks = [
-            pool.submit(read_inputs, e, layout, samples, allow_unmatched, default_layout)
-            for e in exports
-        ]
+        tasks = [pool.submit(plan_export, intake, e, layout, samples) for e in exports]
         out = []
         for export, task in zip(exports, tasks, strict=True):
             try:
                 out.append(task.result())
             except InputError as err:
-                out.append(str(err))
+                out.append(str(err.at(export)))
             except WorkerDied as err:
                 out.append(
                     f"{export}: reading it ended the reader ({err}): the file is not an export "
@@ -253,23 +215,17 @@ def _flags(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 
 def process_job(job: PlateJob) -> Any:
-    """Worker step 1: read and fit the plate; returns the Run, or the error's one line."""
-    from il6assay.run import process_plate
+    """Worker step 1: fit and judge the plate by its own rules; the Run, or the error's line."""
+    from il6assay.study.plate_intake import process
 
     try:
-        return process_plate(
-            job.read if job.read is not None else job.export,
-            job.layout_read if job.layout_read is not None else job.layout,
-            job.samples,
-            job.settings,
-            allow_unmatched=job.allow_unmatched,
-        )
+        return process(job.intake, job.plate)
     except InputError as err:
         return str(err.at(job.export))
 
 
 def write_job(
-    run: Any, out_dir: Path, replace_existing: bool, reason: str | None = None, lang: str = "en"
+    intake: Intake, run: Any, replace_existing: bool, reason: str | None = None
 ) -> tuple[str, str]:
     """Worker step 2: write the run folder; with --force, the old one is set aside whole.
 
@@ -280,9 +236,10 @@ def write_job(
     (a kill in between: ``il6assay status`` names it, ``il6assay repair`` files it).
     The new run's processing entry names the folder it replaced and ``reason``.
     """
-    from il6assay.record.outputs import write_run
     from il6assay.record.repair import REPLACED_DIR, replaced_name
+    from il6assay.study.plate_intake import write
 
+    out_dir = intake.out_dir
     folder = out_dir / run.run_id
     if replace_existing and folder.exists():
         aside = replaced_name(folder)
@@ -299,8 +256,19 @@ def write_job(
                 "reason": reason,
             }
         }
-        return str(write_run(run, out_dir, replacing=aside, note=note, lang=lang)), REPLACED
-    return str(write_run(run, out_dir, lang=lang)), WRITTEN
+        return str(write(intake, run, replacing=aside, note=note)), REPLACED
+    return str(write(intake, run)), WRITTEN
+
+
+def take_job(job: PlateJob, reason: str | None) -> PlateOutcome:
+    """Both worker steps in one task (no study to judge in between): the plate's outcome."""
+    run = process_job(job)
+    if isinstance(run, str):
+        return PlateOutcome(str(job.export), job.plate_id, UNREADABLE, job.run_id, error=run)
+    try:
+        return _outcome(job, run, *write_job(job.intake, run, True, reason))
+    except InputError as err:
+        return PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=str(err))
 
 
 def _review_of(folder: Path) -> str:
@@ -342,52 +310,31 @@ def default_jobs() -> int:
 
 def run_batch(
     paths: Sequence[Path],
-    out_dir: Path,
+    intake: Intake,
     *,
-    settings: Settings | None = None,
     layout: Path | None = None,
     samples: Path | None = None,
     jobs: int | None = None,
     force: bool = False,
     reason: str | None = None,
-    allow_unmatched: bool = False,
-    study: Any = None,
     progress: Callable[[PlateOutcome], None] | None = None,
     planned: Callable[[int], None] | None = None,
-    lang: str = "en",
-    default_layout: Path | None = None,
 ) -> list[PlateOutcome]:
-    """Process every plate of ``paths`` into ``out_dir``; one outcome per plate or bad file.
+    """Take in every plate of ``paths`` as ``intake`` says; one outcome per plate or bad file.
 
-    ``study`` is an ``il6assay.study.check.StudyCheck`` (or None): it judges each
-    run's controls before the run is written and records every written run.
-    ``force`` replaces a reviewed or pushed run only with a ``reason`` (on the
-    new run's record). One batch at a time writes to ``out_dir`` (a lock). ``lang``
-    is the reports' language; ``default_layout`` the project's (il6assay.toml's).
+    The run folders go to ``intake.out_dir``; ``intake.study`` (when a study database
+    is configured) judges each run's controls before the run is written and records
+    every written run. ``force`` replaces a reviewed or pushed run only with a
+    ``reason`` (on the new run's record). One batch at a time writes to the output
+    folder (a lock).
     """
-    settings = settings or Settings()
-    out_dir = Path(out_dir)
+    out_dir = Path(intake.out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output folder: {err.strerror}", path=out_dir) from None
     with batch_lock(out_dir):
-        return _run_batch(
-            paths,
-            out_dir,
-            settings,
-            layout,
-            samples,
-            jobs,
-            force,
-            reason,
-            allow_unmatched,
-            study,
-            progress,
-            planned,
-            lang,
-            default_layout,
-        )
+        return _run_batch(paths, intake, layout, samples, jobs, force, reason, progress, planned)
 
 
 @contextmanager
@@ -422,31 +369,18 @@ def batch_lock(out_dir: Path) -> Iterator[None]:
 
 def _run_batch(
     paths: Sequence[Path],
-    out_dir: Path,
-    settings: Settings,
+    intake: Intake,
     layout: Path | None,
     samples: Path | None,
     jobs: int | None,
     force: bool,
     reason: str | None,
-    allow_unmatched: bool,
-    study: Any,
     progress: Callable[[PlateOutcome], None] | None,
     planned: Callable[[int], None] | None,
-    lang: str = "en",
-    default_layout: Path | None = None,
 ) -> list[PlateOutcome]:
+    out_dir = Path(intake.out_dir)
     exports, outcomes = find_exports(paths)
-    todo, bad = plan(
-        exports,
-        out_dir,
-        settings,
-        layout=layout,
-        samples=samples,
-        allow_unmatched=allow_unmatched,
-        jobs=jobs,
-        default_layout=default_layout,
-    )
+    todo, bad = plan(exports, intake, layout=layout, samples=samples, jobs=jobs)
     outcomes += bad
     if planned is not None:
         planned(len(todo) + len(outcomes))
@@ -464,9 +398,9 @@ def _run_batch(
             work.append(job)
     if force and not (reason and reason.strip()):
         _refuse_replacing_decided(
-            [out_dir / j.run_id for j in work if (out_dir / j.run_id).exists()], study
+            [out_dir / j.run_id for j in work if (out_dir / j.run_id).exists()], intake.study
         )
-    if work:
+    if work and not intake.standalone_report:
         from il6assay.record.report import ensure_shared_plotly
 
         try:
@@ -476,7 +410,7 @@ def _run_batch(
 
             raise disk_error(err, out_dir) from None
     reason = reason.strip() if reason and reason.strip() else None
-    done = _run_jobs(work, out_dir, jobs or default_jobs(), study, progress, reason, lang)
+    done = _run_jobs(work, intake, jobs or default_jobs(), progress, reason)
     outcomes += done
     return outcomes
 
@@ -533,12 +467,10 @@ def _outcome(job: PlateJob, run: Any, folder: str, status: str) -> PlateOutcome:
 
 def _run_jobs(
     work: list[PlateJob],
-    out_dir: Path,
+    intake: Intake,
     n_jobs: int,
-    study: Any,
     progress: Callable[[PlateOutcome], None] | None,
     reason: str | None = None,
-    lang: str = "en",
 ) -> list[PlateOutcome]:
     """Process then write each plate; judge in time order in between; record what was written.
 
@@ -548,6 +480,11 @@ def _run_jobs(
 
     outcomes: list[PlateOutcome] = []
     qcs: dict[str, Any] = {}
+
+    def report(o: PlateOutcome) -> None:
+        outcomes.append(o)
+        if progress:
+            progress(o)
 
     def finish(job: PlateJob, run: Any, result: Any) -> None:
         if isinstance(result, WorkerDied):
@@ -560,33 +497,23 @@ def _run_jobs(
             o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=str(result))
         else:
             o = _outcome(job, run, *result)
-            if run.run_id in qcs:
-                study.record([qcs[run.run_id]])
-                if o.run_dir:  # made from its inputs: push need not process it again
-                    study.remember([Path(o.run_dir)])
-        outcomes.append(o)
-        if progress:
-            progress(o)
+            if run.run_id in qcs and o.run_dir:
+                intake.record([qcs[run.run_id]], [Path(o.run_dir)])
+        report(o)
 
     def judged(job: PlateJob, run: Any) -> Any:
         if isinstance(run, (str, WorkerDied)):
             status, error = (UNREADABLE, run) if isinstance(run, str) else (LOST, _lost(job, run))
-            o = PlateOutcome(str(job.export), job.plate_id, status, job.run_id, error=error)
-            outcomes.append(o)
-            if progress:
-                progress(o)
+            report(PlateOutcome(str(job.export), job.plate_id, status, job.run_id, error=error))
             return None
-        if study is not None:
-            try:  # the roster, or IDs confusable with stored ones: as process refuses them
-                study.check_subjects([run])
-            except InputError as err:
-                error = str(err.at(job.export))
-                o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, job.run_id, error=error)
-                outcomes.append(o)
-                if progress:
-                    progress(o)
-                return None
-            qcs[run.run_id] = study.judge(run)
+        try:  # the roster, or IDs confusable with stored ones: as process refuses them
+            judgement = intake.judge([run])
+        except InputError as err:
+            error = str(err.at(job.export))
+            report(PlateOutcome(str(job.export), job.plate_id, UNREADABLE, job.run_id, error=error))
+            return None
+        if judgement:
+            qcs[run.run_id] = judgement[0]
         return run
 
     if n_jobs <= 1 or len(work) <= 1 or not hasattr(os, "fork"):  # no fork (Windows): one by one
@@ -595,7 +522,7 @@ def _run_jobs(
             if run is None:
                 continue
             try:
-                result: Any = write_job(run, out_dir, True, reason, lang)
+                result: Any = write_job(intake, run, True, reason)
             except InputError as err:
                 result = err
             finish(job, run, result)
@@ -606,6 +533,9 @@ def _run_jobs(
 
     window = 4 * n_jobs
     with Workers(n_jobs) as pool:
+        if intake.study is None:  # nothing to judge between processing and writing
+            _take_all(work, pool, window, reason, report)
+            return outcomes
         pending: deque[tuple[PlateJob, Task]] = deque()
         writing: deque[tuple[PlateJob, Any, Task]] = deque()
         queue = iter(work)
@@ -634,10 +564,37 @@ def _run_jobs(
             run = judged(job, answer(task))
             fill()
             if run is not None:
-                writing.append((job, run, pool.submit(write_job, run, out_dir, True, reason, lang)))
+                writing.append((job, run, pool.submit(write_job, intake, run, True, reason)))
             harvest(block=False)
         harvest(block=True)
     return outcomes
+
+
+def _take_all(
+    work: list[PlateJob],
+    pool: Any,
+    window: int,
+    reason: str | None,
+    report: Callable[[PlateOutcome], None],
+) -> None:
+    """Each plate processed and written by one worker task (in time order), its outcome back."""
+    from il6assay.study.workers import WorkerDied
+
+    pending: deque[tuple[PlateJob, Any]] = deque()
+    queue = iter(work)
+    while True:
+        while len(pending) < window and (job := next(queue, None)) is not None:
+            pending.append((job, pool.submit(take_job, job, reason)))
+        if not pending:
+            return
+        job, task = pending.popleft()
+        try:
+            o = task.result()
+        except WorkerDied as err:
+            o = PlateOutcome(str(job.export), job.plate_id, LOST, job.run_id, error=_lost(job, err))
+        except InputError as err:
+            o = PlateOutcome(str(job.export), job.plate_id, UNREADABLE, error=str(err))
+        report(o)
 
 
 # What reading, fitting and writing a plate import on first use. A worker is forked from
@@ -648,8 +605,9 @@ WORKER_IMPORTS = (
     "il6assay.record.outputs",
     "il6assay.record.report",
     "il6assay.record.audit",
-    "scipy.optimize",
-    "scipy.special",
+    "il6assay.curve.solvers",
+    "il6assay.record.templating",
+    "jinja2",
     "il6assay.record.xlsx",
 )
 
@@ -662,10 +620,13 @@ def warm_imports() -> None:
 
     for name in (*WORKER_IMPORTS, *READER_MODULES):
         importlib.import_module(name)
+    from il6assay.curve.solvers import minpack_lmder
     from il6assay.record.outputs import library_versions
     from il6assay.record.report import plotly_js_name
 
-    library_versions(), plotly_js_name()  # looked up once, not once a plate
+    # Looked up once, not once a plate: MINPACK's lmder (the process no longer imports
+    # scipy.optimize), the libraries' versions, the shared plotly.js's name.
+    minpack_lmder(), library_versions(), plotly_js_name()
 
 
 def _lost(job: PlateJob, err: BaseException) -> str:

@@ -1,6 +1,6 @@
 """A new run's controls checked against the study's targets: the hook of ``process``, ``batch``.
 
-When a study database is configured (``--db`` of ``batch``, else
+When a study database is configured (``--db`` of ``process`` or ``batch``, else
 ``$IL6ASSAY_DB``, else ``db = "..."`` in il6assay.toml; nothing else
 configures one), a run's control values are judged by the Westgard rules
 after the accepted runs before it, against the targets that judge (the kit
