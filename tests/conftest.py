@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cpu_report import pytest_addoption, pytest_configure  # noqa: F401  (--cpu-report)
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 EXAMPLE = FIXTURES / "example"
