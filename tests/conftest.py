@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cpu_report import pytest_addoption, pytest_configure  # noqa: F401  (--cpu-report)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -51,6 +54,34 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _chain_keys_in_a_temporary_config(tmp_path_factory: pytest.TempPathFactory) -> None:
     """PostgreSQL test databases keep their chain keys in a temporary config folder, not ~."""
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_argon2_hash_per_password() -> Iterator[None]:
+    """Hash each test password with argon2id once per session, not once per account.
+
+    The review app's tests make the lab's five accounts again and again with one password;
+    each argon2id hash costs ~0.2 s of CPU (most of those tests' time). The hash handed out
+    is a real one of the same password and parameters, and every sign-in still verifies it
+    in full; only each account's salt is no longer its own (no test is about salts).
+    """
+    from argon2 import PasswordHasher
+
+    real = PasswordHasher.hash
+    made: dict[tuple[object, ...], str] = {}
+
+    def hash_once(self: PasswordHasher, password: str | bytes, *, salt: bytes | None = None):
+        if salt is not None:
+            return real(self, password, salt=salt)
+        p = self._parameters
+        key = (p.type, p.version, p.time_cost, p.memory_cost, p.parallelism, p.hash_len, password)
+        if key not in made:
+            made[key] = real(self, password)
+        return made[key]
+
+    PasswordHasher.hash = hash_once  # type: ignore[method-assign]
+    yield
+    PasswordHasher.hash = real  # type: ignore[method-assign]
 
 
 def run_dirs(out: Path) -> list[Path]:

@@ -47,6 +47,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _proc_cpu(pid: int) -> tuple[float, list[int]]:
+    """CPU seconds of process ``pid`` and its waited-for children (/proc stat), and its children."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0, []
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (fields 14-17)
+    return ticks / os.sysconf("SC_CLK_TCK"), [int(k) for k in kids]
+
+
+_live: list[PgServer] = []
+_stopped_cpu = 0.0  # CPU seconds of the servers already stopped
+
+
+def servers_cpu() -> float:
+    """CPU seconds of every throwaway server this session started (for tests/cpu_report.py)."""
+    return _stopped_cpu + sum(s.cpu_seconds() for s in _live)
+
+
 class PgServer:
     """One running throwaway server."""
 
@@ -73,6 +94,10 @@ class PgServer:
 
     def start(self) -> None:
         """initdb, then pg_ctl start (waits until it accepts connections)."""
+        from tests.running import require_marker
+
+        require_marker("pg", "PostgreSQL")
+        _live.append(self)
         self._run(
             str(self.bin_dir / "initdb"),
             "-D",
@@ -102,12 +127,30 @@ class PgServer:
 
     def stop(self) -> None:
         """Stop the server and delete its files (once; later calls do nothing)."""
+        global _stopped_cpu
         if self.stopped:
             return
         self.stopped = True
+        if self in _live:
+            _stopped_cpu += self.cpu_seconds()
+            _live.remove(self)
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the postmaster, its live backends and those that ended (0: not running).
+
+        The server is a daemon, not a child of pytest, so getrusage never counts it.
+        """
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        total, kids = _proc_cpu(pid)
+        for kid in kids:
+            total += _proc_cpu(kid)[0]
+        return total
 
     def url(self, database: str = "postgres") -> str:
         """A SQLAlchemy URL for ``database`` on this server."""

@@ -298,6 +298,7 @@ def _pg_ctl(server: pg.PgServer, *args: str) -> None:
     server._run(str(server.bin_dir / "pg_ctl"), "-D", str(server.data), "-w", "-t", "60", *args)
 
 
+@pytest.mark.pg  # starts its own throwaway server (tests/pg.py)
 @pytest.mark.skipif(pg.find_bin() is None, reason="PostgreSQL binaries not installed")
 def test_postgresql_stopped_while_serving_gives_a_page_naming_the_cause_then_recovers(tmp_path):
     server = pg.PgServer(pg.find_bin())

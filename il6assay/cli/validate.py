@@ -36,7 +36,8 @@ def validate(
     Exit 0 when the whole validation passes, 3 when a criterion fails or is not judged.
     """
     from il6assay.errors import InputError
-    from il6assay.study.validation import load_plan, validate_runs
+    from il6assay.study.validation import validate_runs
+    from il6assay.study.validation_plan import load_plan
     from il6assay.study.validation_report import write_validation
 
     try:

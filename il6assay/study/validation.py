@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from il6assay.plate.export import MASKED, MISSING, SATURATED
 from il6assay.plate.hashing import sha256_file
 from il6assay.plate.layout import WellSpec
 from il6assay.study.precision import variance_components
+from il6assay.study.validation_plan import CRITERIA, Plan
 
 # ICH M10 (2022) for ligand-binding assays; the biomarker guidance (FDA 2025) starts from it.
 MIN_RUNS = 6  # §4.2.4: at least 6 independent runs over at least 2 days
@@ -67,7 +67,6 @@ LIMITS = {
     "selectivity_share": 0.8,  # in at least 80 % of the sources
     "stability_pct": 20.0,  # §4.2.7: within ±20 % of the reference
 }
-DEFAULT_RECOVERY_PCT = (80.0, 120.0)  # M10 §7.3 names spike recovery but no number: the plan's
 SOURCES = {
     "precision_accuracy": "ICH M10 §4.2.4 (LBA accuracy and precision: bias within ±20 %, "
     "±25 % at the LLOQ and ULOQ; CV at most 20 %, 25 %; total error at most 30 %, 40 %; "
@@ -83,8 +82,6 @@ SOURCES = {
     "§7.4 (minimum required dilution)",
     "stability": "ICH M10 §4.2.7 (mean within ±20 % of the same level at 0 hours)",
 }
-CRITERIA = ("precision_accuracy", "parallelism", "recovery", "selectivity", "stability")
-PLAN_KEYS = ("mrd", "recovery_pct", "required")
 
 
 # The criteria, each a pure judgement at its limit (tests flip each one there)
@@ -227,6 +224,28 @@ def reportable(
     return numbers, None
 
 
+def _too_few(n: int, what: str, section: str, minimum: int) -> str:
+    """Why a criterion is not judged: ``n`` of ``what`` where M10 asks for more ('' if enough)."""
+    return f"{n} {what}: ICH M10 {section} asks for at least {minimum}" if n < minimum else ""
+
+
+def _with_source(item: dict[str, Any], criterion: str, reason: str = "") -> dict[str, Any]:
+    """``item`` ending with its criterion's source and its reason (the report's last columns)."""
+    item.update(source=SOURCES[criterion], reason=reason)
+    return item
+
+
+def _longest_passing(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The longest unbroken series of ``items`` (in their order) whose ``pass`` is true."""
+    best: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for item in items:
+        current = [*current, item] if item["pass"] is True else []
+        if len(current) > len(best):
+            best = current
+    return best
+
+
 def _groups(
     runs: Sequence[ValidationRun], role: str, key: Any
 ) -> dict[Any, dict[str, list[dict[str, str]]]]:
@@ -292,7 +311,7 @@ def precision_accuracy(runs: Sequence[ValidationRun]) -> list[dict[str, Any]]:
             item["pass"] = False
             item["reason"] = "censored on " + "; ".join(f"{k}: {v}" for k, v in censored.items())
         elif len(per_run) < MIN_RUNS:
-            item["reason"] = f"{len(per_run)} runs: ICH M10 §4.2.4 asks for at least {MIN_RUNS}"
+            item["reason"] = _too_few(len(per_run), "runs", "§4.2.4", MIN_RUNS)
         elif None in (item["bias_pct"], item["cv_within_pct"], item["cv_total_pct"]):
             item["reason"] = item["reason"] or "precision cannot be computed"
         else:
@@ -316,12 +335,7 @@ def validated_range(levels: Sequence[dict[str, Any]]) -> tuple[dict | None, dict
     """(LLOQ level, ULOQ level, reason): the longest unbroken series of passing QC levels."""
     if len(levels) < MIN_LEVELS:
         return None, None, f"{len(levels)} QC levels: ICH M10 §4.2.4 asks for {MIN_LEVELS}"
-    best: list[dict[str, Any]] = []
-    current: list[dict[str, Any]] = []
-    for item in sorted(levels, key=lambda i: i["nominal"]):
-        current = [*current, item] if item["pass"] is True else []
-        if len(current) > len(best):
-            best = current
+    best = _longest_passing(sorted(levels, key=lambda i: i["nominal"]))
     if len(best) < 2:
         return None, None, "fewer than two adjacent QC levels pass: no validated range"
     return best[0], best[-1], ""
@@ -356,14 +370,10 @@ def parallelism(runs: Sequence[ValidationRun]) -> tuple[list[dict[str, Any]], di
             "cv_pct": None,
             "slope": None,
             "pass": None,
-            "source": SOURCES["parallelism"],
-            "reason": "",
         }
-        if len(means) < MIN_DILUTIONS:
-            item["reason"] = (
-                f"{len(means)} dilutions in range: ICH M10 §7.2 asks for at least {MIN_DILUTIONS}"
-            )
-        else:
+        short = _too_few(len(means), "dilutions in range", "§7.2", MIN_DILUTIONS)
+        _with_source(item, "parallelism", short)
+        if not short:
             values = list(means.values())
             mean = math.fsum(values) / len(values)
             item["cv_pct"] = 100.0 * statistics.stdev(values) / mean
@@ -393,12 +403,7 @@ def _dilution_linearity(recoveries: dict[float, list[float]]) -> dict[str, Any]:
         }
         for d, r in sorted(recoveries.items())
     ]
-    best: list[float] = []
-    current: list[float] = []
-    for f in factors:
-        current = [*current, f["dilution"]] if f["pass"] else []
-        if len(current) > len(best):
-            best = current
+    best = [f["dilution"] for f in _longest_passing(factors)]
     reason = "" if best else "no sample series with dilutions in range: no validated dilutions"
     return {
         "range": [best[0], best[-1]] if best else None,
@@ -483,14 +488,10 @@ def selectivity(runs: Sequence[ValidationRun], lloq: float | None) -> list[dict[
             "limit_pct": LIMITS["selectivity_pct_lloq" if at_lloq else "selectivity_pct"],
             "pass": None,
             "sources": sources,
-            "source": SOURCES["selectivity"],
-            "reason": "",
         }
-        if len(sources) < MIN_SOURCES:
-            item["reason"] = (
-                f"{len(sources)} sources: ICH M10 §4.2.3 asks for at least {MIN_SOURCES}"
-            )
-        else:
+        short = _too_few(len(sources), "sources", "§4.2.3", MIN_SOURCES)
+        _with_source(item, "selectivity", short)
+        if not short:
             item["pass"] = selectivity_passes(n_within, len(sources))
         out.append(item)
     return out
@@ -530,56 +531,6 @@ def stability(runs: Sequence[ValidationRun]) -> list[dict[str, Any]]:
 
 # The plan and the whole
 # ======================
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the lab planned: the minimum required dilution, recovery limits, required criteria."""
-
-    mrd: float | None = None
-    recovery_pct: tuple[float, float] = DEFAULT_RECOVERY_PCT
-    required: tuple[str, ...] = ("precision_accuracy",)
-    path: Path | None = None
-
-
-def load_plan(path: str | Path | None) -> Plan:
-    """The validation plan (TOML); no file: the defaults. Bad content: one line naming the file."""
-    if path is None:
-        return Plan()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read the plan: {err.strerror}", path=path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"not a TOML file: {err}", path=path) from None
-    unknown = sorted(set(data) - set(PLAN_KEYS))
-    if unknown:
-        raise InputError(f"unknown key '{unknown[0]}'; expected {', '.join(PLAN_KEYS)}", path=path)
-    mrd = data.get("mrd")
-    if mrd is not None and (not isinstance(mrd, int | float) or isinstance(mrd, bool) or mrd < 1):
-        raise InputError(f"mrd = {mrd!r} is not a dilution factor >= 1", path=path)
-    limits = data.get("recovery_pct", list(DEFAULT_RECOVERY_PCT))
-    if (
-        not isinstance(limits, list)
-        or len(limits) != 2
-        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in limits)
-        or not 0 < limits[0] < 100 < limits[1]
-    ):
-        raise InputError(
-            f"recovery_pct = {limits!r} is not [low, high] around 100, e.g. [80, 120]", path=path
-        )
-    required = data.get("required", ["precision_accuracy"])
-    if not isinstance(required, list) or any(r not in CRITERIA for r in required):
-        raise InputError(
-            f"required = {required!r}: expected a list of {', '.join(CRITERIA)}", path=path
-        )
-    return Plan(
-        mrd=float(mrd) if mrd is not None else None,
-        recovery_pct=(float(limits[0]), float(limits[1])),
-        required=tuple(required),
-        path=path,
-    )
 
 
 def _method(runs: Sequence[ValidationRun]) -> dict[str, Any]:
