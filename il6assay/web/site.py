@@ -77,6 +77,7 @@ class Site:
     plotly_checked: dict[str, tuple[tuple[int, ...] | None, list[str]]] = field(
         default_factory=dict
     )
+    windows: dict[tuple[str, int], tuple[str | None, int]] = field(default_factory=dict)
 
     def forget_old_previews(self) -> None:
         """Previews not kept or discarded within PREVIEW_LIFETIME are deleted."""
