@@ -10,6 +10,8 @@ form on every page, posted with the session's CSRF token like every other.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -81,11 +83,18 @@ def switch(client: Client, page: str, lang: str, next_path: str | None = None) -
     )
 
 
-def test_an_accounts_language_is_remembered_in_the_database_and_is_its_own(engine, tmp_path: Path):
+@contextmanager
+def lin_signed_in(engine, tmp_path: Path) -> Iterator[tuple[str, Client, Path]]:
+    """A server with one run, and reviewer lin signed in: (its URL, lin's client, the runs)."""
     results = results_folder(tmp_path, "by_tech")
     with serving(engine, [results]) as url:
         lin = Client(url)
         lin.login("lin")
+        yield url, lin, results
+
+
+def test_an_accounts_language_is_remembered_in_the_database_and_is_its_own(engine, tmp_path: Path):
+    with lin_signed_in(engine, tmp_path) as (url, lin, results):
         queue = lin.get("/queue?review=all")
         assert '<html lang="en">' in queue.text and "Runs (all)" in queue.text
         moved = switch(lin, queue.text, ZH)
@@ -110,10 +119,7 @@ def test_an_accounts_language_is_remembered_in_the_database_and_is_its_own(engin
 
 
 def test_the_language_switch_refuses_what_a_form_cannot_send(engine, tmp_path: Path):
-    results = results_folder(tmp_path, "by_tech")
-    with serving(engine, [results]) as url:
-        lin = Client(url)
-        lin.login("lin")
+    with lin_signed_in(engine, tmp_path) as (url, lin, _):
         queue = lin.get("/queue")
         csrf = field(queue.text, "csrf", "language-form")
         assert lin.post("/language", {"csrf": csrf, "lang": "fr", "next": "/"}).status == 400
