@@ -145,6 +145,11 @@ def test_the_sites_lang_in_il6assay_toml_is_the_default_language(tmp_path: Path)
         visitor = Client(url)
         login = visitor.get("/login")
         assert f'<html lang="{ZH}">' in login.text and text(ZH, "web.sign_in") in login.text
+        # Before signing in, the sign-in page's own switch (a link, remembered nowhere).
+        english = visitor.get("/login?lang=en")
+        assert '<html lang="en">' in english.text and "User name" in english.text
+        assert 'action="/login?lang=en"' in english.text
+        assert text(ZH, "web.user_name") in visitor.get("/login").text
         lin = Client(url)
         lin.login("lin")
         queue = lin.get("/queue")

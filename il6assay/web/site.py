@@ -186,11 +186,17 @@ def frame_url(folder: Path) -> str:
 
 
 def language() -> str:
-    """The language of this request's pages: the account's choice, else the site's."""
-    from flask import g
+    """The language of this request's pages: the account's choice, else the site's (the
+    sign-in page, before anyone signed in: ``?lang=`` when given, remembered nowhere)."""
+    from flask import g, request
+
+    from il6assay.messages import LANGS
 
     account: Account | None = g.get("account")
-    return (account.language if account is not None else None) or site().lang
+    if account is not None:
+        return account.language or site().lang
+    asked = request.args.get("lang") if request.endpoint == "signin.login" else None
+    return asked if asked in LANGS else site().lang
 
 
 def words(lang: str) -> Any:
