@@ -70,7 +70,9 @@ def language() -> Any:
         abort(400)
     set_language(site().engine, g.account.id, chosen)
     back = request.form.get("next", "")
-    # Only a path of this app (never another site: "//host" or "/\host" would leave it).
-    if not back.startswith("/") or back.startswith(("//", "/\\")):
+    # Only a path of this app: never another site ("//host", "/\host", or "/<tab>/host",
+    # which a browser reads as "//host" once it drops the tab).
+    unsafe = "\\" in back or any(ord(c) < 33 or ord(c) == 127 for c in back)
+    if not back.startswith("/") or back.startswith("//") or unsafe:
         back = url_for("queue.queue_page")
     return redirect(back)
