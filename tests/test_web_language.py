@@ -9,19 +9,21 @@ form on every page, posted with the session's CSRF token like every other.
 
 from __future__ import annotations
 
+import html
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from il6assay.db.engine import make_engine, upgrade
 from il6assay.db.models import DbAccount
 from il6assay.messages import catalogue, has_text, text
 from il6assay.plate.layout_wells import ROLES as WELL_ROLES
+from il6assay.record.i18n import Words
 from il6assay.web.accounts import ROLES as ACCOUNT_ROLES
 from il6assay.web.accounts import add_account
 from tests.browser import needs_browser, watched  # noqa: F401 (a fixture)
@@ -111,9 +113,17 @@ def test_an_accounts_language_is_remembered_in_the_database_and_is_its_own(engin
         chen = Client(url)
         chen.login("chen")
         assert "Runs awaiting review" in chen.get("/queue").text
-        # Back to English, from the run's page.
+        # The run's page: its words, and a flag on the plate map explained, in Chinese.
         run_id = next(p for p in results.iterdir() if p.is_dir()).name
         run_page = again.get(f"/runs/{run_id}")
+        assert text(ZH, "web.plate_map") in run_page.text
+        below = (
+            text(ZH, "flag.BELOW_LLOQ")
+            if has_text(ZH, "flag.BELOW_LLOQ")
+            else Words(ZH).flag("BELOW_LLOQ")  # until the catalogue has the flags
+        )
+        assert f"BELOW_LLOQ ({html.escape(below)})" in run_page.text
+        # Back to English, from the run's page.
         back = switch(again, run_page.text, "en")
         assert back.status == 200 and "Plate map" in back.text
 
@@ -131,6 +141,13 @@ def test_the_language_switch_refuses_what_a_form_cannot_send(engine, tmp_path: P
             assert moved.status == 200 and moved.url == f"{url}/queue", away
         with Session(engine) as s:
             assert s.scalar(select(DbAccount.language).where(DbAccount.username == "lin")) == ZH
+        # A language the app never wrote (the database edited by hand): the site's, no error.
+        accounts = DbAccount.__table__
+        with engine.begin() as connection:  # as someone with write access to the database would
+            connection.execute(
+                update(accounts).where(accounts.c.username == "lin").values(language="xx")
+            )
+        assert "Runs awaiting review" in lin.get("/queue").text
 
 
 def test_the_sites_lang_in_il6assay_toml_is_the_default_language(tmp_path: Path):

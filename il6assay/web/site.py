@@ -193,8 +193,8 @@ def language() -> str:
     from il6assay.messages import LANGS
 
     account: Account | None = g.get("account")
-    if account is not None:
-        return account.language or site().lang
+    if account is not None:  # a value the app did not write (the database edited): the site's
+        return account.language if account.language in LANGS else site().lang
     asked = request.args.get("lang") if request.endpoint == "signin.login" else None
     return asked if asked in LANGS else site().lang
 
