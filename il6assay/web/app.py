@@ -142,14 +142,14 @@ def load_session() -> Any:
     if request.method not in ("GET", "HEAD"):
         origin = request.headers.get("Origin")
         if origin and origin != request.host_url.rstrip("/"):
-            abort(403, "cross-site request refused")
+            abort(403, words(language())("cross_site"))
     if request.endpoint == "signin.login":
         if request.method == "POST":
             cookie_token = request.cookies.get(LOGIN_COOKIE) or ""
             if not here.login_token_ok(cookie_token) or not csrf_matches(
                 cookie_token, request.form.get("csrf")
             ):
-                abort(403, "the form's security token is missing or wrong: reload the page")
+                abort(403, words(language())("token_wrong"))
             refusal = here.limits.refusal(
                 request.remote_addr or "", request.form.get("username", "")
             )
@@ -164,7 +164,7 @@ def load_session() -> Any:
         if g.account is None:
             abort(401)
         if not csrf_matches(g.csrf, request.form.get("csrf")):
-            abort(403, "the form's security token is missing or wrong: reload the page")
+            abort(403, words(language())("token_wrong"))
         return None
     if g.account is None:
         return redirect(url_for("signin.login"))
