@@ -163,13 +163,18 @@ def paths(page: str, ids: list[str], rng: random.Random) -> str:
     return {"queue": "/queue", "controls": "/controls"}.get(page) or f"/runs/{rng.choice(ids)}"
 
 
-def cpu_per_request(base: str, pid: int, ids: list[str], repeat: int) -> dict[str, float]:
-    """Server CPU ms per request of each page, one reviewer asking in turn."""
+def cpu_per_request(
+    base: str, pid: int, ids: list[str], repeat: int, sizes: dict[str, int]
+) -> dict[str, float]:
+    """Server CPU ms per request of each page, one reviewer asking in turn (``sizes``: each
+    page's size in bytes, filled in)."""
     rng = random.Random(1)
     who = Reviewer(base)
     who.sign_in()
     for page in PAGES:  # warm: templates compiled, caches filled
-        assert who.get(paths(page, ids, rng))[0] == 200, page
+        status, body = who.get(paths(page, ids, rng))
+        assert status == 200, page
+        sizes[page] = len(body.encode())
     used = {}
     for page in PAGES:
         before = server_cpu(pid)
@@ -252,7 +257,8 @@ def main() -> int:
                 time.sleep(0.1)
         start_cpu = server_cpu(server.pid)
         print(f"server started, {a.runs} runs indexed: {start_cpu:.2f} s CPU (imports included)")
-        cpu = cpu_per_request(base, server.pid, ids, a.repeat)
+        sizes: dict[str, int] = {}
+        cpu = cpu_per_request(base, server.pid, ids, a.repeat, sizes)
         times = concurrent(base, ids, a.reviewers, a.rounds, a.think)
         rush = concurrent(base, ids, a.reviewers, a.rounds, 0.0)
         hwm = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{server.pid}/status").read_text())
@@ -264,7 +270,7 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(f"\nserver CPU per request (one reviewer, {a.repeat} requests each):")
     for page in PAGES:
-        print(f"  {page:9s} {cpu[page]:6.1f} ms")
+        print(f"  {page:9s} {cpu[page]:6.1f} ms   ({sizes[page] / 1024:.0f} KB a page)")
     for title, found in (
         (f"each reading a page for {a.think:g} s on average", times),
         ("no pause between pages: the server saturated", rush),

@@ -64,7 +64,8 @@ def serve(
     try:
         from il6assay.project import load_project
 
-        roots = [r.resolve() for r in (list(runs) or [load_project().out])]
+        project = load_project()
+        roots = [r.resolve() for r in (list(runs) or [project.out])]
         missing = [r for r in roots if not r.is_dir()]
         if missing:
             raise InputError("no such folder", path=missing[0])
@@ -72,7 +73,8 @@ def serve(
             raise InputError("--idle-minutes must be at least 1")
         engine = make_engine(db, must_exist=True)
         require_schema(engine)
-        app = create_app(engine, roots, idle_timeout=timedelta(minutes=idle_minutes), https=https)
+        idle = timedelta(minutes=idle_minutes)
+        app = create_app(engine, roots, idle_timeout=idle, https=https, lang=project.lang)
     except InputError as err:
         _fail(err)
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -292,6 +292,8 @@ class DbAccount(Base):
     locked_until_utc: Mapped[str | None] = mapped_column(String(40))
     created_utc: Mapped[str] = mapped_column(String(40))
     password_changed_utc: Mapped[str] = mapped_column(String(40))
+    # Added by migration 0014: the review app's language the person chose (None: the site's).
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class DbSession(Base):

@@ -63,6 +63,7 @@ class Account:
     username: str
     printed_name: str
     role: str
+    language: str | None = None  # the app's language this person chose (None: the site's)
 
     def may(self, permission: str) -> bool:
         """Whether this account's role grants ``permission``."""
@@ -98,8 +99,22 @@ def _audit(session: Session, action: str, by: str | None, what: str, reason: str
     )
 
 
-def _public(row: DbAccount) -> Account:
-    return Account(row.id, row.username, row.printed_name, row.role)
+def as_account(row: DbAccount) -> Account:
+    """The app's view of an account row (never its password hash)."""
+    return Account(row.id, row.username, row.printed_name, row.role, row.language)
+
+
+def set_language(engine: Engine, account_id: int, lang: str) -> None:
+    """Remember the review app's language an account chose (one of il6assay.messages.LANGS)."""
+    from il6assay.messages import LANGS
+
+    if lang not in LANGS:
+        raise InputError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    with Session(writer(engine)) as session, session.begin():
+        row = session.get(DbAccount, account_id)
+        if row is None:
+            raise InputError("no such account")
+        row.language = lang
 
 
 def add_account(
@@ -134,7 +149,7 @@ def add_account(
             session.add(row)
             _audit(session, "account-add", by, f"account {username} ({role}, {row.printed_name})")
             session.flush()
-            return _public(row)
+            return as_account(row)
     except IntegrityError:
         raise InputError(f"an account named {username} already exists") from None
 
@@ -285,7 +300,7 @@ def authenticate(
                 row.password_hash = _hasher().hash(password)
             if purpose == "login":
                 _audit(session, "login", row.username, "signed in")
-            account = _public(row)
+            account = as_account(row)
     if error is not None:
         raise error  # after the commit: the failure and the lockout are on the record
     return account

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.engine import writer
 from il6assay.db.models import DbAccount, DbSession
-from il6assay.web.accounts import Account
+from il6assay.web.accounts import Account, as_account
 
 IDLE_TIMEOUT = timedelta(minutes=15)
 # A session's last use is written at most this often (and at least 15 times per idle timeout):
@@ -73,7 +73,7 @@ def resume_session(
         account = session.get(DbAccount, row.account_id)
         seen = datetime.fromisoformat(row.last_seen_utc)
         if seen + min(TOUCH, idle / 15) > now and account is not None and account.active:
-            found = Account(account.id, account.username, account.printed_name, account.role)
+            found = as_account(account)
             return found, row.csrf_token
     with Session(writer(engine)) as session, session.begin():
         row = session.scalars(
@@ -89,7 +89,7 @@ def resume_session(
             row.ended_utc = _stamp(now)
             return None
         row.last_seen_utc = _stamp(now)
-        found = Account(account.id, account.username, account.printed_name, account.role)
+        found = as_account(account)
         return found, row.csrf_token
 
 

@@ -1,0 +1,116 @@
+"""The queue of runs awaiting review, a run's page and its history."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, redirect, request, url_for
+
+from il6assay.db.run_index import FULL_CHECK_S
+from il6assay.web.decisions import (
+    MEANINGS,
+    content_sha256,
+    database_events,
+    open_settled,
+    run_version,
+    signatures,
+)
+from il6assay.web.runs import kit_lots, plate_map
+from il6assay.web.runs import queue_page as queue_rows
+from il6assay.web.site import folder_of, frame_url, need, number, page, site
+
+queue = Blueprint("queue", __name__)
+QUEUE_PAGE = 50  # runs per queue page
+
+
+@queue.get("/")
+def home() -> Any:
+    """The app's address opens the queue."""
+    return redirect(url_for("queue.queue_page"))
+
+
+@queue.get("/queue")
+def queue_page() -> Any:
+    """One page of the queue (indexed rows), filtered, with previous/next links."""
+    need("view")
+    here = site()
+    args = {k: (request.args.get(k) or None) for k in ("since", "until", "verdict", "kit_lot")}
+    review = request.args.get("review", "unreviewed")
+    at = max(1, number(request.args.get("page") or "1"))
+    rows, total = queue_rows(
+        here.engine,
+        here.roots,
+        {**args, "review": review},
+        limit=QUEUE_PAGE,
+        offset=(at - 1) * QUEUE_PAGE,
+        check_every=FULL_CHECK_S,
+    )
+    pages = max(1, -(-total // QUEUE_PAGE))
+    link = {k: v for k, v in {**args, "review": review}.items() if v}
+    return page(
+        "queue.html",
+        rows=rows,
+        args=args,
+        review=review,
+        lots=kit_lots(here.engine, here.roots),
+        total=total,
+        first=(at - 1) * QUEUE_PAGE + 1,
+        number=at,
+        pages=pages,
+        previous=url_for("queue.queue_page", **link, page=at - 1) if at > 1 else None,
+        following=url_for("queue.queue_page", **link, page=at + 1) if at < pages else None,
+    )
+
+
+def run_page(run_id: str, **extra: Any) -> Any:
+    """A run's page: its facts, plate map, signature form and report (``extra``: a notice)."""
+    here = site()
+    folder = open_settled(folder_of(run_id))
+    plotly_note = None
+    report = folder.record.get("report")
+    if report is not None and report.get("plotly_js") != "embedded":
+        from il6assay.record.verify import shared_plotly_differences
+
+        changed = here.plotly_check(folder.path.parent, shared_plotly_differences)
+        if changed:
+            plotly_note = changed[0]
+    return page(
+        "run.html",
+        run_id=run_id,
+        record=folder.record,
+        review=folder.record.get("review") or {},
+        content=content_sha256(folder),
+        version=run_version(here.engine, run_id),
+        grid=plate_map(folder.path),
+        signatures=signatures(here.engine, run_id),
+        meanings=MEANINGS,
+        frame=frame_url(folder.path),
+        plotly_note=plotly_note,
+        **extra,
+    )
+
+
+@queue.get("/runs/<run_id>")
+def run_view(run_id: str) -> Any:
+    """A run's page (``?well=A5``: that well chosen for masking)."""
+    need("view")
+    well = (request.args.get("well") or "").strip().upper()
+    return run_page(run_id, chosen=well if re.fullmatch(r"[A-P][0-9]{1,2}", well) else None)
+
+
+@queue.get("/runs/<run_id>/history")
+def history(run_id: str) -> Any:
+    """A run's whole audit log, its signatures and the database's audit rows about it."""
+    need("view")
+    from il6assay.record.audit import read_entries
+
+    here = site()
+    folder = folder_of(run_id)
+    return page(
+        "history.html",
+        run_id=run_id,
+        entries=read_entries(folder),
+        signatures=signatures(here.engine, run_id),
+        events=database_events(here.engine, run_id),
+    )
