@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "fit_curve": "il6assay.curve.fit",

@@ -558,3 +558,32 @@ def test_append_entry_continues_only_a_log_that_exists_and_links_every_entry(run
     with pytest.raises(RunChanged, match=r"audit\.jsonl is missing"):
         audit.append_entry(run, {"action": "comment", "by": "Wu", "reason": "x"})
     assert not (run / AUDIT_FILE).exists()
+
+
+def _scale_first_typed_number(run: Path, factor: float) -> None:
+    """Multiply the first number of report.html's first float64 typed array (plotly's bdata)."""
+    import base64
+    import re
+
+    import numpy as np
+
+    html = (run / "report.html").read_text(encoding="utf-8")
+    m = re.search(r'"dtype":"f8","bdata":"([^"]*)"', html)
+    values = np.frombuffer(base64.b64decode(json.loads(f'"{m.group(1)}"')), dtype="f8").copy()
+    values[0] *= factor
+    encoded = base64.b64encode(values.tobytes()).decode().replace("/", "\\u002f")
+    (run / "report.html").write_text(html[: m.start(1)] + encoded + html[m.end(1) :], "utf-8")
+    rehash_everything(run)
+
+
+def test_verify_of_another_version_compares_the_figures_typed_arrays_number_by_number(
+    run, monkeypatch
+):
+    from il6assay.record import verify
+
+    monkeypatch.setattr(verify, "__version__", "9.9.9")
+    _scale_first_typed_number(run, 1 + 1e-12)  # another version's last bits: the same figure
+    assert cli("verify", run).exit_code == 0
+    _scale_first_typed_number(run, 1.01)  # 1 %: a different curve drawn
+    out = cli("verify", run)
+    assert out.exit_code == 1 and "report.html differs" in out.output, out.output
