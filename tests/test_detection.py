@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 from il6assay.cli import main
 from il6assay.errors import InputError
 from il6assay.plate.export import MISSING, Export, Token
-from il6assay.plate.readers import Sniff, Source, _modules, detect, read_export
+from il6assay.plate.readers import Sniff, Source, _modules, detect, file_kind, read_export
 from tests.reference import EXPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +73,8 @@ def is_export(path: Path) -> bool:
         and not path.name.startswith(("LICENSE", "README"))
         and not path.name.endswith(".samples.csv")
         # independent readings of the exports beside them; exports refused for what they are
-        # (tests/test_readers_refusals.py)
-        and path.parent.name not in ("expected", "refused")
+        # (tests/test_readers_refusals.py); the golden page renders (tests/render_pages.py)
+        and path.parent.name not in ("expected", "refused", "renders")
     )
 
 
@@ -140,6 +140,14 @@ def test_only_the_right_reader_claims_the_file_and_detect_picks_it(path: Path) -
         if not verdict.ok:
             assert verdict.reason, f"{name} gives no reason for refusing {path.name}"
     assert want == detected(path).NAME
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_no_reader_claims_a_file_of_a_kind_detection_does_not_ask_it_about(path: Path) -> None:
+    # detect imports and asks only the readers of the file's kind (text or workbook)
+    asked = {m.NAME for m in _modules(file_kind(Source(path)))}
+    claimed = {name for name, verdict in sniffs(path).items() if verdict.ok}
+    assert claimed <= asked, f"{sorted(claimed - asked)} claim a {file_kind(Source(path))}"
 
 
 def well_value(value: object) -> object:

@@ -59,9 +59,14 @@ def plotly_js_name() -> str:
 
 @functools.cache
 def _plotly_version() -> str:
-    from importlib.metadata import version
+    # As run.json records it, from plotly's dist-info folder: importlib.metadata and the
+    # email package it imports cost a fresh process 20 ms of CPU.
+    from il6assay.record.outputs import library_versions
 
-    return version("plotly")
+    version = library_versions()["plotly"]
+    if version == "not installed":
+        raise ModuleNotFoundError("plotly is not installed (its plotly.min.js draws the figures)")
+    return version
 
 
 def plotly_js_path() -> Path:
