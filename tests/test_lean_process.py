@@ -39,9 +39,10 @@ TEXT_READERS = ("asm", "bmg", "envision", "kaleido", "softmax")
 
 def modules_after(
     args: list[str], cwd: Path, watch_templates: bool = False
-) -> tuple[set[str], int, list[str]]:
-    """Every module a fresh interpreter holds after ``il6assay ARGS``, its exit, and (watched:
-    Jinja2 imported first) the templates Jinja2 compiled from their text meanwhile."""
+) -> tuple[set[str], int, list[str], str | None]:
+    """Every module a fresh interpreter holds after ``il6assay ARGS``, its exit, (watched:
+    Jinja2 imported first) the templates Jinja2 compiled from their text meanwhile, and the
+    OPENBLAS_NUM_THREADS it left set."""
     code = (
         "import json, sys\n"
         "compiled = []\n"
@@ -60,20 +61,23 @@ def modules_after(
         f"    main({args!r})\n"
         "except SystemExit as e:\n"
         "    code = e.code\n"
-        "print(json.dumps([sorted(sys.modules), code, compiled]))\n"
+        "import os\n"
+        "threads = os.environ.get('OPENBLAS_NUM_THREADS')\n"
+        "print(json.dumps([sorted(sys.modules), code, compiled, threads]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}  # no study database
+    # no study database, OpenBLAS's threads as the command chooses them
+    env = {k: v for k, v in os.environ.items() if k not in ("IL6ASSAY_DB", "OPENBLAS_NUM_THREADS")}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env
     )
-    modules, exit_code, compiled = json.loads(proc.stdout.strip().splitlines()[-1])
-    return set(modules), exit_code, compiled
+    modules, exit_code, compiled, threads = json.loads(proc.stdout.strip().splitlines()[-1])
+    return set(modules), exit_code, compiled, threads
 
 
 def held_after(args: list[str], cwd: Path) -> tuple[set[str], int]:
     """Every module of the heavy packages a fresh interpreter holds after ``il6assay ARGS``
     (full dotted names); its exit."""
-    modules, exit_code, _ = modules_after(args, cwd)
+    modules, exit_code, _, _ = modules_after(args, cwd)
     return {m for m in modules if m.split(".")[0] in HEAVY}, exit_code
 
 
@@ -92,7 +96,7 @@ SCIPY_OF_MINPACK = {"scipy", "scipy.__config__", "scipy.version", "scipy._cyutil
 
 def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_extension(tmp_path):
     argv = ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", "out"]
-    modules, code, compiled = modules_after(argv, tmp_path, watch_templates=True)
+    modules, code, compiled, threads = modules_after(argv, tmp_path, watch_templates=True)
     assert code == 0 and (tmp_path / "out").is_dir()
     held = {m for m in modules if m.split(".")[0] in HEAVY}
     # No SQLAlchemy without a study database, no plotly (the figures are plain JSON and
@@ -100,6 +104,7 @@ def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_exten
     # Jinja2 for report.html, whose templates are loaded compiled (il6assay.record.templating)
     assert {m.split(".")[0] for m in held} == {"numpy", "scipy", "jinja2"}
     assert compiled == []
+    assert threads == "1"  # numpy's OpenBLAS without its pool of threads (docs/speed.md)
     assert not {m for m in modules if m.startswith(NOT_FOR_A_PLATE)}
     readers = {m.rpartition(".")[2] for m in modules if m.startswith("il6assay.plate.readers.")}
     assert "grid" in readers and not readers & set(TEXT_READERS)  # the example is an XLSX
@@ -151,7 +156,7 @@ def test_a_template_is_rendered_from_its_compiled_code_only_while_that_is_curren
 
 
 def test_help_readers_and_inspect_import_none_of_the_numerical_or_database_modules(tmp_path):
-    modules, code, _ = modules_after(["--help"], tmp_path)
+    modules, code, _, _ = modules_after(["--help"], tmp_path)
     assert code == 0 and not {m for m in modules if m.split(".")[0] in HEAVY}
     assert not {m for m in modules if m.startswith((*NOT_FOR_A_PLATE, "il6assay.plate"))}
     assert loaded_after(["readers"], tmp_path) == (set(), 0)
