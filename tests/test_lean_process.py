@@ -115,6 +115,15 @@ def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_exten
     assert rest <= SCIPY_OF_MINPACK | {"scipy.optimize._minpack"}, sorted(rest)
 
 
+def test_the_shared_plotly_js_is_named_by_the_version_importlib_metadata_gives():
+    from importlib.metadata import version
+
+    from il6assay.record import report
+
+    report._plotly_version.cache_clear()  # read from plotly's dist-info folder's name
+    assert report.plotly_js_name() == f"plotly-{version('plotly')}.min.js"
+
+
 def test_the_shipped_compiled_templates_are_what_jinja2_compiles_from_the_templates_now(tmp_path):
     from il6assay.record.templating import COMPILED, PRECOMPILED, compile_templates
 

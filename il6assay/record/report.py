@@ -59,14 +59,15 @@ def plotly_js_name() -> str:
 
 @functools.cache
 def _plotly_version() -> str:
-    # As run.json records it, from plotly's dist-info folder: importlib.metadata and the
-    # email package it imports cost a fresh process 20 ms of CPU.
-    from il6assay.record.outputs import library_versions
+    # From the name of the dist-info folder pip wrote beside the plotly package, as run.json's
+    # library versions are read: importlib.metadata and its email package cost 20 ms of CPU.
+    site = plotly_folder().parent
+    found = sorted(site.glob("plotly-*.dist-info"))
+    if len(found) == 1:
+        return found[0].name[len("plotly-") : -len(".dist-info")]
+    from importlib.metadata import version
 
-    version = library_versions()["plotly"]
-    if version == "not installed":
-        raise ModuleNotFoundError("plotly is not installed (its plotly.min.js draws the figures)")
-    return version
+    return version("plotly")
 
 
 def plotly_js_path() -> Path:
