@@ -115,6 +115,25 @@ def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_exten
     assert rest <= SCIPY_OF_MINPACK | {"scipy.optimize._minpack"}, sorted(rest)
 
 
+def test_process_with_one_blas_thread_writes_what_blass_pool_of_threads_writes(tmp_path):
+    written = {}
+    for threads in ("1", "2"):  # what process sets, and the two cores' pool
+        env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
+        argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE / "plate_001.xlsx"),
+                "--out", str(tmp_path / threads)]  # fmt: skip
+        done = subprocess.run(
+            argv, capture_output=True, cwd=tmp_path, env={**env, "OPENBLAS_NUM_THREADS": threads}
+        )
+        assert done.returncode == 0, done.stderr
+        run = next(p for p in (tmp_path / threads).iterdir() if p.is_dir())
+        files = {p.relative_to(run).as_posix(): p for p in run.rglob("*") if p.is_file()}
+        doc = json.loads(files.pop("run.json").read_text(encoding="utf-8"))
+        doc.pop("created_utc")
+        files.pop("audit.jsonl")  # its time, and run.json's hash
+        written[threads] = (doc, {name: p.read_bytes() for name, p in files.items()})
+    assert written["1"] == written["2"]
+
+
 def test_the_shared_plotly_js_is_named_by_the_version_importlib_metadata_gives():
     from importlib.metadata import version
 
