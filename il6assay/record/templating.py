@@ -97,13 +97,23 @@ def stamp(environment: Any, source: str) -> str:
         environment.newline_sequence,
         environment.keep_trailing_newline,
         getattr(autoescape, "__qualname__", autoescape),
-        environment.finalize is not None,
+        _passes(environment.finalize),
         environment.optimized,
         environment.is_async,
         sorted(environment.extensions),
+        # the code calls a filter or test with the context or environment it asks for
+        sorted((name, _passes(f)) for name, f in environment.filters.items()),
+        sorted((name, _passes(f)) for name, f in environment.tests.items()),
     )
     digest = hashlib.sha256(f"{options!r}\0{source}".encode()).hexdigest()
     return f"# compiled by jinja2 {jinja2.__version__}; template and options: sha256 {digest}\n"
+
+
+def _passes(function: Any) -> str | None:
+    """What Jinja2 passes ``function`` first (its ``pass_context`` marks), or None if absent."""
+    if function is None:
+        return None
+    return str(getattr(function, "jinja_pass_arg", ""))
 
 
 def compiled_code(environment: Any, folder: Path, name: str, source: str) -> CodeType | None:

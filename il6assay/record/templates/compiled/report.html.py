@@ -168,4 +168,4 @@ def root(context, missing=missing, environment=environment):
 
 blocks = {}
 debug_info = '1=40&3=43&5=45&26=49&52=61&53=72&55=74&56=76&57=80&58=86&59=98&60=112&61=114&62=116&63=118&64=120&65=122&66=124&67=126&68=128&69=130&70=132&71=134&72=136&73=138&74=140&75=149&76=151&77=153&78=155&79=157&84=166'
-# compiled by jinja2 3.1.6; template and options: sha256 b2747d44b1ce05245bd0e4102b7a2d6389d9a42de4502830f2c257f2a198ca1a
+# compiled by jinja2 3.1.6; template and options: sha256 75aef408205514f0f52b7f166b36f0a49039cae203f30361871adf05804b5381

@@ -299,4 +299,4 @@ def root(context, missing=missing, environment=environment):
 
 blocks = {}
 debug_info = '4=12&7=75&10=100&13=150&17=200'
-# compiled by jinja2 3.1.6; template and options: sha256 62b898aac1b5c95fec41d6f03ebcda3bb5c646f7b45c1fb321a11149372e6c42
+# compiled by jinja2 3.1.6; template and options: sha256 57978289387c72fb9fc72368241aaa6771907bde3dbaa6e0e43752f16ec28089
