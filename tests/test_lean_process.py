@@ -30,33 +30,59 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "fixtures" / "example"
 LAYOUT = ROOT / "plate_layouts" / "il6_96_standard.toml"
 BEFORE = "247fcd7"  # the code before issue 27's process path: the "before" of the outputs
-HEAVY = ("sqlalchemy", "flask", "pandas", "plotly", "narwhals", "openpyxl", "PIL", "scipy", "numpy")
+HEAVY = (
+    *("sqlalchemy", "flask", "pandas", "plotly", "narwhals", "openpyxl", "PIL", "scipy", "numpy"),
+    "jinja2",
+)
+# What a plate's path does not need, light or not: importlib.metadata (and the email package
+# it imports) for a version a dist-info folder's name gives, and the readers of text exports
+# for a workbook (tests/test_detection.py: they never claim one).
+NOT_FOR_A_PLATE = ("importlib.metadata", "email")
+TEXT_READERS = ("asm", "bmg", "envision", "kaleido", "softmax")
+
+
+def modules_after(
+    args: list[str], cwd: Path, watch_templates: bool = False
+) -> tuple[set[str], int, list[str], str | None]:
+    """Every module a fresh interpreter holds after ``il6assay ARGS``, its exit, (watched:
+    Jinja2 imported first) the templates Jinja2 compiled from their text meanwhile, and the
+    OPENBLAS_NUM_THREADS it left set."""
+    code = (
+        "import json, sys\n"
+        "compiled = []\n"
+        + (
+            "import jinja2\n"
+            "compile = jinja2.Environment.compile\n"
+            "def watched(self, source, name=None, *args, **kwargs):\n"
+            "    compiled.append(name)\n"
+            "    return compile(self, source, name, *args, **kwargs)\n"
+            "jinja2.Environment.compile = watched\n"
+            if watch_templates
+            else ""
+        )
+        + "from il6assay.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "import os\n"
+        "threads = os.environ.get('OPENBLAS_NUM_THREADS')\n"
+        "print(json.dumps([sorted(sys.modules), code, compiled, threads]))\n"
+    )
+    # no study database, OpenBLAS's threads as the command chooses them
+    env = {k: v for k, v in os.environ.items() if k not in ("IL6ASSAY_DB", "OPENBLAS_NUM_THREADS")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env
+    )
+    modules, exit_code, compiled, threads = json.loads(proc.stdout.strip().splitlines()[-1])
+    return set(modules), exit_code, compiled, threads
 
 
 def held_after(args: list[str], cwd: Path) -> tuple[set[str], int]:
     """Every module of the heavy packages a fresh interpreter holds after ``il6assay ARGS``
     (full dotted names); its exit."""
-    code = (
-        "import json, sys\n"
-        "from il6assay.cli import main\n"
-        "try:\n"
-        f"    main({args!r})\n"
-        "except SystemExit as e:\n"
-        "    code = e.code\n"
-        "heavy = set(json.loads(sys.argv[1]))\n"
-        "held = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
-        "print(json.dumps([held, code]))\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}  # no study database
-    proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-    held, exit_code = json.loads(proc.stdout.strip().splitlines()[-1])
-    return set(held), exit_code
+    modules, exit_code, _, _ = modules_after(args, cwd)
+    return {m for m in modules if m.split(".")[0] in HEAVY}, exit_code
 
 
 def loaded_after(args: list[str], cwd: Path) -> tuple[set[str], int]:
@@ -73,11 +99,19 @@ SCIPY_OF_MINPACK = {"scipy", "scipy.__config__", "scipy.version", "scipy._cyutil
 
 
 def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_extension(tmp_path):
-    held, code = held_after(["process", str(EXAMPLE / "plate_001.xlsx"), "--out", "out"], tmp_path)
+    argv = ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", "out"]
+    modules, code, compiled, threads = modules_after(argv, tmp_path, watch_templates=True)
     assert code == 0 and (tmp_path / "out").is_dir()
+    held = {m for m in modules if m.split(".")[0] in HEAVY}
     # No SQLAlchemy without a study database, no plotly (the figures are plain JSON and
-    # plotly.min.js is copied as a file), no openpyxl (results.xlsx is streamed by il6assay)
-    assert {m.split(".")[0] for m in held} == {"numpy", "scipy"}
+    # plotly.min.js is copied as a file), no openpyxl (results.xlsx is streamed by il6assay);
+    # Jinja2 for report.html, whose templates are loaded compiled (il6assay.record.templating)
+    assert {m.split(".")[0] for m in held} == {"numpy", "scipy", "jinja2"}
+    assert compiled == []
+    assert threads == "1"  # numpy's OpenBLAS without its pool of threads (docs/speed.md)
+    assert not {m for m in modules if m.startswith(NOT_FOR_A_PLATE)}
+    readers = {m.rpartition(".")[2] for m in modules if m.startswith("il6assay.plate.readers.")}
+    assert "grid" in readers and not readers & set(TEXT_READERS)  # the example is an XLSX
     scipy = {m for m in held if m.split(".")[0] == "scipy"}
     assert "scipy.optimize._minpack" in scipy  # the fit's MINPACK polish ran
     assert not {"scipy.optimize", "scipy.special", "scipy.linalg", "scipy.stats"} & scipy
@@ -85,8 +119,78 @@ def test_process_without_a_database_holds_numpy_and_of_scipy_only_minpacks_exten
     assert rest <= SCIPY_OF_MINPACK | {"scipy.optimize._minpack"}, sorted(rest)
 
 
+def test_process_with_one_blas_thread_writes_what_blass_pool_of_threads_writes(tmp_path):
+    written = {}
+    for threads in ("1", "2"):  # what process sets, and the two cores' pool
+        env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
+        argv = [sys.executable, "-m", "il6assay.cli", "process", str(EXAMPLE / "plate_001.xlsx"),
+                "--out", str(tmp_path / threads)]  # fmt: skip
+        done = subprocess.run(
+            argv, capture_output=True, cwd=tmp_path, env={**env, "OPENBLAS_NUM_THREADS": threads}
+        )
+        assert done.returncode == 0, done.stderr
+        run = next(p for p in (tmp_path / threads).iterdir() if p.is_dir())
+        files = {p.relative_to(run).as_posix(): p for p in run.rglob("*") if p.is_file()}
+        doc = json.loads(files.pop("run.json").read_text(encoding="utf-8"))
+        doc.pop("created_utc")
+        files.pop("audit.jsonl")  # its time, and run.json's hash
+        written[threads] = (doc, {name: p.read_bytes() for name, p in files.items()})
+    assert written["1"] == written["2"]
+
+
+def test_the_shared_plotly_js_is_named_by_the_version_importlib_metadata_gives():
+    from importlib.metadata import version
+
+    from il6assay.record import report
+
+    report._plotly_version.cache_clear()  # read from plotly's dist-info folder's name
+    assert report.plotly_js_name() == f"plotly-{version('plotly')}.min.js"
+
+
+def test_the_shipped_compiled_templates_are_what_jinja2_compiles_from_the_templates_now(tmp_path):
+    from il6assay.record.templating import COMPILED, PRECOMPILED, compile_templates
+
+    for folder in PRECOMPILED:
+        copy = tmp_path / folder.parent.name
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(COMPILED))
+        fresh = {p.name: p.read_text(encoding="utf-8") for p in compile_templates(copy)}
+        shipped = {p.name: p.read_text(encoding="utf-8") for p in (folder / COMPILED).iterdir()}
+        assert fresh.keys() == {f"{p.name}.py" for p in folder.glob("*.html")}
+        assert shipped == fresh, "a template changed: python -m il6assay.record.templating"
+
+
+def test_a_template_is_rendered_from_its_compiled_code_only_while_that_is_current(
+    tmp_path, monkeypatch
+):
+    import jinja2
+
+    from il6assay.record.templating import COMPILED, compile_templates, render
+
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "page.html").write_text("Hello {{ name }}\n", encoding="utf-8")
+    assert [p.name for p in compile_templates(first)] == ["page.html.py"]
+    compile = jinja2.Environment.compile
+    compiled = []
+    monkeypatch.setattr(
+        jinja2.Environment, "compile", lambda *a, **k: compiled.append(a[2]) or compile(*a, **k)
+    )
+    same = shutil.copytree(first, tmp_path / "same")  # another folder: another environment
+    assert render(same, "page.html", name="<A & B>") == "Hello &lt;A &amp; B&gt;\n"
+    assert compiled == []  # loaded compiled
+    changed = shutil.copytree(first, tmp_path / "changed")
+    (changed / "page.html").write_text("Goodbye {{ name }}\n", encoding="utf-8")
+    assert (changed / COMPILED / "page.html.py").read_text() == (
+        first / COMPILED / "page.html.py"
+    ).read_text()  # the compiled code of the template before its change
+    assert render(changed, "page.html", name="B") == "Goodbye B\n"
+    assert compiled == ["page.html"]  # compiled from its text: the code shipped is not its
+
+
 def test_help_readers_and_inspect_import_none_of_the_numerical_or_database_modules(tmp_path):
-    assert loaded_after(["--help"], tmp_path) == (set(), 0)
+    modules, code, _, _ = modules_after(["--help"], tmp_path)
+    assert code == 0 and not {m for m in modules if m.split(".")[0] in HEAVY}
+    assert not {m for m in modules if m.startswith((*NOT_FOR_A_PLATE, "il6assay.plate"))}
     assert loaded_after(["readers"], tmp_path) == (set(), 0)
     heavy, code = loaded_after(["inspect", str(EXAMPLE / "plate_001.xlsx")], tmp_path)
     assert code == 0 and heavy <= {"numpy"}  # reading an export fits nothing

@@ -6,7 +6,8 @@ Sniff`` (cheap: does this file look like mine? from the head bytes or the
 workbook's first cells) and ``read(source) -> list[Plate]``; ``FALLBACK =
 True`` marks a generic reader that yields to any specific one claiming the
 same file. Adding a vendor is adding one module: every module of this package
-is a reader (``source.py`` and ``_private.py`` helpers excepted).
+is a reader (``source.py`` and ``_private.py`` helpers excepted). Detection imports
+only the readers that can claim the file's kind (``_KINDS``: text or workbook).
 """
 
 from __future__ import annotations
@@ -61,8 +62,38 @@ def _discover() -> tuple[str, ...]:
 READER_MODULES: tuple[str, ...] = _discover()
 
 
-def _modules() -> list[ModuleType]:
-    return [importlib.import_module(m) for m in READER_MODULES]
+# The kinds of file each reader can claim: a workbook (a zip or OLE container: XLSX, XLS) or
+# text. ``detect`` imports and asks only the readers of the file's kind (half of them: a
+# fresh process imports less); a reader not named here is asked about every file.
+# tests/test_detection.py shows that no reader claims a file of a kind not listed for it.
+TEXT, WORKBOOK = "text", "workbook"
+_KINDS: dict[str, tuple[str, ...]] = {
+    "asm": (TEXT,),
+    "bmg": (TEXT,),
+    "bmg_smart": (WORKBOOK,),
+    "envision": (TEXT,),
+    "gen5": (TEXT, WORKBOOK),
+    "grid": (TEXT, WORKBOOK),
+    "icontrol": (TEXT, WORKBOOK),
+    "kaleido": (TEXT,),
+    "skanit": (WORKBOOK,),
+    "softmax": (TEXT,),
+    "tecan": (WORKBOOK,),
+}
+
+
+def file_kind(source: Source) -> str:
+    """``WORKBOOK`` for a zip or OLE container (XLSX, XLS), else ``TEXT``."""
+    return WORKBOOK if source.is_zip or source.is_ole else TEXT
+
+
+def _modules(kind: str | None = None) -> list[ModuleType]:
+    """Every reader module in registry order, or only those that can claim a file of ``kind``."""
+    return [
+        importlib.import_module(m)
+        for m in READER_MODULES
+        if kind is None or kind in _KINDS.get(m.rpartition(".")[2], (TEXT, WORKBOOK))
+    ]
 
 
 def reader_names() -> list[tuple[str, str]]:
@@ -71,6 +102,11 @@ def reader_names() -> list[tuple[str, str]]:
 
 
 def _by_name(name: str) -> ModuleType:
+    module = f"{__name__}.{name.replace('-', '_')}"  # a reader's module is named as it is
+    if module in READER_MODULES:
+        m = importlib.import_module(module)
+        if name == m.NAME:
+            return m
     for m in _modules():
         if name == m.NAME:
             return m
@@ -86,17 +122,17 @@ def detect(source: Source) -> ModuleType:
     other = what_it_is(source)
     if other:
         raise InputError(other)
-    claims: list[ModuleType] = []
+    # Only the readers of the file's kind can claim it; when none does, every reader is
+    # asked, for every reader's reason and the closest.
+    verdicts = {m: m.sniff(source) for m in _modules(file_kind(source))}
+    claims = [m for m, verdict in verdicts.items() if verdict.ok]
     reasons: list[str] = []
     near: list[tuple[float, int, str, str]] = []
-    for k, m in enumerate(_modules()):
-        verdict = m.sniff(source)
-        if verdict.ok:
-            claims.append(m)
-        else:
-            reasons.append(f"{m.NAME}: {verdict.reason}")
-            score = _closeness(verdict) + (0.05 if getattr(m, "FALLBACK", False) else 0.0)
-            near.append((score, -k, m.NAME, verdict.reason))
+    for k, m in enumerate([] if claims else _modules()):
+        verdict = verdicts[m] if m in verdicts else m.sniff(source)
+        reasons.append(f"{m.NAME}: {verdict.reason}")
+        score = _closeness(verdict) + (0.05 if getattr(m, "FALLBACK", False) else 0.0)
+        near.append((score, -k, m.NAME, verdict.reason))
     # A reader marked FALLBACK (the plain grid) yields to any vendor reader that
     # also claims the file: vendor exports contain plain-looking grids.
     specific = [m for m in claims if not getattr(m, "FALLBACK", False)]
