@@ -21,7 +21,6 @@ The review status is read from ``review.js`` beside the report, which
 from __future__ import annotations
 
 import filecmp
-import functools
 import json
 import shutil
 import uuid
@@ -57,17 +56,12 @@ def plotly_js_name() -> str:
     return f"plotly-{_plotly_version()}.min.js"
 
 
-@functools.cache
 def _plotly_version() -> str:
-    # From the name of the dist-info folder pip wrote beside the plotly package, as run.json's
-    # library versions are read: importlib.metadata and its email package cost 20 ms of CPU.
-    site = plotly_folder().parent
-    found = sorted(site.glob("plotly-*.dist-info"))
-    if len(found) == 1:
-        return found[0].name[len("plotly-") : -len(".dist-info")]
-    from importlib.metadata import version
+    # As run.json records it (from the dist-info folder's name pip wrote: importlib.metadata
+    # and its email package cost 20 ms of CPU).
+    from il6assay.record.outputs import library_versions
 
-    return version("plotly")
+    return library_versions()["plotly"]
 
 
 def plotly_js_path() -> Path:
