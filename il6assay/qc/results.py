@@ -353,3 +353,25 @@ def well_ci(w: Well, curve: CurveFit) -> tuple[float | None, float | None]:
         return None, None
     dilution = w.spec.dilution if w.spec.role == "sample" else 1.0
     return _ci(curve, w.od, 1, dilution)
+
+
+def well_cis(wells: list[Well], curve: CurveFit) -> list[tuple[float | None, float | None]]:
+    """:func:`well_ci` of every well, the curve evaluated once over all their ODs (same figures)."""
+    import numpy as np
+
+    out: list[tuple[float | None, float | None]] = [(None, None)] * len(wells)
+    if not curve.success:
+        return out
+    at = [i for i, w in enumerate(wells) if w.conc is not None and w.od is not None]
+    if not at:
+        return out
+    ods = [float(wells[i].od) for i in at]  # type: ignore[arg-type]
+    # Each concentration back-calculated alone, as well_ci does: numpy's power of a scalar
+    # and of an array may differ in the last digit; the rest is element by element alike.
+    conc = np.array([np.atleast_1d(curve.inverse(od))[0] for od in ods], dtype=float)
+    low, high = curve.inverse_ci(ods, 1, conc=conc)
+    for j, i in enumerate(at):
+        w = wells[i]
+        dilution = w.spec.dilution if w.spec.role == "sample" else 1.0
+        out[i] = (float(low[j]) * dilution, float(high[j]) * dilution)
+    return out
