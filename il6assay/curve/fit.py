@@ -213,7 +213,10 @@ class CurveFit:
         return self.sigma * np.sqrt(np.maximum(od, self._weight_floor) ** (2 * power) + self.k**2)
 
     def inverse_se(
-        self, od: np.ndarray | float, replicates: int = 1, conc: np.ndarray | None = None
+        self,
+        od: np.ndarray | float,
+        replicates: int = 1,
+        conc: np.ndarray | list[float] | None = None,
     ) -> np.ndarray:
         """Standard error of the back-calculated concentration (delta method; NaN outside).
 
@@ -240,7 +243,7 @@ class CurveFit:
         od: np.ndarray | float,
         replicates: int = 1,
         level: float = 0.95,
-        conc: np.ndarray | None = None,
+        conc: np.ndarray | list[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``level`` confidence interval (low, high) of the concentration for mean OD ``od``.
 

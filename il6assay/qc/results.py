@@ -314,7 +314,7 @@ def _evaluate(
         s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution
         s.result = format_sig(s.conc_pg_ml)
-        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution)
+        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution, x)
         # A number near a limit: noise alone can carry a truth from beyond the range to
         # here, and the interval says so (docs/curve.md, "Accuracy on realistic plates").
         if not s.ci_low_pg_ml >= lloq * s.dilution:
@@ -323,8 +323,10 @@ def _evaluate(
             s.flag("NEAR_ULOQ")
 
 
-def _ci(curve: CurveFit, od: float, replicates: int, dilution: float) -> tuple[float, float]:
-    low, high = curve.inverse_ci(od, replicates)
+def _ci(
+    curve: CurveFit, od: float, replicates: int, dilution: float, conc: float | None = None
+) -> tuple[float, float]:
+    low, high = curve.inverse_ci(od, replicates, conc=None if conc is None else [conc])
     return float(low[0]) * dilution, float(high[0]) * dilution
 
 
