@@ -8,7 +8,11 @@ the command and its workers (user + system, children included) per plate.
 Flat means the per-plate figure does not grow with N. Goal (issue 27): at most
 0.05 s of CPU a plate, flat from 100 to 2,000 plates. Figures: docs/speed.md.
 
+With ``--before COMMIT`` the code of that commit (from git) runs the same plates
+too, alternating with this code at each N, so both are measured in the same conditions.
+
 Usage: python benchmarks/bench_batch.py [--plates 100 500 2000] [--jobs 2] [--keep DIR]
+       [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_study import LAYOUT, il6assay_command, make_plates
+from bench_study import LAYOUT, ROOT, il6assay_command, make_plates
 
 
 def children_cpu() -> float:
@@ -34,34 +38,49 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def batch_cpu(plates: Path, runs: Path, jobs: int) -> tuple[float, float]:
-    """(CPU s, wall s) of one `il6assay batch` over the exports in ``plates``."""
+def batch_cpu(plates: Path, runs: Path, jobs: int, code: Path | None = None) -> tuple[float, float]:
+    """(CPU s, wall s) of one `il6assay batch` over the exports in ``plates`` (``code``: the
+    il6assay source tree to run instead of the installed one)."""
     env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
-    argv = [*il6assay_command(), "batch", str(plates), "--layout", str(LAYOUT), "--out",
+    command = il6assay_command()
+    if code is not None:  # run from outside both trees, so that only ``code`` is found
+        env["PYTHONPATH"] = str(code)
+        command = [sys.executable, "-m", "il6assay.cli"]
+    argv = [*command, "batch", str(plates), "--layout", str(LAYOUT), "--out",
             str(runs), "--jobs", str(jobs)]  # fmt: skip
     cpu0, t0 = children_cpu(), time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=plates.parent)
     if proc.returncode not in (0, 3):
         raise SystemExit(f"batch exited {proc.returncode}: {proc.stderr[-2000:]}")
     return children_cpu() - cpu0, time.perf_counter() - t0
 
 
 def main() -> None:
-    """Print a markdown table: plates, batch CPU, CPU per plate, wall."""
+    """Print a markdown table: code, plates, batch CPU, CPU per plate, wall."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plates", type=int, nargs="+", default=[100, 500, 2000])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=27)
     parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
+    parser.add_argument("--before", help="Also run the code of this git commit, alternating.")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="il6assay-bench-batch-"))
     try:
         every = work / "plates"
         if not every.exists():
             make_plates(every, max(args.plates), args.seed)
+        codes: list[tuple[str, Path | None]] = [("this code", None)]
+        if args.before:
+            before = work / f"code-{args.before}"
+            if not before.exists():
+                before.mkdir()
+                archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before],
+                                         capture_output=True, check=True).stdout  # fmt: skip
+                subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+            codes.insert(0, (args.before, before))
         print(f"{os.cpu_count()} cores, --jobs {args.jobs}, no study database\n")
-        print("| plates | batch CPU (s) | CPU a plate (s) | wall (s) |")
-        print("|---|---|---|---|")
+        print("| code | plates | batch CPU (s) | CPU a plate (s) | wall (s) |")
+        print("|---|---|---|---|---|")
         for n in sorted(args.plates):
             subset = work / f"plates-{n}"
             if not subset.exists():
@@ -69,10 +88,11 @@ def main() -> None:
                 for i in range(n):
                     for name in (f"plate_{i:04d}.csv", f"plate_{i:04d}.samples.csv"):
                         os.link(every / name, subset / name)
-            runs = work / f"runs-{n}"
-            shutil.rmtree(runs, ignore_errors=True)
-            cpu, wall = batch_cpu(subset, runs, args.jobs)
-            print(f"| {n} | {cpu:.1f} | {cpu / n:.3f} | {wall:.0f} |", flush=True)
+            for label, code in codes:
+                runs = work / f"runs-{n}"
+                shutil.rmtree(runs, ignore_errors=True)
+                cpu, wall = batch_cpu(subset, runs, args.jobs, code)
+                print(f"| {label} | {n} | {cpu:.1f} | {cpu / n:.3f} | {wall:.0f} |", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -486,11 +486,12 @@ def compare_models(
             for w, x in zip(points, fit.inverse([float(p.od) for p in points]), strict=True):  # type: ignore[arg-type]
                 if w.spec.nominal and math.isfinite(x):
                     recoveries[w.name] = round(100.0 * float(x) / w.spec.nominal, 2)
+        summary = fit.summary()  # once: it builds the covariance and every figure
         out[model] = {
             "success": fit.success,
-            "aic": fit.summary()["aic"],
-            "rss": fit.summary()["rss"],
-            "params": fit.summary()["params"],
+            "aic": summary["aic"],
+            "rss": summary["rss"],
+            "params": summary["params"],
             "recovery_pct": recoveries,
         }
     return out

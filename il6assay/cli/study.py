@@ -72,7 +72,7 @@ def batch(
     """
     from il6assay.errors import InputError
     from il6assay.project import load_project
-    from il6assay.study.batch import run_batch
+    from il6assay.study.batch import run_batch, written_states
     from il6assay.study.pages import index_html, write_page
     from il6assay.study.plate_intake import open_intake
 
@@ -111,7 +111,8 @@ def batch(
         unreadable = [o for o in outcomes if o.status in ("unreadable", "lost")]
         index_error = None
         try:
-            index = write_page(out_dir / "index.html", index_html(out_dir, unreadable))
+            page = index_html(out_dir, unreadable, written=written_states(outcomes))
+            index = write_page(out_dir / "index.html", page)
         except OSError as err:  # the run folders are written whole or not at all; the page not
             from il6assay.record.outputs import disk_error
 

@@ -212,9 +212,17 @@ class CurveFit:
         power = WEIGHT_POWER[self.weighting]
         return self.sigma * np.sqrt(np.maximum(od, self._weight_floor) ** (2 * power) + self.k**2)
 
-    def inverse_se(self, od: np.ndarray | float, replicates: int = 1) -> np.ndarray:
-        """Standard error of the back-calculated concentration (delta method; NaN outside)."""
-        x = np.atleast_1d(self.inverse(od)).astype(float)
+    def inverse_se(
+        self,
+        od: np.ndarray | float,
+        replicates: int = 1,
+        conc: np.ndarray | list[float] | None = None,
+    ) -> np.ndarray:
+        """Standard error of the back-calculated concentration (delta method; NaN outside).
+
+        ``conc``: the concentrations of ``od`` when already back-calculated (not again).
+        """
+        x = np.atleast_1d(self.inverse(od) if conc is None else conc).astype(float)
         y = np.broadcast_to(np.asarray(od, dtype=float), x.shape)
         out = np.full(x.shape, np.nan)
         ok = np.isfinite(x) & (x > 0)
@@ -222,20 +230,28 @@ class CurveFit:
             return out
         _, f_theta, f_x = model_parts(self.model, self._theta, x[ok])
         grad = -f_theta / f_x[:, None]  # dx/dtheta by the implicit function theorem
-        var_curve = np.einsum("ij,jk,ik->i", grad, self._cov_theta, grad)
+        # Row by row: einsum's sums over several rows may differ in the last digit from one
+        # row's, and every figure must be the one a well's own CI gives.
+        cov = self._cov_theta
+        var_curve = np.array([np.einsum("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
         var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
         out[ok] = np.sqrt(var_od / f_x**2 + var_curve)
         return out
 
     def inverse_ci(
-        self, od: np.ndarray | float, replicates: int = 1, level: float = 0.95
+        self,
+        od: np.ndarray | float,
+        replicates: int = 1,
+        level: float = 0.95,
+        conc: np.ndarray | list[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``level`` confidence interval (low, high) of the concentration for mean OD ``od``.
 
-        Built on log concentration, so it is asymmetric and never negative.
+        Built on log concentration, so it is asymmetric and never negative. ``conc``: the
+        concentrations of ``od`` when already back-calculated (not again).
         """
-        x = np.atleast_1d(self.inverse(od)).astype(float)
-        se = self.inverse_se(od, replicates)
+        x = np.atleast_1d(self.inverse(od) if conc is None else conc).astype(float)
+        se = self.inverse_se(od, replicates, x)
         q = student_t_quantile(0.5 + level / 2, self.df)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             half = q * se / x

@@ -105,16 +105,19 @@ def logistic_parts(
     x: np.ndarray,
     five: bool,
     logs: tuple[np.ndarray, np.ndarray] | None = None,
+    slope: bool = True,
 ):
     """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g]).
 
-    ``logs`` is ``log_x(x)``, passed by callers that evaluate the same x many times.
+    ``logs`` is ``log_x(x)``, passed by callers that evaluate the same x many times;
+    ``slope=False`` (a solver's evaluations) leaves df/dx out (None).
     """
     pos, logx = logs if logs is not None else log_x(x)
-    a, b, lnc, d = (float(v) for v in theta[:4])
+    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
     # Clamped: a solver's trial step may try absurd asymmetries on the way.
     g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
-    t = b * (logx - lnc)
+    shifted = logx - lnc
+    t = b * shifted
     sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
     s = np.exp(-g * sp)  # (1 + u)^-g
     e = 0.5 * (1.0 + np.tanh(0.5 * t))  # u / (1 + u), exact at t = ±inf
@@ -122,11 +125,13 @@ def logistic_parts(
     ds = (a - d) * -g * s * e  # (a - d) * ds/dt
     jac = np.empty((x.size, 5 if five else 4))
     jac[:, 0] = s
-    jac[:, 1] = ds * np.where(pos, logx - lnc, 0.0)
+    jac[:, 1] = ds * np.where(pos, shifted, 0.0)
     jac[:, 2] = ds * -b
     jac[:, 3] = 1.0 - s
     if five:
         jac[:, 4] = (a - d) * -g * np.where(s > 0, s * sp, 0.0)
+    if not slope:
+        return f, jac, None
     f_x = np.full(x.shape, np.nan)
     np.divide(ds * b, x, out=f_x, where=pos)
     return f, jac, f_x

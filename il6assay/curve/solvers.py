@@ -204,7 +204,7 @@ def box_lm(
             else:
                 free, sub, g_free = None, jtj, grad
             scale = np.maximum(sub.diagonal(), 1e-300)
-            if cost == 0.0 or float(np.max(np.abs(g_free) / np.sqrt(scale), initial=0.0)) <= (
+            if cost == 0.0 or float((np.abs(g_free) / np.sqrt(scale)).max(initial=0.0)) <= (
                 1e-13 * math.sqrt(cost)
             ):
                 return Solution(theta, 0.5 * cost, method)
@@ -218,7 +218,7 @@ def box_lm(
                 else:
                     trial = theta.copy()
                     trial[free] += move
-                np.clip(trial, low, high, out=trial)
+                np.minimum(np.maximum(trial, low, out=trial), high, out=trial)  # np.clip's
                 r_new, jac_new = fun_jac(trial)
                 evaluations += 1
                 cost_new = float(r_new @ r_new)

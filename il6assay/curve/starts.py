@@ -191,12 +191,12 @@ class FitProblem:
             theta = q.copy()
             if slot == 3:  # d = a + spread
                 theta[3] = q[0] + spread
-                f, jac, _ = logistic_parts(theta, x, five, logs)
+                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
                 jac[:, 0] += jac[:, 3]
                 jac[:, 3] *= spread
             else:  # a = d - spread
                 theta[0] = q[3] - spread
-                f, jac, _ = logistic_parts(theta, x, five, logs)
+                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
                 jac[:, 3] += jac[:, 0]
                 jac[:, 0] *= -spread
             jac /= -w[:, None]

@@ -314,7 +314,7 @@ def _evaluate(
         s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution
         s.result = format_sig(s.conc_pg_ml)
-        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution)
+        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution, x)
         # A number near a limit: noise alone can carry a truth from beyond the range to
         # here, and the interval says so (docs/curve.md, "Accuracy on realistic plates").
         if not s.ci_low_pg_ml >= lloq * s.dilution:
@@ -323,8 +323,10 @@ def _evaluate(
             s.flag("NEAR_ULOQ")
 
 
-def _ci(curve: CurveFit, od: float, replicates: int, dilution: float) -> tuple[float, float]:
-    low, high = curve.inverse_ci(od, replicates)
+def _ci(
+    curve: CurveFit, od: float, replicates: int, dilution: float, conc: float | None = None
+) -> tuple[float, float]:
+    low, high = curve.inverse_ci(od, replicates, conc=None if conc is None else [conc])
     return float(low[0]) * dilution, float(high[0]) * dilution
 
 
@@ -353,3 +355,25 @@ def well_ci(w: Well, curve: CurveFit) -> tuple[float | None, float | None]:
         return None, None
     dilution = w.spec.dilution if w.spec.role == "sample" else 1.0
     return _ci(curve, w.od, 1, dilution)
+
+
+def well_cis(wells: list[Well], curve: CurveFit) -> list[tuple[float | None, float | None]]:
+    """:func:`well_ci` of every well, the curve evaluated once over all their ODs (same figures)."""
+    import numpy as np
+
+    out: list[tuple[float | None, float | None]] = [(None, None)] * len(wells)
+    if not curve.success:
+        return out
+    at = [i for i, w in enumerate(wells) if w.conc is not None and w.od is not None]
+    if not at:
+        return out
+    ods = [float(wells[i].od) for i in at]  # type: ignore[arg-type]
+    # Each concentration back-calculated alone, as well_ci does: numpy's power of a scalar
+    # and of an array may differ in the last digit; the rest is element by element alike.
+    conc = np.array([np.atleast_1d(curve.inverse(od))[0] for od in ods], dtype=float)
+    low, high = curve.inverse_ci(ods, 1, conc=conc)
+    for j, i in enumerate(at):
+        w = wells[i]
+        dilution = w.spec.dilution if w.spec.role == "sample" else 1.0
+        out[i] = (float(low[j]) * dilution, float(high[j]) * dilution)
+    return out

@@ -12,7 +12,7 @@ from il6assay.curve.fit import CurveFit
 from il6assay.plate.export import Token
 from il6assay.plate.wells import Well
 from il6assay.qc.dilutions import Specimen
-from il6assay.qc.results import SampleResult, well_ci
+from il6assay.qc.results import SampleResult, well_cis
 
 
 def well_rows(
@@ -39,8 +39,7 @@ def well_rows(
         "flags",
     ]
     rows = []
-    for w in wells:
-        ci_low, ci_high = well_ci(w, curve)
+    for w, (ci_low, ci_high) in zip(wells, well_cis(wells, curve), strict=True):
         row: dict[str, Any] = {
             "ci_low_pg_ml": ci_low,
             "ci_high_pg_ml": ci_high,

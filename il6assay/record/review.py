@@ -28,7 +28,7 @@ from il6assay.record.audit import (
     review_of,
 )
 from il6assay.record.folder import RunFolder, open_run, read_record
-from il6assay.record.schema import LegacyRunFolder, RunChanged
+from il6assay.record.schema import LegacyRunFolder, RunChanged, RunRecord
 
 DECISIONS = ("accept", "reject")
 
@@ -189,6 +189,42 @@ def run_status(path: str | Path) -> dict[str, Any]:
         integrity = "ok"
     except RunChanged as err:
         integrity = err.message
+    return _status(folder, record, integrity)
+
+
+def folder_state(path: str | Path) -> tuple[tuple[str, int, int, int, int], ...]:
+    """Every file of a run folder (inputs/ too) with its size, inode, mtime and ctime.
+
+    Any write, rename, removal or addition changes it (a file's ctime cannot be set
+    back): the state of a folder right after this process wrote it tells whether it
+    is still as written, without hashing its files again.
+    """
+    folder = Path(path)
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            full = os.path.join(root, name)
+            st = os.stat(full)
+            rel = os.path.relpath(full, folder)
+            found.append((rel, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(sorted(found))
+
+
+def written_status(
+    folder: Path, record: RunRecord, as_written: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    """``run_status`` of a run folder this process wrote, while every file is as written.
+
+    ``as_written`` is :func:`folder_state` taken right after the write (its hashes were
+    computed from the bytes written). None once anything in the folder changed: then
+    ``run_status`` checks it whole. ``il6assay status`` always checks every file's hash.
+    """
+    if folder_state(folder) != tuple(as_written):
+        return None
+    return _status(folder, record, "ok")
+
+
+def _status(folder: Path, record: RunRecord, integrity: str) -> dict[str, Any]:
     report = record.report
     if integrity == "ok" and report is not None and not report.embedded:
         from il6assay.record.verify import shared_plotly_differences

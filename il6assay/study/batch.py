@@ -97,10 +97,13 @@ class PlateOutcome:
     samples: int | None = None
     flags: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    # The folder's files right after the write (record.review.folder_state): the index page
+    # need not hash a folder this batch wrote while it is still as written.
+    written_state: tuple[Any, ...] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for ``batch --json``."""
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "written_state"}
 
 
 def find_exports(paths: Iterable[Path]) -> tuple[list[Path], list[PlateOutcome]]:
@@ -226,7 +229,7 @@ def process_job(job: PlateJob) -> Any:
 
 def write_job(
     intake: Intake, run: Any, replace_existing: bool, reason: str | None = None
-) -> tuple[str, str]:
+) -> tuple[str, str, tuple[Any, ...]]:
     """Worker step 2: write the run folder; with --force, the old one is set aside whole.
 
     A run folder's audit chain starts with its processing, so processing again
@@ -235,7 +238,15 @@ def write_job(
     moved there by one rename once the new folder is complete and in place
     (a kill in between: ``il6assay status`` names it, ``il6assay repair`` files it).
     The new run's processing entry names the folder it replaced and ``reason``.
+    Returns the folder, written or replaced, and the folder's state as written.
     """
+    from il6assay.record.review import folder_state
+
+    folder, status = _write(intake, run, replace_existing, reason)
+    return folder, status, folder_state(folder)
+
+
+def _write(intake: Intake, run: Any, replace_existing: bool, reason: str | None) -> tuple[str, str]:
     from il6assay.record.repair import REPLACED_DIR, replaced_name
     from il6assay.study.plate_intake import write
 
@@ -451,7 +462,9 @@ def _refuse_replacing_decided(folders: list[Path], study: Any) -> None:
             )
 
 
-def _outcome(job: PlateJob, run: Any, folder: str, status: str) -> PlateOutcome:
+def _outcome(
+    job: PlateJob, run: Any, folder: str, status: str, state: tuple[Any, ...] | None = None
+) -> PlateOutcome:
     return PlateOutcome(
         export=str(job.export),
         plate_id=job.plate_id,
@@ -462,7 +475,17 @@ def _outcome(job: PlateJob, run: Any, folder: str, status: str) -> PlateOutcome:
         verdict=run.verdict,
         samples=len(run.specimens),
         flags=_flags(run.result_rows()),
+        written_state=state,
     )
+
+
+def written_states(outcomes: Iterable[PlateOutcome]) -> dict[str, tuple[Any, ...]]:
+    """Each folder this batch wrote (by name) with its state as written, for the index page."""
+    return {
+        Path(o.run_dir).name: o.written_state
+        for o in outcomes
+        if o.run_dir and o.written_state is not None and o.status in (WRITTEN, REPLACED)
+    }
 
 
 def _run_jobs(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -364,12 +364,19 @@ def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
     return 2
 
 
-def index_html(out_dir: Path, unreadable: Sequence[Any] = (), lang: str = "en") -> str:
+def index_html(
+    out_dir: Path,
+    unreadable: Sequence[Any] = (),
+    lang: str = "en",
+    written: Mapping[str, Any] | None = None,
+) -> str:
     """The results folder's index: every run, in the order a reviewer works, with its report
-    (``lang``: the report language, "en" or "zh-CN")."""
+    (``lang``: the report language, "en" or "zh-CN"). ``written``: the folders this process
+    has just written (name: ``folder_state`` right after the write), not hashed again while
+    they are still as written; every other folder is checked whole (``run_status``)."""
     from il6assay.errors import InputError
     from il6assay.record.folder import read_run
-    from il6assay.record.review import run_status
+    from il6assay.record.review import run_status, written_status
     from il6assay.record.templating import render
 
     entries = []
@@ -377,7 +384,10 @@ def index_html(out_dir: Path, unreadable: Sequence[Any] = (), lang: str = "en") 
         try:
             run = read_run(folder)
             record, rows, curve = run.record.raw, run.results, run.curve.raw
-            status = run_status(folder)
+            state = (written or {}).get(folder.name)
+            status = (state is not None and written_status(folder, run.record, state)) or (
+                run_status(folder)
+            )
         except (OSError, ValueError, KeyError, InputError):
             continue
         flags: dict[str, int] = {}
