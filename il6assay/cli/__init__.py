@@ -8,14 +8,13 @@ anything else that goes wrong is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, intake_options
+from il6assay.cli.common import EXIT_ACCEPTED, EXIT_REJECTED, intake_options, one_blas_thread
 from il6assay.cli.common import fail as _fail
 
 
@@ -51,9 +50,7 @@ def process(
     **options: Any,
 ) -> None:
     """Fit the standard curve of EXPORT and write study-keyed results."""
-    # A plate's matrices are small: OpenBLAS's pool of threads, started when numpy is first
-    # imported, only costs CPU (40 ms a process); a value the user set is kept.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    one_blas_thread()
     from il6assay.errors import InputError
     from il6assay.project import load_project
     from il6assay.study.plate_intake import open_intake, take_in

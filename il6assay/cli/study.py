@@ -19,6 +19,7 @@ from il6assay.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_REJECTED,
     intake_options,
+    one_blas_thread,
 )
 from il6assay.cli.common import fail as _fail
 
@@ -70,6 +71,7 @@ def batch(
     some file could not be read or a plate was lost with its worker (each is
     reported; the others are written).
     """
+    one_blas_thread()
     from il6assay.errors import InputError
     from il6assay.project import load_project
     from il6assay.study.batch import run_batch, written_states
