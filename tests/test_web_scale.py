@@ -9,6 +9,7 @@ test runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -113,3 +114,55 @@ def test_the_controls_page_is_built_once_per_change_of_the_study_not_per_request
     assert len(builds) == 2 and "2 run(s) shown" in again and "1 run(s) shown" in first
     other = cached_page(engine, controls, plotly_src="/plotly.js", level="low")
     assert len(builds) == 3 and other != again  # each level and date its own page
+
+
+def test_the_queue_change_check_reads_what_changed_not_every_run_folder(
+    engine, tmp_path, monkeypatch
+):
+    import il6assay.db.run_index as run_index
+
+    results = results_folder(tmp_path, "by_tech", "rejected")
+    tech, rejected = run_folder(results, "by_tech"), run_folder(results, "rejected")
+    for i in range(20):  # a study of 22 runs
+        shutil.copytree(tech, results / f"copy-{i:02d}", copy_function=os.link)
+    assert refresh(engine, [results]) == 22  # the full check: every run folder read
+    stats: list[str] = []
+    real_stamp = run_index._stamp
+    monkeypatch.setattr(run_index, "_stamp", lambda p: stats.append(p) or real_stamp(p))
+    quick = {"at_most_every": run_index.FULL_CHECK_S}
+    assert refresh(engine, [results], **quick) == 0
+    assert len(stats) <= 1  # the root only: no run folder looked at
+    # Reviewed on the command line: named in the change journal, read again at once.
+    done = CliRunner().invoke(
+        main, ["review", str(rejected), "--reject", "--by", "Lin Wei", "--reason", "bad"]
+    )
+    assert done.exit_code == 0, done.output
+    stats.clear()
+    assert refresh(engine, [results], **quick) == 1
+    assert len(stats) <= 3  # the root and the one run, not 22
+    assert _ids(queue_rows(engine, results, "rejected")) == [rejected.name]
+    # Added and removed (the folder of runs' own time moves): only those read.
+    shutil.copytree(tech, results / "copied-run")
+    shutil.rmtree(results / "copy-00")
+    stats.clear()
+    assert refresh(engine, [results], **quick) == 2
+    assert len(stats) <= 4
+    with Session(engine) as session:
+        names = set(session.scalars(select(DbRunIndex.run_id)))
+    assert "copied-run" in names and "copy-00" not in names
+    # Edited by hand (no command, no journal): the queue keeps the row until the run's own
+    # check (its page) or the next full check.
+    record = json.loads((tech / "run.json").read_text(encoding="utf-8"))
+    record["kit_lot"] = "HAND-EDITED"
+    (tmp_path / "edited.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    os.replace(tmp_path / "edited.json", tech / "run.json")  # its copies are hard links
+    assert refresh(engine, [results], **quick) == 0
+    assert run_index.refresh_run(engine, [results], tech.name) == 1
+    assert run_index.refresh_run(engine, [results], tech.name) == 0
+    (results / "copy-01" / "run.json").unlink()
+    assert refresh(engine, [results]) == 1  # the full check sees every change by hand
+    assert run_index.refresh_run(engine, [results], "..") == 0  # never a folder above
+
+
+def queue_rows(engine, results: Path, review: str) -> list[dict]:
+    return queue(engine, [results], review=review)
