@@ -166,3 +166,34 @@ def test_the_queue_change_check_reads_what_changed_not_every_run_folder(
 
 def queue_rows(engine, results: Path, review: str) -> list[dict]:
     return queue(engine, [results], review=review)
+
+
+def test_a_run_pages_plate_map_is_rendered_once_per_content_and_again_after_a_mask(
+    engine, tmp_path, monkeypatch
+):
+    import il6assay.web.views.queue as views
+
+    results = results_folder(tmp_path, "by_tech")
+    tech = run_folder(results, "by_tech")
+    built: list[str] = []
+    real = views.plate_map
+    monkeypatch.setattr(views, "plate_map", lambda path: built.append(path.name) or real(path))
+    with serving(engine, [results]) as url:
+        lin = Client(url)
+        lin.login("lin")
+        first = lin.get(f"/runs/{tech.name}")
+        again = lin.get(f"/runs/{tech.name}")
+        assert first.status == again.status == 200 and built == [tech.name]
+        assert _plate(first.text) == _plate(again.text) and 'data-well="E4"' in _plate(first.text)
+        done = CliRunner().invoke(
+            main, ["mask", str(tech), "--well", "E4", "--reason", "bubble", "--by", "Tang Hui"]
+        )
+        assert done.exit_code == 0, done.output
+        masked = lin.get(f"/runs/{tech.name}")
+        assert masked.status == 200 and built == [tech.name, tech.name]  # wells.csv changed
+        cell = re.search(r'<td class="[^"]*" data-well="E4">.*?</td>', _plate(masked.text), re.S)
+        assert cell and "masked" in cell.group(0) and ">M</b>" in cell.group(0)
+
+
+def _plate(page: str) -> str:
+    return re.search(r'<table class="plate".*?</table>', page, re.S).group(0)
