@@ -61,10 +61,16 @@ def queue_page() -> Any:
         check_every=FULL_CHECK_S,
     )
     pages = max(1, -(-total // QUEUE_PAGE))
+    t = words(language())  # each word looked up once a page, not once a row
+    said: dict[Any, str] = {s: t(f"state_{s}") for s in ("unreviewed", "accepted", "rejected")}
+    said.update({True: t("yes"), False: t("no")})
+    for r in rows:
+        r["url"] = url_for("queue.run_view", run_id=r["run_id"])
     link = {k: v for k, v in {**args, "review": review}.items() if v}
     return page(
         "queue.html",
         rows=rows,
+        said=said,
         args=args,
         review=review,
         lots=kit_lots(here.engine, here.roots),
