@@ -371,7 +371,7 @@ def _push(
         )
     )
     session.flush()
-    _insert_wells(session, db_run.id, run.wells)
+    _insert_all(session, DbWell.__table__, _well_rows(db_run.id, run.wells))
     session.add(
         DbAudit(
             time_utc=when,
@@ -398,6 +398,7 @@ def _push(
     user_reason = (reason or "").strip()
     superseded, combined = [], []
     losses: list[tuple[str, str, str, str]] = []
+    audits: list[dict[str, Any]] = []  # one audit row a specimen, written together
     override = accepted_by_override(record)
     for row in rows:
         key = key_of(row)
@@ -449,22 +450,23 @@ def _push(
         if case is not None and old is not None:
             losses.append((f"{key[0]} {key[1]}", old.result, new.result, case))
             what += f"; {case.replace('(s)', '')} ({old.result} -> {new.result or 'no result'})"
-        session.add(
-            DbAudit(
-                time_utc=when,
-                os_account=account,
-                by_name=by,
-                action=action,
-                run_id=run.run_id,
-                study_id=key[0],
-                visit=key[1],
-                what=what,
-                reason=combine_reason if action == "combine" else (user_reason or None),
-                old_value=dumps(audit_value(old)) if old is not None else None,
-                new_value=dumps({**audit_value(new), **({"loses": case} if case else {})}),
-            )
+        audits.append(
+            {
+                "time_utc": when,
+                "os_account": account,
+                "by_name": by,
+                "action": action,
+                "run_id": run.run_id,
+                "study_id": key[0],
+                "visit": key[1],
+                "what": what,
+                "reason": combine_reason if action == "combine" else (user_reason or None),
+                "old_value": dumps(audit_value(old)) if old is not None else None,
+                "new_value": dumps({**audit_value(new), **({"loses": case} if case else {})}),
+            }
         )
     session.flush()  # a new specimen's rows are written together, in one flush
+    _insert_all(session, DbAudit.__table__, audits)  # after the push's own audit row
     store_isr(session, db_run.id, run.run_id, isr_rows, when=when, account=account, by=by)
     if losses and not supersede:
         # Nothing of this transaction is kept: raising here rolls the whole run back.
@@ -495,12 +497,17 @@ def _by_specimen(sheet: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
     return out
 
 
-def _insert_wells(session: Session, run_pk: int, wells: list[dict[str, str]]) -> None:
-    """The run's wells in one bulk insert (no ORM object each), chained like every row."""
-    if not wells:
+def _insert_all(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows in one bulk insert, in order (no ORM object each), chained like every row."""
+    if not rows:
         return
-    table = DbWell.__table__
-    rows = [
+    ids = session.connection().execute(insert(table).returning(table.c.id), rows).scalars().all()
+    note_inserted(session, table, list(ids))
+
+
+def _well_rows(run_pk: int, wells: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The run's wells as rows of ``wells``."""
+    return [
         {
             "run_pk": run_pk,
             "well": w["well"],
@@ -517,8 +524,6 @@ def _insert_wells(session: Session, run_pk: int, wells: list[dict[str, str]]) ->
         }
         for w in wells
     ]
-    ids = session.connection().execute(insert(table).returning(table.c.id), rows).scalars().all()
-    note_inserted(session, table, list(ids))
 
 
 def _purpose(sheet: dict[tuple[str, str], list[Any]], row: dict[str, str]) -> str:
