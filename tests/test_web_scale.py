@@ -197,3 +197,22 @@ def test_a_run_pages_plate_map_is_rendered_once_per_content_and_again_after_a_ma
 
 def _plate(page: str) -> str:
     return re.search(r'<table class="plate".*?</table>', page, re.S).group(0)
+
+
+def test_the_change_journal_is_read_from_where_it_was_left_and_a_cut_or_flood_does_not_stall(
+    tmp_path,
+):
+    from il6assay.record.changes import JOURNAL, READ_AT_MOST, note_change, read_changes
+
+    note_change(tmp_path / "run-a")
+    note_change(tmp_path / ".run-b.partial-1")  # a folder being written: its rename is seen
+    names, at = read_changes(tmp_path, 0)
+    assert names == ["run-a"]
+    note_change(tmp_path / "run-c")
+    assert read_changes(tmp_path, at) == (["run-c"], at + len("run-c\n"))
+    (tmp_path / JOURNAL).write_text("run-d\n")  # cut by hand: read again from its start
+    assert read_changes(tmp_path, 100)[0] == ["run-d"]
+    (tmp_path / JOURNAL).write_bytes(b"x" * (READ_AT_MOST + 10) + b"\nrun-e\n")
+    names, at = read_changes(tmp_path, 0)
+    assert names == [] and at == READ_AT_MOST  # a line longer than any name: skipped
+    assert read_changes(tmp_path, at)[0] == ["x" * 10, "run-e"]

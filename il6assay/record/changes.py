@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 JOURNAL = ".il6assay-changes"
+READ_AT_MOST = 256 * 1024  # bytes of new lines read a time (a flooded journal: the rest next)
 
 
 def note_change(folder: Path) -> None:
@@ -45,9 +46,11 @@ def read_changes(root: Path, offset: int) -> tuple[list[str], int]:
             if size < offset:
                 offset = 0
             fh.seek(offset)
-            data = fh.read(size - offset)
+            data = fh.read(min(size - offset, READ_AT_MOST))
     except OSError:
         return [], 0
     end = data.rfind(b"\n") + 1  # a line still being written is read next time
+    if end == 0 and len(data) == READ_AT_MOST:
+        return [], offset + len(data)  # no run's name is that long: skipped
     names = [n for n in data[:end].decode("utf-8", "surrogateescape").split("\n") if n]
     return names, offset + end
