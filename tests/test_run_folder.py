@@ -262,3 +262,15 @@ def test_a_path_that_is_neither_a_run_nor_a_shared_file_is_one_line_exit_2(resul
     assert "notes.txt" in line and "neither a run folder nor a file il6assay shares" in line
     only_shared = il6("review", results / "index.html", "--reject", "--by", "Lin", "--reason", "x")
     assert only_shared.exit_code == 2 and "no run folder named" in only_shared.stderr
+
+
+def test_the_review_apps_change_journal_a_review_writes_is_a_known_shared_file(results):
+    from il6assay.record.results_folder import shared_file
+
+    runs = run_dirs(results)
+    done = il6("review", runs[0], "--reject", "--by", "Lin", "--reason", "bubbles")
+    assert done.exit_code == 0, done.output
+    journal = results / ".il6assay-changes"
+    assert journal.is_file() and shared_file(journal) == "the review app's journal of changed runs"
+    status = il6("status", *runs, journal)  # as a glob that takes dot files gives them
+    assert status.exit_code == 0 and "skipped" in status.stderr, status.output

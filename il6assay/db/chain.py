@@ -158,6 +158,13 @@ def _after_flush(session: Session, _context: Any) -> None:
                 pending[(name, obj.id)] = DELETE
 
 
+def note_inserted(session: Session, table: Table, ids: list[int]) -> None:
+    """Chain rows inserted in bulk (a Core insert the session's flush does not see) at commit."""
+    pending: dict[tuple[str, int], str] = session.info.setdefault(_PENDING, {})
+    for row_id in ids:
+        pending[(table.name, row_id)] = INSERT
+
+
 def _before_commit(session: Session) -> None:
     """Chain the rows this transaction wrote, as they are stored, before it commits."""
     session.flush()

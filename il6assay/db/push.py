@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,7 @@ from il6assay.db.accepted_run import (  # re-exported: push's public names
     key_of,
     load_run,
 )
+from il6assay.db.chain import note_inserted
 from il6assay.db.decisions import Authority, authorise_push
 from il6assay.db.engine import require_schema, unreachable, writer
 from il6assay.db.intake import check_intake, sheet_rows
@@ -290,7 +291,8 @@ def _push(
     rows = [r for r in run.results if r.get("study_id")]
     skipped = [r.get("sample", "?") for r in run.results if not r.get("study_id")]
     check_intake(session, run.folder, run.run_id, [r["study_id"] for r in rows])
-    sheet = sheet_rows(run.folder)  # purpose (isr) and collection date of each sample label
+    # purpose (isr) and collection date of each specimen, from its sample-sheet rows
+    sheet = _by_specimen(sheet_rows(run.folder))
     isr_rows = [r for r in rows if _purpose(sheet, r) == "isr"]
     rows = [r for r in rows if _purpose(sheet, r) != "isr"]
     _check_against_database(session, rows)
@@ -368,24 +370,8 @@ def _push(
             curve_json=dumps(run.curve),
         )
     )
-    for w in run.wells:
-        session.add(
-            DbWell(
-                run_pk=db_run.id,
-                well=w["well"],
-                role=w.get("role") or None,
-                level=w.get("level") or None,
-                sample=w.get("sample") or None,
-                dilution=number(w.get("dilution")),
-                nominal_pg_ml=number(w.get("nominal_pg_ml")),
-                reads=dumps({k[5:]: v for k, v in w.items() if k.startswith("read_")}),
-                status=w.get("status") or None,
-                od=number(w.get("od")),
-                conc_pg_ml=number(w.get("conc_pg_ml")),
-                flags=w.get("flags") or None,
-            )
-        )
     session.flush()
+    _insert_all(session, DbWell.__table__, _well_rows(db_run.id, run.wells))
     session.add(
         DbAudit(
             time_utc=when,
@@ -412,6 +398,7 @@ def _push(
     user_reason = (reason or "").strip()
     superseded, combined = [], []
     losses: list[tuple[str, str, str, str]] = []
+    audits: list[dict[str, Any]] = []  # one audit row a specimen, written together
     override = accepted_by_override(record)
     for row in rows:
         key = key_of(row)
@@ -463,22 +450,23 @@ def _push(
         if case is not None and old is not None:
             losses.append((f"{key[0]} {key[1]}", old.result, new.result, case))
             what += f"; {case.replace('(s)', '')} ({old.result} -> {new.result or 'no result'})"
-        session.add(
-            DbAudit(
-                time_utc=when,
-                os_account=account,
-                by_name=by,
-                action=action,
-                run_id=run.run_id,
-                study_id=key[0],
-                visit=key[1],
-                what=what,
-                reason=combine_reason if action == "combine" else (user_reason or None),
-                old_value=dumps(audit_value(old)) if old is not None else None,
-                new_value=dumps({**audit_value(new), **({"loses": case} if case else {})}),
-            )
+        audits.append(
+            {
+                "time_utc": when,
+                "os_account": account,
+                "by_name": by,
+                "action": action,
+                "run_id": run.run_id,
+                "study_id": key[0],
+                "visit": key[1],
+                "what": what,
+                "reason": combine_reason if action == "combine" else (user_reason or None),
+                "old_value": dumps(audit_value(old)) if old is not None else None,
+                "new_value": dumps({**audit_value(new), **({"loses": case} if case else {})}),
+            }
         )
     session.flush()  # a new specimen's rows are written together, in one flush
+    _insert_all(session, DbAudit.__table__, audits)  # after the push's own audit row
     store_isr(session, db_run.id, run.run_id, isr_rows, when=when, account=account, by=by)
     if losses and not supersede:
         # Nothing of this transaction is kept: raising here rolls the whole run back.
@@ -501,16 +489,51 @@ def _push(
     )
 
 
-def _purpose(sheet: dict[str, Any], row: dict[str, str]) -> str:
+def _by_specimen(sheet: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
+    """The sheet's rows by specimen (study ID and visit), in the sheet's order."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    for entry in sheet.values():
+        out.setdefault((entry.study_id, entry.visit), []).append(entry)
+    return out
+
+
+def _insert_all(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows in one bulk insert, in order (no ORM object each), chained like every row."""
+    if not rows:
+        return
+    ids = session.connection().execute(insert(table).returning(table.c.id), rows).scalars().all()
+    note_inserted(session, table, list(ids))
+
+
+def _well_rows(run_pk: int, wells: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The run's wells as rows of ``wells``."""
+    return [
+        {
+            "run_pk": run_pk,
+            "well": w["well"],
+            "role": w.get("role") or None,
+            "level": w.get("level") or None,
+            "sample": w.get("sample") or None,
+            "dilution": number(w.get("dilution")),
+            "nominal_pg_ml": number(w.get("nominal_pg_ml")),
+            "reads": dumps({k[5:]: v for k, v in w.items() if k.startswith("read_")}),
+            "status": w.get("status") or None,
+            "od": number(w.get("od")),
+            "conc_pg_ml": number(w.get("conc_pg_ml")),
+            "flags": w.get("flags") or None,
+        }
+        for w in wells
+    ]
+
+
+def _purpose(sheet: dict[tuple[str, str], list[Any]], row: dict[str, str]) -> str:
     """The sheet's purpose of a results row's specimen ("isr": an incurred-sample repeat)."""
-    entries = [e for e in sheet.values() if (e.study_id, e.visit) == key_of(row)]
-    return "isr" if any(e.purpose == "isr" for e in entries) else ""
+    return "isr" if any(e.purpose == "isr" for e in sheet.get(key_of(row), ())) else ""
 
 
-def _collection_date(sheet: dict[str, Any], row: dict[str, str]) -> str | None:
+def _collection_date(sheet: dict[tuple[str, str], list[Any]], row: dict[str, str]) -> str | None:
     """The sheet's collection date of a results row's specimen, if it gives one."""
-    dates = [e.collection_date for e in sheet.values() if (e.study_id, e.visit) == key_of(row)]
-    return next((d for d in dates if d), None)
+    return next((e.collection_date for e in sheet.get(key_of(row), ()) if e.collection_date), None)
 
 
 def _check_against_database(session: Session, rows: list[dict[str, str]]) -> None:

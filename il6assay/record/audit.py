@@ -32,6 +32,7 @@ from typing import Any
 
 from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
+from il6assay.record.changes import note_change
 from il6assay.record.schema import RunChanged, content_files, load_record
 
 AUDIT_FILE = "audit.jsonl"
@@ -183,6 +184,8 @@ def append_entry(
         fh.write(_line(full) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    if entry.get("action") != "process":  # a new run: its folder's rename is seen instead
+        note_change(folder)  # the review app's queue reads it again (il6assay.record.changes)
     return full
 
 

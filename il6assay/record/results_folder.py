@@ -28,6 +28,7 @@ from pathlib import Path
 from il6assay.errors import InputError
 
 BATCH_LOCK = ".il6assay-batch.lock"
+CHANGES_JOURNAL = ".il6assay-changes"  # il6assay.record.changes writes it
 INDEX_PAGE = "index.html"
 REPLACED_DIR = ".replaced"
 # (file name pattern, whether it is a folder, what it is): every file il6assay writes at the
@@ -37,6 +38,7 @@ SHARED_FILES: tuple[tuple[str, bool, str], ...] = (
     (INDEX_PAGE, False, "the results folder's index page"),
     (BATCH_LOCK, False, "the batch lock"),
     (REPLACED_DIR, True, "the run folders batch --force replaced"),
+    (CHANGES_JOURNAL, False, "the review app's journal of changed runs"),
 )
 
 

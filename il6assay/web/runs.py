@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from il6assay.db.chain_check import check_rows
 from il6assay.db.models import DbRun, DbSignature
-from il6assay.db.run_index import folder_of, listed, refresh, scan
+from il6assay.db.run_index import folder_of, listed, refresh, refresh_run, scan
 from il6assay.db.run_index import kit_lots as indexed_lots
 
 
@@ -106,12 +106,10 @@ def kit_lots(engine: Engine, roots: list[Path]) -> list[str]:
 
 
 def find_run(engine: Engine, roots: list[Path], run_id: str) -> Path | None:
-    """The folder of a served run (from the index; a run not indexed yet after a change check)."""
-    folder = folder_of(engine, roots, run_id)
-    if folder is None or not (folder / "run.json").is_file() or folder.is_symlink():
-        refresh(engine, roots)
-        folder = folder_of(engine, roots, run_id)
-    return folder
+    """The folder of a served run, its index row first brought in step with it (one ``stat``:
+    a run added, changed by hand or removed shows on its own page at once)."""
+    refresh_run(engine, roots, run_id)
+    return folder_of(engine, roots, run_id)
 
 
 # How the plate map marks a well (as the offline report does, il6assay.record.report).

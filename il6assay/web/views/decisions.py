@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
 
-from il6assay.db.run_index import refresh as index_runs
+from il6assay.db.run_index import refresh_run
 from il6assay.web.decisions import (
     Refused,
     commit_mask,
@@ -59,7 +59,7 @@ def mask_commit(run_id: str) -> Any:
         discard_preview(preview)
         return redirect(url_for("queue.run_view", run_id=run_id))
     entry = commit_mask(here.engine, folder_of(run_id), account, preview, request.form["reason"])
-    index_runs(here.engine, here.roots)  # the queue's row of the run, rewritten at once
+    refresh_run(here.engine, here.roots, run_id)  # the queue's row of the run, at once
     here.pending.pop(preview.id, None)
     t = words(language())
     wells = ", ".join(entry["wells"])
@@ -82,7 +82,7 @@ def sign(run_id: str) -> Any:
         seen_content=request.form.get("content", ""),
         override=request.form.get("override") == "yes",
     )
-    index_runs(here.engine, here.roots)
+    refresh_run(here.engine, here.roots, run_id)
     meaning = signed.entry["signature"]["meaning"]
     notice = words(language())("signed_notice", meaning=meaning, name=account.printed_name)
     return run_page(run_id, notice=notice)
@@ -96,5 +96,5 @@ def push(run_id: str) -> Any:
 
     here = site()
     outcomes = push_runs(here.engine, [folder_of(run_id)], by=account.printed_name)
-    index_runs(here.engine, here.roots)
+    refresh_run(here.engine, here.roots, run_id)
     return run_page(run_id, notice="; ".join(o.message() for o in outcomes))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
+from markupsafe import Markup
 
 from il6assay.db.run_index import FULL_CHECK_S
+from il6assay.record.folder import RunFolder
 from il6assay.web.decisions import (
     MEANINGS,
     content_sha256,
@@ -18,7 +22,17 @@ from il6assay.web.decisions import (
 )
 from il6assay.web.runs import kit_lots, plate_map
 from il6assay.web.runs import queue_page as queue_rows
-from il6assay.web.site import folder_of, frame_url, need, number, page, site
+from il6assay.web.site import (
+    flag_words,
+    folder_of,
+    frame_url,
+    language,
+    need,
+    number,
+    page,
+    site,
+    words,
+)
 
 queue = Blueprint("queue", __name__)
 QUEUE_PAGE = 50  # runs per queue page
@@ -47,10 +61,16 @@ def queue_page() -> Any:
         check_every=FULL_CHECK_S,
     )
     pages = max(1, -(-total // QUEUE_PAGE))
+    t = words(language())  # each word looked up once a page, not once a row
+    said: dict[Any, str] = {s: t(f"state_{s}") for s in ("unreviewed", "accepted", "rejected")}
+    said.update({True: t("yes"), False: t("no")})
+    for r in rows:
+        r["url"] = url_for("queue.run_view", run_id=r["run_id"])
     link = {k: v for k, v in {**args, "review": review}.items() if v}
     return page(
         "queue.html",
         rows=rows,
+        said=said,
         args=args,
         review=review,
         lots=kit_lots(here.engine, here.roots),
@@ -82,13 +102,58 @@ def run_page(run_id: str, **extra: Any) -> Any:
         review=folder.record.get("review") or {},
         content=content_sha256(folder),
         version=run_version(here.engine, run_id),
-        grid=plate_map(folder.path),
+        plate_table=plate_table(folder, run_id, extra.get("chosen")),
         signatures=signatures(here.engine, run_id),
         meanings=MEANINGS,
         frame=frame_url(folder.path),
         plotly_note=plotly_note,
         **extra,
     )
+
+
+PLATES_KEPT = 512  # rendered plate maps kept per process (a run, language and chosen well)
+_PLATES: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+_PLATES_LOCK = threading.Lock()
+
+
+def plate_table(folder: RunFolder, run_id: str, chosen: str | None) -> Markup:
+    """The plate map's table, rendered once per run content, language and chosen well.
+
+    Keyed by wells.csv's and dilutions.csv's recorded SHA-256, which ``open_run`` has just
+    checked the files against on this request: the same key is the same table.
+    """
+    from flask import render_template
+
+    hashes = folder.record.outputs_sha256
+    key = (
+        str(folder.path), run_id, hashes.get("wells.csv"), hashes.get("dilutions.csv"),
+        language(), chosen,
+    )  # fmt: skip
+    with _PLATES_LOCK:
+        found = _PLATES.get(key)
+        if found is not None:
+            _PLATES.move_to_end(key)
+            return found
+    lang = language()
+    t = words(lang)
+    grid = plate_map(folder.path)
+    for line in grid:
+        for cell in line:  # the well's tooltip, in the account's words
+            cell["tip"] = "".join(
+                (
+                    f"{cell['well']} {t('role_' + cell['role'])}",
+                    f" {cell['label']}" if cell["label"] else "",
+                    f" · OD {cell['od']}" if cell["od"] else "",
+                    f" · {cell['result']}" if cell["result"] else "",
+                    f" · {flag_words(lang, cell['flags'])}" if cell["flags"] else "",
+                )
+            )
+    table = Markup(render_template("plate_map.html", grid=grid, run_id=run_id, chosen=chosen))
+    with _PLATES_LOCK:
+        _PLATES[key] = table
+        while len(_PLATES) > PLATES_KEPT:
+            _PLATES.popitem(last=False)
+    return table
 
 
 @queue.get("/runs/<run_id>")
