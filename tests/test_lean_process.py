@@ -141,9 +141,9 @@ def test_process_with_one_blas_thread_writes_what_blass_pool_of_threads_writes(t
 def test_the_shared_plotly_js_is_named_by_the_version_importlib_metadata_gives():
     from importlib.metadata import version
 
-    from il6assay.record import outputs, report
+    from il6assay.record import report, versions
 
-    outputs._installed_versions.cache_clear()  # read from plotly's dist-info folder's name
+    versions._installed_versions.cache_clear()  # read from plotly's dist-info folder's name
     assert report.plotly_js_name() == f"plotly-{version('plotly')}.min.js"
 
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import json
 import math
 import os
-import platform
 import shutil
 import stat
 import tempfile
@@ -28,8 +26,12 @@ from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.record import versions
 from il6assay.record.audit import disk_error
 from il6assay.run import Run
+
+# What verify compares a run's recorded versions with (a test stands in another version here).
+library_versions = versions.library_versions
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -150,58 +152,6 @@ def _m10_document(run: Run) -> dict[str, Any]:
         ],
         "first_fit": run.first_curve.summary() if run.first_curve is not None else None,
     }
-
-
-LIBRARIES = ("numpy", "scipy", "openpyxl", "plotly", "click")
-
-
-@functools.cache
-def _installed_versions() -> tuple[tuple[str, str], ...]:
-    """The libraries' installed versions, looked up once per process.
-
-    Read from the names of their ``NAME-VERSION.dist-info`` folders on ``sys.path``
-    (what pip writes; a listing of each folder, well under a millisecond), and only
-    for a library not found that way from ``importlib.metadata`` (13 ms a lookup,
-    and its import another 15).
-    """
-    import sys
-
-    wanted = {name: None for name in LIBRARIES}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for folder in names:
-            if not folder.endswith(".dist-info"):
-                continue
-            name, _, version = folder[: -len(".dist-info")].partition("-")
-            if name.lower() in wanted and wanted[name.lower()] is None and version:
-                wanted[name.lower()] = version
-        if all(wanted.values()):
-            break
-    found = []
-    for name, version in wanted.items():
-        found.append((name, version or _metadata_version(name)))
-    return tuple(found)
-
-
-def _metadata_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _library_versions() -> dict[str, str]:
-    return {"python": platform.python_version(), **dict(_installed_versions())}
-
-
-def library_versions() -> dict[str, str]:
-    """Python's and the numerical libraries' versions, as run.json records them."""
-    return _library_versions()
 
 
 def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
@@ -496,7 +446,7 @@ def run_document(run: Run, inputs: dict[str, Any], outputs: dict[str, str]) -> d
         "inputs": inputs,
         "settings": run.settings.to_dict(),
         "allow_unmatched": run.allow_unmatched,
-        "libraries": _library_versions(),
+        "libraries": versions.library_versions(),
         "accepted": run.accepted,
         "verdict": run.verdict,
         "review": {"status": "unreviewed"},

@@ -59,7 +59,7 @@ def plotly_js_name() -> str:
 def _plotly_version() -> str:
     # As run.json records it (from the dist-info folder's name pip wrote: importlib.metadata
     # and its email package cost 20 ms of CPU).
-    from il6assay.record.outputs import library_versions
+    from il6assay.record.versions import library_versions
 
     return library_versions()["plotly"]
 

@@ -644,8 +644,8 @@ def warm_imports() -> None:
     for name in (*WORKER_IMPORTS, *READER_MODULES):
         importlib.import_module(name)
     from il6assay.curve.solvers import minpack_lmder
-    from il6assay.record.outputs import library_versions
     from il6assay.record.report import plotly_js_name
+    from il6assay.record.versions import library_versions
 
     # Looked up once, not once a plate: MINPACK's lmder (the process no longer imports
     # scipy.optimize), the libraries' versions, the shared plotly.js's name.
