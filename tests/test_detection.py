@@ -73,8 +73,8 @@ def is_export(path: Path) -> bool:
         and not path.name.startswith(("LICENSE", "README"))
         and not path.name.endswith(".samples.csv")
         # independent readings of the exports beside them; exports refused for what they are
-        # (tests/test_readers_refusals.py)
-        and path.parent.name not in ("expected", "refused")
+        # (tests/test_readers_refusals.py); golden renders of the pages (test_page_renders.py)
+        and path.parent.name not in ("expected", "refused", "renders")
     )
 
 
