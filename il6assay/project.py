@@ -78,12 +78,105 @@ def _db_value(value: str, base: Path | None) -> str:
     return str(project_path(value, base).absolute())
 
 
+# A layout or il6assay.toml nests a few levels ([block.2x1.A1], an include list); TOML's
+# parser recurses once per level of arrays and inline tables, and its time grows with the
+# square of a dotted key's length, so text nested deeper than this is refused before parsing.
+MAX_TOML_DEPTH = 16
+BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def toml_depths(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The deepest nesting of arrays and inline tables in TOML text and the longest dotted
+    key (its number of parts), each with the line it is on.
+
+    One linear scan outside strings and comments, no recursion, so any depth is measured in
+    milliseconds. A dotted run is bare or quoted parts joined by dots (``a."b".c``); a value
+    has at most one dot (``1.5``), so only a key can be a long run.
+    """
+    depth = deepest = 0
+    line = deepest_line = 1
+    parts = longest = 0  # the parts of the dotted run being read, and the most seen
+    longest_line = 1
+    after = ""  # what the run last took: "part", "." or nothing
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in BARE_KEY_CHARS:
+            j = i + 1
+            while j < n and text[j] in BARE_KEY_CHARS:
+                j += 1
+            parts = parts + 1 if after == "." else 1
+            if parts > longest:
+                longest, longest_line = parts, line
+            after = "part"
+            i = j
+            continue
+        if ch == ".":
+            after = "." if after == "part" else ""
+        elif ch in " \t":
+            pass  # TOML allows blanks around a key's dots
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            after = ""
+            continue
+        elif ch in "\"'":
+            quote = text[i : i + 3] if text.startswith(ch * 3, i) else ch
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if ch == '"' and text[j] == "\\":
+                    j += 1
+                elif len(quote) == 1 and text[j] == "\n":
+                    break  # an unclosed one-line string: tomllib says so
+                j += 1
+            line += text.count("\n", i, j)
+            parts = parts + 1 if after == "." else 1
+            if parts > longest:
+                longest, longest_line = parts, line
+            after = "part"
+            i = j + len(quote)
+            continue
+        else:
+            after = ""
+            if ch == "\n":
+                line += 1
+            elif ch in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest, deepest_line = depth, line
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+        i += 1
+    return (deepest, deepest_line), (longest, longest_line)
+
+
+def refuse_deep_toml(text: str, path: Path, needs: str) -> None:
+    """Refuse TOML text nested deeper than MAX_TOML_DEPTH (``needs``: who needs less, for
+    the message), before tomllib spends seconds or a RecursionError on it."""
+    (nesting, line), (parts, key_line) = toml_depths(text)
+    if nesting > MAX_TOML_DEPTH:
+        raise InputError(
+            f"arrays or inline tables nested {nesting} deep; {needs} needs at most "
+            f"{MAX_TOML_DEPTH}",
+            path=path,
+            where=f"line {line}",
+        )
+    if parts > MAX_TOML_DEPTH:
+        raise InputError(
+            f"keys nested {parts} deep (a.b.c...); {needs} needs at most {MAX_TOML_DEPTH}",
+            path=path,
+            where=f"line {key_line}",
+        )
+
+
 def _read(path: Path) -> dict[str, Any]:
     """il6assay.toml's keys, checked: known ones only, text where a text is meant."""
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        refuse_deep_toml(text, path, PROJECT_FILE)
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not valid TOML ({err})", path=path) from None
     except OSError as err:

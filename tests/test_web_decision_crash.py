@@ -38,6 +38,7 @@ from tests.web_support import PASSWORD, add_people
 
 BEFORE = (0, "unreviewed")
 AFTER = (1, "accepted")
+SIGNED_IN: dict[str, object] = {}  # lin's account, signed in once per template
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,6 +48,11 @@ def template(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     assert cli("db", "upgrade", "--db", url).exit_code == 0
     engine = make_engine(url)
     add_people(engine)
+    from il6assay.web.accounts import authenticate
+
+    # lin signs in once, in the template; each forked child signs as that account, and its
+    # sign_decision still checks lin's password in full (its sign-in was no kill point).
+    SIGNED_IN["lin"] = authenticate(engine, "lin", PASSWORD)
     engine.dispose()
     return url
 
@@ -88,11 +94,10 @@ def sign_in_child(url: str, run: Path, kill_at: int = 0, fail: int = 0) -> tuple
     if pid == 0:  # pragma: no cover - the child
         try:
             os.close(read)
-            from il6assay.web.accounts import authenticate
             from il6assay.web.decisions import Refused, content_sha256, run_version, sign_decision
 
             engine = make_engine(url)
-            account = authenticate(engine, "lin", PASSWORD)
+            account = SIGNED_IN["lin"]
             from il6assay.record.folder import open_run
 
             content = content_sha256(open_run(run))

@@ -10,6 +10,7 @@ signature. The CLI's ``review`` still works and says it is unsigned.
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,16 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path):
     return accounts_engine(request, tmp_path)
 
 
+_signed_in: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> {user: account}
+
+
 def person(engine, username: str):
-    return authenticate(engine, username, PASSWORD)
+    """The account of ``username``, signed in once per test database (no test here changes an
+    account after signing in; sign_decision checks the password at every signature)."""
+    accounts = _signed_in.setdefault(engine, {})
+    if username not in accounts:
+        accounts[username] = authenticate(engine, username, PASSWORD)
+    return accounts[username]
 
 
 def sign(engine, folder: Path, username: str, decision: str = "accept", **kw):

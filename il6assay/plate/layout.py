@@ -57,6 +57,7 @@ from il6assay.plate.layout_wells import (
     well_index,
     well_name,
 )
+from il6assay.project import MAX_TOML_DEPTH, refuse_deep_toml
 
 # The vocabulary and the well spec are il6assay.plate.layout_wells'; importable from here.
 __all__ = [
@@ -240,13 +241,7 @@ def _read_toml(shown: Path) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("layout is not UTF-8 text; expected a TOML file", path=shown) from None
-    depth, line = _nesting(text)
-    if depth > MAX_TOML_DEPTH:
-        raise InputError(
-            f"arrays or inline tables nested {depth} deep; a layout needs at most {MAX_TOML_DEPTH}",
-            path=shown,
-            where=f"line {line}",
-        )
+    refuse_deep_toml(text, shown, "a layout")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -266,49 +261,6 @@ def _read_toml(shown: Path) -> dict[str, Any]:
             path=shown,
         )
     return doc
-
-
-# A layout nests a few levels ([block.2x1.A1], an include list); TOML's parser and
-# everything after it recurse once per level, so a file nested 10^5 deep is refused first.
-MAX_TOML_DEPTH = 16
-
-
-def _nesting(text: str) -> tuple[int, int]:
-    """The deepest nesting of arrays and inline tables in TOML text, and the line it is on.
-
-    A linear scan outside strings and comments: no recursion, so any depth is measured.
-    """
-    depth = deepest = 0
-    line = deepest_line = 1
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\n":
-            line += 1
-        elif ch == "#":
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        elif ch in "\"'":
-            quote = text[i : i + 3] if text.startswith(ch * 3, i) else ch
-            j = i + len(quote)
-            while j < n and not text.startswith(quote, j):
-                if ch == '"' and text[j] == "\\":
-                    j += 1
-                elif len(quote) == 1 and text[j] == "\n":
-                    break  # an unclosed one-line string: tomllib says so
-                j += 1
-            line += text.count("\n", i, j)
-            i = j + len(quote)
-            continue
-        elif ch in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest, deepest_line = depth, line
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
-        i += 1
-    return deepest, deepest_line
 
 
 def _table_depth(doc: Any) -> int:
