@@ -302,14 +302,18 @@ def test_a_data_manager_pushes_an_accepted_run_from_its_page_and_others_cannot(e
 def test_the_queue_lists_runs_awaiting_review_filtered_by_date_verdict_and_kit_lot(
     engine, tmp_path
 ):
-    from datetime import UTC, datetime, timedelta
+    from datetime import date, timedelta
 
     from tests.web_support import Client, processed, serving
 
     runs = results_folder(tmp_path, "by_tech", "rejected", "lot_a1234")
     ids = {name: processed(name).name for name in ("by_tech", "rejected", "lot_a1234")}
     sign(engine, run_folder(runs, "by_tech"), "chen")
-    today = datetime.now(UTC).date()
+    # The days the runs were processed on (a session's runs may straddle midnight).
+    days = sorted(
+        json.loads((run_folder(runs, name) / "run.json").read_text())["created_utc"][:10]
+        for name in ids
+    )
     with serving(engine, [runs]) as url:
         lin = Client(url)
         lin.login("lin")
@@ -323,9 +327,9 @@ def test_the_queue_lists_runs_awaiting_review_filtered_by_date_verdict_and_kit_l
         assert listed("review=accepted") == {"by_tech"}
         assert listed("review=all&verdict=rejected") == {"rejected"}
         assert listed("review=all&kit_lot=A1234") == {"lot_a1234"}
-        tomorrow = (today + timedelta(days=1)).isoformat()
-        assert listed(f"review=all&since={tomorrow}") == set()
-        assert listed(f"review=all&since={today}&until={today}") == set(ids)
+        after = (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()
+        assert listed(f"review=all&since={after}") == set()
+        assert listed(f"review=all&since={days[0]}&until={days[-1]}") == set(ids)
 
 
 def test_a_reviewed_signature_records_a_review_without_deciding(engine, runs):
