@@ -51,6 +51,7 @@ from il6assay.plate.layout_wells import (
     check_value,
     col_index,
     did_you_mean,
+    expected_one_of,
     row_index,
     row_name,
     specs_from_wells,
@@ -391,9 +392,7 @@ def _check_params(params: Any, label: str) -> None:
     for key, value in params.items():
         if key not in PARAMS:
             raise InputError(
-                f"unknown parameter '{key}'; expected one of "
-                + ", ".join(f"'{p}'" for p in PARAMS)
-                + did_you_mean(key, PARAMS),
+                f"unknown parameter '{key}'; " + expected_one_of(key, PARAMS),
                 where=label,
             )
         check_value(key, value, label)

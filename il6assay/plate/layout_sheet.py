@@ -51,6 +51,7 @@ from il6assay.plate.layout_wells import (
     check_standards,
     check_value,
     did_you_mean,
+    expected_one_of,
     specs_from_wells,
 )
 
@@ -298,9 +299,8 @@ def _grids_in(
         prop = _grid_name(title_text) if title_text else sheet_title
         if title_text and prop is None:
             raise InputError(
-                f"grid title '{title_text}' is not a property; expected one of "
-                + ", ".join(GRIDS)
-                + did_you_mean(title_text, GRIDS),
+                f"grid title '{title_text}' is not a property; "
+                + expected_one_of(title_text, GRIDS, quoted=False),
                 where=title_where,
             )
         if prop is None:
@@ -390,9 +390,7 @@ def _specs(grids: dict[str, dict[str, _Cell]]) -> dict[str, WellSpec]:
             if role:
                 if role not in ROLES:
                     raise InputError(
-                        f"unknown role '{role_cell.text}'; expected one of "
-                        + ", ".join(f"'{x}'" for x in ROLES)
-                        + did_you_mean(role, ROLES),
+                        f"unknown role '{role_cell.text}'; " + expected_one_of(role, ROLES),
                         where=role_cell.at,
                     )
                 well_says.append((_RANK, role_cell.where, {"role": role}))

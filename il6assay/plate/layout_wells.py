@@ -147,9 +147,7 @@ def check_value(key: str, value: Any, label: str) -> None:
             fail('a role; expected e.g. role = "sample"')
         if value not in ROLES:
             raise InputError(
-                f"unknown role '{value}'; expected one of "
-                + ", ".join(f"'{r}'" for r in ROLES)
-                + did_you_mean(value, ROLES),
+                f"unknown role '{value}'; " + expected_one_of(value, ROLES),
                 where=label,
             )
     elif key in ("level", "sample", "source", "condition"):
@@ -198,6 +196,12 @@ def did_you_mean(word: str, choices: tuple[str, ...], form: str = "'{}'") -> str
     """' (did you mean ...?)' with the nearest choice, or nothing when none is near."""
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {form.format(close[0])}?)" if close else ""
+
+
+def expected_one_of(word: str, choices: tuple[str, ...], quoted: bool = True) -> str:
+    """'expected one of 'a', 'b' (did you mean 'a'?)': the end of an unknown word's error."""
+    listed = ", ".join(f"'{c}'" if quoted else c for c in choices)
+    return f"expected one of {listed}" + did_you_mean(word, choices)
 
 
 def toml_value(value: Any) -> str:

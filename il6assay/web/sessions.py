@@ -65,10 +65,8 @@ def resume_session(
         return None
     now = _now()
     with Session(engine) as session:  # most pages: a read, no write lock taken
-        row = session.scalars(
-            select(DbSession).where(DbSession.token_sha256 == _digest(token))
-        ).first()
-        if row is None or row.ended_utc is not None:
+        row = _open_row(session, token)
+        if row is None:
             return None
         account = session.get(DbAccount, row.account_id)
         seen = datetime.fromisoformat(row.last_seen_utc)
@@ -76,10 +74,8 @@ def resume_session(
             found = as_account(account)
             return found, row.csrf_token
     with Session(writer(engine)) as session, session.begin():
-        row = session.scalars(
-            select(DbSession).where(DbSession.token_sha256 == _digest(token))
-        ).first()
-        if row is None or row.ended_utc is not None:
+        row = _open_row(session, token)
+        if row is None:
             return None
         account = session.get(DbAccount, row.account_id)
         if datetime.fromisoformat(row.last_seen_utc) + idle < now:
@@ -91,6 +87,12 @@ def resume_session(
         row.last_seen_utc = _stamp(now)
         found = as_account(account)
         return found, row.csrf_token
+
+
+def _open_row(session: Session, token: str) -> DbSession | None:
+    """The session row of ``token`` while it has not ended, else None."""
+    row = session.scalars(select(DbSession).where(DbSession.token_sha256 == _digest(token))).first()
+    return None if row is None or row.ended_utc is not None else row
 
 
 def end_session(engine: Engine, token: str | None) -> None:
