@@ -84,6 +84,32 @@ def _one_argon2_hash_per_password() -> Iterator[None]:
     PasswordHasher.hash = real  # type: ignore[method-assign]
 
 
+# argon2id at the product's parameters (64 MiB, 3 passes) costs ~0.2 s of CPU a hash or a
+# check, and the review app's tests sign in and sign ~170 times in the quick run alone: half a
+# minute of hashing in tests whose subject is a page, a role or a signature, not the hash. As
+# Django's test settings swap in a fast hasher, those tests hash with argon2id at the
+# cheapest parameters (still a real hash, verified in full); tests about the hash itself (its
+# parameters, equal work for every refusal, a sign-in flood) carry ``real_argon2`` and hash as
+# the product does. A server started as a subprocess always has the product's hasher: it
+# checks a cheap hash at its own (cheap) cost and remakes it at the product's parameters at the
+# next sign-in, as it would any weaker hash (tests/test_web_security.py shows both).
+TEST_ARGON2 = {"time_cost": 1, "memory_cost": 256, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2_unless_the_hash_is_the_subject(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review app hashes with TEST_ARGON2 in-process, except in ``real_argon2`` tests."""
+    from argon2 import PasswordHasher
+
+    from il6assay.web import accounts
+
+    monkeypatch.setattr(accounts, "_dummy", [])  # the unknown-account hash, made anew
+    if request.node.get_closest_marker("real_argon2") is None:
+        monkeypatch.setattr(accounts, "_hasher", lambda: PasswordHasher(**TEST_ARGON2))
+
+
 def run_dirs(out: Path) -> list[Path]:
     """The run folders in an output folder (beside them: the shared plotly.js)."""
     return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -260,3 +260,36 @@ def test_serve_listens_on_localhost_unless_told_otherwise():
 
     host = next(p for p in serve.params if p.name == "host")
     assert host.default == "127.0.0.1"
+
+
+@pytest.mark.real_argon2
+def test_passwords_are_hashed_with_argon2id_at_64_mib_three_passes_on_one_lane():
+    from argon2 import Type, extract_parameters
+
+    from il6assay.web.accounts import hash_password
+
+    stored = hash_password("a long enough password")
+    made = extract_parameters(stored)
+    assert stored.startswith("$argon2id$") and "a long enough password" not in stored
+    assert (made.type, made.memory_cost, made.time_cost, made.parallelism) == (
+        Type.ID, 64 * 1024, 3, 1,
+    )  # fmt: skip
+
+
+@pytest.mark.real_argon2
+def test_a_weaker_stored_hash_is_remade_at_the_products_parameters_at_the_next_sign_in(engine):
+    from argon2 import PasswordHasher, extract_parameters
+
+    from il6assay.db.models import DbAccount
+    from il6assay.web.accounts import authenticate
+
+    weak = PasswordHasher(time_cost=1, memory_cost=256, parallelism=2).hash(PASSWORD)
+    with Session(engine) as session, session.begin():
+        row = session.scalars(select(DbAccount).where(DbAccount.username == "lin")).one()
+        row.password_hash = weak
+    assert authenticate(engine, "lin", PASSWORD).username == "lin"  # the weak hash still opens
+    with Session(engine) as session:
+        stored = session.scalars(select(DbAccount).where(DbAccount.username == "lin")).one()
+    made = extract_parameters(stored.password_hash)
+    assert stored.password_hash != weak
+    assert (made.memory_cost, made.time_cost, made.parallelism) == (64 * 1024, 3, 1)

@@ -180,6 +180,7 @@ def test_a_password_change_or_a_disable_ends_every_session_of_the_account(engine
         assert chen.get("/queue").url.endswith("/login")
 
 
+@pytest.mark.real_argon2  # the hash's cost is the subject
 def test_unknown_disabled_and_wrong_password_sign_ins_do_the_same_work(engine):
     set_active(engine, "chen", False, by="Admin Xu", reason="left the lab")
     prepare_checks()
@@ -224,6 +225,7 @@ for t in threads:
 """
 
 
+@pytest.mark.real_argon2  # the hash's cost is the subject
 def test_a_sign_in_flood_from_one_address_leaves_a_signed_in_reviewers_page_quick(engine, tmp_path):
     limits = LoginLimits(per_address=4)  # the flood reaches its steady state within seconds
     with serving(engine, [results_folder(tmp_path, "by_tech")], login_limits=limits) as url:
