@@ -28,6 +28,7 @@ from click.testing import CliRunner
 import il6assay
 from il6assay.cli import main
 from tests.conftest import EXAMPLE, LAYOUTS, run_dirs
+from tests.package_source import parsed_modules
 
 PACKAGE = Path(il6assay.__file__).parent
 EXPORT = "plate_001.xlsx"
@@ -171,16 +172,16 @@ def test_only_the_settings_module_opens_il6assay_toml(project, monkeypatch):
 
     # In the source: only il6assay/project.py reads a file by the project file's name.
     readers = []
-    for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    for rel, tree in parsed_modules():
+        nodes = list(ast.walk(tree))
+        names = {n.id for n in nodes if isinstance(n, ast.Name)}
+        texts = [n.value for n in nodes if isinstance(n, ast.Constant)]
         named = "PROJECT_FILE" in names or any(t == "il6assay.toml" for t in texts)
         reads = {"tomllib", "read_text", "open"} & (
-            names | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+            names | {n.attr for n in nodes if isinstance(n, ast.Attribute)}
         )
         if named and reads:
-            readers.append(path.relative_to(PACKAGE).as_posix())
+            readers.append(rel)
     assert readers == ["project.py"]
 
 
