@@ -20,6 +20,7 @@ import functools
 import itertools
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -209,17 +210,25 @@ def read_hard_case(k: int) -> tuple[np.ndarray, np.ndarray]:
     return dose, response
 
 
-def logistic_model(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """4PL/5PL in (a, b, ln c, d[, ln g]), written independently of il6assay.curve.fit.
+def logistic_model(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """4PL/5PL in (a, b, ln c, d[, ln g]) at the doses ``x``, as a function of the parameters;
+    written independently of il6assay.curve.fit.
 
-    x = 0 gives a when b > 0 and d when b < 0 (the limits of (x / c) ** b).
+    x = 0 gives a when b > 0 and d when b < 0 (the limits of (x / c) ** b). ln x is taken
+    once: the multistart calls the model ~10^5 times on the same doses (same arithmetic).
     """
-    a, b, lnc, d = theta[:4]
-    g = math.exp(min(max(theta[4], -700.0), 700.0)) if theta.size == 5 else 1.0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t = b * (np.log(x) - lnc)  # x = 0: -inf * b
-        t = np.where(x > 0, t, -np.inf if b > 0 else np.inf)
-        return d + (a - d) * np.exp(-g * np.logaddexp(0.0, t))
+    positive = x > 0
+    with np.errstate(divide="ignore"):
+        ln_x = np.log(x)  # x = 0: -inf (replaced below)
+
+    def at(theta: np.ndarray) -> np.ndarray:
+        a, b, lnc, d = theta[:4].tolist()
+        g = math.exp(min(max(float(theta[4]), -700.0), 700.0)) if theta.size == 5 else 1.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            t = np.where(positive, b * (ln_x - lnc), -np.inf if b > 0 else np.inf)
+            return d + (a - d) * np.exp(-g * np.logaddexp(0.0, t))
+
+    return at
 
 
 def brute_force(
@@ -248,8 +257,10 @@ def brute_force(
     levels = np.linspace(response.min(), response.max(), n_asymptote)
     best_rss, best_theta = math.inf, np.full(5 if five else 4, np.nan)
 
+    model_at = logistic_model(dose)
+
     def resid(theta: np.ndarray) -> np.ndarray:
-        return logistic_model(theta, dose) - response
+        return model_at(theta) - response
 
     for (a, d), b, lnc, g in itertools.product(
         itertools.permutations(levels, 2),
