@@ -115,8 +115,10 @@ _processed: dict[Path, Path] = {}
 
 def processed_copy(export: Path, out: Path) -> Path:
     """A private copy, in the new folder ``out``, of ``il6assay process EXPORT``'s output folder
-    (the run and the shared plotly.js beside it); processed once per session. Returns the run."""
+    (the run and the shared plotly.js beside it); processed once per session, from a folder
+    of its own (no il6assay.toml of the calling test's applies). Returns the run."""
     import atexit
+    import contextlib
     import shutil
     import tempfile
 
@@ -127,7 +129,8 @@ def processed_copy(export: Path, out: Path) -> Path:
     if export not in _processed:
         made = Path(tempfile.mkdtemp(prefix="il6assay-processed-"))
         atexit.register(shutil.rmtree, made, True)
-        result = CliRunner().invoke(main, ["process", str(export), "--out", str(made)])
+        with contextlib.chdir(made):
+            result = CliRunner().invoke(main, ["process", str(export), "--out", str(made)])
         assert result.exit_code in (0, 3), result.output
         (_processed[export],) = (d for d in run_dirs(made) if d.name.startswith(export.stem))
     shutil.copytree(_processed[export].parent, out)
