@@ -28,7 +28,6 @@ from click.testing import CliRunner
 import il6assay
 from il6assay.cli import main
 from tests.conftest import EXAMPLE, LAYOUTS, run_dirs
-from tests.package_source import parsed_modules
 
 PACKAGE = Path(il6assay.__file__).parent
 EXPORT = "plate_001.xlsx"
@@ -172,16 +171,19 @@ def test_only_the_settings_module_opens_il6assay_toml(project, monkeypatch):
 
     # In the source: only il6assay/project.py reads a file by the project file's name.
     readers = []
-    for rel, tree in parsed_modules():
-        nodes = list(ast.walk(tree))
-        names = {n.id for n in nodes if isinstance(n, ast.Name)}
-        texts = [n.value for n in nodes if isinstance(n, ast.Constant)]
+    for path in PACKAGE.rglob("*.py"):
+        names, texts, attributes = set(), [], set()
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # one walk a module
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Constant):
+                texts.append(n.value)
+            elif isinstance(n, ast.Attribute):
+                attributes.add(n.attr)
         named = "PROJECT_FILE" in names or any(t == "il6assay.toml" for t in texts)
-        reads = {"tomllib", "read_text", "open"} & (
-            names | {n.attr for n in nodes if isinstance(n, ast.Attribute)}
-        )
+        reads = {"tomllib", "read_text", "open"} & (names | attributes)
         if named and reads:
-            readers.append(rel)
+            readers.append(path.relative_to(PACKAGE).as_posix())
     assert readers == ["project.py"]
 
 
