@@ -144,7 +144,7 @@ def copy_study_db(source: Path, target: Path) -> str:
     shutil.copyfile(source, target)
     old_key, new_key = key_path(f"sqlite:///{source}"), key_path(f"sqlite:///{target}")
     for src, dst in ((old_key, new_key), (anchor_path(old_key), anchor_path(new_key))):
-        if src.exists():
+        if src.exists() and src != dst:  # ($IL6ASSAY_CHAIN_KEY names one key for both)
             shutil.copyfile(src, dst)
     return str(target)
 
