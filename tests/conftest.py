@@ -110,6 +110,33 @@ def _cheap_argon2_unless_the_hash_is_the_subject(
         monkeypatch.setattr(accounts, "_hasher", lambda: PasswordHasher(**TEST_ARGON2))
 
 
+_processed: dict[Path, Path] = {}
+
+
+def processed_copy(export: Path, out: Path) -> Path:
+    """A private copy, in the new folder ``out``, of ``il6assay process EXPORT``'s output folder
+    (the run and the shared plotly.js beside it); processed once per session, from a folder
+    of its own (no il6assay.toml of the calling test's applies). Returns the run."""
+    import atexit
+    import contextlib
+    import shutil
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from il6assay.cli import main
+
+    if export not in _processed:
+        made = Path(tempfile.mkdtemp(prefix="il6assay-processed-"))
+        atexit.register(shutil.rmtree, made, True)
+        with contextlib.chdir(made):
+            result = CliRunner().invoke(main, ["process", str(export), "--out", str(made)])
+        assert result.exit_code in (0, 3), result.output
+        (_processed[export],) = (d for d in run_dirs(made) if d.name.startswith(export.stem))
+    shutil.copytree(_processed[export].parent, out)
+    return out / _processed[export].name
+
+
 def run_dirs(out: Path) -> list[Path]:
     """The run folders in an output folder (beside them: the shared plotly.js)."""
     return sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))

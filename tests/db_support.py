@@ -137,6 +137,18 @@ def copy_run(name: str, target: Path) -> Path:
     return dest
 
 
+def copy_study_db(source: Path, target: Path) -> str:
+    """A private copy of a SQLite study database with its chain key and anchor (if any)."""
+    from il6assay.db.chain_key import anchor_path, key_path
+
+    shutil.copyfile(source, target)
+    old_key, new_key = key_path(f"sqlite:///{source}"), key_path(f"sqlite:///{target}")
+    for src, dst in ((old_key, new_key), (anchor_path(old_key), anchor_path(new_key))):
+        if src.exists() and src != dst:  # ($IL6ASSAY_CHAIN_KEY names one key for both)
+            shutil.copyfile(src, dst)
+    return str(target)
+
+
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (and the schema version): to prove nothing changed."""
     out: dict[str, list[tuple[Any, ...]]] = {}

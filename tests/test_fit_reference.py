@@ -20,6 +20,7 @@ import functools
 import itertools
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -209,17 +210,34 @@ def read_hard_case(k: int) -> tuple[np.ndarray, np.ndarray]:
     return dose, response
 
 
-def logistic_model(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """4PL/5PL in (a, b, ln c, d[, ln g]), written independently of il6assay.curve.fit.
+def logistic_model(x: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """4PL/5PL in (a, b, ln c, d[, ln g]) at the doses ``x``: a function of the parameters
+    giving the curve and its Jacobian (n, 4 or 5); written independently of il6assay.curve.fit.
 
-    x = 0 gives a when b > 0 and d when b < 0 (the limits of (x / c) ** b).
+    y = d + (a - d) u, u = (1 + e^t)^-g, t = b (ln x - ln c). x = 0 gives a when b > 0 and
+    d when b < 0 (the limits of (x / c) ** b), where no parameter but a and d moves y.
     """
-    a, b, lnc, d = theta[:4]
-    g = math.exp(min(max(theta[4], -700.0), 700.0)) if theta.size == 5 else 1.0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t = b * (np.log(x) - lnc)  # x = 0: -inf * b
-        t = np.where(x > 0, t, -np.inf if b > 0 else np.inf)
-        return d + (a - d) * np.exp(-g * np.logaddexp(0.0, t))
+    positive = x > 0
+    with np.errstate(divide="ignore"):
+        ln_x = np.log(x)  # x = 0: -inf (replaced below)
+    ln_x_or_0 = np.where(positive, ln_x, 0.0)
+
+    def at(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b, lnc, d = theta[:4].tolist()
+        five = theta.size == 5
+        g = math.exp(min(max(float(theta[4]), -700.0), 700.0)) if five else 1.0
+        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+            t = np.where(positive, b * (ln_x - lnc), -np.inf if b > 0 else np.inf)
+            softplus = np.logaddexp(0.0, t)  # ln(1 + e^t)
+            u = np.exp(-g * softplus)
+            dy_dt = np.where(positive, (a - d) * u * -g / (1.0 + np.exp(-t)), 0.0)
+            columns = [u, dy_dt * (ln_x_or_0 - lnc), dy_dt * -b, 1.0 - u]
+            if five:  # dy/d(ln g); u ln(1 + e^t) -> 0 where t = +inf (x = 0, b < 0)
+                du = np.where(np.isfinite(softplus), u * -g * softplus, 0.0)
+                columns.append((a - d) * du)
+            return d + (a - d) * u, np.stack(columns, axis=1)
+
+    return at
 
 
 def brute_force(
@@ -233,13 +251,18 @@ def brute_force(
     asymmetries: tuple[float, ...] = (0.5, 2.0),
     max_nfev: int = 300,
 ) -> tuple[float, np.ndarray]:
-    """Lowest RSS over a grid of starts, each refined by MINPACK (numeric Jacobian).
+    """Lowest RSS over a grid of starts, each refined by MINPACK (analytic Jacobian).
 
     Starts: a, d on a grid over the response range (both orders, so rising
     and falling curves), b in [0.2, 10], ln c over the dose range widened by
     3 decades each side, and for the 5PL g on a grid. Fits are kept when c is
     a positive finite number (and, for the 5PL, b > 0: fit_curve's 5PL keeps
     a at zero dose, and a 5PL with b < 0 is another curve family).
+
+    Each start gets the iterations ``max_nfev`` evaluations bought with a numeric
+    Jacobian (MINPACK counts its n + 1 a step), at a fifth of their CPU. Measured on
+    the four sets against the numeric-Jacobian multistart: the same minimum (within
+    1e-13 relative) or a lower one (set 4's: 3e-11 lower), never a higher beyond 1e-13.
     """
     five = model == "5pl"
     pos = dose[dose > 0]
@@ -247,9 +270,19 @@ def brute_force(
     lnc_grid = np.linspace(math.log(pos.min()) - widen, math.log(pos.max()) + widen, n_inflection)
     levels = np.linspace(response.min(), response.max(), n_asymptote)
     best_rss, best_theta = math.inf, np.full(5 if five else 4, np.nan)
+    steps = max_nfev // ((5 if five else 4) + 1)
+    model_at = logistic_model(dose)
+    last: list[tuple[np.ndarray, np.ndarray]] = []  # the Jacobian at the last residual's point
 
     def resid(theta: np.ndarray) -> np.ndarray:
-        return logistic_model(theta, dose) - response
+        y, jac = model_at(theta)
+        last[:] = [(theta.copy(), jac)]
+        return y - response
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        if last and np.array_equal(last[0][0], theta):
+            return last[0][1]
+        return model_at(theta)[1]
 
     for (a, d), b, lnc, g in itertools.product(
         itertools.permutations(levels, 2),
@@ -260,7 +293,7 @@ def brute_force(
         theta0 = np.array([a, b, lnc, d, *([math.log(g)] if five else [])])
         try:
             with np.errstate(all="ignore"):
-                res = least_squares(resid, theta0, method="lm", max_nfev=max_nfev)
+                res = least_squares(resid, theta0, jac=jacobian, method="lm", max_nfev=steps)
         except (ValueError, FloatingPointError):
             continue
         theta = res.x

@@ -338,8 +338,12 @@ def test_any_edit_of_a_csv_layout_is_read_or_refused_in_one_line(tmp_path):
     cells = [(i, j) for i, r in enumerate(rows) for j in range(len(r))]
     path = tmp_path / "fuzz.csv"
 
+    # text()'s default alphabet (every character UTF-8 encodes: all but the surrogates), named
+    # by category: the same characters without building the codec's table (~1 s of CPU).
+    cell_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
+
     @settings(max_examples=150, deadline=None)
-    @given(st.lists(st.tuples(st.sampled_from(cells), st.text(max_size=6)), min_size=1, max_size=4))
+    @given(st.lists(st.tuples(st.sampled_from(cells), cell_text), min_size=1, max_size=4))
     def check(edits):
         edited = [list(r) for r in rows]
         for (i, j), text in edits:

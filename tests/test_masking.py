@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.record.audit import read_entries
-from tests.conftest import EXAMPLE, run_dirs
+from tests.conftest import EXAMPLE, processed_copy, run_dirs
 
 
 def actions(folder: Path) -> list[str]:
@@ -21,12 +21,7 @@ def actions(folder: Path) -> list[str]:
 
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
-    result = CliRunner().invoke(
-        main, ["process", str(EXAMPLE / "plate_001.xlsx"), "--out", str(tmp_path / "out")]
-    )
-    assert result.exit_code == 0, result.output
-    (folder,) = run_dirs(tmp_path / "out")
-    return folder
+    return processed_copy(EXAMPLE / "plate_001.xlsx", tmp_path / "out")
 
 
 def rows(folder: Path, name: str, key: str) -> dict[str, dict[str, str]]:

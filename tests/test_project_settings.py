@@ -172,13 +172,16 @@ def test_only_the_settings_module_opens_il6assay_toml(project, monkeypatch):
     # In the source: only il6assay/project.py reads a file by the project file's name.
     readers = []
     for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+        names, texts, attributes = set(), [], set()
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # one walk a module
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Constant):
+                texts.append(n.value)
+            elif isinstance(n, ast.Attribute):
+                attributes.add(n.attr)
         named = "PROJECT_FILE" in names or any(t == "il6assay.toml" for t in texts)
-        reads = {"tomllib", "read_text", "open"} & (
-            names | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        )
+        reads = {"tomllib", "read_text", "open"} & (names | attributes)
         if named and reads:
             readers.append(path.relative_to(PACKAGE).as_posix())
     assert readers == ["project.py"]

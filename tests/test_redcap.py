@@ -31,7 +31,7 @@ from il6assay.db.push import push_runs
 from il6assay.db.redcap import load_mapping
 from il6assay.errors import InputError
 from tests.conftest import FIXTURES
-from tests.db_support import error_lines, run_folder
+from tests.db_support import copy_study_db, error_lines, run_folder
 
 MAPPING = FIXTURES / "redcap" / "il6_mapping.toml"
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
@@ -111,13 +111,21 @@ def redcap() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture
-def study_db(tmp_path: Path) -> str:
-    """A SQLite study database holding the example plate's accepted results."""
-    path = str(tmp_path / "study.db")
-    upgrade(make_engine(path))
-    push_runs(make_engine(path), [run_folder("a")])
+@pytest.fixture(scope="module")
+def pushed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite study database holding the example plate's accepted results (made once)."""
+    path = tmp_path_factory.mktemp("pushed") / "study.db"
+    engine = make_engine(str(path))
+    upgrade(engine)
+    push_runs(engine, [run_folder("a")])
+    engine.dispose()
     return path
+
+
+@pytest.fixture
+def study_db(pushed_db: Path, tmp_path: Path) -> str:
+    """The test's own copy of ``pushed_db`` (with its chain key): exports add audit rows."""
+    return copy_study_db(pushed_db, tmp_path / "study.db")
 
 
 def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Any:

@@ -22,7 +22,9 @@ from il6assay.record.audit import read_entries
 from il6assay.record.i18n import Words, check_lang
 from il6assay.record.report import review_payload
 from il6assay.run import process_plate
-from tests.conftest import EXAMPLE, ROOT, run_dirs
+from tests.conftest import EXAMPLE, ROOT, processed_copy, run_dirs
+
+PLATE = EXAMPLE / "plate_001.xlsx"
 
 
 def _process(tmp_path: Path, *extra: str, export: str = "plate_001.xlsx") -> Path:
@@ -103,7 +105,7 @@ def test_rule_sources_cite_the_guidance_not_a_file_outside_the_repository():
 
 
 def test_the_zero_standard_is_in_the_standards_table_as_an_anchor(tmp_path):
-    page = (_process(tmp_path) / "report.html").read_text(encoding="utf-8")
+    page = (processed_copy(PLATE, tmp_path / "out") / "report.html").read_text(encoding="utf-8")
     table = page[page.index('<table id="standards">') :]
     table = table[: table.index("</table>")]
     for well in ("H1", "H2"):
@@ -112,7 +114,7 @@ def test_the_zero_standard_is_in_the_standards_table_as_an_anchor(tmp_path):
 
 
 def test_the_samples_table_has_the_advice_column(tmp_path):
-    page = (_process(tmp_path) / "report.html").read_text(encoding="utf-8")
+    page = (processed_copy(PLATE, tmp_path / "out") / "report.html").read_text(encoding="utf-8")
     table = page[page.index('<table id="samples">') :]
     assert "<th>advice</th></tr></thead>" in table
     # P10 is above the ULOQ neat: re-assay at 1:10.
@@ -121,7 +123,7 @@ def test_the_samples_table_has_the_advice_column(tmp_path):
 
 
 def test_the_flag_legend_explains_every_flag_in_the_report(tmp_path):
-    page = (_process(tmp_path) / "report.html").read_text(encoding="utf-8")
+    page = (processed_copy(PLATE, tmp_path / "out") / "report.html").read_text(encoding="utf-8")
     legend = page[page.index('<table id="flag-legend">') :]
     legend = legend[: legend.index("</table>")]
     body = page[: page.index('<table id="flag-legend">')]
@@ -132,7 +134,7 @@ def test_the_flag_legend_explains_every_flag_in_the_report(tmp_path):
 
 
 def test_review_js_carries_every_review_decision_and_each_masks_reason(tmp_path):
-    run = _process(tmp_path)
+    run = processed_copy(PLATE, tmp_path / "out")
     steps = [
         ["mask", str(run), "--well", "A5", "--well", "A4", "--reason", "bubble", "--by", "Chen"],
         ["unmask", str(run), "--well", "A4", "--reason", "no bubble in A4", "--by", "Chen"],

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from il6assay.cli import main
 from il6assay.record.audit import read_entries
-from tests.conftest import EXAMPLE, run_dirs
+from tests.conftest import EXAMPLE, processed_copy, run_dirs
 
 
 def process(export: Path, out: Path) -> Path:
@@ -26,12 +26,12 @@ def actions(folder: Path) -> list[str]:
 
 @pytest.fixture
 def accepted_run(tmp_path) -> Path:
-    return process(EXAMPLE / "plate_001.xlsx", tmp_path / "out")
+    return processed_copy(EXAMPLE / "plate_001.xlsx", tmp_path / "out")
 
 
 @pytest.fixture
 def failing_run(tmp_path) -> Path:
-    return process(EXAMPLE / "plate_002_rejected.csv", tmp_path / "out")
+    return processed_copy(EXAMPLE / "plate_002_rejected.csv", tmp_path / "out")
 
 
 def cli(*args: str):
