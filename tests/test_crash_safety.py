@@ -306,10 +306,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Path, str], list[str]]]] = {
 )
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_kill_at_every_write_leaves_before_after_or_what_status_names_and_repair_mends(
-    runs: dict[str, Path], tmp_path: Path, command: str, every: bool, request: Any
+    runs: dict[str, Path], tmp_path: Path, command: str, every: bool
 ) -> None:
-    if every and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("the sweep of every write: run with -m slow")
     template_name, make_args = COMMANDS[command]
     template = runs[template_name]
     name = run_name(runs["processed"])

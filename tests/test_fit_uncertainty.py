@@ -28,13 +28,6 @@ LEVELS = np.array([300.0, 150.0, 75.0, 37.5, 18.75, 9.375, 4.6875, 0.0])
 LLOQ, ULOQ = 4.6875, 300.0
 
 
-@pytest.fixture
-def run_slow(request):
-    """Skip unless slow tests were selected (``-m slow``): pyproject does not deselect them."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow simulation: run with -m slow")
-
-
 # ---------------------------------------------------------------- delta method
 
 
@@ -199,7 +192,7 @@ def test_inverse_ci_covers_truth_about_95_percent(noise, weighting):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("noise", "weighting"), COVERAGE_CASES)
-def test_inverse_ci_covers_truth_about_95_percent_on_many_plates(run_slow, noise, weighting):
+def test_inverse_ci_covers_truth_about_95_percent_on_many_plates(noise, weighting):
     result = simulate_coverage(2000, noise, weighting, seed=7)
     assert result.failed_fits == 0
     assert 0.94 <= result.coverage <= 0.96, result
