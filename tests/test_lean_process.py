@@ -196,7 +196,7 @@ def test_help_readers_and_inspect_import_none_of_the_numerical_or_database_modul
     assert code == 0 and heavy <= {"numpy"}  # reading an export fits nothing
 
 
-def test_batch_without_a_database_imports_no_sqlalchemy_flask_or_pandas(tmp_path):
+def test_batch_without_a_database_imports_no_sqlalchemy_flask_pandas_or_plotly(tmp_path):
     plates = tmp_path / "plates"
     plates.mkdir()
     for name in ("plate_001.xlsx", "plate_001.samples.csv", "plate_001.layout.toml"):
@@ -204,7 +204,8 @@ def test_batch_without_a_database_imports_no_sqlalchemy_flask_or_pandas(tmp_path
     heavy, code = loaded_after(
         ["batch", str(plates), "--layout", str(LAYOUT), "--out", "out", "--jobs", "1"], tmp_path
     )
-    assert code == 0 and not heavy & {"sqlalchemy", "flask", "pandas"}
+    # The index page's chart is plain data for plotly.js, as the report's figures are.
+    assert code == 0 and not heavy & {"sqlalchemy", "flask", "pandas", "plotly", "narwhals"}
 
 
 def _example_run():
@@ -261,6 +262,29 @@ def test_the_reports_figures_are_what_plotly_validates_and_writes_for_them(lang)
             )
             assert _plot_call(ours) == _plot_call(theirs), make.__name__
             assert "\\u003cbr\\u003e" in ours or make is residual_figure  # < > / escaped as plotly
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_batch_indexs_chart_is_what_plotly_validates_and_writes_for_it(lang):
+    import plotly.io as pio
+
+    from il6assay.record.figures import figure_div
+    from il6assay.record.i18n import Words
+    from il6assay.study.pages import CONFIG, _recovery_figure
+
+    controls = (("low", 11.8, 12.0), ("high", 241.0, 240.0), ("mid", None, 60.0))
+    entries = [
+        (2, i, Path(f"plate_{i:03d}-0123456789"), {}, {}, range(3), {}, controls[: i + 1])
+        for i in range(3)
+    ]
+    fig = _recovery_figure(entries, Words(lang, "study"))
+    ours = figure_div(fig, "fig-id", CONFIG)
+    theirs = pio.to_html(fig, config=CONFIG, full_html=False, include_plotlyjs=False,
+                         div_id="fig-id")  # fmt: skip
+    # plotly validates it and writes the same div (its width the page's) and data; its keys'
+    # order is the golden index page's (tests/test_page_renders.py)
+    assert _plot_call(ours) == _plot_call(theirs)
+    assert len(fig["data"]) == 2 and "\\u003cbr\\u003e" in ours
 
 
 def test_a_report_is_the_same_bytes_each_time_its_run_is_written(tmp_path):
