@@ -386,12 +386,20 @@ def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> Inde
     """The index's row of ``run`` just written into ``folder`` (``rows``: its result rows), so
     that the index need not read the folder again while it is as written."""
     from il6assay.qc.m10 import QC_ROLES
+    from il6assay.record.folder import read_record
     from il6assay.study.qc import from_documents
 
-    doc = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    record = {key: doc.get(key) for key in _RECORD_KEYS}
-    export = doc.get("export") or {}
-    record["export"] = {"metadata": {"read_datetime": _read_time(export)}}
+    written = read_record(folder)  # run.json as written (its created_utc is set there)
+    report = written.report
+    record = {
+        "accepted": written.accepted,
+        "verdict": written.verdict,
+        "warnings": list(written.warnings),
+        "created_utc": written.created_utc,
+        "review": {"status": written.review.status},
+        "report": None if report is None else {"plotly_js": report.plotly_js},
+        "export": {"metadata": {"read_datetime": written.export.metadata.get("read_datetime")}},
+    }
     curve = {
         "controls": [
             {"well": w.name, "level": w.spec.level, "nominal_pg_ml": w.spec.nominal,
@@ -401,12 +409,8 @@ def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> Inde
         ]
     }  # fmt: skip
     controls = tuple((c.level, c.value_pg_ml, c.nominal_pg_ml)
-                     for c in from_documents(doc, curve).controls)  # fmt: skip
+                     for c in from_documents(record, curve).controls)  # fmt: skip
     return IndexRow(record, len(rows), _flag_counts(rows), controls)
-
-
-# The run.json keys the index reads (with the export's read time).
-_RECORD_KEYS = ("accepted", "verdict", "warnings", "created_utc", "review", "report")
 
 
 def _read_time(export: Mapping[str, Any]) -> Any:
