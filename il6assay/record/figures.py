@@ -315,6 +315,8 @@ def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
     if isinstance(value, list):
+        if not any(isinstance(v, dict | list) for v in value):
+            return value  # a trace's numbers or labels: nothing inside to order
         return [_sorted(v) for v in value]
     return value
 
