@@ -120,3 +120,12 @@ def test_under_the_log_log_line_the_comparisons_5pl_starts_from_its_quick_4pl(mo
     five = fit_curve(conc, ods, "5pl", quick=True)  # as before: its own quick 4PL
     assert comparison["5pl"]["params"] == five.summary()["params"]
     assert comparison["5pl"]["aic"] == five.summary()["aic"]
+
+
+def test_a_chosen_4pl_that_failed_is_no_start_and_no_error():
+    conc = [0.0, 0.0, 5.0, 5.0, 20.0, 20.0, 80.0, 80.0, 300.0, 300.0]
+    flat = [0.5] * len(conc)  # all ODs equal: no curve (a failed fit carries no k)
+    four = fit_curve(conc, flat, "4pl", "1/(k^2+y^2)", k=0.05)
+    assert not four.success
+    five = fit_curve(conc, flat, "5pl", "1/(k^2+y^2)", k=0.05, quick=True, four=four)
+    assert not five.success and "equal" in five.message

@@ -383,7 +383,7 @@ def fit_curve(
         model != "5pl"
         or four.model != "4pl"
         or four.weighting != weighting
-        or four.k != float(k or 0.0)
+        or (four.success and four.k != float(k or 0.0))  # a failed fit keeps no k
     ):
         raise ValueError("four is a 4PL of the same weighting and k, given to a 5PL fit only")
     x = np.asarray(conc, dtype=float)
