@@ -475,12 +475,21 @@ def compare_models(
     from il6assay.curve.fit import MODELS
 
     out: dict[str, Any] = {"chosen": settings.model}
+    fits: dict[str, CurveFit] = {settings.model: chosen}
     for model in MODELS:
-        fit = (
-            chosen
-            if model == settings.model
-            else fit_curve(conc, ods, model, settings.weighting, k=k, quick=True)
-        )
+        if model not in fits:
+            # The 5PL starts from the 4PL fitted here (the chosen one, or the quick one fitted
+            # for this comparison) instead of fitting a quick 4PL of its own (fit_curve's four).
+            fits[model] = fit_curve(
+                conc,
+                ods,
+                model,
+                settings.weighting,
+                k=k,
+                quick=True,
+                four=fits.get("4pl") if model == "5pl" else None,
+            )
+        fit = fits[model]
         recoveries = {}
         if fit.success:
             for w, x in zip(points, fit.inverse([float(p.od) for p in points]), strict=True):  # type: ignore[arg-type]

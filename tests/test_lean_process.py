@@ -196,7 +196,7 @@ def test_help_readers_and_inspect_import_none_of_the_numerical_or_database_modul
     assert code == 0 and heavy <= {"numpy"}  # reading an export fits nothing
 
 
-def test_batch_without_a_database_imports_no_sqlalchemy_flask_or_pandas(tmp_path):
+def test_batch_without_a_database_imports_no_sqlalchemy_flask_pandas_or_plotly(tmp_path):
     plates = tmp_path / "plates"
     plates.mkdir()
     for name in ("plate_001.xlsx", "plate_001.samples.csv", "plate_001.layout.toml"):
@@ -204,7 +204,8 @@ def test_batch_without_a_database_imports_no_sqlalchemy_flask_or_pandas(tmp_path
     heavy, code = loaded_after(
         ["batch", str(plates), "--layout", str(LAYOUT), "--out", "out", "--jobs", "1"], tmp_path
     )
-    assert code == 0 and not heavy & {"sqlalchemy", "flask", "pandas"}
+    # The index page's chart is plain data for plotly.js, as the report's figures are.
+    assert code == 0 and not heavy & {"sqlalchemy", "flask", "pandas", "plotly", "narwhals"}
 
 
 def _example_run():
@@ -261,6 +262,29 @@ def test_the_reports_figures_are_what_plotly_validates_and_writes_for_them(lang)
             )
             assert _plot_call(ours) == _plot_call(theirs), make.__name__
             assert "\\u003cbr\\u003e" in ours or make is residual_figure  # < > / escaped as plotly
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_batch_indexs_chart_is_what_plotly_validates_and_writes_for_it(lang):
+    import plotly.io as pio
+
+    from il6assay.record.figures import figure_div
+    from il6assay.record.i18n import Words
+    from il6assay.study.pages import CONFIG, _recovery_figure
+
+    controls = (("low", 11.8, 12.0), ("high", 241.0, 240.0), ("mid", None, 60.0))
+    entries = [
+        (2, i, Path(f"plate_{i:03d}-0123456789"), {}, {}, range(3), {}, controls[: i + 1])
+        for i in range(3)
+    ]
+    fig = _recovery_figure(entries, Words(lang, "study"))
+    ours = figure_div(fig, "fig-id", CONFIG)
+    theirs = pio.to_html(fig, config=CONFIG, full_html=False, include_plotlyjs=False,
+                         div_id="fig-id")  # fmt: skip
+    # plotly validates it and writes the same div (its width the page's) and data; its keys'
+    # order is the golden index page's (tests/test_page_renders.py)
+    assert _plot_call(ours) == _plot_call(theirs)
+    assert len(fig["data"]) == 2 and "\\u003cbr\\u003e" in ours
 
 
 def test_a_report_is_the_same_bytes_each_time_its_run_is_written(tmp_path):
@@ -358,7 +382,14 @@ _ELEMENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 # and the numbers printed to all their digits that carry Student's t quantile (wells.csv's
 # and results.xlsx's confidence limits, report.html's confidence band): scipy's stdtrit
 # then, il6assay.curve.student_t now, equal to within a few units in the last place.
-DIFFERENT_BY_DESIGN = {"report.html", "results.xlsx", "run.json", "audit.jsonl", "wells.csv"}
+DIFFERENT_BY_DESIGN = {
+    *("report.html", "results.xlsx", "run.json", "audit.jsonl", "wells.csv", "curve.json")
+}
+# The model comparison's 5PL (fit quick) starts from the plate's chosen 4PL instead of a quick
+# 4PL of its own (curve.fit.fit_curve's ``four``): it stops at another point of the same minimum,
+# within its tolerance. Only these figures of curve.json may move, and only in their last places.
+COMPARISON_5PL = ("aic", "rss", "params")
+COMPARISON_5PL_PLACES = 1e-5
 # Relative: t(df, 0.975) now and scipy's differ by ~1e-14; a limit x exp(+-t se/x) carries
 # that times its log half-width, up to ~200 for a well far beyond the curve (1e-90 pg/mL).
 LAST_PLACES = 1e-11
@@ -386,6 +417,26 @@ def _same_but_last_places(old: bytes, new: bytes) -> bool:
     return all(
         math.isclose(float(a), float(b), rel_tol=LAST_PLACES)
         for a, b in zip(_NUMBER.findall(old), _NUMBER.findall(new), strict=True)
+    )
+
+
+def _same_but_the_5pl_comparison(old: bytes, new: bytes) -> bool:
+    """curve.json equal but the model comparison's 5PL figures, those to COMPARISON_5PL_PLACES;
+    True also when the two are byte for byte the same."""
+    old_doc, new_doc = json.loads(old), json.loads(new)
+    five = [doc["model_comparison"].get("5pl", {}) for doc in (old_doc, new_doc)]
+    moved = [{key: f.pop(key, None) for key in COMPARISON_5PL} for f in five]
+    if old_doc != new_doc:
+        return False
+    params = [m["params"] or {} for m in moved]
+    if list(params[0]) != list(params[1]):
+        return False
+    numbers = [[m["aic"], m["rss"], *p.values()] for m, p in zip(moved, params, strict=True)]
+    return all(
+        a == b
+        or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        or math.isclose(a, b, rel_tol=COMPARISON_5PL_PLACES)
+        for a, b in zip(*numbers, strict=True)
     )
 
 
@@ -440,7 +491,7 @@ def _without_times(doc: dict) -> dict:
     doc = dict(doc)
     doc.pop("created_utc", None)
     hashes = dict(doc.get("outputs_sha256", {}))
-    for name in ("report.html", "results.xlsx", "wells.csv"):
+    for name in ("report.html", "results.xlsx", "wells.csv", "curve.json"):
         hashes.pop(name, None)
     doc["outputs_sha256"] = hashes
     return doc
@@ -453,7 +504,7 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
     if old_code is None:
         pytest.skip(f"git or commit {BEFORE} not available to run the code before")
     plates = tmp_path / "plates"
-    _simulated_plates(plates, 3)
+    _simulated_plates(plates, 5)  # the fifth's 5PL comparison moves in its last places
     _batch(old_code, plates, tmp_path / "old", jobs=1)
     _batch(ROOT, plates, tmp_path / "new", jobs=2)
     # The code before was il6assay 0.2.0; a run id hashes the version, so each run's folder
@@ -461,7 +512,8 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
     # (the one documented difference of the version's change besides those below).
     old_runs, new_runs = (_by_plate(tmp_path / d) for d in ("old", "new"))
     assert sorted(old_runs) == sorted(new_runs)
-    assert len([n for n in old_runs if n.startswith("plate_")]) == 4
+    assert len([n for n in old_runs if n.startswith("plate_")]) == 6
+    curves_moved = 0
     for name, a in old_runs.items():
         b = new_runs[name]
         if a.is_file():  # plotly-<version>.min.js: the same bytes
@@ -482,6 +534,9 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
         wells = same((a / "wells.csv").read_bytes()), (b / "wells.csv").read_bytes()
         assert _same_but_last_places(*wells), name
         assert _close_cells(_cells(a / "results.xlsx", same), _cells(b / "results.xlsx")), name
+        curves = same((a / "curve.json").read_bytes()), (b / "curve.json").read_bytes()
+        assert _same_but_the_5pl_comparison(*curves), name
+        curves_moved += curves[0] != curves[1]
         old_doc, new_doc = (json.loads(t) for t in (same((a / "run.json").read_bytes()),
                                                     (b / "run.json").read_bytes()))  # fmt: skip
         # The outputs' hashes in old run.json are those of the bytes under the old id: each
@@ -495,6 +550,7 @@ def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_dif
                                                     (b / "audit.jsonl").read_bytes()))  # fmt: skip
         for key in ("action", "run_id", "settings", "verdict_by_rules", "review_after"):
             assert old_log[key] == new_log[key], (name, key)
+    assert curves_moved  # the documented difference is shown, not only allowed
     # A run folder written by the code before (il6assay 0.2.0) is verified by this one as
     # another version's run: the same numbers to 0.1 %, flags and verdict (its workbook cell
     # by cell), a note naming both versions.

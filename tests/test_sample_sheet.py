@@ -148,3 +148,75 @@ def test_a_column_given_twice_is_refused(tmp_path, header):
 def test_dilution_outside_1_to_a_million_is_refused(tmp_path, dilution):
     text = SHEET.replace("P02,AML-002,D0,,", f"P02,AML-002,D0,{dilution},")
     refused(sheet(tmp_path, text), "line 3", "P02")
+
+
+_DIALECT = ("delimiter", "quotechar", "doublequote", "skipinitialspace", "quoting", "escapechar")
+
+
+def _sniffer_dialect(text: str):
+    """The dialect as il6assay found it before: csv.Sniffer on 4 KB, else Excel's."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
+def _sniffed(text: str) -> tuple:
+    return tuple(getattr(_sniffer_dialect(text), a) for a in _DIALECT)
+
+
+def _sheet_texts() -> list[str]:
+    """Every CSV of the fixtures and ../shared, and made-up sheets on the fast check's edges."""
+    from il6assay.plate.readers.source import decode
+    from il6assay.plate.samples import _line_ends
+
+    roots = [EXAMPLE.parent, EXAMPLE.parents[1] / "benchmarks", EXAMPLE.parents[2] / "shared"]
+    texts = [
+        _line_ends(decode(p.read_bytes()))
+        for root in roots
+        if root.is_dir()
+        for p in sorted(root.rglob("*.csv"))
+    ]
+    head = "sample,study_id,visit,dilution,note\n"
+    made = [
+        head + "S1,AML-001,D0,,\n" * 20,
+        head + "S1,AML-001,D0,2,\n" * 9 + "S1;x,AML-001,D0,2,\n",  # ';' in the first ten lines
+        head + "S1,AML-001,D0,2,\n" * 10 + "S1;x,AML,\n",  # ... and only after them
+        head + "S1,AML-001\n",  # a line with fewer commas
+        "sample, study_id, visit\n" + "S1, AML-001, D0\n" * 3,  # spaces after the commas
+        "sample, study_id,visit\n" + "S1, AML-001,D0\n" * 3,
+        "sample,study_id\r\n" + "S1,AML-001\r\n" * 3,
+        "sample,study_id\n" + "S1,O'Brien\n",  # a quote: sniffed
+        "sample\tstudy_id\n" + "S1\tAML-001\n" * 3,
+        "sample;study_id\n" + "S1;AML-001\n" * 3,
+        "sample,study_id\n\n\nS1,AML-001\n\n",
+        "x" * 5000 + ",a\n" + "S1,AML\n",  # the 4 KB cut inside the first line
+        head + ("S1,AML-001,D0,,\n" * 400)[:-3],  # the 4 KB cut inside a line
+        "sample,study_id,visit,note\n" + "S1,AML-001,D0,a,b\n" * 3,
+        "only one column\nS1\n",
+    ]
+    return texts + made
+
+
+def test_a_sheets_dialect_is_what_csv_sniffer_finds_for_every_shipped_and_edge_sheet():
+    from il6assay.plate.samples import sheet_dialect
+
+    texts = _sheet_texts()
+    assert len(texts) > 20
+    for text in texts:
+        dialect = sheet_dialect(text)
+        assert tuple(getattr(dialect, a) for a in _DIALECT) == _sniffed(text), text[:80]
+        rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        assert rows == list(csv.reader(io.StringIO(text, newline=""), _sniffer_dialect(text)))
+
+
+def test_a_sheets_dialect_is_what_csv_sniffer_finds_for_random_comma_heavy_text():
+    import random
+
+    from il6assay.plate.samples import sheet_dialect
+
+    rng = random.Random(3)
+    pieces = [*"ab1 ,;\t\n", "\r\n", ", ", ",,", "\n\n"]
+    for _ in range(300):  # the sniffer takes ~3 ms a text (20,000 agreed once, by hand)
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 80)))
+        assert tuple(getattr(sheet_dialect(text), a) for a in _DIALECT) == _sniffed(text), text

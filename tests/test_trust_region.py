@@ -179,3 +179,21 @@ def test_minpack_is_imported_from_scipy_optimize_where_its_file_is_not_found(mon
         for lmder in (loaded, fallback)
     ]  # fmt: skip
     assert answers[0].tobytes() == answers[1].tobytes()
+
+
+def test_box_lms_step_is_np_linalg_solves_to_the_bit_and_refuses_what_it_refuses(monkeypatch):
+    import il6assay.curve.solvers as solvers
+
+    rng = np.random.default_rng(7)
+    with np.errstate(all="ignore"):  # as box_lm calls it
+        for n in (4, 5) * 200:
+            a = rng.normal(size=(n, n)) * 10.0 ** rng.uniform(-8, 8, size=n)
+            b = rng.normal(size=n)
+            assert solvers._solve(a, b).tobytes() == np.linalg.solve(a, b).tobytes()
+        singular = np.ones((4, 4))
+        with pytest.raises(np.linalg.LinAlgError):
+            solvers._solve(singular, np.ones(4))
+        # and without numpy's compiled solver where it was, np.linalg.solve itself
+        monkeypatch.setattr(solvers, "_GESV", None)
+        with pytest.raises(np.linalg.LinAlgError):
+            solvers._solve(singular, np.ones(4))

@@ -74,7 +74,7 @@ def batch(
     one_blas_thread()
     from il6assay.errors import InputError
     from il6assay.project import load_project
-    from il6assay.study.batch import run_batch, written_states
+    from il6assay.study.batch import index_rows, run_batch, written_states
     from il6assay.study.pages import index_html, write_page
     from il6assay.study.plate_intake import open_intake
 
@@ -113,7 +113,9 @@ def batch(
         unreadable = [o for o in outcomes if o.status in ("unreadable", "lost")]
         index_error = None
         try:
-            page = index_html(out_dir, unreadable, written=written_states(outcomes))
+            page = index_html(
+                out_dir, unreadable, written=written_states(outcomes), rows=index_rows(outcomes)
+            )
             index = write_page(out_dir / "index.html", page)
         except OSError as err:  # the run folders are written whole or not at all; the page not
             from il6assay.record.outputs import disk_error

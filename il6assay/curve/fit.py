@@ -345,6 +345,7 @@ def fit_curve(
     *,
     k: float | None = None,
     quick: bool = False,
+    four: CurveFit | None = None,
 ) -> CurveFit:
     """Fit a 4PL, 5PL or log-log line to standard concentrations and ODs (all replicates).
 
@@ -355,6 +356,12 @@ def fit_curve(
     ``quick`` bounds the effort further (fewer starts and passes), for fits made
     for comparison rather than for results. ``model="loglog"`` fits the standards
     above zero only (the line has no zero-dose OD).
+
+    ``four`` (5PL only): a 4PL already fitted to these same standards with the same
+    weighting and k. The 4PL is the 5PL with g = 1, so a 5PL's first start is a 4PL's
+    fit; given, that fit is the start, instead of a quick 4PL fitted here first (the model
+    comparison passes the plate's chosen 4PL). A failed ``four`` gives no start, as a
+    failed quick 4PL does.
 
     Never raises for a curve that cannot be fitted: the result has
     ``success=False`` and says why. Example::
@@ -372,6 +379,13 @@ def fit_curve(
         raise ValueError(f"k is given with, and only with, weighting '{NOISE_WEIGHTING}'")
     if k is not None and not (math.isfinite(k) and k > 0):
         raise ValueError(f"k must be a positive OD, not {k!r}")
+    if four is not None and (
+        model != "5pl"
+        or four.model != "4pl"
+        or four.weighting != weighting
+        or (four.success and four.k != float(k or 0.0))  # a failed fit keeps no k
+    ):
+        raise ValueError("four is a 4PL of the same weighting and k, given to a 5PL fit only")
     x = np.asarray(conc, dtype=float)
     y = np.asarray(response, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -402,7 +416,8 @@ def fit_curve(
     extra: list[np.ndarray] = []
     if model == "5pl":
         # The 4PL is the 5PL with g = 1: its fit (same weighting) is the natural first start.
-        four = fit_curve(x, y, "4pl", weighting, k=k, quick=True)
+        if four is None:
+            four = fit_curve(x, y, "4pl", weighting, k=k, quick=True)
         if four.success and four._theta is not None:
             extra.append(np.append(four._theta, 0.0))
     if power:

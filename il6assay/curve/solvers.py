@@ -168,6 +168,35 @@ def solve(
     return Solution(theta=np.asarray(x, dtype=float), cost=cost, method=label)
 
 
+def _gesv() -> Callable[..., np.ndarray] | None:
+    """numpy's compiled solver of one linear system (LAPACK's gesv), the one np.linalg.solve
+    calls, or None where this numpy has it elsewhere."""
+    try:
+        from numpy.linalg import _umath_linalg
+    except ImportError:  # pragma: no cover - numpy moved it
+        return None
+    return getattr(_umath_linalg, "solve1", None)
+
+
+_GESV = _gesv()
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.linalg.solve(a, b) for a square float matrix and a vector, to the bit.
+
+    A box_lm step solves a 4 x 4 or 5 x 5 system hundreds of times a plate: the compiled
+    solver is called directly (np.linalg.solve's checks and conversions cost 5 times the
+    solve). A system it cannot solve fills the answer with NaN: that one is solved again by
+    np.linalg.solve, which raises LinAlgError for it as before (or returns its NaN). Called
+    under ``np.errstate(all="ignore")``, as box_lm runs (else that NaN would also warn).
+    """
+    if _GESV is not None:
+        move = _GESV(a, b, signature="dd->d")
+        if not math.isnan(float(move @ move)):
+            return move
+    return np.linalg.solve(a, b)
+
+
 def box_lm(
     fun_jac: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     theta0: np.ndarray,
@@ -210,7 +239,7 @@ def box_lm(
                 return Solution(theta, 0.5 * cost, method)
             while True:
                 try:
-                    move = np.linalg.solve(sub + np.diag(lam * scale), -g_free)
+                    move = _solve(sub + np.diag(lam * scale), -g_free)
                 except np.linalg.LinAlgError:
                     return Solution(theta, 0.5 * cost, method)
                 if free is None:

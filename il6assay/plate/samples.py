@@ -125,6 +125,47 @@ def read_table(path: Path) -> list[list[str]]:
     return _table(path)
 
 
+class _Commas(csv.Dialect):
+    """What csv.Sniffer finds for a plain comma table without quotes (``sheet_dialect``)."""
+
+    delimiter = ","
+    quotechar = '"'
+    doublequote = False
+    skipinitialspace = False
+    lineterminator = "\r\n"
+    quoting = csv.QUOTE_MINIMAL
+
+
+class _CommasSpaced(_Commas):
+    skipinitialspace = True
+
+
+def sheet_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """The CSV dialect of a sample sheet's text: csv.Sniffer's on its first 4 KB (comma,
+    semicolon or tab), else Excel's.
+
+    The sniffer tallies every ASCII character on every line (~0.4 ms a sheet). A sample
+    without quotes whose first ten lines all hold the same number of commas and no
+    semicolon or tab is one it always calls comma-separated, unquoted (its
+    ``_guess_delimiter`` finds only the comma consistent on every line of its first
+    chunk): that answer is given without it, the same dialect to the attribute. Any
+    other text is sniffed.
+    """
+    sample = text[:4096]
+    if '"' not in sample and "'" not in sample:
+        lines = [line for line in sample.split("\n") if line][:10]
+        commas = lines[0].count(",") if lines else 0
+        if commas and all(
+            line.count(",") == commas and ";" not in line and "\t" not in line for line in lines
+        ):
+            spaced = lines[0].count(",") == lines[0].count(", ")
+            return _CommasSpaced if spaced else _Commas
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
 def _table(path: Path) -> list[list[str]]:
     from il6assay.plate.readers.source import Source, decode
 
@@ -135,11 +176,7 @@ def _table(path: Path) -> list[list[str]]:
         return _xlsx_table(data)
 
     text = _line_ends(decode(data))
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), sheet_dialect(text))
     rows = []
     try:
         for row in reader:

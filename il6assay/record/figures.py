@@ -47,11 +47,12 @@ def _hover(name: str, od: float | None, conc: float | None, extra: str = "") -> 
     return f"{html.escape(name)}<br>OD {od_text}<br>{conc_text}{extra}"
 
 
-def _scatter(**props: Any) -> dict[str, Any]:
+def scatter(**props: Any) -> dict[str, Any]:
+    """A scatter trace of ``props``, as plain data."""
     return {**props, "type": "scatter"}
 
 
-def _hline(y: float, line: dict[str, Any]) -> dict[str, Any]:
+def hline(y: float, line: dict[str, Any]) -> dict[str, Any]:
     """A horizontal line across the plot, as plotly's add_hline draws it."""
     return {"line": line, "type": "line", "x0": 0, "x1": 1, "xref": "x domain",
             "y0": y, "y1": y, "yref": "y"}  # fmt: skip
@@ -67,7 +68,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
     if shown:
         ys = [w.od if w.od is not None else w.od_corrected for w in shown]
         data.append(
-            _scatter(
+            scatter(
                 x=[w.spec.nominal for w in shown],
                 y=ys,
                 mode="markers",
@@ -94,14 +95,14 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
         if w.spec.role == "standard" and not w.spec.nominal and w.od is not None
     ]
     if zeros:
-        shapes.append(_hline(float(np.mean(zeros)), {"color": "grey", "dash": "dot"}))
+        shapes.append(hline(float(np.mean(zeros)), {"color": "grey", "dash": "dot"}))
     if run.curve.success and std:
         lo = min(w.spec.nominal for w in std) / 4
         hi = max(w.spec.nominal for w in std) * 4
         xs = np.geomspace(lo, hi, 200)
         band_lo, band_hi = run.curve.predict_band(xs)
         data.append(
-            _scatter(
+            scatter(
                 x=np.concatenate([xs, xs[::-1]]),
                 y=np.concatenate([band_hi, band_lo[::-1]]),
                 fill="toself",
@@ -112,7 +113,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
             )
         )
         data.append(
-            _scatter(
+            scatter(
                 x=xs,
                 y=run.curve.predict(xs),
                 mode="lines",
@@ -124,7 +125,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
     placed = [s for s in run.samples if s.conc_on_plate is not None and s.od_mean is not None]
     if placed:
         data.append(
-            _scatter(
+            scatter(
                 x=[s.conc_on_plate for s in placed],
                 y=[s.od_mean for s in placed],
                 mode="markers",
@@ -147,7 +148,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
         if value:
             # A trace, not a shape: shapes on log axes mix units between line and label.
             data.append(
-                _scatter(
+                scatter(
                     x=[value, value],
                     y=[0, top],
                     mode="lines+text",
@@ -170,7 +171,7 @@ def curve_figure(run: Run, words: Words | None = None) -> Figure:
         pad = 0.08 * ((high - low) or 1.0)
         y_axis["range"] = [low - pad, high + pad]
     layout = {
-        "template": _template(),
+        "template": plotly_white(),
         **({"shapes": shapes} if shapes else {}),
         "xaxis": {"type": "log", "title": {"text": w_("curve_x_axis")}},
         "yaxis": y_axis,
@@ -192,7 +193,7 @@ def residual_figure(run: Run, words: Words | None = None) -> Figure:
     if run.curve.success and std:
         res = [w.od - float(run.curve.predict(w.spec.nominal)) for w in std]
         data.append(
-            _scatter(
+            scatter(
                 x=[w.spec.nominal for w in std],
                 y=res,
                 mode="markers",
@@ -203,8 +204,8 @@ def residual_figure(run: Run, words: Words | None = None) -> Figure:
             )
         )
     layout = {
-        "template": _template(),
-        "shapes": [_hline(0, {"color": "grey"})],
+        "template": plotly_white(),
+        "shapes": [hline(0, {"color": "grey"})],
         "xaxis": {"type": "log", "title": {"text": w_("residuals_x_axis")}},
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
         "title": {"text": w_("residuals_title")},
@@ -264,7 +265,7 @@ def plate_figure(run: Run, words: Words | None = None) -> Figure:
     flagged = [w for w in run.wells if marks.get(w.name, set()) & set(FAULT_FLAGS)]
     if flagged:
         data.append(
-            _scatter(
+            scatter(
                 x=[int(w.name[1:]) for w in flagged],
                 y=[w.name[0] for w in flagged],
                 mode="markers",
@@ -275,7 +276,7 @@ def plate_figure(run: Run, words: Words | None = None) -> Figure:
             )
         )
     layout = {
-        "template": _template(),
+        "template": plotly_white(),
         "yaxis": {"autorange": "reversed", "type": "category"},
         "xaxis": {"dtick": 1, "side": "top"},
         "margin": {"l": 40, "r": 20, "t": 70, "b": 20},
@@ -314,18 +315,21 @@ def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
     if isinstance(value, list):
+        if not any(isinstance(v, dict | list) for v in value):
+            return value  # a trace's numbers or labels: nothing inside to order
         return [_sorted(v) for v in value]
     return value
 
 
-def _template() -> dict[str, Any]:
-    return json.loads(_template_json())  # a fresh copy: a figure is the caller's to change
+def plotly_white() -> dict[str, Any]:
+    """plotly's "plotly_white" template, a fresh copy (the caller's to change)."""
+    return json.loads(_template_json())
 
 
 @functools.cache
 def _template_written() -> tuple[dict[str, Any], str]:
     """The template, and its JSON as figure_json writes it (3 of a report's 4 ms: once)."""
-    template = _template()
+    template = plotly_white()
     return template, figure_json(template)
 
 
@@ -377,7 +381,11 @@ def figure_div(fig: Figure, div_id: str, config: dict[str, Any]) -> str:
     data = figure_json([_trace_order(t) for t in fig["data"]])
     layout = _layout_json(fig["layout"])
     jconfig = json.dumps({**config, "responsive": True})
-    height, width = f"{fig['layout']['height']}px", f"{fig['layout']['width']}px"
+    # plotly's to_html: the layout's size in px, else the whole of the page's width
+    size = {
+        k: f"{fig['layout'][k]}px" if k in fig["layout"] else "100%" for k in ("height", "width")
+    }
+    height, width = size["height"], size["width"]
     script = (
         f'                if (document.getElementById("{div_id}")) {{'
         f"                    Plotly.newPlot("

@@ -71,11 +71,22 @@ def curve_json_value(run: Run) -> dict[str, Any]:
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """A UTF-8 CSV (with BOM, so Excel on a Chinese-locale PC reads it right), formula-safe."""
+    finite, guarded = math.isfinite, FORMULA_PREFIXES
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh, lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_csv_value(row.get(c)) for c in columns])
+            # _csv_value of each cell, inline: a run's tables have thousands of cells
+            writer.writerow(
+                [
+                    ""
+                    if v is None or (isinstance(v, float) and not finite(v))
+                    else "'" + v
+                    if isinstance(v, str) and v.startswith(guarded)
+                    else v
+                    for v in map(row.get, columns)
+                ]
+            )
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
@@ -88,8 +99,12 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any
 
     def table(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
         yield [safe_text(str(name)) for name in columns]  # --wide builds them from visits
-        for row in rows:
-            yield [safe_text(row.get(name)) for name in columns]
+        guarded = FORMULA_PREFIXES
+        for row in rows:  # safe_text of each cell, inline (thousands of cells a run)
+            yield [
+                "'" + v if isinstance(v, str) and v.startswith(guarded) else v
+                for v in map(row.get, columns)
+            ]
 
     write_workbook(path, {title: table(*content) for title, content in sheets.items()})
 

@@ -199,13 +199,14 @@ def folder_state(path: str | Path) -> tuple[tuple[str, int, int, int, int], ...]
     back): the state of a folder right after this process wrote it tells whether it
     is still as written, without hashing its files again.
     """
-    folder = Path(path)
+    base = str(Path(path))
+    cut = len(base.rstrip(os.sep)) + 1  # os.walk's roots start with the folder's own path
     found = []
-    for root, _dirs, files in os.walk(folder):
+    for root, _dirs, files in os.walk(base):
+        inner = root[cut:]  # the root relative to the folder ("" for the folder itself)
         for name in files:
-            full = os.path.join(root, name)
-            st = os.stat(full)
-            rel = os.path.relpath(full, folder)
+            st = os.stat(os.path.join(root, name))
+            rel = os.path.join(inner, name) if inner else name  # as os.path.relpath gives it
             found.append((rel, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(sorted(found))
 

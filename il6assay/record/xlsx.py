@@ -111,8 +111,23 @@ def _sheet_rows(rows: Iterable[Sequence[Any]]) -> Iterable[str]:
     for r, row in enumerate(rows, start=1):
         while len(columns) < len(row):
             columns.append(column_letter(len(columns)))
-        cells = "".join(_cell(f"{columns[c]}{r}", v) for c, v in enumerate(row))
-        yield f'<row r="{r}">{cells}</row>'
+        cells = []
+        for column, v in zip(columns, row, strict=False):
+            # The two common cells written here as _cell writes them (a workbook has
+            # thousands: the calls cost more than the text); every other value by _cell.
+            kind = type(v)
+            if kind is float and v - v == 0.0:  # finite
+                cells.append(f'<c r="{column}{r}" t="n"><v>{v:.16g}</v></c>')
+            elif kind is str and v and _PLAIN.fullmatch(v):  # nothing to escape or preserve
+                cells.append(f'<c r="{column}{r}" t="inlineStr"><is><t>{v}</t></is></c>')
+            else:
+                cells.append(_cell(f"{column}{r}", v))
+        yield f'<row r="{r}">{"".join(cells)}</row>'
+
+
+# Text _text writes as it is: no character to escape or replace, no space at either end.
+_PLAIN = re.compile(r"[^\x00-\x1f\ufffe\uffff&<>\s](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>]*"
+                    r"[^\x00-\x1f\ufffe\uffff&<>\s])?")  # fmt: skip
 
 
 def write_workbook(path: Path, sheets: dict[str, Iterable[Sequence[Any]]]) -> None:

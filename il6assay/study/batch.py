@@ -100,10 +100,12 @@ class PlateOutcome:
     # The folder's files right after the write (record.review.folder_state): the index page
     # need not hash a folder this batch wrote while it is still as written.
     written_state: tuple[Any, ...] | None = field(default=None, repr=False)
+    # And what the index page shows of it (study.pages.index_row), taken at the write.
+    index_row: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for ``batch --json``."""
-        return {k: v for k, v in self.__dict__.items() if k != "written_state"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("written_state", "index_row")}
 
 
 def find_exports(paths: Iterable[Path]) -> tuple[list[Path], list[PlateOutcome]]:
@@ -465,6 +467,9 @@ def _refuse_replacing_decided(folders: list[Path], study: Any) -> None:
 def _outcome(
     job: PlateJob, run: Any, folder: str, status: str, state: tuple[Any, ...] | None = None
 ) -> PlateOutcome:
+    from il6assay.study.pages import index_row
+
+    rows = run.result_rows()
     return PlateOutcome(
         export=str(job.export),
         plate_id=job.plate_id,
@@ -474,8 +479,9 @@ def _outcome(
         accepted=run.accepted,
         verdict=run.verdict,
         samples=len(run.specimens),
-        flags=_flags(run.result_rows()),
+        flags=_flags(rows),
         written_state=state,
+        index_row=index_row(run, Path(folder), rows) if state is not None else None,
     )
 
 
@@ -485,6 +491,15 @@ def written_states(outcomes: Iterable[PlateOutcome]) -> dict[str, tuple[Any, ...
         Path(o.run_dir).name: o.written_state
         for o in outcomes
         if o.run_dir and o.written_state is not None and o.status in (WRITTEN, REPLACED)
+    }
+
+
+def index_rows(outcomes: Iterable[PlateOutcome]) -> dict[str, Any]:
+    """Each folder this batch wrote (by name) with its row of the index page, as written."""
+    return {
+        Path(o.run_dir).name: o.index_row
+        for o in outcomes
+        if o.run_dir and o.index_row is not None and o.status in (WRITTEN, REPLACED)
     }
 
 
@@ -603,11 +618,17 @@ def _take_all(
     """Each plate processed and written by one worker task (in time order), its outcome back."""
     from il6assay.study.workers import WorkerDied
 
+    def take(index: int) -> PlateOutcome:
+        # In a worker forked with ``work`` in its memory: only the job's index goes through
+        # the pipe, not the plate as planned (its reads, layout and sheet: ~0.4 ms to pickle).
+        return take_job(work[index], reason)
+
     pending: deque[tuple[PlateJob, Any]] = deque()
-    queue = iter(work)
+    queue = iter(enumerate(work))
     while True:
-        while len(pending) < window and (job := next(queue, None)) is not None:
-            pending.append((job, pool.submit(take_job, job, reason)))
+        while len(pending) < window and (item := next(queue, None)) is not None:
+            index, job = item
+            pending.append((job, pool.submit(take, index)))
         if not pending:
             return
         job, task = pending.popleft()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from il6assay.project import Project
+    from il6assay.record.figures import Figure
+    from il6assay.run import Run
     from il6assay.study.summary import Overview
     from il6assay.study.trends import Series, Trends
 
@@ -364,41 +367,116 @@ def _group(status: dict[str, Any], record: dict[str, Any]) -> int:
     return 2
 
 
+@dataclass(frozen=True)
+class IndexRow:
+    """What the index shows of a run folder, taken when it was written (``index_row``).
+
+    ``record``: the run.json keys the page reads; ``results``: its results.csv's row count;
+    ``flags``: each flag's count over those rows; ``controls``: (level, mean pg/mL, nominal
+    pg/mL) of each control level, as its curve.json gives them (il6assay.study.qc).
+    """
+
+    record: dict[str, Any]
+    results: int
+    flags: dict[str, int]
+    controls: tuple[tuple[str, float | None, float | None], ...]
+
+
+def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> IndexRow:
+    """The index's row of ``run`` just written into ``folder`` (``rows``: its result rows), so
+    that the index need not read the folder again while it is as written."""
+    from il6assay.qc.m10 import QC_ROLES
+    from il6assay.record.folder import read_record
+    from il6assay.study.qc import from_documents
+
+    written = read_record(folder)  # run.json as written (its created_utc is set there)
+    report = written.report
+    record = {
+        "accepted": written.accepted,
+        "verdict": written.verdict,
+        "warnings": list(written.warnings),
+        "created_utc": written.created_utc,
+        "review": {"status": written.review.status},
+        "report": None if report is None else {"plotly_js": report.plotly_js},
+        "export": {"metadata": {"read_datetime": written.export.metadata.get("read_datetime")}},
+    }
+    curve = {
+        "controls": [
+            {"well": w.name, "level": w.spec.level, "nominal_pg_ml": w.spec.nominal,
+             "conc_pg_ml": w.conc}
+            for w in run.wells
+            if w.spec.role in QC_ROLES
+        ]
+    }  # fmt: skip
+    controls = tuple((c.level, c.value_pg_ml, c.nominal_pg_ml)
+                     for c in from_documents(record, curve).controls)  # fmt: skip
+    return IndexRow(record, len(rows), _flag_counts(rows), controls)
+
+
+def _read_time(export: Mapping[str, Any]) -> Any:
+    return (export.get("metadata") or {}).get("read_datetime")
+
+
+def _flag_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    flags: dict[str, int] = {}
+    for row in rows:
+        for f in str(row.get("flags") or "").split(";"):
+            if f:
+                flags[f] = flags.get(f, 0) + 1
+    return flags
+
+
 def index_html(
     out_dir: Path,
     unreadable: Sequence[Any] = (),
     lang: str = "en",
     written: Mapping[str, Any] | None = None,
+    rows: Mapping[str, IndexRow] | None = None,
 ) -> str:
     """The results folder's index: every run, in the order a reviewer works, with its report
     (``lang``: the report language, "en" or "zh-CN"). ``written``: the folders this process
     has just written (name: ``folder_state`` right after the write), not hashed again while
-    they are still as written; every other folder is checked whole (``run_status``)."""
+    they are still as written; ``rows``: their ``index_row``, which the page then shows
+    instead of reading the folder again; every other folder is read and checked whole
+    (``run_status``)."""
     from il6assay.errors import InputError
     from il6assay.record.folder import read_run
-    from il6assay.record.review import run_status, written_status
+    from il6assay.record.review import folder_state, run_status, written_status
     from il6assay.record.templating import render
+    from il6assay.record.verify import shared_plotly_differences
+    from il6assay.study.qc import from_documents
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
+        state = (written or {}).get(folder.name)
+        row = (rows or {}).get(folder.name)
         try:
-            run = read_run(folder)
-            record, rows, curve = run.record.raw, run.results, run.curve.raw
-            state = (written or {}).get(folder.name)
-            status = (state is not None and written_status(folder, run.record, state)) or (
-                run_status(folder)
-            )
+            if state is not None and row is not None and folder_state(folder) == tuple(state):
+                # As written by this process: its row, and the check _status makes of a folder
+                # whose files are as hashed (the shared plotly.js beside it).
+                record, results, flags, controls = row.record, row.results, row.flags, row.controls
+                report = record.get("report")
+                shared = (
+                    shared_plotly_differences(folder.parent, [])
+                    if report is not None and report.get("plotly_js") != "embedded"
+                    else []
+                )
+                status = {"review": (record.get("review") or {}).get("status"),
+                          "integrity": next(iter(shared), "ok")}  # fmt: skip
+            else:
+                run = read_run(folder)
+                record, table, curve = run.record.raw, run.results, run.curve.raw
+                status = (state is not None and written_status(folder, run.record, state)) or (
+                    run_status(folder)
+                )
+                results, flags = len(table), _flag_counts(table)
+                controls = tuple((c.level, c.value_pg_ml, c.nominal_pg_ml)
+                                 for c in from_documents(record, curve).controls)  # fmt: skip
         except (OSError, ValueError, KeyError, InputError):
             continue
-        flags: dict[str, int] = {}
-        for row in rows:
-            for f in str(row.get("flags") or "").split(";"):
-                if f:
-                    flags[f] = flags.get(f, 0) + 1
-        export = record.get("export") or {}
-        when = str((export.get("metadata") or {}).get("read_datetime") or record.get("created_utc"))
-        entries.append((_group(status, record), parse_time(when), folder, record, status, rows,
-                        flags, curve))  # fmt: skip
+        when = str(_read_time(record.get("export") or {}) or record.get("created_utc"))
+        entries.append((_group(status, record), parse_time(when), folder, record, status,
+                        range(results), flags, controls))  # fmt: skip
     entries.sort(key=lambda e: (e[0], e[1], e[2].name))
     groups = []
     for g, heading in enumerate(REVIEW_ORDER):
@@ -411,44 +489,55 @@ def index_html(
         if runs:
             groups.append((heading, runs))
     w = Words(lang, "study")
-    chart = _div(_recovery_figure(entries, w)) if entries else None
+    chart = _figure_div(_recovery_figure(entries, w)) if entries else None
     body = render(TEMPLATES, "index.html", w=w, t=w.labels, total=len(entries),
                   unreadable=list(unreadable), groups=groups, chart=chart)  # fmt: skip
     return page(w("title_index"), body, lang=lang)
 
 
-def _recovery_figure(entries: list[Any], w: Words) -> go.Figure:
-    """Controls' recovery (% of nominal) per run, in time order: a first look across the batch."""
-    import plotly.graph_objects as go
+def _recovery_figure(entries: list[Any], w: Words) -> Figure:
+    """Controls' recovery (% of nominal) per run, in time order: a first look across the batch.
 
-    from il6assay.study.qc import from_documents
+    Plain data for plotly.js (il6assay.record.figures), as plotly's figure objects wrote it:
+    a batch imports no plotly.
+    """
+    from il6assay.record.figures import hline, plotly_white, scatter
 
     ordered = sorted(entries, key=lambda e: (e[1], e[2].name))
     by_level: dict[str, tuple[list[str], list[float], list[str]]] = {}
-    for _, _when, folder, record, _st, _rows, _flags, curve in ordered:
-        qc = from_documents(record, curve)
-        for c in qc.controls:
-            if c.value_pg_ml is None or not c.nominal_pg_ml:
+    for _, _when, folder, _record, _st, _rows, _flags, controls in ordered:
+        for level, value, nominal in controls:
+            if value is None or not nominal:
                 continue
-            xs, ys, texts = by_level.setdefault(c.level, ([], [], []))
+            xs, ys, texts = by_level.setdefault(level, ([], [], []))
             xs.append(folder.name)
-            ys.append(100.0 * c.value_pg_ml / c.nominal_pg_ml)
-            texts.append(f"{_e(folder.name)}<br>{c.value_pg_ml:.4g} pg/mL")
-    fig = go.Figure()
-    for level, (xs, ys, texts) in by_level.items():
-        fig.add_trace(
-            go.Scatter(x=xs, y=ys, mode="markers+lines", name=_e(level), hovertext=texts,
-                       hoverinfo="text+y")
-        )  # fmt: skip
-    fig.add_hline(y=100, line={"color": "#2ca02c", "width": 1})
-    fig.update_layout(
-        title={"text": w("rec_title"), "font": {"size": 13}},
-        yaxis_title=w("rec_y"),
-        xaxis={"showticklabels": False, "title": w("rec_x")},
-        template="plotly_white",
-        height=320,
-    )
-    return fig
+            ys.append(100.0 * value / nominal)
+            texts.append(f"{_e(folder.name)}<br>{value:.4g} pg/mL")
+    data = [
+        scatter(x=xs, y=ys, mode="markers+lines", name=_e(level), hovertext=texts,
+                 hoverinfo="text+y")
+        for level, (xs, ys, texts) in by_level.items()
+    ]  # fmt: skip
+    layout = {
+        "template": plotly_white(),
+        "shapes": [hline(100, {"color": "#2ca02c", "width": 1})],
+        "title": {"font": {"size": 13}, "text": w("rec_title")},
+        "xaxis": {"showticklabels": False, "title": {"text": w("rec_x")}},
+        "yaxis": {"title": {"text": w("rec_y")}},
+        "height": 320,
+    }
+    return {"data": data, "layout": layout}
+
+
+def _figure_div(fig: Figure) -> str:
+    """A plain-data figure's <div>, its element id random as plotly's to_html makes it."""
+    import uuid
+
+    from markupsafe import Markup
+
+    from il6assay.record.figures import figure_div
+
+    return Markup(figure_div(fig, str(uuid.uuid4()), CONFIG))
 
 
 # The study pages the review app serves, cached until the study database changes.
