@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 _LAZY = {
     "fit_curve": "il6assay.curve.fit",
