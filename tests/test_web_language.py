@@ -128,6 +128,24 @@ def test_an_accounts_language_is_remembered_in_the_database_and_is_its_own(engin
         assert back.status == 200 and "Plate map" in back.text
 
 
+def test_a_chinese_reviewer_reads_the_plate_maps_tooltips_and_the_history_in_chinese(
+    engine, tmp_path: Path
+):
+    with lin_signed_in(engine, tmp_path) as (_, lin, results):
+        run_id = next(p for p in results.iterdir() if p.is_dir()).name
+        english = lin.get(f"/runs/{run_id}").text
+        assert "S1 · OD 1.809 · recovery 96.4 %" in english  # a standard's tooltip
+        assert "· OD saturated ·" in english  # B12: the reader gave no OD
+        switch(lin, english, ZH)
+        chinese = lin.get(f"/runs/{run_id}").text
+        recovery = html.escape(text(ZH, "web.tip_recovery", pct="96.4"))
+        assert f"S1 · OD 1.809 · {recovery}" in chinese and "recovery" not in chinese
+        assert f"· OD {text(ZH, 'web.od_saturated')} ·" in chinese
+        history = lin.get(f"/runs/{run_id}/history").text
+        assert f"<td>{html.escape(text(ZH, 'web.action_process'))}</td>" in history
+        assert "(process)" in text(ZH, "web.action_process").replace("（", "(").replace("）", ")")
+
+
 def test_the_language_switch_refuses_what_a_form_cannot_send(engine, tmp_path: Path):
     with lin_signed_in(engine, tmp_path) as (url, lin, _):
         queue = lin.get("/queue")

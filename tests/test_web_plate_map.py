@@ -45,7 +45,7 @@ def test_the_plate_map_tells_faults_censored_masked_and_roles_apart_with_od_and_
         p01 = next(r for r in csv.DictReader(fh) if r["sample"] == "P01")
     assert p01["result"].startswith("<") and a4["od"] == f"{od:.3f}"
     assert a4["result"] == f"{p01['result']} pg/mL" and "BELOW_LLOQ" in a4["flags"]
-    assert wells["A1"]["result"].startswith("recovery ")  # a standard: its recovery
+    assert wells["A1"]["recovery_pct"] and not wells["A1"]["result"]  # a standard: its recovery
     done = CliRunner().invoke(
         main, ["mask", str(folder), "--well", "A4", "--reason", "bubble", "--by", "Lin Wei"]
     )

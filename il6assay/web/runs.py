@@ -140,8 +140,9 @@ def _mark(status: str, flags: set[str]) -> tuple[str, str]:
 
 
 def plate_map(folder: Path) -> list[list[dict[str, str]]]:
-    """wells.csv as rows A-H of wells: name, role, label, OD, result, flags and the well's mark
-    (masked, fault, censored), as the offline report marks them."""
+    """wells.csv as rows A-H of wells: name, role, label, OD (or why none: ``od_status``),
+    result (a standard's: ``recovery_pct``), flags and the well's mark (masked, fault,
+    censored), as the offline report marks them."""
     from il6assay.record.folder import TABLE_COLUMNS, read_table
 
     table = read_table(folder, "wells.csv", TABLE_COLUMNS["wells.csv"])
@@ -164,11 +165,12 @@ def plate_map(folder: Path) -> list[list[dict[str, str]]]:
             od = w.get("od_corrected") or ""
             with contextlib.suppress(ValueError):
                 od = f"{float(od):.3f}"
-            if not od and w.get("status") in ("SATURATED", "MISSING"):
-                od = w["status"].lower()
+            # Said in the page's words by the caller: an OD the reader did not give, a recovery.
+            od_status = w["status"].lower() if w.get("status") in ("SATURATED", "MISSING") else ""
             result = sample.get("result") or ""
+            recovery = ""
             if not result and w.get("role") == "standard" and w.get("recovery_pct"):
-                result = f"recovery {float(w['recovery_pct']):.1f} %"
+                recovery = f"{float(w['recovery_pct']):.1f}"
             line.append(
                 {
                     "well": name,
@@ -178,8 +180,10 @@ def plate_map(folder: Path) -> list[list[dict[str, str]]]:
                     "flags": " ".join(sorted(flags)),
                     "kind": kind,
                     "mark": mark,
-                    "od": od,
-                    "result": f"{result} pg/mL" if sample.get("result") else result,
+                    "od": "" if od_status else od,
+                    "od_status": od_status,
+                    "result": f"{result} pg/mL" if result else "",
+                    "recovery_pct": recovery,
                 }
             )
         grid.append(line)

@@ -209,6 +209,18 @@ def words(lang: str) -> Any:
     return t
 
 
+def action_words(lang: str) -> Any:
+    """``action(code)``: an audit entry's action as a page shows it, in ``lang``'s words
+    where the catalogue has them (``[web] action_<code>``), else its code as recorded."""
+    from il6assay.messages import has_text, text
+
+    def action(code: str) -> str:
+        key = f"web.action_{code}"
+        return text(lang, key) if has_text(lang, key) else code
+
+    return action
+
+
 def flag_words(lang: str, codes: str) -> str:
     """Flag codes (space-separated) with what each means in ``lang``: "HIGH_CV (...)".
 

@@ -23,6 +23,7 @@ from il6assay.web.decisions import (
 from il6assay.web.runs import kit_lots, plate_map
 from il6assay.web.runs import queue_page as queue_rows
 from il6assay.web.site import (
+    action_words,
     flag_words,
     folder_of,
     frame_url,
@@ -144,7 +145,11 @@ def plate_table(folder: RunFolder, run_id: str, chosen: str | None) -> Markup:
                     f"{cell['well']} {t('role_' + cell['role'])}",
                     f" {cell['label']}" if cell["label"] else "",
                     f" · OD {cell['od']}" if cell["od"] else "",
+                    f" · OD {t('od_' + cell['od_status'])}" if cell["od_status"] else "",
                     f" · {cell['result']}" if cell["result"] else "",
+                    f" · {t('tip_recovery', pct=cell['recovery_pct'])}"
+                    if cell["recovery_pct"]
+                    else "",
                     f" · {flag_words(lang, cell['flags'])}" if cell["flags"] else "",
                 )
             )
@@ -175,6 +180,7 @@ def history(run_id: str) -> Any:
     return page(
         "history.html",
         run_id=run_id,
+        action=action_words(language()),
         entries=read_entries(folder),
         signatures=signatures(here.engine, run_id),
         events=database_events(here.engine, run_id),
