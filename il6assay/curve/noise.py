@@ -71,6 +71,7 @@ def noise_from_duplicates(
 
     def fit(keep: np.ndarray) -> tuple[float, float]:
         m, d = mean[keep], diff[keep]
+        d2 = d**2  # the same in every evaluation
 
         def params(p: np.ndarray) -> tuple[float, float]:
             return max(math.exp(min(p[0], 5.0)), SD_FLOOR), max(math.exp(min(p[1], 5.0)), CV_FLOOR)
@@ -78,7 +79,7 @@ def noise_from_duplicates(
         def nll(p: np.ndarray) -> float:
             sd, cv = params(p)
             var = 2 * (sd**2 + (cv * m) ** 2)
-            return float(0.5 * np.sum(np.log(var) + d**2 / var))
+            return float(0.5 * (np.log(var) + d2 / var).sum())
 
         best = nelder_mead(nll, np.log([0.005, 0.03]), xatol=1e-6)
         return params(best.x)
