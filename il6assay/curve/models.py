@@ -180,7 +180,10 @@ def logistic_parts(
     np.multiply(ds, -b, out=jac[:, 2])
     np.subtract(1.0, s, out=jac[:, 3])
     if five:
-        jac[:, 4] = (a - d) * -g * np.where(s > 0, s * sp, 0.0)
+        s_sp = s * sp
+        if not np.minimum.reduce(s, initial=np.inf) > 0:  # s underflowed to 0 somewhere (or is NaN)
+            s_sp = np.where(s > 0, s_sp, 0.0)
+        np.multiply((a - d) * -g, s_sp, out=jac[:, 4])
     if not slope:
         return f, jac, None
     f_x = np.full(x.shape, np.nan)

@@ -94,6 +94,7 @@ class FitProblem:
         self.k = 0.0  # NOISE_WEIGHTING's SD floor (fit_curve's k)
         self.evaluations = 0
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # bounds(), made once
+        self._loose: tuple[list[float], list[float]] | None = None  # plausible()'s box
 
     def parts(self, theta: np.ndarray):
         """f, df/dtheta and df/dx at the standards."""
@@ -167,15 +168,19 @@ class FitProblem:
         return low, high
 
     def plausible(self, sol: Solution | None) -> bool:
-        if sol is None or not np.all(np.isfinite(sol.theta)) or not math.isfinite(sol.cost):
+        if sol is None or not math.isfinite(sol.cost):
+            return False
+        theta = sol.theta.tolist()
+        if not all(math.isfinite(v) for v in theta):
             return False
         if self.line:
-            return bool(sol.theta[1] != 0)
-        low, high = self.bounds()
-        inside = np.all(sol.theta >= low - 1e-9 * np.abs(low)) and np.all(
-            sol.theta <= high + 1e-9 * np.abs(high)
-        )
-        a, d = sol.theta[0], sol.theta[3]
+            return bool(theta[1] != 0)
+        if self._loose is None:  # the box, loosened by 1e-9 of each bound: made once
+            low, high = self.bounds()
+            self._loose = (low - 1e-9 * np.abs(low)).tolist(), (high + 1e-9 * np.abs(high)).tolist()
+        low, high = self._loose
+        inside = all(lo <= v <= hi for lo, v, hi in zip(low, theta, high, strict=True))
+        a, d = theta[0], theta[3]
         spans = abs(d - a) / max(self.span, 1e-12)
         return bool(inside and 1e-9 < spans <= _ASYMPTOTE_SPANS * (1 + 1e-9))
 
