@@ -78,8 +78,13 @@ def noise_from_duplicates(
 
         def nll(p: np.ndarray) -> float:
             sd, cv = params(p)
-            var = 2 * (sd**2 + (cv * m) ** 2)
-            return float(0.5 * (np.log(var) + d2 / var).sum())
+            var = cv * m  # var = 2 * (sd**2 + (cv * m) ** 2), in place
+            np.multiply(var, var, out=var)
+            var += sd**2
+            var *= 2
+            terms = d2 / var
+            terms += np.log(var)
+            return float(0.5 * terms.sum())
 
         best = nelder_mead(nll, np.log([0.005, 0.03]), xatol=1e-6)
         return params(best.x)

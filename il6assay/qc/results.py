@@ -253,8 +253,14 @@ def evaluate_samples(
     """:func:`evaluate_sample` of every sample, the confidence intervals of all of them
     computed in one call of the curve (each figure, and each flag in its place, the same)."""
     pending: list[tuple[SampleResult, int, float]] = []  # in range: (sample, replicates, conc)
+    means = []  # each sample's mean OD, as _evaluate sets it
     for s in samples:
-        _evaluate(s, curve, lloq, uloq, passing_levels, settings, pending)
+        ods = [w.od for w in s.wells if w.od is not None]
+        mean = math.fsum(ods) / len(ods) if ods else s.od_mean
+        means.append(math.nan if mean is None else mean)
+    concs = curve.inverse_each(means).tolist() if curve.success else [math.nan] * len(samples)
+    for s, conc in zip(samples, concs, strict=True):
+        _evaluate(s, curve, lloq, uloq, passing_levels, settings, pending, conc)
     if pending:
         _intervals(pending, curve, lloq, uloq)  # type: ignore[arg-type]
     if settings.rules != "m10":
@@ -298,6 +304,7 @@ def _evaluate(
     passing_levels: list[float],
     settings: Settings,
     pending: list[tuple[SampleResult, int, float]],
+    x: float,  # the concentration of the mean OD (as float(curve.inverse(s.od_mean)) gives it)
 ) -> None:
     ods = [w.od for w in s.wells if w.od is not None]
     if any(w.status == SATURATED for w in s.wells):
@@ -324,7 +331,6 @@ def _evaluate(
         return
     if s.od_mean is None:
         return
-    x = float(curve.inverse(s.od_mean))
     side = None if math.isfinite(x) else curve.side(s.od_mean)
     in_range = math.isfinite(x) and lloq <= x <= uloq
     concs = [w.conc_on_plate for w in s.wells if w.conc_on_plate is not None]
