@@ -1,13 +1,13 @@
 """CPU time a plate costs inside one process (imports excluded), this code against a commit's.
 
-What `il6assay batch --jobs 1` spends on each plate once everything is imported: reading,
-fitting, judging and writing its run folder. Makes N simulated plates
-(``bench_study.make_plates``), then, in alternating rounds, runs the code of ``--before``
-(from git) and this code, each in a fresh interpreter that imports what a batch needs,
-processes two plates to warm up (not counted), and times the batch of the N plates with
-``time.process_time`` (the process's user + system CPU). Both codes are measured in the
-same conditions, round after round; the medians and their ratio are printed.
-Figures: docs/speed.md ("A plate's CPU inside the process").
+What processing a plate and writing its run folder cost once everything is imported: reading,
+fitting, judging, writing (``process_plate`` and ``write_run``, as a batch's worker calls
+them). Makes N simulated plates (``bench_study.make_plates``), takes the code of ``--before``
+from git as the package ``il6assay_before`` (its own imports renamed), imports both codes in
+one interpreter, and processes and writes each plate with both, alternating which goes first,
+timing each with ``time.process_time``: the two codes meet the same load from other work on
+the machine, plate by plate. Prints each code's CPU a plate and their ratio, for each round.
+Figures: docs/speed.md ("A plate's CPU in the process").
 
 Usage: python benchmarks/bench_plate_cpu.py --before COMMIT [--plates 200] [--rounds 3]
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,48 +25,55 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_cli import bytecode_cached_env
 from bench_study import LAYOUT, ROOT, make_plates
 
-# Run in each interpreter: warm up on two plates, then time the batch of all of them.
+# Run in a fresh interpreter with both codes importable: one line a round.
 MEASURE = """
 import shutil, sys, time
 from pathlib import Path
-from il6assay.cli import main
+import il6assay, il6assay_before
 from il6assay.study.batch import warm_imports
+from il6assay_before.study.batch import warm_imports as warm_imports_before
+from il6assay.run import process_plate
+from il6assay.record.outputs import write_run
+from il6assay_before.run import process_plate as process_before
+from il6assay_before.record.outputs import write_run as write_before
 
-plates, warm, out, layout = (Path(a) for a in sys.argv[1:5])
-warm_imports()
-
-def batch(folder, runs):
-    shutil.rmtree(runs, ignore_errors=True)
-    args = ["batch", str(folder), "--layout", str(layout), "--out", str(runs), "--jobs", "1"]
-    try:
-        main(args, standalone_mode=False)
-    except SystemExit:
-        pass
-
-batch(warm, out / "warm")
-n = len(list(plates.glob("*.samples.csv")))
-start = time.process_time()
-batch(plates, out / "runs")
-print((time.process_time() - start) / n)
+plates, out, layout, rounds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+assert il6assay.__file__.startswith(sys.argv[5]), il6assay.__file__
+warm_imports(), warm_imports_before()
+exports = sorted(p for p in plates.glob("*.csv") if not p.name.endswith(".samples.csv"))
+codes = {"before": (process_before, write_before), "this code": (process_plate, write_run)}
+for first in exports[:2]:  # warm: the lazily imported modules and the caches, not counted
+    for label, (process, write) in codes.items():
+        write(process(first, layout, first.with_suffix(".samples.csv")), out / "warm" / label)
+for _ in range(rounds):
+    cpu = dict.fromkeys(codes, 0.0)
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    for i, export in enumerate(exports):
+        for label in (list(codes) if i % 2 == 0 else list(codes)[::-1]):
+            process, write = codes[label]
+            start = time.process_time()
+            write(process(export, layout, export.with_suffix(".samples.csv")), out / "runs" / label)
+            cpu[label] += time.process_time() - start
+    print(cpu["before"] / len(exports), cpu["this code"] / len(exports), flush=True)
 """
 
 
-def per_plate(code: Path, plates: Path, warm: Path, out: Path, env: dict[str, str]) -> float:
-    """CPU seconds a plate with the il6assay source tree ``code``, imports excluded."""
-    env = {**env, "PYTHONPATH": str(code)}
-    env.pop("IL6ASSAY_DB", None)
-    argv = [sys.executable, "-c", MEASURE, str(plates), str(warm), str(out), str(LAYOUT)]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=out)
-    if proc.returncode != 0:
-        raise SystemExit(f"the measurement failed: {proc.stderr[-2000:]}")
-    return float(proc.stdout.strip().splitlines()[-1])
+def before_package(commit: str, folder: Path) -> None:
+    """The il6assay of ``commit`` as the package ``il6assay_before`` in ``folder``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "il6assay"],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    package = folder / "il6assay_before"
+    (folder / "il6assay").rename(package)
+    name = re.compile(r"\bil6assay\b")
+    for path in package.rglob("*.py"):
+        path.write_text(name.sub("il6assay_before", path.read_text(encoding="utf-8")))
 
 
 def main() -> None:
-    """Print each round's figure a plate (ms) for both codes, the medians and their ratio."""
+    """Print each round's CPU a plate (ms) of both codes and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="The git commit to compare with.")
     parser.add_argument("--plates", type=int, default=200)
@@ -75,33 +82,23 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="il6assay-bench-plate-"))
     try:
-        env = {**os.environ, **bytecode_cached_env(str(work / "pycache"))}
-        plates, warm = work / "plates", work / "warm"
-        make_plates(plates, args.plates, args.seed)
-        warm.mkdir()
-        for name in ("plate_0000.csv", "plate_0000.samples.csv", "plate_0001.csv",
-                     "plate_0001.samples.csv"):  # fmt: skip
-            os.link(plates / name, warm / name)
-        before = work / "before"
-        before.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "il6assay"],
-                                 capture_output=True, check=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
-        codes = {args.before: before, "this code": ROOT}
-        figures: dict[str, list[float]] = {label: [] for label in codes}
-        print(f"{args.plates} plates, batch --jobs 1 in one process, imports excluded\n")
-        print("| round | code | CPU a plate (ms) |\n|---|---|---|")
-        for round_ in range(1, args.rounds + 1):
-            for label, code in codes.items():
-                out = work / "out"
-                shutil.rmtree(out, ignore_errors=True)
-                out.mkdir()
-                cpu = per_plate(code, plates, warm, out, env)
-                figures[label].append(cpu)
-                print(f"| {round_} | {label} | {1000 * cpu:.1f} |", flush=True)
-        old, new = (statistics.median(figures[label]) for label in codes)
-        print(f"\nmedian: {args.before} {1000 * old:.1f} ms, this code {1000 * new:.1f} ms "
-              f"({100 * (new / old - 1):+.1f} %)")  # fmt: skip
+        make_plates(work / "plates", args.plates, args.seed)
+        before_package(args.before, work)
+        env = {k: v for k, v in os.environ.items() if k != "IL6ASSAY_DB"}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(work)])
+        argv = [sys.executable, "-c", MEASURE, str(work / "plates"), str(work / "out"),
+                str(LAYOUT), str(args.rounds), str(ROOT)]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=work)
+        if proc.returncode != 0:
+            raise SystemExit(f"the measurement failed: {proc.stderr[-2000:]}")
+        print(f"{args.plates} plates, each processed and written by both codes in turn, "
+              "in one process, imports excluded\n")  # fmt: skip
+        print(f"| round | {args.before} (ms a plate) | this code (ms a plate) | ratio |")
+        print("|---|---|---|---|")
+        for i, line in enumerate(proc.stdout.split("\n")):
+            if line.strip():
+                old, new = (float(v) for v in line.split())
+                print(f"| {i + 1} | {1000 * old:.1f} | {1000 * new:.1f} | {new / old:.3f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
