@@ -41,7 +41,7 @@ from il6assay.qc.results import (
     apply_sheet_dilutions,
     back_calculate_wells,
     censor_wells,
-    evaluate_sample,
+    evaluate_samples,
     group_samples,
 )
 from il6assay.qc.rules import (
@@ -358,8 +358,7 @@ def process_plate(
     sample_results = group_samples(wells, sheet.rows if sheet else {})
     passing = [lv.nominal for lv in levels if lv.passed]
     raised = m10.raised_lloq(levels, lloq)
-    for s in sample_results:
-        evaluate_sample(s, curve, lloq, uloq, passing, settings, lloq_raised=raised)
+    evaluate_samples(sample_results, curve, lloq, uloq, passing, settings, lloq_raised=raised)
     flag_dilutions(settings.method_profile, sample_results)  # the validated dilutions
     censor_wells(wells, lloq, uloq)
     run = Run(

@@ -438,7 +438,10 @@ def test_no_precise_level_means_nothing_is_quantified_and_the_plate_fails():
         def predict(self, conc):
             return np.atleast_1d(conc) / 100.0
 
-        def inverse_se(self, od, replicates):
+        def inverse_each(self, od):
+            return np.atleast_1d(od) * 100.0
+
+        def inverse_se(self, od, replicates, conc=None):
             return np.atleast_1d(od) * 100.0
 
     levels = evaluate_standards(standard_series({}), DEFAULTS)

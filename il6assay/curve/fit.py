@@ -77,6 +77,7 @@ from il6assay.curve.models import (
     four_pl,
     four_pl_inverse,
     invert,
+    invert_each,
     logistic,
     logistic_inverse,
     loglog,
@@ -191,6 +192,10 @@ class CurveFit:
         """Concentration(s) for OD(s) ``od``; NaN where the OD is outside the asymptotes."""
         return invert(self.model, self.params, od)
 
+    def inverse_each(self, ods: np.ndarray | list[float]) -> np.ndarray:
+        """``float(inverse(od))`` of each OD, to the bit, in one call (a 1-D array)."""
+        return invert_each(self.model, self.params, ods)
+
     def side(self, od: float) -> str | None:
         """Where a non-invertible OD lies: "below" (at or past a), "above" (past d), else None."""
         if not (math.isfinite(od) and self.success):
@@ -215,15 +220,18 @@ class CurveFit:
     def inverse_se(
         self,
         od: np.ndarray | float,
-        replicates: int = 1,
+        replicates: int | list[int] = 1,
         conc: np.ndarray | list[float] | None = None,
     ) -> np.ndarray:
         """Standard error of the back-calculated concentration (delta method; NaN outside).
 
-        ``conc``: the concentrations of ``od`` when already back-calculated (not again).
+        ``conc``: the concentrations of ``od`` when already back-calculated (not again);
+        ``replicates``: one number for every OD, or each OD's own.
         """
         x = np.atleast_1d(self.inverse(od) if conc is None else conc).astype(float)
-        y = np.broadcast_to(np.asarray(od, dtype=float), x.shape)
+        y = np.asarray(od, dtype=float)
+        if y.shape != x.shape:
+            y = np.broadcast_to(y, x.shape)
         out = np.full(x.shape, np.nan)
         ok = np.isfinite(x) & (x > 0)
         if not ok.any() or self._theta is None or self._cov_theta is None:
@@ -234,14 +242,17 @@ class CurveFit:
         # row's, and every figure must be the one a well's own CI gives.
         cov = self._cov_theta
         var_curve = np.array([np.einsum("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
-        var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
+        if np.ndim(replicates) == 0:
+            var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
+        else:  # each OD's own number of replicates
+            var_od = self.residual_sd(y[ok]) ** 2 / np.maximum(np.asarray(replicates)[ok], 1)
         out[ok] = np.sqrt(var_od / f_x**2 + var_curve)
         return out
 
     def inverse_ci(
         self,
         od: np.ndarray | float,
-        replicates: int = 1,
+        replicates: int | list[int] = 1,
         level: float = 0.95,
         conc: np.ndarray | list[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:

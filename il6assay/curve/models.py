@@ -8,6 +8,7 @@ theta = (a, b, ln c, d[, g]) the solvers work in.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,6 +59,33 @@ def logistic_inverse(
     return np.where(inside & (u > 0), x, np.nan)
 
 
+def logistic_inverse_each(
+    y: np.ndarray | list[float], a: float, b: float, c: float, d: float, g: float = 1.0
+) -> np.ndarray:
+    """``logistic_inverse`` of each OD of ``y`` as a call with that OD alone gives it, in one call.
+
+    Alone, the last power is numpy's power of a scalar (the C library's pow), which may differ
+    in the last digit from numpy's power over an array: here it is taken element by element,
+    the rest over the array (elementwise, the same arithmetic as alone).
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inside = (y - a) * (d - y) > 0
+        share = np.where(inside, (y - d) / (a - d), np.nan)  # = (1 + u) ** -g
+        u = share ** (-1.0 / g) - 1.0
+    power = 1.0 / b
+    x = [c * _pow(v, power) if v > 0 else math.nan for v in u.tolist()]
+    return np.array(x, dtype=float).reshape(y.shape)
+
+
+def _pow(v: float, power: float) -> float:
+    """v ** power for v > 0, as numpy's power of a scalar gives it (inf where it overflows)."""
+    try:
+        return v**power
+    except OverflowError:
+        return math.inf
+
+
 def four_pl(x: np.ndarray | float, a: float, b: float, c: float, d: float) -> np.ndarray:
     """The 4PL curve at concentrations ``x``."""
     return logistic(x, a, b, c, d)
@@ -92,27 +120,43 @@ def invert(model: str, params: dict[str, float], y: np.ndarray | float) -> np.nd
     return loglog_inverse(y, **params) if model == "loglog" else logistic_inverse(y, **params)
 
 
-def log_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x > 0, ln x with -inf at x = 0): computed once per data set, used by every evaluation."""
+def invert_each(model: str, params: dict[str, float], y: np.ndarray | list[float]) -> np.ndarray:
+    """``invert`` of each OD of ``y`` as a call with that OD alone gives it (1-D), in one call."""
+    if model == "loglog":  # exp and log: each element's figure is the same alone or in an array
+        return np.atleast_1d(loglog_inverse(np.asarray(y, dtype=float).ravel(), **params))
+    return logistic_inverse_each(y, **params)
+
+
+class LogX(NamedTuple):
+    """A data set's concentrations as every evaluation uses them, computed once (``log_x``)."""
+
+    pos: np.ndarray  # x > 0
+    logx: np.ndarray  # ln x, -inf at x = 0
+    zeros: np.ndarray  # the indices where x = 0
+
+
+def log_x(x: np.ndarray) -> LogX:
+    """(x > 0, ln x with -inf at x = 0, where x = 0): once per data set, for every evaluation."""
     pos = x > 0
     logx = np.full(x.shape, -np.inf)
     np.log(x, out=logx, where=pos)
-    return pos, logx
+    return LogX(pos, logx, np.flatnonzero(~pos))
 
 
 def logistic_parts(
     theta: np.ndarray,
     x: np.ndarray,
     five: bool,
-    logs: tuple[np.ndarray, np.ndarray] | None = None,
+    logs: LogX | None = None,
     slope: bool = True,
 ):
     """f, df/dtheta (n x p) and df/dx at x, for internal theta = (a, b, ln c, d[, ln g]).
 
     ``logs`` is ``log_x(x)``, passed by callers that evaluate the same x many times;
-    ``slope=False`` (a solver's evaluations) leaves df/dx out (None).
+    ``slope=False`` (a solver's evaluations) leaves df/dx out (None). The solvers call it
+    hundreds of times a plate: each figure is computed once, in place where it can be.
     """
-    pos, logx = logs if logs is not None else log_x(x)
+    pos, logx, zeros = logs if logs is not None else log_x(x)
     a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
     # Clamped: a solver's trial step may try absurd asymmetries on the way.
     g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
@@ -120,16 +164,26 @@ def logistic_parts(
     t = b * shifted
     sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
     s = np.exp(-g * sp)  # (1 + u)^-g
-    e = 0.5 * (1.0 + np.tanh(0.5 * t))  # u / (1 + u), exact at t = ±inf
-    f = d + (a - d) * s
-    ds = (a - d) * -g * s * e  # (a - d) * ds/dt
+    e = np.tanh(0.5 * t)  # then u / (1 + u) = 0.5 * (1 + tanh(t / 2)), exact at t = ±inf
+    e += 1.0
+    e *= 0.5
+    f = (a - d) * s
+    f += d  # d + (a - d) * s
+    ds = (a - d) * -g * s
+    ds *= e  # (a - d) * ds/dt
     jac = np.empty((x.size, 5 if five else 4))
     jac[:, 0] = s
-    jac[:, 1] = ds * np.where(pos, shifted, 0.0)
-    jac[:, 2] = ds * -b
-    jac[:, 3] = 1.0 - s
+    if zeros.size:
+        shifted = shifted.copy()
+        shifted[zeros] = 0.0  # ln(x/c) taken as 0 at x = 0, where ds is 0
+    np.multiply(ds, shifted, out=jac[:, 1])
+    np.multiply(ds, -b, out=jac[:, 2])
+    np.subtract(1.0, s, out=jac[:, 3])
     if five:
-        jac[:, 4] = (a - d) * -g * np.where(s > 0, s * sp, 0.0)
+        s_sp = s * sp
+        if not np.minimum.reduce(s, initial=np.inf) > 0:  # s underflowed to 0 somewhere (or is NaN)
+            s_sp = np.where(s > 0, s_sp, 0.0)
+        np.multiply((a - d) * -g, s_sp, out=jac[:, 4])
     if not slope:
         return f, jac, None
     f_x = np.full(x.shape, np.nan)
@@ -141,11 +195,13 @@ def _loglog_parts(
     theta: np.ndarray, x: np.ndarray, logs: tuple[np.ndarray, np.ndarray] | None = None
 ):
     """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
-    pos, logx = logs if logs is not None else log_x(x)
+    pos, logx, zeros = logs if logs is not None else log_x(x)
     alpha, beta = float(theta[0]), float(theta[1])
-    lx = np.where(pos, logx, 0.0)
+    lx = np.where(pos, logx, 0.0) if zeros.size else logx  # a line's fit has no x = 0
     with np.errstate(over="ignore", invalid="ignore"):
-        f = np.where(pos, np.exp(np.minimum(alpha + beta * lx, 700.0)), 0.0 if beta > 0 else np.inf)
+        f = np.exp(np.minimum(alpha + beta * lx, 700.0))
+        if zeros.size:
+            f = np.where(pos, f, 0.0 if beta > 0 else np.inf)
     jac = np.empty((x.size, 2))
     jac[:, 0] = f
     jac[:, 1] = f * lx

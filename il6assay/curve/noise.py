@@ -71,14 +71,20 @@ def noise_from_duplicates(
 
     def fit(keep: np.ndarray) -> tuple[float, float]:
         m, d = mean[keep], diff[keep]
+        d2 = d**2  # the same in every evaluation
 
         def params(p: np.ndarray) -> tuple[float, float]:
             return max(math.exp(min(p[0], 5.0)), SD_FLOOR), max(math.exp(min(p[1], 5.0)), CV_FLOOR)
 
         def nll(p: np.ndarray) -> float:
             sd, cv = params(p)
-            var = 2 * (sd**2 + (cv * m) ** 2)
-            return float(0.5 * np.sum(np.log(var) + d**2 / var))
+            var = cv * m  # var = 2 * (sd**2 + (cv * m) ** 2), in place
+            np.multiply(var, var, out=var)
+            var += sd**2
+            var *= 2
+            terms = d2 / var
+            terms += np.log(var)
+            return float(0.5 * terms.sum())
 
         best = nelder_mead(nll, np.log([0.005, 0.03]), xatol=1e-6)
         return params(best.x)

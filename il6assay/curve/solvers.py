@@ -217,6 +217,12 @@ def box_lm(
     method = "bounded Levenberg-Marquardt"
     theta = np.clip(np.array(theta0, dtype=float), low, high)
     evaluations = 1
+    # The few parameters' tests in Python floats (the same comparisons and arithmetic as
+    # numpy's on them, without a numpy call per test on a 4-element array).
+    lows, highs = (np.asarray(v, dtype=float) for v in (low, high))
+    if lows.shape != theta.shape or highs.shape != theta.shape:
+        lows, highs = np.broadcast_to(lows, theta.shape), np.broadcast_to(highs, theta.shape)
+    lows, highs = lows.tolist(), highs.tolist()
     with np.errstate(all="ignore"):
         r, jac = fun_jac(theta)
         cost = float(r @ r)
@@ -226,20 +232,25 @@ def box_lm(
         while evaluations < max_evaluations:
             grad = jac.T @ r
             jtj = jac.T @ jac
-            held = ((theta <= low) & (grad > 0)) | ((theta >= high) & (grad < 0))
-            if held.any():
-                free = ~held
+            held = [
+                (t <= lo and g > 0) or (t >= hi and g < 0)
+                for t, g, lo, hi in zip(theta.tolist(), grad.tolist(), lows, highs, strict=True)
+            ]
+            if any(held):
+                free = np.array([not h for h in held])
                 sub, g_free = jtj[np.ix_(free, free)], grad[free]
             else:
                 free, sub, g_free = None, jtj, grad
             scale = np.maximum(sub.diagonal(), 1e-300)
-            if cost == 0.0 or float((np.abs(g_free) / np.sqrt(scale)).max(initial=0.0)) <= (
-                1e-13 * math.sqrt(cost)
-            ):
+            limit = 1e-13 * math.sqrt(cost)
+            if cost == 0.0 or all(v <= limit for v in (np.abs(g_free) / np.sqrt(scale)).tolist()):
                 return Solution(theta, 0.5 * cost, method)
+            size = scale.size
             while True:
+                damping = np.zeros((size, size))  # np.diag(lam * scale), built as np.diag does
+                damping.flat[:: size + 1] = lam * scale
                 try:
-                    move = _solve(sub + np.diag(lam * scale), -g_free)
+                    move = _solve(sub + damping, -g_free)
                 except np.linalg.LinAlgError:
                     return Solution(theta, 0.5 * cost, method)
                 if free is None:
@@ -251,14 +262,16 @@ def box_lm(
                 r_new, jac_new = fun_jac(trial)
                 evaluations += 1
                 cost_new = float(r_new @ r_new)
-                if cost_new <= cost and math.isfinite(float(jac_new.sum())):
+                if cost_new <= cost and math.isfinite(float(np.add.reduce(jac_new, axis=None))):
                     break
                 lam *= 10.0
                 if lam > 1e12 or evaluations >= max_evaluations:
                     # No step lowers the sum of squares: as far as it goes.
                     return Solution(theta, 0.5 * cost, method, lam > 1e12)
-            moved = np.abs(trial - theta) <= 1e-10 * (np.abs(theta) + 1e-10)
-            done = cost - cost_new <= rtol * cost or bool(moved.all())
+            done = cost - cost_new <= rtol * cost or all(
+                abs(new - old) <= 1e-10 * (abs(old) + 1e-10)
+                for new, old in zip(trial.tolist(), theta.tolist(), strict=True)
+            )
             theta, r, jac, cost = trial, r_new, jac_new, cost_new
             lam = max(lam / 10.0, 1e-12)
             if done:

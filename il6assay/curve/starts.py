@@ -93,6 +93,8 @@ class FitProblem:
         self.logs = log_x(x)
         self.k = 0.0  # NOISE_WEIGHTING's SD floor (fit_curve's k)
         self.evaluations = 0
+        self._box: tuple[np.ndarray, np.ndarray] | None = None  # bounds(), made once
+        self._loose: tuple[list[float], list[float]] | None = None  # plausible()'s box
 
     def parts(self, theta: np.ndarray):
         """f, df/dtheta and df/dx at the standards."""
@@ -105,7 +107,12 @@ class FitProblem:
         return (self.y - f) / self.w, jac
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """The box of admissible curves (internal parameters)."""
+        """The box of admissible curves (internal parameters): a fresh copy, the caller's."""
+        if self._box is None:
+            self._box = self._bounds()
+        return self._box[0].copy(), self._box[1].copy()
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         if self.line:
             return np.array([-np.inf, -_B_MAX]), np.array([np.inf, _B_MAX])
         lo_y, hi_y = float(self.y.min()), float(self.y.max())
@@ -161,15 +168,19 @@ class FitProblem:
         return low, high
 
     def plausible(self, sol: Solution | None) -> bool:
-        if sol is None or not np.all(np.isfinite(sol.theta)) or not math.isfinite(sol.cost):
+        if sol is None or not math.isfinite(sol.cost):
+            return False
+        theta = sol.theta.tolist()
+        if not all(math.isfinite(v) for v in theta):
             return False
         if self.line:
-            return bool(sol.theta[1] != 0)
-        low, high = self.bounds()
-        inside = np.all(sol.theta >= low - 1e-9 * np.abs(low)) and np.all(
-            sol.theta <= high + 1e-9 * np.abs(high)
-        )
-        a, d = sol.theta[0], sol.theta[3]
+            return bool(theta[1] != 0)
+        if self._loose is None:  # the box, loosened by 1e-9 of each bound: made once
+            low, high = self.bounds()
+            self._loose = (low - 1e-9 * np.abs(low)).tolist(), (high + 1e-9 * np.abs(high)).tolist()
+        low, high = self._loose
+        inside = all(lo <= v <= hi for lo, v, hi in zip(low, theta, high, strict=True))
+        a, d = theta[0], theta[3]
         spans = abs(d - a) / max(self.span, 1e-12)
         return bool(inside and 1e-9 < spans <= _ASYMPTOTE_SPANS * (1 + 1e-9))
 
@@ -184,6 +195,7 @@ class FitProblem:
         sign = 1.0 if theta[3] >= theta[0] else -1.0
         slot = self._free_slot(theta)
         five, x, logs, y, w = self.five, self.x, self.logs, self.y, self.w
+        minus_w = -w[:, None]  # the weights are fixed for this solve
 
         def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             self.evaluations += 1
@@ -199,7 +211,7 @@ class FitProblem:
                 f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
                 jac[:, 3] += jac[:, 0]
                 jac[:, 0] *= -spread
-            jac /= -w[:, None]
+            jac /= minus_w
             return (y - f) / w, jac
 
         low, high = self.q_bounds(slot)
@@ -229,7 +241,7 @@ class FitProblem:
         with s = (1 + (x/c)^b)^-g, so each grid point's asymptotes are a weighted
         linear least-squares solution (2 x 2 normal equations, all points at once).
         """
-        _, logx = self.logs
+        logx = self.logs.logx
         # Fine steps over the standards' range and 6 beyond it, then coarser out to the box.
         near = 6.0
         width = self.lnx_hi - self.lnx_lo + 2 * near

@@ -201,10 +201,10 @@ def apply_sheet_dilutions(wells: list[Well], sheet_rows: dict[str, SampleRow]) -
 
 def back_calculate_wells(wells: list[Well], curve: CurveFit) -> None:
     """Each readable well's concentration on the plate and times its dilution."""
-    for w in wells:
-        if w.od is None or not curve.success:
-            continue
-        x = float(curve.inverse(w.od))
+    if not curve.success:
+        return
+    read = [w for w in wells if w.od is not None]
+    for w, x in zip(read, curve.inverse_each([w.od for w in read]).tolist(), strict=True):
         if math.isfinite(x):
             w.conc_on_plate = x
             w.conc = x * (w.spec.dilution if w.spec.role == "sample" else 1.0)
@@ -238,16 +238,57 @@ def evaluate_sample(
     HIGH_CV, or below an LLOQ raised by an excluded standard (``lloq_raised``),
     is not reportable: no number, no censored text, the flag and re-assay advice.
     """
-    _evaluate(s, curve, lloq, uloq, passing_levels, settings)
+    evaluate_samples([s], curve, lloq, uloq, passing_levels, settings, lloq_raised=lloq_raised)
+
+
+def evaluate_samples(
+    samples: list[SampleResult],
+    curve: CurveFit,
+    lloq: float | None,
+    uloq: float | None,
+    passing_levels: list[float],
+    settings: Settings,
+    lloq_raised: bool = False,
+) -> None:
+    """:func:`evaluate_sample` of every sample, the confidence intervals of all of them
+    computed in one call of the curve (each figure, and each flag in its place, the same)."""
+    pending: list[tuple[SampleResult, int, float]] = []  # in range: (sample, replicates, conc)
+    means = []  # each sample's mean OD, as _evaluate sets it
+    for s in samples:
+        ods = [w.od for w in s.wells if w.od is not None]
+        mean = math.fsum(ods) / len(ods) if ods else s.od_mean
+        means.append(math.nan if mean is None else mean)
+    concs = curve.inverse_each(means).tolist() if curve.success else [math.nan] * len(samples)
+    for s, conc in zip(samples, concs, strict=True):
+        _evaluate(s, curve, lloq, uloq, passing_levels, settings, pending, conc)
+    if pending:
+        _intervals(pending, curve, lloq, uloq)  # type: ignore[arg-type]
     if settings.rules != "m10":
         return
-    if s.result.startswith(("<", ">")):
-        s.conc_cv_pct = None  # the replicates' concentrations were extrapolations
-    if "BELOW_LLOQ" in s.flags and lloq_raised:
-        s.flag("LLOQ_RAISED")
-        _not_reportable(s, "advice.lloq_raised")
-    if "HIGH_CV" in s.flags:
-        _not_reportable(s, "advice.high_cv")
+    for s in samples:
+        if s.result.startswith(("<", ">")):
+            s.conc_cv_pct = None  # the replicates' concentrations were extrapolations
+        if "BELOW_LLOQ" in s.flags and lloq_raised:
+            s.flag("LLOQ_RAISED")
+            _not_reportable(s, "advice.lloq_raised")
+        if "HIGH_CV" in s.flags:
+            _not_reportable(s, "advice.high_cv")
+
+
+def _intervals(
+    pending: list[tuple[SampleResult, int, float]], curve: CurveFit, lloq: float, uloq: float
+) -> None:
+    """The 95 % CI of each in-range sample's result, and the flag of an interval that crosses
+    a limit: noise alone can carry a truth from beyond the range to the result (docs/curve.md,
+    "Accuracy on realistic plates")."""
+    ods = [s.od_mean for s, _, _ in pending]
+    low, high = curve.inverse_ci(ods, [n for _, n, _ in pending], conc=[x for _, _, x in pending])
+    for (s, _, _), ci_low, ci_high in zip(pending, low.tolist(), high.tolist(), strict=True):
+        s.ci_low_pg_ml, s.ci_high_pg_ml = ci_low * s.dilution, ci_high * s.dilution
+        if not s.ci_low_pg_ml >= lloq * s.dilution:
+            s.flag("NEAR_LLOQ")
+        if not s.ci_high_pg_ml <= uloq * s.dilution:
+            s.flag("NEAR_ULOQ")
 
 
 def _not_reportable(s: SampleResult, advice: str) -> None:
@@ -262,6 +303,8 @@ def _evaluate(
     uloq: float | None,
     passing_levels: list[float],
     settings: Settings,
+    pending: list[tuple[SampleResult, int, float]],
+    x: float,  # the concentration of the mean OD (as float(curve.inverse(s.od_mean)) gives it)
 ) -> None:
     ods = [w.od for w in s.wells if w.od is not None]
     if any(w.status == SATURATED for w in s.wells):
@@ -288,7 +331,6 @@ def _evaluate(
         return
     if s.od_mean is None:
         return
-    x = float(curve.inverse(s.od_mean))
     side = None if math.isfinite(x) else curve.side(s.od_mean)
     in_range = math.isfinite(x) and lloq <= x <= uloq
     concs = [w.conc_on_plate for w in s.wells if w.conc_on_plate is not None]
@@ -314,13 +356,7 @@ def _evaluate(
         s.conc_on_plate = x
         s.conc_pg_ml = x * s.dilution
         s.result = format_sig(s.conc_pg_ml)
-        s.ci_low_pg_ml, s.ci_high_pg_ml = _ci(curve, s.od_mean, len(ods), s.dilution, x)
-        # A number near a limit: noise alone can carry a truth from beyond the range to
-        # here, and the interval says so (docs/curve.md, "Accuracy on realistic plates").
-        if not s.ci_low_pg_ml >= lloq * s.dilution:
-            s.flag("NEAR_LLOQ")
-        if not s.ci_high_pg_ml <= uloq * s.dilution:
-            s.flag("NEAR_ULOQ")
+        pending.append((s, len(ods), x))  # its interval and NEAR_ flags: _intervals
 
 
 def _ci(
@@ -359,7 +395,6 @@ def well_ci(w: Well, curve: CurveFit) -> tuple[float | None, float | None]:
 
 def well_cis(wells: list[Well], curve: CurveFit) -> list[tuple[float | None, float | None]]:
     """:func:`well_ci` of every well, the curve evaluated once over all their ODs (same figures)."""
-    import numpy as np
 
     out: list[tuple[float | None, float | None]] = [(None, None)] * len(wells)
     if not curve.success:
@@ -368,9 +403,8 @@ def well_cis(wells: list[Well], curve: CurveFit) -> list[tuple[float | None, flo
     if not at:
         return out
     ods = [float(wells[i].od) for i in at]  # type: ignore[arg-type]
-    # Each concentration back-calculated alone, as well_ci does: numpy's power of a scalar
-    # and of an array may differ in the last digit; the rest is element by element alike.
-    conc = np.array([np.atleast_1d(curve.inverse(od))[0] for od in ods], dtype=float)
+    # Each concentration as back-calculated alone, as well_ci does (CurveFit.inverse_each).
+    conc = curve.inverse_each(ods)
     low, high = curve.inverse_ci(ods, 1, conc=conc)
     for j, i in enumerate(at):
         w = wells[i]

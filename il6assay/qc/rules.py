@@ -233,14 +233,15 @@ def quantification_range(
     limit = settings.cv_limit_lloq_pct
     for lv in levels:
         lv.predicted_cv_pct, lv.precise = None, None
-        if not (curve.success and lv.passed):
-            continue
-        replicates = sum(w.od is not None for w in lv.wells) or 1
-        od = float(np.atleast_1d(curve.predict(lv.nominal))[0])
-        se = float(curve.inverse_se(od, replicates)[0])
-        if math.isfinite(se):
-            lv.predicted_cv_pct = 100.0 * se / lv.nominal
-            lv.precise = lv.predicted_cv_pct <= limit + 1e-9
+    judged = [lv for lv in levels if curve.success and lv.passed]
+    if judged:  # every level in one call of the curve, each figure the one it gives alone
+        ods = np.atleast_1d(curve.predict(np.array([lv.nominal for lv in judged], dtype=float)))
+        replicates = [sum(w.od is not None for w in lv.wells) or 1 for lv in judged]
+        errors = curve.inverse_se(ods, replicates, conc=curve.inverse_each(ods))
+        for lv, se in zip(judged, errors.tolist(), strict=True):
+            if math.isfinite(se):
+                lv.predicted_cv_pct = 100.0 * se / lv.nominal
+                lv.precise = lv.predicted_cv_pct <= limit + 1e-9
     lloq, uloq = calibration_range(levels) if curve.success else (None, None)
     dropped = [lv for lv in levels if lv.passed and lv.precise is False]
     parts = [
