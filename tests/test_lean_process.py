@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 import il6assay
+from tests.code_before import package_at
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "fixtures" / "example"
@@ -451,20 +452,6 @@ def _close_cells(old: list, new: list) -> bool:
     return old == new
 
 
-def _old_code(tmp_path: Path) -> Path | None:
-    if shutil.which("git") is None:
-        return None
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BEFORE, "il6assay"], capture_output=True
-    )
-    if archive.returncode != 0:
-        return None
-    old = tmp_path / "before"
-    old.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-    return old
-
-
 def _simulated_plates(folder: Path, n: int) -> None:
     """``n`` simulated grid exports with their sample sheets (as bench_study makes them),
     and the shipped example export (a real XLSX) beside them."""
@@ -500,7 +487,7 @@ def _without_times(doc: dict) -> dict:
 def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_differences(
     tmp_path,
 ):
-    old_code = _old_code(tmp_path)
+    old_code = package_at(BEFORE, tmp_path)
     if old_code is None:
         pytest.skip(f"git or commit {BEFORE} not available to run the code before")
     plates = tmp_path / "plates"

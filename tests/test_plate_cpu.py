@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.code_before import package_at
+
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "cce9474"  # the code before the per-plate CPU work (docs/speed.md)
 LAYOUT = ROOT / "plate_layouts" / "il6_96_standard.toml"
@@ -49,20 +51,6 @@ for name, options in {settings!r}.items():
 """
 _TIME = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _old_code(tmp_path: Path) -> Path | None:
-    if shutil.which("git") is None:
-        return None
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BEFORE, "il6assay"], capture_output=True
-    )
-    if archive.returncode != 0:
-        return None
-    old = tmp_path / "before"
-    old.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-    return old
 
 
 def _plates(folder: Path, n: int) -> None:
@@ -115,7 +103,7 @@ def _same(name: str, old: bytes, new: bytes) -> bool:
 
 
 def _compare_batches(tmp_path: Path, n: int) -> None:
-    old_code = _old_code(tmp_path)
+    old_code = package_at(BEFORE, tmp_path)
     if old_code is None:
         pytest.skip(f"git or commit {BEFORE} not available to run the code before")
     plates = tmp_path / "plates"
