@@ -159,31 +159,3 @@ def test_each_od_back_calculated_in_one_call_is_what_a_call_of_its_own_gives():
         differ_from_array += int(np.sum((alone != together) & ~np.isnan(alone)))
     # numpy's power over an array is not the C library's: one call over the array would differ
     assert differ_from_array
-
-
-def test_run_and_curve_json_text_is_what_json_dumps_writes_with_an_indent_of_two():
-    from il6assay.record.json_text import dumps_indented
-    from il6assay.record.outputs import _json_default
-
-    rng = np.random.default_rng(5)
-    plain = [0.1, -0.0, 1e300, 1e-320, math.nan, math.inf, -math.inf, 7, -3, True, False, None]
-    plain += ["", "IL-6 pg/mL", 'quote " and \\ back', "第一板 µ\n\t\x00", "\ud800"]
-    odd = [np.float64(0.25), np.int64(4), np.bool_(True), Path("inputs/plate.csv"), (1, 2.5)]
-
-    def document(depth: int):
-        if depth > 3 or rng.random() < 0.3:
-            pool = plain + odd
-            return pool[int(rng.integers(len(pool)))]
-        if rng.random() < 0.5:
-            return [document(depth + 1) for _ in range(int(rng.integers(0, 5)))]
-        keys = ["a", "é", 1, 2.5, math.nan, True, False, None, "x y"]
-        return {keys[int(rng.integers(len(keys)))]: document(depth + 1) for _ in range(4)}
-
-    for _ in range(500):
-        doc = document(0)
-        expected = json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default)
-        assert dumps_indented(doc, _json_default) == expected
-    with pytest.raises(TypeError):
-        dumps_indented({(1, 2): 3}, _json_default)
-    with pytest.raises(TypeError):
-        dumps_indented({"a": object()}, _json_default)

@@ -28,7 +28,6 @@ from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
 from il6assay.record import versions
 from il6assay.record.audit import disk_error
-from il6assay.record.json_text import dumps_indented
 from il6assay.run import Run
 
 # What verify compares a run's recorded versions with (a test stands in another version here).
@@ -482,7 +481,10 @@ def _os_account() -> str:
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     # json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default), the same text
-    path.write_text(dumps_indented(doc, _json_default) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
+    )
 
 
 def _json_default(value: Any) -> Any:
