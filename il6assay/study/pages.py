@@ -387,7 +387,6 @@ def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> Inde
     that the index need not read the folder again while it is as written."""
     from il6assay.qc.m10 import QC_ROLES
     from il6assay.record.folder import read_record
-    from il6assay.study.qc import from_documents
 
     written = read_record(folder)  # run.json as written (its created_utc is set there)
     report = written.report
@@ -408,13 +407,23 @@ def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> Inde
             if w.spec.role in QC_ROLES
         ]
     }  # fmt: skip
-    controls = tuple((c.level, c.value_pg_ml, c.nominal_pg_ml)
-                     for c in from_documents(record, curve).controls)  # fmt: skip
-    return IndexRow(record, len(rows), _flag_counts(rows), controls)
+    return IndexRow(record, len(rows), _flag_counts(rows), _control_points(record, curve))
 
 
 def _read_time(export: Mapping[str, Any]) -> Any:
     return (export.get("metadata") or {}).get("read_datetime")
+
+
+def _control_points(
+    record: Mapping[str, Any], curve: Mapping[str, Any]
+) -> tuple[tuple[str, float | None, float | None], ...]:
+    """(level, mean pg/mL, nominal pg/mL) of each control level, as il6assay.study.qc reads
+    them from run.json's and curve.json's documents."""
+    from il6assay.study.qc import from_documents
+
+    return tuple(
+        (c.level, c.value_pg_ml, c.nominal_pg_ml) for c in from_documents(record, curve).controls
+    )
 
 
 def _flag_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -444,7 +453,6 @@ def index_html(
     from il6assay.record.review import folder_state, run_status, written_status
     from il6assay.record.templating import render
     from il6assay.record.verify import shared_plotly_differences
-    from il6assay.study.qc import from_documents
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
@@ -470,8 +478,7 @@ def index_html(
                     run_status(folder)
                 )
                 results, flags = len(table), _flag_counts(table)
-                controls = tuple((c.level, c.value_pg_ml, c.nominal_pg_ml)
-                                 for c in from_documents(record, curve).controls)  # fmt: skip
+                controls = _control_points(record, curve)
         except (OSError, ValueError, KeyError, InputError):
             continue
         when = str(_read_time(record.get("export") or {}) or record.get("created_utc"))
