@@ -38,6 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
 def own_and_children_cpu() -> float:
     """CPU seconds (user + system) of this process and its waited-for children so far."""
     me = resource.getrusage(resource.RUSAGE_SELF)
@@ -57,9 +63,9 @@ class CpuReport:
         """Measure one test, its fixtures' setup and teardown included."""
         from tests import pg
 
-        cpu0, pg0 = own_and_children_cpu(), pg.servers_cpu()
+        cpu0, kids0, pg0 = own_and_children_cpu(), children_cpu(), pg.servers_cpu()
         yield
-        cpu1, pg1 = own_and_children_cpu(), pg.servers_cpu()
+        cpu1, kids1, pg1 = own_and_children_cpu(), children_cpu(), pg.servers_cpu()
         markers = sorted({m.name for m in item.iter_markers()})
         self.tests.append(
             {
@@ -67,6 +73,7 @@ class CpuReport:
                 "markers": markers,
                 "quick": not any(m in SLOW_MARKERS for m in markers),
                 "cpu_s": round(cpu1 - cpu0, 3),
+                "children_s": round(kids1 - kids0, 3),
                 "pg_s": round(pg1 - pg0, 3),
             }
         )

@@ -151,7 +151,9 @@ def unreachable(err: DBAPIError, engine: Engine) -> InputError:
     return InputError(f"cannot use database {shown(str(engine.url))}: {first}")
 
 
+@functools.cache
 def _script() -> Any:
+    """The migrations, read once per process: each read compiles every revision's file."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config())
@@ -207,8 +209,6 @@ def upgrade(
     (``il6assay.db.chain.start_chain``): the key created outside the database, every
     existing row chained. What that did is added to ``notes``.
     """
-    from alembic import command
-
     from il6assay.db.chain import start_chain
     from il6assay.db.chain_key import write_anchor
 
@@ -225,9 +225,7 @@ def upgrade(
                     f"database {shown(str(engine.url))} has tables but no il6assay schema "
                     "version: not an il6assay database, left untouched"
                 )
-            config = _config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, target)
+            _migrate(connection, target)
             after = current_revision(connection)
             if after == head_revision():
                 started = start_chain(connection, engine.url.render_as_string(False))
@@ -244,6 +242,27 @@ def upgrade(
                 "(keep it outside the database, back it up)"
             )
     return before, str(after)
+
+
+def _migrate(connection: Any, target: str) -> None:
+    """Run the migrations up to ``target`` on ``connection``, in its transaction.
+
+    What ``alembic upgrade`` does through an env.py, here in-process on the migrations read
+    once per process (``_script``): no env.py to read and compile at every call.
+    """
+    from alembic.runtime.environment import EnvironmentContext
+
+    from il6assay.db.models import Base
+
+    script = _script()
+
+    def steps(revision: Any, _context: Any) -> Any:
+        return script._upgrade_revs(target, revision)
+
+    with EnvironmentContext(_config(), script, fn=steps, destination_rev=target) as env:
+        env.configure(connection=connection, target_metadata=Base.metadata)
+        with env.begin_transaction():
+            env.run_migrations()
 
 
 def _has_tables(connection: Any) -> bool:
