@@ -67,9 +67,28 @@ class Watched:
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.context.on("request", lambda r: self.urls.append(r.url))
         self.context.on("response", self._response)
-        self.context.on(
-            "requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}")
-        )
+        self.context.on("requestfailed", self._failed)
+        self.cancelled: list[Any] = []
+
+    def _failed(self, request: Any) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            # Chromium cancels what a document was still fetching when it goes away (a click
+            # on a link while a frame loads): judged at check(), by whether it went away.
+            self.cancelled.append(request)
+            return
+        self.problems.append(f"failed: {request.url} {request.failure}")
+
+    def _not_left(self) -> list[str]:
+        """Requests cancelled although the frame that asked for them is still shown."""
+        out = []
+        for request in self.cancelled:
+            try:
+                gone = request.frame.is_detached()
+            except Exception:  # the frame object itself is gone
+                gone = True
+            if not gone:
+                out.append(f"failed: {request.url} {request.failure}")
+        return out
 
     def _response(self, response: Any) -> None:
         if response.status < 400:
@@ -85,7 +104,8 @@ class Watched:
 
     def check(self) -> None:
         """Fail on any console error, failed request or 4xx/5xx response so far."""
-        assert self.problems == [], self.problems
+        problems = self.problems + self._not_left()
+        assert problems == [], problems
         assert self.dialogs == [], self.dialogs
 
 

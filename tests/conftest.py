@@ -33,11 +33,15 @@ PG_PARAM = "postgresql"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test ``browser`` or ``pg`` by the fixtures and backend parameters it uses;
-    skip the ``slow`` ones (long simulations and sweeps) unless ``-m`` names them."""
-    run_slow = "slow" in (config.getoption("markexpr") or "")
+    leave the ``slow`` ones (long simulations, sweeps, old code re-run) out of any ``-m``
+    selection that does not name them: the whole suite (no ``-m``, as CI runs it) has them."""
+    markexpr = config.getoption("markexpr") or ""
+    run_slow = not markexpr or "slow" in markexpr
     for item in items:
         if not run_slow and item.get_closest_marker("slow") is not None:
-            item.add_marker(pytest.mark.skip(reason="a long simulation or sweep: run with -m slow"))
+            item.add_marker(
+                pytest.mark.skip(reason="slow: run in the whole suite, or with -m slow")
+            )
         if any(name in BROWSER_FIXTURES for name in getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
         callspec = getattr(item, "callspec", None)

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 OPTION = "--cpu-report"
-# The quick run is `-m "not browser and not pg"`: a test with either marker is outside it.
-SLOW_MARKERS = ("browser", "pg")
+# The quick run is `-m "not browser and not pg"`, which leaves out `slow` too (tests/conftest.py).
+SLOW_MARKERS = ("browser", "pg", "slow")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -186,6 +186,7 @@ def _lm_steps(jac: np.ndarray, resid: np.ndarray, damping: np.ndarray, pinv: boo
     return step
 
 
+@pytest.mark.slow  # a sweep: each fit against a brute-force search
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

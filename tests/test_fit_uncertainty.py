@@ -9,8 +9,8 @@
   back-calculated concentrations must mostly land within ±20 % of the truth.
 - ``predict_band`` must contain the true curve at about 95 % of points.
 
-The default tests simulate a few hundred plates (seconds); the ``slow`` ones
-simulate thousands and run only when asked for: ``pytest -m slow``.
+The quick tests simulate a few hundred plates (seconds); the ``slow`` ones
+simulate thousands and run in the whole suite (CI) or with ``pytest -m slow``.
 """
 
 from __future__ import annotations

@@ -484,6 +484,7 @@ def _without_times(doc: dict) -> dict:
     return doc
 
 
+@pytest.mark.slow  # re-runs the code of 247fcd7 from git: in the whole suite, not the quick run
 def test_a_batchs_run_folders_are_those_the_code_before_wrote_but_documented_differences(
     tmp_path,
 ):

@@ -127,6 +127,7 @@ def _compare_batches(tmp_path: Path, n: int) -> None:
     assert not differ
 
 
+@pytest.mark.slow  # re-runs the code of BEFORE from git
 def test_a_batchs_run_folders_are_byte_for_byte_those_of_the_code_before(tmp_path):
     _compare_batches(tmp_path, 1)  # and the two example plates: 18 run folders a code
 

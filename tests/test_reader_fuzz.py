@@ -133,6 +133,7 @@ def test_every_reader_has_fixtures_to_mutate(reader: str) -> None:
     assert fixtures(reader)
 
 
+@pytest.mark.slow  # a fuzzing sweep over every reader
 @pytest.mark.parametrize("reader", READERS)
 @settings(
     max_examples=EXAMPLES,

@@ -210,6 +210,7 @@ def test_a_sheets_dialect_is_what_csv_sniffer_finds_for_every_shipped_and_edge_s
         assert rows == list(csv.reader(io.StringIO(text, newline=""), _sniffer_dialect(text)))
 
 
+@pytest.mark.slow  # a sweep of random text against csv.Sniffer
 def test_a_sheets_dialect_is_what_csv_sniffer_finds_for_random_comma_heavy_text():
     import random
 

@@ -67,6 +67,7 @@ def score_plates(plates: int, seed: int, noise: Noise | None = None) -> Validati
     return validate(layout, plates, np.random.default_rng(seed), noise=noise, settings=kit)
 
 
+@pytest.mark.slow  # simulates plates through the whole pipeline
 def test_m10_rules_on_the_shipped_layout_keep_accuracy_at_a_cost_in_coverage_and_reassays():
     """The same simulation under the m10 rules, on the shipped M10 layout (60 plates, seed
     7): measured 99.4 % of 877 reported within ±20 %, 92.4 % covered (the kit rules on the
@@ -79,6 +80,7 @@ def test_m10_rules_on_the_shipped_layout_keep_accuracy_at_a_cost_in_coverage_and
     assert 0.01 < score.not_reportable / score.samples < 0.08
 
 
+@pytest.mark.slow  # simulates plates through the whole pipeline
 def test_realistic_plates_meet_the_issue_98_5_percent_within_20_percent_and_95_percent_ci():
     """60 plates, 927 in-range results: measured 99.1 % within ±20 %, 95.9 % covered,
     and 94-98 % in each range of concentrations (the default weighting by the plate's
@@ -97,6 +99,7 @@ def test_realistic_plates_meet_the_issue_98_5_percent_within_20_percent_and_95_p
     assert score.censored / (score.censored + score.reported) < 0.04
 
 
+@pytest.mark.slow  # simulates plates through the whole pipeline
 def test_samples_outside_the_standards_range_are_flagged_not_numbers():
     """Every truth outside the range is flagged, and no number is extrapolated.
 
@@ -117,6 +120,7 @@ def test_samples_outside_the_standards_range_are_flagged_not_numbers():
     assert len(score.leaked) / score.outside < 0.03
 
 
+@pytest.mark.slow  # simulates plates through the whole pipeline
 def test_a_pessimistic_plate_still_reports_mostly_accurate_numbers():
     """5 % CV + 0.005 OD (2.5 x DNase's proportional noise): measured 97.8 % within ±20 %,
     93.1 % covered on these 40 plates (400 plates: docs/curve.md)."""
