@@ -308,21 +308,24 @@ class FitProblem:
         if self.line:
             return self.lm(self.line_start(), budget)
         starts = list(extra or [])
-        _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
         if self.five and starts:
             # The 4PL's search has covered every shape: its solution, with g = 1 and
             # moved to each side, and the best asymmetric grid point.
             base = starts[0]
             starts += [np.append(base[:4], math.log(g)) for g in (0.5, 2.0)]
-            thetas = thetas[:1]
-        if thetas.shape[0]:
-            lnc = thetas[:, 2]
-            picks = [0]
-            for mask in (lnc > self.lnx_hi, lnc < self.lnx_lo):  # midpoint beyond each end
-                hits = np.flatnonzero(mask)
-                if hits.size:
-                    picks.append(int(hits[0]))
-            starts += [thetas[i] for i in dict.fromkeys(picks)]
+        # A quick fit keeps three starts: with those three already, the grid's would be cut.
+        if not (self.quick and len(starts) >= 3):
+            _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
+            if self.five and extra:
+                thetas = thetas[:1]
+            if thetas.shape[0]:
+                lnc = thetas[:, 2]
+                picks = [0]
+                for mask in (lnc > self.lnx_hi, lnc < self.lnx_lo):  # midpoint beyond each end
+                    hits = np.flatnonzero(mask)
+                    if hits.size:
+                        picks.append(int(hits[0]))
+                starts += [thetas[i] for i in dict.fromkeys(picks)]
         if not (self.five and extra):
             starts += self.shape_starts()
         if self.quick:
