@@ -114,6 +114,13 @@ __all__ = [
     "student_t_sf",
 ]
 
+# np.einsum's compiled kernel, which np.einsum calls when not asked to optimise: one call a
+# well, without the Python wrapper's checks.
+try:
+    from numpy._core.multiarray import c_einsum as _EINSUM
+except ImportError:  # pragma: no cover - another numpy keeps it elsewhere
+    _EINSUM = np.einsum
+
 # Curve-shape checks (reported in CurveFit.warnings).
 # Incomplete: the top standard reaches less than half the a..d span, i.e. the
 # curve's midpoint (the 4PL's EC50) lies beyond the top standard. ELISA kits
@@ -241,7 +248,7 @@ class CurveFit:
         # Row by row: einsum's sums over several rows may differ in the last digit from one
         # row's, and every figure must be the one a well's own CI gives.
         cov = self._cov_theta
-        var_curve = np.array([np.einsum("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
+        var_curve = np.array([_EINSUM("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
         if np.ndim(replicates) == 0:
             var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
         else:  # each OD's own number of replicates

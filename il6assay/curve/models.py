@@ -143,6 +143,21 @@ def log_x(x: np.ndarray) -> LogX:
     return LogX(pos, logx, np.flatnonzero(~pos))
 
 
+def _logistic_values(theta: np.ndarray, logx: np.ndarray, five: bool):
+    """The 4PL's or 5PL's values at ln x and the figures its derivatives reuse:
+    (a, b, d, g, ln(x/c), t = b ln(x/c), ln(1 + u), s = (1 + u)^-g, f)."""
+    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
+    # Clamped: a solver's trial step may try absurd asymmetries on the way.
+    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
+    shifted = logx - lnc
+    t = b * shifted
+    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
+    s = np.exp(-g * sp)  # (1 + u)^-g
+    f = (a - d) * s
+    f += d  # d + (a - d) * s
+    return a, b, d, g, shifted, t, sp, s, f
+
+
 def logistic_parts(
     theta: np.ndarray,
     x: np.ndarray,
@@ -157,18 +172,10 @@ def logistic_parts(
     hundreds of times a plate: each figure is computed once, in place where it can be.
     """
     pos, logx, zeros = logs if logs is not None else log_x(x)
-    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
-    # Clamped: a solver's trial step may try absurd asymmetries on the way.
-    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
-    shifted = logx - lnc
-    t = b * shifted
-    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
-    s = np.exp(-g * sp)  # (1 + u)^-g
+    a, b, d, g, shifted, t, sp, s, f = _logistic_values(theta, logx, five)
     e = np.tanh(0.5 * t)  # then u / (1 + u) = 0.5 * (1 + tanh(t / 2)), exact at t = ±inf
     e += 1.0
     e *= 0.5
-    f = (a - d) * s
-    f += d  # d + (a - d) * s
     ds = (a - d) * -g * s
     ds *= e  # (a - d) * ds/dt
     jac = np.empty((x.size, 5 if five else 4))
@@ -191,30 +198,44 @@ def logistic_parts(
     return f, jac, f_x
 
 
-def _loglog_parts(
-    theta: np.ndarray, x: np.ndarray, logs: tuple[np.ndarray, np.ndarray] | None = None
-):
-    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
-    pos, logx, zeros = logs if logs is not None else log_x(x)
+def _loglog_values(theta: np.ndarray, logs: LogX) -> tuple[np.ndarray, np.ndarray]:
+    """(f, ln x with 0 at x = 0) of the log-log line, for theta = (alpha, beta)."""
+    pos, logx, zeros = logs
     alpha, beta = float(theta[0]), float(theta[1])
     lx = np.where(pos, logx, 0.0) if zeros.size else logx  # a line's fit has no x = 0
     with np.errstate(over="ignore", invalid="ignore"):
         f = np.exp(np.minimum(alpha + beta * lx, 700.0))
         if zeros.size:
             f = np.where(pos, f, 0.0 if beta > 0 else np.inf)
+    return f, lx
+
+
+def _loglog_parts(theta: np.ndarray, x: np.ndarray, logs: LogX | None = None, slope: bool = True):
+    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
+    logs = logs if logs is not None else log_x(x)
+    f, lx = _loglog_values(theta, logs)
     jac = np.empty((x.size, 2))
     jac[:, 0] = f
     jac[:, 1] = f * lx
+    if not slope:
+        return f, jac, None
     f_x = np.full(x.shape, np.nan)
-    np.divide(beta * f, x, out=f_x, where=pos)
+    np.divide(float(theta[1]) * f, x, out=f_x, where=logs[0])
     return f, jac, f_x
 
 
-def model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None):
-    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x."""
+def model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None, slope: bool = True):
+    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x (df/dx None unless ``slope``)."""
     if model == "loglog":
-        return _loglog_parts(theta, x, logs)
-    return logistic_parts(theta, x, model == "5pl", logs)
+        return _loglog_parts(theta, x, logs, slope)
+    return logistic_parts(theta, x, model == "5pl", logs, slope)
+
+
+def model_values(model: str, theta: np.ndarray, logs: LogX) -> np.ndarray:
+    """f of ``model_parts`` at the x of ``logs`` (``log_x(x)``), the same bits, alone."""
+    if model == "loglog":
+        return _loglog_values(theta, logs)[0]
+    return _logistic_values(theta, logs[1], model == "5pl")[-1]
 
 
 def to_params(theta: np.ndarray, five: bool, model: str | None = None) -> dict[str, float]:

@@ -19,6 +19,7 @@ from il6assay.curve.models import (
     log_x,
     logistic_parts,
     model_parts,
+    model_values,
 )
 from il6assay.curve.solvers import Solution, box_lm, solve
 
@@ -96,13 +97,9 @@ class FitProblem:
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # bounds(), made once
         self._loose: tuple[list[float], list[float]] | None = None  # plausible()'s box
 
-    def parts(self, theta: np.ndarray):
-        """f, df/dtheta and df/dx at the standards."""
-        return model_parts(self.model, theta, self.x, self.logs)
-
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.evaluations += 1
-        f, jac, _ = self.parts(theta)
+        f, jac, _ = model_parts(self.model, theta, self.x, self.logs, slope=False)
         jac *= -1.0 / self.w[:, None]
         return (self.y - f) / self.w, jac
 
@@ -359,7 +356,7 @@ class FitProblem:
     def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
         if power == 0:
             return np.ones_like(self.x)
-        return self.sd_of(self.parts(theta)[0], theta, power)
+        return self.sd_of(model_values(self.model, theta, self.logs), theta, power)
 
     def sd_of(self, f: np.ndarray, theta: np.ndarray, power: float) -> np.ndarray:
         """The weighting's SD function at fitted ODs ``f`` (at the standards): the weights."""
@@ -370,7 +367,8 @@ class FitProblem:
     def weight_floor(self, theta: np.ndarray) -> float:
         """The smallest OD a weight is computed from: a share of the curve's highest OD over
         the standards (not of its asymptotes: on a curve without a plateau d is far away)."""
-        return WEIGHT_FLOOR_SHARE * float(np.max(np.abs(self.parts(theta)[0])))
+        f = model_values(self.model, theta, self.logs)
+        return WEIGHT_FLOOR_SHARE * float(np.max(np.abs(f)))
 
     def reweight(self, sol: Solution, power: float) -> tuple[Solution, int, bool]:
         """Iterative reweighting to its fixed point (Prism's), bounded LM warm starts.
