@@ -188,6 +188,7 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             data = p.read_bytes()  # read once: the copy's bytes are the bytes hashed
             target.write_bytes(data)
+            _read_only(target)
             record.setdefault(kind, []).append(
                 {
                     "file": str(p),
@@ -198,11 +199,24 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
     return record
 
 
-def _make_read_only(folder: Path) -> None:
-    """Input copies become read-only files (their folders stay removable)."""
-    for p in folder.rglob("*"):
-        if p.is_file():
-            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+def _read_only(path: Path) -> None:
+    """An input copy becomes a read-only file (its folder stays removable)."""
+    os.chmod(path, os.stat(path).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _output_files(folder: Path) -> list[str]:
+    """Every file in ``folder`` but the input copies (no part named "inputs"), by relative
+    POSIX name, in the order of their paths (what sorted(folder.rglob("*")) lists)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "inputs"]
+        base = Path(root).relative_to(folder).parts
+        found += [
+            (*base, name)
+            for name in files
+            if name != "inputs" and os.path.isfile(os.path.join(root, name))
+        ]
+    return ["/".join(parts) for parts in sorted(found)]
 
 
 # A run folder being written is ``.<run id>.partial-<tag>``, never a run until renamed
@@ -387,12 +401,7 @@ def _write_all(
 
         write_report(run, folder / "report.html", standalone=standalone, lang=lang)
     inputs = _copy_inputs(run, folder / "inputs")
-    _make_read_only(folder / "inputs")
-    outputs = {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and "inputs" not in p.relative_to(folder).parts
-    }
+    outputs = {name: sha256_file(folder / name) for name in _output_files(folder)}
     doc = run_document(run, inputs, outputs)
     doc["report"] = {**_report_record(standalone), "lang": lang} if report else None
     if report:
