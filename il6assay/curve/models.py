@@ -147,8 +147,13 @@ def _logistic_values(theta: np.ndarray, logx: np.ndarray, five: bool):
     """The 4PL's or 5PL's values at ln x and the figures its derivatives reuse:
     (a, b, d, g, ln(x/c), t = b ln(x/c), ln(1 + u), s = (1 + u)^-g, f)."""
     a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
+    return _curve_at(a, b, lnc, d, float(theta[4]) if five else None, logx)
+
+
+def _curve_at(a: float, b: float, lnc: float, d: float, lng: float | None, logx: np.ndarray):
+    """``_logistic_values`` of the parameters as Python floats (``lng`` None: a 4PL)."""
     # Clamped: a solver's trial step may try absurd asymmetries on the way.
-    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
+    g = math.exp(min(max(lng, -30.0), 30.0)) if lng is not None else 1.0
     shifted = logx - lnc
     t = b * shifted
     sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
@@ -171,22 +176,54 @@ def logistic_parts(
     ``slope=False`` (a solver's evaluations) leaves df/dx out (None). The solvers call it
     hundreds of times a plate: each figure is computed once, in place where it can be.
     """
-    pos, logx, zeros = logs if logs is not None else log_x(x)
-    a, b, d, g, shifted, t, sp, s, f = _logistic_values(theta, logx, five)
+    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
+    lng = float(theta[4]) if five else None
+    return logistic_parts_at(a, b, lnc, d, lng, x, logs if logs is not None else log_x(x), slope)
+
+
+def logistic_parts_at(
+    a: float,
+    b: float,
+    lnc: float,
+    d: float,
+    lng: float | None,
+    x: np.ndarray,
+    logs: LogX,
+    slope: bool = True,
+    free: tuple[int, float] | None = None,
+):
+    """``logistic_parts`` of the parameters as Python floats (``lng`` None: a 4PL).
+
+    ``free = (slot, spread)``: the Jacobian in the search's parameters, where the asymptote
+    in ``slot`` is the other one plus or minus ``spread`` = ±e^q (d = a + spread for slot 3,
+    a = d - spread for slot 0): column ``slot`` is df/dq, the other asymptote's column moves
+    both. The same figures as df/dtheta's columns combined after (s + (1 - s), (1 - s) spread
+    for slot 3; (1 - s) + s, s (-spread) for slot 0), written once.
+    """
+    pos, logx, zeros = logs
+    a, b, d, g, shifted, t, sp, s, f = _curve_at(a, b, lnc, d, lng, logx)
     e = np.tanh(0.5 * t)  # then u / (1 + u) = 0.5 * (1 + tanh(t / 2)), exact at t = ±inf
     e += 1.0
     e *= 0.5
     ds = (a - d) * -g * s
     ds *= e  # (a - d) * ds/dt
-    jac = np.empty((x.size, 5 if five else 4))
-    jac[:, 0] = s
+    jac = np.empty((x.size, 4 if lng is None else 5))
     if zeros.size:
         shifted = shifted.copy()
         shifted[zeros] = 0.0  # ln(x/c) taken as 0 at x = 0, where ds is 0
     np.multiply(ds, shifted, out=jac[:, 1])
     np.multiply(ds, -b, out=jac[:, 2])
-    np.subtract(1.0, s, out=jac[:, 3])
-    if five:
+    low, high = jac[:, 0], jac[:, 3]  # df/da = s, df/dd = 1 - s
+    np.subtract(1.0, s, out=high)
+    if free is None:
+        low[...] = s
+    elif free[0] == 3:  # d = a + spread: a moves d too
+        np.add(s, high, out=low)
+        high *= free[1]
+    else:  # a = d - spread: d moves a too
+        high += s
+        np.multiply(s, -free[1], out=low)
+    if lng is not None:
         s_sp = s * sp
         if not np.minimum.reduce(s, initial=np.inf) > 0:  # s underflowed to 0 somewhere (or is NaN)
             s_sp = np.where(s > 0, s_sp, 0.0)

@@ -17,7 +17,7 @@ from il6assay.curve.models import (
     LINE_MODELS,
     WEIGHT_FLOOR_SHARE,
     log_x,
-    logistic_parts,
+    logistic_parts_at,
     model_parts,
     model_values,
 )
@@ -196,18 +196,16 @@ class FitProblem:
 
         def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             self.evaluations += 1
-            spread = sign * math.exp(min(q[slot], 700.0))
-            theta = q.copy()
+            params = q.tolist()
+            a, b, lnc, d, *lng = params
+            spread = sign * math.exp(min(params[slot], 700.0))
             if slot == 3:  # d = a + spread
-                theta[3] = q[0] + spread
-                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
-                jac[:, 0] += jac[:, 3]
-                jac[:, 3] *= spread
+                d = a + spread
             else:  # a = d - spread
-                theta[0] = q[3] - spread
-                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
-                jac[:, 3] += jac[:, 0]
-                jac[:, 0] *= -spread
+                a = d - spread
+            f, jac, _ = logistic_parts_at(
+                a, b, lnc, d, lng[0] if five else None, x, logs, slope=False, free=(slot, spread)
+            )
             jac /= minus_w
             return (y - f) / w, jac
 
