@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.qc.tables import result_and_dilution_rows
 from il6assay.record import versions
 from il6assay.record.audit import disk_error
 from il6assay.run import Run
@@ -71,22 +73,34 @@ def curve_json_value(run: Run) -> dict[str, Any]:
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """A UTF-8 CSV (with BOM, so Excel on a Chinese-locale PC reads it right), formula-safe."""
-    finite, guarded = math.isfinite, FORMULA_PREFIXES
+    _write_csv_text(path, csv_text(columns, rows))
+
+
+def _write_csv_text(path: Path, text: str) -> None:
+    """``csv_text``'s text as write_csv's file: UTF-8 with a BOM, line ends as they are."""
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(columns)
-        for row in rows:
-            # _csv_value of each cell, inline: a run's tables have thousands of cells
-            writer.writerow(
-                [
-                    ""
-                    if v is None or (isinstance(v, float) and not finite(v))
-                    else "'" + v
-                    if isinstance(v, str) and v.startswith(guarded)
-                    else v
-                    for v in map(row.get, columns)
-                ]
-            )
+        fh.write(text)
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """The text of write_csv's file (without its BOM): a header, then each row's cells."""
+    finite, guarded = math.isfinite, FORMULA_PREFIXES
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        # _csv_value of each cell, inline: a run's tables have thousands of cells
+        writer.writerow(
+            [
+                ""
+                if v is None or (isinstance(v, float) and not finite(v))
+                else "'" + v
+                if isinstance(v, str) and v.startswith(guarded)
+                else v
+                for v in map(row.get, columns)
+            ]
+        )
+    return buffer.getvalue()
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
@@ -387,10 +401,17 @@ REVIEW_FILES = ("review.js", "audit.jsonl")
 def _write_all(
     run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
 ) -> dict[str, Any]:
-    results = run.result_rows()
+    results, dilutions = result_and_dilution_rows(
+        run.specimens, run.samples, run.run_id, run.lloq, run.uloq
+    )
     well_cols, wells = run.well_rows()
-    write_csv(folder / "results.csv", RESULT_COLUMNS, results)
-    write_csv(folder / "dilutions.csv", RESULT_COLUMNS, run.dilution_rows())
+    text = csv_text(RESULT_COLUMNS, results)
+    _write_csv_text(folder / "results.csv", text)
+    if len(dilutions) != len(results) or any(
+        d is not r for d, r in zip(dilutions, results, strict=True)
+    ):
+        text = csv_text(RESULT_COLUMNS, dilutions)  # else the same rows: the same text
+    _write_csv_text(folder / "dilutions.csv", text)
     write_xlsx(
         folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)}
     )
