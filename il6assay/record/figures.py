@@ -334,6 +334,11 @@ def _template_copy() -> bytes:
     return marshal.dumps(json.loads(_template_json()))
 
 
+def load_template() -> None:
+    """Read and write plotly's template now (what each report's figures then reuse)."""
+    _template_copy(), _template_written()
+
+
 @functools.cache
 def _template_written() -> tuple[dict[str, Any], str]:
     """The template, and its JSON as figure_json writes it (3 of a report's 4 ms: once)."""
