@@ -112,17 +112,18 @@ def _sheet_rows(rows: Iterable[Sequence[Any]]) -> Iterable[str]:
         while len(columns) < len(row):
             columns.append(column_letter(len(columns)))
         cells = []
+        n = str(r)
         for column, v in zip(columns, row, strict=False):
-            # The two common cells written here as _cell writes them (a workbook has
-            # thousands: the calls cost more than the text); every other value by _cell.
+            # The common cells written here as _cell writes them (a workbook has thousands:
+            # the calls cost more than the text); every other value by _cell.
             kind = type(v)
             if kind is float and v - v == 0.0:  # finite
-                cells.append(f'<c r="{column}{r}" t="n"><v>{v:.16g}</v></c>')
+                cells.append(f'<c r="{column}{n}" t="n"><v>{v:.16g}</v></c>')
             elif kind is str and v and _PLAIN.fullmatch(v):  # nothing to escape or preserve
-                cells.append(f'<c r="{column}{r}" t="inlineStr"><is><t>{v}</t></is></c>')
-            else:
-                cells.append(_cell(f"{column}{r}", v))
-        yield f'<row r="{r}">{"".join(cells)}</row>'
+                cells.append(f'<c r="{column}{n}" t="inlineStr"><is><t>{v}</t></is></c>')
+            elif v is not None:  # None: no cell, as _cell writes it
+                cells.append(_cell(column + n, v))
+        yield f'<row r="{n}">{"".join(cells)}</row>'
 
 
 # Text _text writes as it is: no character to escape or replace, no space at either end.
