@@ -112,15 +112,13 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any
     from il6assay.record.xlsx import write_workbook
 
     def table(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
-        yield [safe_text(str(name)) for name in columns]  # --wide builds them from visits
-        guarded = FORMULA_PREFIXES
-        for row in rows:  # safe_text of each cell, inline (thousands of cells a run)
-            yield [
-                "'" + v if isinstance(v, str) and v.startswith(guarded) else v
-                for v in map(row.get, columns)
-            ]
+        yield [str(name) for name in columns]  # --wide builds them from visits
+        for row in rows:
+            yield list(map(row.get, columns))
 
-    write_workbook(path, {title: table(*content) for title, content in sheets.items()})
+    # safe_text of every cell, by the writer as it writes each (thousands of cells a run)
+    tables = {title: table(*content) for title, content in sheets.items()}
+    write_workbook(path, tables, guard=FORMULA_PREFIXES)
 
 
 def curve_document(run: Run) -> dict[str, Any]:
