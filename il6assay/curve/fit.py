@@ -536,8 +536,9 @@ def _finish(
         _weight_floor=problem.weight_floor(theta),
         k=problem.k,
     )
-    fit.warnings = curve_warnings(fit, x, y, at_bounds=at)
-    fit.open_ends = open_ends(fit, x, at)[0]
+    ends = open_ends(fit, x, at)
+    fit.warnings = curve_warnings(fit, x, y, at_bounds=at, open_ended=ends)
+    fit.open_ends = ends[0]
     if "FLAT_CURVE" in fit.warnings:
         fit.success = False
         fit.message = fit.warnings["FLAT_CURVE"]
@@ -584,9 +585,17 @@ def _share(value: float) -> str:
 
 
 def curve_warnings(
-    fit: CurveFit, conc: np.ndarray, od: np.ndarray, *, at_bounds: list[str] | tuple[str, ...] = ()
+    fit: CurveFit,
+    conc: np.ndarray,
+    od: np.ndarray,
+    *,
+    at_bounds: list[str] | tuple[str, ...] = (),
+    open_ended: tuple[tuple[str, ...], float, float] | None = None,
 ) -> dict[str, str]:
-    """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves."""
+    """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves.
+
+    ``open_ended``: ``open_ends(fit, conc, at_bounds)`` when the caller has it already.
+    """
     found: dict[str, str] = {}
     # Flat: the fitted rise across the standards' range is not distinguishable from
     # zero. (Not a..d: on an incomplete curve d is extrapolated and its SE large while
@@ -594,7 +603,7 @@ def curve_warnings(
     rise, rise_se = math.inf, math.nan
     if fit._theta is not None and fit._cov_theta is not None:
         ends = np.array([float(np.min(conc)), float(np.max(conc))])
-        f_end, jac_end, _ = model_parts(fit.model, fit._theta, ends)
+        f_end, jac_end, _ = model_parts(fit.model, fit._theta, ends, slope=False)
         g = jac_end[1] - jac_end[0]
         rise = abs(float(f_end[1] - f_end[0]))
         var = float(g @ fit._cov_theta @ g)
@@ -627,7 +636,9 @@ def curve_warnings(
                 f"highest level's ({means[-1]:.4g})"
             )
     # Incomplete: an end of the curve without a plateau in the standards.
-    ends, top, bottom = open_ends(fit, conc, at_bounds)
+    if open_ended is None:
+        open_ended = open_ends(fit, conc, at_bounds)
+    ends, top, bottom = open_ended
     held = " (the standards cannot fix it: held finite at the bound of admissible curves)"
     said = []
     if "upper" in ends:

@@ -96,11 +96,14 @@ class FitProblem:
         self.evaluations = 0
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # bounds(), made once
         self._loose: tuple[list[float], list[float]] | None = None  # plausible()'s box
+        self._column: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # fun_jac's
 
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.evaluations += 1
         f, jac, _ = model_parts(self.model, theta, self.x, self.logs, slope=False)
-        jac *= -1.0 / self.w[:, None]
+        if self._column[0] is not self.w:  # -1 / w as a column: made once a set of weights
+            self._column = (self.w, -1.0 / self.w[:, None])
+        jac *= self._column[1]
         return (self.y - f) / self.w, jac
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -252,8 +255,9 @@ class FitProblem:
             s = np.exp(-g[:, None] * np.logaddexp(0.0, t))
             wt = 1.0 / self.w**2
             u = 1.0 - s
-            s11, s12, s22 = (wt * s * s).sum(1), (wt * s * u).sum(1), (wt * u * u).sum(1)
-            r1, r2 = (wt * s * self.y).sum(1), (wt * u * self.y).sum(1)
+            ws, wu = wt * s, wt * u  # each product below is (wt * s) * ... or (wt * u) * ...
+            s11, s12, s22 = (ws * s).sum(1), (ws * u).sum(1), (wu * u).sum(1)
+            r1, r2 = (ws * self.y).sum(1), (wu * self.y).sum(1)
             det = s11 * s22 - s12**2
             a = (s22 * r1 - s12 * r2) / det
             d = (s11 * r2 - s12 * r1) / det
