@@ -44,6 +44,20 @@ CASES = [
     ("rosenbrock 4, evaluations run out", _rosenbrock, [1.3, 0.7, 0.8, 1.9], {"maxfev": 50}),
     ("rosenbrock 2, iterations run out", _rosenbrock, [-1.2, 1.0], {"maxiter": 15}),
     *[(f"plate noise {i}", _duplicates_nll(*_pairs(i)), START, {"xatol": 1e-6}) for i in range(6)],
+    # Vertices of equal value (numpy's argsort orders them) and a NaN (sorted last)
+    ("a flat function: every vertex ties", lambda x: 1.0, [1.0, 2.0], {}),
+    (
+        "plateaus: vertices tie",
+        lambda x: float(np.floor(4 * x[0]) + np.floor(4 * x[1])),
+        [0.3, 0.7],
+        {"maxiter": 60},
+    ),
+    (
+        "a NaN beyond x = 1.02",
+        lambda x: math.nan if x[0] > 1.02 else (x[0] - 1) ** 2 + x[1] ** 2,
+        [1.0, 0.5],
+        {},
+    ),
 ]
 
 

@@ -197,3 +197,36 @@ def test_box_lms_step_is_np_linalg_solves_to_the_bit_and_refuses_what_it_refuses
         monkeypatch.setattr(solvers, "_GESV", None)
         with pytest.raises(np.linalg.LinAlgError):
             solvers._solve(singular, np.ones(4))
+
+
+def test_the_per_parameter_helpers_give_scipys_own_to_the_bit():
+    """In bounds, strictly feasible (both steps) and the Coleman-Li scaling, computed in
+    Python floats, against scipy's numpy originals on random boxes: points on, near and
+    off the bounds, infinite bounds, zero gradients."""
+    from scipy.optimize._lsq import common
+
+    import il6assay.curve.trust_region as trf
+
+    rng = np.random.default_rng(27)
+    for _ in range(3000):
+        n = int(rng.integers(1, 6))
+        lb = rng.normal(0, 3, n)
+        ub = lb + rng.exponential(2, n)
+        lb[rng.random(n) < 0.2], ub[rng.random(n) < 0.2] = -np.inf, np.inf
+        x = rng.normal(0, 3, n)
+        pick = rng.random(n)
+        x = np.where(pick < 0.15, lb, np.where(pick > 0.85, ub, x))
+        x = np.where(np.isfinite(x), x, 0.0)
+        near = (rng.random(n) < 0.2) & np.isfinite(lb)
+        shift = rng.choice([0.0, 1e-12, 5e-11, 1e-10, -1e-12], n)
+        x[near] = lb[near] + shift[near] * np.maximum(1, np.abs(lb[near]))
+        g = rng.normal(0, 1, n)
+        g[rng.random(n) < 0.1] = 0.0
+        assert trf._in_bounds(x, lb, ub) == bool(common.in_bounds(x, lb, ub))
+        for rstep in (1e-10, 0):
+            ours = trf._strictly_feasible(x, lb, ub, rstep)
+            assert ours.tobytes() == common.make_strictly_feasible(x, lb, ub, rstep).tobytes()
+        v, dv = trf._cl_scaling_vector(x, g, lb, ub)
+        v_scipy, dv_scipy = common.CL_scaling_vector(x, g, lb, ub)
+        assert v.tobytes() == v_scipy.tobytes() and dv.tobytes() == dv_scipy.tobytes()
+        assert trf._norm(g).tobytes() == np.linalg.norm(g).tobytes()

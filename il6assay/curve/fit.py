@@ -114,6 +114,13 @@ __all__ = [
     "student_t_sf",
 ]
 
+# np.einsum's compiled kernel, which np.einsum calls when not asked to optimise: one call a
+# well, without the Python wrapper's checks.
+try:
+    from numpy._core.multiarray import c_einsum as _EINSUM
+except ImportError:  # pragma: no cover - another numpy keeps it elsewhere
+    _EINSUM = np.einsum
+
 # Curve-shape checks (reported in CurveFit.warnings).
 # Incomplete: the top standard reaches less than half the a..d span, i.e. the
 # curve's midpoint (the 4PL's EC50) lies beyond the top standard. ELISA kits
@@ -241,7 +248,7 @@ class CurveFit:
         # Row by row: einsum's sums over several rows may differ in the last digit from one
         # row's, and every figure must be the one a well's own CI gives.
         cov = self._cov_theta
-        var_curve = np.array([np.einsum("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
+        var_curve = np.array([_EINSUM("ij,jk,ik->i", g, cov, g)[0] for g in grad[:, None, :]])
         if np.ndim(replicates) == 0:
             var_od = self.residual_sd(y[ok]) ** 2 / max(replicates, 1)
         else:  # each OD's own number of replicates
@@ -529,8 +536,9 @@ def _finish(
         _weight_floor=problem.weight_floor(theta),
         k=problem.k,
     )
-    fit.warnings = curve_warnings(fit, x, y, at_bounds=at)
-    fit.open_ends = open_ends(fit, x, at)[0]
+    ends = open_ends(fit, x, at)
+    fit.warnings = curve_warnings(fit, x, y, at_bounds=at, open_ended=ends)
+    fit.open_ends = ends[0]
     if "FLAT_CURVE" in fit.warnings:
         fit.success = False
         fit.message = fit.warnings["FLAT_CURVE"]
@@ -577,9 +585,17 @@ def _share(value: float) -> str:
 
 
 def curve_warnings(
-    fit: CurveFit, conc: np.ndarray, od: np.ndarray, *, at_bounds: list[str] | tuple[str, ...] = ()
+    fit: CurveFit,
+    conc: np.ndarray,
+    od: np.ndarray,
+    *,
+    at_bounds: list[str] | tuple[str, ...] = (),
+    open_ended: tuple[tuple[str, ...], float, float] | None = None,
 ) -> dict[str, str]:
-    """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves."""
+    """Shape findings a reviewer must see: flat, hook-shaped or incomplete standard curves.
+
+    ``open_ended``: ``open_ends(fit, conc, at_bounds)`` when the caller has it already.
+    """
     found: dict[str, str] = {}
     # Flat: the fitted rise across the standards' range is not distinguishable from
     # zero. (Not a..d: on an incomplete curve d is extrapolated and its SE large while
@@ -587,7 +603,7 @@ def curve_warnings(
     rise, rise_se = math.inf, math.nan
     if fit._theta is not None and fit._cov_theta is not None:
         ends = np.array([float(np.min(conc)), float(np.max(conc))])
-        f_end, jac_end, _ = model_parts(fit.model, fit._theta, ends)
+        f_end, jac_end, _ = model_parts(fit.model, fit._theta, ends, slope=False)
         g = jac_end[1] - jac_end[0]
         rise = abs(float(f_end[1] - f_end[0]))
         var = float(g @ fit._cov_theta @ g)
@@ -620,7 +636,9 @@ def curve_warnings(
                 f"highest level's ({means[-1]:.4g})"
             )
     # Incomplete: an end of the curve without a plateau in the standards.
-    ends, top, bottom = open_ends(fit, conc, at_bounds)
+    if open_ended is None:
+        open_ended = open_ends(fit, conc, at_bounds)
+    ends, top, bottom = open_ended
     held = " (the standards cannot fix it: held finite at the bound of admissible curves)"
     said = []
     if "upper" in ends:

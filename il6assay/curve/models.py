@@ -143,6 +143,26 @@ def log_x(x: np.ndarray) -> LogX:
     return LogX(pos, logx, np.flatnonzero(~pos))
 
 
+def _logistic_values(theta: np.ndarray, logx: np.ndarray, five: bool):
+    """The 4PL's or 5PL's values at ln x and the figures its derivatives reuse:
+    (a, b, d, g, ln(x/c), t = b ln(x/c), ln(1 + u), s = (1 + u)^-g, f)."""
+    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
+    return _curve_at(a, b, lnc, d, float(theta[4]) if five else None, logx)
+
+
+def _curve_at(a: float, b: float, lnc: float, d: float, lng: float | None, logx: np.ndarray):
+    """``_logistic_values`` of the parameters as Python floats (``lng`` None: a 4PL)."""
+    # Clamped: a solver's trial step may try absurd asymmetries on the way.
+    g = math.exp(min(max(lng, -30.0), 30.0)) if lng is not None else 1.0
+    shifted = logx - lnc
+    t = b * shifted
+    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
+    s = np.exp(-g * sp)  # (1 + u)^-g
+    f = (a - d) * s
+    f += d  # d + (a - d) * s
+    return a, b, d, g, shifted, t, sp, s, f
+
+
 def logistic_parts(
     theta: np.ndarray,
     x: np.ndarray,
@@ -156,30 +176,54 @@ def logistic_parts(
     ``slope=False`` (a solver's evaluations) leaves df/dx out (None). The solvers call it
     hundreds of times a plate: each figure is computed once, in place where it can be.
     """
-    pos, logx, zeros = logs if logs is not None else log_x(x)
     a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
-    # Clamped: a solver's trial step may try absurd asymmetries on the way.
-    g = math.exp(min(max(float(theta[4]), -30.0), 30.0)) if five else 1.0
-    shifted = logx - lnc
-    t = b * shifted
-    sp = np.logaddexp(0.0, t)  # ln(1 + u), u = (x/c)^b
-    s = np.exp(-g * sp)  # (1 + u)^-g
+    lng = float(theta[4]) if five else None
+    return logistic_parts_at(a, b, lnc, d, lng, x, logs if logs is not None else log_x(x), slope)
+
+
+def logistic_parts_at(
+    a: float,
+    b: float,
+    lnc: float,
+    d: float,
+    lng: float | None,
+    x: np.ndarray,
+    logs: LogX,
+    slope: bool = True,
+    free: tuple[int, float] | None = None,
+):
+    """``logistic_parts`` of the parameters as Python floats (``lng`` None: a 4PL).
+
+    ``free = (slot, spread)``: the Jacobian in the search's parameters, where the asymptote
+    in ``slot`` is the other one plus or minus ``spread`` = ±e^q (d = a + spread for slot 3,
+    a = d - spread for slot 0): column ``slot`` is df/dq, the other asymptote's column moves
+    both. The same figures as df/dtheta's columns combined after (s + (1 - s), (1 - s) spread
+    for slot 3; (1 - s) + s, s (-spread) for slot 0), written once.
+    """
+    pos, logx, zeros = logs
+    a, b, d, g, shifted, t, sp, s, f = _curve_at(a, b, lnc, d, lng, logx)
     e = np.tanh(0.5 * t)  # then u / (1 + u) = 0.5 * (1 + tanh(t / 2)), exact at t = ±inf
     e += 1.0
     e *= 0.5
-    f = (a - d) * s
-    f += d  # d + (a - d) * s
     ds = (a - d) * -g * s
     ds *= e  # (a - d) * ds/dt
-    jac = np.empty((x.size, 5 if five else 4))
-    jac[:, 0] = s
+    jac = np.empty((x.size, 4 if lng is None else 5))
     if zeros.size:
         shifted = shifted.copy()
         shifted[zeros] = 0.0  # ln(x/c) taken as 0 at x = 0, where ds is 0
     np.multiply(ds, shifted, out=jac[:, 1])
     np.multiply(ds, -b, out=jac[:, 2])
-    np.subtract(1.0, s, out=jac[:, 3])
-    if five:
+    low, high = jac[:, 0], jac[:, 3]  # df/da = s, df/dd = 1 - s
+    np.subtract(1.0, s, out=high)
+    if free is None:
+        low[...] = s
+    elif free[0] == 3:  # d = a + spread: a moves d too
+        np.add(s, high, out=low)
+        high *= free[1]
+    else:  # a = d - spread: d moves a too
+        high += s
+        np.multiply(s, -free[1], out=low)
+    if lng is not None:
         s_sp = s * sp
         if not np.minimum.reduce(s, initial=np.inf) > 0:  # s underflowed to 0 somewhere (or is NaN)
             s_sp = np.where(s > 0, s_sp, 0.0)
@@ -191,30 +235,44 @@ def logistic_parts(
     return f, jac, f_x
 
 
-def _loglog_parts(
-    theta: np.ndarray, x: np.ndarray, logs: tuple[np.ndarray, np.ndarray] | None = None
-):
-    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
-    pos, logx, zeros = logs if logs is not None else log_x(x)
+def _loglog_values(theta: np.ndarray, logs: LogX) -> tuple[np.ndarray, np.ndarray]:
+    """(f, ln x with 0 at x = 0) of the log-log line, for theta = (alpha, beta)."""
+    pos, logx, zeros = logs
     alpha, beta = float(theta[0]), float(theta[1])
     lx = np.where(pos, logx, 0.0) if zeros.size else logx  # a line's fit has no x = 0
     with np.errstate(over="ignore", invalid="ignore"):
         f = np.exp(np.minimum(alpha + beta * lx, 700.0))
         if zeros.size:
             f = np.where(pos, f, 0.0 if beta > 0 else np.inf)
+    return f, lx
+
+
+def _loglog_parts(theta: np.ndarray, x: np.ndarray, logs: LogX | None = None, slope: bool = True):
+    """f, df/dtheta and df/dx of the log-log line at x, for theta = (alpha, beta)."""
+    logs = logs if logs is not None else log_x(x)
+    f, lx = _loglog_values(theta, logs)
     jac = np.empty((x.size, 2))
     jac[:, 0] = f
     jac[:, 1] = f * lx
+    if not slope:
+        return f, jac, None
     f_x = np.full(x.shape, np.nan)
-    np.divide(beta * f, x, out=f_x, where=pos)
+    np.divide(float(theta[1]) * f, x, out=f_x, where=logs[0])
     return f, jac, f_x
 
 
-def model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None):
-    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x."""
+def model_parts(model: str, theta: np.ndarray, x: np.ndarray, logs=None, slope: bool = True):
+    """f, df/dtheta, df/dx of ``model`` (internal parameters) at x (df/dx None unless ``slope``)."""
     if model == "loglog":
-        return _loglog_parts(theta, x, logs)
-    return logistic_parts(theta, x, model == "5pl", logs)
+        return _loglog_parts(theta, x, logs, slope)
+    return logistic_parts(theta, x, model == "5pl", logs, slope)
+
+
+def model_values(model: str, theta: np.ndarray, logs: LogX) -> np.ndarray:
+    """f of ``model_parts`` at the x of ``logs`` (``log_x(x)``), the same bits, alone."""
+    if model == "loglog":
+        return _loglog_values(theta, logs)[0]
+    return _logistic_values(theta, logs[1], model == "5pl")[-1]
 
 
 def to_params(theta: np.ndarray, five: bool, model: str | None = None) -> dict[str, float]:

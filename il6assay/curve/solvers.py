@@ -191,7 +191,7 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     under ``np.errstate(all="ignore")``, as box_lm runs (else that NaN would also warn).
     """
     if _GESV is not None:
-        move = _GESV(a, b, signature="dd->d")
+        move = _GESV(a, b)  # float64 operands: its "dd->d" loop
         if not math.isnan(float(move @ move)):
             return move
     return np.linalg.solve(a, b)
@@ -229,26 +229,36 @@ def box_lm(
         if not (math.isfinite(cost) and math.isfinite(float(jac.sum()))):
             return None
         lam = 1e-3
+        dampings: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by size: a matrix, its diagonal
         while evaluations < max_evaluations:
             grad = jac.T @ r
             jtj = jac.T @ jac
+            grads = grad.tolist()
             held = [
                 (t <= lo and g > 0) or (t >= hi and g < 0)
-                for t, g, lo, hi in zip(theta.tolist(), grad.tolist(), lows, highs, strict=True)
+                for t, g, lo, hi in zip(theta.tolist(), grads, lows, highs, strict=True)
             ]
             if any(held):
                 free = np.array([not h for h in held])
                 sub, g_free = jtj[np.ix_(free, free)], grad[free]
+                grads = g_free.tolist()
             else:
                 free, sub, g_free = None, jtj, grad
             scale = np.maximum(sub.diagonal(), 1e-300)
             limit = 1e-13 * math.sqrt(cost)
-            if cost == 0.0 or all(v <= limit for v in (np.abs(g_free) / np.sqrt(scale)).tolist()):
+            # |g| / sqrt(scale) <= limit for every parameter (sqrt correctly rounded in both)
+            if cost == 0.0 or all(
+                abs(g) / math.sqrt(s) <= limit for g, s in zip(grads, scale.tolist(), strict=True)
+            ):
                 return Solution(theta, 0.5 * cost, method)
             size = scale.size
+            if size not in dampings:
+                matrix = np.zeros((size, size))
+                dampings[size] = matrix, matrix.reshape(-1)[:: size + 1]
+            damping, diagonal = dampings[size]
             while True:
-                damping = np.zeros((size, size))  # np.diag(lam * scale), built as np.diag does
-                damping.flat[:: size + 1] = lam * scale
+                # np.diag(lam * scale), built as np.diag does: its diagonal written, zeros else
+                np.multiply(lam, scale, out=diagonal)
                 try:
                     move = _solve(sub + damping, -g_free)
                 except np.linalg.LinAlgError:

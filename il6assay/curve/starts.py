@@ -17,8 +17,9 @@ from il6assay.curve.models import (
     LINE_MODELS,
     WEIGHT_FLOOR_SHARE,
     log_x,
-    logistic_parts,
+    logistic_parts_at,
     model_parts,
+    model_values,
 )
 from il6assay.curve.solvers import Solution, box_lm, solve
 
@@ -95,15 +96,14 @@ class FitProblem:
         self.evaluations = 0
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # bounds(), made once
         self._loose: tuple[list[float], list[float]] | None = None  # plausible()'s box
-
-    def parts(self, theta: np.ndarray):
-        """f, df/dtheta and df/dx at the standards."""
-        return model_parts(self.model, theta, self.x, self.logs)
+        self._column: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # fun_jac's
 
     def fun_jac(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.evaluations += 1
-        f, jac, _ = self.parts(theta)
-        jac *= -1.0 / self.w[:, None]
+        f, jac, _ = model_parts(self.model, theta, self.x, self.logs, slope=False)
+        if self._column[0] is not self.w:  # -1 / w as a column: made once a set of weights
+            self._column = (self.w, -1.0 / self.w[:, None])
+        jac *= self._column[1]
         return (self.y - f) / self.w, jac
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -199,18 +199,16 @@ class FitProblem:
 
         def fun_jac_q(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             self.evaluations += 1
-            spread = sign * math.exp(min(q[slot], 700.0))
-            theta = q.copy()
+            params = q.tolist()
+            a, b, lnc, d, *lng = params
+            spread = sign * math.exp(min(params[slot], 700.0))
             if slot == 3:  # d = a + spread
-                theta[3] = q[0] + spread
-                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
-                jac[:, 0] += jac[:, 3]
-                jac[:, 3] *= spread
+                d = a + spread
             else:  # a = d - spread
-                theta[0] = q[3] - spread
-                f, jac, _ = logistic_parts(theta, x, five, logs, slope=False)
-                jac[:, 3] += jac[:, 0]
-                jac[:, 0] *= -spread
+                a = d - spread
+            f, jac, _ = logistic_parts_at(
+                a, b, lnc, d, lng[0] if five else None, x, logs, slope=False, free=(slot, spread)
+            )
             jac /= minus_w
             return (y - f) / w, jac
 
@@ -257,8 +255,9 @@ class FitProblem:
             s = np.exp(-g[:, None] * np.logaddexp(0.0, t))
             wt = 1.0 / self.w**2
             u = 1.0 - s
-            s11, s12, s22 = (wt * s * s).sum(1), (wt * s * u).sum(1), (wt * u * u).sum(1)
-            r1, r2 = (wt * s * self.y).sum(1), (wt * u * self.y).sum(1)
+            ws, wu = wt * s, wt * u  # each product below is (wt * s) * ... or (wt * u) * ...
+            s11, s12, s22 = (ws * s).sum(1), (ws * u).sum(1), (wu * u).sum(1)
+            r1, r2 = (ws * self.y).sum(1), (wu * self.y).sum(1)
             det = s11 * s22 - s12**2
             a = (s22 * r1 - s12 * r2) / det
             d = (s11 * r2 - s12 * r1) / det
@@ -308,21 +307,24 @@ class FitProblem:
         if self.line:
             return self.lm(self.line_start(), budget)
         starts = list(extra or [])
-        _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
         if self.five and starts:
             # The 4PL's search has covered every shape: its solution, with g = 1 and
             # moved to each side, and the best asymmetric grid point.
             base = starts[0]
             starts += [np.append(base[:4], math.log(g)) for g in (0.5, 2.0)]
-            thetas = thetas[:1]
-        if thetas.shape[0]:
-            lnc = thetas[:, 2]
-            picks = [0]
-            for mask in (lnc > self.lnx_hi, lnc < self.lnx_lo):  # midpoint beyond each end
-                hits = np.flatnonzero(mask)
-                if hits.size:
-                    picks.append(int(hits[0]))
-            starts += [thetas[i] for i in dict.fromkeys(picks)]
+        # A quick fit keeps three starts: with those three already, the grid's would be cut.
+        if not (self.quick and len(starts) >= 3):
+            _, thetas = self.grid((0.4, 2.5) if self.five else (1.0,))
+            if self.five and extra:
+                thetas = thetas[:1]
+            if thetas.shape[0]:
+                lnc = thetas[:, 2]
+                picks = [0]
+                for mask in (lnc > self.lnx_hi, lnc < self.lnx_lo):  # midpoint beyond each end
+                    hits = np.flatnonzero(mask)
+                    if hits.size:
+                        picks.append(int(hits[0]))
+                starts += [thetas[i] for i in dict.fromkeys(picks)]
         if not (self.five and extra):
             starts += self.shape_starts()
         if self.quick:
@@ -356,7 +358,7 @@ class FitProblem:
     def weights_from(self, theta: np.ndarray, power: float) -> np.ndarray:
         if power == 0:
             return np.ones_like(self.x)
-        return self.sd_of(self.parts(theta)[0], theta, power)
+        return self.sd_of(model_values(self.model, theta, self.logs), theta, power)
 
     def sd_of(self, f: np.ndarray, theta: np.ndarray, power: float) -> np.ndarray:
         """The weighting's SD function at fitted ODs ``f`` (at the standards): the weights."""
@@ -367,7 +369,8 @@ class FitProblem:
     def weight_floor(self, theta: np.ndarray) -> float:
         """The smallest OD a weight is computed from: a share of the curve's highest OD over
         the standards (not of its asymptotes: on a curve without a plateau d is far away)."""
-        return WEIGHT_FLOOR_SHARE * float(np.max(np.abs(self.parts(theta)[0])))
+        f = model_values(self.model, theta, self.logs)
+        return WEIGHT_FLOOR_SHARE * float(np.max(np.abs(f)))
 
     def reweight(self, sol: Solution, power: float) -> tuple[Solution, int, bool]:
         """Iterative reweighting to its fixed point (Prism's), bounded LM warm starts.

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.linalg import norm
 
 EPS = np.finfo(float).eps
 
@@ -63,7 +62,7 @@ def _loss(name: str, f_scale: float) -> Callable[..., np.ndarray | float] | None
         z = (f / f_scale) ** 2
         rho = rho_of(z, cost_only)
         if cost_only:
-            return 0.5 * f_scale**2 * np.sum(rho[0])
+            return 0.5 * f_scale**2 * np.add.reduce(rho[0])
         rho[0] *= f_scale**2
         rho[2] /= f_scale**2
         return rho
@@ -114,16 +113,16 @@ def _trf_bounds(fun_jac, x0, f0, J0, lb, ub, ftol, xtol, gtol, max_nfev, loss_fu
     m, n = J.shape
     if loss_function is not None:
         rho = loss_function(f)
-        cost = 0.5 * np.sum(rho[0])
+        cost = 0.5 * np.add.reduce(rho[0])
         J, f = _scale_for_robust_loss(J, f, rho)
     else:
         cost = 0.5 * np.dot(f, f)
     g = J.T.dot(f)
-    scale = np.resize(np.asarray(1.0), x0.shape)
-    scale_inv = 1 / scale
+    # x_scale=1: scipy's scale and its inverse are ones, and scipy's products with them
+    # (v *= scale_inv where dv != 0, v**0.5 * scale, g * dv * scale, x0 * scale_inv) change
+    # no bit: they are left out.
     v, dv = _cl_scaling_vector(x, g, lb, ub)
-    v[dv != 0] *= scale_inv[dv != 0]
-    delta = norm(x0 * scale_inv / v**0.5)
+    delta = _norm(x0 / v**0.5)
     if delta == 0:
         delta = 1.0
     f_augmented = np.zeros(m + n)
@@ -134,20 +133,19 @@ def _trf_bounds(fun_jac, x0, f0, J0, lb, ub, ftol, xtol, gtol, max_nfev, loss_fu
     status = None
     while True:
         v, dv = _cl_scaling_vector(x, g, lb, ub)
-        g_norm = norm(g * v, ord=np.inf)
+        g_norm = np.abs(g * v).max()  # norm(g * v, ord=np.inf)
         if g_norm < gtol:
             status = 1
         if status is not None or nfev == max_nfev:
             break
-        v[dv != 0] *= scale_inv[dv != 0]
-        d = v**0.5 * scale
-        diag_h = g * dv * scale
+        d = v**0.5
+        diag_h = g * dv
         g_h = d * g
         f_augmented[:m] = f
         J_augmented[:m] = J * d
         J_h = J_augmented[:m]
         J_augmented[m:] = np.diag(diag_h**0.5)
-        if not np.all(np.isfinite(J_augmented)):
+        if not np.isfinite(J_augmented).all():
             raise ValueError("the Jacobian is not finite")
         U, s, V = np.linalg.svd(J_augmented, full_matrices=False)
         V = V.T
@@ -164,8 +162,8 @@ def _trf_bounds(fun_jac, x0, f0, J0, lb, ub, ftol, xtol, gtol, max_nfev, loss_fu
             f_new, J_new = fun_jac(x_new)
             f_new = np.array(f_new, dtype=float)
             nfev += 1
-            step_h_norm = norm(step_h)
-            if not np.all(np.isfinite(f_new)):
+            step_h_norm = _norm(step_h)
+            if not np.isfinite(f_new).all():
                 delta = 0.25 * step_h_norm
                 continue
             if loss_function is not None:
@@ -177,9 +175,9 @@ def _trf_bounds(fun_jac, x0, f0, J0, lb, ub, ftol, xtol, gtol, max_nfev, loss_fu
                 delta, actual_reduction, predicted_reduction, step_h_norm,
                 step_h_norm > 0.95 * delta,
             )  # fmt: skip
-            step_norm = norm(step)
+            step_norm = _norm(step)
             status = _check_termination(
-                actual_reduction, cost, step_norm, norm(x), ratio, ftol, xtol
+                actual_reduction, cost, step_norm, _norm(x), ratio, ftol, xtol
             )
             if status is not None:
                 break
@@ -198,50 +196,75 @@ def _trf_bounds(fun_jac, x0, f0, J0, lb, ub, ftol, xtol, gtol, max_nfev, loss_fu
 # ---------------------------------------------------------------- scipy's helpers (common.py)
 
 
+def _norm(x):
+    """np.linalg.norm(x) of a float vector: the square root of x.dot(x), as norm computes it,
+    without its checks."""
+    return np.sqrt(x.dot(x))
+
+
+# The helpers below work on a few parameters: element by element in Python floats, the same
+# IEEE comparisons and arithmetic as scipy's numpy masks (math.nextafter is np.nextafter's),
+# without a dozen numpy calls on 4-element arrays each.
+
+
 def _in_bounds(x, lb, ub):
-    return np.all((x >= lb) & (x <= ub))
+    """np.all((x >= lb) & (x <= ub))."""
+    return all(
+        lo <= v <= hi for v, lo, hi in zip(x.tolist(), lb.tolist(), ub.tolist(), strict=True)
+    )
 
 
-def _active_constraints(x, lb, ub, rtol=1e-10):
-    active = np.zeros_like(x, dtype=int)
+def _minimum(a, b):
+    """np.minimum of two floats: NaN if either is."""
+    return a if a <= b or a != a else b
+
+
+def _active(v, lo, hi, rtol):
+    """scipy's active_constraints of one parameter: -1 at its lower bound, 1 at its upper."""
     if rtol == 0:
-        active[x <= lb] = -1
-        active[x >= ub] = 1
-        return active
-    lower_dist, upper_dist = x - lb, ub - x
-    lower_threshold = rtol * np.maximum(1, np.abs(lb))
-    upper_threshold = rtol * np.maximum(1, np.abs(ub))
-    lower_active = np.isfinite(lb) & (lower_dist <= np.minimum(upper_dist, lower_threshold))
-    active[lower_active] = -1
-    upper_active = np.isfinite(ub) & (upper_dist <= np.minimum(lower_dist, upper_threshold))
-    active[upper_active] = 1
+        return 1 if v >= hi else -1 if v <= lo else 0
+    lower_dist, upper_dist = v - lo, hi - v
+    active = 0
+    if math.isfinite(lo) and lower_dist <= _minimum(upper_dist, rtol * _maximum_one(lo)):
+        active = -1
+    if math.isfinite(hi) and upper_dist <= _minimum(lower_dist, rtol * _maximum_one(hi)):
+        active = 1
     return active
 
 
+def _maximum_one(bound):
+    """np.maximum(1, np.abs(bound)) of one float."""
+    size = abs(bound)
+    return size if size > 1.0 or size != size else 1.0
+
+
 def _strictly_feasible(x, lb, ub, rstep=1e-10):
-    x_new = x.copy()
-    active = _active_constraints(x, lb, ub, rstep)
-    lower_mask, upper_mask = np.equal(active, -1), np.equal(active, 1)
-    if rstep == 0:
-        x_new[lower_mask] = np.nextafter(lb[lower_mask], ub[lower_mask])
-        x_new[upper_mask] = np.nextafter(ub[upper_mask], lb[upper_mask])
-    else:
-        x_new[lower_mask] = lb[lower_mask] + rstep * np.maximum(1, np.abs(lb[lower_mask]))
-        x_new[upper_mask] = ub[upper_mask] - rstep * np.maximum(1, np.abs(ub[upper_mask]))
-    tight = (x_new < lb) | (x_new > ub)
-    x_new[tight] = 0.5 * (lb[tight] + ub[tight])
-    return x_new
+    out = []
+    for v, lo, hi in zip(x.tolist(), lb.tolist(), ub.tolist(), strict=True):
+        active = _active(v, lo, hi, rstep)
+        if active == -1:
+            v = math.nextafter(lo, hi) if rstep == 0 else lo + rstep * _maximum_one(lo)
+        elif active == 1:
+            v = math.nextafter(hi, lo) if rstep == 0 else hi - rstep * _maximum_one(hi)
+        if v < lo or v > hi:
+            v = 0.5 * (lo + hi)
+        out.append(v)
+    return np.array(out, dtype=float)
 
 
 def _cl_scaling_vector(x, g, lb, ub):
-    v, dv = np.ones_like(x), np.zeros_like(x)
-    mask = (g < 0) & np.isfinite(ub)
-    v[mask] = ub[mask] - x[mask]
-    dv[mask] = -1
-    mask = (g > 0) & np.isfinite(lb)
-    v[mask] = x[mask] - lb[mask]
-    dv[mask] = 1
-    return v, dv
+    v, dv = [], []
+    for xi, gi, lo, hi in zip(x.tolist(), g.tolist(), lb.tolist(), ub.tolist(), strict=True):
+        if gi > 0 and math.isfinite(lo):
+            v.append(xi - lo)
+            dv.append(1.0)
+        elif gi < 0 and math.isfinite(hi):
+            v.append(hi - xi)
+            dv.append(-1.0)
+        else:
+            v.append(1.0)
+            dv.append(0.0)
+    return np.array(v, dtype=float), np.array(dv, dtype=float)
 
 
 def _scale_for_robust_loss(J, f, rho):
@@ -256,9 +279,9 @@ def _scale_for_robust_loss(J, f, rho):
 def _solve_lsq_trust_region(n, m, uf, s, V, delta, initial_alpha=None, rtol=0.01, max_iter=10):
     def phi_and_derivative(alpha, suf, s, delta):
         denom = s**2 + alpha
-        p_norm = norm(suf / denom)
+        p_norm = _norm(suf / denom)
         phi = p_norm - delta
-        phi_prime = -np.sum(suf**2 / denom**3) / p_norm
+        phi_prime = -np.add.reduce(suf**2 / denom**3) / p_norm
         return phi, phi_prime
 
     suf = s * uf
@@ -269,9 +292,9 @@ def _solve_lsq_trust_region(n, m, uf, s, V, delta, initial_alpha=None, rtol=0.01
         full_rank = False
     if full_rank:
         p = -V.dot(uf / s)
-        if norm(p) <= delta:
+        if _norm(p) <= delta:
             return p, 0.0, 0
-    alpha_upper = norm(suf) / delta
+    alpha_upper = _norm(suf) / delta
     if full_rank:
         phi, phi_prime = phi_and_derivative(0.0, suf, s, delta)
         alpha_lower = -phi / phi_prime
@@ -293,7 +316,7 @@ def _solve_lsq_trust_region(n, m, uf, s, V, delta, initial_alpha=None, rtol=0.01
         if np.abs(phi) < rtol * delta:
             break
     p = -V.dot(suf / (s**2 + alpha))
-    p *= delta / norm(p)
+    p *= delta / _norm(p)
     return p, alpha, it + 1
 
 
@@ -422,7 +445,7 @@ def _select_step(x, J_h, diag_h, g_h, p, p_h, d, delta, lb, ub, theta):
     p_value = _evaluate_quadratic(J_h, g_h, p_h, diag=diag_h)
     ag_h = -g_h
     ag = d * ag_h
-    to_tr = delta / norm(ag_h)
+    to_tr = delta / _norm(ag_h)
     to_bound, _ = _step_size_to_bound(x, ag, lb, ub)
     ag_stride = theta * to_bound if to_bound < to_tr else to_tr
     a, b = _build_quadratic_1d(J_h, g_h, ag_h, diag=diag_h)

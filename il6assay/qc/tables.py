@@ -77,3 +77,21 @@ def dilution_rows(
 ) -> list[dict[str, Any]]:
     """dilutions.csv rows: every sample label at every dilution, nothing hidden."""
     return [s.row(run_id, lloq, uloq) for s in samples]
+
+
+def result_and_dilution_rows(
+    specimens: list[Specimen],
+    samples: list[SampleResult],
+    run_id: str,
+    lloq: float | None,
+    uloq: float | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(``result_rows``, ``dilution_rows``) together: a specimen measured at one dilution is
+    that sample's own result (``combine_rows``'s lone row), so its row is made once for both."""
+    dilutions = dilution_rows(samples, run_id, lloq, uloq)
+    made = {id(s): row for s, row in zip(samples, dilutions, strict=True)}
+    results = [
+        made[id(sp.combined)] if id(sp.combined) in made else sp.combined.row(run_id, lloq, uloq)
+        for sp in specimens
+    ]
+    return results, dilutions

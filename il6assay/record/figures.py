@@ -12,6 +12,7 @@ import functools
 import html
 import importlib.util
 import json
+import marshal
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +324,19 @@ def _sorted(value: Any) -> Any:
 
 def plotly_white() -> dict[str, Any]:
     """plotly's "plotly_white" template, a fresh copy (the caller's to change)."""
-    return json.loads(_template_json())
+    return marshal.loads(_template_copy())
+
+
+@functools.cache
+def _template_copy() -> bytes:
+    """The template in marshal's format: loaded in a third of json.loads's time, as a deep copy
+    (three a report)."""
+    return marshal.dumps(json.loads(_template_json()))
+
+
+def load_template() -> None:
+    """Read and write plotly's template now (what each report's figures then reuse)."""
+    _template_copy(), _template_written()
 
 
 @functools.cache

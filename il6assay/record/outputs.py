@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from il6assay.errors import InputError
 from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.qc.m10 import QC_ROLES
 from il6assay.qc.results import FLAGS, RESULT_COLUMNS
+from il6assay.qc.tables import result_and_dilution_rows
 from il6assay.record import versions
 from il6assay.record.audit import disk_error
 from il6assay.run import Run
@@ -71,22 +73,34 @@ def curve_json_value(run: Run) -> dict[str, Any]:
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """A UTF-8 CSV (with BOM, so Excel on a Chinese-locale PC reads it right), formula-safe."""
-    finite, guarded = math.isfinite, FORMULA_PREFIXES
+    _write_csv_text(path, csv_text(columns, rows))
+
+
+def _write_csv_text(path: Path, text: str) -> None:
+    """``csv_text``'s text as write_csv's file: UTF-8 with a BOM, line ends as they are."""
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(columns)
-        for row in rows:
-            # _csv_value of each cell, inline: a run's tables have thousands of cells
-            writer.writerow(
-                [
-                    ""
-                    if v is None or (isinstance(v, float) and not finite(v))
-                    else "'" + v
-                    if isinstance(v, str) and v.startswith(guarded)
-                    else v
-                    for v in map(row.get, columns)
-                ]
-            )
+        fh.write(text)
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """The text of write_csv's file (without its BOM): a header, then each row's cells."""
+    finite, guarded = math.isfinite, FORMULA_PREFIXES
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        # _csv_value of each cell, inline: a run's tables have thousands of cells
+        writer.writerow(
+            [
+                ""
+                if v is None or (isinstance(v, float) and not finite(v))
+                else "'" + v
+                if isinstance(v, str) and v.startswith(guarded)
+                else v
+                for v in map(row.get, columns)
+            ]
+        )
+    return buffer.getvalue()
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> None:
@@ -98,15 +112,13 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[dict[str, Any
     from il6assay.record.xlsx import write_workbook
 
     def table(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
-        yield [safe_text(str(name)) for name in columns]  # --wide builds them from visits
-        guarded = FORMULA_PREFIXES
-        for row in rows:  # safe_text of each cell, inline (thousands of cells a run)
-            yield [
-                "'" + v if isinstance(v, str) and v.startswith(guarded) else v
-                for v in map(row.get, columns)
-            ]
+        yield [str(name) for name in columns]  # --wide builds them from visits
+        for row in rows:
+            yield list(map(row.get, columns))
 
-    write_workbook(path, {title: table(*content) for title, content in sheets.items()})
+    # safe_text of every cell, by the writer as it writes each (thousands of cells a run)
+    tables = {title: table(*content) for title, content in sheets.items()}
+    write_workbook(path, tables, guard=FORMULA_PREFIXES)
 
 
 def curve_document(run: Run) -> dict[str, Any]:
@@ -188,6 +200,7 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             data = p.read_bytes()  # read once: the copy's bytes are the bytes hashed
             target.write_bytes(data)
+            _read_only(target)
             record.setdefault(kind, []).append(
                 {
                     "file": str(p),
@@ -198,11 +211,24 @@ def _copy_inputs(run: Run, inputs_dir: Path) -> dict[str, list[dict[str, str]]]:
     return record
 
 
-def _make_read_only(folder: Path) -> None:
-    """Input copies become read-only files (their folders stay removable)."""
-    for p in folder.rglob("*"):
-        if p.is_file():
-            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+def _read_only(path: Path) -> None:
+    """An input copy becomes a read-only file (its folder stays removable)."""
+    os.chmod(path, os.stat(path).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _output_files(folder: Path) -> list[str]:
+    """Every file in ``folder`` but the input copies (no part named "inputs"), by relative
+    POSIX name, in the order of their paths (what sorted(folder.rglob("*")) lists)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "inputs"]
+        base = Path(root).relative_to(folder).parts
+        found += [
+            (*base, name)
+            for name in files
+            if name != "inputs" and os.path.isfile(os.path.join(root, name))
+        ]
+    return ["/".join(parts) for parts in sorted(found)]
 
 
 # A run folder being written is ``.<run id>.partial-<tag>``, never a run until renamed
@@ -373,10 +399,17 @@ REVIEW_FILES = ("review.js", "audit.jsonl")
 def _write_all(
     run: Run, folder: Path, *, report: bool, standalone: bool = False, lang: str = "en"
 ) -> dict[str, Any]:
-    results = run.result_rows()
+    results, dilutions = result_and_dilution_rows(
+        run.specimens, run.samples, run.run_id, run.lloq, run.uloq
+    )
     well_cols, wells = run.well_rows()
-    write_csv(folder / "results.csv", RESULT_COLUMNS, results)
-    write_csv(folder / "dilutions.csv", RESULT_COLUMNS, run.dilution_rows())
+    text = csv_text(RESULT_COLUMNS, results)
+    _write_csv_text(folder / "results.csv", text)
+    if len(dilutions) != len(results) or any(
+        d is not r for d, r in zip(dilutions, results, strict=True)
+    ):
+        text = csv_text(RESULT_COLUMNS, dilutions)  # else the same rows: the same text
+    _write_csv_text(folder / "dilutions.csv", text)
     write_xlsx(
         folder / "results.xlsx", {"results": (RESULT_COLUMNS, results), "wells": (well_cols, wells)}
     )
@@ -387,12 +420,7 @@ def _write_all(
 
         write_report(run, folder / "report.html", standalone=standalone, lang=lang)
     inputs = _copy_inputs(run, folder / "inputs")
-    _make_read_only(folder / "inputs")
-    outputs = {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and "inputs" not in p.relative_to(folder).parts
-    }
+    outputs = {name: sha256_file(folder / name) for name in _output_files(folder)}
     doc = run_document(run, inputs, outputs)
     doc["report"] = {**_report_record(standalone), "lang": lang} if report else None
     if report:

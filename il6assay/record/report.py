@@ -38,6 +38,7 @@ from il6assay.record.figures import (
     FAULT_FLAGS,
     curve_figure,
     figure_div,
+    load_template,
     plate_figure,
     plotly_folder,
     residual_figure,
@@ -406,6 +407,16 @@ def _header(run: Run, w_: Words) -> list[tuple[str, str]]:
         ),
         ("masked_wells", ", ".join(run.settings.masked)),
     ]
+
+
+def load_templates() -> None:
+    """Load report.html's templates and plotly's figure template once: processes forked after
+    this (a batch's workers) share them instead of each loading them for its first report."""
+    from il6assay.record.templating import _environment
+
+    for name in ("report.html", "report_parts.html"):
+        _environment(TEMPLATES).get_template(name)
+    load_template()
 
 
 def write_report(run: Run, path: Path, *, standalone: bool = False, lang: str = "en") -> None:

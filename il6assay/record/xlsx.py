@@ -106,23 +106,30 @@ def _cell(ref: str, value: Any) -> str:
     return f'<c r="{ref}" t="inlineStr"><is>{_text(text)}</is></c>'
 
 
-def _sheet_rows(rows: Iterable[Sequence[Any]]) -> Iterable[str]:
+def _sheet_rows(rows: Iterable[Sequence[Any]], guard: tuple[str, ...] = ()) -> Iterable[str]:
+    """Each row's XML; text starting with one of ``guard`` gets a leading apostrophe first."""
     columns: list[str] = []
     for r, row in enumerate(rows, start=1):
         while len(columns) < len(row):
             columns.append(column_letter(len(columns)))
         cells = []
+        n = str(r)
         for column, v in zip(columns, row, strict=False):
-            # The two common cells written here as _cell writes them (a workbook has
-            # thousands: the calls cost more than the text); every other value by _cell.
+            # The common cells written here as _cell writes them (a workbook has thousands:
+            # the calls cost more than the text); every other value by _cell.
             kind = type(v)
             if kind is float and v - v == 0.0:  # finite
-                cells.append(f'<c r="{column}{r}" t="n"><v>{v:.16g}</v></c>')
-            elif kind is str and v and _PLAIN.fullmatch(v):  # nothing to escape or preserve
-                cells.append(f'<c r="{column}{r}" t="inlineStr"><is><t>{v}</t></is></c>')
+                cells.append(f'<c r="{column}{n}" t="n"><v>{v:.16g}</v></c>')
+                continue
+            if v is None:  # no cell, as _cell writes it
+                continue
+            if guard and isinstance(v, str) and v.startswith(guard):
+                v, kind = "'" + v, str
+            if kind is str and v and _PLAIN.fullmatch(v):  # nothing to escape or preserve
+                cells.append(f'<c r="{column}{n}" t="inlineStr"><is><t>{v}</t></is></c>')
             else:
-                cells.append(_cell(f"{column}{r}", v))
-        yield f'<row r="{r}">{"".join(cells)}</row>'
+                cells.append(_cell(column + n, v))
+        yield f'<row r="{n}">{"".join(cells)}</row>'
 
 
 # Text _text writes as it is: no character to escape or replace, no space at either end.
@@ -130,8 +137,14 @@ _PLAIN = re.compile(r"[^\x00-\x1f\ufffe\uffff&<>\s](?:[^\x00-\x08\x0b\x0c\x0e-\x
                     r"[^\x00-\x1f\ufffe\uffff&<>\s])?")  # fmt: skip
 
 
-def write_workbook(path: Path, sheets: dict[str, Iterable[Sequence[Any]]]) -> None:
-    """Write an XLSX of one sheet per table (each a header row, then rows), header frozen."""
+def write_workbook(
+    path: Path, sheets: dict[str, Iterable[Sequence[Any]]], guard: tuple[str, ...] = ()
+) -> None:
+    """Write an XLSX of one sheet per table (each a header row, then rows), header frozen.
+
+    ``guard``: text starting with one of these is written with a leading apostrophe (a
+    spreadsheet's formula guard), as if the rows held it so.
+    """
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -158,5 +171,5 @@ def write_workbook(path: Path, sheets: dict[str, Iterable[Sequence[Any]]]) -> No
         part("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.format(sheets=rels, styles=n + 1))
         part("xl/styles.xml", _STYLES)
         for i, rows in enumerate(sheets.values(), start=1):
-            body = "".join(_sheet_rows(rows))
+            body = "".join(_sheet_rows(rows, guard))
             part(f"xl/worksheets/sheet{i}.xml", _SHEET_HEAD + body + _SHEET_TAIL)

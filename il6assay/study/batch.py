@@ -187,6 +187,7 @@ def _plan_exports(
         return out
     from il6assay.study.workers import WorkerDied, Workers
 
+    warm_imports()  # the readers and what naming a plate imports: once, not in each reader
     with Workers(n_jobs) as pool:
         tasks = [pool.submit(plan_export, intake, e, layout, samples) for e in exports]
         out = []
@@ -469,7 +470,8 @@ def _outcome(
 ) -> PlateOutcome:
     from il6assay.study.pages import index_row
 
-    rows = run.result_rows()
+    # Of results.csv's rows, the outcome and the index read each one's flags cell alone.
+    rows = [{"flags": ";".join(sp.combined.flags)} for sp in run.specimens]
     return PlateOutcome(
         export=str(job.export),
         plate_id=job.plate_id,
@@ -653,6 +655,7 @@ WORKER_IMPORTS = (
     "il6assay.record.templating",
     "jinja2",
     "il6assay.record.xlsx",
+    "scipy._lib._ccallback",  # what MINPACK's extension imports on its first call (scipy's root)
 )
 
 
@@ -665,12 +668,13 @@ def warm_imports() -> None:
     for name in (*WORKER_IMPORTS, *READER_MODULES):
         importlib.import_module(name)
     from il6assay.curve.solvers import minpack_lmder
-    from il6assay.record.report import plotly_js_name
+    from il6assay.record.report import load_templates, plotly_js_name
     from il6assay.record.versions import library_versions
 
     # Looked up once, not once a plate: MINPACK's lmder (the process no longer imports
     # scipy.optimize), the libraries' versions, the shared plotly.js's name.
     minpack_lmder(), library_versions(), plotly_js_name()
+    load_templates()  # report.html's and plotly's: loaded here, not by each worker's first report
 
 
 def _lost(job: PlateJob, err: BaseException) -> str:
