@@ -25,6 +25,7 @@ import csv
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,51 @@ def copy_study_db(source: Path, target: Path) -> str:
         if src.exists() and src != dst:  # ($IL6ASSAY_CHAIN_KEY names one key for both)
             shutil.copyfile(src, dst)
     return str(target)
+
+
+_made_dbs: dict[str, Path] = {}
+
+
+def made_study_db(
+    target: Path, name: str = "empty", then: Callable[[Engine], object] | None = None
+) -> str:
+    """A private copy, at the new file ``target``, of the SQLite study database ``name``: made
+    once per session by ``db upgrade`` (its chain started: key and anchor copied with it),
+    then ``then(engine)`` (e.g. the lab's accounts added); a test may change its copy."""
+    from il6assay.db.engine import make_engine, upgrade
+
+    if name not in _made_dbs:
+        folder = Path(tempfile.mkdtemp(prefix="il6assay-studydb-"))
+        atexit.register(shutil.rmtree, folder, True)
+        engine = make_engine(str(folder / "study.db"))
+        upgrade(engine)
+        if then is not None:
+            then(engine)
+        engine.dispose()
+        _made_dbs[name] = folder / "study.db"
+    return copy_study_db(_made_dbs[name], target)
+
+
+def upgraded_db(request: Any, tmp_path: Path, *, by_cli: bool = False) -> str:
+    """A new study database made by ``db upgrade`` on the test's backend (``request.param``):
+    on SQLite ``tmp_path/study.db``, a copy of one made once per session (made_study_db); on
+    PostgreSQL a new database upgraded in place (``by_cli``: by the command, else the library)."""
+    from il6assay.db.engine import make_engine, upgrade
+    from tests import pg
+
+    url = pg.backend_url(request, tmp_path)
+    if request.param == "sqlite":
+        return made_study_db(Path(url))
+    if by_cli:
+        from click.testing import CliRunner
+
+        from il6assay.cli import main
+
+        made = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
+        assert made.exit_code == 0, made.output
+    else:
+        upgrade(make_engine(url))
+    return url
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

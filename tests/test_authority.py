@@ -23,8 +23,8 @@ from il6assay.cli import main
 from il6assay.db.engine import make_engine
 from il6assay.db.models import DbRun, DbSignature
 from il6assay.db.read import current_results
-from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
+from tests.db_support import upgraded_db
 from tests.test_integrity import record, rehash_everything, write_record
 from tests.web_support import PASSWORD, Client, add_people, serving, sign_form
 
@@ -48,9 +48,7 @@ def no_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, upgraded study database on either backend."""
-    url = pg.backend_url(request, tmp_path)
-    assert cli("db", "upgrade", "--db", url).exit_code == 0
-    return url
+    return upgraded_db(request, tmp_path, by_cli=True)
 
 
 @pytest.fixture

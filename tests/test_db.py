@@ -28,17 +28,22 @@ from il6assay.db.push import push_runs
 from il6assay.errors import InputError
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
-from tests import pg
 from tests.conftest import EXAMPLE, ROOT
-from tests.db_support import copy_run, count, distinct_export, error_lines, run_folder, snapshot
+from tests.db_support import (
+    copy_run,
+    count,
+    distinct_export,
+    error_lines,
+    run_folder,
+    snapshot,
+    upgraded_db,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
-    url = pg.backend_url(request, tmp_path)
-    upgrade(make_engine(url))
-    return url
+    return upgraded_db(request, tmp_path)
 
 
 def invoke(*args: str | Path) -> object:

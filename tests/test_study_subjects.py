@@ -21,16 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from il6assay.cli import main
-from il6assay.db.engine import make_engine, upgrade
+from il6assay.db.engine import make_engine
 from il6assay.db.models import DbIsr, DbResult, DbSubject
 from il6assay.errors import InputError
 from il6assay.plate.layout import load_layout
 from il6assay.plate.layout_sheet import layout_csv
 from il6assay.plate.samples import load_samples
 from il6assay.plate.study_ids import latin_look_alike, nearest, scripts, skeleton
-from tests import pg
 from tests.conftest import EXAMPLE, KIT_LAYOUT, run_dirs
-from tests.db_support import distinct_export, run_folder, snapshot
+from tests.db_support import distinct_export, run_folder, snapshot, upgraded_db
 
 READERS = EXAMPLE.parent / "readers"
 CYRILLIC_A = "\u0410"  # А, CYRILLIC CAPITAL LETTER A
@@ -194,9 +193,7 @@ def test_batch_skips_an_excel_lock_file_with_a_note(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = pg.backend_url(request, tmp_path)
-    upgrade(make_engine(url))
-    return url
+    return upgraded_db(request, tmp_path)
 
 
 _folders: dict[str, Path] = {}
