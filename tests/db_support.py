@@ -146,7 +146,7 @@ def copy_study_db(source: Path, target: Path) -> str:
     old_key, new_key = key_path(f"sqlite:///{source}"), key_path(f"sqlite:///{target}")
     for src, dst in ((old_key, new_key), (anchor_path(old_key), anchor_path(new_key))):
         if src.exists() and src != dst:  # ($IL6ASSAY_CHAIN_KEY names one key for both)
-            shutil.copyfile(src, dst)
+            shutil.copy(src, dst)  # with its mode: the key is 0600, as db upgrade made it
     return str(target)
 
 
@@ -193,6 +193,29 @@ def upgraded_db(request: Any, tmp_path: Path, *, by_cli: bool = False) -> str:
     else:
         upgrade(make_engine(url))
     return url
+
+
+def pushed_db(request: Any, tmp_path: Path, name: str) -> str:
+    """A study database made by ``db upgrade`` with run folder ``name`` pushed by ``il6assay
+    push`` (on SQLite a copy of one made once per session; on PostgreSQL made in place)."""
+    from tests import pg
+
+    if request.param == "sqlite":
+        target = Path(pg.backend_url(request, tmp_path))
+        return made_study_db(target, f"{name} pushed", lambda e: push_by_cli(e.url.database, name))
+    url = upgraded_db(request, tmp_path)
+    push_by_cli(url, name)
+    return url
+
+
+def push_by_cli(url: str, name: str) -> None:
+    """``il6assay push`` the run folder ``name`` to the database at ``url``; it must succeed."""
+    from click.testing import CliRunner
+
+    from il6assay.cli import main
+
+    out = CliRunner().invoke(main, ["push", str(run_folder(name)), "--db", url])
+    assert out.exit_code == 0, out.output
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -26,7 +26,7 @@ from il6assay.db.read import current_results
 from tests.conftest import EXAMPLE, run_dirs
 from tests.db_support import upgraded_db
 from tests.test_integrity import record, rehash_everything, write_record
-from tests.web_support import PASSWORD, Client, add_people, serving, sign_form
+from tests.web_support import PASSWORD, Client, accounts_copy, add_people, serving, sign_form
 
 PLATE = EXAMPLE / "plate_001.xlsx"
 SHEET = EXAMPLE / "plate_001.samples.csv"
@@ -52,9 +52,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def accounts(db_url: str) -> str:
+def accounts(request: pytest.FixtureRequest, db_url: str) -> str:
     """The study database holding the lab's accounts (tech: Tang Hui, technician; lin and
-    chen: reviewers), under the strict separation policy it starts with."""
+    chen: reviewers), under the strict separation policy it starts with (on SQLite the empty
+    copy replaced by one of a database made with them once per session)."""
+    if not db_url.startswith("postgresql"):
+        return accounts_copy(request, Path(db_url))
     add_people(make_engine(db_url))
     return db_url
 
