@@ -195,26 +195,28 @@ def upgraded_db(request: Any, tmp_path: Path, *, by_cli: bool = False) -> str:
     return url
 
 
-def pushed_db(request: Any, tmp_path: Path, name: str) -> str:
+def pushed_db(request: Any, tmp_path: Path, name: str, *options: str, by_cli: bool = False) -> str:
     """A study database made by ``db upgrade`` with run folder ``name`` pushed by ``il6assay
-    push`` (on SQLite a copy of one made once per session; on PostgreSQL made in place)."""
+    push`` (with ``options``): on SQLite a copy of one made once per session; on PostgreSQL
+    made in place (``by_cli``: as upgraded_db)."""
     from tests import pg
 
     if request.param == "sqlite":
         target = Path(pg.backend_url(request, tmp_path))
-        return made_study_db(target, f"{name} pushed", lambda e: push_by_cli(e.url.database, name))
-    url = upgraded_db(request, tmp_path)
-    push_by_cli(url, name)
+        made = f"{name} pushed {options!r}"
+        return made_study_db(target, made, lambda e: push_by_cli(e.url.database, name, *options))
+    url = upgraded_db(request, tmp_path, by_cli=by_cli)
+    push_by_cli(url, name, *options)
     return url
 
 
-def push_by_cli(url: str, name: str) -> None:
+def push_by_cli(url: str, name: str, *options: str) -> None:
     """``il6assay push`` the run folder ``name`` to the database at ``url``; it must succeed."""
     from click.testing import CliRunner
 
     from il6assay.cli import main
 
-    out = CliRunner().invoke(main, ["push", str(run_folder(name)), "--db", url])
+    out = CliRunner().invoke(main, ["push", str(run_folder(name)), "--db", url, *options])
     assert out.exit_code == 0, out.output
 
 
