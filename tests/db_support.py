@@ -25,11 +25,12 @@ import csv
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, inspect, select, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from il6assay.db.models import Base
@@ -145,21 +146,92 @@ def copy_study_db(source: Path, target: Path) -> str:
     old_key, new_key = key_path(f"sqlite:///{source}"), key_path(f"sqlite:///{target}")
     for src, dst in ((old_key, new_key), (anchor_path(old_key), anchor_path(new_key))):
         if src.exists() and src != dst:  # ($IL6ASSAY_CHAIN_KEY names one key for both)
-            shutil.copyfile(src, dst)
+            shutil.copy(src, dst)  # with its mode: the key is 0600, as db upgrade made it
     return str(target)
 
 
+_made_dbs: dict[str, Path] = {}
+
+
+def made_study_db(
+    target: Path, name: str = "empty", then: Callable[[Engine], object] | None = None
+) -> str:
+    """A private copy, at the new file ``target``, of the SQLite study database ``name``: made
+    once per session by ``db upgrade`` (its chain started: key and anchor copied with it),
+    then ``then(engine)`` (e.g. the lab's accounts added); a test may change its copy."""
+    from il6assay.db.engine import make_engine, upgrade
+
+    if name not in _made_dbs:
+        folder = Path(tempfile.mkdtemp(prefix="il6assay-studydb-"))
+        atexit.register(shutil.rmtree, folder, True)
+        engine = make_engine(str(folder / "study.db"))
+        upgrade(engine)
+        if then is not None:
+            then(engine)
+        engine.dispose()
+        _made_dbs[name] = folder / "study.db"
+    return copy_study_db(_made_dbs[name], target)
+
+
+def upgraded_db(request: Any, tmp_path: Path, *, by_cli: bool = False) -> str:
+    """A new study database made by ``db upgrade`` on the test's backend (``request.param``):
+    on SQLite ``tmp_path/study.db``, a copy of one made once per session (made_study_db); on
+    PostgreSQL a new database upgraded in place (``by_cli``: by the command, else the library)."""
+    from il6assay.db.engine import make_engine, upgrade
+    from tests import pg
+
+    url = pg.backend_url(request, tmp_path)
+    if request.param == "sqlite":
+        return made_study_db(Path(url))
+    if by_cli:
+        from click.testing import CliRunner
+
+        from il6assay.cli import main
+
+        made = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
+        assert made.exit_code == 0, made.output
+    else:
+        upgrade(make_engine(url))
+    return url
+
+
+def pushed_db(request: Any, tmp_path: Path, name: str, *options: str, by_cli: bool = False) -> str:
+    """A study database made by ``db upgrade`` with run folder ``name`` pushed by ``il6assay
+    push`` (with ``options``): on SQLite a copy of one made once per session; on PostgreSQL
+    made in place (``by_cli``: as upgraded_db)."""
+    from tests import pg
+
+    if request.param == "sqlite":
+        target = Path(pg.backend_url(request, tmp_path))
+        made = f"{name} pushed {options!r}"
+        return made_study_db(target, made, lambda e: push_by_cli(e.url.database, name, *options))
+    url = upgraded_db(request, tmp_path, by_cli=by_cli)
+    push_by_cli(url, name, *options)
+    return url
+
+
+def push_by_cli(url: str, name: str, *options: str) -> None:
+    """``il6assay push`` the run folder ``name`` to the database at ``url``; it must succeed."""
+    from click.testing import CliRunner
+
+    from il6assay.cli import main
+
+    out = CliRunner().invoke(main, ["push", str(run_folder(name)), "--db", url, *options])
+    assert out.exit_code == 0, out.output
+
+
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (and the schema version): to prove nothing changed."""
+    """Every row of every table (and the schema version): to prove nothing changed.
+
+    Each table's every column as the database holds it (``SELECT *``: a column added outside
+    the models shows too), read without reflecting the schema (a dozen queries a table)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
-        reflected = MetaData()
-        reflected.reflect(
-            conn, only=[t.name for t in Base.metadata.sorted_tables if t.name in names]
-        )
-        for table in reflected.sorted_tables:
-            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(table.c.id))]
+        for table in Base.metadata.sorted_tables:
+            if table.name in names:
+                rows = conn.execute(text(f'SELECT * FROM "{table.name}" ORDER BY id'))
+                out[table.name] = [tuple(r) for r in rows]
         if "alembic_version" in names:
             rows = conn.execute(text("SELECT version_num FROM alembic_version"))
             out["alembic_version"] = [tuple(r) for r in rows]

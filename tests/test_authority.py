@@ -23,10 +23,10 @@ from il6assay.cli import main
 from il6assay.db.engine import make_engine
 from il6assay.db.models import DbRun, DbSignature
 from il6assay.db.read import current_results
-from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
+from tests.db_support import upgraded_db
 from tests.test_integrity import record, rehash_everything, write_record
-from tests.web_support import PASSWORD, Client, add_people, serving, sign_form
+from tests.web_support import PASSWORD, Client, accounts_copy, add_people, serving, sign_form
 
 PLATE = EXAMPLE / "plate_001.xlsx"
 SHEET = EXAMPLE / "plate_001.samples.csv"
@@ -48,15 +48,16 @@ def no_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, upgraded study database on either backend."""
-    url = pg.backend_url(request, tmp_path)
-    assert cli("db", "upgrade", "--db", url).exit_code == 0
-    return url
+    return upgraded_db(request, tmp_path, by_cli=True)
 
 
 @pytest.fixture
-def accounts(db_url: str) -> str:
+def accounts(request: pytest.FixtureRequest, db_url: str) -> str:
     """The study database holding the lab's accounts (tech: Tang Hui, technician; lin and
-    chen: reviewers), under the strict separation policy it starts with."""
+    chen: reviewers), under the strict separation policy it starts with (on SQLite the empty
+    copy replaced by one of a database made with them once per session)."""
+    if not db_url.startswith("postgresql"):
+        return accounts_copy(request, Path(db_url))
     add_people(make_engine(db_url))
     return db_url
 

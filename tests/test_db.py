@@ -28,17 +28,29 @@ from il6assay.db.push import push_runs
 from il6assay.errors import InputError
 from il6assay.qc.dilutions import combine_rows
 from il6assay.qc.results import SampleResult
-from tests import pg
 from tests.conftest import EXAMPLE, ROOT
-from tests.db_support import copy_run, count, distinct_export, error_lines, run_folder, snapshot
+from tests.db_support import (
+    copy_run,
+    count,
+    distinct_export,
+    error_lines,
+    pushed_db,
+    run_folder,
+    snapshot,
+    upgraded_db,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new study database (made by db upgrade): a SQLite file, or one on the session's server."""
-    url = pg.backend_url(request, tmp_path)
-    upgrade(make_engine(url))
-    return url
+    return upgraded_db(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_with_a(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A study database (made by db upgrade) with run "a" pushed by ``il6assay push``."""
+    return pushed_db(request, tmp_path, "a")
 
 
 def invoke(*args: str | Path) -> object:
@@ -97,38 +109,37 @@ def test_unaccepted_run_among_several_stops_the_push_before_any_is_written(db_ur
     assert snapshot(make_engine(db_url)) == before
 
 
-def test_repush_of_the_same_run_is_a_no_op_that_says_so(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    before = snapshot(make_engine(db_url))
-    out = invoke("push", run_folder("a"), "--db", db_url)
+def test_repush_of_the_same_run_is_a_no_op_that_says_so(db_with_a):
+    before = snapshot(make_engine(db_with_a))
+    out = invoke("push", run_folder("a"), "--db", db_with_a)
     assert out.exit_code == 0
     assert "already in the database; nothing changed" in out.output
-    assert snapshot(make_engine(db_url)) == before
+    assert snapshot(make_engine(db_with_a)) == before
 
 
-def test_reassay_without_supersede_is_refused_and_changes_nothing(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    before = snapshot(make_engine(db_url))
-    out = invoke("push", run_folder("a_reassay"), "--db", db_url)
+def test_reassay_without_supersede_is_refused_and_changes_nothing(db_with_a):
+    before = snapshot(make_engine(db_with_a))
+    out = invoke("push", run_folder("a_reassay"), "--db", db_with_a)
     assert out.exit_code == 2
     assert "--supersede --reason" in out.output
-    assert snapshot(make_engine(db_url)) == before
-    out = invoke("push", run_folder("a_reassay"), "--db", db_url, "--supersede")
+    assert snapshot(make_engine(db_with_a)) == before
+    out = invoke("push", run_folder("a_reassay"), "--db", db_with_a, "--supersede")
     assert out.exit_code == 2 and "needs a reason" in out.output
-    assert snapshot(make_engine(db_url)) == before
+    assert snapshot(make_engine(db_with_a)) == before
 
 
-def test_supersede_keeps_the_old_value_and_the_reason(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    old = {(r["study_id"], r["visit"]): r for r in results_rows(db_url)}
+def test_supersede_keeps_the_old_value_and_the_reason(db_with_a):
+    old = {(r["study_id"], r["visit"]): r for r in results_rows(db_with_a)}
     reason = "re-assayed unweighted after a pipetting error"
-    out = invoke("push", run_folder("a_reassay"), "--db", db_url, "--supersede", "--reason", reason)
+    out = invoke(
+        "push", run_folder("a_reassay"), "--db", db_with_a, "--supersede", "--reason", reason
+    )
     assert out.exit_code == 0, out.output
     assert f"superseding {n_results('a')}" in out.output
-    new = results_rows(db_url)
+    new = results_rows(db_with_a)
     assert len(new) == n_results("a")  # still one current row per study ID and visit
     assert {r["run_id"] for r in new} == {run_folder("a_reassay").name}
-    engine = make_engine(db_url)
+    engine = make_engine(db_with_a)
     with Session(engine) as session:
         kept = session.scalars(select(DbResult).where(DbResult.status == SUPERSEDED)).all()
         assert len(kept) == n_results("a")
@@ -141,13 +152,13 @@ def test_supersede_keeps_the_old_value_and_the_reason(db_url):
         audit = session.scalars(select(DbAudit).where(DbAudit.action == "supersede")).all()
         assert len(audit) == n_results("a")
         assert all(a.reason == reason and a.old_value and a.new_value for a in audit)
-    history = invoke("history", "AML-004", "--db", db_url, "--json")
+    history = invoke("history", "AML-004", "--db", db_with_a, "--json")
     assert history.exit_code == 0, history.output
     entries = [e for e in json.loads(history.stdout) if e["visit"] == "D0"]
     assert [e["status"] for e in entries] == ["superseded", "current"]
     assert entries[0]["supersede_reason"] == reason
     assert entries[0]["result"] == old[("AML-004", "D0")]["result"]
-    text_out = invoke("history", "AML-004", "--db", db_url).output
+    text_out = invoke("history", "AML-004", "--db", db_with_a).output
     assert reason in text_out and run_folder("a").name in text_out
 
 
@@ -191,47 +202,44 @@ def test_study_id_spelled_two_ways_in_the_sample_sheet_is_refused(db_url):
     assert len(error_lines(out)) == 1
 
 
-def test_study_id_spelled_differently_from_the_database_is_refused(db_url, tmp_path):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    before = snapshot(make_engine(db_url))
+def test_study_id_spelled_differently_from_the_database_is_refused(db_with_a, tmp_path):
+    before = snapshot(make_engine(db_with_a))
     # two_spellings' own check would fire first; check the database rule directly
     from il6assay.db.push import check_spellings
 
     check_spellings(["AML-001", "AML-002"])
-    with Session(make_engine(db_url)) as session, pytest.raises(InputError, match="stored"):
+    with Session(make_engine(db_with_a)) as session, pytest.raises(InputError, match="stored"):
         push_module._check_against_database(session, [{"study_id": "aml-001 "}])
-    assert snapshot(make_engine(db_url)) == before
+    assert snapshot(make_engine(db_with_a)) == before
 
 
-def test_fullwidth_study_id_is_the_same_subject_and_a_unicode_dash_another_spelling(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    before = snapshot(make_engine(db_url))
+def test_fullwidth_study_id_is_the_same_subject_and_a_unicode_dash_another_spelling(db_with_a):
+    before = snapshot(make_engine(db_with_a))
     with (run_folder("fullwidth") / "results.csv").open(encoding="utf-8-sig") as fh:
         assert "AML-001" in {r["study_id"] for r in csv.DictReader(fh)}  # NFKC on reading
-    out = invoke("push", run_folder("fullwidth"), "--db", db_url)
+    out = invoke("push", run_folder("fullwidth"), "--db", db_with_a)
     assert out.exit_code == 2 and "--supersede" in out.output  # the same specimens again
-    out = invoke("push", run_folder("unicode_dash"), "--db", db_url)
+    out = invoke("push", run_folder("unicode_dash"), "--db", db_with_a)
     assert out.exit_code == 2
     assert "is stored in the database as 'AML-0" in out.output and "AML\u20100" in out.output
-    assert snapshot(make_engine(db_url)) == before
+    assert snapshot(make_engine(db_with_a)) == before
 
 
-def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_url, tmp_path):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    rows = results_rows(db_url)
+def test_results_are_one_row_per_study_id_and_visit_and_wide_by_visit(db_with_a, tmp_path):
+    rows = results_rows(db_with_a)
     keys = [(r["study_id"], r["visit"]) for r in rows]
     assert len(keys) == len(set(keys))
-    one = results_rows(db_url, "--study-id", "AML-001")
+    one = results_rows(db_with_a, "--study-id", "AML-001")
     assert {r["study_id"] for r in one} == {"AML-001"}
-    wide = json.loads(invoke("results", "--db", db_url, "--wide", "--format", "json").stdout)
+    wide = json.loads(invoke("results", "--db", db_with_a, "--wide", "--format", "json").stdout)
     assert len(wide) == len({r["study_id"] for r in rows})
     first = next(w for w in wide if w["study_id"] == "AML-001")
     visits = {r["visit"] for r in one}
     assert all(f"{v}_result" in first and f"{v}_run_id" in first for v in visits)
-    csv_out = invoke("results", "--db", db_url)
+    csv_out = invoke("results", "--db", db_with_a)
     assert csv_out.stdout.splitlines()[0].startswith("study_id,visit,result,conc_pg_ml")
     xlsx = tmp_path / "results.xlsx"
-    out = invoke("results", "--db", db_url, "--format", "xlsx", "--out", xlsx)
+    out = invoke("results", "--db", db_with_a, "--format", "xlsx", "--out", xlsx)
     assert out.exit_code == 0 and xlsx.stat().st_size > 0
     from openpyxl import load_workbook
 
@@ -614,15 +622,14 @@ def test_push_killed_while_combining_leaves_the_database_as_before(db_url, plate
 # --- superseding never loses information silently (issue 12, item 6) -------------------------
 
 
-def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    engine = make_engine(db_url)
+def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_with_a):
+    engine = make_engine(db_with_a)
     before = snapshot(engine)
-    out = invoke("push", run_folder("swap"), "--db", db_url)
+    out = invoke("push", run_folder("swap"), "--db", db_with_a)
     assert out.exit_code == 2 and "--supersede" in out.output
     assert snapshot(engine) == before
     reason = "sample tubes P01 and P04 were swapped"
-    out = invoke("push", run_folder("swap"), "--db", db_url, "--supersede", "--reason", reason)
+    out = invoke("push", run_folder("swap"), "--db", db_with_a, "--supersede", "--reason", reason)
     assert out.exit_code == 0, out.output
     assert (
         "1 reported number(s) replaced by a censored result (--supersede): AML-004 D0 12.1 -> <4.69"
@@ -639,15 +646,16 @@ def test_a_number_replaced_by_a_censored_result_needs_supersede_and_is_named(db_
     assert json.loads(audit.old_value)["result"] == "12.1" and audit.reason == reason
 
 
-def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    engine = make_engine(db_url)
+def test_results_of_a_plate_accepted_only_by_override_replace_nothing_unsaid(db_with_a):
+    engine = make_engine(db_with_a)
     before = snapshot(engine)
-    out = invoke("push", run_folder("override"), "--db", db_url)
+    out = invoke("push", run_folder("override"), "--db", db_with_a)
     assert out.exit_code == 2 and "--supersede" in out.output
     assert snapshot(engine) == before
     reason = "the reviewer accepted the plate by override"
-    out = invoke("push", run_folder("override"), "--db", db_url, "--supersede", "--reason", reason)
+    out = invoke(
+        "push", run_folder("override"), "--db", db_with_a, "--supersede", "--reason", reason
+    )
     assert out.exit_code == 0, out.output
     assert "replaced by those of a plate accepted only by override (--supersede)" in out.stdout
     assert "AML-004 D0 12.1 -> no result" in out.stdout
@@ -703,11 +711,12 @@ def test_wide_export_headers_built_from_visit_labels_are_guarded_against_formula
     assert cells and all(c.data_type == "s" and c.value.startswith("'=") for c in cells)
 
 
-def test_a_study_id_typed_on_the_command_line_is_read_in_its_normal_form(db_url):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    out = invoke("history", "\uff21\uff2d\uff2c-004", "--db", db_url, "--json")
+def test_a_study_id_typed_on_the_command_line_is_read_in_its_normal_form(db_with_a):
+    out = invoke("history", "\uff21\uff2d\uff2c-004", "--db", db_with_a, "--json")
     assert out.exit_code == 0, out.output
     assert {e["study_id"] for e in json.loads(out.stdout)} == {"AML-004"}
-    assert {r["study_id"] for r in results_rows(db_url, "--study-id", " AML-004 ")} == {"AML-004"}
-    out = invoke("results", "--db", db_url, "--study-id", "AML-\u200b004")
+    assert {r["study_id"] for r in results_rows(db_with_a, "--study-id", " AML-004 ")} == {
+        "AML-004"
+    }
+    out = invoke("results", "--db", db_with_a, "--study-id", "AML-\u200b004")
     assert out.exit_code == 2 and "U+200B ZERO WIDTH SPACE" in out.output

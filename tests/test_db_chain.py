@@ -22,7 +22,7 @@ from il6assay.cli import main
 from il6assay.db.chain_key import anchor_path, key_path
 from il6assay.db.engine import make_engine, upgrade
 from tests import pg
-from tests.db_support import copy_run, run_folder, snapshot
+from tests.db_support import copy_run, run_folder, snapshot, upgraded_db
 
 # Per backend: (drop the audit delete trigger, put it back, drop the chain's triggers).
 DROP_AUDIT_DELETE = {
@@ -347,6 +347,12 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return pg.backend_url(request, tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def upgraded_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new study database made by db upgrade (tests/db_support.py's upgraded_db)."""
+    return upgraded_db(request, tmp_path)
+
+
 def test_a_database_from_before_the_chain_is_chained_from_the_upgrade_on(empty_url):
     engine = make_engine(empty_url)
     upgrade(engine, "0006")
@@ -373,35 +379,33 @@ def test_a_database_from_before_the_chain_is_chained_from_the_upgrade_on(empty_u
     ]
 
 
-def test_rows_updated_and_deleted_by_il6assay_itself_keep_the_chain_intact(empty_url):
+def test_rows_updated_and_deleted_by_il6assay_itself_keep_the_chain_intact(upgraded_url):
     """A run's QC figures recorded again (its row updated, its controls deleted and written
     anew, as after a mask) and a re-assay superseding results: chained, not flagged."""
     from il6assay.study.store import record_qc
     from tests.study_support import run_qc
 
-    engine = make_engine(empty_url)
-    upgrade(engine)
+    engine = make_engine(upgraded_url)
     assert record_qc(engine, [run_qc(1, 20.0, 120.0)]) == ["recorded"]
     assert record_qc(engine, [run_qc(1, 21.5, 118.0)]) == ["updated"]
-    assert invoke("push", run_folder("a"), "--db", empty_url).exit_code == 0
+    assert invoke("push", run_folder("a"), "--db", upgraded_url).exit_code == 0
     reason = "re-assayed unweighted"
     out = invoke(
-        "push", run_folder("a_reassay"), "--db", empty_url, "--supersede", "--reason", reason
+        "push", run_folder("a_reassay"), "--db", upgraded_url, "--supersede", "--reason", reason
     )
     assert out.exit_code == 0, out.output
-    assert verify(empty_url) == (0, [])
-    updates = one(empty_url, "SELECT count(*) FROM row_chain WHERE action = 'update'")[0]
+    assert verify(upgraded_url) == (0, [])
+    updates = one(upgraded_url, "SELECT count(*) FROM row_chain WHERE action = 'update'")[0]
     assert updates >= 35  # the superseded results and dilution rows, each chained again
-    low = one(empty_url, "SELECT value_pg_ml FROM qc_controls WHERE level = 'low'")[0]
+    low = one(upgraded_url, "SELECT value_pg_ml FROM qc_controls WHERE level = 'low'")[0]
     assert low == 21.5  # the controls as recorded the second time
 
 
-def test_concurrent_pushes_extend_one_chain_without_a_fork(empty_url):
+def test_concurrent_pushes_extend_one_chain_without_a_fork(upgraded_url):
     """Four pushes racing (their transactions overlap): one chain, every row on it."""
     from il6assay.db.push import load_run, push_run
 
-    engine = make_engine(empty_url)
-    upgrade(engine)
+    engine = make_engine(upgraded_url)
     runs = [load_run(run_folder(n)) for n in ("a", "b", "c")]
     barrier = threading.Barrier(len(runs))
     errors: list[BaseException] = []
@@ -419,27 +423,26 @@ def test_concurrent_pushes_extend_one_chain_without_a_fork(empty_url):
     for t in threads:
         t.join(120)
     assert errors == []
-    code, lines = verify(empty_url)
+    code, lines = verify(upgraded_url)
     assert (code, lines) == (0, [])
-    with make_engine(empty_url).connect() as conn:
+    with make_engine(upgraded_url).connect() as conn:
         seqs = list(conn.execute(text("SELECT id FROM row_chain ORDER BY id")).scalars())
     assert seqs == list(range(1, len(seqs) + 1))
     n_rows = sum(
-        one(empty_url, f"SELECT count(*) FROM {t}")[0]
+        one(upgraded_url, f"SELECT count(*) FROM {t}")[0]
         for t in ("runs", "curves", "wells", "sample_results", "dilution_results", "audit")
     )
     assert len(seqs) == 1 + n_rows  # the start, then each row once (nothing superseded)
 
 
-def test_db_verify_of_a_study_of_many_runs_stays_within_its_cpu_budget(empty_url, tmp_path):
+def test_db_verify_of_a_study_of_many_runs_stays_within_its_cpu_budget(upgraded_url, tmp_path):
     """10 s of CPU for 1,000 runs (benchmarks/bench_chain.py); here 40 runs, a 0.4 s budget
     for this process (on PostgreSQL the server's share is not counted). The least of three
     verifications is held to it, as timeit takes the least of its repeats: on a shared
     machine another program's load adds CPU time (cache and core sharing) to any one run."""
     from benchmarks.bench_chain import add_runs, example_rows, verify_cpu
 
-    engine = make_engine(empty_url)
-    upgrade(engine)
+    engine = make_engine(upgraded_url)
     add_runs(engine, example_rows(tmp_path), 1, 40)
     cpu, report = min((verify_cpu(engine) for _ in range(3)), key=lambda done: done[0])
     assert report.intact, report.problems[:3]

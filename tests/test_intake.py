@@ -20,6 +20,7 @@ from il6assay.cli import main
 from il6assay.record.audit import LINK_KEYS
 from tests import pg
 from tests.conftest import EXAMPLE, LAYOUTS, run_dirs
+from tests.db_support import made_study_db
 
 EXPORT = "plate_001.xlsx"
 # Every option process takes that an absorbance plate can use (--ratio is TR-FRET's).
@@ -108,9 +109,11 @@ def test_process_and_batch_with_every_option_give_the_same_run_folder(project, j
 
 
 def _study(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
-    """A fresh study database on the test's backend, made by db upgrade."""
-    sqlite = request.param == "sqlite"
-    url = str(tmp_path / f"{name}.db") if sqlite else pg.database_url(request)
+    """A fresh study database on the test's backend, made by db upgrade (on SQLite a copy of
+    one made once per session, tests/db_support.py)."""
+    if request.param == "sqlite":
+        return made_study_db(tmp_path / f"{name}.db")
+    url = pg.database_url(request)
     made = il6("db", "upgrade", "--db", url)
     assert made.exit_code == 0, made.output
     return url

@@ -23,8 +23,8 @@ from il6assay.plate.hashing import sha256_bytes, sha256_file
 from il6assay.record import audit
 from il6assay.record.audit import AUDIT_FILE, read_entries
 from il6assay.record.report import review_js, review_js_of
-from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
+from tests.db_support import upgraded_db
 
 _made: dict[str, Path] = {}
 
@@ -80,9 +80,7 @@ def run(originals, tmp_path) -> Path:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, upgraded study database: a SQLite file, or one on the session's PostgreSQL."""
-    url = pg.backend_url(request, tmp_path)
-    assert cli("db", "upgrade", "--db", url).exit_code == 0
-    return url
+    return upgraded_db(request, tmp_path, by_cli=True)
 
 
 # --- what someone with write access does -----------------------------------------------

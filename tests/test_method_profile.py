@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from il6assay.cli import main
+from tests.db_support import made_study_db
 from tests.pg import backend_url
 from tests.validation_support import QUIET, VALIDATION, build_study
 
@@ -46,16 +47,27 @@ def validations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A study database holding a reviewer (boss) and a technician (tech), added by ``users
+    add``; on SQLite a copy of one made once per session (tests/db_support.py)."""
     url = backend_url(request, tmp_path)
-    env = {"IL6ASSAY_PW": PASSWORD}
+    if request.param == "sqlite":
+        return made_study_db(
+            Path(url), "boss and tech", lambda engine: add_users(engine.url.database)
+        )
     result = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
+    add_users(url)
+    return url
+
+
+def add_users(url: str) -> None:
+    """``il6assay users add`` a reviewer (boss) and a technician (tech) to the database."""
+    env = {"IL6ASSAY_PW": PASSWORD}
     for name, role, printed in (("boss", "reviewer", "Dr Boss"), ("tech", "technician", "A Tech")):
         args = ["users", "add", name, "--role", role, "--name", printed, "--db", url]
         args += ["--password-env", "IL6ASSAY_PW", "--by", "setup"]
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 0, result.output
-    return url
 
 
 def adopt(folder: Path, url: str, *extra: str, by: str = "boss"):

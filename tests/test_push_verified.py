@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from il6assay.cli import main
 from il6assay.record import verify
-from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
+from tests.db_support import upgraded_db
 from tests.test_integrity import rehash_everything
 
 
@@ -53,9 +53,7 @@ def run(accepted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, upgraded study database: a SQLite file, or one on the session's PostgreSQL."""
-    url = pg.backend_url(request, tmp_path)
-    assert cli("db", "upgrade", "--db", url).exit_code == 0
-    return url
+    return upgraded_db(request, tmp_path, by_cli=True)
 
 
 def verified_rows(url: str) -> list:

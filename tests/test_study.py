@@ -21,9 +21,8 @@ from il6assay.db.engine import make_engine
 from il6assay.db.read import current_results
 from il6assay.plate.samples import load_samples
 from il6assay.study.store import load_qc, record_qc
-from tests import pg
 from tests.conftest import EXAMPLE, run_dirs
-from tests.db_support import run_folder
+from tests.db_support import run_folder, upgraded_db
 from tests.study_support import history, in_control, run_qc
 
 PLATE = EXAMPLE / "plate_001.xlsx"
@@ -34,10 +33,7 @@ QC_MEANS = {"low": 12.1, "mid": 61.2, "high": 241.29}
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty study database (made by db upgrade) on either backend."""
-    url = pg.backend_url(request, tmp_path)
-    made = CliRunner().invoke(main, ["db", "upgrade", "--db", url])
-    assert made.exit_code == 0, made.output
-    return url
+    return upgraded_db(request, tmp_path, by_cli=True)
 
 
 @pytest.fixture

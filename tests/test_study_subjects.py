@@ -21,16 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from il6assay.cli import main
-from il6assay.db.engine import make_engine, upgrade
+from il6assay.db.engine import make_engine
 from il6assay.db.models import DbIsr, DbResult, DbSubject
 from il6assay.errors import InputError
 from il6assay.plate.layout import load_layout
 from il6assay.plate.layout_sheet import layout_csv
 from il6assay.plate.samples import load_samples
 from il6assay.plate.study_ids import latin_look_alike, nearest, scripts, skeleton
-from tests import pg
 from tests.conftest import EXAMPLE, KIT_LAYOUT, run_dirs
-from tests.db_support import distinct_export, run_folder, snapshot
+from tests.db_support import distinct_export, pushed_db, run_folder, snapshot, upgraded_db
 
 READERS = EXAMPLE.parent / "readers"
 CYRILLIC_A = "\u0410"  # А, CYRILLIC CAPITAL LETTER A
@@ -194,9 +193,13 @@ def test_batch_skips_an_excel_lock_file_with_a_note(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = pg.backend_url(request, tmp_path)
-    upgrade(make_engine(url))
-    return url
+    return upgraded_db(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_with_a(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A study database (made by db upgrade) with run "a" pushed by ``il6assay push``."""
+    return pushed_db(request, tmp_path, "a")
 
 
 _folders: dict[str, Path] = {}
@@ -247,23 +250,21 @@ def roster(path: Path, ids: list[str], site: str = "Shanghai") -> Path:
     return write_sheet(path, [{"study_id": i, "site": site} for i in ids])
 
 
-def test_without_a_roster_an_id_confusable_with_a_stored_one_is_refused_at_push(db_url, runs):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0  # AML-004 stored
-    before = snapshot(make_engine(db_url))
-    out = invoke("push", runs["zero_o"], "--db", db_url)
+def test_without_a_roster_an_id_confusable_with_a_stored_one_is_refused_at_push(db_with_a, runs):
+    before = snapshot(make_engine(db_with_a))
+    out = invoke("push", runs["zero_o"], "--db", db_with_a)
     assert out.exit_code == 2, out.output
     assert "'AML-0O4' is confusable with 'AML-004'" in out.output
-    assert snapshot(make_engine(db_url)) == before
+    assert snapshot(make_engine(db_with_a)) == before
 
 
-def test_an_id_stored_before_0012_without_a_skeleton_still_blocks_its_look_alike(db_url, runs):
+def test_an_id_stored_before_0012_without_a_skeleton_still_blocks_its_look_alike(db_with_a, runs):
     from sqlalchemy import text
 
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0  # AML-004 stored
-    engine = make_engine(db_url)
+    engine = make_engine(db_with_a)
     with engine.begin() as conn:  # as rows stored before migration 0012 are
         conn.execute(text("UPDATE sample_results SET study_skeleton = NULL"))
-    out = invoke("push", runs["zero_o"], "--db", db_url)
+    out = invoke("push", runs["zero_o"], "--db", db_with_a)
     assert out.exit_code == 2 and "'AML-0O4' is confusable with 'AML-004'" in out.output
 
 
@@ -372,11 +373,10 @@ def test_a_copied_export_is_refused_at_push_naming_the_run_even_with_supersede(d
         assert f"is already in the study as run {run_folder('a').name}" in out.output
 
 
-def test_isr_repeats_are_stored_beside_the_originals_which_stay_current(db_url, runs):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
-    engine = make_engine(db_url)
+def test_isr_repeats_are_stored_beside_the_originals_which_stay_current(db_with_a, runs):
+    engine = make_engine(db_with_a)
     before = snapshot(engine)["sample_results"]
-    out = invoke("push", runs["isr"], "--db", db_url)
+    out = invoke("push", runs["isr"], "--db", db_with_a)
     assert out.exit_code == 0, out.output
     assert "incurred-sample repeat(s) stored beside their originals" in out.output
     assert snapshot(engine)["sample_results"] == before  # nothing replaced or superseded
@@ -391,7 +391,7 @@ def test_isr_repeats_are_stored_beside_the_originals_which_stay_current(db_url, 
             isr.visit,
             "current",
         )
-    out = invoke("push", runs["isr_orphan"], "--db", db_url)
+    out = invoke("push", runs["isr_orphan"], "--db", db_with_a)
     assert out.exit_code == 2 and "has no result in the study to compare it with" in out.output
 
 
@@ -407,10 +407,11 @@ def test_worklist_is_cut_into_sheets_of_the_layouts_sample_labels():
     assert [p.name for p in worklist_paths(Path("next.csv"), 2)] == ["next_1.csv", "next_2.csv"]
 
 
-def test_summary_worklist_with_a_layout_is_a_sheet_that_layout_takes(db_url, tmp_path):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
+def test_summary_worklist_with_a_layout_is_a_sheet_that_layout_takes(db_with_a, tmp_path):
     layout = EXAMPLE / "plate_001.layout.toml"
-    out = invoke("summary", "--db", db_url, "--worklist", tmp_path / "next.csv", "--layout", layout)
+    out = invoke(
+        "summary", "--db", db_with_a, "--worklist", tmp_path / "next.csv", "--layout", layout
+    )
     assert out.exit_code == 0, out.output
     capacity = len({s.sample for s in load_layout(layout).wells.values() if s.role == "sample"})
     assert f"written to 1 sheet(s) of at most {capacity}" in out.output
@@ -449,11 +450,12 @@ def test_lot_bridge_is_signed_with_a_review_accounts_password(db_url):
 
 
 def test_isr_select_favours_the_specimen_nearest_a_cutoff_and_refuses_a_bad_fraction(
-    db_url, tmp_path
+    db_with_a, tmp_path
 ):
-    assert invoke("push", run_folder("a"), "--db", db_url).exit_code == 0
     sheet = tmp_path / "isr.csv"
-    out = invoke("isr", "select", "--db", db_url, "--cutoff", "12", "--seed", "1", "--out", sheet)
+    out = invoke(
+        "isr", "select", "--db", db_with_a, "--cutoff", "12", "--seed", "1", "--out", sheet
+    )
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(sheet.open(encoding="utf-8")))
     with (run_folder("a") / "results.csv").open(encoding="utf-8-sig") as fh:
@@ -462,5 +464,5 @@ def test_isr_select_favours_the_specimen_nearest_a_cutoff_and_refuses_a_bad_frac
     assert (rows[0]["study_id"], rows[0]["visit"]) == (nearest_12["study_id"], nearest_12["visit"])
     assert len(rows) == round(0.1 * len(numbers)) and rows[0]["purpose"] == "isr"
     assert load_samples(sheet).rows  # a sample sheet il6assay reads
-    bad = invoke("isr", "select", "--db", db_url, "--fraction", "10", "--out", sheet)
+    bad = invoke("isr", "select", "--db", db_with_a, "--fraction", "10", "--out", sheet)
     assert bad.exit_code == 2 and "--fraction 10 is not between 0 and 1" in bad.output

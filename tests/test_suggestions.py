@@ -15,9 +15,8 @@ from il6assay.cli import main
 from il6assay.errors import InputError
 from il6assay.plate.labels import nearest_label
 from il6assay.run import make_run_id, process_plate
-from tests import pg
 from tests.conftest import EXAMPLE, LAYOUTS, STANDARD_LAYOUT, run_dirs
-from tests.db_support import run_folder
+from tests.db_support import pushed_db
 
 PLATE = [f"P{n:02d}" for n in range(1, 37)]
 
@@ -174,11 +173,7 @@ def test_status_and_review_take_a_chinese_run_folder_as_a_folder(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database holding run "a" of tests/db_support.py (AML-001 ... AML-035), pushed."""
-    url = pg.backend_url(request, tmp_path)
-    assert CliRunner().invoke(main, ["db", "upgrade", "--db", url]).exit_code == 0
-    pushed = CliRunner().invoke(main, ["push", str(run_folder("a")), "--db", url, "--by", "Chen"])
-    assert pushed.exit_code == 0, pushed.output
-    return url
+    return pushed_db(request, tmp_path, "a", "--by", "Chen", by_cli=True)
 
 
 @pytest.mark.parametrize("command", ["history", "results"])

@@ -34,7 +34,7 @@ from il6assay.record.schema import load_record
 from tests import pg
 from tests.test_authority import cli, no_configured_database, processed  # noqa: F401 (autouse)
 from tests.test_crash_safety import _instrument, reap
-from tests.web_support import PASSWORD, add_people
+from tests.web_support import PASSWORD, accounts_copy, add_people
 
 BEFORE = (0, "unreviewed")
 AFTER = (1, "accepted")
@@ -45,9 +45,13 @@ SIGNED_IN: dict[str, object] = {}  # lin's account, signed in once per template
 def template(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An upgraded study database holding the lab's accounts, to clone per kill point."""
     url = pg.backend_url(request, tmp_path)
-    assert cli("db", "upgrade", "--db", url).exit_code == 0
-    engine = make_engine(url)
-    add_people(engine)
+    if request.param == "sqlite":
+        url = accounts_copy(request, Path(url))
+        engine = make_engine(url)
+    else:
+        assert cli("db", "upgrade", "--db", url).exit_code == 0
+        engine = make_engine(url)
+        add_people(engine)
     from il6assay.web.accounts import authenticate
 
     # lin signs in once, in the template; each forked child signs as that account, and its

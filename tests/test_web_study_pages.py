@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from il6assay.db.engine import make_engine, upgrade
-from tests.web_support import Client, add_people, results_folder, serving
+from il6assay.db.engine import make_engine
+from tests.web_support import Client, accounts_copy, results_folder, serving
 
 pages = pytest.importorskip("il6assay.study.pages", reason="il6assay.study.pages not built yet")
 
 
-def test_levey_jennings_and_study_overview_are_served_to_signed_in_accounts(tmp_path: Path):
-    engine = make_engine(str(tmp_path / "study.db"))
-    upgrade(engine)  # a study database is made by db upgrade
-    add_people(engine)
+def test_levey_jennings_and_study_overview_are_served_to_signed_in_accounts(
+    request: pytest.FixtureRequest, tmp_path: Path
+):
+    # a study database made by db upgrade, holding the lab's accounts (web_support)
+    engine = make_engine(accounts_copy(request, tmp_path / "study.db"))
     results = results_folder(tmp_path, "by_tech")
     with serving(engine, [results]) as url:
         assert Client(url).get("/controls").url.endswith("/login")

@@ -235,13 +235,27 @@ def sign_form(page: str) -> dict[str, str]:
     return {k: field(page, k, "sign") for k in ("csrf", "version", "content")}
 
 
+def accounts_copy(request: Any, target: Path, *people: tuple[str, str, str]) -> str:
+    """A private copy at ``target`` of a SQLite study database made by db upgrade once per
+    session, holding the lab's accounts and ``people`` hashed as the test hashes them (its
+    ``real_argon2`` marker or not); tests/db_support.py's made_study_db."""
+    from tests.db_support import made_study_db
+
+    real = request.node.get_closest_marker("real_argon2") is not None
+    name = f"accounts real_argon2={real} {people!r}"
+    return made_study_db(target, name, lambda engine: add_people(engine, *people))
+
+
 def accounts_engine(request: Any, tmp_path: Path, *people: tuple[str, str, str]) -> Any:
     """A study database (made by db upgrade) holding the lab's accounts and ``people``, on
-    the test's backend (``request.param``: sqlite or postgresql)."""
+    the test's backend (``request.param``: sqlite or postgresql; on SQLite accounts_copy)."""
     from il6assay.db.engine import make_engine, upgrade
     from tests import pg
 
-    engine = make_engine(pg.backend_url(request, tmp_path))
+    url = pg.backend_url(request, tmp_path)
+    if request.param == "sqlite":
+        return make_engine(accounts_copy(request, Path(url), *people))
+    engine = make_engine(url)
     upgrade(engine)
     add_people(engine, *people)
     return engine
