@@ -160,7 +160,8 @@ def process_against_reference(repeat: int) -> None:
                 [sys.executable, str(script), f"{tmp}/ref-check"], capture_output=True, check=True
             ).stdout
         )
-        problems = same_results(next(Path(tmp, "run0").iterdir()), reference)
+        run_dir = next(p for p in Path(tmp, "run0").iterdir() if (p / "run.json").is_file())
+        problems = same_results(run_dir, reference)
     a, b = statistics.median(ours), statistics.median(limit)
     c = statistics.median(limit_one_thread)
     same = "yes (LLOQ/ULOQ equal, every result within 1 %)"
