@@ -225,12 +225,20 @@ def written_status(
     return _status(folder, record, "ok")
 
 
+def shared_plotly_integrity(folder: Path, embedded: bool) -> str:
+    """ "ok", or what is wrong with the shared plotly.js beside ``folder`` that its report
+    loads (``embedded``: the report carries its own, or there is no report: "ok")."""
+    if embedded:
+        return "ok"
+    from il6assay.record.verify import shared_plotly_differences
+
+    return next(iter(shared_plotly_differences(folder.parent, [])), "ok")
+
+
 def _status(folder: Path, record: RunRecord, integrity: str) -> dict[str, Any]:
     report = record.report
-    if integrity == "ok" and report is not None and not report.embedded:
-        from il6assay.record.verify import shared_plotly_differences
-
-        integrity = next(iter(shared_plotly_differences(folder.parent, [])), "ok")
+    if integrity == "ok":
+        integrity = shared_plotly_integrity(folder, report is None or report.embedded)
     review = record.review
     return {
         "run_dir": str(folder),

@@ -450,9 +450,13 @@ def index_html(
     (``run_status``)."""
     from il6assay.errors import InputError
     from il6assay.record.folder import read_run
-    from il6assay.record.review import folder_state, run_status, written_status
+    from il6assay.record.review import (
+        folder_state,
+        run_status,
+        shared_plotly_integrity,
+        written_status,
+    )
     from il6assay.record.templating import render
-    from il6assay.record.verify import shared_plotly_differences
 
     entries = []
     for folder in sorted(p for p in Path(out_dir).iterdir() if (p / "run.json").is_file()):
@@ -460,17 +464,13 @@ def index_html(
         row = (rows or {}).get(folder.name)
         try:
             if state is not None and row is not None and folder_state(folder) == tuple(state):
-                # As written by this process: its row, and the check _status makes of a folder
-                # whose files are as hashed (the shared plotly.js beside it).
+                # As written by this process: its row, and the check written_status makes of
+                # a folder whose files are as hashed (the shared plotly.js beside it).
                 record, results, flags, controls = row.record, row.results, row.flags, row.controls
                 report = record.get("report")
-                shared = (
-                    shared_plotly_differences(folder.parent, [])
-                    if report is not None and report.get("plotly_js") != "embedded"
-                    else []
-                )
+                embedded = report is None or report.get("plotly_js") == "embedded"
                 status = {"review": (record.get("review") or {}).get("status"),
-                          "integrity": next(iter(shared), "ok")}  # fmt: skip
+                          "integrity": shared_plotly_integrity(folder, embedded)}  # fmt: skip
             else:
                 run = read_run(folder)
                 record, table, curve = run.record.raw, run.results, run.curve.raw
