@@ -23,7 +23,7 @@ recorded in it.
 from __future__ import annotations
 
 import os
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -213,13 +213,6 @@ def _time_key(job: PlateJob) -> tuple[Any, ...]:
     return (1, job.order, job.plate_id or "")
 
 
-def _flags(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for row in rows:
-        counts.update(f for f in str(row.get("flags") or "").split(";") if f)
-    return dict(sorted(counts.items()))
-
-
 def process_job(job: PlateJob) -> Any:
     """Worker step 1: fit and judge the plate by its own rules; the Run, or the error's line."""
     from il6assay.study.plate_intake import process
@@ -298,6 +291,7 @@ def _review_of(folder: Path) -> str:
 
 def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
     from il6assay.record.folder import read_run
+    from il6assay.study.pages import flag_counts
 
     outcome = PlateOutcome(str(job.export), job.plate_id, SKIPPED, job.run_id, str(folder))
     try:
@@ -310,7 +304,7 @@ def _skipped(job: PlateJob, folder: Path) -> PlateOutcome:
     outcome.accepted = record.accepted
     outcome.verdict = record.verdict
     outcome.samples = len(rows)
-    outcome.flags = _flags(rows)
+    outcome.flags = flag_counts(rows)
     return outcome
 
 
@@ -468,7 +462,7 @@ def _refuse_replacing_decided(folders: list[Path], study: Any) -> None:
 def _outcome(
     job: PlateJob, run: Any, folder: str, status: str, state: tuple[Any, ...] | None = None
 ) -> PlateOutcome:
-    from il6assay.study.pages import index_row
+    from il6assay.study.pages import flag_counts, index_row
 
     # Of results.csv's rows, the outcome and the index read each one's flags cell alone.
     rows = [{"flags": ";".join(sp.combined.flags)} for sp in run.specimens]
@@ -481,7 +475,7 @@ def _outcome(
         accepted=run.accepted,
         verdict=run.verdict,
         samples=len(run.specimens),
-        flags=_flags(rows),
+        flags=flag_counts(rows),
         written_state=state,
         index_row=index_row(run, Path(folder), rows) if state is not None else None,
     )

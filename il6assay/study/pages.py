@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -407,7 +407,7 @@ def index_row(run: Run, folder: Path, rows: Sequence[Mapping[str, Any]]) -> Inde
             if w.spec.role in QC_ROLES
         ]
     }  # fmt: skip
-    return IndexRow(record, len(rows), _flag_counts(rows), _control_points(record, curve))
+    return IndexRow(record, len(rows), flag_counts(rows), _control_points(record, curve))
 
 
 def _read_time(export: Mapping[str, Any]) -> Any:
@@ -426,13 +426,14 @@ def _control_points(
     )
 
 
-def _flag_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    flags: dict[str, int] = {}
+def flag_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many result rows carry each flag (their ``flags`` cells), by flag name."""
+    counts: dict[str, int] = {}
     for row in rows:
         for f in str(row.get("flags") or "").split(";"):
             if f:
-                flags[f] = flags.get(f, 0) + 1
-    return flags
+                counts[f] = counts.get(f, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def index_html(
@@ -477,7 +478,7 @@ def index_html(
                 status = (state is not None and written_status(folder, run.record, state)) or (
                     run_status(folder)
                 )
-                results, flags = len(table), _flag_counts(table)
+                results, flags = len(table), flag_counts(table)
                 controls = _control_points(record, curve)
         except (OSError, ValueError, KeyError, InputError):
             continue
