@@ -412,10 +412,9 @@ def _header(run: Run, w_: Words) -> list[tuple[str, str]]:
 def load_templates() -> None:
     """Load report.html's templates and plotly's figure template once: processes forked after
     this (a batch's workers) share them instead of each loading them for its first report."""
-    from il6assay.record.templating import _environment
+    from il6assay.record.templating import load
 
-    for name in ("report.html", "report_parts.html"):
-        _environment(TEMPLATES).get_template(name)
+    load(TEMPLATES, "report.html", "report_parts.html")
     load_template()
 
 

@@ -38,6 +38,12 @@ def render(folder: Path, name: str, /, **context: Any) -> str:
     return _environment(folder).get_template(name).render(**context)
 
 
+def load(folder: Path, *names: str) -> None:
+    """Load the templates ``names`` of ``folder`` now (processes forked after share them)."""
+    for name in names:
+        _environment(folder).get_template(name)
+
+
 @functools.cache
 def _environment(folder: Path) -> Any:
     """One environment per templates folder (templates are compiled once per process)."""
