@@ -143,11 +143,16 @@ def log_x(x: np.ndarray) -> LogX:
     return LogX(pos, logx, np.flatnonzero(~pos))
 
 
+def _floats(theta: np.ndarray, five: bool) -> tuple[float, float, float, float, float | None]:
+    """(a, b, ln c, d, ln g) as Python floats, as float() of each gives (ln g None: a 4PL)."""
+    a, b, lnc, d = theta[:4].tolist()
+    return a, b, lnc, d, float(theta[4]) if five else None
+
+
 def _logistic_values(theta: np.ndarray, logx: np.ndarray, five: bool):
     """The 4PL's or 5PL's values at ln x and the figures its derivatives reuse:
     (a, b, d, g, ln(x/c), t = b ln(x/c), ln(1 + u), s = (1 + u)^-g, f)."""
-    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
-    return _curve_at(a, b, lnc, d, float(theta[4]) if five else None, logx)
+    return _curve_at(*_floats(theta, five), logx)
 
 
 def _curve_at(a: float, b: float, lnc: float, d: float, lng: float | None, logx: np.ndarray):
@@ -176,9 +181,8 @@ def logistic_parts(
     ``slope=False`` (a solver's evaluations) leaves df/dx out (None). The solvers call it
     hundreds of times a plate: each figure is computed once, in place where it can be.
     """
-    a, b, lnc, d = theta[:4].tolist()  # Python floats, as float() of each gives
-    lng = float(theta[4]) if five else None
-    return logistic_parts_at(a, b, lnc, d, lng, x, logs if logs is not None else log_x(x), slope)
+    logs = logs if logs is not None else log_x(x)
+    return logistic_parts_at(*_floats(theta, five), x, logs, slope)
 
 
 def logistic_parts_at(
