@@ -202,6 +202,37 @@ def test_a_database_that_is_not_il6assays_is_left_untouched(tmp_path):
     assert tables == ["patients"]
 
 
+@pytest.mark.parametrize("damage", ["not a database", "truncated", "pages zeroed"])
+def test_db_upgrade_of_a_file_that_is_no_sound_database_is_one_line_and_leaves_it(tmp_path, damage):
+    path = tmp_path / "study.db"
+    assert invoke("db", "upgrade", "--db", path).exit_code == 0
+    sound = path.read_bytes()
+    bad = {
+        "not a database": b"study IDs, one per line\nAML-001\n" * 50,
+        "truncated": sound[: len(sound) // 3],
+        "pages zeroed": sound[:100] + bytes(len(sound) - 100),
+    }[damage]
+    path.write_bytes(bad)
+    out = invoke("db", "upgrade", "--db", path)
+    assert out.exit_code == 2, out.output
+    [line] = error_lines(out)
+    assert line.startswith("il6assay: cannot use database ") and str(path) in line, line
+    assert "Traceback" not in out.output
+    assert path.read_bytes() == bad
+
+
+def test_process_with_a_damaged_database_says_so_in_one_line_a_warning(tmp_path):
+    path = tmp_path / "study.db"
+    assert invoke("db", "upgrade", "--db", path).exit_code == 0
+    path.write_bytes(path.read_bytes()[:100] + bytes(4096))  # its pages zeroed
+    example = Path(__file__).resolve().parents[1] / "fixtures" / "example" / "plate_001.xlsx"
+    out = invoke("process", example, "--db", path, "--out", tmp_path / "runs")
+    assert out.exit_code == 0, out.output  # a database that cannot be read: a note, not a refusal
+    warnings = [line for line in out.output.splitlines() if "warning" in line]
+    assert len(warnings) == 2 and all("database disk image is malformed" in w for w in warnings)
+    assert "[SQL:" not in out.output and "sqlalche.me" not in out.output
+
+
 def test_database_at_0003_gets_indexed_spelling_keys_and_its_old_spellings_still_count(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine, "0003") == (None, "0003")

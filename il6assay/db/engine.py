@@ -270,9 +270,13 @@ def _has_tables(connection: Any) -> bool:
 
 
 def _is_connect_error(err: DBAPIError) -> bool:
-    from sqlalchemy.exc import OperationalError
+    """Whether the database cannot be used at all: unreachable (OperationalError), or a file
+    that is not a database or is damaged (the driver's bare DatabaseError, e.g. SQLite's
+    "file is not a database", "database disk image is malformed"). Any other error is a
+    fault of ours and keeps its traceback."""
+    from sqlalchemy.exc import DatabaseError, OperationalError
 
-    return isinstance(err, OperationalError)
+    return isinstance(err, OperationalError) or type(err) is DatabaseError
 
 
 def require_current(connection: Any, url: str) -> None:

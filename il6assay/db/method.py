@@ -244,11 +244,15 @@ def profile_settings(settings: Any, db: str | None) -> tuple[Any, list[str]]:
 
     from sqlalchemy.exc import DBAPIError
 
-    from il6assay.db.engine import make_engine
+    from il6assay.db.engine import make_engine, unreachable
 
     try:
-        profile = current_profile(make_engine(db, must_exist=True))
-    except (InputError, DBAPIError) as err:
+        engine = make_engine(db, must_exist=True)
+        try:
+            profile = current_profile(engine)
+        except DBAPIError as err:  # the driver's words in one line, as every command says them
+            raise unreachable(err, engine) from None
+    except InputError as err:
         return settings, [f"method profile not checked: the study database cannot be read ({err})"]
     if profile is None:
         return settings, []
